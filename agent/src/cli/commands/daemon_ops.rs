@@ -1,0 +1,110 @@
+//! Commands about the daemon itself: `ping`, `kill`, `update`, `resurrect`.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::bail;
+use nix::sys::signal::{Signal, kill as send_signal};
+use nix::unistd::Pid;
+use pmr_shared::ipc::Request;
+
+use super::report;
+use crate::cli::client::{self, Mismatch};
+use crate::cli::{Client, OutputArgs};
+use crate::paths::Paths;
+
+/// How long a daemon gets to stop its apps and exit.
+const DAEMON_EXIT_LIMIT: Duration = Duration::from_secs(60);
+
+pub(super) fn ping(paths: &Paths) -> anyhow::Result<ExitCode> {
+    let mut c = Client::connect_or_start(paths)?;
+    c.request(&Request::Ping)?;
+    println!("{{ msg: 'pong' }}");
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(super) fn resurrect(paths: &Paths) -> anyhow::Result<ExitCode> {
+    let mut c = Client::connect_or_start(paths)?;
+    let reply = c.request(&Request::Resurrect)?;
+    report(&OutputArgs::default(), reply);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The pid of the daemon of `paths`, from its pid file.
+fn daemon_pid(paths: &Paths) -> Option<u32> {
+    std::fs::read_to_string(paths.pid_file())
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// Asks a daemon of any version to exit the way SIGTERM does: it saves the
+/// process list, stops its apps and leaves.
+fn terminate_by_signal(paths: &Paths, pid: u32) -> anyhow::Result<()> {
+    send_signal(Pid::from_raw(pid as i32), Signal::SIGTERM)?;
+    if !client::wait_gone(pid, DAEMON_EXIT_LIMIT) {
+        bail!(
+            "the daemon (pid {pid}) did not exit within {}s",
+            DAEMON_EXIT_LIMIT.as_secs()
+        );
+    }
+    let _ = std::fs::remove_file(paths.socket());
+    Ok(())
+}
+
+pub(super) fn kill(paths: &Paths) -> anyhow::Result<ExitCode> {
+    match Client::connect(paths) {
+        Ok(Some(mut c)) => {
+            let pid = c.daemon_pid;
+            let reply = c.request(&Request::Kill)?;
+            report(
+                &OutputArgs {
+                    mini: true,
+                    ..Default::default()
+                },
+                reply,
+            );
+            if !client::wait_gone(pid, DAEMON_EXIT_LIMIT) {
+                bail!("the daemon (pid {pid}) did not exit");
+            }
+        }
+        Ok(None) => {
+            println!("[PMR] No daemon running in {}", paths.home.display());
+            return Ok(ExitCode::SUCCESS);
+        }
+        Err(e) if e.downcast_ref::<Mismatch>().is_some() => {
+            let pid = e.downcast_ref::<Mismatch>().map_or(0, |m| m.pid);
+            terminate_by_signal(paths, pid)?;
+        }
+        Err(e) => return Err(e),
+    }
+    println!("[PMR] Daemon stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(super) fn update(paths: &Paths) -> anyhow::Result<ExitCode> {
+    let running = match Client::connect(paths) {
+        Ok(Some(c)) => Some(c.daemon_pid),
+        Ok(None) => None,
+        Err(e) => match e.downcast_ref::<Mismatch>() {
+            Some(m) => Some(m.pid),
+            None => return Err(e),
+        },
+    };
+    if let Some(pid) = running.or_else(|| daemon_pid(paths).filter(|p| client::alive(*p))) {
+        println!("[PMR] Saving the process list and stopping daemon {pid}");
+        terminate_by_signal(paths, pid)?;
+    }
+    let mut c = Client::connect_or_start(paths)?;
+    println!(
+        "[PMR] Daemon {} ({}) started",
+        c.daemon_pid,
+        pmr_shared::VERSION
+    );
+    if paths.dump().exists() {
+        let reply = c.request(&Request::Resurrect)?;
+        report(&OutputArgs::default(), reply);
+    }
+    Ok(ExitCode::SUCCESS)
+}

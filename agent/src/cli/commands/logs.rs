@@ -1,0 +1,182 @@
+//! `pmr logs`: the last lines of each app's files, then new lines as the
+//! daemon writes them (pushed over the socket, no file polling).
+
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::process::ExitCode;
+
+use clap::Args;
+use pmr_shared::app::ProcessInfo;
+use pmr_shared::ipc::{Request, Response};
+
+use crate::cli::{Client, render};
+use crate::paths::Paths;
+
+/// `pmr logs` options, as pm2 names them.
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// Name, id or namespace; every app when absent.
+    pub target: Option<String>,
+    /// How many past lines to show per file.
+    #[arg(long, default_value_t = 15)]
+    pub lines: usize,
+    /// Print the past lines and exit.
+    #[arg(long)]
+    pub nostream: bool,
+    /// Only stdout.
+    #[arg(long)]
+    pub out: bool,
+    /// Only stderr.
+    #[arg(long)]
+    pub err: bool,
+    /// Lines without the `id|name |` prefix.
+    #[arg(long)]
+    pub raw: bool,
+    /// No colours.
+    #[arg(long)]
+    pub no_color: bool,
+}
+
+pub(crate) fn run(paths: &Paths, args: LogsArgs) -> anyhow::Result<ExitCode> {
+    let mut client = Client::connect_or_start(paths)?;
+    let list = match client.request(&Request::List {
+        full: false,
+        targets: args.target.iter().cloned().collect(),
+    })? {
+        Response::Processes { list } => list,
+        _ => Vec::new(),
+    };
+    let on = render::color(args.no_color);
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    if args.lines > 0 {
+        tail_files(&mut out, &list, &args, on)?;
+    }
+    if args.nostream {
+        return Ok(ExitCode::SUCCESS);
+    }
+    client.request(&Request::Logs {
+        target: args.target.clone(),
+    })?;
+    while let Some(frame) = client.next()? {
+        match frame {
+            Response::Log {
+                pm_id,
+                name,
+                stream,
+                data,
+            } => {
+                if (args.out && stream != "out") || (args.err && stream != "err") {
+                    continue;
+                }
+                for line in data.lines() {
+                    print_line(&mut out, pm_id, &name, stream == "err", line, &args, on)?;
+                }
+                out.flush()?;
+            }
+            Response::Error { message } => eprintln!("[PMR] {message}"),
+            _ => {}
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_line(
+    out: &mut impl Write,
+    id: u32,
+    name: &str,
+    err: bool,
+    line: &str,
+    args: &LogsArgs,
+    on: bool,
+) -> std::io::Result<()> {
+    if args.raw {
+        return writeln!(out, "{line}");
+    }
+    let prefix = format!("{id}|{name:<10}|");
+    let colour = if err { "31" } else { "32" };
+    if on {
+        writeln!(out, "\x1b[{colour}m{prefix}\x1b[39m {line}")
+    } else {
+        writeln!(out, "{prefix} {line}")
+    }
+}
+
+fn tail_files(
+    out: &mut impl Write,
+    list: &[ProcessInfo],
+    args: &LogsArgs,
+    on: bool,
+) -> anyhow::Result<()> {
+    let mut seen = Vec::new();
+    if !args.raw {
+        let what = args
+            .target
+            .as_deref()
+            .map_or("all processes".to_string(), |t| format!("[{t}] process"));
+        writeln!(
+            out,
+            "[TAILING] Tailing last {} lines for {what} (change the value with --lines option)",
+            args.lines
+        )?;
+    }
+    for p in list {
+        for (path, err) in [(&p.out_log, false), (&p.err_log, true)] {
+            if (args.out && err) || (args.err && !err) || path == "/dev/null" || seen.contains(path)
+            {
+                continue;
+            }
+            seen.push(path.clone());
+            let lines = last_lines(path, args.lines).unwrap_or_default();
+            if !args.raw {
+                writeln!(out, "{path} last {} lines:", args.lines)?;
+            }
+            for line in lines {
+                print_line(out, p.pm_id, &p.spec.name, err, &line, args, on)?;
+            }
+            if !args.raw {
+                writeln!(out)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The last `n` lines of a file, read backwards in blocks so a huge log
+/// costs no more than the lines asked for.
+pub(crate) fn last_lines(path: &str, n: usize) -> std::io::Result<Vec<String>> {
+    const BLOCK: u64 = 64 * 1024;
+    let mut f = File::open(path)?;
+    let len = f.metadata()?.len();
+    let mut pos = len;
+    let mut tail: Vec<u8> = Vec::new();
+    while pos > 0 && tail.iter().filter(|&&b| b == b'\n').count() <= n {
+        let step = BLOCK.min(pos);
+        pos -= step;
+        f.seek(SeekFrom::Start(pos))?;
+        let mut block = vec![0; step as usize];
+        f.read_exact(&mut block)?;
+        block.extend_from_slice(&tail);
+        tail = block;
+    }
+    let text = String::from_utf8_lossy(&tail);
+    let lines: Vec<&str> = text.lines().collect();
+    let start = lines.len().saturating_sub(n);
+    Ok(lines[start..].iter().map(|s| s.to_string()).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn last_lines_of_a_big_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.log");
+        let text: String = (0..50_000).map(|i| format!("line {i}\n")).collect();
+        std::fs::write(&path, text).unwrap();
+        let got = last_lines(path.to_str().unwrap(), 3).unwrap();
+        assert_eq!(got, ["line 49997", "line 49998", "line 49999"]);
+        assert!(last_lines(path.to_str().unwrap(), 0).unwrap().is_empty());
+    }
+}

@@ -1,0 +1,96 @@
+//! One module per group of subcommands; `run` dispatches.
+
+mod daemon_ops;
+pub(crate) mod logs;
+mod start;
+mod view;
+
+use std::process::ExitCode;
+
+pub use start::build_spec;
+
+use pmr_shared::ipc::{Action, Request, Response};
+
+use super::render;
+use super::{Client, Command, OutputArgs, TargetArgs};
+use crate::paths::Paths;
+
+/// Runs one subcommand; `Err` is printed as `[PMR][ERROR] ...` with exit 1.
+pub(crate) fn run(command: Command) -> anyhow::Result<ExitCode> {
+    let paths = Paths::from_env()?;
+    match command {
+        Command::Daemon => {
+            crate::daemon::run(paths)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Start(args) => start::run(&paths, args),
+        Command::Stop(t) => act(&paths, Action::Stop, t),
+        Command::Restart(t) => act(&paths, Action::Restart, t),
+        Command::Delete(t) => act(&paths, Action::Delete, t),
+        Command::Reset(t) => act(&paths, Action::Reset, t),
+        Command::List(a) => view::list(&paths, &a.out),
+        Command::Jlist => view::jlist(&paths),
+        Command::Prettylist => view::prettylist(&paths),
+        Command::Describe { target } => view::describe(&paths, &target),
+        Command::Env { target } => view::env(&paths, &target),
+        Command::Pid { target } => view::pid(&paths, target),
+        Command::Logs(args) => logs::run(&paths, args),
+        Command::Flush { target } => simple(&paths, Request::Flush { target }),
+        Command::ReloadLogs => simple(&paths, Request::ReloadLogs),
+        Command::Save => simple(&paths, Request::Save),
+        Command::Resurrect => daemon_ops::resurrect(&paths),
+        Command::Ping => daemon_ops::ping(&paths),
+        Command::Kill => daemon_ops::kill(&paths),
+        Command::Update => daemon_ops::update(&paths),
+    }
+}
+
+/// Prints `[PMR] ...` lines unless silenced.
+fn say(out: &OutputArgs, messages: &[String]) {
+    if out.silent {
+        return;
+    }
+    for m in messages {
+        println!("[PMR] {m}");
+    }
+}
+
+/// Prints the messages, then the table, as pm2 does after an action.
+fn report(out: &OutputArgs, reply: Response) {
+    if let Response::Done {
+        messages,
+        processes,
+    } = reply
+    {
+        say(out, &messages);
+        if !out.silent && !out.mini {
+            print!(
+                "{}",
+                render::process_table(&processes, render::color(out.no_color))
+            );
+        }
+    }
+}
+
+fn act(paths: &Paths, action: Action, t: TargetArgs) -> anyhow::Result<ExitCode> {
+    let mut client = Client::connect_or_start(paths)?;
+    let reply = client.request(&Request::Act {
+        action,
+        targets: t.targets,
+    })?;
+    report(&t.out, reply);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn simple(paths: &Paths, req: Request) -> anyhow::Result<ExitCode> {
+    let mut client = Client::connect_or_start(paths)?;
+    let reply = client.request(&req)?;
+    report(
+        &OutputArgs {
+            mini: true,
+            ..Default::default()
+        },
+        reply,
+    );
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,227 @@
+//! The `pmr` command line: pm2's commands, flags and exit codes.
+
+mod client;
+mod commands;
+mod render;
+
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+pub(crate) use client::Client;
+pub use commands::build_spec;
+
+/// pm2's command line, served by a lighter daemon.
+#[derive(Debug, Parser)]
+#[command(name = "pmr", version, about = "Production process manager, pm2-compatible", long_about = None)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Every `pmr` subcommand.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Start a script, a binary or `-- cmd args`; or start/restart known apps.
+    Start(StartArgs),
+    /// Stop apps gracefully.
+    Stop(TargetArgs),
+    /// Restart apps.
+    Restart(TargetArgs),
+    /// Stop apps and remove them from the list.
+    #[command(alias = "del")]
+    Delete(TargetArgs),
+    /// Zero the restart counters of apps.
+    Reset(TargetArgs),
+    /// The process table.
+    #[command(aliases = ["ls", "l", "ps", "status"])]
+    List(ListArgs),
+    /// The process list as JSON, in pm2's shape.
+    Jlist,
+    /// The process list as pm2 prints it with `prettylist`.
+    Prettylist,
+    /// Everything about one app.
+    #[command(aliases = ["desc", "info", "show"])]
+    Describe {
+        /// Name, id or namespace.
+        target: String,
+    },
+    /// The environment an app was started with.
+    Env {
+        /// Id or name.
+        target: String,
+    },
+    /// Pids of an app (or of every app).
+    Pid {
+        /// Name, id or namespace.
+        target: Option<String>,
+    },
+    /// Print and follow app logs.
+    Logs(commands::logs::LogsArgs),
+    /// Empty the log files.
+    Flush {
+        /// Name, id or namespace; all apps when absent.
+        target: Option<String>,
+    },
+    /// Reopen every log file (after an outside rotation).
+    #[command(name = "reloadLogs", alias = "reload-logs")]
+    ReloadLogs,
+    /// Save the process list to the dump file.
+    #[command(alias = "dump")]
+    Save,
+    /// Start the apps of the dump file.
+    Resurrect,
+    /// Check that the daemon answers (starting it if needed).
+    Ping,
+    /// Stop every app, then the daemon.
+    Kill,
+    /// Save, restart the daemon with this version, resurrect.
+    #[command(alias = "updatePM2")]
+    Update,
+    /// Run the daemon (started by the CLI; not for direct use).
+    #[command(hide = true)]
+    Daemon,
+}
+
+/// Output switches shared by the commands that print the table afterwards.
+#[derive(Debug, Clone, Args, Default)]
+pub struct OutputArgs {
+    /// Print nothing but errors.
+    #[arg(short, long)]
+    pub silent: bool,
+    /// Skip the table.
+    #[arg(short = 'm', long = "mini-list")]
+    pub mini: bool,
+    /// No colours.
+    #[arg(long)]
+    pub no_color: bool,
+}
+
+/// Targets: names, ids, namespaces, `/regex/` or `all`.
+#[derive(Debug, Args)]
+pub struct TargetArgs {
+    /// Names, ids, namespaces, `/regex/` or `all`.
+    #[arg(required = true)]
+    pub targets: Vec<String>,
+    /// Accepted for pm2 compatibility; watching comes with file watching.
+    #[arg(long)]
+    pub watch: bool,
+    /// Table and message switches.
+    #[command(flatten)]
+    pub out: OutputArgs,
+}
+
+/// `pmr list` switches.
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Table and message switches.
+    #[command(flatten)]
+    pub out: OutputArgs,
+}
+
+/// `pmr start` options, named as pm2 names them.
+#[derive(Debug, Args, Default)]
+pub struct StartArgs {
+    /// Script, binary, shell command, or names/ids of known apps.
+    pub targets: Vec<String>,
+    /// After `--`: the script's arguments, or the whole command when no script is given.
+    #[arg(last = true)]
+    pub rest: Vec<String>,
+    /// App name (default: the script's name without extension).
+    #[arg(short, long)]
+    pub name: Option<String>,
+    /// Program that runs the script; `none` executes it directly.
+    #[arg(long)]
+    pub interpreter: Option<String>,
+    /// Flags for the interpreter.
+    #[arg(long, visible_alias = "node-args", allow_hyphen_values = true)]
+    pub interpreter_args: Option<String>,
+    /// Working directory of the app.
+    #[arg(long)]
+    pub cwd: Option<String>,
+    /// Start even if the same script already runs.
+    #[arg(short, long)]
+    pub force: bool,
+    /// Namespace of the app.
+    #[arg(long)]
+    pub namespace: Option<String>,
+    /// Do not restart the app when it exits.
+    #[arg(long)]
+    pub no_autorestart: bool,
+    /// Unstable restarts allowed before `errored`.
+    #[arg(long)]
+    pub max_restarts: Option<u32>,
+    /// A run shorter than this is unstable (ms, or 1s/2m/1h).
+    #[arg(long)]
+    pub min_uptime: Option<String>,
+    /// Pause before an automatic restart (ms, or 1s...).
+    #[arg(long)]
+    pub restart_delay: Option<String>,
+    /// First delay of an exponential restart backoff (ms, or 1s...).
+    #[arg(long)]
+    pub exp_backoff_restart_delay: Option<String>,
+    /// Grace between the stop signal and SIGKILL (ms, or 1s...).
+    #[arg(short = 'k', long)]
+    pub kill_timeout: Option<String>,
+    /// Stop signal (default SIGINT, as pm2).
+    #[arg(long)]
+    pub kill_signal: Option<String>,
+    /// Exit codes that mean "stopped": no restart.
+    #[arg(long, num_args = 1.., allow_negative_numbers = true)]
+    pub stop_exit_codes: Vec<i32>,
+    /// Prefix log lines with the time.
+    #[arg(long)]
+    pub time: bool,
+    /// Prefix log lines with a date in this (dayjs) format.
+    #[arg(long)]
+    pub log_date_format: Option<String>,
+    /// stdout log file (`NULL` for none).
+    #[arg(short = 'o', long)]
+    pub output: Option<String>,
+    /// stderr log file (`NULL` for none).
+    #[arg(short = 'e', long)]
+    pub error: Option<String>,
+    /// Combined log file (default path when no value).
+    #[arg(short = 'l', long, num_args = 0..=1, default_missing_value = "")]
+    pub log: Option<String>,
+    /// One log file per stream for all instances.
+    #[arg(long)]
+    pub merge_logs: bool,
+    /// Pid file path.
+    #[arg(short = 'p', long)]
+    pub pid: Option<String>,
+    /// Number of instances (`max` for one per CPU).
+    #[arg(short = 'i', long, allow_hyphen_values = true)]
+    pub instances: Option<String>,
+    /// Signal only the main process, not its process group.
+    #[arg(long)]
+    pub no_treekill: bool,
+    /// Skip git metadata.
+    #[arg(long)]
+    pub no_vizion: bool,
+    /// Force fork mode (accepted for pm2 compatibility).
+    #[arg(short = 'x', long = "execute-command")]
+    pub execute_command: bool,
+    /// Table and message switches.
+    #[command(flatten)]
+    pub out: OutputArgs,
+}
+
+/// Entry point of the `pmr` binary.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match commands::run(cli.command) {
+        Ok(code) => code,
+        Err(err) => {
+            if err
+                .downcast_ref::<std::io::Error>()
+                .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+            {
+                return ExitCode::SUCCESS;
+            }
+            eprintln!("[PMR][ERROR] {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

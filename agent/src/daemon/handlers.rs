@@ -1,0 +1,339 @@
+//! One function per request; the socket server only frames and dispatches.
+
+use std::str::FromStr;
+use std::sync::Arc;
+
+use nix::sys::signal::Signal;
+use pmr_shared::app::{AppSpec, Status};
+use pmr_shared::ipc::{Action, Request, Response};
+use tokio::task::JoinSet;
+
+use super::persist;
+use super::state::{Daemon, NewInstance};
+use crate::supervisor::{Control, Handle};
+
+/// What the server should do after answering.
+pub(crate) enum After {
+    /// Keep serving this client.
+    Continue,
+    /// Switch this connection to streaming log lines.
+    FollowLogs(Option<String>),
+    /// Shut the daemon down.
+    Shutdown,
+}
+
+/// Answers one request.
+pub(crate) async fn handle(d: &Arc<Daemon>, req: Request) -> (Response, After) {
+    let reply = match req {
+        Request::Hello { .. } => error("hello sent twice"),
+        Request::Ping => Response::Pong,
+        Request::Start { apps, force } => start(d, apps, force).await,
+        Request::Act { action, targets } => act(d, action, &targets).await,
+        Request::List { full, targets } if targets.is_empty() => {
+            Response::Processes { list: d.list(full) }
+        }
+        Request::List { full, targets } => match d.resolve(&targets) {
+            Ok(hs) => Response::Processes {
+                list: hs.iter().map(|h| h.info(&d.username, full)).collect(),
+            },
+            Err(e) => error(e),
+        },
+        Request::Flush { target } => flush(d, target),
+        Request::ReloadLogs => reload_logs(d),
+        Request::Logs { target } => {
+            if let Some(t) = &target
+                && let Err(e) = d.resolve(std::slice::from_ref(t))
+            {
+                return (error(e), After::Continue);
+            }
+            return (done(vec![], vec![]), After::FollowLogs(target));
+        }
+        Request::Save => save(d),
+        Request::Resurrect => resurrect(d).await,
+        Request::Kill => {
+            stop_all(d, true).await;
+            return (
+                done(
+                    vec!["All processes have been stopped and deleted".into()],
+                    vec![],
+                ),
+                After::Shutdown,
+            );
+        }
+    };
+    (reply, After::Continue)
+}
+
+fn error(message: impl Into<String>) -> Response {
+    Response::Error {
+        message: message.into(),
+    }
+}
+
+fn done(messages: Vec<String>, processes: Vec<pmr_shared::app::ProcessInfo>) -> Response {
+    Response::Done {
+        messages,
+        processes,
+    }
+}
+
+/// Checks a spec before anything is registered.
+fn validate(spec: &AppSpec) -> Result<(), String> {
+    if spec.name.trim().is_empty() {
+        return Err("the app has no name".into());
+    }
+    if spec.script.is_empty() {
+        return Err(format!("app {}: no script given", spec.name));
+    }
+    if spec.instances == 0 {
+        return Err(format!("app {}: instances must be at least 1", spec.name));
+    }
+    if Signal::from_str(&spec.kill_signal).is_err() {
+        return Err(format!(
+            "app {}: unknown kill signal {}",
+            spec.name, spec.kill_signal
+        ));
+    }
+    if !std::path::Path::new(&spec.cwd).is_dir() {
+        return Err(format!(
+            "app {}: working directory {} does not exist",
+            spec.name, spec.cwd
+        ));
+    }
+    Ok(())
+}
+
+async fn start(d: &Arc<Daemon>, apps: Vec<AppSpec>, force: bool) -> Response {
+    for spec in &apps {
+        if let Err(e) = validate(spec) {
+            return error(e);
+        }
+    }
+    let mut messages = Vec::new();
+    let mut to_create = Vec::new();
+    let mut to_restart = Vec::new();
+    for spec in apps {
+        let same: Vec<Arc<Handle>> = d
+            .handles()
+            .into_iter()
+            .filter(|h| h.spec.script == spec.script && h.spec.args == spec.args)
+            .collect();
+        if !force && !same.is_empty() {
+            let all_down = same
+                .iter()
+                .all(|h| matches!(h.rt().status, Status::Stopped | Status::Errored));
+            if !all_down {
+                return error("Script already launched, add -f option to force re-execution");
+            }
+            messages.push(format!("Restarting stopped app {}", spec.name));
+            to_restart.extend(same);
+            continue;
+        }
+        messages.push(format!(
+            "Starting {} in {} ({} instance{})",
+            spec.script,
+            spec.exec_mode,
+            spec.instances,
+            if spec.instances == 1 { "" } else { "s" }
+        ));
+        let spec = Arc::new(spec);
+        for instance in 0..spec.instances {
+            to_create.push(NewInstance {
+                spec: spec.clone(),
+                instance,
+                wanted_id: None,
+                restart_time: 0,
+            });
+        }
+    }
+    let created = match d.create(to_create) {
+        Ok(c) => c,
+        Err(e) => return error(e),
+    };
+    run_all(created, Control::Start).await;
+    run_all(to_restart, Control::Start).await;
+    messages.push("Done.".into());
+    done(messages, d.list(false))
+}
+
+/// Runs one control on many instances at once and waits for all.
+async fn run_all(handles: Vec<Arc<Handle>>, make: fn(tokio::sync::oneshot::Sender<()>) -> Control) {
+    let mut set = JoinSet::new();
+    for h in handles {
+        set.spawn(async move { h.control(make).await });
+    }
+    while set.join_next().await.is_some() {}
+}
+
+async fn act(d: &Arc<Daemon>, action: Action, targets: &[String]) -> Response {
+    let handles = match d.resolve(targets) {
+        Ok(h) => h,
+        Err(e) => return error(e),
+    };
+    let mut messages = vec![format!(
+        "Applying action {} on app [{}](ids: [ {} ])",
+        action.pm2_method(),
+        targets.join(", "),
+        handles
+            .iter()
+            .map(|h| h.id.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    )];
+    messages.extend(
+        handles
+            .iter()
+            .map(|h| format!("[{}]({}) ✓", h.spec.name, h.id)),
+    );
+    match action {
+        Action::Reset => handles.iter().for_each(|h| h.reset()),
+        Action::Stop => run_all(handles, Control::Stop).await,
+        Action::Restart => run_all(handles, Control::Restart).await,
+        Action::Start => {
+            let (running, idle): (Vec<_>, Vec<_>) = handles.into_iter().partition(|h| {
+                matches!(
+                    h.rt().status,
+                    Status::Online | Status::Launching | Status::WaitingRestart
+                )
+            });
+            tokio::join!(
+                run_all(running, Control::Restart),
+                run_all(idle, Control::Start)
+            );
+        }
+        Action::Delete => {
+            let ids: Vec<u32> = handles.iter().map(|h| h.id).collect();
+            run_all(handles, Control::Delete).await;
+            ids.into_iter().for_each(|id| d.forget(id));
+        }
+    }
+    done(messages, d.list(false))
+}
+
+fn flush(d: &Arc<Daemon>, target: Option<String>) -> Response {
+    let handles = match &target {
+        Some(t) => match d.resolve(std::slice::from_ref(t)) {
+            Ok(h) => h,
+            Err(e) => return error(e),
+        },
+        None => d.handles(),
+    };
+    let mut paths: Vec<&str> = Vec::new();
+    for h in &handles {
+        paths.push(&h.files.out);
+        paths.push(&h.files.err);
+        if let Some(c) = &h.files.combined {
+            paths.push(c);
+        }
+    }
+    let mut messages = Vec::new();
+    for f in d.open_log_files() {
+        if paths.iter().any(|p| std::path::Path::new(p) == f.path()) {
+            match f.truncate() {
+                Ok(()) => messages.push(format!("Flushing {}", f.path().display())),
+                Err(e) => return error(format!("cannot flush {}: {e}", f.path().display())),
+            }
+        }
+    }
+    messages.push("Logs flushed".into());
+    done(messages, vec![])
+}
+
+fn reload_logs(d: &Arc<Daemon>) -> Response {
+    for f in d.open_log_files() {
+        if let Err(e) = f.reopen() {
+            return error(format!("cannot reopen {}: {e}", f.path().display()));
+        }
+    }
+    done(vec!["Logs reloaded".into()], vec![])
+}
+
+fn save(d: &Arc<Daemon>) -> Response {
+    let list = d.list(false);
+    match persist::save(&d.paths, &list) {
+        Ok(()) => done(
+            vec![format!(
+                "Successfully saved in {}",
+                d.paths.dump().display()
+            )],
+            vec![],
+        ),
+        Err(e) => error(format!("{e:#}")),
+    }
+}
+
+async fn resurrect(d: &Arc<Daemon>) -> Response {
+    let entries = match persist::load(&d.paths) {
+        Ok(e) => e,
+        Err(e) => return error(format!("{e:#}")),
+    };
+    let running: Vec<String> = d.handles().iter().map(|h| h.spec.name.clone()).collect();
+    let mut messages = vec![format!(
+        "Restoring processes located in {}",
+        d.paths.dump().display()
+    )];
+    let mut new = Vec::new();
+    let mut to_start = Vec::new();
+    // Instances of one app share one spec so that their files are named alike.
+    let mut specs: Vec<Arc<AppSpec>> = Vec::new();
+    for e in entries {
+        if running.contains(&e.spec.name) {
+            messages.push(format!("{} is already running, not restored", e.spec.name));
+            continue;
+        }
+        if let Err(err) = validate(&e.spec) {
+            messages.push(format!("not restored: {err}"));
+            continue;
+        }
+        let spec = match specs.iter().find(|s| ***s == e.spec) {
+            Some(s) => s.clone(),
+            None => {
+                let s = Arc::new(e.spec.clone());
+                specs.push(s.clone());
+                s
+            }
+        };
+        let instance = new
+            .iter()
+            .filter(|n: &&NewInstance| Arc::ptr_eq(&n.spec, &spec))
+            .count() as u32;
+        to_start.push(e.status.as_deref() != Some("stopped"));
+        new.push(NewInstance {
+            spec,
+            instance,
+            wanted_id: e.pm_id,
+            restart_time: e.restart_time,
+        });
+    }
+    let created = match d.create(new) {
+        Ok(c) => c,
+        Err(e) => return error(e),
+    };
+    let start: Vec<Arc<Handle>> = created
+        .into_iter()
+        .zip(to_start)
+        .filter(|(_, s)| *s)
+        .map(|(h, _)| h)
+        .collect();
+    run_all(start, Control::Start).await;
+    messages.push("Done.".into());
+    done(messages, d.list(false))
+}
+
+/// Stops every instance in parallel; `forget` also removes them.
+pub(crate) async fn stop_all(d: &Arc<Daemon>, forget: bool) {
+    let handles = d.handles();
+    let ids: Vec<u32> = handles.iter().map(|h| h.id).collect();
+    run_all(
+        handles,
+        if forget {
+            Control::Delete
+        } else {
+            Control::Stop
+        },
+    )
+    .await;
+    if forget {
+        ids.into_iter().for_each(|id| d.forget(id));
+    }
+}

@@ -1,0 +1,211 @@
+//! The daemon: one per `$PMR_HOME`, started in the background by the first
+//! CLI command. It owns the apps; the CLI only talks to it over the socket.
+
+mod handlers;
+pub mod persist;
+mod server;
+pub mod state;
+
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Seek, Write};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use nix::fcntl::{Flock, FlockArg};
+use tokio::net::UnixListener;
+use tokio::signal::unix::{SignalKind, signal};
+
+use crate::paths::Paths;
+use crate::supervisor::monitor::Sampler;
+use state::Daemon;
+
+/// First line the daemon prints on stdout once its socket accepts clients.
+pub const READY: &str = "ready";
+/// First line when another daemon already serves this `$PMR_HOME`.
+pub const ALREADY_RUNNING: &str = "running";
+
+/// Runs the daemon until `pmr kill` or SIGTERM/SIGINT. Prints [`READY`] (or
+/// an error) on stdout once, so that the CLI that started it knows.
+pub fn run(paths: Paths) -> anyhow::Result<()> {
+    let _ = nix::unistd::setsid();
+    let lock = match prepare(&paths) {
+        Ok(Some(lock)) => lock,
+        Ok(None) => {
+            println!("{ALREADY_RUNNING}");
+            return Ok(());
+        }
+        Err(e) => {
+            println!("error: {e:#}");
+            return Err(e);
+        }
+    };
+    let listener = bind(&paths).inspect_err(|e| println!("error: {e:#}"))?;
+    crate::logging::to_file(&paths.daemon_log());
+    tracing::info!(
+        "pmr daemon {} started, pid {}",
+        pmr_shared::VERSION,
+        std::process::id()
+    );
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let daemon = Arc::new(Daemon::new(paths.clone()));
+    let result = rt.block_on(async move {
+        let listener = UnixListener::from_std(listener)?;
+        println!("{READY}");
+        let _ = std::io::stdout().flush();
+        detach_stdout();
+        serve(daemon, listener).await
+    });
+    let _ = std::fs::remove_file(paths.socket());
+    let _ = std::fs::remove_file(paths.pid_file());
+    drop(lock);
+    tracing::info!("pmr daemon exited");
+    result
+}
+
+/// Creates `$PMR_HOME` and takes the daemon lock; `None` if another daemon
+/// holds it and answers on the socket.
+fn prepare(paths: &Paths) -> anyhow::Result<Option<Flock<File>>> {
+    std::fs::create_dir_all(&paths.home)
+        .with_context(|| format!("cannot create {}", paths.home.display()))?;
+    let _ = std::fs::set_permissions(&paths.home, std::fs::Permissions::from_mode(0o700));
+    std::fs::create_dir_all(paths.logs_dir())?;
+    std::fs::create_dir_all(paths.pids_dir())?;
+    let mut file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(paths.pid_file())
+        .with_context(|| format!("cannot open {}", paths.pid_file().display()))?;
+    // A daemon that is shutting down still holds the lock for a moment after
+    // its socket is gone: wait for it rather than fail.
+    let mut waited = Duration::ZERO;
+    let mut lock = loop {
+        match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+            Ok(lock) => break lock,
+            Err((f, _)) => {
+                if std::os::unix::net::UnixStream::connect(paths.socket()).is_ok() {
+                    return Ok(None);
+                }
+                if waited >= Duration::from_secs(10) {
+                    let mut pid = String::new();
+                    let mut f = f;
+                    let _ = f.read_to_string(&mut pid);
+                    bail!(
+                        "another daemon (pid {}) holds {} but does not answer",
+                        pid.trim(),
+                        paths.pid_file().display()
+                    );
+                }
+                file = f;
+                std::thread::sleep(Duration::from_millis(50));
+                waited += Duration::from_millis(50);
+            }
+        }
+    };
+    lock.set_len(0)?;
+    lock.rewind()?;
+    write!(lock, "{}", std::process::id())?;
+    Ok(Some(lock))
+}
+
+/// Binds the socket with mode 0600, replacing a stale one.
+fn bind(paths: &Paths) -> anyhow::Result<std::os::unix::net::UnixListener> {
+    let sock = paths.socket();
+    // We hold the lock, so any socket file left is from a dead daemon.
+    let _ = std::fs::remove_file(&sock);
+    let old = nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o177));
+    let listener = std::os::unix::net::UnixListener::bind(&sock);
+    nix::sys::stat::umask(old);
+    let listener = listener.with_context(|| format!("cannot listen on {}", sock.display()))?;
+    std::fs::set_permissions(&sock, std::fs::Permissions::from_mode(0o600))?;
+    listener.set_nonblocking(true)?;
+    Ok(listener)
+}
+
+/// Points stdout at /dev/null once the CLI has read the ready line, so a
+/// late write cannot fail on a closed pipe.
+fn detach_stdout() {
+    if let Ok(null) = File::options().write(true).open("/dev/null") {
+        let _ = nix::unistd::dup2_stdout(&null);
+    }
+}
+
+async fn serve(d: Arc<Daemon>, listener: UnixListener) -> anyhow::Result<()> {
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    let mut quit = signal(SignalKind::quit())?;
+    let mut usr2 = signal(SignalKind::user_defined2())?;
+    // Registering a handler is how SIGHUP gets ignored, as in pm2.
+    let mut hup = signal(SignalKind::hangup())?;
+    let mut shutdown = d.shutdown.subscribe();
+    tokio::spawn(sample_forever(d.clone()));
+    let save_on_exit = loop {
+        tokio::select! {
+            conn = listener.accept() => match conn {
+                Ok((stream, _)) => { tokio::spawn(server::serve_client(d.clone(), stream)); }
+                Err(e) => tracing::warn!("accept failed: {e}"),
+            },
+            _ = term.recv() => break true,
+            _ = int.recv() => break true,
+            _ = quit.recv() => break true,
+            _ = usr2.recv() => {
+                for f in d.open_log_files() {
+                    let _ = f.reopen();
+                }
+                tracing::info!("log files reopened (SIGUSR2)");
+            }
+            _ = hup.recv() => {}
+            _ = shutdown.changed() => break false,
+        }
+    };
+    drop(listener);
+    let _ = std::fs::remove_file(d.paths.socket());
+    if save_on_exit {
+        let list = d.list(false);
+        if !list.is_empty() {
+            match persist::save(&d.paths, &list) {
+                Ok(()) => tracing::info!("process list saved to {}", d.paths.dump().display()),
+                Err(e) => tracing::error!("cannot save the process list: {e:#}"),
+            }
+        }
+        tracing::info!("stopping every app before exiting");
+        handlers::stop_all(&d, true).await;
+    }
+    Ok(())
+}
+
+/// Samples CPU and memory of every running instance each second.
+async fn sample_forever(d: Arc<Daemon>) {
+    let every = std::env::var("PMR_WORKER_INTERVAL")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+        .map_or(Duration::from_secs(1), Duration::from_millis);
+    let mut sampler = Sampler::new();
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        if d.registry().apps.is_empty() {
+            d.apps_changed.notified().await;
+        }
+        tick.tick().await;
+        let elapsed = sampler.begin();
+        for h in d.handles() {
+            let pid = h.rt().pid;
+            if pid == 0 {
+                continue;
+            }
+            let usage = sampler.tree(pid, elapsed);
+            let mut rt = h.rt();
+            if rt.pid == pid {
+                rt.usage = usage;
+            }
+        }
+        sampler.end();
+    }
+}

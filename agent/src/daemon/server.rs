@@ -1,0 +1,129 @@
+//! The control socket: accepts CLI connections, checks the protocol version,
+//! and hands each request to [`super::handlers`].
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use pmr_shared::ipc::framing::{read_frame, write_frame};
+use pmr_shared::ipc::{Request, Response};
+use pmr_shared::{PROTOCOL_VERSION, VERSION};
+use tokio::io::BufReader;
+use tokio::net::UnixStream;
+use tokio::net::unix::OwnedWriteHalf;
+use tokio::sync::broadcast::error::RecvError;
+
+use super::handlers::{self, After};
+use super::state::Daemon;
+
+/// Serves one client until it hangs up.
+pub(crate) async fn serve_client(d: Arc<Daemon>, stream: UnixStream) {
+    let (read, mut write) = stream.into_split();
+    let mut reader = BufReader::new(read);
+    let mut buf = Vec::new();
+    let hello = Response::Hello {
+        protocol: PROTOCOL_VERSION,
+        version: VERSION.into(),
+        pid: std::process::id(),
+    };
+    match read_frame::<serde_json::Value, _>(&mut reader, &mut buf).await {
+        Ok(Some(first)) => {
+            let _ = write_frame(&mut write, &hello).await;
+            let theirs = first.get("protocol").and_then(|p| p.as_u64());
+            if first.get("cmd").and_then(|c| c.as_str()) != Some("hello")
+                || theirs != Some(PROTOCOL_VERSION.into())
+            {
+                return;
+            }
+        }
+        _ => return,
+    }
+    loop {
+        let req: Request = match read_frame(&mut reader, &mut buf).await {
+            Ok(Some(r)) => r,
+            Ok(None) => return,
+            Err(e) => {
+                let _ = write_frame(
+                    &mut write,
+                    &Response::Error {
+                        message: e.to_string(),
+                    },
+                )
+                .await;
+                return;
+            }
+        };
+        let (reply, after) = handlers::handle(&d, req).await;
+        if write_frame(&mut write, &reply).await.is_err() {
+            return;
+        }
+        match after {
+            After::Continue => {}
+            After::FollowLogs(target) => {
+                follow(&d, target, &mut reader, &mut write).await;
+                return;
+            }
+            After::Shutdown => {
+                let _ = d.shutdown.send(true);
+                return;
+            }
+        }
+    }
+}
+
+/// Streams log lines of the target's instances until the client leaves.
+async fn follow(
+    d: &Daemon,
+    target: Option<String>,
+    reader: &mut BufReader<tokio::net::unix::OwnedReadHalf>,
+    write: &mut OwnedWriteHalf,
+) {
+    let mut rx = d.log_bus.subscribe();
+    let wanted = |d: &Daemon| -> Option<BTreeSet<u32>> {
+        let t = target.as_ref()?;
+        Some(
+            d.resolve(std::slice::from_ref(t))
+                .unwrap_or_default()
+                .iter()
+                .map(|h| h.id)
+                .collect(),
+        )
+    };
+    let mut ids = wanted(d);
+    let mut buf = Vec::new();
+    loop {
+        tokio::select! {
+            ev = rx.recv() => match ev {
+                Ok(ev) => {
+                    if ids.as_ref().is_some_and(|ids| !ids.contains(&ev.pm_id)) {
+                        // A restart under the same name may bring a new id.
+                        ids = wanted(d);
+                        if ids.as_ref().is_some_and(|ids| !ids.contains(&ev.pm_id)) {
+                            continue;
+                        }
+                    }
+                    let frame = Response::Log {
+                        pm_id: ev.pm_id,
+                        name: ev.name.to_string(),
+                        stream: ev.stream.into(),
+                        data: ev.data.to_string(),
+                    };
+                    if write_frame(write, &frame).await.is_err() {
+                        return;
+                    }
+                }
+                Err(RecvError::Lagged(n)) => {
+                    let frame = Response::Error { message: format!("{n} log chunks skipped: the follower is too slow") };
+                    if write_frame(write, &frame).await.is_err() {
+                        return;
+                    }
+                }
+                Err(RecvError::Closed) => return,
+            },
+            r = read_frame::<serde_json::Value, _>(reader, &mut buf) => {
+                if !matches!(r, Ok(Some(_))) {
+                    return;
+                }
+            }
+        }
+    }
+}

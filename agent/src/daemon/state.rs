@@ -1,0 +1,304 @@
+//! The daemon's one piece of shared state: which instances exist, and the
+//! log files they share. Locks are held for synchronous look-ups only.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+
+use pmr_shared::app::{AppSpec, ProcessInfo};
+use tokio::sync::{Notify, broadcast, watch};
+
+use crate::paths::{Paths, file_safe_name};
+use crate::supervisor::logs::{self, LogEvent, LogFile, StreamSink};
+use crate::supervisor::{self, Handle, InstanceFiles};
+
+/// Instances by id, and the next id to hand out.
+#[derive(Default)]
+pub struct Registry {
+    /// Every instance, ordered by id.
+    pub apps: BTreeMap<u32, Arc<Handle>>,
+    next_id: u32,
+}
+
+impl Registry {
+    /// The next free id, or `wanted` when it is free.
+    fn alloc(&mut self, wanted: Option<u32>) -> u32 {
+        if let Some(id) = wanted.filter(|id| !self.apps.contains_key(id)) {
+            self.next_id = self.next_id.max(id + 1);
+            return id;
+        }
+        while self.apps.contains_key(&self.next_id) {
+            self.next_id += 1;
+        }
+        let id = self.next_id;
+        self.next_id += 1;
+        id
+    }
+}
+
+/// Shared by the socket server, the signal handlers and the sampler.
+pub struct Daemon {
+    /// Files of this `$PMR_HOME`.
+    pub paths: Paths,
+    /// User name shown in `list`.
+    pub username: String,
+    registry: Mutex<Registry>,
+    log_files: Mutex<HashMap<PathBuf, Weak<LogFile>>>,
+    /// Log lines for `pmr logs` followers.
+    pub log_bus: broadcast::Sender<LogEvent>,
+    /// Wakes the sampler when the first app appears.
+    pub apps_changed: Notify,
+    /// Set to true once the daemon is going away.
+    pub shutdown: watch::Sender<bool>,
+}
+
+/// A new instance to create.
+pub struct NewInstance {
+    /// Options.
+    pub spec: Arc<AppSpec>,
+    /// Index among the app's instances.
+    pub instance: u32,
+    /// Id to reuse (resurrect), if free.
+    pub wanted_id: Option<u32>,
+    /// Restart counter to carry over.
+    pub restart_time: u32,
+}
+
+impl Daemon {
+    /// An empty daemon state for `paths`.
+    pub fn new(paths: Paths) -> Self {
+        let username = nix::unistd::User::from_uid(nix::unistd::getuid())
+            .ok()
+            .flatten()
+            .map_or_else(|| nix::unistd::getuid().to_string(), |u| u.name);
+        Self {
+            paths,
+            username,
+            registry: Mutex::default(),
+            log_files: Mutex::default(),
+            log_bus: broadcast::channel(1024).0,
+            apps_changed: Notify::new(),
+            shutdown: watch::channel(false).0,
+        }
+    }
+
+    /// Locks the registry for a synchronous look or change.
+    pub fn registry(&self) -> MutexGuard<'_, Registry> {
+        self.registry.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Every instance, ordered by id.
+    pub fn handles(&self) -> Vec<Arc<Handle>> {
+        self.registry().apps.values().cloned().collect()
+    }
+
+    /// Snapshots of every instance.
+    pub fn list(&self, with_env: bool) -> Vec<ProcessInfo> {
+        self.handles()
+            .iter()
+            .map(|h| h.info(&self.username, with_env))
+            .collect()
+    }
+
+    /// Resolves names, ids, namespaces, `/regex/` and `all` to instances;
+    /// fails, naming the target, if any matches nothing.
+    pub fn resolve(&self, targets: &[String]) -> Result<Vec<Arc<Handle>>, String> {
+        let reg = self.registry();
+        let mut found: BTreeMap<u32, Arc<Handle>> = BTreeMap::new();
+        for target in targets {
+            let before = found.len();
+            let mut any = false;
+            let matches: Box<dyn Fn(&Handle) -> bool> = if target == "all" {
+                Box::new(|_| true)
+            } else if let Ok(id) = target.parse::<u32>() {
+                Box::new(move |h| h.id == id)
+            } else if let Some(re) = target.strip_prefix('/').and_then(|t| t.strip_suffix('/')) {
+                let re = regex_lite::Regex::new(re)
+                    .map_err(|e| format!("invalid regular expression {target}: {e}"))?;
+                Box::new(move |h| re.is_match(&h.spec.name))
+            } else if reg.apps.values().any(|h| &h.spec.name == target) {
+                Box::new(move |h| &h.spec.name == target)
+            } else {
+                Box::new(move |h| &h.spec.namespace == target)
+            };
+            for h in reg.apps.values().filter(|h| matches(h)) {
+                any = true;
+                found.insert(h.id, h.clone());
+            }
+            if !any && found.len() == before {
+                return Err(format!("Process or Namespace {target} not found"));
+            }
+        }
+        Ok(found.into_values().collect())
+    }
+
+    /// Removes an instance from the registry (its actor has already ended).
+    pub fn forget(&self, id: u32) {
+        self.registry().apps.remove(&id);
+        self.log_files
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|_, w| w.strong_count() > 0);
+    }
+
+    /// Creates the instances' actors (stopped); fails before creating
+    /// anything if a log file cannot be opened.
+    pub fn create(&self, new: Vec<NewInstance>) -> Result<Vec<Arc<Handle>>, String> {
+        let mut reg = self.registry();
+        if reg.apps.is_empty() {
+            // pm2 hands out ids from 0 again once the list is empty.
+            reg.next_id = 0;
+        }
+        let mut planned = Vec::with_capacity(new.len());
+        let mut taken: Vec<u32> = Vec::new();
+        for n in &new {
+            let mut id = reg.alloc(n.wanted_id);
+            while taken.contains(&id) {
+                id = reg.alloc(None);
+            }
+            taken.push(id);
+            let several = new.iter().filter(|m| Arc::ptr_eq(&m.spec, &n.spec)).count() > 1;
+            let files = self.files_for(&n.spec, id, several);
+            let out = self.sink(&files.out, files.combined.as_deref(), &n.spec, id, "out")?;
+            let err = self.sink(&files.err, files.combined.as_deref(), &n.spec, id, "err")?;
+            planned.push((id, files, out, err));
+        }
+        let mut handles = Vec::with_capacity(new.len());
+        for (n, (id, files, out, err)) in new.into_iter().zip(planned) {
+            let handle = supervisor::launch(supervisor::task::Launch {
+                id,
+                instance: n.instance,
+                spec: n.spec,
+                files,
+                out,
+                err,
+                restart_time: n.restart_time,
+            });
+            reg.apps.insert(id, handle.clone());
+            handles.push(handle);
+        }
+        drop(reg);
+        self.apps_changed.notify_one();
+        Ok(handles)
+    }
+
+    fn files_for(&self, spec: &AppSpec, id: u32, several: bool) -> InstanceFiles {
+        let base = file_safe_name(&spec.name);
+        let suffix = if several && !spec.merge_logs {
+            format!("-{id}")
+        } else {
+            String::new()
+        };
+        let logs = self.paths.logs_dir();
+        let pick = |custom: &Option<String>, default: PathBuf| match custom {
+            Some(p) if logs::is_null_path(p) => "/dev/null".to_string(),
+            Some(p) => with_suffix(p, &suffix),
+            None => default.to_string_lossy().into_owned(),
+        };
+        InstanceFiles {
+            out: pick(&spec.out_file, logs.join(format!("{base}-out{suffix}.log"))),
+            err: pick(
+                &spec.error_file,
+                logs.join(format!("{base}-error{suffix}.log")),
+            ),
+            combined: spec
+                .log_file
+                .as_ref()
+                .map(|p| pick(&Some(p.clone()), PathBuf::new())),
+            pid: match &spec.pid_file {
+                Some(p) => with_suffix(p, &format!("-{id}")),
+                None => self
+                    .paths
+                    .pids_dir()
+                    .join(format!("{base}-{id}.pid"))
+                    .to_string_lossy()
+                    .into(),
+            },
+        }
+    }
+
+    fn sink(
+        &self,
+        path: &str,
+        combined: Option<&str>,
+        spec: &AppSpec,
+        id: u32,
+        stream: &'static str,
+    ) -> Result<StreamSink, String> {
+        Ok(StreamSink {
+            file: self.log_file(path)?,
+            combined: match combined {
+                Some(c) => self.log_file(c)?,
+                None => None,
+            },
+            date_format: spec
+                .date_format()
+                .map(|f| logs::dayjs_to_strftime(f).into()),
+            bus: self.log_bus.clone(),
+            pm_id: id,
+            name: spec.name.as_str().into(),
+            stream,
+        })
+    }
+
+    /// The shared writer for `path`, opened on first use.
+    fn log_file(&self, path: &str) -> Result<Option<Arc<LogFile>>, String> {
+        if logs::is_null_path(path) {
+            return Ok(None);
+        }
+        let key = PathBuf::from(path);
+        let mut files = self.log_files.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(f) = files.get(&key).and_then(Weak::upgrade) {
+            return Ok(Some(f));
+        }
+        let f =
+            Arc::new(LogFile::open(&key).map_err(|e| format!("cannot open log file {path}: {e}"))?);
+        files.insert(key, Arc::downgrade(&f));
+        Ok(Some(f))
+    }
+
+    /// Every open log file, for `reloadLogs` and `flush`.
+    pub fn open_log_files(&self) -> Vec<Arc<LogFile>> {
+        let files = self.log_files.lock().unwrap_or_else(|e| e.into_inner());
+        files.values().filter_map(Weak::upgrade).collect()
+    }
+}
+
+/// `-<id>` goes before the extension, as pm2 does: `api.log` → `api-3.log`.
+fn with_suffix(path: &str, suffix: &str) -> String {
+    if suffix.is_empty() {
+        return path.to_string();
+    }
+    let p = Path::new(path);
+    match (p.file_stem(), p.extension()) {
+        (Some(stem), Some(ext)) => p
+            .with_file_name(format!(
+                "{}{suffix}.{}",
+                stem.to_string_lossy(),
+                ext.to_string_lossy()
+            ))
+            .to_string_lossy()
+            .into_owned(),
+        _ => format!("{path}{suffix}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn suffix_goes_before_extension() {
+        assert_eq!(with_suffix("/tmp/api.log", "-3"), "/tmp/api-3.log");
+        assert_eq!(with_suffix("/tmp/api", "-3"), "/tmp/api-3");
+        assert_eq!(with_suffix("/tmp/api.log", ""), "/tmp/api.log");
+    }
+
+    #[test]
+    fn ids_restart_at_zero_and_reuse_wanted() {
+        let mut r = Registry::default();
+        assert_eq!(r.alloc(None), 0);
+        assert_eq!(r.alloc(Some(7)), 7);
+        assert_eq!(r.alloc(None), 8);
+    }
+}

@@ -1,0 +1,13 @@
+//! pmr's agent: the daemon that supervises apps, and the pm2-compatible CLI
+//! that drives it over `$PMR_HOME/rpc.sock`.
+//!
+//! The CLI reaches the supervisor only through the socket protocol in
+//! `pmr_shared::ipc`; the supervisor knows nothing of the CLI.
+
+pub mod cli;
+pub mod daemon;
+pub mod logging;
+pub mod paths;
+pub mod pm2_shape;
+pub mod runtime;
+pub mod supervisor;

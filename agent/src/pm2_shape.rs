@@ -1,0 +1,102 @@
+//! pm2's JSON shapes: a `jlist` entry and a dump entry built from a
+//! [`ProcessInfo`], so that scripts written for pm2 read pmr unchanged.
+
+use pmr_shared::app::ProcessInfo;
+use serde_json::{Map, Value, json};
+
+/// `pm2_env` of one instance: the options under pm2's keys plus runtime facts.
+pub fn pm2_env(p: &ProcessInfo, flatten_env: bool) -> Value {
+    let mut env = match serde_json::to_value(&p.spec) {
+        Ok(Value::Object(m)) => m,
+        _ => Map::new(),
+    };
+    let spec_env = p.spec.env.clone();
+    if flatten_env {
+        // pm2 flattens the app's variables into pm2_env; its own keys win.
+        for (k, v) in &spec_env {
+            env.entry(k.clone())
+                .or_insert_with(|| Value::String(v.clone()));
+        }
+    }
+    let fields = json!({
+        "pm_id": p.pm_id,
+        "status": p.status.as_str(),
+        "pm_uptime": p.pm_uptime,
+        "created_at": p.created_at,
+        "restart_time": p.restart_time,
+        "unstable_restarts": p.unstable_restarts,
+        "prev_restart_delay": p.prev_restart_delay,
+        "exit_code": p.exit_code,
+        "username": p.username,
+        "pm_out_log_path": p.out_log,
+        "pm_err_log_path": p.err_log,
+        "pm_log_path": p.combined_log,
+        "pm_pid_path": p.pid_path,
+        "versioning": Value::Null,
+        "unique_id": format!("{}-{}", p.created_at, p.pm_id),
+        "pmr_version": pmr_shared::VERSION,
+    });
+    if let Value::Object(f) = fields {
+        env.extend(f);
+    }
+    env.insert(p.spec.instance_var.clone(), json!(p.instance));
+    Value::Object(env)
+}
+
+/// One element of `pmr jlist`, as `pm2 jlist` prints it.
+pub fn jlist_entry(p: &ProcessInfo) -> Value {
+    json!({
+        "pid": p.pid,
+        "name": p.spec.name,
+        "pm_id": p.pm_id,
+        "monit": { "memory": p.memory, "cpu": (p.cpu * 10.0).round() / 10.0 },
+        "pm2_env": pm2_env(p, true),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pmr_shared::app::{AppSpec, Status};
+
+    #[test]
+    fn jlist_has_the_fields_scripts_read() {
+        let mut spec = AppSpec {
+            name: "api".into(),
+            ..Default::default()
+        };
+        spec.env.insert("FOO".into(), "bar".into());
+        spec.env.insert("status".into(), "not-this".into());
+        let p = ProcessInfo {
+            pm_id: 3,
+            instance: 0,
+            status: Status::Online,
+            pid: 42,
+            restart_time: 2,
+            unstable_restarts: 1,
+            pm_uptime: 10,
+            created_at: 5,
+            exit_code: None,
+            exit_signal: None,
+            prev_restart_delay: 0,
+            cpu: 1.26,
+            memory: 1024,
+            username: "u".into(),
+            out_log: "o".into(),
+            err_log: "e".into(),
+            combined_log: None,
+            pid_path: "p".into(),
+            spec,
+        };
+        let v = jlist_entry(&p);
+        assert_eq!(v["pm_id"], 3);
+        assert_eq!(v["pid"], 42);
+        assert_eq!(v["monit"]["cpu"], 1.3);
+        assert_eq!(v["pm2_env"]["status"], "online");
+        assert_eq!(v["pm2_env"]["restart_time"], 2);
+        assert_eq!(v["pm2_env"]["FOO"], "bar");
+        assert_eq!(v["pm2_env"]["env"]["FOO"], "bar");
+        assert_eq!(v["pm2_env"]["exec_mode"], "fork_mode");
+        assert_eq!(v["pm2_env"]["NODE_APP_INSTANCE"], 0);
+    }
+}

@@ -1,0 +1,347 @@
+//! Log capture: the apps' pipes into their files, whole lines only.
+//!
+//! Every pipe is drained as soon as it is readable into one scratch buffer per
+//! thread, so an idle app costs no buffer and a flood never blocks the app on
+//! a full pipe. A line is always written by one `write` call on a file opened
+//! with `O_APPEND`, so instances sharing a file never tear each other's lines.
+
+use std::cell::RefCell;
+use std::fs::{File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use tokio::net::unix::pipe;
+use tokio::sync::broadcast;
+
+/// Largest partial line kept while waiting for its newline; longer lines are
+/// written in pieces of this size so memory stays bounded.
+const MAX_CARRY: usize = 64 * 1024;
+/// Size of the per-thread read buffer.
+const SCRATCH: usize = 64 * 1024;
+
+thread_local! {
+    static SCRATCH_BUF: RefCell<Vec<u8>> = RefCell::new(vec![0; SCRATCH]);
+}
+
+/// Paths that mean "no file", as pm2 accepts them.
+pub fn is_null_path(path: &str) -> bool {
+    path == "/dev/null" || path.eq_ignore_ascii_case("null")
+}
+
+/// One log file, shared by every stream that writes to it.
+#[derive(Debug)]
+pub struct LogFile {
+    path: PathBuf,
+    file: Mutex<Option<File>>,
+}
+
+impl LogFile {
+    /// Opens (creating directories as needed) a file for appending.
+    pub fn open(path: &Path) -> io::Result<Self> {
+        let file = open_append(path)?;
+        Ok(Self {
+            path: path.to_path_buf(),
+            file: Mutex::new(Some(file)),
+        })
+    }
+
+    /// Where this file lives.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Appends bytes that hold whole lines in one write.
+    pub fn write(&self, bytes: &[u8]) {
+        let mut guard = self.file.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(file) = guard.as_mut()
+            && let Err(err) = file.write_all(bytes)
+        {
+            tracing::warn!(path = %self.path.display(), %err, "log write failed");
+        }
+    }
+
+    /// Reopens the file, for `reloadLogs` after an outside rotation.
+    pub fn reopen(&self) -> io::Result<()> {
+        let file = open_append(&self.path)?;
+        *self.file.lock().unwrap_or_else(|e| e.into_inner()) = Some(file);
+        Ok(())
+    }
+
+    /// Empties the file; appends continue at the new end.
+    pub fn truncate(&self) -> io::Result<()> {
+        let guard = self.file.lock().unwrap_or_else(|e| e.into_inner());
+        match guard.as_ref() {
+            Some(file) => file.set_len(0),
+            None => Ok(()),
+        }
+    }
+}
+
+fn open_append(path: &Path) -> io::Result<File> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    OpenOptions::new().create(true).append(true).open(path)
+}
+
+/// A chunk of whole lines, published while someone follows the logs.
+#[derive(Debug, Clone)]
+pub struct LogEvent {
+    /// Instance id.
+    pub pm_id: u32,
+    /// App name.
+    pub name: Arc<str>,
+    /// `out` or `err`.
+    pub stream: &'static str,
+    /// Whole lines.
+    pub data: Arc<str>,
+}
+
+/// Where one stream of one instance goes.
+#[derive(Clone)]
+pub struct StreamSink {
+    /// The stream's own file, `None` when disabled.
+    pub file: Option<Arc<LogFile>>,
+    /// The combined file, if configured.
+    pub combined: Option<Arc<LogFile>>,
+    /// dayjs-style prefix format, converted for chrono.
+    pub date_format: Option<Arc<str>>,
+    /// Followers of `pmr logs`.
+    pub bus: broadcast::Sender<LogEvent>,
+    /// Instance id, for the bus.
+    pub pm_id: u32,
+    /// App name, for the bus.
+    pub name: Arc<str>,
+    /// `out` or `err`.
+    pub stream: &'static str,
+}
+
+impl StreamSink {
+    fn emit(&self, lines: &[u8]) {
+        if lines.is_empty() {
+            return;
+        }
+        let prefixed;
+        let bytes = match &self.date_format {
+            Some(fmt) => {
+                prefixed = prefix_lines(lines, fmt);
+                &prefixed[..]
+            }
+            None => lines,
+        };
+        if let Some(f) = &self.file {
+            f.write(bytes);
+        }
+        if let Some(f) = &self.combined {
+            f.write(bytes);
+        }
+        if self.bus.receiver_count() > 0 {
+            let _ = self.bus.send(LogEvent {
+                pm_id: self.pm_id,
+                name: self.name.clone(),
+                stream: self.stream,
+                data: String::from_utf8_lossy(bytes).into(),
+            });
+        }
+    }
+}
+
+fn prefix_lines(lines: &[u8], fmt: &str) -> Vec<u8> {
+    let stamp = chrono::Local::now().format(fmt).to_string();
+    let count = lines.iter().filter(|&&b| b == b'\n').count().max(1);
+    let mut out = Vec::with_capacity(lines.len() + count * (stamp.len() + 2));
+    for line in lines.split_inclusive(|&b| b == b'\n') {
+        out.extend_from_slice(stamp.as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(line);
+    }
+    out
+}
+
+/// Reads a pipe until every writer has closed it, writing whole lines.
+pub async fn pump(rx: pipe::Receiver, sink: StreamSink) {
+    let mut carry: Vec<u8> = Vec::new();
+    loop {
+        if rx.readable().await.is_err() {
+            break;
+        }
+        let done = SCRATCH_BUF.with(|cell| {
+            let mut buf = cell.borrow_mut();
+            loop {
+                match rx.try_read(&mut buf) {
+                    Ok(0) => return true,
+                    Ok(n) => absorb(&buf[..n], &mut carry, &sink),
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => return false,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(_) => return true,
+                }
+            }
+        });
+        if done {
+            break;
+        }
+    }
+    if !carry.is_empty() {
+        carry.push(b'\n');
+        sink.emit(&carry);
+    }
+}
+
+fn absorb(chunk: &[u8], carry: &mut Vec<u8>, sink: &StreamSink) {
+    match memrchr_newline(chunk) {
+        Some(last) => {
+            let (whole, rest) = chunk.split_at(last + 1);
+            if carry.is_empty() {
+                sink.emit(whole);
+            } else {
+                carry.extend_from_slice(whole);
+                sink.emit(carry);
+                carry.clear();
+            }
+            carry.extend_from_slice(rest);
+        }
+        None => carry.extend_from_slice(chunk),
+    }
+    while carry.len() >= MAX_CARRY {
+        let mut piece: Vec<u8> = carry.drain(..MAX_CARRY).collect();
+        piece.push(b'\n');
+        sink.emit(&piece);
+    }
+    if carry.capacity() > MAX_CARRY * 2 && carry.len() < MAX_CARRY {
+        carry.shrink_to(MAX_CARRY);
+    }
+}
+
+fn memrchr_newline(bytes: &[u8]) -> Option<usize> {
+    bytes.iter().rposition(|&b| b == b'\n')
+}
+
+/// Converts a dayjs/moment format (what pm2 users write) to chrono's syntax.
+pub fn dayjs_to_strftime(fmt: &str) -> String {
+    const TOKENS: &[(&str, &str)] = &[
+        ("YYYY", "%Y"),
+        ("YY", "%y"),
+        ("MMMM", "%B"),
+        ("MMM", "%b"),
+        ("MM", "%m"),
+        ("M", "%-m"),
+        ("DD", "%d"),
+        ("D", "%-d"),
+        ("dddd", "%A"),
+        ("ddd", "%a"),
+        ("HH", "%H"),
+        ("H", "%-H"),
+        ("hh", "%I"),
+        ("h", "%-I"),
+        ("mm", "%M"),
+        ("m", "%-M"),
+        ("ss", "%S"),
+        ("s", "%-S"),
+        ("SSS", "%3f"),
+        ("ZZ", "%z"),
+        ("Z", "%:z"),
+        ("A", "%p"),
+        ("a", "%P"),
+        ("X", "%s"),
+    ];
+    let mut out = String::with_capacity(fmt.len() * 2);
+    let mut rest = fmt;
+    'outer: while let Some(c) = rest.chars().next() {
+        if c == '[' {
+            if let Some(end) = rest.find(']') {
+                out.push_str(&rest[1..end].replace('%', "%%"));
+                rest = &rest[end + 1..];
+                continue;
+            }
+        }
+        for (token, spec) in TOKENS {
+            if let Some(tail) = rest.strip_prefix(token) {
+                out.push_str(spec);
+                rest = tail;
+                continue 'outer;
+            }
+        }
+        if c == '%' {
+            out.push_str("%%");
+        } else {
+            out.push(c);
+        }
+        rest = &rest[c.len_utf8()..];
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dayjs_formats_convert() {
+        assert_eq!(
+            dayjs_to_strftime("YYYY-MM-DDTHH:mm:ss"),
+            "%Y-%m-%dT%H:%M:%S"
+        );
+        assert_eq!(
+            dayjs_to_strftime("YYYY-MM-DD HH:mm:ss.SSS Z"),
+            "%Y-%m-%d %H:%M:%S.%3f %:z"
+        );
+        assert_eq!(dayjs_to_strftime("[at] HH:mm 100%"), "at %H:%M 100%%");
+    }
+
+    #[test]
+    fn null_paths() {
+        assert!(is_null_path("/dev/null"));
+        assert!(is_null_path("NULL"));
+        assert!(!is_null_path("/tmp/null.log"));
+    }
+
+    fn sink_into(file: Arc<LogFile>) -> StreamSink {
+        StreamSink {
+            file: Some(file),
+            combined: None,
+            date_format: None,
+            bus: broadcast::channel(4).0,
+            pm_id: 0,
+            name: "t".into(),
+            stream: "out",
+        }
+    }
+
+    #[test]
+    fn partial_lines_wait_for_their_newline() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.log");
+        let file = Arc::new(LogFile::open(&path).unwrap());
+        let sink = sink_into(file);
+        let mut carry = Vec::new();
+        absorb(b"hel", &mut carry, &sink);
+        assert_eq!(std::fs::read(&path).unwrap(), b"");
+        absorb(b"lo\nwor", &mut carry, &sink);
+        assert_eq!(std::fs::read(&path).unwrap(), b"hello\n");
+        absorb(b"ld\n", &mut carry, &sink);
+        assert_eq!(std::fs::read(&path).unwrap(), b"hello\nworld\n");
+        assert!(carry.is_empty());
+    }
+
+    #[test]
+    fn endless_line_is_bounded() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.log");
+        let sink = sink_into(Arc::new(LogFile::open(&path).unwrap()));
+        let mut carry = Vec::new();
+        let chunk = vec![b'a'; 50_000];
+        for _ in 0..4 {
+            absorb(&chunk, &mut carry, &sink);
+        }
+        assert!(carry.len() < MAX_CARRY);
+        let written = std::fs::read(&path).unwrap();
+        assert_eq!(written.len() + carry.len(), 200_000 + 3);
+    }
+
+    #[test]
+    fn prefix_every_line() {
+        let out = prefix_lines(b"a\nb\n", "X");
+        assert_eq!(out, b"X: a\nX: b\n");
+    }
+}

@@ -1,0 +1,146 @@
+//! Supervision of app instances: one actor task per instance owns its child
+//! process and pipes and is driven by [`Control`] messages.
+//!
+//! The rest of the daemon sees an instance only through its [`Handle`]: a
+//! snapshot of its state behind a short-lived lock (never held across an
+//! await) and a queue of control messages.
+
+pub mod logs;
+pub mod monitor;
+pub mod policy;
+mod spawn;
+mod stop;
+pub mod task;
+
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use pmr_shared::app::{AppSpec, ProcessInfo, Status};
+use tokio::sync::{mpsc, oneshot};
+
+pub use task::launch;
+
+/// Where an instance's files are, resolved once when it is created.
+#[derive(Debug, Clone)]
+pub struct InstanceFiles {
+    /// stdout log, `/dev/null` when disabled.
+    pub out: String,
+    /// stderr log, `/dev/null` when disabled.
+    pub err: String,
+    /// Combined log, if any.
+    pub combined: Option<String>,
+    /// Pid file.
+    pub pid: String,
+}
+
+/// The mutable facts about one instance.
+#[derive(Debug, Clone)]
+pub struct Runtime {
+    /// Current status.
+    pub status: Status,
+    /// Pid of the main process, 0 when none runs.
+    pub pid: u32,
+    /// Restarts counted the pm2 way.
+    pub restart_time: u32,
+    /// Restart-policy counters.
+    pub counters: policy::Counters,
+    /// Epoch ms of the last start.
+    pub pm_uptime: u64,
+    /// Epoch ms of creation or of the last manual restart.
+    pub created_at: u64,
+    /// Exit code of the last run.
+    pub exit_code: Option<i32>,
+    /// Signal that ended the last run.
+    pub exit_signal: Option<String>,
+    /// Last CPU and memory sample.
+    pub usage: monitor::Usage,
+}
+
+/// Messages an instance's actor obeys; each carries an acknowledgement sent
+/// once the action is complete.
+#[derive(Debug)]
+pub enum Control {
+    /// Start if not running.
+    Start(oneshot::Sender<()>),
+    /// Stop gracefully if running; cancel a pending restart.
+    Stop(oneshot::Sender<()>),
+    /// Stop if running, then start.
+    Restart(oneshot::Sender<()>),
+    /// Stop if running, then end the actor.
+    Delete(oneshot::Sender<()>),
+}
+
+/// The daemon's view of one instance.
+#[derive(Debug)]
+pub struct Handle {
+    /// Stable id.
+    pub id: u32,
+    /// Index among the app's instances.
+    pub instance: u32,
+    /// The options it runs with.
+    pub spec: Arc<AppSpec>,
+    /// Its files.
+    pub files: InstanceFiles,
+    rt: Mutex<Runtime>,
+    ctl: mpsc::Sender<Control>,
+}
+
+impl Handle {
+    /// Locks the runtime facts for a short, synchronous look or update.
+    pub fn rt(&self) -> MutexGuard<'_, Runtime> {
+        self.rt.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Sends a control message and waits until the actor has carried it out.
+    pub async fn control(&self, make: fn(oneshot::Sender<()>) -> Control) {
+        let (tx, rx) = oneshot::channel();
+        if self.ctl.send(make(tx)).await.is_ok() {
+            let _ = rx.await;
+        }
+    }
+
+    /// A serializable snapshot for the CLI.
+    pub fn info(&self, username: &str, with_env: bool) -> ProcessInfo {
+        let rt = self.rt().clone();
+        let mut spec = (*self.spec).clone();
+        if with_env {
+            spec.env = spawn::instance_env(&self.spec, self.id, self.instance);
+        } else {
+            spec.env.clear();
+        }
+        ProcessInfo {
+            pm_id: self.id,
+            instance: self.instance,
+            status: rt.status,
+            pid: rt.pid,
+            restart_time: rt.restart_time,
+            unstable_restarts: rt.counters.unstable_restarts,
+            pm_uptime: rt.pm_uptime,
+            created_at: rt.created_at,
+            exit_code: rt.exit_code,
+            exit_signal: rt.exit_signal,
+            prev_restart_delay: rt.counters.prev_restart_delay,
+            cpu: rt.usage.cpu,
+            memory: rt.usage.memory,
+            username: username.to_string(),
+            out_log: self.files.out.clone(),
+            err_log: self.files.err.clone(),
+            combined_log: self.files.combined.clone(),
+            pid_path: self.files.pid.clone(),
+            spec,
+        }
+    }
+
+    /// Zeroes the restart counters (`pmr reset`).
+    pub fn reset(&self) {
+        let mut rt = self.rt();
+        rt.restart_time = 0;
+        rt.counters = policy::Counters::default();
+    }
+}
+
+/// Milliseconds since the Unix epoch, as pm2 stores times.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}

@@ -1,0 +1,85 @@
+//! Turning an [`AppSpec`] into a running child in its own process group.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io;
+use std::path::Path;
+use std::process::Stdio;
+
+use nix::fcntl::OFlag;
+use pmr_shared::app::AppSpec;
+use tokio::net::unix::pipe;
+use tokio::process::{Child, Command};
+
+/// The environment an instance gets: the spec's, plus pm2's instance variables.
+pub(crate) fn instance_env(spec: &AppSpec, id: u32, instance: u32) -> BTreeMap<String, String> {
+    let mut env = spec.env.clone();
+    env.insert(spec.instance_var.clone(), instance.to_string());
+    env.insert("pm_id".into(), id.to_string());
+    env.insert("name".into(), spec.name.clone());
+    env.insert("namespace".into(), spec.namespace.clone());
+    env.insert("PMR_ID".into(), id.to_string());
+    if spec.interpreter.contains("python") {
+        env.insert("PYTHONUNBUFFERED".into(), "1".into());
+    }
+    env
+}
+
+/// A spawned child and the read ends of its output pipes.
+pub(crate) struct Spawned {
+    pub(crate) child: Child,
+    pub(crate) pid: u32,
+    pub(crate) stdout: pipe::Receiver,
+    pub(crate) stderr: pipe::Receiver,
+}
+
+/// Starts the instance. Errors say what could not be started and why.
+pub(crate) fn spawn(spec: &AppSpec, id: u32, instance: u32) -> io::Result<Spawned> {
+    if !Path::new(&spec.cwd).is_dir() {
+        return Err(io::Error::new(
+            io::ErrorKind::NotFound,
+            format!("working directory {} does not exist", spec.cwd),
+        ));
+    }
+    let (out_r, out_w) = nix::unistd::pipe2(OFlag::O_CLOEXEC)?;
+    let (err_r, err_w) = nix::unistd::pipe2(OFlag::O_CLOEXEC)?;
+    let child = {
+        // The command holds the write ends; it is dropped at the end of this
+        // block so that the pipes report end-of-file once the app is gone.
+        let mut cmd = if spec.interpreter == "none" {
+            let mut c = Command::new(&spec.script);
+            c.args(&spec.args);
+            c
+        } else {
+            let mut c = Command::new(&spec.interpreter);
+            c.args(&spec.interpreter_args)
+                .arg(&spec.script)
+                .args(&spec.args);
+            c
+        };
+        cmd.current_dir(&spec.cwd)
+            .env_clear()
+            .envs(instance_env(spec, id, instance))
+            .stdin(Stdio::null())
+            .stdout(Stdio::from(out_w))
+            .stderr(Stdio::from(err_w))
+            .process_group(0)
+            .kill_on_drop(false);
+        let program = if spec.interpreter == "none" {
+            &spec.script
+        } else {
+            &spec.interpreter
+        };
+        cmd.spawn()
+            .map_err(|e| io::Error::new(e.kind(), format!("cannot run {program}: {e}")))?
+    };
+    let pid = child.id().unwrap_or(0);
+    let stdout = pipe::Receiver::from_file(File::from(out_r))?;
+    let stderr = pipe::Receiver::from_file(File::from(err_r))?;
+    Ok(Spawned {
+        child,
+        pid,
+        stdout,
+        stderr,
+    })
+}

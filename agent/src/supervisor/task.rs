@@ -1,0 +1,288 @@
+//! The per-instance actor: waits on its child, its control queue and its
+//! restart timer, never on anything else.
+
+use std::process::ExitStatus;
+use std::str::FromStr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use nix::sys::signal::Signal;
+use pmr_shared::app::{AppSpec, Status};
+use tokio::process::Child;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use super::logs::StreamSink;
+use super::policy::{self, Decision};
+use super::{Control, Handle, InstanceFiles, Runtime, now_ms, spawn, stop};
+
+/// Everything needed to create an instance.
+pub struct Launch {
+    /// Stable id.
+    pub id: u32,
+    /// Index among the app's instances.
+    pub instance: u32,
+    /// Options.
+    pub spec: Arc<AppSpec>,
+    /// Resolved files.
+    pub files: InstanceFiles,
+    /// Where stdout goes.
+    pub out: StreamSink,
+    /// Where stderr goes.
+    pub err: StreamSink,
+    /// Restart count carried over (resurrect keeps it).
+    pub restart_time: u32,
+}
+
+/// Creates the instance's actor; it stays stopped until told to start.
+pub fn launch(l: Launch) -> Arc<Handle> {
+    let (tx, rx) = mpsc::channel(8);
+    let now = now_ms();
+    let handle = Arc::new(Handle {
+        id: l.id,
+        instance: l.instance,
+        spec: l.spec,
+        files: l.files,
+        rt: Mutex::new(Runtime {
+            status: Status::Stopped,
+            pid: 0,
+            restart_time: l.restart_time,
+            counters: policy::Counters::default(),
+            pm_uptime: now,
+            created_at: now,
+            exit_code: None,
+            exit_signal: None,
+            usage: Default::default(),
+        }),
+        ctl: tx,
+    });
+    let actor = Actor {
+        h: handle.clone(),
+        out: l.out,
+        err: l.err,
+        child: None,
+        wake: None,
+    };
+    tokio::spawn(actor.run(rx));
+    handle
+}
+
+struct Running {
+    child: Child,
+    pid: u32,
+    started: Instant,
+}
+
+struct Actor {
+    h: Arc<Handle>,
+    out: StreamSink,
+    err: StreamSink,
+    child: Option<Running>,
+    wake: Option<Instant>,
+}
+
+async fn wait_child(child: &mut Option<Running>) -> std::io::Result<ExitStatus> {
+    match child {
+        Some(r) => r.child.wait().await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn wait_wake(wake: Option<Instant>) {
+    match wake {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+impl Actor {
+    fn label(&self) -> String {
+        format!("{}:{}", self.h.spec.name, self.h.id)
+    }
+
+    async fn run(mut self, mut rx: mpsc::Receiver<Control>) {
+        loop {
+            tokio::select! {
+                msg = rx.recv() => {
+                    let Some(msg) = msg else {
+                        self.stop().await;
+                        return;
+                    };
+                    if !self.obey(msg).await {
+                        return;
+                    }
+                }
+                status = wait_child(&mut self.child) => self.exited(status),
+                () = wait_wake(self.wake) => {
+                    self.wake = None;
+                    self.start();
+                }
+            }
+        }
+    }
+
+    /// Carries out one control message; false ends the actor.
+    async fn obey(&mut self, msg: Control) -> bool {
+        match msg {
+            Control::Start(ack) => {
+                if self.child.is_none() {
+                    self.wake = None;
+                    self.fresh_counters();
+                    self.start();
+                }
+                let _ = ack.send(());
+            }
+            Control::Stop(ack) => {
+                self.stop().await;
+                let _ = ack.send(());
+            }
+            Control::Restart(ack) => {
+                let was_running = self.child.is_some();
+                self.stop().await;
+                self.fresh_counters();
+                if was_running {
+                    self.h.rt().restart_time += 1;
+                }
+                self.start();
+                let _ = ack.send(());
+            }
+            Control::Delete(ack) => {
+                self.stop().await;
+                let _ = ack.send(());
+                return false;
+            }
+        }
+        true
+    }
+
+    fn fresh_counters(&mut self) {
+        let mut rt = self.h.rt();
+        rt.created_at = now_ms();
+        rt.counters = policy::Counters::default();
+    }
+
+    fn start(&mut self) {
+        let spec = self.h.spec.clone();
+        self.h.rt().status = Status::Launching;
+        tracing::info!("App [{}] starting in -{}-", self.label(), spec.exec_mode);
+        match spawn::spawn(&spec, self.h.id, self.h.instance) {
+            Ok(s) => {
+                tokio::spawn(super::logs::pump(s.stdout, self.out.clone()));
+                tokio::spawn(super::logs::pump(s.stderr, self.err.clone()));
+                if let Err(err) = std::fs::write(&self.h.files.pid, s.pid.to_string()) {
+                    tracing::warn!(path = %self.h.files.pid, %err, "cannot write pid file");
+                }
+                {
+                    let mut rt = self.h.rt();
+                    rt.pid = s.pid;
+                    rt.pm_uptime = now_ms();
+                    rt.status = Status::Online;
+                    rt.usage = Default::default();
+                }
+                self.child = Some(Running {
+                    child: s.child,
+                    pid: s.pid,
+                    started: Instant::now(),
+                });
+                tracing::info!("App [{}] online", self.label());
+            }
+            Err(err) => {
+                let line = format!("[PMR] {} failed to start: {err}\n", spec.name);
+                if let Some(f) = &self.err.file {
+                    f.write(line.as_bytes());
+                }
+                tracing::error!("App [{}] failed to start: {err}", self.label());
+                let mut rt = self.h.rt();
+                rt.status = Status::Errored;
+                rt.pid = 0;
+            }
+        }
+    }
+
+    /// The child ended without being asked to: apply the restart policy.
+    fn exited(&mut self, status: std::io::Result<ExitStatus>) {
+        let Some(run) = self.child.take() else { return };
+        let spec = self.h.spec.clone();
+        if spec.treekill {
+            stop::reap_group(run.pid);
+        }
+        let _ = std::fs::remove_file(&self.h.files.pid);
+        let uptime_ms = run.started.elapsed().as_millis() as u64;
+        let (code, signal) = describe(status.as_ref().ok());
+        tracing::info!(
+            "App [{}] exited with code [{}] via signal [{}]",
+            self.label(),
+            code.map_or("null".into(), |c| c.to_string()),
+            signal.as_deref().unwrap_or("null"),
+        );
+        let mut rt = self.h.rt();
+        rt.pid = 0;
+        rt.exit_code = code;
+        rt.exit_signal = signal;
+        rt.usage = Default::default();
+        match policy::on_exit(&spec, &mut rt.counters, policy::Exit { code, uptime_ms }) {
+            Decision::Restart { delay_ms } => {
+                rt.restart_time += 1;
+                if delay_ms == 0 {
+                    drop(rt);
+                    self.start();
+                } else {
+                    rt.status = Status::WaitingRestart;
+                    drop(rt);
+                    tracing::info!("App [{}] will restart in {delay_ms}ms", self.label());
+                    self.wake = Some(Instant::now() + Duration::from_millis(delay_ms));
+                }
+            }
+            Decision::Stop => rt.status = Status::Stopped,
+            Decision::Errored => {
+                rt.status = Status::Errored;
+                drop(rt);
+                tracing::warn!(
+                    "Script {} had too many unstable restarts ({}). Stopped. \"errored\"",
+                    spec.script,
+                    spec.max_restarts
+                );
+            }
+        }
+    }
+
+    async fn stop(&mut self) {
+        self.wake = None;
+        let Some(mut run) = self.child.take() else {
+            self.h.rt().status = Status::Stopped;
+            return;
+        };
+        self.h.rt().status = Status::Stopping;
+        tracing::info!("Stopping app:{} id:{}", self.h.spec.name, self.h.id);
+        let spec = &self.h.spec;
+        let sig = Signal::from_str(&spec.kill_signal).unwrap_or(Signal::SIGINT);
+        let grace = Duration::from_millis(spec.kill_timeout);
+        let status = stop::terminate(&mut run.child, run.pid, sig, grace, spec.treekill).await;
+        let _ = std::fs::remove_file(&self.h.files.pid);
+        let (code, signal) = describe(status.as_ref().ok());
+        tracing::info!(
+            "App [{}] exited with code [{}] via signal [{}]",
+            self.label(),
+            code.map_or("null".into(), |c| c.to_string()),
+            signal.as_deref().unwrap_or("null"),
+        );
+        let mut rt = self.h.rt();
+        rt.status = Status::Stopped;
+        rt.pid = 0;
+        rt.exit_code = code;
+        rt.exit_signal = signal;
+        rt.usage = Default::default();
+    }
+}
+
+fn describe(status: Option<&ExitStatus>) -> (Option<i32>, Option<String>) {
+    use std::os::unix::process::ExitStatusExt;
+    let Some(status) = status else {
+        return (None, None);
+    };
+    let signal = status
+        .signal()
+        .and_then(|s| Signal::try_from(s).ok())
+        .map(|s| s.as_str().to_string());
+    (status.code(), signal)
+}

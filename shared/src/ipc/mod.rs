@@ -1,0 +1,178 @@
+//! The local socket protocol between `pmr` and its daemon.
+//!
+//! One JSON document per line, capped at [`MAX_FRAME`] bytes. The first frame
+//! each way is a hello carrying [`crate::PROTOCOL_VERSION`]; its shape never
+//! changes, so two versions can always tell each other apart.
+
+#[cfg(feature = "ipc")]
+pub mod framing;
+
+use serde::{Deserialize, Serialize};
+
+use crate::app::{AppSpec, ProcessInfo};
+
+/// Largest frame either side accepts, so a confused peer cannot make the other
+/// allocate without bound.
+pub const MAX_FRAME: usize = 16 * 1024 * 1024;
+
+/// Actions that take a list of targets (names, ids, namespaces, `/regex/`, `all`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    /// Start stopped instances; restart running ones (pm2's `start <name>`).
+    Start,
+    /// Graceful stop.
+    Stop,
+    /// Stop then start; counts a restart when it was running.
+    Restart,
+    /// Stop and forget.
+    Delete,
+    /// Zero the restart counters.
+    Reset,
+}
+
+impl Action {
+    /// The verb pm2 prints for this action.
+    pub fn pm2_method(self) -> &'static str {
+        match self {
+            Action::Start => "restartProcessId",
+            Action::Stop => "stopProcessId",
+            Action::Restart => "restartProcessId",
+            Action::Delete => "deleteProcessId",
+            Action::Reset => "resetMetaProcessId",
+        }
+    }
+}
+
+/// A request from the CLI.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "cmd", rename_all = "snake_case")]
+pub enum Request {
+    /// First frame: who is calling.
+    Hello {
+        /// The caller's [`crate::PROTOCOL_VERSION`].
+        protocol: u32,
+        /// The caller's release version.
+        version: String,
+    },
+    /// Liveness check.
+    Ping,
+    /// Register and start new apps.
+    Start {
+        /// One spec per app; each may ask for several instances.
+        apps: Vec<AppSpec>,
+        /// Start even when the same script already runs.
+        force: bool,
+    },
+    /// Apply an action to the instances the targets name.
+    Act {
+        /// What to do.
+        action: Action,
+        /// Names, ids, namespaces, `/regex/` or `all`.
+        targets: Vec<String>,
+    },
+    /// Instances, optionally with their environment.
+    List {
+        /// Include each instance's environment (for `jlist`, `env`, `describe`).
+        full: bool,
+        /// Names, ids, namespaces, `/regex/` or `all`; empty for every instance.
+        #[serde(default)]
+        targets: Vec<String>,
+    },
+    /// Truncate the log files of the target (or of every app).
+    Flush {
+        /// Name, id or namespace; `None` for all.
+        target: Option<String>,
+    },
+    /// Reopen every log file (after an external rotation).
+    ReloadLogs,
+    /// Stream log lines as they are written, until the client hangs up.
+    Logs {
+        /// Name, id or namespace; `None` for all.
+        target: Option<String>,
+    },
+    /// Write the process list to the dump file.
+    Save,
+    /// Start the apps of the dump file that are not running.
+    Resurrect,
+    /// Stop every app, then the daemon.
+    Kill,
+}
+
+/// One frame from the daemon.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "reply", rename_all = "snake_case")]
+pub enum Response {
+    /// Answer to [`Request::Hello`].
+    Hello {
+        /// The daemon's [`crate::PROTOCOL_VERSION`].
+        protocol: u32,
+        /// The daemon's release version.
+        version: String,
+        /// The daemon's pid.
+        pid: u32,
+    },
+    /// Answer to [`Request::Ping`].
+    Pong,
+    /// Success with a message for the user.
+    Done {
+        /// What happened, one line per item.
+        messages: Vec<String>,
+        /// The instances the request touched, as they are now.
+        processes: Vec<ProcessInfo>,
+    },
+    /// Answer to [`Request::List`].
+    Processes {
+        /// All instances, ordered by id.
+        list: Vec<ProcessInfo>,
+    },
+    /// One chunk of whole log lines, for [`Request::Logs`].
+    Log {
+        /// Instance id.
+        pm_id: u32,
+        /// App name.
+        name: String,
+        /// `out` or `err`.
+        stream: String,
+        /// Whole lines, newline-terminated.
+        data: String,
+    },
+    /// The request failed; nothing was changed unless the message says so.
+    Error {
+        /// What went wrong and where.
+        message: String,
+    },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hello_shape_is_stable() {
+        // Older and newer CLIs rely on this exact text to detect a mismatch.
+        let text = serde_json::to_string(&Request::Hello {
+            protocol: 7,
+            version: "x".into(),
+        })
+        .unwrap();
+        assert_eq!(text, r#"{"cmd":"hello","protocol":7,"version":"x"}"#);
+        let reply: Response =
+            serde_json::from_str(r#"{"reply":"hello","protocol":9,"version":"9.9.9","pid":4}"#)
+                .unwrap();
+        assert!(matches!(
+            reply,
+            Response::Hello {
+                protocol: 9,
+                pid: 4,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn status_uses_pm2_spelling() {
+        let s = serde_json::to_string(&crate::app::Status::WaitingRestart).unwrap();
+        assert_eq!(s, r#""waiting restart""#);
+    }
+}

@@ -1,0 +1,15 @@
+//! Types that the pmr CLI, the daemon and (later) the hub agree on.
+//!
+//! Nothing here starts a runtime or touches the file system: the crate is the
+//! vocabulary, the binaries are the behaviour.
+
+pub mod app;
+pub mod ipc;
+
+/// Version of the local socket protocol. Bumped on any incompatible change of
+/// [`ipc::Request`] or [`ipc::Response`]; a CLI and a daemon that disagree refuse
+/// to talk and point the user at `pmr update`.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// The release version of every pmr binary, shown next to the protocol version.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

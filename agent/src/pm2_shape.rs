@@ -49,7 +49,7 @@ pub fn jlist_entry(p: &ProcessInfo) -> Value {
         "pid": p.pid,
         "name": p.spec.name,
         "pm_id": p.pm_id,
-        "monit": { "memory": p.memory, "cpu": (p.cpu * 10.0).round() / 10.0 },
+        "monit": { "memory": p.memory, "cpu": (f64::from(p.cpu) * 10.0).round() / 10.0 },
         "pm2_env": pm2_env(p, true),
     })
 }

@@ -1,1 +1,12 @@
-//! placeholder
+//! End-to-end tests of the real `pmr` binary supervising real node, python3
+//! and bash apps. One test binary, one private `$PMR_HOME` per test.
+
+#![allow(unreachable_pub)]
+
+mod helper;
+
+mod daemon;
+mod lifecycle;
+mod logs;
+mod restart;
+mod stop;

@@ -24,7 +24,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Start a script, a binary or `-- cmd args`; or start/restart known apps.
-    Start(StartArgs),
+    Start(Box<StartArgs>),
     /// Stop apps gracefully.
     Stop(TargetArgs),
     /// Restart apps.

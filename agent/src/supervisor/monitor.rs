@@ -112,22 +112,20 @@ impl Sampler {
 
     /// Returns (utime+stime ticks, rss pages, newly tracked).
     fn read_stat(&mut self, pid: u32) -> Option<(u64, u64, bool)> {
-        let mut fresh = false;
-        if !self.procs.contains_key(&pid) {
-            let stat = File::open(format!("/proc/{pid}/stat")).ok()?;
-            let children = File::open(format!("/proc/{pid}/task/{pid}/children")).ok();
-            self.procs.insert(
-                pid,
-                Tracked {
+        let fresh = !self.procs.contains_key(&pid);
+        let tracked = match self.procs.entry(pid) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                let stat = File::open(format!("/proc/{pid}/stat")).ok()?;
+                let children = File::open(format!("/proc/{pid}/task/{pid}/children")).ok();
+                e.insert(Tracked {
                     stat,
                     children,
                     ticks: 0,
                     seen: true,
-                },
-            );
-            fresh = true;
-        }
-        let tracked = self.procs.get(&pid)?;
+                })
+            }
+        };
         let n = match tracked.stat.read_at(&mut self.buf, 0) {
             Ok(n) if n > 0 => n,
             _ => {

@@ -23,7 +23,7 @@ pub(crate) fn run(command: Command) -> anyhow::Result<ExitCode> {
             crate::daemon::run(paths)?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Start(args) => start::run(&paths, args),
+        Command::Start(args) => start::run(&paths, *args),
         Command::Stop(t) => act(&paths, Action::Stop, t),
         Command::Restart(t) => act(&paths, Action::Restart, t),
         Command::Delete(t) => act(&paths, Action::Delete, t),

@@ -1,0 +1,126 @@
+//! The daemon itself: socket, pid file, version check, kill, SIGTERM save,
+//! resurrect, update.
+
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::net::UnixListener;
+
+use crate::helper::{Pmr, pid_alive, wait_until};
+
+#[test]
+fn socket_is_private_and_ping_starts_the_daemon() {
+    let t = Pmr::new();
+    assert_eq!(t.ok(&["ping"]).trim(), "{ msg: 'pong' }");
+    let mode = std::fs::metadata(t.home().join("rpc.sock"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+    let pid = t.daemon_pid().unwrap();
+    assert!(pid_alive(pid.into()));
+    // A second call talks to the same daemon.
+    t.ok(&["ping"]);
+    assert_eq!(t.daemon_pid(), Some(pid));
+}
+
+#[test]
+fn stale_socket_and_pid_file_are_replaced() {
+    let t = Pmr::new();
+    // A socket nobody listens on, and a pid file naming a dead process.
+    drop(UnixListener::bind(t.home().join("rpc.sock")).unwrap());
+    std::fs::write(t.home().join("pmr.pid"), "999999").unwrap();
+    t.ok(&["ping"]);
+    let pid = t.daemon_pid().unwrap();
+    assert_ne!(pid, 999999);
+    assert!(pid_alive(pid.into()));
+}
+
+#[test]
+fn daemon_of_another_version_is_reported() {
+    let t = Pmr::new();
+    let sock = t.home().join("rpc.sock");
+    // A stand-in daemon that speaks a future protocol.
+    let fake = std::thread::spawn(move || {
+        let listener = UnixListener::bind(&sock).unwrap();
+        let (mut conn, _) = listener.accept().unwrap();
+        use std::io::{BufRead, BufReader, Write};
+        let mut line = String::new();
+        BufReader::new(conn.try_clone().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert!(line.contains("\"hello\""));
+        conn.write_all(b"{\"reply\":\"hello\",\"protocol\":999,\"version\":\"9.0.0\",\"pid\":1}\n")
+            .unwrap();
+    });
+    let err = t.fails(&["list"]);
+    fake.join().unwrap();
+    assert!(err.contains("9.0.0") && err.contains("pmr update"), "{err}");
+}
+
+#[test]
+fn kill_stops_apps_and_daemon() {
+    let t = Pmr::new();
+    t.write("k.sh", "sleep 300\n");
+    t.ok(&["start", "k.sh"]);
+    let app = t.wait_status(0, "online")["pid"].as_i64().unwrap();
+    let daemon = t.daemon_pid().unwrap();
+    t.ok(&["kill"]);
+    assert!(!pid_alive(app));
+    assert!(!pid_alive(daemon.into()));
+    assert!(!t.home().join("rpc.sock").exists());
+    // `kill` does not save, as in pm2.
+    assert!(!t.home().join("dump.pm2").exists());
+    let out = t.ok(&["kill"]);
+    assert!(out.contains("No daemon running"), "{out}");
+}
+
+#[test]
+fn sigterm_saves_and_resurrect_restores_state() {
+    let t = Pmr::new();
+    t.write("a.sh", "sleep 300\n");
+    t.write("b.sh", "sleep 300\n");
+    t.ok(&["start", "a.sh", "--namespace", "ns1", "--max-restarts", "5"]);
+    t.ok(&["start", "b.sh"]);
+    t.ok(&["stop", "b"]);
+    let app = t.wait_status(0, "online")["pid"].as_i64().unwrap();
+    let daemon = t.daemon_pid().unwrap();
+    std::process::Command::new("kill")
+        .args(["-TERM", &daemon.to_string()])
+        .status()
+        .unwrap();
+    wait_until("daemon exit", || (!pid_alive(daemon.into())).then_some(()));
+    assert!(!pid_alive(app), "apps stop with the daemon");
+    let dump: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(t.home().join("dump.pm2")).unwrap()).unwrap();
+    assert_eq!(dump.as_array().unwrap().len(), 2);
+
+    t.ok(&["resurrect"]);
+    let list = t.jlist();
+    assert_eq!(list.len(), 2);
+    assert_eq!(list[0]["name"], "a");
+    assert_eq!(list[0]["pm2_env"]["namespace"], "ns1");
+    assert_eq!(list[0]["pm2_env"]["max_restarts"], 5);
+    assert_eq!(list[0]["pm2_env"]["status"], "online");
+    assert_eq!(list[1]["name"], "b");
+    assert_eq!(
+        list[1]["pm2_env"]["status"], "stopped",
+        "stopped apps stay stopped"
+    );
+    // Nothing starts twice.
+    t.ok(&["resurrect"]);
+    assert_eq!(t.jlist().len(), 2);
+}
+
+#[test]
+fn update_restarts_the_daemon_and_keeps_apps() {
+    let t = Pmr::new();
+    t.write("u.sh", "sleep 300\n");
+    t.ok(&["start", "u.sh"]);
+    t.wait_status(0, "online");
+    let before = t.daemon_pid().unwrap();
+    t.ok(&["update"]);
+    let after = t.daemon_pid().unwrap();
+    assert_ne!(before, after);
+    assert!(!pid_alive(before.into()));
+    let p = t.wait_status(0, "online");
+    assert_eq!(p["name"], "u");
+}

@@ -1,0 +1,123 @@
+//! The restart policy seen from outside: crashes, kill -9, unstable restarts,
+//! backoff, stop exit codes, autorestart off.
+
+use crate::helper::{Pmr, pid_alive, wait_until};
+
+#[test]
+fn crash_and_kill_9_restart_with_counters() {
+    let t = Pmr::new();
+    // Stays up 1.2 s (a stable run), then crashes.
+    t.write(
+        "crashy.py",
+        "import time, sys\ntime.sleep(1.2)\nsys.exit(7)\n",
+    );
+    t.ok(&["start", "crashy.py"]);
+    let p = wait_until("two crashes", || {
+        let p = t.proc(0);
+        (p["pm2_env"]["restart_time"].as_u64()? >= 2).then_some(p)
+    });
+    assert_eq!(
+        p["pm2_env"]["unstable_restarts"], 0,
+        "1.2 s runs are stable"
+    );
+    assert_eq!(p["pm2_env"]["exit_code"], 7);
+
+    t.write("steady.sh", "while true; do sleep 1; done\n");
+    t.ok(&["start", "steady.sh"]);
+    let p = t.wait_status(1, "online");
+    let pid = p["pid"].as_i64().unwrap();
+    std::process::Command::new("kill")
+        .args(["-9", &pid.to_string()])
+        .status()
+        .unwrap();
+    let p = wait_until("a new pid after kill -9", || {
+        let p = t.proc(1);
+        (p["pid"].as_i64()? != pid && p["pid"].as_i64()? > 0).then_some(p)
+    });
+    assert_eq!(p["pm2_env"]["restart_time"], 1);
+    assert_eq!(p["pm2_env"]["status"], "online");
+    assert!(pid_alive(p["pid"].as_i64().unwrap()));
+    let log = std::fs::read_to_string(t.home().join("pmr.log")).unwrap();
+    assert!(log.contains("via signal [SIGKILL]"), "{log}");
+}
+
+#[test]
+fn unstable_restarts_end_in_errored() {
+    let t = Pmr::new();
+    t.write("dies.sh", "exit 1\n");
+    t.ok(&["start", "dies.sh", "--max-restarts", "3"]);
+    let p = t.wait_status(0, "errored");
+    // pm2 observed: three launches, restart_time 2, then errored.
+    assert_eq!(p["pm2_env"]["restart_time"], 2);
+    assert_eq!(p["pid"], 0);
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert_eq!(
+        t.proc(0)["pm2_env"]["restart_time"],
+        2,
+        "errored apps stay down"
+    );
+    // A manual start gives it a fresh chance.
+    t.ok(&["start", "dies"]);
+    t.wait_status(0, "errored");
+}
+
+#[test]
+fn exponential_backoff_grows() {
+    let t = Pmr::new();
+    t.write("fail.sh", "exit 2\n");
+    t.ok(&["start", "fail.sh", "--exp-backoff-restart-delay", "100"]);
+    let p = wait_until("four backoff restarts", || {
+        let p = t.proc(0);
+        (p["pm2_env"]["restart_time"].as_u64()? >= 4).then_some(p)
+    });
+    assert!(p["pm2_env"]["prev_restart_delay"].as_u64().unwrap() >= 337);
+    let log = std::fs::read_to_string(t.home().join("pmr.log")).unwrap();
+    let delays: Vec<u64> = log
+        .lines()
+        .filter_map(|l| l.split("will restart in ").nth(1))
+        .filter_map(|d| d.trim_end_matches("ms").parse().ok())
+        .take(4)
+        .collect();
+    assert_eq!(delays, [100, 150, 225, 337], "{log}");
+    // Between attempts it waits as `waiting restart`.
+    wait_until("waiting restart", || {
+        (t.status(0) == "waiting restart").then_some(())
+    });
+    // Stopping cancels the pending restart.
+    t.ok(&["stop", "fail"]);
+    let rt = t.proc(0)["pm2_env"]["restart_time"].clone();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let p = t.proc(0);
+    assert_eq!(p["pm2_env"]["status"], "stopped");
+    assert_eq!(p["pm2_env"]["restart_time"], rt);
+}
+
+#[test]
+fn stop_exit_codes_and_no_autorestart() {
+    let t = Pmr::new();
+    t.write("three.sh", "sleep 0.2; exit 3\n");
+    t.ok(&["start", "three.sh", "--stop-exit-codes", "3"]);
+    let p = t.wait_status(0, "stopped");
+    assert_eq!(p["pm2_env"]["restart_time"], 0);
+    assert_eq!(p["pm2_env"]["exit_code"], 3);
+
+    t.write("once.sh", "echo done\n");
+    t.ok(&["start", "once.sh", "--no-autorestart"]);
+    let p = t.wait_status(1, "stopped");
+    assert_eq!(p["pm2_env"]["restart_time"], 0);
+    assert_eq!(p["pm2_env"]["exit_code"], 0);
+}
+
+#[test]
+fn restart_delay_waits() {
+    let t = Pmr::new();
+    t.write("quick.sh", "sleep 0.1; exit 1\n");
+    t.ok(&["start", "quick.sh", "--restart-delay", "3000"]);
+    wait_until("waiting restart", || {
+        (t.status(0) == "waiting restart").then_some(())
+    });
+    assert_eq!(t.proc(0)["pm2_env"]["restart_time"], 1);
+    wait_until("restarted after the delay", || {
+        (t.proc(0)["pm2_env"]["restart_time"].as_u64()? >= 2).then_some(())
+    });
+}

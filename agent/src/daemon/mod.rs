@@ -195,7 +195,9 @@ async fn sample_forever(d: Arc<Daemon>) {
         }
         tick.tick().await;
         let elapsed = sampler.begin();
-        for h in d.handles() {
+        // Sampling is synchronous, so it runs under the registry lock rather
+        // than cloning every handle each second.
+        for h in d.registry().apps.values() {
             let pid = h.rt().pid;
             if pid == 0 {
                 continue;

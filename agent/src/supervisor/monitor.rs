@@ -13,9 +13,15 @@ use std::time::Instant;
 /// `/proc` reports times in USER_HZ, fixed at 100 on every Linux ABI.
 const TICKS_PER_SEC: f64 = 100.0;
 
+/// Children are re-listed every this many samples (and when a process is
+/// first seen); in between the last list is reused. New grandchildren show
+/// within a few seconds, and an idle app costs one read a second.
+const RELIST_EVERY: u32 = 5;
+
 struct Tracked {
     stat: File,
     children: Option<File>,
+    kids: Vec<u32>,
     ticks: u64,
     seen: bool,
 }
@@ -35,6 +41,8 @@ pub struct Sampler {
     last: Instant,
     page_size: u64,
     buf: Vec<u8>,
+    stack: Vec<u32>,
+    round: u32,
 }
 
 impl Default for Sampler {
@@ -55,11 +63,14 @@ impl Sampler {
             last: Instant::now(),
             page_size,
             buf: vec![0; 4096],
+            stack: Vec::new(),
+            round: 0,
         }
     }
 
     /// Starts a sampling round; returns seconds since the previous one.
     pub fn begin(&mut self) -> f64 {
+        self.round = self.round.wrapping_add(1);
         let now = Instant::now();
         let elapsed = now.duration_since(self.last).as_secs_f64();
         self.last = now;
@@ -71,7 +82,9 @@ impl Sampler {
 
     /// Measures the tree rooted at `root`; call between `begin` and `end`.
     pub fn tree(&mut self, root: u32, elapsed: f64) -> Usage {
-        let mut stack = vec![root];
+        let mut stack = std::mem::take(&mut self.stack);
+        stack.clear();
+        stack.push(root);
         let mut delta_ticks = 0u64;
         let mut pages = 0u64;
         let mut visited = 0;
@@ -92,8 +105,14 @@ impl Sampler {
                 t.ticks = ticks;
                 t.seen = true;
             }
-            self.read_children(pid, &mut stack);
+            if fresh || self.round % RELIST_EVERY == 0 {
+                self.read_children(pid);
+            }
+            if let Some(t) = self.procs.get(&pid) {
+                stack.extend_from_slice(&t.kids);
+            }
         }
+        self.stack = stack;
         let cpu = if elapsed > 0.0 {
             (delta_ticks as f64 / TICKS_PER_SEC / elapsed * 100.0) as f32
         } else {
@@ -121,6 +140,7 @@ impl Sampler {
                 e.insert(Tracked {
                     stat,
                     children,
+                    kids: Vec::new(),
                     ticks: 0,
                     seen: true,
                 })
@@ -141,15 +161,19 @@ impl Sampler {
         Some((ticks, rss, fresh))
     }
 
-    fn read_children(&mut self, pid: u32, stack: &mut Vec<u32>) {
-        let Some(file) = self.procs.get(&pid).and_then(|t| t.children.as_ref()) else {
+    fn read_children(&mut self, pid: u32) {
+        let Some(t) = self.procs.get_mut(&pid) else {
+            return;
+        };
+        let Some(file) = t.children.as_ref() else {
             return;
         };
         let Ok(n) = file.read_at(&mut self.buf, 0) else {
             return;
         };
         let text = std::str::from_utf8(&self.buf[..n]).unwrap_or("");
-        stack.extend(
+        t.kids.clear();
+        t.kids.extend(
             text.split_ascii_whitespace()
                 .filter_map(|p| p.parse::<u32>().ok()),
         );
@@ -161,11 +185,12 @@ fn parse_stat(bytes: &[u8]) -> Option<(u64, u64)> {
     let text = std::str::from_utf8(bytes).ok()?;
     // The command name may hold spaces and parentheses: fields start after the last ')'.
     let rest = &text[text.rfind(')')? + 2..];
-    let fields: Vec<&str> = rest.split_ascii_whitespace().collect();
-    // Field 3 of the full line (state) is index 0 here, so field N is index N-3.
-    let utime: u64 = fields.get(14 - 3)?.parse().ok()?;
-    let stime: u64 = fields.get(15 - 3)?.parse().ok()?;
-    let rss: i64 = fields.get(24 - 3)?.parse().ok()?;
+    // Field 3 of the full line (state) comes first here, so field N is the
+    // (N-3)th; `nth` consumes, hence the relative steps.
+    let mut fields = rest.split_ascii_whitespace();
+    let utime: u64 = fields.nth(14 - 3)?.parse().ok()?;
+    let stime: u64 = fields.next()?.parse().ok()?;
+    let rss: i64 = fields.nth(24 - 16)?.parse().ok()?;
     Some((utime + stime, rss.max(0) as u64))
 }
 

@@ -102,3 +102,22 @@ fn background_children_are_not_left_behind() {
         before.iter().all(|p| !now.contains(p)).then_some(())
     });
 }
+
+#[test]
+fn descendants_in_their_own_session_are_stopped_too() {
+    let t = Pmr::new();
+    let marker = format!("pmr-setsid-{}", std::process::id());
+    t.write(
+        "escape.sh",
+        &format!("setsid bash -c 'exec -a {marker} sleep 300' &\nwait\n"),
+    );
+    t.ok(&["start", "escape.sh", "--kill-timeout", "800"]);
+    t.wait_status(0, "online");
+    wait_until("the escaped child", || {
+        (pids_with(&marker).len() == 1).then_some(())
+    });
+    t.ok(&["stop", "escape"]);
+    wait_until("no survivor", || {
+        pids_with(&marker).is_empty().then_some(())
+    });
+}

@@ -78,28 +78,30 @@ async fn follow(
     write: &mut OwnedWriteHalf,
 ) {
     let mut rx = d.log_bus.subscribe();
-    let wanted = |d: &Daemon| -> Option<BTreeSet<u32>> {
-        let t = target.as_ref()?;
-        Some(
+    // The ids the target names, and every id that existed when it was
+    // resolved: only an unseen id (a new instance) needs a new resolution.
+    let resolve = |d: &Daemon| -> (Option<BTreeSet<u32>>, BTreeSet<u32>) {
+        let all = d.handles().iter().map(|h| h.id).collect();
+        let wanted = target.as_ref().map(|t| {
             d.resolve(std::slice::from_ref(t))
                 .unwrap_or_default()
                 .iter()
                 .map(|h| h.id)
-                .collect(),
-        )
+                .collect()
+        });
+        (wanted, all)
     };
-    let mut ids = wanted(d);
+    let (mut ids, mut known) = resolve(d);
     let mut buf = Vec::new();
     loop {
         tokio::select! {
             ev = rx.recv() => match ev {
                 Ok(ev) => {
+                    if !known.contains(&ev.pm_id) {
+                        (ids, known) = resolve(d);
+                    }
                     if ids.as_ref().is_some_and(|ids| !ids.contains(&ev.pm_id)) {
-                        // A restart under the same name may bring a new id.
-                        ids = wanted(d);
-                        if ids.as_ref().is_some_and(|ids| !ids.contains(&ev.pm_id)) {
-                            continue;
-                        }
+                        continue;
                     }
                     let frame = Response::Log {
                         pm_id: ev.pm_id,

@@ -76,7 +76,9 @@ impl Daemon {
             username,
             registry: Mutex::default(),
             log_files: Mutex::default(),
-            log_bus: broadcast::channel(1024).0,
+            // Each chunk holds up to 256 KiB: 64 of them bound what a slow
+            // follower can hold back.
+            log_bus: broadcast::channel(64).0,
             apps_changed: Notify::new(),
             shutdown: watch::channel(false).0,
         }

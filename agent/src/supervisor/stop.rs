@@ -36,6 +36,57 @@ pub(crate) fn reap_group(pgid: u32) {
     let _ = signal::killpg(Pid::from_raw(pgid as i32), Signal::SIGKILL);
 }
 
+/// Descendants of `root` that left its process group (`setsid`,
+/// `setpgid`): the group signal misses them, so they are signalled by pid,
+/// as pm2's tree kill does.
+fn escaped_descendants(root: u32) -> Vec<(u32, u64)> {
+    let mut out = Vec::new();
+    let mut stack = vec![root];
+    while let Some(pid) = stack.pop() {
+        let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+            continue;
+        };
+        for task in tasks.flatten() {
+            let Ok(text) = std::fs::read_to_string(task.path().join("children")) else {
+                continue;
+            };
+            for child in text
+                .split_ascii_whitespace()
+                .filter_map(|c| c.parse::<u32>().ok())
+            {
+                if out.len() < 4096 && !out.contains(&child) {
+                    out.push(child);
+                    stack.push(child);
+                }
+            }
+        }
+    }
+    let group = Pid::from_raw(root as i32);
+    out.retain(|&p| nix::unistd::getpgid(Some(Pid::from_raw(p as i32))).is_ok_and(|g| g != group));
+    out.into_iter()
+        .filter_map(|p| Some((p, start_time(p)?)))
+        .collect()
+}
+
+/// Start time of `pid` (clock ticks since boot), which tells a process from a
+/// later one that reuses its pid.
+fn start_time(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = &stat[stat.rfind(')')? + 2..];
+    rest.split_ascii_whitespace().nth(22 - 3)?.parse().ok()
+}
+
+/// Still the process we saw (same pid, same start time)?
+fn same_alive(&(pid, started): &(u32, u64)) -> bool {
+    start_time(pid) == Some(started)
+}
+
+fn signal_each(procs: &[(u32, u64)], sig: Signal) {
+    for p in procs.iter().filter(|p| same_alive(p)) {
+        let _ = signal::kill(Pid::from_raw(p.0 as i32), sig);
+    }
+}
+
 /// Stops the child and its group; returns how the leader exited.
 pub(crate) async fn terminate(
     child: &mut Child,
@@ -45,13 +96,18 @@ pub(crate) async fn terminate(
     treekill: bool,
 ) -> std::io::Result<ExitStatus> {
     let deadline = Instant::now() + grace;
+    let escaped = if treekill {
+        escaped_descendants(pid)
+    } else {
+        Vec::new()
+    };
     send(pid, sig, treekill);
+    signal_each(&escaped, sig);
     let status = match timeout_at(deadline, child.wait()).await {
         Ok(status) => status?,
         Err(_) => {
             tracing::info!(
-                pid,
-                "still alive after {}ms, sending SIGKILL",
+                "Process with pid {pid} still alive after {}ms, sending it SIGKILL now...",
                 grace.as_millis()
             );
             send(pid, Signal::SIGKILL, treekill);
@@ -59,10 +115,11 @@ pub(crate) async fn terminate(
         }
     };
     if treekill {
-        while group_alive(pid) && Instant::now() < deadline {
+        while (group_alive(pid) || escaped.iter().any(same_alive)) && Instant::now() < deadline {
             sleep(GROUP_POLL).await;
         }
         reap_group(pid);
+        signal_each(&escaped, Signal::SIGKILL);
     }
     Ok(status)
 }

@@ -5,6 +5,8 @@
 
 pub mod app;
 pub mod ipc;
+#[cfg(feature = "link")]
+pub mod link;
 
 /// Version of the local socket protocol. Bumped on any incompatible change of
 /// [`ipc::Request`] or [`ipc::Response`]; a CLI and a daemon that disagree refuse

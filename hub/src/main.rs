@@ -1,25 +1,242 @@
-//! `pmr-hub`: the monitoring hub. Its server (keys, websocket gateway, store,
-//! API, dashboard) comes with the link and hub issue; this binary only
-//! reports its version so the workspace builds every piece from day one.
+//! `pmr-hub`: `serve`, and the admin verbs `keys` and `tokens`.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use pmr_hub::config::Config;
+use pmr_hub::store::Store;
+use pmr_hub::store::sqlite::SqliteStore;
+use pmr_shared::link::keys::SecretKey;
+
+/// The self-hosted monitoring hub for pmr agents.
+#[derive(Debug, Parser)]
+#[command(name = "pmr-hub", version)]
+struct Cli {
+    /// TOML settings file (flags and PMR_HUB_* variables win over it).
+    #[arg(long, global = true, env = "PMR_HUB_CONFIG")]
+    config: Option<PathBuf>,
+    /// Directory of the database and generated certificates.
+    #[arg(long, global = true, env = "PMR_HUB_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// Database URL (sqlite://PATH).
+    #[arg(long, global = true, env = "PMR_HUB_DATABASE")]
+    database: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the hub.
+    Serve(ServeArgs),
+    /// Bucket key pairs agents link with.
+    #[command(subcommand)]
+    Keys(KeysCmd),
+    /// API tokens.
+    #[command(subcommand)]
+    Tokens(TokensCmd),
+}
+
+#[derive(Debug, clap::Args)]
+struct ServeArgs {
+    /// Address to listen on (default 0.0.0.0:9615).
+    #[arg(long, env = "PMR_HUB_LISTEN")]
+    listen: Option<String>,
+    /// PEM certificate chain.
+    #[arg(long, env = "PMR_HUB_TLS_CERT", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// PEM private key.
+    #[arg(long, env = "PMR_HUB_TLS_KEY", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Generate and use a self-signed certificate (its fingerprint is printed).
+    #[arg(long, env = "PMR_HUB_SELF_SIGNED", conflicts_with = "tls_cert")]
+    self_signed: bool,
+    /// Handshakes per second per client address.
+    #[arg(long, env = "PMR_HUB_HANDSHAKES_PER_IP")]
+    handshakes_per_ip: Option<f64>,
+    /// Print the default settings as TOML and exit.
+    #[arg(long)]
+    print_config: bool,
+}
+
+#[derive(Debug, Subcommand)]
+enum KeysCmd {
+    /// Create a key pair for a bucket; prints the secret once.
+    Create {
+        /// Bucket (team or environment) name.
+        #[arg(long)]
+        bucket: String,
+    },
+    /// List keys (public halves only).
+    List,
+    /// Revoke a key (its connected agents are closed within a second).
+    Revoke {
+        /// Public key or key id.
+        key: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum TokensCmd {
+    /// Create an API token; prints it once.
+    Create {
+        /// Name recorded with every action it asks for.
+        #[arg(long)]
+        name: String,
+    },
+}
 
 fn main() -> ExitCode {
-    match std::env::args().nth(1).as_deref() {
-        Some("--version" | "-V") => {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("pmr-hub: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn settings(cli: &Cli) -> anyhow::Result<Config> {
+    let mut cfg = match &cli.config {
+        Some(p) => Config::from_file(p)?,
+        None => Config::default(),
+    };
+    if let Some(d) = &cli.data_dir {
+        cfg.data_dir = d.clone();
+    }
+    if let Some(d) = &cli.database {
+        cfg.database = Some(d.clone());
+    }
+    Ok(cfg)
+}
+
+fn open_store(cfg: &Config) -> anyhow::Result<Arc<dyn Store>> {
+    Ok(Arc::new(SqliteStore::open(&cfg.sqlite_path()?)?))
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    let mut cfg = settings(&cli)?;
+    match cli.command {
+        Command::Keys(KeysCmd::Create { bucket }) => {
+            let store = open_store(&cfg)?;
+            let secret = SecretKey::generate();
+            let public = secret.public().to_string();
+            store.create_key(&bucket, &public)?;
+            println!("bucket:     {bucket}");
+            println!("public key: {public}");
+            println!("secret key: {}", secret.to_text());
+            println!();
+            println!("The secret is shown once and not stored by the hub. On each server:");
             println!(
-                "pmr-hub {} (protocol {})",
-                pmr_shared::VERSION,
-                pmr_shared::PROTOCOL_VERSION
+                "  pmr link {} {public} --hub wss://HOST:9615",
+                secret.to_text()
             );
-            ExitCode::SUCCESS
         }
-        _ => {
-            eprintln!(
-                "pmr-hub {}: the hub server is not built yet; only --version works",
-                pmr_shared::VERSION
-            );
-            ExitCode::from(2)
+        Command::Keys(KeysCmd::List) => {
+            let store = open_store(&cfg)?;
+            for k in store.list_keys()? {
+                let state = if k.revoked_at.is_some() {
+                    "revoked"
+                } else {
+                    "active"
+                };
+                println!("{}\t{}\t{}\t{state}", k.id, k.bucket, k.public_key);
+            }
         }
+        Command::Keys(KeysCmd::Revoke { key }) => {
+            let store = open_store(&cfg)?;
+            let row = store
+                .revoke_key(&key)
+                .map_err(|e| anyhow::anyhow!("key {key}: {e}"))?;
+            println!("revoked key {} of bucket {}", row.public_key, row.bucket);
+        }
+        Command::Tokens(TokensCmd::Create { name }) => {
+            let store = open_store(&cfg)?;
+            let mut raw = [0u8; 24];
+            rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut raw);
+            let token = format!("pmrt_{}", pmr_shared::link::handshake::hex(&raw));
+            store.create_token(&name, &pmr_hub::api::token_hash(&token))?;
+            println!("{token}");
+        }
+        Command::Serve(args) => {
+            if args.print_config {
+                print!("{}", Config::default_toml());
+                return Ok(());
+            }
+            if let Some(l) = args.listen {
+                cfg.listen = l;
+            }
+            if args.tls_cert.is_some() {
+                cfg.tls_cert = args.tls_cert;
+                cfg.tls_key = args.tls_key;
+            }
+            cfg.self_signed |= args.self_signed;
+            if let Some(r) = args.handshakes_per_ip {
+                cfg.handshakes_per_ip = r;
+            }
+            serve(cfg)?;
+        }
+    }
+    Ok(())
+}
+
+fn serve(cfg: Config) -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_target(false)
+        .with_writer(std::io::stderr)
+        .init();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async move {
+        let store = open_store(&cfg)?;
+        let tls = match (&cfg.tls_cert, &cfg.tls_key, cfg.self_signed) {
+            (Some(c), Some(k), _) => {
+                let (certs, key) = pmr_hub::tls::load(c, k)?;
+                println!(
+                    "TLS certificate fingerprint (SHA-256): {}",
+                    pmr_hub::tls::fingerprint(&certs[0])
+                );
+                Some(pmr_hub::tls::server_config(certs, key)?)
+            }
+            (_, _, true) => {
+                let (certs, key) = pmr_hub::tls::self_signed(
+                    &cfg.data_dir,
+                    vec!["localhost".into(), "127.0.0.1".into()],
+                )?;
+                println!(
+                    "TLS certificate fingerprint (SHA-256): {}",
+                    pmr_hub::tls::fingerprint(&certs[0])
+                );
+                Some(pmr_hub::tls::server_config(certs, key)?)
+            }
+            _ => None,
+        };
+        let listener = tokio::net::TcpListener::bind(&cfg.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", cfg.listen))?;
+        let addr = listener.local_addr()?;
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        println!("pmr-hub listening on {scheme}://{addr}");
+        let hub = pmr_hub::Hub::new(cfg, store)?;
+        pmr_hub::serve(hub, listener, tls, shutdown_signal()).await
+    })
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
     }
 }

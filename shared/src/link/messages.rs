@@ -102,6 +102,8 @@ pub enum AgentMsg {
         agent_version: String,
         /// Agent clock, Unix ms.
         ts: i64,
+        /// The hub's nonce, echoed so a stale or replayed answer is named as such.
+        nonce: String,
         /// ed25519 signature, hex.
         sig: String,
     },

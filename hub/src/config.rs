@@ -1,0 +1,100 @@
+//! Hub settings: built-in defaults, then a TOML file, then `PMR_HUB_*`
+//! variables and flags (clap reads both; a flag wins over its variable).
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use serde::{Deserialize, Serialize};
+
+/// Every setting of `pmr-hub serve`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Address and port to listen on.
+    pub listen: String,
+    /// Directory for the database and generated certificates.
+    pub data_dir: PathBuf,
+    /// Database URL; `sqlite://PATH`, default `<data_dir>/hub.db`.
+    pub database: Option<String>,
+    /// PEM certificate chain for TLS.
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key for TLS.
+    pub tls_key: Option<PathBuf>,
+    /// Generate (once) and use a self-signed certificate.
+    pub self_signed: bool,
+    /// Handshakes allowed per second per client address (burst: 10x).
+    pub handshakes_per_ip: f64,
+    /// Handshakes allowed per second per bucket key (burst: 10x).
+    pub handshakes_per_key: f64,
+    /// Days of events kept.
+    pub retention_events_days: u32,
+    /// Days of 10-second rollups kept.
+    pub retention_rollups_days: u32,
+    /// Most process series in one `/metrics` answer.
+    pub max_series: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: "0.0.0.0:9615".into(),
+            data_dir: PathBuf::from("./pmr-hub-data"),
+            database: None,
+            tls_cert: None,
+            tls_key: None,
+            self_signed: false,
+            handshakes_per_ip: 20.0,
+            handshakes_per_key: 200.0,
+            retention_events_days: 30,
+            retention_rollups_days: 7,
+            max_series: 50_000,
+        }
+    }
+}
+
+impl Config {
+    /// Reads a TOML file; unknown keys and wrong types are errors naming the line.
+    pub fn from_file(path: &std::path::Path) -> anyhow::Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+    }
+
+    /// The defaults as TOML, for `pmr-hub serve --print-config`.
+    pub fn default_toml() -> String {
+        toml::to_string(&Config::default()).unwrap_or_default()
+    }
+
+    /// Path of the SQLite file.
+    pub fn sqlite_path(&self) -> anyhow::Result<PathBuf> {
+        match &self.database {
+            None => Ok(self.data_dir.join("hub.db")),
+            Some(url) => match url.strip_prefix("sqlite://") {
+                Some(p) => Ok(PathBuf::from(p)),
+                None => anyhow::bail!(
+                    "--database {url}: only sqlite://PATH is supported in this version"
+                ),
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_toml_round_trips_and_unknown_keys_fail() {
+        let text = Config::default_toml();
+        let back: Config = toml::from_str(&text).unwrap();
+        assert_eq!(back.listen, "0.0.0.0:9615");
+        let err = toml::from_str::<Config>("listen = \"x\"\nbogus = 1\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("bogus"), "{err}");
+        let err = toml::from_str::<Config>("max_series = \"many\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("line 1"), "{err}");
+    }
+}

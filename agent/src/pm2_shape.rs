@@ -43,6 +43,22 @@ pub fn pm2_env(p: &ProcessInfo, flatten_env: bool) -> Value {
     Value::Object(env)
 }
 
+/// One element of the dump: the options as the user gave them (not the
+/// resolved paths, which would gain another `-<id>` on every resurrect), the
+/// given environment, and what resurrect restores.
+pub fn dump_entry(p: &ProcessInfo) -> Value {
+    let mut entry = match serde_json::to_value(&p.spec) {
+        Ok(Value::Object(m)) => m,
+        _ => Map::new(),
+    };
+    entry.insert("pm_id".into(), json!(p.pm_id));
+    entry.insert("status".into(), json!(p.status.as_str()));
+    entry.insert("restart_time".into(), json!(p.restart_time));
+    entry.insert(p.spec.instance_var.clone(), json!(p.instance));
+    entry.insert("pmr_instance".into(), json!(p.instance));
+    Value::Object(entry)
+}
+
 /// One element of `pmr jlist`, as `pm2 jlist` prints it.
 pub fn jlist_entry(p: &ProcessInfo) -> Value {
     json!({

@@ -71,11 +71,17 @@ fn run(cli: RuntimeCli) -> anyhow::Result<ExitCode> {
         let mut check = tokio::time::interval(Duration::from_secs(1));
         loop {
             tokio::select! {
-                ev = logs.recv() => if let Ok(ev) = ev {
-                    let mut out = std::io::stdout().lock();
-                    for line in ev.data.lines() {
-                        let _ = if cli.raw { writeln!(out, "{line}") } else { writeln!(out, "{}|{:<10}| {line}", ev.pm_id, ev.name) };
+                ev = logs.recv() => match ev {
+                    Ok(ev) => {
+                        let mut out = std::io::stdout().lock();
+                        for line in ev.data.lines() {
+                            let _ = if cli.raw { writeln!(out, "{line}") } else { writeln!(out, "{}|{:<10}| {line}", ev.pm_id, ev.name) };
+                        }
                     }
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                        eprintln!("[PMR] {n} log chunks not shown on stdout (output too fast); the log files have them");
+                    }
+                    Err(_) => {}
                 },
                 _ = term.recv() => break,
                 _ = int.recv() => break,
@@ -88,9 +94,11 @@ fn run(cli: RuntimeCli) -> anyhow::Result<ExitCode> {
                 }
             }
         }
-        for h in &handles {
-            h.control(Control::Delete).await;
+        let mut all = tokio::task::JoinSet::new();
+        for h in handles {
+            all.spawn(async move { h.control(Control::Delete).await });
         }
+        while all.join_next().await.is_some() {}
         Ok(ExitCode::SUCCESS)
     })
 }

@@ -37,10 +37,10 @@ fn stale_socket_and_pid_file_are_replaced() {
 #[test]
 fn daemon_of_another_version_is_reported() {
     let t = Pmr::new();
-    let sock = t.home().join("rpc.sock");
-    // A stand-in daemon that speaks a future protocol.
+    // A stand-in daemon that speaks a future protocol, listening before the
+    // CLI runs so that it cannot start a real one.
+    let listener = UnixListener::bind(t.home().join("rpc.sock")).unwrap();
     let fake = std::thread::spawn(move || {
-        let listener = UnixListener::bind(&sock).unwrap();
         let (mut conn, _) = listener.accept().unwrap();
         use std::io::{BufRead, BufReader, Write};
         let mut line = String::new();
@@ -78,7 +78,13 @@ fn sigterm_saves_and_resurrect_restores_state() {
     let t = Pmr::new();
     t.write("a.sh", "sleep 300\n");
     t.write("b.sh", "sleep 300\n");
-    t.ok(&["start", "a.sh", "--namespace", "ns1", "--max-restarts", "5"]);
+    let out = t
+        .command()
+        .args(["start", "a.sh", "--namespace", "ns1", "--max-restarts", "5"])
+        .env("KEEP_ME", "across-restarts")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
     t.ok(&["start", "b.sh"]);
     t.ok(&["stop", "b"]);
     let app = t.wait_status(0, "online")["pid"].as_i64().unwrap();
@@ -105,9 +111,38 @@ fn sigterm_saves_and_resurrect_restores_state() {
         list[1]["pm2_env"]["status"], "stopped",
         "stopped apps stay stopped"
     );
+    // The environment and the files survive, unchanged.
+    assert_eq!(list[0]["pm2_env"]["env"]["KEEP_ME"], "across-restarts");
+    let pid_path = list[0]["pm2_env"]["pm_pid_path"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(pid_path.ends_with("/pids/a-0.pid"), "{pid_path}");
     // Nothing starts twice.
     t.ok(&["resurrect"]);
     assert_eq!(t.jlist().len(), 2);
+    // A second save/resurrect cycle keeps names and instance numbers.
+    t.ok(&["start", "b.sh", "-i", "2", "-f", "--name", "multi"]);
+    t.ok(&["save"]);
+    t.ok(&["kill"]);
+    t.ok(&["resurrect"]);
+    let list = t.jlist();
+    let instances: Vec<i64> = list
+        .iter()
+        .filter(|p| p["name"] == "multi")
+        .map(|p| p["pm2_env"]["NODE_APP_INSTANCE"].as_i64().unwrap())
+        .collect();
+    assert_eq!(instances, [0, 1]);
+    assert!(
+        list[0]["pm2_env"]["pm_pid_path"]
+            .as_str()
+            .unwrap()
+            .ends_with("/pids/a-0.pid")
+    );
+    // An empty list does not overwrite the dump without --force.
+    t.ok(&["delete", "all"]);
+    let err = t.fails(&["save"]);
+    assert!(err.contains("--force"), "{err}");
 }
 
 #[test]

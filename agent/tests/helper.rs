@@ -122,9 +122,17 @@ impl Pmr {
 impl Drop for Pmr {
     fn drop(&mut self) {
         let pid = self.daemon_pid();
-        let _ = self.command().arg("kill").output();
-        if let Some(pid) = pid {
-            let _ = Command::new("kill").args(["-9", &pid.to_string()]).output();
+        let killed = self
+            .command()
+            .arg("kill")
+            .output()
+            .is_ok_and(|o| o.status.success());
+        // Only when `pmr kill` failed, and only if that pid is still our pmr.
+        if let (false, Some(pid)) = (killed, pid) {
+            let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            if String::from_utf8_lossy(&cmd).contains("pmr") {
+                let _ = Command::new("kill").args(["-9", &pid.to_string()]).output();
+            }
         }
     }
 }

@@ -142,9 +142,16 @@ fn logs_command_tails_and_follows() {
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut reader = BufReader::new(follow.stdout.take().unwrap());
-    let mut line = String::new();
-    reader.read_line(&mut line).unwrap();
+    let out = follow.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = BufReader::new(out).read_line(&mut line);
+        let _ = tx.send(line);
+    });
+    let line = rx
+        .recv_timeout(crate::helper::PATIENCE)
+        .expect("a followed line");
     assert_eq!(line.trim(), "live-line");
     follow.kill().unwrap();
     follow.wait().unwrap();
@@ -159,11 +166,11 @@ fn flush_and_reload_logs() {
     t.write("chatty.sh", "while true; do echo chat; sleep 0.2; done\n");
     t.ok(&["start", "chatty.sh"]);
     wait_until("some lines", || {
-        t.log("chatty-out.log").contains("chat").then_some(())
+        (t.log("chatty-out.log").len() > 100).then_some(())
     });
     t.ok(&["flush", "chatty"]);
     let len = t.log("chatty-out.log").len();
-    assert!(len < 20, "flush left {len} bytes");
+    assert!(len < 50, "flush left {len} bytes");
     wait_until("new lines after flush", || {
         t.log("chatty-out.log").contains("chat").then_some(())
     });

@@ -56,9 +56,15 @@ fn unstable_restarts_end_in_errored() {
         2,
         "errored apps stay down"
     );
-    // A manual start gives it a fresh chance.
+    // A manual start gives it a fresh chance: new launches, errored again.
+    let before = t.proc(0)["pm2_env"]["pm_uptime"].as_u64().unwrap();
     t.ok(&["start", "dies"]);
-    t.wait_status(0, "errored");
+    let p = t.wait_status(0, "errored");
+    assert!(
+        p["pm2_env"]["pm_uptime"].as_u64().unwrap() > before,
+        "no new launch"
+    );
+    assert_eq!(p["pm2_env"]["restart_time"], 4);
 }
 
 #[test]

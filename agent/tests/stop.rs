@@ -12,7 +12,7 @@ fn graceful_stop_lets_the_app_clean_up() {
         "grace.js",
         "process.on('SIGINT', () => { console.log('got SIGINT, bye'); process.exit(0); });\nsetInterval(() => {}, 1000);\nconsole.log('ready');\n",
     );
-    t.ok(&["start", "grace.js"]);
+    t.ok(&["start", "grace.js", "--kill-timeout", "8000"]);
     t.wait_status(0, "online");
     wait_until("ready line", || {
         t.log("grace-out.log").contains("ready").then_some(())
@@ -20,7 +20,7 @@ fn graceful_stop_lets_the_app_clean_up() {
     let start = Instant::now();
     t.ok(&["stop", "grace"]);
     assert!(
-        start.elapsed() < Duration::from_millis(1500),
+        start.elapsed() < Duration::from_millis(6000),
         "a cooperative app stops before kill_timeout"
     );
     assert!(t.log("grace-out.log").contains("got SIGINT, bye"));
@@ -80,11 +80,9 @@ fn background_children_are_not_left_behind() {
         (pids_with(&marker).len() == 2).then_some(())
     });
     t.ok(&["stop", "forks"]);
-    assert!(
-        pids_with(&marker).is_empty(),
-        "survivors: {:?}",
-        pids_with(&marker)
-    );
+    wait_until("no survivor", || {
+        pids_with(&marker).is_empty().then_some(())
+    });
 
     // A crash of the main process takes its children along too.
     t.ok(&["start", "forks"]);

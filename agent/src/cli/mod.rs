@@ -69,7 +69,11 @@ pub enum Command {
     ReloadLogs,
     /// Save the process list to the dump file.
     #[command(alias = "dump")]
-    Save,
+    Save {
+        /// Save even an empty list.
+        #[arg(long)]
+        force: bool,
+    },
     /// Start the apps of the dump file.
     Resurrect,
     /// Check that the daemon answers (starting it if needed).
@@ -210,7 +214,18 @@ pub struct StartArgs {
 
 /// Entry point of the `pmr` binary.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            // pm2 (commander) exits 1 on a bad flag; help and version are 0.
+            return if e.use_stderr() {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
     match commands::run(cli.command) {
         Ok(code) => code,
         Err(err) => {

@@ -10,7 +10,7 @@ use tokio::task::JoinSet;
 
 use super::persist;
 use super::state::{Daemon, NewInstance};
-use crate::supervisor::{Control, Handle};
+use crate::supervisor::{Control, EnvView, Handle};
 
 /// What the server should do after answering.
 pub(crate) enum After {
@@ -29,12 +29,15 @@ pub(crate) async fn handle(d: &Arc<Daemon>, req: Request) -> (Response, After) {
         Request::Ping => Response::Pong,
         Request::Start { apps, force } => start(d, apps, force).await,
         Request::Act { action, targets } => act(d, action, &targets).await,
-        Request::List { full, targets } if targets.is_empty() => {
-            Response::Processes { list: d.list(full) }
-        }
+        Request::List { full, targets } if targets.is_empty() => Response::Processes {
+            list: d.list(env_view(full)),
+        },
         Request::List { full, targets } => match d.resolve(&targets) {
             Ok(hs) => Response::Processes {
-                list: hs.iter().map(|h| h.info(&d.username, full)).collect(),
+                list: hs
+                    .iter()
+                    .map(|h| h.info(&d.username, env_view(full)))
+                    .collect(),
             },
             Err(e) => error(e),
         },
@@ -48,10 +51,10 @@ pub(crate) async fn handle(d: &Arc<Daemon>, req: Request) -> (Response, After) {
             }
             return (done(vec![], vec![]), After::FollowLogs(target));
         }
-        Request::Save => save(d),
+        Request::Save { force } => save(d, force),
         Request::Resurrect => resurrect(d).await,
         Request::Kill => {
-            stop_all(d, true).await;
+            stop_all(d).await;
             return (
                 done(
                     vec!["All processes have been stopped and deleted".into()],
@@ -62,6 +65,14 @@ pub(crate) async fn handle(d: &Arc<Daemon>, req: Request) -> (Response, After) {
         }
     };
     (reply, After::Continue)
+}
+
+fn env_view(full: bool) -> EnvView {
+    if full {
+        EnvView::Effective
+    } else {
+        EnvView::None
+    }
 }
 
 fn error(message: impl Into<String>) -> Response {
@@ -104,6 +115,9 @@ fn validate(spec: &AppSpec) -> Result<(), String> {
 }
 
 async fn start(d: &Arc<Daemon>, apps: Vec<AppSpec>, force: bool) -> Response {
+    if d.is_closing() {
+        return error("the daemon is shutting down");
+    }
     for spec in &apps {
         if let Err(e) = validate(spec) {
             return error(e);
@@ -116,7 +130,7 @@ async fn start(d: &Arc<Daemon>, apps: Vec<AppSpec>, force: bool) -> Response {
         let same: Vec<Arc<Handle>> = d
             .handles()
             .into_iter()
-            .filter(|h| h.spec.script == spec.script && h.spec.args == spec.args)
+            .filter(|h| h.spec.script == spec.script && h.spec.name == spec.name)
             .collect();
         if !force && !same.is_empty() {
             let all_down = same
@@ -153,7 +167,7 @@ async fn start(d: &Arc<Daemon>, apps: Vec<AppSpec>, force: bool) -> Response {
     run_all(created, Control::Start).await;
     run_all(to_restart, Control::Start).await;
     messages.push("Done.".into());
-    done(messages, d.list(false))
+    done(messages, d.list(EnvView::None))
 }
 
 /// Runs one control on many instances at once and waits for all.
@@ -166,6 +180,9 @@ async fn run_all(handles: Vec<Arc<Handle>>, make: fn(tokio::sync::oneshot::Sende
 }
 
 async fn act(d: &Arc<Daemon>, action: Action, targets: &[String]) -> Response {
+    if d.is_closing() && matches!(action, Action::Start | Action::Restart) {
+        return error("the daemon is shutting down");
+    }
     let handles = match d.resolve(targets) {
         Ok(h) => h,
         Err(e) => return error(e),
@@ -202,12 +219,12 @@ async fn act(d: &Arc<Daemon>, action: Action, targets: &[String]) -> Response {
             );
         }
         Action::Delete => {
-            let ids: Vec<u32> = handles.iter().map(|h| h.id).collect();
+            // Out of the registry first, so nothing else reaches a dying actor.
+            handles.iter().for_each(|h| d.forget(h.id));
             run_all(handles, Control::Delete).await;
-            ids.into_iter().for_each(|id| d.forget(id));
         }
     }
-    done(messages, d.list(false))
+    done(messages, d.list(EnvView::None))
 }
 
 fn flush(d: &Arc<Daemon>, target: Option<String>) -> Response {
@@ -248,8 +265,11 @@ fn reload_logs(d: &Arc<Daemon>) -> Response {
     done(vec!["Logs reloaded".into()], vec![])
 }
 
-fn save(d: &Arc<Daemon>) -> Response {
-    let list = d.list(false);
+fn save(d: &Arc<Daemon>, force: bool) -> Response {
+    let list = d.list(EnvView::Given);
+    if list.is_empty() && !force {
+        return error("no process to save: that would empty the dump; use --force to do it anyway");
+    }
     match persist::save(&d.paths, &list) {
         Ok(()) => done(
             vec![format!(
@@ -263,7 +283,10 @@ fn save(d: &Arc<Daemon>) -> Response {
 }
 
 async fn resurrect(d: &Arc<Daemon>) -> Response {
-    let entries = match persist::load(&d.paths) {
+    if d.is_closing() {
+        return error("the daemon is shutting down");
+    }
+    let (entries, notes) = match persist::load(&d.paths) {
         Ok(e) => e,
         Err(e) => return error(format!("{e:#}")),
     };
@@ -272,6 +295,7 @@ async fn resurrect(d: &Arc<Daemon>) -> Response {
         "Restoring processes located in {}",
         d.paths.dump().display()
     )];
+    messages.extend(notes);
     let mut new = Vec::new();
     let mut to_start = Vec::new();
     // Instances of one app share one spec so that their files are named alike.
@@ -293,10 +317,11 @@ async fn resurrect(d: &Arc<Daemon>) -> Response {
                 s
             }
         };
-        let instance = new
-            .iter()
-            .filter(|n: &&NewInstance| Arc::ptr_eq(&n.spec, &spec))
-            .count() as u32;
+        let instance = e.pmr_instance.unwrap_or_else(|| {
+            new.iter()
+                .filter(|n: &&NewInstance| Arc::ptr_eq(&n.spec, &spec))
+                .count() as u32
+        });
         to_start.push(e.status.as_deref() != Some("stopped"));
         new.push(NewInstance {
             spec,
@@ -317,23 +342,20 @@ async fn resurrect(d: &Arc<Daemon>) -> Response {
         .collect();
     run_all(start, Control::Start).await;
     messages.push("Done.".into());
-    done(messages, d.list(false))
+    done(messages, d.list(EnvView::None))
 }
 
 /// Stops every instance in parallel; `forget` also removes them.
-pub(crate) async fn stop_all(d: &Arc<Daemon>, forget: bool) {
-    let handles = d.handles();
-    let ids: Vec<u32> = handles.iter().map(|h| h.id).collect();
-    run_all(
-        handles,
-        if forget {
-            Control::Delete
-        } else {
-            Control::Stop
-        },
-    )
-    .await;
-    if forget {
-        ids.into_iter().for_each(|id| d.forget(id));
+pub(crate) async fn stop_all(d: &Arc<Daemon>) {
+    // From here on nothing new starts, and every app is stopped and
+    // forgotten, including one started by a request already under way.
+    d.closing.store(true, std::sync::atomic::Ordering::SeqCst);
+    loop {
+        let handles = d.handles();
+        if handles.is_empty() {
+            return;
+        }
+        handles.iter().for_each(|h| d.forget(h.id));
+        run_all(handles, Control::Delete).await;
     }
 }

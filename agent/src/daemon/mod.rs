@@ -60,7 +60,10 @@ pub fn run(paths: Paths) -> anyhow::Result<()> {
         serve(daemon, listener).await
     });
     let _ = std::fs::remove_file(paths.socket());
-    let _ = std::fs::remove_file(paths.pid_file());
+    // The pid file is emptied, never unlinked: a daemon waiting for the lock
+    // holds this very inode, and must not end up locking a deleted file
+    // while a third one locks a new one.
+    let _ = lock.set_len(0);
     drop(lock);
     tracing::info!("pmr daemon exited");
     result
@@ -69,9 +72,14 @@ pub fn run(paths: Paths) -> anyhow::Result<()> {
 /// Creates `$PMR_HOME` and takes the daemon lock; `None` if another daemon
 /// holds it and answers on the socket.
 fn prepare(paths: &Paths) -> anyhow::Result<Option<Flock<File>>> {
-    std::fs::create_dir_all(&paths.home)
-        .with_context(|| format!("cannot create {}", paths.home.display()))?;
-    let _ = std::fs::set_permissions(&paths.home, std::fs::Permissions::from_mode(0o700));
+    if !paths.home.exists() {
+        std::fs::create_dir_all(&paths.home)
+            .with_context(|| format!("cannot create {}", paths.home.display()))?;
+        // Only a directory we created is made private; an existing one
+        // (PMR_HOME=$HOME...) keeps its mode.
+        let _ = std::fs::set_permissions(&paths.home, std::fs::Permissions::from_mode(0o700));
+    }
+    raise_fd_limit();
     std::fs::create_dir_all(paths.logs_dir())?;
     std::fs::create_dir_all(paths.pids_dir())?;
     let mut file = OpenOptions::new()
@@ -114,6 +122,17 @@ fn prepare(paths: &Paths) -> anyhow::Result<Option<Flock<File>>> {
     Ok(Some(lock))
 }
 
+/// Supervising many apps takes several descriptors each (pipes, log files,
+/// /proc files): lift the soft limit to the hard one, as servers do.
+fn raise_fd_limit() {
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    if let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE)
+        && soft < hard
+    {
+        let _ = setrlimit(Resource::RLIMIT_NOFILE, hard, hard);
+    }
+}
+
 /// Binds the socket with mode 0600, replacing a stale one.
 fn bind(paths: &Paths) -> anyhow::Result<std::os::unix::net::UnixListener> {
     let sock = paths.socket();
@@ -149,7 +168,11 @@ async fn serve(d: Arc<Daemon>, listener: UnixListener) -> anyhow::Result<()> {
         tokio::select! {
             conn = listener.accept() => match conn {
                 Ok((stream, _)) => { tokio::spawn(server::serve_client(d.clone(), stream)); }
-                Err(e) => tracing::warn!("accept failed: {e}"),
+                Err(e) => {
+                    // Out of file descriptors, most likely: wait instead of spinning.
+                    tracing::warn!("accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
             },
             _ = term.recv() => break true,
             _ = int.recv() => break true,
@@ -167,7 +190,7 @@ async fn serve(d: Arc<Daemon>, listener: UnixListener) -> anyhow::Result<()> {
     drop(listener);
     let _ = std::fs::remove_file(d.paths.socket());
     if save_on_exit {
-        let list = d.list(false);
+        let list = d.list(crate::supervisor::EnvView::Given);
         if !list.is_empty() {
             match persist::save(&d.paths, &list) {
                 Ok(()) => tracing::info!("process list saved to {}", d.paths.dump().display()),
@@ -175,7 +198,7 @@ async fn serve(d: Arc<Daemon>, listener: UnixListener) -> anyhow::Result<()> {
             }
         }
         tracing::info!("stopping every app before exiting");
-        handlers::stop_all(&d, true).await;
+        handlers::stop_all(&d).await;
     }
     Ok(())
 }
@@ -185,7 +208,9 @@ async fn sample_forever(d: Arc<Daemon>) {
     let every = std::env::var("PMR_WORKER_INTERVAL")
         .ok()
         .and_then(|v| v.parse::<u64>().ok())
-        .map_or(Duration::from_secs(1), Duration::from_millis);
+        .map_or(Duration::from_secs(1), |ms| {
+            Duration::from_millis(ms.max(100))
+        });
     let mut sampler = Sampler::new();
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

@@ -27,11 +27,14 @@ pub struct DumpEntry {
     /// Restart counter it had.
     #[serde(default)]
     pub restart_time: u32,
+    /// Its instance index.
+    #[serde(default)]
+    pub pmr_instance: Option<u32>,
 }
 
 /// Writes the dump atomically; the previous dump becomes the backup.
 pub fn save(paths: &Paths, list: &[ProcessInfo]) -> anyhow::Result<()> {
-    let entries: Vec<Value> = list.iter().map(|p| pm2_shape::pm2_env(p, false)).collect();
+    let entries: Vec<Value> = list.iter().map(pm2_shape::dump_entry).collect();
     let bytes = serde_json::to_vec_pretty(&entries)?;
     let dump = paths.dump();
     if dump.exists() {
@@ -49,8 +52,9 @@ pub fn save(paths: &Paths, list: &[ProcessInfo]) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Reads the dump, falling back to the backup when the dump is unreadable.
-pub fn load(paths: &Paths) -> anyhow::Result<Vec<DumpEntry>> {
+/// Entries of the dump (or of the backup when the dump is unreadable), and
+/// one message per entry that could not be used.
+pub fn load(paths: &Paths) -> anyhow::Result<(Vec<DumpEntry>, Vec<String>)> {
     match read(&paths.dump()) {
         Ok(list) => Ok(list),
         Err(first) => {
@@ -59,13 +63,81 @@ pub fn load(paths: &Paths) -> anyhow::Result<Vec<DumpEntry>> {
                 return Err(first);
             }
             tracing::warn!("{first:#}; using {}", backup.display());
-            read(&backup).map_err(|e| first.context(format!("backup unusable too: {e:#}")))
+            let note = format!("{first:#}; restored from {}", backup.display());
+            let (entries, mut notes) =
+                read(&backup).map_err(|e| first.context(format!("backup unusable too: {e:#}")))?;
+            notes.insert(0, note);
+            Ok((entries, notes))
         }
     }
 }
 
-fn read(path: &Path) -> anyhow::Result<Vec<DumpEntry>> {
+fn read(path: &Path) -> anyhow::Result<(Vec<DumpEntry>, Vec<String>)> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    serde_json::from_str(&text).with_context(|| format!("{} is not a valid dump", path.display()))
+    let list: Vec<Value> = serde_json::from_str(&text)
+        .with_context(|| format!("{} is not a valid dump", path.display()))?;
+    let mut entries = Vec::with_capacity(list.len());
+    let mut notes = Vec::new();
+    for (i, mut v) in list.into_iter().enumerate() {
+        normalize(&mut v);
+        match serde_json::from_value::<DumpEntry>(v) {
+            Ok(e) => entries.push(e),
+            Err(e) => notes.push(format!("{} entry {}: {e}; skipped", path.display(), i + 1)),
+        }
+    }
+    Ok((entries, notes))
+}
+
+/// pm2 dumps hold env values of any JSON type (`PORT: 3000`); the app sees
+/// strings, so convert instead of refusing the whole file.
+fn normalize(v: &mut Value) {
+    if let Some(Value::Object(env)) = v.get_mut("env") {
+        for val in env.values_mut() {
+            let text = match &*val {
+                Value::String(_) => continue,
+                Value::Null => String::new(),
+                other => other.to_string(),
+            };
+            *val = Value::String(text);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pm2_style_env_values_become_strings_and_bad_entries_are_skipped() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = Paths {
+            home: dir.path().to_path_buf(),
+        };
+        std::fs::write(
+            paths.dump(),
+            r#"[{"name":"a","pm_exec_path":"/x/a.js","env":{"PORT":3000,"DEBUG":true,"N":null}},
+                {"name":"b","instances":"many"}]"#,
+        )
+        .unwrap();
+        let (entries, notes) = load(&paths).unwrap();
+        assert_eq!(entries.len(), 1);
+        assert_eq!(entries[0].spec.env["PORT"], "3000");
+        assert_eq!(entries[0].spec.env["DEBUG"], "true");
+        assert_eq!(notes.len(), 1);
+        assert!(notes[0].contains("entry 2"), "{notes:?}");
+    }
+
+    #[test]
+    fn corrupt_dump_falls_back_to_the_backup() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = Paths {
+            home: dir.path().to_path_buf(),
+        };
+        std::fs::write(paths.dump(), "{ not json").unwrap();
+        std::fs::write(paths.dump_backup(), r#"[{"name":"a","pm_exec_path":"/x"}]"#).unwrap();
+        let (entries, notes) = load(&paths).unwrap();
+        assert_eq!(entries[0].spec.name, "a");
+        assert!(notes[0].contains("restored from"), "{notes:?}");
+    }
 }

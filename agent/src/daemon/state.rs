@@ -10,7 +10,7 @@ use tokio::sync::{Notify, broadcast, watch};
 
 use crate::paths::{Paths, file_safe_name};
 use crate::supervisor::logs::{self, LogEvent, LogFile, StreamSink};
-use crate::supervisor::{self, Handle, InstanceFiles};
+use crate::supervisor::{self, EnvView, Handle, InstanceFiles};
 
 /// Instances by id, and the next id to hand out.
 #[derive(Default)]
@@ -50,6 +50,8 @@ pub struct Daemon {
     pub apps_changed: Notify,
     /// Set to true once the daemon is going away.
     pub shutdown: watch::Sender<bool>,
+    /// Set when the apps are being stopped for good: nothing new starts.
+    pub closing: std::sync::atomic::AtomicBool,
 }
 
 /// A new instance to create.
@@ -81,7 +83,13 @@ impl Daemon {
             log_bus: broadcast::channel(64).0,
             apps_changed: Notify::new(),
             shutdown: watch::channel(false).0,
+            closing: std::sync::atomic::AtomicBool::new(false),
         }
+    }
+
+    /// True once the daemon has begun stopping every app for good.
+    pub fn is_closing(&self) -> bool {
+        self.closing.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// Locks the registry for a synchronous look or change.
@@ -95,10 +103,10 @@ impl Daemon {
     }
 
     /// Snapshots of every instance.
-    pub fn list(&self, with_env: bool) -> Vec<ProcessInfo> {
+    pub fn list(&self, env: EnvView) -> Vec<ProcessInfo> {
         self.handles()
             .iter()
-            .map(|h| h.info(&self.username, with_env))
+            .map(|h| h.info(&self.username, env))
             .collect()
     }
 
@@ -159,7 +167,7 @@ impl Daemon {
                 id = reg.alloc(None);
             }
             taken.push(id);
-            let several = new.iter().filter(|m| Arc::ptr_eq(&m.spec, &n.spec)).count() > 1;
+            let several = n.spec.instances > 1;
             let files = self.files_for(&n.spec, id, several);
             let out = self.sink(&files.out, files.combined.as_deref(), &n.spec, id, "out")?;
             let err = self.sink(&files.err, files.combined.as_deref(), &n.spec, id, "err")?;

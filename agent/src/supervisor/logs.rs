@@ -17,6 +17,8 @@ use tokio::sync::broadcast;
 /// Largest partial line kept while waiting for its newline; longer lines are
 /// written in pieces of this size so memory stays bounded.
 const MAX_CARRY: usize = 64 * 1024;
+/// Most bytes taken from one pipe before the daemon serves others.
+const MAX_ROUND: usize = 1024 * 1024;
 /// A read round this large means the app is flooding its output.
 const FLOOD_BYTES: usize = 32 * 1024;
 /// Pause between reads during a flood; at 1 GB/s this is well under the
@@ -180,6 +182,10 @@ pub async fn pump(rx: pipe::Receiver, sink: StreamSink) {
                     Ok(n) => {
                         read += n;
                         absorb(&buf[..n], &mut carry, &sink);
+                        if read >= MAX_ROUND {
+                            // Give the rest of the daemon its turn.
+                            return (false, read);
+                        }
                     }
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => return (false, read),
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,

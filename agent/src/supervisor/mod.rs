@@ -69,6 +69,17 @@ pub enum Control {
     Delete(oneshot::Sender<()>),
 }
 
+/// Which environment a snapshot carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EnvView {
+    /// None (the process table does not need it).
+    None,
+    /// The environment the app was started with (what the dump keeps).
+    Given,
+    /// What the app really got, with pm2's instance variables.
+    Effective,
+}
+
 /// The daemon's view of one instance.
 #[derive(Debug)]
 pub struct Handle {
@@ -99,13 +110,15 @@ impl Handle {
     }
 
     /// A serializable snapshot for the CLI.
-    pub fn info(&self, username: &str, with_env: bool) -> ProcessInfo {
+    pub fn info(&self, username: &str, env: EnvView) -> ProcessInfo {
         let rt = self.rt().clone();
         let mut spec = (*self.spec).clone();
-        if with_env {
-            spec.env = spawn::instance_env(&self.spec, self.id, self.instance);
-        } else {
-            spec.env.clear();
+        match env {
+            EnvView::None => spec.env.clear(),
+            EnvView::Given => {}
+            EnvView::Effective => {
+                spec.env = spawn::instance_env(&self.spec, self.id, self.instance)
+            }
         }
         ProcessInfo {
             pm_id: self.id,

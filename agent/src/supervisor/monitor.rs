@@ -1,9 +1,8 @@
 //! CPU and memory of each instance's whole process tree, from `/proc`.
 //!
-//! The sampler keeps `/proc/<pid>/stat` and `.../children` open between
-//! samples and re-reads them with `pread`, so one sample of an idle app costs
-//! two system calls instead of a directory scan: 100 idle apps stay far below
-//! a tenth of a percent of a core.
+//! The sampler keeps `/proc/<pid>/stat` open between samples and re-reads it
+//! with `pread`, so one sample of an idle app costs one system call instead
+//! of a directory scan; children are re-listed every few samples.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -20,7 +19,6 @@ const RELIST_EVERY: u32 = 5;
 
 struct Tracked {
     stat: File,
-    children: Option<File>,
     kids: Vec<u32>,
     ticks: u64,
     seen: bool,
@@ -136,10 +134,8 @@ impl Sampler {
             std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
             std::collections::hash_map::Entry::Vacant(e) => {
                 let stat = File::open(format!("/proc/{pid}/stat")).ok()?;
-                let children = File::open(format!("/proc/{pid}/task/{pid}/children")).ok();
                 e.insert(Tracked {
                     stat,
-                    children,
                     kids: Vec::new(),
                     ticks: 0,
                     seen: true,
@@ -162,16 +158,14 @@ impl Sampler {
     }
 
     fn read_children(&mut self, pid: u32) {
+        // Opened per re-listing rather than kept: one descriptor per tracked
+        // process is enough, and big process trees must not exhaust them.
         let Some(t) = self.procs.get_mut(&pid) else {
             return;
         };
-        let Some(file) = t.children.as_ref() else {
+        let Ok(text) = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")) else {
             return;
         };
-        let Ok(n) = file.read_at(&mut self.buf, 0) else {
-            return;
-        };
-        let text = std::str::from_utf8(&self.buf[..n]).unwrap_or("");
         t.kids.clear();
         t.kids.extend(
             text.split_ascii_whitespace()

@@ -36,6 +36,22 @@ pub(crate) fn reap_group(pgid: u32) {
     let _ = signal::killpg(Pid::from_raw(pgid as i32), Signal::SIGKILL);
 }
 
+/// Stops what is left of a group whose leader exited on its own: the stop
+/// signal, then SIGKILL after the grace if anything remains.
+pub(crate) async fn drain_group(pgid: u32, sig: Signal, grace: Duration) {
+    if !group_alive(pgid) {
+        return;
+    }
+    let _ = signal::killpg(Pid::from_raw(pgid as i32), sig);
+    let deadline = Instant::now() + grace;
+    while group_alive(pgid) && Instant::now() < deadline {
+        sleep(GROUP_POLL).await;
+    }
+    if group_alive(pgid) {
+        reap_group(pgid);
+    }
+}
+
 /// Descendants of `root` that left its process group (`setsid`,
 /// `setpgid`): the group signal misses them, so they are signalled by pid,
 /// as pm2's tree kill does.
@@ -87,6 +103,10 @@ fn signal_each(procs: &[(u32, u64)], sig: Signal) {
     }
 }
 
+/// The leader survived SIGKILL for a whole grace period.
+#[derive(Debug)]
+pub(crate) struct Unkillable;
+
 /// Stops the child and its group; returns how the leader exited.
 pub(crate) async fn terminate(
     child: &mut Child,
@@ -94,7 +114,7 @@ pub(crate) async fn terminate(
     sig: Signal,
     grace: Duration,
     treekill: bool,
-) -> std::io::Result<ExitStatus> {
+) -> Result<ExitStatus, Unkillable> {
     let deadline = Instant::now() + grace;
     let escaped = if treekill {
         escaped_descendants(pid)
@@ -104,14 +124,17 @@ pub(crate) async fn terminate(
     send(pid, sig, treekill);
     signal_each(&escaped, sig);
     let status = match timeout_at(deadline, child.wait()).await {
-        Ok(status) => status?,
+        Ok(status) => status.map_err(|_| Unkillable)?,
         Err(_) => {
             tracing::info!(
                 "Process with pid {pid} still alive after {}ms, sending it SIGKILL now...",
                 grace.as_millis()
             );
             send(pid, Signal::SIGKILL, treekill);
-            child.wait().await?
+            match tokio::time::timeout(grace, child.wait()).await {
+                Ok(Ok(status)) => status,
+                _ => return Err(Unkillable),
+            }
         }
     };
     if treekill {

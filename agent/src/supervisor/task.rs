@@ -71,7 +71,11 @@ struct Running {
     child: Child,
     pid: u32,
     started: Instant,
+    pumps: [tokio::task::JoinHandle<()>; 2],
 }
+
+/// How long a stop waits for the last output of the app to be written.
+const DRAIN_LIMIT: Duration = Duration::from_secs(1);
 
 struct Actor {
     h: Arc<Handle>,
@@ -167,8 +171,10 @@ impl Actor {
         tracing::info!("App [{}] starting in -{}-", self.label(), spec.exec_mode);
         match spawn::spawn(&spec, self.h.id, self.h.instance) {
             Ok(s) => {
-                tokio::spawn(super::logs::pump(s.stdout, self.out.clone()));
-                tokio::spawn(super::logs::pump(s.stderr, self.err.clone()));
+                let pumps = [
+                    tokio::spawn(super::logs::pump(s.stdout, self.out.clone())),
+                    tokio::spawn(super::logs::pump(s.stderr, self.err.clone())),
+                ];
                 if let Err(err) = std::fs::write(&self.h.files.pid, s.pid.to_string()) {
                     tracing::warn!(path = %self.h.files.pid, %err, "cannot write pid file");
                 }
@@ -183,6 +189,7 @@ impl Actor {
                     child: s.child,
                     pid: s.pid,
                     started: Instant::now(),
+                    pumps,
                 });
                 tracing::info!("App [{}] online", self.label());
             }
@@ -204,7 +211,14 @@ impl Actor {
         let Some(run) = self.child.take() else { return };
         let spec = self.h.spec.clone();
         if spec.treekill {
-            stop::reap_group(run.pid);
+            // Leftovers of the group get the stop signal and their grace, in
+            // the background: the restart does not wait for them.
+            let sig = Signal::from_str(&spec.kill_signal).unwrap_or(Signal::SIGINT);
+            tokio::spawn(stop::drain_group(
+                run.pid,
+                sig,
+                Duration::from_millis(spec.kill_timeout),
+            ));
         }
         let _ = std::fs::remove_file(&self.h.files.pid);
         let uptime_ms = run.started.elapsed().as_millis() as u64;
@@ -259,7 +273,25 @@ impl Actor {
         let grace = Duration::from_millis(spec.kill_timeout);
         let status = stop::terminate(&mut run.child, run.pid, sig, grace, spec.treekill).await;
         let _ = std::fs::remove_file(&self.h.files.pid);
-        let (code, signal) = describe(status.as_ref().ok());
+        let Ok(status) = status else {
+            // Unkillable (uninterruptible sleep): pm2 calls that errored.
+            // Someone must still reap it, but not this actor.
+            tracing::error!("App [{}] survived SIGKILL; marked errored", self.label());
+            let mut child = run.child;
+            tokio::spawn(async move {
+                let _ = child.wait().await;
+            });
+            let mut rt = self.h.rt();
+            rt.status = Status::Errored;
+            rt.pid = 0;
+            return;
+        };
+        // The app's last words (its shutdown messages) reach the log before
+        // the stop is acknowledged.
+        for pump in run.pumps {
+            let _ = tokio::time::timeout(DRAIN_LIMIT, pump).await;
+        }
+        let (code, signal) = describe(Some(&status));
         tracing::info!(
             "App [{}] exited with code [{}] via signal [{}]",
             self.label(),

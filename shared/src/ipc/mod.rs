@@ -92,7 +92,11 @@ pub enum Request {
         target: Option<String>,
     },
     /// Write the process list to the dump file.
-    Save,
+    Save {
+        /// Write even an empty list over the dump.
+        #[serde(default)]
+        force: bool,
+    },
     /// Start the apps of the dump file that are not running.
     Resurrect,
     /// Stop every app, then the daemon.

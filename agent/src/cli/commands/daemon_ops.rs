@@ -30,13 +30,19 @@ pub(super) fn resurrect(paths: &Paths) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The pid of the daemon of `paths`, from its pid file.
+/// The pid of a live daemon of `paths`: only a process holding the pid
+/// file's lock is one, whatever number the file holds.
 fn daemon_pid(paths: &Paths) -> Option<u32> {
-    std::fs::read_to_string(paths.pid_file())
-        .ok()?
-        .trim()
-        .parse()
-        .ok()
+    use nix::fcntl::{Flock, FlockArg};
+    let file = std::fs::File::open(paths.pid_file()).ok()?;
+    match Flock::lock(file, FlockArg::LockSharedNonblock) {
+        Ok(_unlocked_on_drop) => None,
+        Err((mut file, _)) => {
+            let mut text = String::new();
+            std::io::Read::read_to_string(&mut file, &mut text).ok()?;
+            text.trim().parse().ok()
+        }
+    }
 }
 
 /// Asks a daemon of any version to exit the way SIGTERM does: it saves the
@@ -92,7 +98,7 @@ pub(super) fn update(paths: &Paths) -> anyhow::Result<ExitCode> {
             None => return Err(e),
         },
     };
-    if let Some(pid) = running.or_else(|| daemon_pid(paths).filter(|p| client::alive(*p))) {
+    if let Some(pid) = running.or_else(|| daemon_pid(paths)) {
         println!("[PMR] Saving the process list and stopping daemon {pid}");
         terminate_by_signal(paths, pid)?;
     }

@@ -38,6 +38,14 @@ pub struct LogsArgs {
 }
 
 pub(crate) fn run(paths: &Paths, args: LogsArgs) -> anyhow::Result<ExitCode> {
+    // Subscribe before reading the files, so no line falls between the tail
+    // and the stream (one may show twice, none is lost).
+    let mut follower = Client::connect_or_start(paths)?;
+    if !args.nostream {
+        follower.request(&Request::Logs {
+            target: args.target.clone(),
+        })?;
+    }
     let mut client = Client::connect_or_start(paths)?;
     let list = match client.request(&Request::List {
         full: false,
@@ -55,10 +63,7 @@ pub(crate) fn run(paths: &Paths, args: LogsArgs) -> anyhow::Result<ExitCode> {
     if args.nostream {
         return Ok(ExitCode::SUCCESS);
     }
-    client.request(&Request::Logs {
-        target: args.target.clone(),
-    })?;
-    while let Some(frame) = client.next()? {
+    while let Some(frame) = follower.next()? {
         match frame {
             Response::Log {
                 pm_id,
@@ -150,7 +155,8 @@ pub(crate) fn last_lines(path: &str, n: usize) -> std::io::Result<Vec<String>> {
     let len = f.metadata()?.len();
     let mut pos = len;
     let mut tail: Vec<u8> = Vec::new();
-    while pos > 0 && tail.iter().filter(|&&b| b == b'\n').count() <= n {
+    // A file without newlines must not be read whole: stop at 16 MiB.
+    while pos > 0 && tail.len() < 16 << 20 && tail.iter().filter(|&&b| b == b'\n').count() <= n {
         let step = BLOCK.min(pos);
         pos -= step;
         f.seek(SeekFrom::Start(pos))?;

@@ -37,7 +37,7 @@ pub(crate) fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Logs(args) => logs::run(&paths, args),
         Command::Flush { target } => simple(&paths, Request::Flush { target }),
         Command::ReloadLogs => simple(&paths, Request::ReloadLogs),
-        Command::Save => simple(&paths, Request::Save),
+        Command::Save { force } => simple(&paths, Request::Save { force }),
         Command::Resurrect => daemon_ops::resurrect(&paths),
         Command::Ping => daemon_ops::ping(&paths),
         Command::Kill => daemon_ops::kill(&paths),

@@ -189,7 +189,15 @@ pub fn build_spec(args: &StartArgs, shell_cwd: &Path) -> anyhow::Result<AppSpec>
     if let Some(ns) = &args.namespace {
         spec.namespace = ns.clone();
     }
-    spec.env = std::env::vars().collect();
+    // vars() would panic on a variable that is not UTF-8.
+    spec.env = std::env::vars_os()
+        .map(|(k, v)| {
+            (
+                k.to_string_lossy().into_owned(),
+                v.to_string_lossy().into_owned(),
+            )
+        })
+        .collect();
     spec.autorestart = !args.no_autorestart;
     if let Some(n) = args.max_restarts {
         spec.max_restarts = n;

@@ -83,6 +83,11 @@ pub enum Command {
     /// Save, restart the daemon with this version, resurrect.
     #[command(alias = "updatePM2")]
     Update,
+    /// Link this machine to a pmr-hub: `link <secret> <public> [name] --hub URL`,
+    /// or `link status`.
+    Link(commands::link::LinkArgs),
+    /// Stop reporting to the hub and forget the keys.
+    Unlink,
     /// Run the daemon (started by the CLI; not for direct use).
     #[command(hide = true)]
     Daemon,

@@ -53,6 +53,18 @@ pub(crate) async fn handle(d: &Arc<Daemon>, req: Request) -> (Response, After) {
         }
         Request::Save { force } => save(d, force),
         Request::Resurrect => resurrect(d).await,
+        Request::Link { settings } => link(d, settings),
+        Request::Unlink => {
+            d.link.stop();
+            let _ = std::fs::remove_file(crate::link::settings::path(&d.paths.home));
+            done(
+                vec!["Link removed: this machine no longer reports to a hub".into()],
+                vec![],
+            )
+        }
+        Request::LinkStatus => Response::Link {
+            state: d.link.status(),
+        },
         Request::Kill => {
             stop_all(d).await;
             return (
@@ -225,6 +237,25 @@ async fn act(d: &Arc<Daemon>, action: Action, targets: &[String]) -> Response {
         }
     }
     done(messages, d.list(EnvView::None))
+}
+
+fn link(d: &Arc<Daemon>, settings: pmr_shared::ipc::LinkSettings) -> Response {
+    if let Err(e) = crate::link::settings::validate(&settings) {
+        return error(format!("{e:#}"));
+    }
+    if let Err(e) = crate::link::settings::save(&d.paths.home, &settings) {
+        return error(format!("{e:#}"));
+    }
+    match d.link.start(d, settings.clone()) {
+        Ok(()) => done(
+            vec![format!(
+                "Linking to {} as {}",
+                settings.hub, settings.machine_name
+            )],
+            vec![],
+        ),
+        Err(e) => error(format!("{e:#}")),
+    }
 }
 
 fn flush(d: &Arc<Daemon>, target: Option<String>) -> Response {

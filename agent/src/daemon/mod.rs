@@ -21,6 +21,15 @@ use crate::paths::Paths;
 use crate::supervisor::monitor::Sampler;
 use state::Daemon;
 
+/// Answers one request the way the socket server does; the hub link runs
+/// remote actions through here, so they behave exactly like the CLI's.
+pub async fn handle_request(
+    d: &Arc<Daemon>,
+    req: pmr_shared::ipc::Request,
+) -> (pmr_shared::ipc::Response, ()) {
+    (handlers::handle(d, req).await.0, ())
+}
+
 /// First line the daemon prints on stdout once its socket accepts clients.
 pub const READY: &str = "ready";
 /// First line when another daemon already serves this `$PMR_HOME`.
@@ -54,6 +63,15 @@ pub fn run(paths: Paths) -> anyhow::Result<()> {
     let daemon = Arc::new(Daemon::new(paths.clone()));
     let result = rt.block_on(async move {
         let listener = UnixListener::from_std(listener)?;
+        match crate::link::settings::load(&daemon.paths.home) {
+            Ok(Some(s)) => {
+                if let Err(e) = daemon.link.start(&daemon, s) {
+                    tracing::error!("hub link not started: {e:#}");
+                }
+            }
+            Ok(None) => {}
+            Err(e) => tracing::error!("hub link not started: {e:#}"),
+        }
         println!("{READY}");
         let _ = std::io::stdout().flush();
         detach_stdout();

@@ -46,12 +46,16 @@ pub struct Daemon {
     log_files: Mutex<HashMap<PathBuf, Weak<LogFile>>>,
     /// Log lines for `pmr logs` followers.
     pub log_bus: broadcast::Sender<LogEvent>,
+    /// Lifecycle events of every instance, for the hub link.
+    pub events: broadcast::Sender<supervisor::Lifecycle>,
     /// Wakes the sampler when the first app appears.
     pub apps_changed: Notify,
     /// Set to true once the daemon is going away.
     pub shutdown: watch::Sender<bool>,
     /// Set when the apps are being stopped for good: nothing new starts.
     pub closing: std::sync::atomic::AtomicBool,
+    /// The hub link, when one is configured.
+    pub link: crate::link::LinkManager,
 }
 
 /// A new instance to create.
@@ -81,9 +85,11 @@ impl Daemon {
             // Each chunk holds up to 256 KiB: 64 of them bound what a slow
             // follower can hold back.
             log_bus: broadcast::channel(64).0,
+            events: broadcast::channel(1024).0,
             apps_changed: Notify::new(),
             shutdown: watch::channel(false).0,
             closing: std::sync::atomic::AtomicBool::new(false),
+            link: crate::link::LinkManager::default(),
         }
     }
 
@@ -183,6 +189,7 @@ impl Daemon {
                 out,
                 err,
                 restart_time: n.restart_time,
+                events: self.events.clone(),
             });
             reg.apps.insert(id, handle.clone());
             handles.push(handle);

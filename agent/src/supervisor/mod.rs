@@ -69,6 +69,41 @@ pub enum Control {
     Delete(oneshot::Sender<()>),
 }
 
+/// What happened to an instance, published for the hub link (and whoever
+/// else listens); sending never waits, and nothing is kept without listeners.
+#[derive(Debug, Clone)]
+pub struct Lifecycle {
+    /// Instance id.
+    pub pm_id: u32,
+    /// App name.
+    pub name: Arc<str>,
+    /// When, Unix ms.
+    pub at: u64,
+    /// What.
+    pub kind: LifeKind,
+    /// Exit code, for `Exit`.
+    pub code: Option<i32>,
+    /// Signal name, for `Exit`.
+    pub signal: Option<String>,
+}
+
+/// Kinds of [`Lifecycle`] events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LifeKind {
+    /// Spawned and running.
+    Online,
+    /// The process ended.
+    Exit,
+    /// Restarted (automatically or on request).
+    Restart,
+    /// Gave up after unstable restarts.
+    Errored,
+    /// Stopped (on request or by a stop exit code).
+    Stopped,
+    /// Removed from the list.
+    Deleted,
+}
+
 /// Which environment a snapshot carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EnvView {

@@ -14,7 +14,7 @@ use tokio::time::Instant;
 
 use super::logs::StreamSink;
 use super::policy::{self, Decision};
-use super::{Control, Handle, InstanceFiles, Runtime, now_ms, spawn, stop};
+use super::{Control, Handle, InstanceFiles, LifeKind, Runtime, now_ms, spawn, stop};
 
 /// Everything needed to create an instance.
 pub struct Launch {
@@ -32,6 +32,8 @@ pub struct Launch {
     pub err: StreamSink,
     /// Restart count carried over (resurrect keeps it).
     pub restart_time: u32,
+    /// Where lifecycle events go.
+    pub events: tokio::sync::broadcast::Sender<super::Lifecycle>,
 }
 
 /// Creates the instance's actor; it stays stopped until told to start.
@@ -62,6 +64,7 @@ pub fn launch(l: Launch) -> Arc<Handle> {
         err: l.err,
         child: None,
         wake: None,
+        events: l.events,
     };
     tokio::spawn(actor.run(rx));
     handle
@@ -83,6 +86,7 @@ struct Actor {
     err: StreamSink,
     child: Option<Running>,
     wake: Option<Instant>,
+    events: tokio::sync::broadcast::Sender<super::Lifecycle>,
 }
 
 async fn wait_child(child: &mut Option<Running>) -> std::io::Result<ExitStatus> {
@@ -100,6 +104,19 @@ async fn wait_wake(wake: Option<Instant>) {
 }
 
 impl Actor {
+    fn emit(&self, kind: super::LifeKind, code: Option<i32>, signal: Option<String>) {
+        if self.events.receiver_count() > 0 {
+            let _ = self.events.send(super::Lifecycle {
+                pm_id: self.h.id,
+                name: self.h.spec.name.as_str().into(),
+                at: now_ms(),
+                kind,
+                code,
+                signal,
+            });
+        }
+    }
+
     fn label(&self) -> String {
         format!("{}:{}", self.h.spec.name, self.h.id)
     }
@@ -147,11 +164,13 @@ impl Actor {
                 if was_running {
                     self.h.rt().restart_time += 1;
                 }
+                self.emit(LifeKind::Restart, None, None);
                 self.start();
                 let _ = ack.send(());
             }
             Control::Delete(ack) => {
                 self.stop().await;
+                self.emit(LifeKind::Deleted, None, None);
                 let _ = ack.send(());
                 return false;
             }
@@ -192,6 +211,7 @@ impl Actor {
                     pumps,
                 });
                 tracing::info!("App [{}] online", self.label());
+                self.emit(LifeKind::Online, None, None);
             }
             Err(err) => {
                 let line = format!("[PMR] {} failed to start: {err}\n", spec.name);
@@ -229,12 +249,25 @@ impl Actor {
             code.map_or("null".into(), |c| c.to_string()),
             signal.as_deref().unwrap_or("null"),
         );
+        self.emit(LifeKind::Exit, code, signal.clone());
         let mut rt = self.h.rt();
         rt.pid = 0;
         rt.exit_code = code;
         rt.exit_signal = signal;
         rt.usage = Default::default();
-        match policy::on_exit(&spec, &mut rt.counters, policy::Exit { code, uptime_ms }) {
+        let decision = policy::on_exit(&spec, &mut rt.counters, policy::Exit { code, uptime_ms });
+        drop(rt);
+        self.emit(
+            match decision {
+                Decision::Restart { .. } => LifeKind::Restart,
+                Decision::Stop => LifeKind::Stopped,
+                Decision::Errored => LifeKind::Errored,
+            },
+            None,
+            None,
+        );
+        let mut rt = self.h.rt();
+        match decision {
             Decision::Restart { delay_ms } => {
                 rt.restart_time += 1;
                 if delay_ms == 0 {
@@ -298,6 +331,8 @@ impl Actor {
             code.map_or("null".into(), |c| c.to_string()),
             signal.as_deref().unwrap_or("null"),
         );
+        self.emit(LifeKind::Exit, code, signal.clone());
+        self.emit(LifeKind::Stopped, None, None);
         let mut rt = self.h.rt();
         rt.status = Status::Stopped;
         rt.pid = 0;

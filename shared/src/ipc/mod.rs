@@ -101,6 +101,57 @@ pub enum Request {
     Resurrect,
     /// Stop every app, then the daemon.
     Kill,
+    /// Store the hub link settings and (re)connect.
+    Link {
+        /// Where and how to connect.
+        settings: LinkSettings,
+    },
+    /// Disconnect from the hub and forget the settings.
+    Unlink,
+    /// How the link is doing.
+    LinkStatus,
+}
+
+/// How an agent reaches its hub; stored in `$PMR_HOME/link.json` (mode 0600).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinkSettings {
+    /// Bucket secret key (`S...`); never sent to the hub.
+    pub secret_key: String,
+    /// Bucket public key (`P...`).
+    pub public_key: String,
+    /// Name shown in the hub.
+    pub machine_name: String,
+    /// `wss://host:port` (or `ws://` when asked for).
+    pub hub: String,
+    /// PEM file of the CA that signed the hub's certificate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca: Option<String>,
+    /// SHA-256 fingerprint of the hub's certificate, to pin it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fingerprint: Option<String>,
+}
+
+/// What `pmr link status` shows.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinkState {
+    /// A link is configured.
+    pub configured: bool,
+    /// Hub URL.
+    pub hub: String,
+    /// Machine name.
+    pub machine_name: String,
+    /// Connected now.
+    pub connected: bool,
+    /// Since when (connected or not), Unix ms.
+    pub since: i64,
+    /// Last error, with the hub's reason when it gave one.
+    pub last_error: Option<String>,
+    /// Events and rollups waiting for the hub's acknowledgement.
+    pub queued: u64,
+    /// Entries dropped because the queue was full.
+    pub dropped: u64,
+    /// Next attempt, Unix ms, while disconnected.
+    pub next_attempt: Option<i64>,
 }
 
 /// One frame from the daemon.
@@ -140,6 +191,11 @@ pub enum Response {
         stream: String,
         /// Whole lines, newline-terminated.
         data: String,
+    },
+    /// Answer to [`Request::LinkStatus`].
+    Link {
+        /// The link's state.
+        state: LinkState,
     },
     /// The request failed; nothing was changed unless the message says so.
     Error {

@@ -1,6 +1,7 @@
 //! One module per group of subcommands; `run` dispatches.
 
 mod daemon_ops;
+pub(crate) mod link;
 pub(crate) mod logs;
 mod start;
 mod view;
@@ -42,6 +43,8 @@ pub(crate) fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Ping => daemon_ops::ping(&paths),
         Command::Kill => daemon_ops::kill(&paths),
         Command::Update => daemon_ops::update(&paths),
+        Command::Link(args) => link::run(&paths, args),
+        Command::Unlink => simple(&paths, Request::Unlink),
     }
 }
 

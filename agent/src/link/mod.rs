@@ -1,0 +1,225 @@
+//! The hub link: one task keeps one websocket to the hub, another collects
+//! lifecycle events and 10-second rollups into the [`outbox::Outbox`] whether
+//! or not the hub is reachable. Supervision never waits on either.
+
+pub mod host;
+pub mod outbox;
+mod session;
+pub mod settings;
+pub mod tls;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use pmr_shared::ipc::{LinkSettings, LinkState};
+use pmr_shared::link::keys::SecretKey;
+use pmr_shared::link::messages::{Agg, Event, EventKind, ProcRollup, Rollup};
+use tokio::sync::Notify;
+use tokio::sync::broadcast::error::RecvError;
+use tokio::task::JoinHandle;
+
+use crate::daemon::state::Daemon;
+use crate::supervisor::{EnvView, LifeKind, Lifecycle};
+
+/// Length of one rollup window.
+const ROLLUP_SPAN: Duration = Duration::from_secs(10);
+
+/// Shared between the daemon, the collector and the connection.
+pub(crate) struct Shared {
+    pub(crate) state: Mutex<LinkState>,
+    pub(crate) outbox: Mutex<outbox::Outbox>,
+    /// Wakes the connection when the outbox grows.
+    pub(crate) queued: Notify,
+}
+
+impl Shared {
+    pub(crate) fn state(&self) -> std::sync::MutexGuard<'_, LinkState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) fn outbox(&self) -> std::sync::MutexGuard<'_, outbox::Outbox> {
+        self.outbox.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// The running link, if any.
+#[derive(Default)]
+pub struct LinkManager {
+    running: Mutex<Option<Running>>,
+}
+
+struct Running {
+    shared: Arc<Shared>,
+    tasks: [JoinHandle<()>; 2],
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+impl LinkManager {
+    /// Starts (or restarts with new settings) the link.
+    pub fn start(&self, d: &Arc<Daemon>, s: LinkSettings) -> anyhow::Result<()> {
+        let (secret, _) = settings::validate(&s)?;
+        let machine_id = settings::machine_id(&d.paths.home);
+        let tls = if s.hub.starts_with("wss://") {
+            Some(tls::client_config(
+                s.ca.as_deref(),
+                s.fingerprint.as_deref(),
+            )?)
+        } else {
+            None
+        };
+        let shared = Arc::new(Shared {
+            state: Mutex::new(LinkState {
+                configured: true,
+                hub: s.hub.clone(),
+                machine_name: s.machine_name.clone(),
+                since: crate::supervisor::now_ms() as i64,
+                ..Default::default()
+            }),
+            outbox: Mutex::new(outbox::Outbox::open(&d.paths.home.join("link"))),
+            queued: Notify::new(),
+        });
+        let collector = tokio::spawn(collect(d.clone(), shared.clone()));
+        let conn = tokio::spawn(session::run_forever(
+            d.clone(),
+            shared.clone(),
+            session::Target {
+                settings: s,
+                secret: SecretKeyBox(secret),
+                machine_id,
+                tls,
+            },
+        ));
+        let mut running = self.running.lock().unwrap_or_else(|e| e.into_inner());
+        *running = Some(Running {
+            shared,
+            tasks: [collector, conn],
+        });
+        Ok(())
+    }
+
+    /// Stops the link (the queue stays on disk).
+    pub fn stop(&self) {
+        self.running
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+    }
+
+    /// What `pmr link status` shows.
+    pub fn status(&self) -> LinkState {
+        match self
+            .running
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+        {
+            Some(r) => {
+                let mut st = r.shared.state().clone();
+                let o = r.shared.outbox();
+                st.queued = o.len() as u64;
+                st.dropped = o.dropped;
+                st
+            }
+            None => LinkState::default(),
+        }
+    }
+}
+
+/// The secret key, kept out of `Debug` output.
+pub(crate) struct SecretKeyBox(pub(crate) SecretKey);
+
+#[derive(Default)]
+struct Window {
+    name: String,
+    cpu: (f64, f64, f64, f64, u32),
+    mem: (f64, f64, f64, f64, u32),
+}
+
+fn add(acc: &mut (f64, f64, f64, f64, u32), v: f64) {
+    if acc.4 == 0 {
+        *acc = (v, v, 0.0, v, 0);
+    }
+    acc.0 = acc.0.min(v);
+    acc.1 = acc.1.max(v);
+    acc.2 += v;
+    acc.3 = v;
+    acc.4 += 1;
+}
+
+fn agg(acc: (f64, f64, f64, f64, u32)) -> Agg {
+    Agg {
+        min: acc.0,
+        max: acc.1,
+        avg: acc.2 / f64::from(acc.4.max(1)),
+        last: acc.3,
+    }
+}
+
+fn event_of(e: Lifecycle) -> Event {
+    Event {
+        seq: 0,
+        at: e.at as i64,
+        kind: match e.kind {
+            LifeKind::Online => EventKind::Online,
+            LifeKind::Exit => EventKind::Exit,
+            LifeKind::Restart => EventKind::Restart,
+            LifeKind::Errored => EventKind::Errored,
+            LifeKind::Stopped => EventKind::Stopped,
+            LifeKind::Deleted => EventKind::Delete,
+        },
+        pm_id: e.pm_id,
+        name: e.name.to_string(),
+        code: e.code,
+        signal: e.signal,
+        detail: None,
+    }
+}
+
+/// Queues lifecycle events as they happen and a rollup every 10 s.
+async fn collect(d: Arc<Daemon>, shared: Arc<Shared>) {
+    let mut rx = d.events.subscribe();
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    let mut windows: HashMap<u32, Window> = HashMap::new();
+    let mut window_start = crate::supervisor::now_ms() as i64;
+    loop {
+        tokio::select! {
+            ev = rx.recv() => match ev {
+                Ok(ev) => {
+                    shared.outbox().push_event(event_of(ev));
+                    shared.queued.notify_one();
+                }
+                Err(RecvError::Lagged(n)) => shared.outbox().dropped += n,
+                Err(RecvError::Closed) => return,
+            },
+            _ = tick.tick() => {
+                for p in d.list(EnvView::None) {
+                    let w = windows.entry(p.pm_id).or_default();
+                    w.name.clone_from(&p.spec.name);
+                    add(&mut w.cpu, f64::from(p.cpu));
+                    add(&mut w.mem, p.memory as f64);
+                }
+                let now = crate::supervisor::now_ms() as i64;
+                if now - window_start >= ROLLUP_SPAN.as_millis() as i64 {
+                    let processes: Vec<ProcRollup> = windows
+                        .drain()
+                        .map(|(pm_id, w)| ProcRollup { pm_id, name: w.name, cpu: agg(w.cpu), memory: agg(w.mem) })
+                        .collect();
+                    if !processes.is_empty() {
+                        let span_ms = (now - window_start) as u32;
+                        shared.outbox().push_rollup(Rollup { seq: 0, start: window_start, span_ms, processes });
+                        shared.queued.notify_one();
+                    }
+                    window_start = now;
+                }
+            }
+        }
+    }
+}

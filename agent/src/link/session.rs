@@ -1,0 +1,368 @@
+//! One connection to the hub at a time: connect, prove the key, replay what
+//! the hub lacks, then stream snapshots and events and run its actions.
+//! Between connections: exponential backoff with full jitter, capped.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use pmr_shared::ipc::{Action, LinkSettings, Request, Response};
+use pmr_shared::link::handshake::{self, AuthFields};
+use pmr_shared::link::messages::{
+    ActionRequest, ActionResult, AgentMsg, HubMsg, LINK_PROTOCOL, MAX_FRAME_BYTES, Proc,
+    RemoteAction, Snapshot, close,
+};
+use rustls::ClientConfig;
+use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+
+use super::host::HostSampler;
+use super::{SecretKeyBox, Shared};
+use crate::daemon::state::Daemon;
+use crate::supervisor::{EnvView, now_ms};
+
+/// Everything needed to connect.
+pub(crate) struct Target {
+    pub(crate) settings: LinkSettings,
+    pub(crate) secret: SecretKeyBox,
+    pub(crate) machine_id: String,
+    pub(crate) tls: Option<Arc<ClientConfig>>,
+}
+
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+const BACKOFF_BASE_MS: u64 = 1_000;
+const BACKOFF_CAP_MS: u64 = 60_000;
+/// A full snapshot at least this often; deltas in between.
+const FULL_EVERY: u32 = 30;
+/// A session this long resets the backoff.
+const STABLE: Duration = Duration::from_secs(30);
+
+fn random_below(n: u64) -> u64 {
+    let mut b = [0u8; 8];
+    rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut b);
+    u64::from_le_bytes(b) % n.max(1)
+}
+
+/// Connects, and reconnects, until the link is stopped (the task aborted).
+pub(crate) async fn run_forever(d: Arc<Daemon>, shared: Arc<Shared>, target: Target) {
+    let mut attempt: u32 = 0;
+    loop {
+        let began = tokio::time::Instant::now();
+        let result = session(&d, &shared, &target).await;
+        {
+            let mut st = shared.state();
+            st.connected = false;
+            st.since = now_ms() as i64;
+            st.last_error = Some(match result {
+                Ok(()) => "the hub closed the connection".into(),
+                Err(e) => e,
+            });
+        }
+        if began.elapsed() >= STABLE {
+            attempt = 0;
+        }
+        // Full jitter: a hub restart does not bring every agent back at once.
+        let ceiling = BACKOFF_CAP_MS.min(BACKOFF_BASE_MS << attempt.min(16));
+        let delay = Duration::from_millis(random_below(ceiling) + 100);
+        attempt = attempt.saturating_add(1);
+        shared.state().next_attempt = Some(now_ms() as i64 + delay.as_millis() as i64);
+        tokio::time::sleep(delay).await;
+        shared.state().next_attempt = None;
+    }
+}
+
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+fn close_reason(frame: Option<tokio_tungstenite::tungstenite::protocol::CloseFrame>) -> String {
+    match frame {
+        Some(f) => {
+            let code: u16 = f.code.into();
+            format!(
+                "the hub closed the link: {} (code {code})",
+                close::reason(code)
+            )
+        }
+        None => "the hub closed the link".into(),
+    }
+}
+
+async fn next_text(ws: &mut Ws) -> Result<String, String> {
+    loop {
+        match tokio::time::timeout(CONNECT_TIMEOUT, ws.next()).await {
+            Err(_) => return Err("the hub did not answer in time".into()),
+            Ok(None) => return Err("the hub closed the connection".into()),
+            Ok(Some(Err(e))) => return Err(format!("websocket error: {e}")),
+            Ok(Some(Ok(Message::Text(t)))) => return Ok(t.to_string()),
+            Ok(Some(Ok(Message::Close(f)))) => return Err(close_reason(f)),
+            Ok(Some(Ok(_))) => continue,
+        }
+    }
+}
+
+async fn send(ws: &mut Ws, msg: &AgentMsg) -> Result<(), String> {
+    let text = serde_json::to_string(msg).map_err(|e| e.to_string())?;
+    ws.send(Message::Text(text.into()))
+        .await
+        .map_err(|e| format!("websocket error: {e}"))
+}
+
+/// One connection, until it fails; `Err` says why, for `pmr link status`.
+async fn session(d: &Arc<Daemon>, shared: &Arc<Shared>, t: &Target) -> Result<(), String> {
+    let s = &t.settings;
+    let url = format!("{}/agent/v1", s.hub.trim_end_matches('/'));
+    let config = WebSocketConfig::default()
+        .max_message_size(Some(MAX_FRAME_BYTES))
+        .max_frame_size(Some(MAX_FRAME_BYTES))
+        .read_buffer_size(8 * 1024)
+        .write_buffer_size(8 * 1024);
+    let connector = t.tls.clone().map(tokio_tungstenite::Connector::Rustls);
+    let connect =
+        tokio_tungstenite::connect_async_tls_with_config(&url, Some(config), true, connector);
+    let (mut ws, _) = tokio::time::timeout(CONNECT_TIMEOUT, connect)
+        .await
+        .map_err(|_| format!("no answer from {url} within {}s", CONNECT_TIMEOUT.as_secs()))?
+        .map_err(|e| format!("cannot connect to {url}: {e}"))?;
+    let hello: HubMsg = serde_json::from_str(&next_text(&mut ws).await?)
+        .map_err(|e| format!("bad hello from the hub: {e}"))?;
+    let HubMsg::Hello {
+        proto,
+        hub_id,
+        nonce,
+        ..
+    } = hello
+    else {
+        return Err("the hub did not start with hello".into());
+    };
+    if proto != LINK_PROTOCOL {
+        return Err(format!(
+            "the hub speaks link protocol {proto}, this agent {LINK_PROTOCOL}"
+        ));
+    }
+    let nonce_bytes: [u8; 32] = handshake::unhex(&nonce)
+        .and_then(|b| b.try_into().ok())
+        .ok_or("the hub sent a malformed nonce")?;
+    let ts = now_ms() as i64;
+    let fields = AuthFields {
+        hub_id: &hub_id,
+        nonce: &nonce_bytes,
+        proto: LINK_PROTOCOL,
+        public_key: &s.public_key,
+        machine_id: &t.machine_id,
+        machine_name: &s.machine_name,
+        agent_version: pmr_shared::VERSION,
+        ts,
+    };
+    let sig = handshake::sign(&t.secret.0, &fields);
+    let auth = AgentMsg::Auth {
+        proto: LINK_PROTOCOL,
+        public_key: s.public_key.clone(),
+        machine_id: t.machine_id.clone(),
+        machine_name: s.machine_name.clone(),
+        agent_version: pmr_shared::VERSION.into(),
+        ts,
+        nonce,
+        sig: handshake::hex(&sig),
+    };
+    send(&mut ws, &auth).await?;
+    let welcome: HubMsg = serde_json::from_str(&next_text(&mut ws).await?)
+        .map_err(|e| format!("bad welcome from the hub: {e}"))?;
+    let HubMsg::Welcome { resume, .. } = welcome else {
+        return Err("the hub did not welcome the agent".into());
+    };
+    {
+        let mut st = shared.state();
+        st.connected = true;
+        st.since = now_ms() as i64;
+        st.last_error = None;
+    }
+    tracing::info!("linked to {}", s.hub);
+    // Replay what the hub lacks, events first.
+    let (mut sent_events, mut sent_rollups) = (resume.events, resume.rollups);
+    let (events, rollups) = {
+        let mut o = shared.outbox();
+        o.resume(resume);
+        o.pending()
+    };
+    for e in events {
+        sent_events = sent_events.max(e.seq);
+        send(&mut ws, &AgentMsg::Event(e)).await?;
+    }
+    for r in rollups {
+        sent_rollups = sent_rollups.max(r.seq);
+        send(&mut ws, &AgentMsg::Rollup(r)).await?;
+    }
+    let mut host = HostSampler::default();
+    let mut last: HashMap<u32, Proc> = HashMap::new();
+    let mut seq = 0u64;
+    let mut since_full = FULL_EVERY;
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    let (results_tx, mut results) = mpsc::channel::<ActionResult>(16);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {
+                seq += 1;
+                let full = since_full >= FULL_EVERY;
+                since_full = if full { 1 } else { since_full + 1 };
+                let snap = snapshot(d, &mut host, &mut last, seq, full);
+                send(&mut ws, &AgentMsg::Snapshot(snap)).await?;
+            }
+            () = shared.queued.notified() => {
+                let (events, rollups) = shared.outbox().pending();
+                let (ev_mark, ro_mark) = (sent_events, sent_rollups);
+                for e in events.into_iter().filter(|e| e.seq > ev_mark) {
+                    sent_events = e.seq;
+                    send(&mut ws, &AgentMsg::Event(e)).await?;
+                }
+                for r in rollups.into_iter().filter(|r| r.seq > ro_mark) {
+                    sent_rollups = r.seq;
+                    send(&mut ws, &AgentMsg::Rollup(r)).await?;
+                }
+            }
+            r = results.recv() => {
+                if let Some(r) = r {
+                    send(&mut ws, &AgentMsg::ActionResult(r)).await?;
+                }
+            }
+            frame = ws.next() => {
+                let text = match frame {
+                    None => return Ok(()),
+                    Some(Err(e)) => return Err(format!("websocket error: {e}")),
+                    Some(Ok(Message::Text(t))) => t,
+                    Some(Ok(Message::Close(f))) => return Err(close_reason(f)),
+                    Some(Ok(_)) => continue,
+                };
+                let Ok(msg) = serde_json::from_str::<HubMsg>(&text) else {
+                    let _ = ws.close(Some(tokio_tungstenite::tungstenite::protocol::CloseFrame {
+                        code: CloseCode::from(close::BAD_FRAME),
+                        reason: "malformed message".into(),
+                    })).await;
+                    return Err("the hub sent a malformed message".into());
+                };
+                match msg {
+                    HubMsg::Ack { stream, seq } => shared.outbox().ack(stream, seq),
+                    HubMsg::Resend => since_full = FULL_EVERY,
+                    HubMsg::Action(req) => {
+                        let (d, tx) = (d.clone(), results_tx.clone());
+                        tokio::spawn(async move {
+                            let _ = tx.send(run_action(&d, req).await).await;
+                        });
+                    }
+                    HubMsg::Hello { .. } | HubMsg::Welcome { .. } => {}
+                }
+            }
+        }
+    }
+}
+
+fn snapshot(
+    d: &Daemon,
+    host: &mut HostSampler,
+    last: &mut HashMap<u32, Proc>,
+    seq: u64,
+    full: bool,
+) -> Snapshot {
+    let now: Vec<Proc> = d
+        .list(EnvView::None)
+        .into_iter()
+        .map(|p| Proc {
+            pm_id: p.pm_id,
+            name: p.spec.name.clone(),
+            namespace: p.spec.namespace.clone(),
+            status: p.status.as_str().into(),
+            pid: p.pid,
+            restart_time: p.restart_time,
+            unstable_restarts: p.unstable_restarts,
+            pm_uptime: p.pm_uptime,
+            cpu: p.cpu,
+            memory: p.memory,
+            exec_mode: p.spec.exec_mode.clone(),
+            metrics: Default::default(),
+            versioning: None,
+        })
+        .collect();
+    let removed: Vec<u32> = if full {
+        Vec::new()
+    } else {
+        last.keys()
+            .filter(|id| !now.iter().any(|p| p.pm_id == **id))
+            .copied()
+            .collect()
+    };
+    let processes: Vec<Proc> = if full {
+        now.clone()
+    } else {
+        now.iter()
+            .filter(|p| last.get(&p.pm_id) != Some(*p))
+            .cloned()
+            .collect()
+    };
+    last.clear();
+    last.extend(now.into_iter().map(|p| (p.pm_id, p)));
+    Snapshot {
+        seq,
+        full,
+        at: now_ms() as i64,
+        host: host.sample(&d.paths.home),
+        processes,
+        removed,
+    }
+}
+
+/// Runs a hub action through the same entry point as the CLI.
+async fn run_action(d: &Arc<Daemon>, req: ActionRequest) -> ActionResult {
+    let targets = req.targets.clone();
+    let request = match req.action {
+        RemoteAction::Restart | RemoteAction::Reload => Request::Act {
+            action: Action::Restart,
+            targets,
+        },
+        RemoteAction::Stop => Request::Act {
+            action: Action::Stop,
+            targets,
+        },
+        RemoteAction::Start => Request::Act {
+            action: Action::Start,
+            targets,
+        },
+        RemoteAction::Delete => Request::Act {
+            action: Action::Delete,
+            targets,
+        },
+        RemoteAction::Reset => Request::Act {
+            action: Action::Reset,
+            targets,
+        },
+        RemoteAction::Flush => Request::Flush {
+            target: targets.first().cloned(),
+        },
+        RemoteAction::Scale | RemoteAction::Trigger => {
+            return ActionResult {
+                id: req.id,
+                ok: false,
+                message: "this agent does not support that action yet".into(),
+            };
+        }
+    };
+    let (reply, _) = crate::daemon::handle_request(d, request).await;
+    match reply {
+        Response::Done { messages, .. } => ActionResult {
+            id: req.id,
+            ok: true,
+            message: messages.join("\n"),
+        },
+        Response::Error { message } => ActionResult {
+            id: req.id,
+            ok: false,
+            message,
+        },
+        _ => ActionResult {
+            id: req.id,
+            ok: true,
+            message: String::new(),
+        },
+    }
+}

@@ -1,0 +1,134 @@
+//! `$PMR_HOME/link.json`: where the hub is and the bucket keys, mode 0600.
+
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use pmr_shared::ipc::LinkSettings;
+use pmr_shared::link::keys::{PublicKey, SecretKey};
+
+/// Path of the settings file.
+pub fn path(home: &Path) -> PathBuf {
+    home.join("link.json")
+}
+
+/// Checks the keys and the URL before anything connects: a typo, swapped
+/// keys or a secret that does not match the public key are named here.
+pub fn validate(s: &LinkSettings) -> anyhow::Result<(SecretKey, PublicKey)> {
+    let secret = SecretKey::parse(&s.secret_key).map_err(|e| anyhow::anyhow!("secret key: {e}"))?;
+    let public = PublicKey::parse(&s.public_key).map_err(|e| anyhow::anyhow!("public key: {e}"))?;
+    if secret.public() != public {
+        bail!(
+            "the secret key does not belong to this public key (were they copied from different buckets?)"
+        );
+    }
+    let url = s.hub.as_str();
+    if !(url.starts_with("wss://") || url.starts_with("ws://")) {
+        bail!("--hub {url}: use wss://host:port (or ws:// for a hub without TLS)");
+    }
+    if s.machine_name.is_empty() || s.machine_name.len() > 128 {
+        bail!("the machine name must have 1 to 128 characters");
+    }
+    if let Some(ca) = &s.ca
+        && !Path::new(ca).is_file()
+    {
+        bail!("--ca {ca}: no such file");
+    }
+    if let Some(fp) = &s.fingerprint {
+        super::tls::parse_fingerprint(fp)?;
+    }
+    Ok((secret, public))
+}
+
+/// Writes the settings with mode 0600 (it holds the secret key).
+pub fn save(home: &Path, s: &LinkSettings) -> anyhow::Result<()> {
+    let p = path(home);
+    let tmp = home.join("link.json.tmp");
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .write(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)
+        .with_context(|| format!("cannot write {}", tmp.display()))?;
+    f.write_all(&serde_json::to_vec_pretty(s)?)?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, &p).with_context(|| format!("cannot replace {}", p.display()))?;
+    Ok(())
+}
+
+/// Reads the settings, if a link is configured.
+pub fn load(home: &Path) -> anyhow::Result<Option<LinkSettings>> {
+    let p = path(home);
+    match std::fs::read(&p) {
+        Ok(bytes) => {
+            Ok(Some(serde_json::from_slice(&bytes).with_context(|| {
+                format!("{} is not valid", p.display())
+            })?))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e).with_context(|| format!("cannot read {}", p.display())),
+    }
+}
+
+/// The machine's stable id for this `$PMR_HOME`, created on first use.
+pub fn machine_id(home: &Path) -> String {
+    let p = home.join("machine-id");
+    if let Ok(id) = std::fs::read_to_string(&p) {
+        let id = id.trim().to_string();
+        if !id.is_empty() {
+            return id;
+        }
+    }
+    let mut raw = [0u8; 16];
+    rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut raw);
+    let id = pmr_shared::link::handshake::hex(&raw);
+    let _ = std::fs::write(&p, &id);
+    id
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(secret: &SecretKey, public: &str) -> LinkSettings {
+        LinkSettings {
+            secret_key: secret.to_text(),
+            public_key: public.into(),
+            machine_name: "web-1".into(),
+            hub: "wss://hub:9615".into(),
+            ca: None,
+            fingerprint: None,
+        }
+    }
+
+    #[test]
+    fn mismatched_swapped_and_mistyped_keys_are_named() {
+        let a = SecretKey::generate();
+        let b = SecretKey::generate();
+        assert!(validate(&settings(&a, &a.public().to_string())).is_ok());
+        let e = validate(&settings(&a, &b.public().to_string()))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("does not belong"), "{e}");
+        let mut swapped = settings(&a, &a.public().to_string());
+        std::mem::swap(&mut swapped.secret_key, &mut swapped.public_key);
+        let e = validate(&swapped).unwrap_err().to_string();
+        assert!(e.contains("secret key") && e.contains("public"), "{e}");
+        let mut typo = settings(&a, &a.public().to_string());
+        typo.public_key.replace_range(
+            10..11,
+            if &typo.public_key[10..11] == "A" {
+                "B"
+            } else {
+                "A"
+            },
+        );
+        let e = validate(&typo).unwrap_err().to_string();
+        assert!(e.contains("checksum"), "{e}");
+        let mut http = settings(&a, &a.public().to_string());
+        http.hub = "http://hub".into();
+        assert!(validate(&http).is_err());
+    }
+}

@@ -270,8 +270,8 @@ fn snapshot(
         .into_iter()
         .map(|p| Proc {
             pm_id: p.pm_id,
-            name: p.spec.name.clone(),
-            namespace: p.spec.namespace.clone(),
+            name: p.spec.name,
+            namespace: p.spec.namespace,
             status: p.status.as_str().into(),
             pid: p.pid,
             restart_time: p.restart_time,
@@ -279,7 +279,7 @@ fn snapshot(
             pm_uptime: p.pm_uptime,
             cpu: p.cpu,
             memory: p.memory,
-            exec_mode: p.spec.exec_mode.clone(),
+            exec_mode: p.spec.exec_mode,
             metrics: Default::default(),
             versioning: None,
         })

@@ -47,6 +47,37 @@ pub fn main() -> ExitCode {
     }
 }
 
+/// Containers link by environment, as pm2-runtime does: `PMR_PUBLIC_KEY`,
+/// `PMR_SECRET_KEY`, `PMR_HUB_URL`, `PMR_MACHINE_NAME`. Half a key pair is
+/// an error, not a silent run without the hub.
+fn link_from_env() -> anyhow::Result<Option<pmr_shared::ipc::LinkSettings>> {
+    let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    match (var("PMR_SECRET_KEY"), var("PMR_PUBLIC_KEY")) {
+        (None, None) => Ok(None),
+        (Some(secret_key), Some(public_key)) => {
+            let hub = var("PMR_HUB_URL")
+                .ok_or_else(|| anyhow::anyhow!("PMR_HUB_URL is not set (wss://HOST:9615)"))?;
+            let machine_name = var("PMR_MACHINE_NAME").unwrap_or_else(|| {
+                nix::unistd::gethostname()
+                    .ok()
+                    .and_then(|h| h.into_string().ok())
+                    .unwrap_or_else(|| "pmr-runtime".into())
+            });
+            let s = pmr_shared::ipc::LinkSettings {
+                secret_key,
+                public_key,
+                machine_name,
+                hub,
+                ca: var("PMR_HUB_CA"),
+                fingerprint: var("PMR_HUB_FINGERPRINT"),
+            };
+            crate::link::settings::validate(&s)?;
+            Ok(Some(s))
+        }
+        _ => anyhow::bail!("set both PMR_PUBLIC_KEY and PMR_SECRET_KEY to link, or neither"),
+    }
+}
+
 fn run(cli: RuntimeCli) -> anyhow::Result<ExitCode> {
     let paths = Paths::from_env()?;
     std::fs::create_dir_all(paths.logs_dir())?;
@@ -62,6 +93,9 @@ fn run(cli: RuntimeCli) -> anyhow::Result<ExitCode> {
             .map(|instance| NewInstance { spec: spec.clone(), instance, wanted_id: None, restart_time: 0 })
             .collect();
         let handles = d.create(new).map_err(anyhow::Error::msg)?;
+        if let Some(settings) = link_from_env()? {
+            d.link.start(&d, settings)?;
+        }
         let mut logs = d.log_bus.subscribe();
         for h in &handles {
             h.control(Control::Start).await;

@@ -1,3 +1,3 @@
-//! Cross-binary end-to-end tests (agent with hub) live here once the hub
-//! exists; the agent's own tests drive the real `pmr` binary from
-//! `agent/tests/`.
+//! End-to-end tests live in `e2e/`: they start the real `pmr`, `pmr-runtime`
+//! and `pmr-hub` binaries that `cargo test --workspace` builds (the agent and
+//! hub packages have integration tests, so their binaries are built first).

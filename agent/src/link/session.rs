@@ -65,7 +65,11 @@ pub(crate) async fn run_forever(d: Arc<Daemon>, shared: Arc<Shared>, target: Tar
             attempt = 0;
         }
         // Full jitter: a hub restart does not bring every agent back at once.
-        let ceiling = BACKOFF_CAP_MS.min(BACKOFF_BASE_MS << attempt.min(16));
+        let cap = std::env::var("PMR_LINK_BACKOFF_MAX_MS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(BACKOFF_CAP_MS);
+        let ceiling = cap.min(BACKOFF_BASE_MS << attempt.min(16)).max(1);
         let delay = Duration::from_millis(random_below(ceiling) + 100);
         attempt = attempt.saturating_add(1);
         shared.state().next_attempt = Some(now_ms() as i64 + delay.as_millis() as i64);

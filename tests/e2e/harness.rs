@@ -1,0 +1,357 @@
+//! Starting real hubs and agents in temp directories.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// Generous bound so a broken build fails instead of hanging.
+pub const PATIENCE: Duration = Duration::from_secs(30);
+
+/// `target/debug` (or wherever this test binary was built).
+pub fn bin(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().unwrap().parent().unwrap();
+    let p = dir.join(name);
+    assert!(
+        p.exists(),
+        "{} not built; run `cargo test --workspace`",
+        p.display()
+    );
+    p
+}
+
+pub fn wait_until<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+    let start = Instant::now();
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(start.elapsed() < PATIENCE, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// TLS material for a hub.
+pub enum Tls {
+    /// Plain ws:// and http://.
+    None,
+    /// `--self-signed`; agents pin the printed fingerprint.
+    SelfSigned,
+    /// A certificate from a CA made for the test.
+    Ca {
+        cert: PathBuf,
+        key: PathBuf,
+        ca: PathBuf,
+    },
+}
+
+pub struct Hub {
+    pub dir: tempfile::TempDir,
+    pub port: u16,
+    child: Option<Child>,
+    pub token: String,
+    pub secret: String,
+    pub public: String,
+    pub fingerprint: Option<String>,
+    tls: bool,
+    extra: Vec<String>,
+}
+
+impl Hub {
+    pub fn start(tls: Tls) -> Hub {
+        Self::start_with(tls, &[])
+    }
+
+    pub fn start_with(tls: Tls, extra: &[&str]) -> Hub {
+        let dir = tempfile::Builder::new()
+            .prefix("hub")
+            .tempdir_in("/tmp")
+            .unwrap();
+        let keys = admin(dir.path(), &["keys", "create", "--bucket", "prod"]);
+        let text = String::from_utf8(keys.stdout).unwrap();
+        let secret = text
+            .lines()
+            .find_map(|l| l.strip_prefix("secret key: "))
+            .unwrap()
+            .trim()
+            .to_string();
+        let public = text
+            .lines()
+            .find_map(|l| l.strip_prefix("public key: "))
+            .unwrap()
+            .trim()
+            .to_string();
+        let token =
+            String::from_utf8(admin(dir.path(), &["tokens", "create", "--name", "e2e"]).stdout)
+                .unwrap()
+                .trim()
+                .to_string();
+        let mut extra: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
+        let is_tls = !matches!(tls, Tls::None);
+        match tls {
+            Tls::None => {}
+            Tls::SelfSigned => extra.push("--self-signed".into()),
+            Tls::Ca { cert, key, .. } => extra.extend([
+                "--tls-cert".into(),
+                cert.display().to_string(),
+                "--tls-key".into(),
+                key.display().to_string(),
+            ]),
+        }
+        let mut hub = Hub {
+            dir,
+            port: free_port(),
+            child: None,
+            token,
+            secret,
+            public,
+            fingerprint: None,
+            tls: is_tls,
+            extra,
+        };
+        hub.spawn();
+        hub
+    }
+
+    fn spawn(&mut self) {
+        let mut child = Command::new(bin("pmr-hub"))
+            .arg("--data-dir")
+            .arg(self.dir.path())
+            .arg("serve")
+            .arg("--listen")
+            .arg(format!("127.0.0.1:{}", self.port))
+            .args(&self.extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut out = BufReader::new(child.stdout.take().unwrap());
+        loop {
+            let mut line = String::new();
+            assert!(
+                out.read_line(&mut line).unwrap() > 0,
+                "the hub exited before listening"
+            );
+            if let Some(fp) = line.strip_prefix("TLS certificate fingerprint (SHA-256): ") {
+                self.fingerprint = Some(fp.trim().to_string());
+            }
+            if line.starts_with("pmr-hub listening") {
+                break;
+            }
+        }
+        // Keep draining stdout so the hub never blocks on it.
+        std::thread::spawn(move || {
+            let mut sink = Vec::new();
+            let _ = out.read_to_end(&mut sink);
+        });
+        self.child = Some(child);
+    }
+
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    pub fn restart(&mut self) {
+        self.stop();
+        self.spawn();
+    }
+
+    pub fn ws_url(&self) -> String {
+        format!(
+            "{}://127.0.0.1:{}",
+            if self.tls { "wss" } else { "ws" },
+            self.port
+        )
+    }
+
+    pub fn admin(&self, args: &[&str]) -> Output {
+        admin(self.dir.path(), args)
+    }
+
+    /// A plain-HTTP request; returns status and JSON (or text as a JSON string).
+    pub fn http(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&Value>,
+        token: bool,
+    ) -> (u16, Value) {
+        assert!(!self.tls, "use curl-free TLS helpers for TLS hubs");
+        let mut s = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
+        s.set_read_timeout(Some(PATIENCE)).unwrap();
+        let body = body.map(|b| b.to_string()).unwrap_or_default();
+        let auth = if token {
+            format!("Authorization: Bearer {}\r\n", self.token)
+        } else {
+            String::new()
+        };
+        write!(
+            s,
+            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        let mut raw = String::new();
+        s.read_to_string(&mut raw).unwrap();
+        parse_http(&raw)
+    }
+
+    pub fn get(&self, path: &str) -> Value {
+        let (status, v) = self.http("GET", path, None, true);
+        assert_eq!(status, 200, "GET {path}: {v}");
+        v
+    }
+
+    /// The server named `name` in /api/v1/servers, if any.
+    pub fn server(&self, name: &str) -> Option<Value> {
+        self.get("/api/v1/servers")
+            .as_array()?
+            .iter()
+            .find(|s| s["name"] == name)
+            .cloned()
+    }
+
+    pub fn process(&self, server: &str, app: &str) -> Option<Value> {
+        self.get(&format!("/api/v1/processes?server={server}&app={app}"))
+            .as_array()?
+            .first()
+            .cloned()
+    }
+}
+
+pub fn parse_http(raw: &str) -> (u16, Value) {
+    let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((raw, ""));
+    let status: u16 = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    // Responses here are small; chunked ones have a size line around the body.
+    let body = if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        let mut out = String::new();
+        let mut rest = body;
+        while let Some((size, tail)) = rest.split_once("\r\n") {
+            let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+            if n == 0 {
+                break;
+            }
+            out.push_str(&tail[..n]);
+            rest = &tail[n + 2..];
+        }
+        out
+    } else {
+        body.to_string()
+    };
+    (
+        status,
+        serde_json::from_str(&body).unwrap_or(Value::String(body)),
+    )
+}
+
+impl Drop for Hub {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn admin(dir: &Path, args: &[&str]) -> Output {
+    let out = Command::new(bin("pmr-hub"))
+        .arg("--data-dir")
+        .arg(dir)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "pmr-hub {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// A `pmr` daemon in its own `$PMR_HOME`.
+pub struct Agent {
+    pub home: tempfile::TempDir,
+    pub work: tempfile::TempDir,
+}
+
+impl Agent {
+    pub fn new() -> Agent {
+        Agent {
+            home: tempfile::Builder::new()
+                .prefix("pmr")
+                .tempdir_in("/tmp")
+                .unwrap(),
+            work: tempfile::Builder::new()
+                .prefix("pmw")
+                .tempdir_in("/tmp")
+                .unwrap(),
+        }
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        Command::new(bin("pmr"))
+            .env("PMR_HOME", self.home.path())
+            .env("NO_COLOR", "1")
+            // Reconnect within seconds in tests; production caps at 60 s.
+            .env("PMR_LINK_BACKOFF_MAX_MS", "2000")
+            .current_dir(self.work.path())
+            .args(args)
+            .output()
+            .unwrap()
+    }
+
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "pmr {args:?}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    pub fn write(&self, name: &str, body: &str) {
+        std::fs::write(self.work.path().join(name), body).unwrap();
+    }
+
+    pub fn link(&self, hub: &Hub, name: &str, extra: &[&str]) {
+        let url = hub.ws_url();
+        let mut args = vec!["link", &hub.secret, &hub.public, name, "--hub", &url];
+        args.extend_from_slice(extra);
+        self.ok(&args);
+    }
+
+    pub fn status(&self) -> String {
+        self.ok(&["link", "status"])
+    }
+
+    pub fn jlist(&self) -> Vec<Value> {
+        serde_json::from_str(&self.ok(&["jlist"])).unwrap()
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        let _ = self.run(&["kill"]);
+    }
+}

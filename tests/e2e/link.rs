@@ -1,0 +1,173 @@
+//! Link an agent, see it in the API and /metrics, crash an app, act on it.
+
+use std::time::Instant;
+
+use serde_json::json;
+
+use crate::harness::{Agent, Hub, Tls, wait_until};
+
+#[test]
+fn linked_agent_shows_apps_events_and_obeys_actions() {
+    let hub = Hub::start(Tls::None);
+    let agent = Agent::new();
+    agent.write("tick.sh", "while true; do sleep 1; done\n");
+    agent.ok(&["start", "tick.sh", "--name", "api"]);
+    let linked_at = Instant::now();
+    agent.link(&hub, "web-1", &[]);
+    let p = wait_until("the app in the API", || hub.process("web-1", "api"));
+    // The target is 2 s; the bound here only avoids hanging.
+    eprintln!(
+        "server and app visible {} ms after `pmr link`",
+        linked_at.elapsed().as_millis()
+    );
+    assert_eq!(p["status"], "online");
+    let server = hub.server("web-1").unwrap();
+    assert_eq!(server["online"], true);
+    assert_eq!(server["bucket"], "prod");
+    assert!(server["host"]["mem_total"].as_u64().unwrap() > 0);
+    assert!(
+        agent.status().contains("status:   connected"),
+        "{}",
+        agent.status()
+    );
+
+    // A crash shows as an exit event and a restart.
+    let pid = p["pid"].as_i64().unwrap();
+    std::process::Command::new("kill")
+        .args(["-9", &pid.to_string()])
+        .status()
+        .unwrap();
+    let ev = wait_until("the exit event", || {
+        let evs = hub.get("/api/v1/events?app=api");
+        evs["events"]
+            .as_array()?
+            .iter()
+            .find(|e| e["kind"] == "exit" && e["signal"] == "SIGKILL")
+            .cloned()
+    });
+    assert_eq!(ev["server"], "web-1");
+    wait_until("restart count", || {
+        (hub.process("web-1", "api")?["restart_time"] == 1).then_some(())
+    });
+
+    // A remote restart goes through the agent's own restart.
+    let before = agent.jlist()[0]["pid"].clone();
+    let (status, res) = hub.http(
+        "POST",
+        "/api/v1/actions",
+        Some(&json!({"server": "web-1", "action": "restart", "targets": ["api"], "wait": true})),
+        true,
+    );
+    assert_eq!(status, 200, "{res}");
+    assert_eq!(res["ok"], true, "{res}");
+    let after = agent.jlist()[0]["pid"].clone();
+    assert_ne!(before, after);
+    assert_eq!(agent.jlist()[0]["pm2_env"]["restart_time"], 2);
+    // The hub recorded who asked and the outcome.
+    let id = res["id"].as_str().unwrap();
+    let rec = hub.get(&format!("/api/v1/actions/{id}"));
+    assert_eq!(rec["requested_by"], "e2e");
+    assert_eq!(rec["ok"], true);
+    // An unknown app is a clear failure, not a silent success.
+    let (_, res) = hub.http(
+        "POST",
+        "/api/v1/actions",
+        Some(&json!({"server": "web-1", "action": "stop", "targets": ["ghost"], "wait": true})),
+        true,
+    );
+    assert_eq!(res["ok"], false, "{res}");
+    assert!(res["message"].as_str().unwrap().contains("ghost"));
+
+    // The API needs a token.
+    let (status, _) = hub.http("GET", "/api/v1/servers", None, false);
+    assert_eq!(status, 401);
+
+    // /metrics parses with a real Prometheus text parser and has the app.
+    let (status, text) = hub.http("GET", "/metrics", None, false);
+    assert_eq!(status, 200);
+    let text = text.as_str().unwrap().to_string();
+    let lines = text.lines().map(|l| Ok(l.to_string()));
+    let scrape = prometheus_parse::Scrape::parse(lines).expect("valid exposition");
+    let restarts = scrape
+        .samples
+        .iter()
+        .find(|s| s.metric == "pmr_process_restarts" && s.labels.get("app") == Some("api"))
+        .expect("process series");
+    assert_eq!(restarts.labels.get("server"), Some("web-1"));
+    assert_eq!(restarts.labels.get("bucket"), Some("prod"));
+    assert!(
+        scrape
+            .samples
+            .iter()
+            .any(|s| s.metric == "pmr_hub_agents_connected")
+    );
+
+    // Unlink: the hub sees the server go offline.
+    agent.ok(&["unlink"]);
+    wait_until("offline", || {
+        (hub.server("web-1")?["online"] == false).then_some(())
+    });
+}
+
+#[test]
+fn runtime_links_from_environment() {
+    let hub = Hub::start(Tls::None);
+    let work = tempfile::tempdir().unwrap();
+    let home = tempfile::Builder::new()
+        .prefix("pmr")
+        .tempdir_in("/tmp")
+        .unwrap();
+    std::fs::write(work.path().join("svc.sh"), "while true; do sleep 1; done\n").unwrap();
+    let mut child = std::process::Command::new(crate::harness::bin("pmr-runtime"))
+        .arg("svc.sh")
+        .current_dir(work.path())
+        .env("PMR_HOME", home.path())
+        .env("PMR_PUBLIC_KEY", &hub.public)
+        .env("PMR_SECRET_KEY", &hub.secret)
+        .env("PMR_HUB_URL", hub.ws_url())
+        .env("PMR_MACHINE_NAME", "container-7")
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let p = wait_until("the container's app", || hub.process("container-7", "svc"));
+    assert_eq!(p["status"], "online");
+    std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status}");
+
+    // Half a key pair is refused.
+    let out = std::process::Command::new(crate::harness::bin("pmr-runtime"))
+        .arg("svc.sh")
+        .current_dir(work.path())
+        .env("PMR_HOME", home.path())
+        .env("PMR_PUBLIC_KEY", &hub.public)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("PMR_SECRET_KEY"));
+}
+
+#[test]
+fn wrong_keys_are_refused_before_connecting() {
+    let hub = Hub::start(Tls::None);
+    let agent = Agent::new();
+    let url = hub.ws_url();
+    let out = agent.run(&["link", &hub.public, &hub.secret, "x", "--hub", &url]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("secret key"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut typo = hub.secret.clone();
+    typo.replace_range(8..9, if &typo[8..9] == "A" { "B" } else { "A" });
+    let out = agent.run(&["link", &typo, &hub.public, "x", "--hub", &url]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("checksum"));
+    assert!(
+        !agent.home.path().join("link.json").exists(),
+        "nothing stored"
+    );
+}

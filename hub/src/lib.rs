@@ -5,6 +5,7 @@
 //! store knows no HTTP and no websocket.
 
 pub mod api;
+pub mod bench;
 pub mod config;
 pub mod gateway;
 pub mod live;
@@ -60,6 +61,16 @@ impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, tls:
 {
     fn connect_info(stream: axum::serve::IncomingStream<'_, tls::TlsListener>) -> Self {
         PeerAddr(*stream.remote_addr())
+    }
+}
+
+/// One descriptor per agent: lift the soft limit to the hard one.
+pub fn raise_fd_limit() {
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    if let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE)
+        && soft < hard
+    {
+        let _ = setrlimit(Resource::RLIMIT_NOFILE, hard, hard);
     }
 }
 

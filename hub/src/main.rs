@@ -38,6 +38,21 @@ enum Command {
     /// API tokens.
     #[command(subcommand)]
     Tokens(TokensCmd),
+    /// Load test: N simulated agents against a hub this command starts.
+    Bench {
+        /// Simulated agents.
+        #[arg(long, default_value_t = 1000)]
+        agents: usize,
+        /// Processes per agent.
+        #[arg(long, default_value_t = 10)]
+        procs: usize,
+        /// Seconds of steady state to measure.
+        #[arg(long, default_value_t = 60)]
+        seconds: u64,
+        /// Agents that also measure snapshot-to-API delay.
+        #[arg(long, default_value_t = 4)]
+        probes: usize,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -57,6 +72,9 @@ struct ServeArgs {
     /// Handshakes per second per client address.
     #[arg(long, env = "PMR_HUB_HANDSHAKES_PER_IP")]
     handshakes_per_ip: Option<f64>,
+    /// Handshakes per second per bucket key.
+    #[arg(long, env = "PMR_HUB_HANDSHAKES_PER_KEY")]
+    handshakes_per_key: Option<f64>,
     /// Print the default settings as TOML and exit.
     #[arg(long)]
     print_config: bool,
@@ -154,6 +172,19 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 .map_err(|e| anyhow::anyhow!("key {key}: {e}"))?;
             println!("revoked key {} of bucket {}", row.public_key, row.bucket);
         }
+        Command::Bench {
+            agents,
+            procs,
+            seconds,
+            probes,
+        } => {
+            pmr_hub::bench::run(pmr_hub::bench::BenchArgs {
+                agents,
+                procs,
+                seconds,
+                probes,
+            })?;
+        }
         Command::Tokens(TokensCmd::Create { name }) => {
             let store = open_store(&cfg)?;
             let mut raw = [0u8; 24];
@@ -178,6 +209,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             if let Some(r) = args.handshakes_per_ip {
                 cfg.handshakes_per_ip = r;
             }
+            if let Some(r) = args.handshakes_per_key {
+                cfg.handshakes_per_key = r;
+            }
             serve(cfg)?;
         }
     }
@@ -189,6 +223,7 @@ fn serve(cfg: Config) -> anyhow::Result<()> {
         .with_target(false)
         .with_writer(std::io::stderr)
         .init();
+    pmr_hub::raise_fd_limit();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;

@@ -1,24 +1,51 @@
 #!/usr/bin/env bash
-# Builds pmr and runs the demo: the daemon supervising a small HTTP app.
-# Uses its own PMR_HOME (./target/demo-home) so your ~/.pmr is untouched.
+# The main job in one command: builds pmr and pmr-hub, starts a hub (TLS,
+# self-signed certificate pinned by the agent), a pmr daemon supervising a
+# small HTTP app, links the two, and prints where to look.
+# Everything lives under ./target/demo (your ~/.pmr is untouched).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --release -q -p pmr-agent
-export PMR_HOME="$PWD/target/demo-home"
+cargo build --release -q -p pmr-agent -p pmr-hub
+ROOT="$PWD/target/demo"
 PMR="$PWD/target/release/pmr"
-PORT="${PORT:-3000}"
-"$PMR" delete demo -s 2>/dev/null || true
-PORT="$PORT" "$PMR" start examples/demo-app.js --name demo --time
-for _ in $(seq 50); do
-  if curl -fsS "http://127.0.0.1:$PORT/" 2>/dev/null; then break; fi
-  sleep 0.1
-done
-"$PMR" logs demo --lines 5 --nostream
+HUB="$PWD/target/release/pmr-hub"
+APP_PORT="${PORT:-3000}"
+HUB_PORT="${HUB_PORT:-9615}"
+export PMR_HOME="$ROOT/agent"
+mkdir -p "$ROOT"
+
+# A fresh demo each time: stop what an earlier run left.
+"$PMR" kill >/dev/null 2>&1 || true
+if [ -f "$ROOT/hub.pid" ]; then kill "$(cat "$ROOT/hub.pid")" 2>/dev/null || true; sleep 0.5; fi
+rm -rf "$ROOT/hub-data"
+
+keys=$("$HUB" --data-dir "$ROOT/hub-data" keys create --bucket demo)
+SECRET=$(awk '/^secret key:/ {print $3}' <<<"$keys")
+PUBLIC=$(awk '/^public key:/ {print $3}' <<<"$keys")
+TOKEN=$("$HUB" --data-dir "$ROOT/hub-data" tokens create --name demo)
+
+nohup "$HUB" --data-dir "$ROOT/hub-data" serve --listen "127.0.0.1:$HUB_PORT" --self-signed \
+  >"$ROOT/hub.out" 2>"$ROOT/hub.log" &
+echo $! >"$ROOT/hub.pid"
+for _ in $(seq 100); do grep -q "listening" "$ROOT/hub.out" 2>/dev/null && break; sleep 0.1; done
+FP=$(awk -F': ' '/fingerprint/ {print $2}' "$ROOT/hub.out")
+
+PORT="$APP_PORT" "$PMR" start examples/demo-app.js --name demo --time -s
+"$PMR" link "$SECRET" "$PUBLIC" demo-machine --hub "wss://127.0.0.1:$HUB_PORT" --fingerprint "$FP" >/dev/null
+for _ in $(seq 50); do curl -fsS "http://127.0.0.1:$APP_PORT/" >/dev/null 2>&1 && break; sleep 0.1; done
+for _ in $(seq 50); do "$PMR" link status | grep -q "status:   connected" && break; sleep 0.1; done
+
+"$PMR" list
+"$PMR" link status
 cat <<MSG
 
-The demo app runs under pmr (PMR_HOME=$PMR_HOME):
-  curl http://127.0.0.1:$PORT/
-  PMR_HOME=$PMR_HOME $PMR list
+pmr-hub runs on https://127.0.0.1:$HUB_PORT (self-signed; SHA-256 $FP)
+and sees this machine as "demo-machine":
+  curl -sk -H "Authorization: Bearer $TOKEN" https://127.0.0.1:$HUB_PORT/api/v1/processes
+  curl -sk https://127.0.0.1:$HUB_PORT/metrics | grep pmr_process
+The demo app answers on http://127.0.0.1:$APP_PORT/ ; try:
   PMR_HOME=$PMR_HOME $PMR logs demo
-  PMR_HOME=$PMR_HOME $PMR kill      # stop the app and the daemon
+  PMR_HOME=$PMR_HOME $PMR restart demo
+Stop everything:
+  PMR_HOME=$PMR_HOME $PMR kill; kill \$(cat $ROOT/hub.pid)
 MSG

@@ -197,11 +197,18 @@ async fn process(
         .cloned()
         .ok_or(ApiError(StatusCode::NOT_FOUND, "no such process".into()))?;
     let since = q.since.unwrap_or_else(|| now_ms() - 3_600_000);
+    // Up to 6 hours back in 10-second rows, further in 5-minute ones.
+    let span = if now_ms() - since > 6 * 3_600_000 {
+        crate::store::COARSE_SPAN_MS
+    } else {
+        10_000
+    };
     let store = hub.store.clone();
     let history =
-        tokio::task::spawn_blocking(move || store.history(id, i64::from(pm_id), since)).await??;
+        tokio::task::spawn_blocking(move || store.history(id, i64::from(pm_id), span, since))
+            .await??;
     Ok(Json(
-        json!({ "server": s.name, "server_id": s.id, "process": p, "history": history }),
+        json!({ "server": s.name, "server_id": s.id, "process": p, "span_ms": span, "history": history }),
     ))
 }
 

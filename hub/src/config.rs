@@ -30,6 +30,8 @@ pub struct Config {
     pub retention_events_days: u32,
     /// Days of 10-second rollups kept.
     pub retention_rollups_days: u32,
+    /// Days of 5-minute rollups kept.
+    pub retention_coarse_days: u32,
     /// Most process series in one `/metrics` answer.
     pub max_series: usize,
 }
@@ -47,6 +49,7 @@ impl Default for Config {
             handshakes_per_key: 200.0,
             retention_events_days: 30,
             retention_rollups_days: 7,
+            retention_coarse_days: 90,
             max_series: 50_000,
         }
     }

@@ -159,6 +159,22 @@ pub async fn serve(
     Ok(())
 }
 
+/// Folds finished 5-minute windows (a minute of slack for late rows) that
+/// were not folded yet.
+fn downsample(store: &dyn Store) -> store::StoreResult<()> {
+    let span = store::COARSE_SPAN_MS;
+    let to = (now_ms() - 60_000) / span * span;
+    let from = store
+        .meta("downsampled_until")?
+        .and_then(|v| v.parse::<i64>().ok())
+        .unwrap_or(to - 12 * span);
+    if to > from {
+        store.downsample(from, to)?;
+        store.set_meta("downsampled_until", &to.to_string())?;
+    }
+    Ok(())
+}
+
 /// Closes sessions of keys revoked by `pmr-hub keys revoke` (another
 /// process, so the store is the only channel), keeps last-seen times and
 /// prunes old rows.
@@ -194,13 +210,22 @@ async fn housekeeping(hub: Arc<Hub>) {
             let store = hub.store.clone();
             let _ = tokio::task::spawn_blocking(move || store.touch_servers(&seen)).await;
         }
+        if n % 60 == 30 {
+            let store = hub.store.clone();
+            if let Ok(Err(e)) =
+                tokio::task::spawn_blocking(move || downsample(store.as_ref())).await
+            {
+                tracing::warn!("downsampling failed: {e}");
+            }
+        }
         if n % 3600 == 1 {
             let day = 86_400_000i64;
             let now = now_ms();
             let ev = now - i64::from(hub.config.retention_events_days) * day;
             let ro = now - i64::from(hub.config.retention_rollups_days) * day;
+            let co = now - i64::from(hub.config.retention_coarse_days) * day;
             let store = hub.store.clone();
-            if let Ok(Ok(n)) = tokio::task::spawn_blocking(move || store.prune(ev, ro)).await
+            if let Ok(Ok(n)) = tokio::task::spawn_blocking(move || store.prune(ev, ro, co)).await
                 && n > 0
             {
                 tracing::info!("pruned {n} old rows");

@@ -171,3 +171,35 @@ fn wrong_keys_are_refused_before_connecting() {
         "nothing stored"
     );
 }
+
+#[test]
+fn history_and_a_link_that_survives_the_daemon() {
+    use std::os::unix::fs::PermissionsExt;
+    let hub = Hub::start(Tls::None);
+    let agent = Agent::new();
+    agent.write("w.sh", "while true; do sleep 1; done\n");
+    agent.ok(&["start", "w.sh"]);
+    agent.link(&hub, "keeper", &[]);
+    let mode = std::fs::metadata(agent.home.path().join("link.json"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600, "the secret is private");
+    // A 10-second rollup reaches the process history.
+    let server_id = wait_until("server", || hub.server("keeper")?["id"].as_i64());
+    let hist = wait_until("a rollup in the history", || {
+        let v = hub.get(&format!("/api/v1/servers/{server_id}/processes/0"));
+        (!v["history"].as_array()?.is_empty()).then_some(v)
+    });
+    assert_eq!(hist["process"]["name"], "w");
+    assert!(
+        hist["history"][0]["memory"][1].as_f64().unwrap() > 0.0,
+        "{hist}"
+    );
+    // The daemon restarts (SIGTERM saves, resurrect restores): the link comes back by itself.
+    agent.ok(&["update"]);
+    wait_until("linked again", || {
+        agent.status().contains("status:   connected").then_some(())
+    });
+    assert_eq!(hub.server("keeper").unwrap()["online"], true);
+}

@@ -169,8 +169,20 @@ pub trait Store: Send + Sync + 'static {
     fn insert_rollups(&self, server_id: i64, rollups: &[Rollup]) -> StoreResult<u64>;
     /// Events, newest first.
     fn events(&self, q: &EventQuery) -> StoreResult<Vec<EventRow>>;
-    /// History of one process.
-    fn history(&self, server_id: i64, pm_id: i64, since: i64) -> StoreResult<Vec<RollupRow>>;
+    /// History of one process at one resolution (10 s or 5 min rows).
+    fn history(
+        &self,
+        server_id: i64,
+        pm_id: i64,
+        span_ms: i64,
+        since: i64,
+    ) -> StoreResult<Vec<RollupRow>>;
+    /// Folds the 10-second rows of `[from, to)` into 5-minute rows; returns rows written.
+    fn downsample(&self, from: i64, to: i64) -> StoreResult<u64>;
+    /// A value of the hub's own bookkeeping.
+    fn meta(&self, key: &str) -> StoreResult<Option<String>>;
+    /// Sets a bookkeeping value.
+    fn set_meta(&self, key: &str, value: &str) -> StoreResult<()>;
     /// Stores an API token's hash.
     fn create_token(&self, name: &str, token_hash: &str) -> StoreResult<()>;
     /// The token's name, if the hash is known.
@@ -181,9 +193,17 @@ pub trait Store: Send + Sync + 'static {
     fn finish_action(&self, id: &str, ok: bool, message: &str, now: i64) -> StoreResult<()>;
     /// One action.
     fn action(&self, id: &str) -> StoreResult<ActionRow>;
-    /// Deletes events and rollups older than the given times.
-    fn prune(&self, events_before: i64, rollups_before: i64) -> StoreResult<u64>;
+    /// Deletes events, 10-second and 5-minute rollups older than the given times.
+    fn prune(
+        &self,
+        events_before: i64,
+        rollups_before: i64,
+        coarse_before: i64,
+    ) -> StoreResult<u64>;
 }
+
+/// Width of the coarse rollups.
+pub const COARSE_SPAN_MS: i64 = 300_000;
 
 /// The stream a row belongs to, as stored in `stream_seq`.
 pub fn stream_name(s: Stream) -> &'static str {

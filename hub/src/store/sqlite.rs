@@ -391,16 +391,73 @@ impl Store for SqliteStore {
         rows.collect::<Result<_, _>>().map_err(other)
     }
 
-    fn history(&self, server_id: i64, pm_id: i64, since: i64) -> StoreResult<Vec<RollupRow>> {
+    fn downsample(&self, from: i64, to: i64) -> StoreResult<u64> {
+        let mut c = self.w();
+        let tx = c.transaction().map_err(other)?;
+        // Portable SQL: min/max/avg in one pass, then "last" from the latest
+        // 10-second row of each window.
+        let n = tx
+            .execute(
+                "INSERT INTO rollups (server_id, pm_id, app, span_ms, start, cpu_min, cpu_max, cpu_avg, cpu_last,
+                   mem_min, mem_max, mem_avg, mem_last)
+                 SELECT server_id, pm_id, MAX(app), ?3, (start / ?3) * ?3, MIN(cpu_min), MAX(cpu_max), AVG(cpu_avg), 0,
+                   MIN(mem_min), MAX(mem_max), AVG(mem_avg), 0
+                 FROM rollups WHERE span_ms = 10000 AND start >= ?1 AND start < ?2
+                 GROUP BY server_id, pm_id, (start / ?3)
+                 ON CONFLICT (server_id, pm_id, span_ms, start) DO NOTHING",
+                params![from, to, super::COARSE_SPAN_MS],
+            )
+            .map_err(other)?;
+        tx.execute(
+            "UPDATE rollups SET
+               cpu_last = (SELECT t.cpu_last FROM rollups t WHERE t.server_id = rollups.server_id AND t.pm_id = rollups.pm_id
+                  AND t.span_ms = 10000 AND t.start >= rollups.start AND t.start < rollups.start + ?3 ORDER BY t.start DESC LIMIT 1),
+               mem_last = (SELECT t.mem_last FROM rollups t WHERE t.server_id = rollups.server_id AND t.pm_id = rollups.pm_id
+                  AND t.span_ms = 10000 AND t.start >= rollups.start AND t.start < rollups.start + ?3 ORDER BY t.start DESC LIMIT 1)
+             WHERE span_ms = ?3 AND start >= ?1 AND start < ?2",
+            params![from, to, super::COARSE_SPAN_MS],
+        )
+        .map_err(other)?;
+        tx.commit().map_err(other)?;
+        Ok(n as u64)
+    }
+
+    fn meta(&self, key: &str) -> StoreResult<Option<String>> {
+        self.r()
+            .query_row("SELECT value FROM meta WHERE key = ?1", params![key], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map_err(other)
+    }
+
+    fn set_meta(&self, key: &str, value: &str) -> StoreResult<()> {
+        self.w()
+            .execute(
+                "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                params![key, value],
+            )
+            .map_err(other)?;
+        Ok(())
+    }
+
+    fn history(
+        &self,
+        server_id: i64,
+        pm_id: i64,
+        span_ms: i64,
+        since: i64,
+    ) -> StoreResult<Vec<RollupRow>> {
         let c = self.r();
         let mut st = c
             .prepare_cached(
                 "SELECT start, span_ms, cpu_min, cpu_max, cpu_avg, cpu_last, mem_min, mem_max, mem_avg, mem_last
-                 FROM rollups WHERE server_id = ?1 AND pm_id = ?2 AND start >= ?3 ORDER BY start LIMIT 10000",
+                 FROM rollups WHERE server_id = ?1 AND pm_id = ?2 AND span_ms = ?4 AND start >= ?3
+                 ORDER BY start LIMIT 10000",
             )
             .map_err(other)?;
         let rows = st
-            .query_map(params![server_id, pm_id, since], |r| {
+            .query_map(params![server_id, pm_id, since, span_ms], |r| {
                 Ok(RollupRow {
                     start: r.get(0)?,
                     span_ms: r.get(1)?,
@@ -477,18 +534,29 @@ impl Store for SqliteStore {
             .ok_or(StoreError::NotFound)
     }
 
-    fn prune(&self, events_before: i64, rollups_before: i64) -> StoreResult<u64> {
+    fn prune(
+        &self,
+        events_before: i64,
+        rollups_before: i64,
+        coarse_before: i64,
+    ) -> StoreResult<u64> {
         let c = self.w();
         let a = c
             .execute("DELETE FROM events WHERE at < ?1", params![events_before])
             .map_err(other)?;
         let b = c
             .execute(
-                "DELETE FROM rollups WHERE start < ?1",
+                "DELETE FROM rollups WHERE span_ms = 10000 AND start < ?1",
                 params![rollups_before],
             )
             .map_err(other)?;
-        Ok((a + b) as u64)
+        let d = c
+            .execute(
+                "DELETE FROM rollups WHERE span_ms <> 10000 AND start < ?1",
+                params![coarse_before],
+            )
+            .map_err(other)?;
+        Ok((a + b + d) as u64)
     }
 }
 
@@ -538,5 +606,46 @@ mod tests {
         assert!(revoked.revoked_at.is_some());
         assert!(matches!(s.revoke_key("nope"), Err(StoreError::NotFound)));
         assert_eq!(s.hub_id().unwrap(), s.hub_id().unwrap());
+    }
+
+    #[test]
+    fn ten_second_rows_fold_into_five_minute_rows() {
+        use pmr_shared::link::messages::{Agg, ProcRollup};
+        let dir = tempfile::tempdir().unwrap();
+        let s = SqliteStore::open(&dir.path().join("hub.db")).unwrap();
+        let key = s.create_key("prod", "PKEY").unwrap();
+        let server = s
+            .upsert_server(key.bucket_id, "m1", "web", "0.1.0", 5)
+            .unwrap();
+        let a = |v: f64| Agg {
+            min: v,
+            max: v * 2.0,
+            avg: v,
+            last: v,
+        };
+        let rollups: Vec<Rollup> = (0..30)
+            .map(|i| Rollup {
+                seq: i + 1,
+                start: 600_000 + i as i64 * 10_000,
+                span_ms: 10_000,
+                processes: vec![ProcRollup {
+                    pm_id: 0,
+                    name: "api".into(),
+                    cpu: a(i as f64),
+                    memory: a(100.0),
+                }],
+            })
+            .collect();
+        s.insert_rollups(server, &rollups).unwrap();
+        assert_eq!(s.downsample(600_000, 900_000).unwrap(), 1);
+        let coarse = s
+            .history(server, 0, super::super::COARSE_SPAN_MS, 0)
+            .unwrap();
+        assert_eq!(coarse.len(), 1);
+        assert_eq!(coarse[0].start, 600_000);
+        assert_eq!(coarse[0].cpu, [0.0, 58.0, 14.5, 29.0]);
+        assert_eq!(s.history(server, 0, 10_000, 0).unwrap().len(), 30);
+        // Running it again writes nothing twice.
+        assert_eq!(s.downsample(600_000, 900_000).unwrap(), 0);
     }
 }

@@ -93,6 +93,7 @@ pub fn router(hub: Arc<Hub>) -> Router<Arc<Hub>> {
         .route("/api/v1/processes", get(processes))
         .route("/api/v1/servers/{id}/processes/{pm_id}", get(process))
         .route("/api/v1/events", get(events))
+        .route("/api/v1/versions", get(versions))
         .route("/api/v1/actions", post(create_action))
         .route("/api/v1/actions/{id}", get(action))
         .layer(middleware::from_fn_with_state(hub, auth))
@@ -172,6 +173,40 @@ async fn processes(State(hub): State<Arc<Hub>>, Query(f): Query<ProcFilter>) -> 
             out.push(v);
         }
     });
+    Json(Value::Array(out))
+}
+
+#[derive(Debug, Deserialize)]
+struct AppFilter {
+    app: Option<String>,
+}
+
+/// Which revision of each app runs on which server, and where they differ.
+async fn versions(State(hub): State<Arc<Hub>>, Query(f): Query<AppFilter>) -> Json<Value> {
+    let mut by_app: std::collections::BTreeMap<String, Vec<Value>> = Default::default();
+    hub.live.each(|s| {
+        for p in s.processes.values() {
+            if f.app.as_ref().is_some_and(|a| *a != p.name) {
+                continue;
+            }
+            let entry = json!({
+                "server": s.name,
+                "server_id": s.id,
+                "pm_id": p.pm_id,
+                "versioning": p.versioning,
+            });
+            by_app.entry(p.name.clone()).or_default().push(entry);
+        }
+    });
+    let out: Vec<Value> = by_app
+        .into_iter()
+        .map(|(app, runs)| {
+            let mut revisions: Vec<&Value> = runs.iter().map(|r| &r["versioning"]["revision"]).collect();
+            revisions.sort_by_key(|v| v.to_string());
+            revisions.dedup();
+            json!({ "app": app, "revisions": revisions.len(), "differs": revisions.len() > 1, "instances": runs })
+        })
+        .collect();
     Json(Value::Array(out))
 }
 

@@ -216,3 +216,30 @@ fn agent_shows_the_hubs_reason_and_backs_off() {
         "{status}"
     );
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn rate_limits_per_address_and_per_key() {
+    // One handshake per 100 s per key (burst 1), 0.5 per s per address (burst 5).
+    let hub = Hub::start_with(
+        Tls::None,
+        &["--handshakes-per-key", "0.01", "--handshakes-per-ip", "0.5"],
+    );
+    let bucket = SecretKey::parse(&hub.secret).unwrap();
+    let (mut ws, id, nonce) = open(&hub).await;
+    send(&mut ws, &auth(&bucket, &hub.public, &id, &nonce, now())).await;
+    assert!(welcomed(&mut ws).await);
+    let (mut ws2, id, nonce) = open(&hub).await;
+    send(&mut ws2, &auth(&bucket, &hub.public, &id, &nonce, now())).await;
+    assert_eq!(close_code(&mut ws2).await, close::RATE_LIMITED);
+    // The address has used 2 of its burst of 5; the rest are refused before upgrading.
+    let mut refused = 0;
+    for _ in 0..6 {
+        if tokio_tungstenite::connect_async(format!("{}/agent/v1", hub.ws_url()))
+            .await
+            .is_err()
+        {
+            refused += 1;
+        }
+    }
+    assert!(refused >= 2, "only {refused} refused");
+}

@@ -78,6 +78,12 @@ fn linked_agent_shows_apps_events_and_obeys_actions() {
     assert_eq!(res["ok"], false, "{res}");
     assert!(res["message"].as_str().unwrap().contains("ghost"));
 
+    // Versions by app and server (null revisions until versioning is collected).
+    let v = hub.get("/api/v1/versions?app=api");
+    assert_eq!(v[0]["app"], "api");
+    assert_eq!(v[0]["instances"][0]["server"], "web-1");
+    assert_eq!(v[0]["differs"], false);
+
     // The API needs a token.
     let (status, _) = hub.http("GET", "/api/v1/servers", None, false);
     assert_eq!(status, 401);

@@ -120,7 +120,8 @@ async fn servers(State(hub): State<Arc<Hub>>) -> ApiResult<Json<Value>> {
     let stored = tokio::task::spawn_blocking(move || store.servers()).await??;
     // Servers known from the store but not seen since the hub started are offline.
     let mut out: Vec<Value> = live.iter().map(server_json).collect();
-    for s in stored.iter().filter(|s| !live.iter().any(|l| l.id == s.id)) {
+    let live_ids: std::collections::HashSet<i64> = live.iter().map(|l| l.id).collect();
+    for s in stored.iter().filter(|s| !live_ids.contains(&s.id)) {
         out.push(json!({
             "id": s.id, "name": s.name, "bucket": s.bucket, "machine_id": s.machine_id,
             "agent_version": s.agent_version, "online": false, "last_seen": s.last_seen,
@@ -133,9 +134,7 @@ async fn servers(State(hub): State<Arc<Hub>>) -> ApiResult<Json<Value>> {
 async fn server(State(hub): State<Arc<Hub>>, Path(id): Path<i64>) -> ApiResult<Json<Value>> {
     let s = hub
         .live
-        .servers()
-        .into_iter()
-        .find(|s| s.id == id)
+        .get(id)
         .ok_or(ApiError(StatusCode::NOT_FOUND, "no such server".into()))?;
     let mut v = server_json(&s);
     v["processes"] =
@@ -222,9 +221,7 @@ async fn process(
 ) -> ApiResult<Json<Value>> {
     let s = hub
         .live
-        .servers()
-        .into_iter()
-        .find(|s| s.id == id)
+        .get(id)
         .ok_or(ApiError(StatusCode::NOT_FOUND, "no such server".into()))?;
     let p = s
         .processes
@@ -296,14 +293,24 @@ async fn create_action(
     Json(a): Json<NewAction>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let servers = hub.live.servers();
-    let target = servers
+    let matching: Vec<&crate::live::ServerView> = servers
         .iter()
-        .find(|s| match &a.server {
+        .filter(|s| match &a.server {
             Value::Number(n) => n.as_i64() == Some(s.id),
             Value::String(t) => *t == s.name || *t == s.id.to_string(),
             _ => false,
         })
-        .ok_or(ApiError(StatusCode::NOT_FOUND, "no such server".into()))?;
+        .collect();
+    let target = match matching.as_slice() {
+        [] => return Err(ApiError(StatusCode::NOT_FOUND, "no such server".into())),
+        [one] => *one,
+        _ => {
+            return Err(ApiError(
+                StatusCode::CONFLICT,
+                "several servers have that name (in different buckets): use its id".into(),
+            ));
+        }
+    };
     if !target.online {
         return Err(ApiError(
             StatusCode::CONFLICT,
@@ -348,6 +355,7 @@ async fn create_action(
         ));
     };
     if !a.wait {
+        hub.live.forget_action(target.id, &id);
         return Ok((
             StatusCode::ACCEPTED,
             Json(json!({ "id": id, "status": "sent" })),
@@ -358,10 +366,13 @@ async fn create_action(
             StatusCode::OK,
             Json(json!({ "id": id, "status": "done", "ok": r.ok, "message": r.message })),
         )),
-        _ => Ok((
-            StatusCode::ACCEPTED,
-            Json(json!({ "id": id, "status": "sent" })),
-        )),
+        _ => {
+            hub.live.forget_action(target.id, &id);
+            Ok((
+                StatusCode::ACCEPTED,
+                Json(json!({ "id": id, "status": "sent" })),
+            ))
+        }
     }
 }
 

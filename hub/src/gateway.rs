@@ -16,7 +16,7 @@ use crate::live::ServerView;
 use crate::{Hub, now_ms};
 
 /// How long an agent has to answer `hello`.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Upgrades with small buffers and hard frame limits.
 pub async fn upgrade(
@@ -35,13 +35,26 @@ pub async fn upgrade(
         )
             .into_response();
     }
+    // Unauthenticated connections are capped globally: each may buffer up to
+    // a frame, so their number bounds the memory strangers can take.
+    let Ok(permit) = hub.pending_handshakes.clone().try_acquire_owned() else {
+        hub.metrics
+            .handshake_failures
+            .with_label_values(&["busy"])
+            .inc();
+        return (
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            "too many handshakes in progress",
+        )
+            .into_response();
+    };
     ws.max_message_size(MAX_FRAME_BYTES)
         .max_frame_size(MAX_FRAME_BYTES)
         .read_buffer_size(4 * 1024)
         .write_buffer_size(4 * 1024)
         .max_write_buffer_size(MAX_FRAME_BYTES * 2)
         .on_upgrade(move |socket| async move {
-            let _ = session(hub, socket).await;
+            let _ = session(hub, socket, permit).await;
         })
 }
 
@@ -135,9 +148,6 @@ async fn handshake(hub: &Hub, socket: &mut WebSocket) -> Result<Authed, (u16, &'
     if row.revoked_at.is_some() {
         return Err((close::REVOKED, "revoked"));
     }
-    if !hub.key_limit.allow(&row.id) {
-        return Err((close::RATE_LIMITED, "rate_limited_key"));
-    }
     let fields = AuthFields {
         hub_id: &hub.hub_id,
         nonce: &nonce,
@@ -152,6 +162,11 @@ async fn handshake(hub: &Hub, socket: &mut WebSocket) -> Result<Authed, (u16, &'
     if !handshake::verify(&public, &fields, &sig) {
         return Err((close::BAD_SIGNATURE, "bad_signature"));
     }
+    // Only proven key holders spend the key's budget: knowing a public key
+    // (which is not secret) must not let anyone lock a bucket out.
+    if !hub.key_limit.allow(&row.id) {
+        return Err((close::RATE_LIMITED, "rate_limited_key"));
+    }
     Ok(Authed {
         key_id: row.id,
         bucket_id: row.bucket_id,
@@ -162,14 +177,20 @@ async fn handshake(hub: &Hub, socket: &mut WebSocket) -> Result<Authed, (u16, &'
     })
 }
 
-async fn session(hub: Arc<Hub>, mut socket: WebSocket) -> anyhow::Result<()> {
+async fn session(
+    hub: Arc<Hub>,
+    mut socket: WebSocket,
+    permit: tokio::sync::OwnedSemaphorePermit,
+) -> anyhow::Result<()> {
     let authed = match handshake(&hub, &mut socket).await {
         Ok(a) => a,
         Err((code, label)) => {
+            drop(permit);
             close_with(socket, &hub, code, label).await;
             return Ok(());
         }
     };
+    drop(permit);
     let now = now_ms();
     let store = hub.store.clone();
     let (bid, mid, name, ver) = (
@@ -225,6 +246,69 @@ async fn session(hub: Arc<Hub>, mut socket: WebSocket) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A session with no frame for this long is dead (agents send every second).
+const IDLE_LIMIT: Duration = Duration::from_secs(30);
+/// The hub pings this often so the agent can tell a dead hub too.
+const PING_EVERY: Duration = Duration::from_secs(15);
+/// A send that cannot complete in this time means the agent stopped reading.
+const SEND_LIMIT: Duration = Duration::from_secs(10);
+/// Longest names and texts accepted from an agent.
+const MAX_NAME: usize = 256;
+const MAX_TEXT: usize = 4096;
+/// Most custom metrics per process, and bytes of versioning JSON.
+const MAX_METRICS: usize = 64;
+const MAX_VERSIONING: usize = 4096;
+/// Frames per second one session may average (bursts cover replays).
+const FRAME_RATE: f64 = 50.0;
+const FRAME_BURST: f64 = 20_000.0;
+
+/// Why a session ends.
+enum End {
+    /// The agent left or a newer session replaced this one.
+    Gone,
+    /// Close with this code.
+    Code(u16),
+}
+
+/// Refuses what no honest agent sends: oversized names and texts, too many
+/// metrics, sequence numbers the store cannot hold.
+fn sane(msg: &AgentMsg) -> bool {
+    let name_ok = |s: &str| s.len() <= MAX_NAME;
+    let seq_ok = |s: u64| s <= i64::MAX as u64;
+    match msg {
+        AgentMsg::Snapshot(s) => {
+            s.processes.len() <= crate::live::MAX_PROCESSES_PER_SERVER
+                && s.host.hostname.len() <= MAX_NAME
+                && s.processes.iter().all(|p| {
+                    name_ok(&p.name)
+                        && name_ok(&p.namespace)
+                        && name_ok(&p.status)
+                        && name_ok(&p.exec_mode)
+                        && p.metrics.len() <= MAX_METRICS
+                        && p.metrics
+                            .iter()
+                            .all(|(k, v)| k.len() <= MAX_NAME && v.to_string().len() <= MAX_NAME)
+                        && p.versioning
+                            .as_ref()
+                            .is_none_or(|v| v.to_string().len() <= MAX_VERSIONING)
+                })
+        }
+        AgentMsg::Event(e) => {
+            seq_ok(e.seq)
+                && name_ok(&e.name)
+                && e.signal.as_deref().is_none_or(name_ok)
+                && e.detail.as_ref().is_none_or(|d| d.len() <= MAX_TEXT)
+        }
+        AgentMsg::Rollup(r) => {
+            seq_ok(r.seq)
+                && r.processes.len() <= crate::live::MAX_PROCESSES_PER_SERVER
+                && r.processes.iter().all(|p| name_ok(&p.name))
+        }
+        AgentMsg::ActionResult(r) => r.id.len() <= MAX_NAME && r.message.len() <= 64 * 1024,
+        AgentMsg::Auth { .. } => false,
+    }
+}
+
 /// The session loop; returns the close code to send, if any.
 async fn run(
     hub: &Arc<Hub>,
@@ -232,21 +316,60 @@ async fn run(
     socket: &mut WebSocket,
     attached: &mut crate::live::Attached,
 ) -> anyhow::Result<Option<u16>> {
+    match session_loop(hub, server_id, socket, attached).await {
+        Ok(End::Gone) => Ok(None),
+        Ok(End::Code(c)) => Ok(Some(c)),
+        Err(e) => {
+            // Our failure, not the agent's: say so (1011), do not blame its frame.
+            tracing::warn!("session of server {server_id} failed: {e:#}");
+            Ok(Some(1011))
+        }
+    }
+}
+
+async fn session_loop(
+    hub: &Arc<Hub>,
+    server_id: i64,
+    socket: &mut WebSocket,
+    attached: &mut crate::live::Attached,
+) -> anyhow::Result<End> {
     let (mut sink, mut stream) = socket.split();
+    let mut ping = tokio::time::interval(PING_EVERY);
+    ping.tick().await;
+    let mut tokens = FRAME_BURST;
+    let mut refill = tokio::time::Instant::now();
+    macro_rules! send {
+        ($msg:expr) => {
+            match tokio::time::timeout(SEND_LIMIT, sink.send($msg)).await {
+                Ok(Ok(())) => {}
+                _ => return Ok(End::Gone),
+            }
+        };
+    }
     loop {
         tokio::select! {
-            frame = stream.next() => {
+            frame = tokio::time::timeout(IDLE_LIMIT, stream.next()) => {
                 let msg = match frame {
-                    Some(Ok(Message::Text(t))) => t,
-                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
-                    Some(Ok(Message::Close(_))) | None => return Ok(None),
-                    Some(Ok(Message::Binary(_))) => return Ok(Some(close::BAD_FRAME)),
-                    Some(Err(_)) => return Ok(Some(close::BAD_FRAME)),
+                    Err(_) => return Ok(End::Gone),
+                    Ok(Some(Ok(Message::Text(t)))) => t,
+                    Ok(Some(Ok(Message::Ping(_) | Message::Pong(_)))) => continue,
+                    Ok(Some(Ok(Message::Close(_))) | None) => return Ok(End::Gone),
+                    Ok(Some(Ok(Message::Binary(_)))) | Ok(Some(Err(_))) => return Ok(End::Code(close::BAD_FRAME)),
                 };
                 hub.metrics.frames_in.inc();
+                let now_i = tokio::time::Instant::now();
+                tokens = (tokens + now_i.duration_since(refill).as_secs_f64() * FRAME_RATE).min(FRAME_BURST);
+                refill = now_i;
+                if tokens < 1.0 {
+                    return Ok(End::Code(close::RATE_LIMITED));
+                }
+                tokens -= 1.0;
                 let Ok(msg) = serde_json::from_str::<AgentMsg>(&msg) else {
-                    return Ok(Some(close::BAD_FRAME));
+                    return Ok(End::Code(close::BAD_FRAME));
                 };
+                if !sane(&msg) {
+                    return Ok(End::Code(close::BAD_FRAME));
+                }
                 let now = now_ms();
                 match msg {
                     AgentMsg::Snapshot(s) => {
@@ -258,36 +381,36 @@ async fn run(
                         let store = hub.store.clone();
                         let seq = tokio::task::spawn_blocking(move || store.insert_events(server_id, &[e])).await??;
                         let ack = HubMsg::Ack { stream: Stream::Events, seq };
-                        sink.send(Message::Text(serde_json::to_string(&ack)?.into())).await?;
+                        send!(Message::Text(serde_json::to_string(&ack)?.into()));
                     }
                     AgentMsg::Rollup(r) => {
+                        hub.live.touch(server_id, now);
                         let store = hub.store.clone();
                         let seq = tokio::task::spawn_blocking(move || store.insert_rollups(server_id, &[r])).await??;
                         let ack = HubMsg::Ack { stream: Stream::Rollups, seq };
-                        sink.send(Message::Text(serde_json::to_string(&ack)?.into())).await?;
+                        send!(Message::Text(serde_json::to_string(&ack)?.into()));
                     }
                     AgentMsg::ActionResult(r) => {
                         let store = hub.store.clone();
                         let (id, ok, message) = (r.id.clone(), r.ok, r.message.clone());
-                        tokio::task::spawn_blocking(move || store.finish_action(&id, ok, &message, now)).await??;
-                        hub.live.action_done(r);
+                        tokio::task::spawn_blocking(move || store.finish_action(server_id, &id, ok, &message, now)).await??;
+                        hub.live.action_done(server_id, r);
                     }
-                    AgentMsg::Auth { .. } => return Ok(Some(close::BAD_FRAME)),
+                    AgentMsg::Auth { .. } => return Ok(End::Code(close::BAD_FRAME)),
                 }
             }
+            _ = ping.tick() => send!(Message::Ping(Default::default())),
             out = attached.outbound.recv() => {
-                let Some(out) = out else { return Ok(None) };
-                sink.send(Message::Text(serde_json::to_string(&out)?.into())).await?;
+                let Some(out) = out else { return Ok(End::Gone) };
+                send!(Message::Text(serde_json::to_string(&out)?.into()));
             }
             changed = attached.close.changed() => {
                 if changed.is_err() {
-                    return Ok(None);
+                    return Ok(End::Gone);
                 }
                 let code = *attached.close.borrow();
                 if let Some(code) = code {
-                    let frame = CloseFrame { code, reason: Utf8Bytes::from(close::reason(code)) };
-                    let _ = sink.send(Message::Close(Some(frame))).await;
-                    return Ok(None);
+                    return Ok(if code == 1000 { End::Gone } else { End::Code(code) });
                 }
             }
         }

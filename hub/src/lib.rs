@@ -41,7 +41,12 @@ pub struct Hub {
     pub ip_limit: ratelimit::RateLimit<IpAddr>,
     /// Handshakes per bucket key.
     pub key_limit: ratelimit::RateLimit<i64>,
+    /// Connections not yet authenticated, at most [`MAX_PENDING_HANDSHAKES`].
+    pub pending_handshakes: Arc<tokio::sync::Semaphore>,
 }
+
+/// Most connections in the handshake at once.
+pub const MAX_PENDING_HANDSHAKES: usize = 512;
 
 /// The client's address, for per-address limits; one type for plain and
 /// TLS listeners.
@@ -99,6 +104,7 @@ impl Hub {
             live: live::Live::default(),
             hub_id,
             metrics: metrics::Metrics::new()?,
+            pending_handshakes: Arc::new(tokio::sync::Semaphore::new(MAX_PENDING_HANDSHAKES)),
         }))
     }
 }
@@ -164,13 +170,20 @@ pub async fn serve(
 fn downsample(store: &dyn Store) -> store::StoreResult<()> {
     let span = store::COARSE_SPAN_MS;
     let to = (now_ms() - 60_000) / span * span;
-    let from = store
+    let mark = store
         .meta("downsampled_until")?
         .and_then(|v| v.parse::<i64>().ok())
         .unwrap_or(to - 12 * span);
+    let dirty = store
+        .meta("downsample_dirty_from")?
+        .and_then(|v| v.parse::<i64>().ok());
+    let from = dirty.map_or(mark, |d| d.min(mark) / span * span);
     if to > from {
         store.downsample(from, to)?;
         store.set_meta("downsampled_until", &to.to_string())?;
+        if dirty.is_some() {
+            store.set_meta("downsample_dirty_from", "")?;
+        }
     }
     Ok(())
 }
@@ -186,7 +199,7 @@ async fn housekeeping(hub: Arc<Hub>) {
         n += 1;
         let store = hub.store.clone();
         if let Ok(Ok(keys)) = tokio::task::spawn_blocking(move || store.list_keys()).await {
-            let revoked: Vec<i64> = keys
+            let revoked: std::collections::HashSet<i64> = keys
                 .iter()
                 .filter(|k| k.revoked_at.is_some())
                 .map(|k| k.id)
@@ -209,6 +222,14 @@ async fn housekeeping(hub: Arc<Hub>) {
             });
             let store = hub.store.clone();
             let _ = tokio::task::spawn_blocking(move || store.touch_servers(&seen)).await;
+        }
+        if n % 10 == 5 {
+            hub.ip_limit.sweep();
+            hub.key_limit.sweep();
+        }
+        if n % 600 == 300 {
+            // Servers gone for a day leave memory; their history stays stored.
+            hub.live.evict_offline(now_ms(), 86_400_000);
         }
         if n % 60 == 30 {
             let store = hub.store.clone();

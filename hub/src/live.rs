@@ -1,13 +1,17 @@
 //! Live state in memory: connected agents, their last snapshot, and the
 //! channels that reach them. Every write goes through here (gateway and API
-//! alike); locks are short and never held across an await.
+//! alike); locks are short and never held across an await. Lock order, where
+//! two are taken: `sessions`, then a server's view.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex, RwLock};
 
 use pmr_shared::link::messages::{ActionResult, Host, HubMsg, Proc, Snapshot};
 use serde::Serialize;
 use tokio::sync::{mpsc, oneshot, watch};
+
+/// Most processes kept for one server: a runaway agent cannot fill memory.
+pub const MAX_PROCESSES_PER_SERVER: usize = 4096;
 
 /// One server's live view.
 #[derive(Debug, Default, Clone, Serialize)]
@@ -34,6 +38,15 @@ pub struct ServerView {
     pub processes: BTreeMap<u32, Proc>,
     /// Agent clock of the last snapshot, for ingest lag.
     pub snapshot_at: i64,
+    /// The session that owns this view now.
+    #[serde(skip)]
+    pub(crate) generation: u64,
+}
+
+type View = Arc<Mutex<ServerView>>;
+
+fn lock(v: &View) -> std::sync::MutexGuard<'_, ServerView> {
+    v.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// A connected session's handles.
@@ -47,9 +60,9 @@ struct Session {
 /// Everything live.
 #[derive(Default)]
 pub struct Live {
-    servers: RwLock<HashMap<i64, Arc<Mutex<ServerView>>>>,
+    servers: RwLock<HashMap<i64, View>>,
     sessions: Mutex<HashMap<i64, Session>>,
-    pending: Mutex<HashMap<String, oneshot::Sender<ActionResult>>>,
+    pending: Mutex<HashMap<(i64, String), oneshot::Sender<ActionResult>>>,
     generation: std::sync::atomic::AtomicU64,
 }
 
@@ -64,7 +77,7 @@ pub struct Attached {
 }
 
 impl Live {
-    fn view(&self, id: i64) -> Arc<Mutex<ServerView>> {
+    fn view(&self, id: i64) -> View {
         if let Some(v) = self
             .servers
             .read()
@@ -77,37 +90,48 @@ impl Live {
         w.entry(id).or_default().clone()
     }
 
+    /// One server's view, if known.
+    pub fn get(&self, id: i64) -> Option<ServerView> {
+        let v = self
+            .servers
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&id)
+            .cloned()?;
+        Some(lock(&v).clone())
+    }
+
     /// Registers a new session, closing an older one of the same server.
     pub fn attach(&self, base: ServerView, key_id: i64) -> Attached {
         let id = base.id;
         let view = self.view(id);
-        {
-            let mut v = view.lock().unwrap_or_else(|e| e.into_inner());
-            let processes = std::mem::take(&mut v.processes);
-            *v = ServerView {
-                online: true,
-                processes,
-                ..base
-            };
-        }
         let (tx, rx) = mpsc::channel(64);
         let (close_tx, close_rx) = watch::channel(None);
         let generation = self
             .generation
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let old = self
-            .sessions
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(
-                id,
-                Session {
-                    key_id,
-                    generation,
-                    to_agent: tx,
-                    close: close_tx,
-                },
-            );
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            + 1;
+        let mut sessions = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
+        {
+            let mut v = lock(&view);
+            let processes = std::mem::take(&mut v.processes);
+            *v = ServerView {
+                online: true,
+                processes,
+                generation,
+                ..base
+            };
+        }
+        let old = sessions.insert(
+            id,
+            Session {
+                key_id,
+                generation,
+                to_agent: tx,
+                close: close_tx,
+            },
+        );
+        drop(sessions);
         if let Some(old) = old {
             let _ = old.close.send(Some(1000));
         }
@@ -118,7 +142,8 @@ impl Live {
         }
     }
 
-    /// Marks a server offline, unless a newer session took over.
+    /// Marks a server offline, unless a newer session took over; forgets
+    /// the actions it will never answer.
     pub fn detach(&self, id: i64, generation: u64, now: i64) {
         let mut sessions = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
         if sessions
@@ -126,18 +151,25 @@ impl Live {
             .is_some_and(|s| s.generation == generation)
         {
             sessions.remove(&id);
-            drop(sessions);
-            let view = self.view(id);
-            let mut v = view.lock().unwrap_or_else(|e| e.into_inner());
+        }
+        let view = self.view(id);
+        let mut v = lock(&view);
+        if v.generation == generation {
             v.online = false;
             v.last_seen = now;
         }
+        drop(v);
+        drop(sessions);
+        self.pending
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|(server, _), _| *server != id);
     }
 
-    /// Applies a snapshot (full or delta).
+    /// Applies a snapshot (full or delta), within the per-server cap.
     pub fn apply(&self, id: i64, snap: Snapshot, now: i64) {
         let view = self.view(id);
-        let mut v = view.lock().unwrap_or_else(|e| e.into_inner());
+        let mut v = lock(&view);
         if snap.full {
             v.processes.clear();
         }
@@ -145,7 +177,9 @@ impl Live {
             v.processes.remove(gone);
         }
         for p in snap.processes {
-            v.processes.insert(p.pm_id, p);
+            if v.processes.len() < MAX_PROCESSES_PER_SERVER || v.processes.contains_key(&p.pm_id) {
+                v.processes.insert(p.pm_id, p);
+            }
         }
         v.host = snap.host;
         v.last_seen = now;
@@ -154,26 +188,34 @@ impl Live {
 
     /// Notes that a frame arrived.
     pub fn touch(&self, id: i64, now: i64) {
-        let view = self.view(id);
-        view.lock().unwrap_or_else(|e| e.into_inner()).last_seen = now;
+        lock(&self.view(id)).last_seen = now;
     }
 
-    /// Copies of every server's view.
+    /// Copies of every server's view (clones taken one server at a time).
     pub fn servers(&self) -> Vec<ServerView> {
-        let map = self.servers.read().unwrap_or_else(|e| e.into_inner());
-        let mut all: Vec<ServerView> = map
+        let views: Vec<View> = self
+            .servers
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
             .values()
-            .map(|v| v.lock().unwrap_or_else(|e| e.into_inner()).clone())
+            .cloned()
             .collect();
+        let mut all: Vec<ServerView> = views.iter().map(|v| lock(v).clone()).collect();
         all.sort_by(|a, b| a.name.cmp(&b.name).then(a.id.cmp(&b.id)));
         all
     }
 
-    /// Runs `f` over every server without copying them.
+    /// Runs `f` over every server; the global map is not held meanwhile.
     pub fn each(&self, mut f: impl FnMut(&ServerView)) {
-        let map = self.servers.read().unwrap_or_else(|e| e.into_inner());
-        for v in map.values() {
-            f(&v.lock().unwrap_or_else(|e| e.into_inner()));
+        let views: Vec<View> = self
+            .servers
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .cloned()
+            .collect();
+        for v in &views {
+            f(&lock(v));
         }
     }
 
@@ -186,14 +228,25 @@ impl Live {
     }
 
     /// Closes every session authenticated with one of these keys.
-    pub fn close_keys(&self, key_ids: &[i64], code: u16) -> usize {
+    pub fn close_keys(&self, key_ids: &HashSet<i64>, code: u16) -> usize {
         let sessions = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
         let mut n = 0;
         for s in sessions.values().filter(|s| key_ids.contains(&s.key_id)) {
-            let _ = s.close.send(Some(code));
-            n += 1;
+            if s.close.send_if_modified(|c| c.replace(code).is_none()) {
+                n += 1;
+            }
         }
         n
+    }
+
+    /// Forgets servers offline for longer than `max_age_ms` (their history
+    /// stays in the store).
+    pub fn evict_offline(&self, now: i64, max_age_ms: i64) {
+        let mut w = self.servers.write().unwrap_or_else(|e| e.into_inner());
+        w.retain(|_, v| {
+            let v = lock(v);
+            v.online || now - v.last_seen < max_age_ms
+        });
     }
 
     /// Sends an action to a connected server; the receiver yields its result.
@@ -211,31 +264,92 @@ impl Live {
             .to_agent
             .clone();
         let (done_tx, done_rx) = oneshot::channel();
+        let key = (server, id);
         self.pending
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .insert(id, done_tx);
-        tx.try_send(msg).ok()?;
+            .insert(key.clone(), done_tx);
+        if tx.try_send(msg).is_err() {
+            self.pending
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&key);
+            return None;
+        }
         Some(done_rx)
     }
 
-    /// Delivers an action result to whoever waits for it.
-    pub fn action_done(&self, result: ActionResult) {
+    /// Forgets a waiter (the caller stopped waiting).
+    pub fn forget_action(&self, server: i64, id: &str) {
+        self.pending
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&(server, id.to_string()));
+    }
+
+    /// Delivers a result from `server` to whoever waits for it; an agent can
+    /// only answer its own actions.
+    pub fn action_done(&self, server: i64, result: ActionResult) {
+        let key = (server, result.id.clone());
         if let Some(tx) = self
             .pending
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .remove(&result.id)
+            .remove(&key)
         {
             let _ = tx.send(result);
         }
     }
+}
 
-    /// Sends a message to a connected server, if there is room.
-    pub fn send(&self, server: i64, msg: HubMsg) -> bool {
-        let sessions = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
-        sessions
-            .get(&server)
-            .is_some_and(|s| s.to_agent.try_send(msg).is_ok())
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_old_session_ending_late_does_not_take_the_new_one_offline() {
+        let live = Live::default();
+        let base = || ServerView {
+            id: 1,
+            name: "s".into(),
+            ..Default::default()
+        };
+        let old = live.attach(base(), 1);
+        let new = live.attach(base(), 1);
+        live.detach(1, old.generation, 5);
+        assert!(live.get(1).unwrap().online);
+        assert_eq!(live.connected(), 1);
+        live.detach(1, new.generation, 6);
+        assert!(!live.get(1).unwrap().online);
+        assert_eq!(live.connected(), 0);
+    }
+
+    #[test]
+    fn actions_are_answered_only_by_their_server_and_never_leak() {
+        let live = Live::default();
+        let _a = live.attach(
+            ServerView {
+                id: 1,
+                ..Default::default()
+            },
+            1,
+        );
+        let rx = live.send_action(1, HubMsg::Resend, "x".into()).unwrap();
+        live.action_done(
+            2,
+            ActionResult {
+                id: "x".into(),
+                ok: true,
+                message: String::new(),
+            },
+        );
+        assert_eq!(
+            live.pending.lock().unwrap().len(),
+            1,
+            "another server cannot answer"
+        );
+        live.detach(1, 1, 0);
+        assert!(live.pending.lock().unwrap().is_empty());
+        drop(rx);
     }
 }

@@ -21,6 +21,7 @@ pub struct Metrics {
     /// Process series left out because of the cap.
     pub series_dropped: IntGauge,
     proc_registry: Registry,
+    rendering: std::sync::Mutex<()>,
     cpu: GaugeVec,
     memory: GaugeVec,
     restarts: GaugeVec,
@@ -99,6 +100,7 @@ impl Metrics {
                 &["bucket", "server"],
             )?,
             proc_registry,
+            rendering: std::sync::Mutex::new(()),
             registry,
             agents_connected,
             frames_in,
@@ -109,7 +111,11 @@ impl Metrics {
     }
 
     /// Renders the text exposition, process series capped at `max_series`.
+    /// Offline servers keep `pmr_server_up 0` but no process series: their
+    /// last values would be stale.
     pub fn render(&self, live: &Live, max_series: usize) -> String {
+        // One render at a time: the process gauges are reset and refilled.
+        let _one = self.rendering.lock().unwrap_or_else(|e| e.into_inner());
         for g in [
             &self.cpu,
             &self.memory,
@@ -127,6 +133,9 @@ impl Metrics {
             self.server_up
                 .with_label_values(&[&s.bucket, &s.name])
                 .set(if s.online { 1.0 } else { 0.0 });
+            if !s.online {
+                return;
+            }
             for p in s.processes.values() {
                 if count >= max_series {
                     dropped += 1;

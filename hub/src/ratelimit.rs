@@ -29,12 +29,12 @@ impl<K: Eq + Hash + Clone> RateLimit<K> {
     pub fn allow(&self, key: &K) -> bool {
         let now = Instant::now();
         let mut map = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
-        if map.len() >= MAX_KEYS {
-            // Forget full buckets: they are the idle ones.
-            let (per_sec, burst) = (self.per_sec, self.burst);
-            map.retain(|_, (tokens, at)| {
-                *tokens + now.duration_since(*at).as_secs_f64() * per_sec < burst
-            });
+        if map.len() >= MAX_KEYS && !map.contains_key(key) {
+            // Full of keys (an attack from many addresses): make room by
+            // dropping any one entry rather than scanning them all here.
+            if let Some(k) = map.keys().next().cloned() {
+                map.remove(&k);
+            }
         }
         let (tokens, at) = map.entry(key.clone()).or_insert((self.burst, now));
         *tokens = (*tokens + now.duration_since(*at).as_secs_f64() * self.per_sec).min(self.burst);
@@ -45,6 +45,16 @@ impl<K: Eq + Hash + Clone> RateLimit<K> {
         } else {
             false
         }
+    }
+
+    /// Forgets keys whose bucket has refilled: they are idle.
+    pub fn sweep(&self) {
+        let now = Instant::now();
+        let (per_sec, burst) = (self.per_sec, self.burst);
+        let mut map = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
+        map.retain(|_, (tokens, at)| {
+            *tokens + now.duration_since(*at).as_secs_f64() * per_sec < burst
+        });
     }
 }
 

@@ -24,23 +24,20 @@ pub fn bin(name: &str) -> PathBuf {
     p
 }
 
-pub fn wait_until<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+pub fn wait_until<T>(what: &str, f: impl FnMut() -> Option<T>) -> T {
+    wait_for(what, PATIENCE, f)
+}
+
+/// [`wait_until`] with its own bound, for what takes time by design.
+pub fn wait_for<T>(what: &str, limit: Duration, mut f: impl FnMut() -> Option<T>) -> T {
     let start = Instant::now();
     loop {
         if let Some(v) = f() {
             return v;
         }
-        assert!(start.elapsed() < PATIENCE, "timed out waiting for {what}");
+        assert!(start.elapsed() < limit, "timed out waiting for {what}");
         std::thread::sleep(Duration::from_millis(50));
     }
-}
-
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// TLS material for a hub.
@@ -112,7 +109,7 @@ impl Hub {
         }
         let mut hub = Hub {
             dir,
-            port: free_port(),
+            port: 0,
             child: None,
             token,
             secret,
@@ -148,6 +145,13 @@ impl Hub {
                 self.fingerprint = Some(fp.trim().to_string());
             }
             if line.starts_with("pmr-hub listening") {
+                // Port 0 the first time; the same port again on restart.
+                self.port = line
+                    .trim()
+                    .rsplit(':')
+                    .next()
+                    .and_then(|p| p.parse().ok())
+                    .expect("a port");
                 break;
             }
         }

@@ -123,7 +123,11 @@ fn runtime_links_from_environment() {
         .prefix("pmr")
         .tempdir_in("/tmp")
         .unwrap();
-    std::fs::write(work.path().join("svc.sh"), "while true; do sleep 1; done\n").unwrap();
+    std::fs::write(
+        work.path().join("svc.sh"),
+        "env > env.txt\nwhile true; do sleep 1; done\n",
+    )
+    .unwrap();
     let mut child = std::process::Command::new(crate::harness::bin("pmr-runtime"))
         .arg("svc.sh")
         .current_dir(work.path())
@@ -137,6 +141,14 @@ fn runtime_links_from_environment() {
         .unwrap();
     let p = wait_until("the container's app", || hub.process("container-7", "svc"));
     assert_eq!(p["status"], "online");
+    // The bucket secret is pmr's, not the app's.
+    let env = wait_until("the app's env", || {
+        std::fs::read_to_string(work.path().join("env.txt"))
+            .ok()
+            .filter(|e| !e.is_empty())
+    });
+    assert!(!env.contains("PMR_SECRET_KEY"), "the app got the secret");
+    assert!(env.contains("PMR_MACHINE_NAME=container-7"));
     std::process::Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
@@ -193,10 +205,21 @@ fn history_and_a_link_that_survives_the_daemon() {
     assert_eq!(mode & 0o777, 0o600, "the secret is private");
     // A 10-second rollup reaches the process history.
     let server_id = wait_until("server", || hub.server("keeper")?["id"].as_i64());
-    let hist = wait_until("a rollup in the history", || {
-        let v = hub.get(&format!("/api/v1/servers/{server_id}/processes/0"));
-        (!v["history"].as_array()?.is_empty()).then_some(v)
-    });
+    // Rollups cover 10 s: allow for a loaded machine.
+    let hist = crate::harness::wait_for(
+        "a rollup in the history",
+        std::time::Duration::from_secs(90),
+        || {
+            // 404 until the first snapshot arrives.
+            let (status, v) = hub.http(
+                "GET",
+                &format!("/api/v1/servers/{server_id}/processes/0"),
+                None,
+                true,
+            );
+            (status == 200 && !v["history"].as_array()?.is_empty()).then_some(v)
+        },
+    );
     assert_eq!(hist["process"]["name"], "w");
     assert!(
         hist["history"][0]["memory"][1].as_f64().unwrap() > 0.0,
@@ -204,8 +227,10 @@ fn history_and_a_link_that_survives_the_daemon() {
     );
     // The daemon restarts (SIGTERM saves, resurrect restores): the link comes back by itself.
     agent.ok(&["update"]);
-    wait_until("linked again", || {
-        agent.status().contains("status:   connected").then_some(())
+    crate::harness::wait_for("linked again", std::time::Duration::from_secs(60), || {
+        let s = agent.status();
+        eprintln!("{s}");
+        s.contains("status:   connected").then_some(())
     });
     assert_eq!(hub.server("keeper").unwrap()["online"], true);
 }

@@ -35,9 +35,14 @@ fn ca_signed_hub_is_verified() {
     };
     let ca = ca.display().to_string();
     let hub = Hub::start(tls);
-    // Without the CA the system roots do not trust the hub: refused, with the reason.
+    // Trusting another CA, the agent refuses the hub, and says why.
+    let other_dir = tempfile::tempdir().unwrap();
+    let Tls::Ca { ca: other_ca, .. } = make_ca(other_dir.path()) else {
+        unreachable!()
+    };
+    let other_ca = other_ca.display().to_string();
     let stranger = Agent::new();
-    stranger.link(&hub, "no-ca", &[]);
+    stranger.link(&hub, "other-ca", &["--ca", &other_ca]);
     let status = wait_until("a certificate error", || {
         let s = stranger.status();
         (s.contains("certificate") || s.contains("UnknownIssuer")).then_some(s)

@@ -243,10 +243,11 @@ fn link(d: &Arc<Daemon>, settings: pmr_shared::ipc::LinkSettings) -> Response {
     if let Err(e) = crate::link::settings::validate(&settings) {
         return error(format!("{e:#}"));
     }
-    if let Err(e) = crate::link::settings::save(&d.paths.home, &settings) {
+    // Started first, stored second: a link that cannot start is not kept.
+    if let Err(e) = d.link.start(d, settings.clone()) {
         return error(format!("{e:#}"));
     }
-    match d.link.start(d, settings.clone()) {
+    match crate::link::settings::save(&d.paths.home, &settings) {
         Ok(()) => done(
             vec![format!(
                 "Linking to {} as {}",
@@ -254,7 +255,10 @@ fn link(d: &Arc<Daemon>, settings: pmr_shared::ipc::LinkSettings) -> Response {
             )],
             vec![],
         ),
-        Err(e) => error(format!("{e:#}")),
+        Err(e) => {
+            d.link.stop();
+            error(format!("{e:#}"))
+        }
     }
 }
 

@@ -66,6 +66,8 @@ impl LinkManager {
     /// Starts (or restarts with new settings) the link.
     pub fn start(&self, d: &Arc<Daemon>, s: LinkSettings) -> anyhow::Result<()> {
         let (secret, _) = settings::validate(&s)?;
+        // One writer of the outbox files at a time.
+        self.stop();
         let machine_id = settings::machine_id(&d.paths.home);
         let tls = if s.hub.starts_with("wss://") {
             Some(tls::client_config(

@@ -34,6 +34,8 @@ pub struct Outbox {
     rollup_file: Option<File>,
     /// Entries dropped because the queue was full.
     pub dropped: u64,
+    /// Lines in the files (acknowledged ones included) since the last compaction.
+    lines: usize,
 }
 
 fn read_lines<T: for<'de> Deserialize<'de>>(path: &Path) -> Vec<T> {
@@ -91,7 +93,9 @@ impl Outbox {
             event_file: None,
             rollup_file: None,
             dropped: 0,
+            lines: 0,
         };
+        o.bound();
         o.compact();
         o
     }
@@ -127,6 +131,7 @@ impl Outbox {
         );
         self.event_file = append_file(&self.dir.join("events.jsonl"));
         self.rollup_file = append_file(&self.dir.join("rollups.jsonl"));
+        self.lines = self.events.len() + self.rollups.len();
     }
 
     /// Queues an event (its `seq` is assigned here) and returns a copy to send.
@@ -154,6 +159,11 @@ impl Outbox {
     }
 
     fn bound(&mut self) {
+        // Files hold acknowledged lines until compaction: keep them near the cap.
+        self.lines += 1;
+        if self.lines > 2 * (MAX_EVENTS + MAX_ROLLUPS) {
+            self.compact();
+        }
         while self.rollups.len() > MAX_ROLLUPS {
             self.rollups.pop_front();
             self.dropped += 1;

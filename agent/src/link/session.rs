@@ -37,8 +37,12 @@ const BACKOFF_BASE_MS: u64 = 1_000;
 const BACKOFF_CAP_MS: u64 = 60_000;
 /// A full snapshot at least this often; deltas in between.
 const FULL_EVERY: u32 = 30;
-/// A session this long resets the backoff.
-const STABLE: Duration = Duration::from_secs(30);
+/// Spread of the first retry after a working session ends.
+const RECONNECT_SPREAD_MS: u64 = 5_000;
+/// Silence from the hub (it pings every 15 s) that means it is gone.
+const HUB_SILENCE: Duration = Duration::from_secs(45);
+/// A send that cannot complete in this time means the hub stopped reading.
+const SEND_LIMIT: Duration = Duration::from_secs(10);
 
 fn random_below(n: u64) -> u64 {
     let mut b = [0u8; 8];
@@ -50,26 +54,38 @@ fn random_below(n: u64) -> u64 {
 pub(crate) async fn run_forever(d: Arc<Daemon>, shared: Arc<Shared>, target: Target) {
     let mut attempt: u32 = 0;
     loop {
-        let began = tokio::time::Instant::now();
         let result = session(&d, &shared, &target).await;
-        {
+        let was_connected = {
             let mut st = shared.state();
+            let was = st.connected;
             st.connected = false;
             st.since = now_ms() as i64;
-            st.last_error = Some(match result {
+            st.last_error = Some(match &result {
                 Ok(()) => "the hub closed the connection".into(),
-                Err(e) => e,
+                Err(e) => e.clone(),
             });
-        }
-        if began.elapsed() >= STABLE {
-            attempt = 0;
-        }
+            was
+        };
         // Full jitter: a hub restart does not bring every agent back at once.
+        // After a working session the first retry is spread over 5 s; a
+        // refusal for rate makes the next waits longer.
         let cap = std::env::var("PMR_LINK_BACKOFF_MAX_MS")
             .ok()
             .and_then(|v| v.parse().ok())
             .unwrap_or(BACKOFF_CAP_MS);
-        let ceiling = cap.min(BACKOFF_BASE_MS << attempt.min(16)).max(1);
+        let ceiling = if was_connected {
+            attempt = 0;
+            cap.min(RECONNECT_SPREAD_MS)
+        } else {
+            cap.min(BACKOFF_BASE_MS << attempt.min(16))
+        }
+        .max(1);
+        if result
+            .as_ref()
+            .is_err_and(|e| e.contains(&format!("code {}", close::RATE_LIMITED)))
+        {
+            attempt = attempt.saturating_add(3);
+        }
         let delay = Duration::from_millis(random_below(ceiling) + 100);
         attempt = attempt.saturating_add(1);
         shared.state().next_attempt = Some(now_ms() as i64 + delay.as_millis() as i64);
@@ -109,9 +125,10 @@ async fn next_text(ws: &mut Ws) -> Result<String, String> {
 
 async fn send(ws: &mut Ws, msg: &AgentMsg) -> Result<(), String> {
     let text = serde_json::to_string(msg).map_err(|e| e.to_string())?;
-    ws.send(Message::Text(text.into()))
-        .await
-        .map_err(|e| format!("websocket error: {e}"))
+    match tokio::time::timeout(SEND_LIMIT, ws.send(Message::Text(text.into()))).await {
+        Ok(r) => r.map_err(|e| format!("websocket error: {e}")),
+        Err(_) => Err("the hub stopped reading".into()),
+    }
 }
 
 /// One connection, until it fails; `Err` says why, for `pmr link status`.
@@ -205,8 +222,12 @@ async fn session(d: &Arc<Daemon>, shared: &Arc<Shared>, t: &Target) -> Result<()
     let mut since_full = FULL_EVERY;
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     let (results_tx, mut results) = mpsc::channel::<ActionResult>(16);
+    let mut heard = tokio::time::Instant::now();
     loop {
         tokio::select! {
+            () = tokio::time::sleep_until(heard + HUB_SILENCE) => {
+                return Err(format!("no word from the hub for {}s", HUB_SILENCE.as_secs()));
+            }
             _ = tick.tick() => {
                 seq += 1;
                 let full = since_full >= FULL_EVERY;
@@ -232,6 +253,7 @@ async fn session(d: &Arc<Daemon>, shared: &Arc<Shared>, t: &Target) -> Result<()
                 }
             }
             frame = ws.next() => {
+                heard = tokio::time::Instant::now();
                 let text = match frame {
                     None => return Ok(()),
                     Some(Err(e)) => return Err(format!("websocket error: {e}")),

@@ -27,6 +27,11 @@ pub fn validate(s: &LinkSettings) -> anyhow::Result<(SecretKey, PublicKey)> {
     if !(url.starts_with("wss://") || url.starts_with("ws://")) {
         bail!("--hub {url}: use wss://host:port (or ws:// for a hub without TLS)");
     }
+    if url.starts_with("ws://") && (s.ca.is_some() || s.fingerprint.is_some()) {
+        bail!(
+            "--ca and --fingerprint secure wss:// links; {url} is plain ws://, which nothing would verify"
+        );
+    }
     if s.machine_name.is_empty() || s.machine_name.len() > 128 {
         bail!("the machine name must have 1 to 128 characters");
     }

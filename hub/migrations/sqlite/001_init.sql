@@ -56,6 +56,7 @@ CREATE TABLE IF NOT EXISTS rollups (
     mem_last DOUBLE PRECISION NOT NULL,
     PRIMARY KEY (server_id, pm_id, span_ms, start)
 );
+CREATE INDEX IF NOT EXISTS rollups_span_start ON rollups (span_ms, start);
 CREATE TABLE IF NOT EXISTS stream_seq (
     server_id INTEGER NOT NULL REFERENCES servers(id),
     stream TEXT NOT NULL,

@@ -189,8 +189,15 @@ pub trait Store: Send + Sync + 'static {
     fn token_name(&self, token_hash: &str) -> StoreResult<Option<String>>;
     /// Records a requested action.
     fn insert_action(&self, row: &ActionRow) -> StoreResult<()>;
-    /// Records an action's outcome.
-    fn finish_action(&self, id: &str, ok: bool, message: &str, now: i64) -> StoreResult<()>;
+    /// Records an action's outcome, once, and only from the server it was sent to.
+    fn finish_action(
+        &self,
+        server_id: i64,
+        id: &str,
+        ok: bool,
+        message: &str,
+        now: i64,
+    ) -> StoreResult<()>;
     /// One action.
     fn action(&self, id: &str) -> StoreResult<ActionRow>;
     /// Deletes events, 10-second and 5-minute rollups older than the given times.

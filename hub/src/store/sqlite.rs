@@ -357,6 +357,30 @@ impl Store for SqliteStore {
             }
         }
         let mark = bump_seq(&tx, server_id, "rollups", high).map_err(other)?;
+        // Rows replayed after an outage may land in windows already folded:
+        // remember the earliest, so the next fold redoes them.
+        if let Some(low) = rollups.iter().map(|r| r.start).min() {
+            let get = |key: &str| -> rusqlite::Result<Option<i64>> {
+                Ok(tx
+                    .query_row("SELECT value FROM meta WHERE key = ?1", params![key], |r| {
+                        r.get::<_, String>(0)
+                    })
+                    .optional()?
+                    .and_then(|v| v.parse().ok()))
+            };
+            let folded = get("downsampled_until").map_err(other)?;
+            if folded.is_some_and(|f| low < f) {
+                let dirty = get("downsample_dirty_from")
+                    .map_err(other)?
+                    .map_or(low, |d| d.min(low));
+                tx.execute(
+                    "INSERT INTO meta (key, value) VALUES ('downsample_dirty_from', ?1)
+                     ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                    params![dirty.to_string()],
+                )
+                .map_err(other)?;
+            }
+        }
         tx.commit().map_err(other)?;
         Ok(mark)
     }
@@ -404,7 +428,9 @@ impl Store for SqliteStore {
                    MIN(mem_min), MAX(mem_max), AVG(mem_avg), 0
                  FROM rollups WHERE span_ms = 10000 AND start >= ?1 AND start < ?2
                  GROUP BY server_id, pm_id, (start / ?3)
-                 ON CONFLICT (server_id, pm_id, span_ms, start) DO NOTHING",
+                 ON CONFLICT (server_id, pm_id, span_ms, start) DO UPDATE SET
+                   cpu_min = excluded.cpu_min, cpu_max = excluded.cpu_max, cpu_avg = excluded.cpu_avg,
+                   mem_min = excluded.mem_min, mem_max = excluded.mem_max, mem_avg = excluded.mem_avg",
                 params![from, to, super::COARSE_SPAN_MS],
             )
             .map_err(other)?;
@@ -500,11 +526,19 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    fn finish_action(&self, id: &str, ok: bool, message: &str, now: i64) -> StoreResult<()> {
+    fn finish_action(
+        &self,
+        server_id: i64,
+        id: &str,
+        ok: bool,
+        message: &str,
+        now: i64,
+    ) -> StoreResult<()> {
         self.w()
             .execute(
-                "UPDATE actions SET finished_at = ?2, ok = ?3, message = ?4 WHERE id = ?1",
-                params![id, now, ok, message],
+                "UPDATE actions SET finished_at = ?2, ok = ?3, message = ?4
+                 WHERE id = ?1 AND server_id = ?5 AND finished_at IS NULL",
+                params![id, now, ok, message, server_id],
             )
             .map_err(other)?;
         Ok(())
@@ -645,7 +679,31 @@ mod tests {
         assert_eq!(coarse[0].start, 600_000);
         assert_eq!(coarse[0].cpu, [0.0, 58.0, 14.5, 29.0]);
         assert_eq!(s.history(server, 0, 10_000, 0).unwrap().len(), 30);
-        // Running it again writes nothing twice.
-        assert_eq!(s.downsample(600_000, 900_000).unwrap(), 0);
+        // Folding again recomputes, never duplicates.
+        s.downsample(600_000, 900_000).unwrap();
+        assert_eq!(
+            s.history(server, 0, super::super::COARSE_SPAN_MS, 0)
+                .unwrap()
+                .len(),
+            1
+        );
+        // A late row behind the folded mark is noted for the next fold.
+        s.set_meta("downsampled_until", "900000").unwrap();
+        let late = Rollup {
+            seq: 99,
+            start: 610_000,
+            span_ms: 10_000,
+            processes: vec![ProcRollup {
+                pm_id: 1,
+                name: "w".into(),
+                cpu: a(1.0),
+                memory: a(1.0),
+            }],
+        };
+        s.insert_rollups(server, &[late]).unwrap();
+        assert_eq!(
+            s.meta("downsample_dirty_from").unwrap().as_deref(),
+            Some("610000")
+        );
     }
 }

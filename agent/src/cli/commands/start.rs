@@ -189,7 +189,8 @@ pub fn build_spec(args: &StartArgs, shell_cwd: &Path) -> anyhow::Result<AppSpec>
     if let Some(ns) = &args.namespace {
         spec.namespace = ns.clone();
     }
-    // vars() would panic on a variable that is not UTF-8.
+    // vars() would panic on a variable that is not UTF-8. The bucket keys of
+    // a linked container are pmr's business, never the apps'.
     spec.env = std::env::vars_os()
         .map(|(k, v)| {
             (
@@ -197,6 +198,7 @@ pub fn build_spec(args: &StartArgs, shell_cwd: &Path) -> anyhow::Result<AppSpec>
                 v.to_string_lossy().into_owned(),
             )
         })
+        .filter(|(k, _)| !matches!(k.as_str(), "PMR_SECRET_KEY" | "PMR_PUBLIC_KEY"))
         .collect();
     spec.autorestart = !args.no_autorestart;
     if let Some(n) = args.max_restarts {

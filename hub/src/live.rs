@@ -191,30 +191,26 @@ impl Live {
         lock(&self.view(id)).last_seen = now;
     }
 
-    /// Copies of every server's view (clones taken one server at a time).
-    pub fn servers(&self) -> Vec<ServerView> {
-        let views: Vec<View> = self
-            .servers
+    /// The views, taken out of the global map so it is not held meanwhile.
+    fn views(&self) -> Vec<View> {
+        self.servers
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .values()
             .cloned()
-            .collect();
-        let mut all: Vec<ServerView> = views.iter().map(|v| lock(v).clone()).collect();
+            .collect()
+    }
+
+    /// Copies of every server's view (clones taken one server at a time).
+    pub fn servers(&self) -> Vec<ServerView> {
+        let mut all: Vec<ServerView> = self.views().iter().map(|v| lock(v).clone()).collect();
         all.sort_by(|a, b| a.name.cmp(&b.name).then(a.id.cmp(&b.id)));
         all
     }
 
     /// Runs `f` over every server; the global map is not held meanwhile.
     pub fn each(&self, mut f: impl FnMut(&ServerView)) {
-        let views: Vec<View> = self
-            .servers
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .values()
-            .cloned()
-            .collect();
-        for v in &views {
+        for v in &self.views() {
             f(&lock(v));
         }
     }

@@ -169,6 +169,7 @@ fn prefix_lines(lines: &[u8], fmt: &str) -> Vec<u8> {
 /// Reads a pipe until every writer has closed it, writing whole lines.
 pub async fn pump(rx: pipe::Receiver, sink: StreamSink) {
     let mut carry: Vec<u8> = Vec::new();
+    let mut grown = None;
     loop {
         if rx.readable().await.is_err() {
             break;
@@ -197,6 +198,7 @@ pub async fn pump(rx: pipe::Receiver, sink: StreamSink) {
             break;
         }
         if read >= FLOOD_BYTES {
+            grow_once(&rx, &mut grown);
             // A flood: let the pipe fill a little before the next read. The
             // app then writes into a non-empty pipe, which costs it no wake-up
             // of the daemon, and the daemon reads big chunks, not 8 KiB ones.
@@ -206,6 +208,37 @@ pub async fn pump(rx: pipe::Receiver, sink: StreamSink) {
     if !carry.is_empty() {
         carry.push(b'\n');
         sink.emit(&carry);
+    }
+    release(grown);
+}
+
+/// Pipes enlarged so far; each costs its capacity in the user's pipe quota
+/// (64 MiB by default), so only the chatty ones grow, and only so many.
+static GROWN: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+/// Most pipes grown at once (32 MiB of the quota).
+const MAX_GROWN: usize = 32;
+/// Capacity of a grown pipe: room for the app to run ahead of a flood pause.
+const GROWN_SIZE: i32 = 1024 * 1024;
+
+/// Gives a flooding app's pipe more room, once, within the global cap;
+/// `grown` is `Some(true)` when this pipe holds a share of the cap.
+fn grow_once(rx: &pipe::Receiver, grown: &mut Option<bool>) {
+    use std::sync::atomic::Ordering;
+    if grown.is_some() {
+        return;
+    }
+    let ok = GROWN.fetch_add(1, Ordering::Relaxed) < MAX_GROWN
+        && nix::fcntl::fcntl(rx, nix::fcntl::FcntlArg::F_SETPIPE_SZ(GROWN_SIZE)).is_ok();
+    if !ok {
+        GROWN.fetch_sub(1, Ordering::Relaxed);
+    }
+    *grown = Some(ok);
+}
+
+/// Gives back a grown pipe's share of the cap when its pump ends.
+fn release(grown: Option<bool>) {
+    if grown == Some(true) {
+        GROWN.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
     }
 }
 

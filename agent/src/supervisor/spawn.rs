@@ -11,9 +11,6 @@ use pmr_shared::app::AppSpec;
 use tokio::net::unix::pipe;
 use tokio::process::{Child, Command};
 
-/// Capacity asked for each output pipe (Linux's default ceiling).
-const PIPE_SIZE: i32 = 256 * 1024;
-
 /// The environment an instance gets: the spec's, plus pm2's instance variables.
 pub(crate) fn instance_env(spec: &AppSpec, id: u32, instance: u32) -> BTreeMap<String, String> {
     let mut env = spec.env.clone();
@@ -46,13 +43,6 @@ pub(crate) fn spawn(spec: &AppSpec, id: u32, instance: u32) -> io::Result<Spawne
     }
     let (out_r, out_w) = nix::unistd::pipe2(OFlag::O_CLOEXEC)?;
     let (err_r, err_w) = nix::unistd::pipe2(OFlag::O_CLOEXEC)?;
-    // A roomier pipe lets a chatty app run ahead of the daemon during its
-    // short flood pauses. The kernel counts the capacity against the user's
-    // pipe quota (64 MiB by default), so stay at 256 KiB: room for ~128 apps
-    // before a non-root user's new pipes shrink. Refusal only costs speed.
-    for fd in [&out_r, &err_r] {
-        let _ = nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_SETPIPE_SZ(PIPE_SIZE));
-    }
     let child = {
         // The command holds the write ends; it is dropped at the end of this
         // block so that the pipes report end-of-file once the app is gone.

@@ -117,6 +117,19 @@ impl Actor {
         }
     }
 
+    /// Logs an exit the way pm2 words it and publishes it.
+    fn exit_noted(&self, status: Option<&ExitStatus>) -> (Option<i32>, Option<String>) {
+        let (code, signal) = describe(status);
+        tracing::info!(
+            "App [{}] exited with code [{}] via signal [{}]",
+            self.label(),
+            code.map_or("null".into(), |c| c.to_string()),
+            signal.as_deref().unwrap_or("null"),
+        );
+        self.emit(LifeKind::Exit, code, signal.clone());
+        (code, signal)
+    }
+
     fn label(&self) -> String {
         format!("{}:{}", self.h.spec.name, self.h.id)
     }
@@ -242,14 +255,7 @@ impl Actor {
         }
         let _ = std::fs::remove_file(&self.h.files.pid);
         let uptime_ms = run.started.elapsed().as_millis() as u64;
-        let (code, signal) = describe(status.as_ref().ok());
-        tracing::info!(
-            "App [{}] exited with code [{}] via signal [{}]",
-            self.label(),
-            code.map_or("null".into(), |c| c.to_string()),
-            signal.as_deref().unwrap_or("null"),
-        );
-        self.emit(LifeKind::Exit, code, signal.clone());
+        let (code, signal) = self.exit_noted(status.as_ref().ok());
         let mut rt = self.h.rt();
         rt.pid = 0;
         rt.exit_code = code;
@@ -324,14 +330,7 @@ impl Actor {
         for pump in run.pumps {
             let _ = tokio::time::timeout(DRAIN_LIMIT, pump).await;
         }
-        let (code, signal) = describe(Some(&status));
-        tracing::info!(
-            "App [{}] exited with code [{}] via signal [{}]",
-            self.label(),
-            code.map_or("null".into(), |c| c.to_string()),
-            signal.as_deref().unwrap_or("null"),
-        );
-        self.emit(LifeKind::Exit, code, signal.clone());
+        let (code, signal) = self.exit_noted(Some(&status));
         self.emit(LifeKind::Stopped, None, None);
         let mut rt = self.h.rt();
         rt.status = Status::Stopped;

@@ -6,6 +6,7 @@
 
 pub mod cli;
 pub mod daemon;
+pub mod ecosystem;
 pub mod link;
 pub mod logging;
 pub mod paths;

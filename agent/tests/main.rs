@@ -6,6 +6,7 @@
 mod helper;
 
 mod daemon;
+mod ecosystem;
 mod lifecycle;
 mod logs;
 mod restart;

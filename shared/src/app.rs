@@ -85,6 +85,8 @@ pub struct AppSpec {
     pub pid_file: Option<String>,
     /// Variable holding the instance index.
     pub instance_var: String,
+    /// Variable incremented per instance, from its value in `env` (or 0).
+    pub increment_var: Option<String>,
     /// Signal the whole process group, not only the main pid.
     pub treekill: bool,
     /// Collect git metadata for the app.
@@ -120,6 +122,7 @@ impl Default for AppSpec {
             merge_logs: true,
             pid_file: None,
             instance_var: "NODE_APP_INSTANCE".into(),
+            increment_var: None,
             treekill: true,
             vizion: true,
         }

@@ -10,6 +10,7 @@ use clap::{Args, Parser, Subcommand};
 
 pub(crate) use client::Client;
 pub use commands::build_spec;
+pub(crate) use commands::start::{find_in_path, interpreter_for, parse_ms};
 
 /// pm2's command line, served by a lighter daemon.
 #[derive(Debug, Parser)]
@@ -27,8 +28,13 @@ pub enum Command {
     Start(Box<StartArgs>),
     /// Stop apps gracefully.
     Stop(TargetArgs),
-    /// Restart apps.
+    /// Restart apps (or the apps of an ecosystem file, re-read).
     Restart(TargetArgs),
+    /// Reload apps: a restart in fork mode, as in pm2.
+    Reload(TargetArgs),
+    /// Start the apps of an ecosystem file, restarting those already known.
+    #[command(name = "startOrRestart", aliases = ["startOrReload", "startOrGracefulReload"])]
+    StartOrRestart(Box<StartArgs>),
     /// Stop apps and remove them from the list.
     #[command(alias = "del")]
     Delete(TargetArgs),
@@ -116,6 +122,15 @@ pub struct TargetArgs {
     /// Accepted for pm2 compatibility; watching comes with file watching.
     #[arg(long)]
     pub watch: bool,
+    /// Lay the current shell's variables over the apps' before restarting.
+    #[arg(short = 'a', long)]
+    pub update_env: bool,
+    /// With an ecosystem file: only these apps (comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    pub only: Vec<String>,
+    /// With an ecosystem file: use its `env_<name>` blocks.
+    #[arg(long)]
+    pub env: Option<String>,
     /// Table and message switches.
     #[command(flatten)]
     pub out: OutputArgs,
@@ -212,6 +227,12 @@ pub struct StartArgs {
     /// Force fork mode (accepted for pm2 compatibility).
     #[arg(short = 'x', long = "execute-command")]
     pub execute_command: bool,
+    /// With an ecosystem file: only these apps (comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    pub only: Vec<String>,
+    /// With an ecosystem file: use its `env_<name>` blocks.
+    #[arg(long)]
+    pub env: Option<String>,
     /// Table and message switches.
     #[command(flatten)]
     pub out: OutputArgs,

@@ -27,8 +27,21 @@ pub(crate) async fn handle(d: &Arc<Daemon>, req: Request) -> (Response, After) {
     let reply = match req {
         Request::Hello { .. } => error("hello sent twice"),
         Request::Ping => Response::Pong,
-        Request::Start { apps, force } => start(d, apps, force).await,
-        Request::Act { action, targets } => act(d, action, &targets).await,
+        Request::Start {
+            apps,
+            force,
+            update,
+        } => start(d, apps, force, update).await,
+        Request::Act {
+            action,
+            targets,
+            update_env,
+        } => {
+            if let Some(env) = update_env {
+                refresh_env(d, &targets, env);
+            }
+            act(d, action, &targets).await
+        }
         Request::List { full, targets } if targets.is_empty() => Response::Processes {
             list: d.list(env_view(full)),
         },
@@ -126,7 +139,22 @@ fn validate(spec: &AppSpec) -> Result<(), String> {
     Ok(())
 }
 
-async fn start(d: &Arc<Daemon>, apps: Vec<AppSpec>, force: bool) -> Response {
+/// `--update-env`: the caller's variables laid over each target's own (as
+/// pm2 does, none is removed), in force from the next start.
+fn refresh_env(
+    d: &Arc<Daemon>,
+    targets: &[String],
+    env: std::collections::BTreeMap<String, String>,
+) {
+    for h in d.resolve(targets).unwrap_or_default() {
+        let mut spec = (*h.spec()).clone();
+        spec.env
+            .extend(env.iter().map(|(k, v)| (k.clone(), v.clone())));
+        h.set_spec(Arc::new(spec));
+    }
+}
+
+async fn start(d: &Arc<Daemon>, apps: Vec<AppSpec>, force: bool, update: bool) -> Response {
     if d.is_closing() {
         return error("the daemon is shutting down");
     }
@@ -138,11 +166,27 @@ async fn start(d: &Arc<Daemon>, apps: Vec<AppSpec>, force: bool) -> Response {
     let mut messages = Vec::new();
     let mut to_create = Vec::new();
     let mut to_restart = Vec::new();
+    let mut refreshed = Vec::new();
     for spec in apps {
+        if update {
+            // An ecosystem file re-read: known apps take its options and restart.
+            let known: Vec<Arc<Handle>> = d
+                .handles()
+                .into_iter()
+                .filter(|h| h.spec().name == spec.name)
+                .collect();
+            if !known.is_empty() {
+                messages.push(format!("Restarting {} with the file's options", spec.name));
+                let spec = Arc::new(spec);
+                known.iter().for_each(|h| h.set_spec(spec.clone()));
+                refreshed.extend(known);
+                continue;
+            }
+        }
         let same: Vec<Arc<Handle>> = d
             .handles()
             .into_iter()
-            .filter(|h| h.spec.script == spec.script && h.spec.name == spec.name)
+            .filter(|h| h.spec().script == spec.script && h.spec().name == spec.name)
             .collect();
         if !force && !same.is_empty() {
             let all_down = same
@@ -178,6 +222,7 @@ async fn start(d: &Arc<Daemon>, apps: Vec<AppSpec>, force: bool) -> Response {
     };
     run_all(created, Control::Start).await;
     run_all(to_restart, Control::Start).await;
+    run_all(refreshed, Control::Restart).await;
     messages.push("Done.".into());
     done(messages, d.list(EnvView::None))
 }
@@ -212,7 +257,7 @@ async fn act(d: &Arc<Daemon>, action: Action, targets: &[String]) -> Response {
     messages.extend(
         handles
             .iter()
-            .map(|h| format!("[{}]({}) ✓", h.spec.name, h.id)),
+            .map(|h| format!("[{}]({}) ✓", h.spec().name, h.id)),
     );
     match action {
         Action::Reset => handles.iter().for_each(|h| h.reset()),
@@ -325,7 +370,7 @@ async fn resurrect(d: &Arc<Daemon>) -> Response {
         Ok(e) => e,
         Err(e) => return error(format!("{e:#}")),
     };
-    let running: Vec<String> = d.handles().iter().map(|h| h.spec.name.clone()).collect();
+    let running: Vec<String> = d.handles().iter().map(|h| h.spec().name.clone()).collect();
     let mut messages = vec![format!(
         "Restoring processes located in {}",
         d.paths.dump().display()

@@ -131,11 +131,11 @@ impl Daemon {
             } else if let Some(re) = target.strip_prefix('/').and_then(|t| t.strip_suffix('/')) {
                 let re = regex_lite::Regex::new(re)
                     .map_err(|e| format!("invalid regular expression {target}: {e}"))?;
-                Box::new(move |h| re.is_match(&h.spec.name))
-            } else if reg.apps.values().any(|h| &h.spec.name == target) {
-                Box::new(move |h| &h.spec.name == target)
+                Box::new(move |h| re.is_match(&h.spec().name))
+            } else if reg.apps.values().any(|h| &h.spec().name == target) {
+                Box::new(move |h| &h.spec().name == target)
             } else {
-                Box::new(move |h| &h.spec.namespace == target)
+                Box::new(move |h| &h.spec().namespace == target)
             };
             for h in reg.apps.values().filter(|h| matches(h)) {
                 any = true;

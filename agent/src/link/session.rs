@@ -345,22 +345,27 @@ async fn run_action(d: &Arc<Daemon>, req: ActionRequest) -> ActionResult {
         RemoteAction::Restart | RemoteAction::Reload => Request::Act {
             action: Action::Restart,
             targets,
+            update_env: None,
         },
         RemoteAction::Stop => Request::Act {
             action: Action::Stop,
             targets,
+            update_env: None,
         },
         RemoteAction::Start => Request::Act {
             action: Action::Start,
             targets,
+            update_env: None,
         },
         RemoteAction::Delete => Request::Act {
             action: Action::Delete,
             targets,
+            update_env: None,
         },
         RemoteAction::Reset => Request::Act {
             action: Action::Reset,
             targets,
+            update_env: None,
         },
         RemoteAction::Flush => Request::Flush {
             target: targets.first().cloned(),

@@ -122,8 +122,9 @@ pub struct Handle {
     pub id: u32,
     /// Index among the app's instances.
     pub instance: u32,
-    /// The options it runs with.
-    pub spec: Arc<AppSpec>,
+    /// The options it runs with; replaced when an ecosystem file or
+    /// `--update-env` brings new ones (taken at the next start).
+    spec: Mutex<Arc<AppSpec>>,
     /// Its files.
     pub files: InstanceFiles,
     rt: Mutex<Runtime>,
@@ -147,13 +148,12 @@ impl Handle {
     /// A serializable snapshot for the CLI.
     pub fn info(&self, username: &str, env: EnvView) -> ProcessInfo {
         let rt = self.rt().clone();
-        let mut spec = (*self.spec).clone();
+        let current = self.spec();
+        let mut spec = (*current).clone();
         match env {
             EnvView::None => spec.env.clear(),
             EnvView::Given => {}
-            EnvView::Effective => {
-                spec.env = spawn::instance_env(&self.spec, self.id, self.instance)
-            }
+            EnvView::Effective => spec.env = spawn::instance_env(&current, self.id, self.instance),
         }
         ProcessInfo {
             pm_id: self.id,
@@ -176,6 +176,16 @@ impl Handle {
             pid_path: self.files.pid.clone(),
             spec,
         }
+    }
+
+    /// The options in force.
+    pub fn spec(&self) -> Arc<AppSpec> {
+        self.spec.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// New options for the next start (the name stays).
+    pub fn set_spec(&self, spec: Arc<AppSpec>) {
+        *self.spec.lock().unwrap_or_else(|e| e.into_inner()) = spec;
     }
 
     /// Zeroes the restart counters (`pmr reset`).

@@ -15,6 +15,10 @@ use tokio::process::{Child, Command};
 pub(crate) fn instance_env(spec: &AppSpec, id: u32, instance: u32) -> BTreeMap<String, String> {
     let mut env = spec.env.clone();
     env.insert(spec.instance_var.clone(), instance.to_string());
+    if let Some(var) = &spec.increment_var {
+        let base: u64 = env.get(var).and_then(|v| v.parse().ok()).unwrap_or(0);
+        env.insert(var.clone(), (base + u64::from(instance)).to_string());
+    }
     env.insert("pm_id".into(), id.to_string());
     env.insert("name".into(), spec.name.clone());
     env.insert("namespace".into(), spec.namespace.clone());

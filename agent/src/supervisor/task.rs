@@ -43,7 +43,7 @@ pub fn launch(l: Launch) -> Arc<Handle> {
     let handle = Arc::new(Handle {
         id: l.id,
         instance: l.instance,
-        spec: l.spec,
+        spec: Mutex::new(l.spec),
         files: l.files,
         rt: Mutex::new(Runtime {
             status: Status::Stopped,
@@ -108,7 +108,7 @@ impl Actor {
         if self.events.receiver_count() > 0 {
             let _ = self.events.send(super::Lifecycle {
                 pm_id: self.h.id,
-                name: self.h.spec.name.as_str().into(),
+                name: self.h.spec().name.as_str().into(),
                 at: now_ms(),
                 kind,
                 code,
@@ -131,7 +131,7 @@ impl Actor {
     }
 
     fn label(&self) -> String {
-        format!("{}:{}", self.h.spec.name, self.h.id)
+        format!("{}:{}", self.h.spec().name, self.h.id)
     }
 
     async fn run(mut self, mut rx: mpsc::Receiver<Control>) {
@@ -198,7 +198,7 @@ impl Actor {
     }
 
     fn start(&mut self) {
-        let spec = self.h.spec.clone();
+        let spec = self.h.spec();
         self.h.rt().status = Status::Launching;
         tracing::info!("App [{}] starting in -{}-", self.label(), spec.exec_mode);
         match spawn::spawn(&spec, self.h.id, self.h.instance) {
@@ -242,7 +242,7 @@ impl Actor {
     /// The child ended without being asked to: apply the restart policy.
     fn exited(&mut self, status: std::io::Result<ExitStatus>) {
         let Some(run) = self.child.take() else { return };
-        let spec = self.h.spec.clone();
+        let spec = self.h.spec();
         if spec.treekill {
             // Leftovers of the group get the stop signal and their grace, in
             // the background: the restart does not wait for them.
@@ -306,8 +306,8 @@ impl Actor {
             return;
         };
         self.h.rt().status = Status::Stopping;
-        tracing::info!("Stopping app:{} id:{}", self.h.spec.name, self.h.id);
-        let spec = &self.h.spec;
+        tracing::info!("Stopping app:{} id:{}", self.h.spec().name, self.h.id);
+        let spec = self.h.spec();
         let sig = Signal::from_str(&spec.kill_signal).unwrap_or(Signal::SIGINT);
         let grace = Duration::from_millis(spec.kill_timeout);
         let status = stop::terminate(&mut run.child, run.pid, sig, grace, spec.treekill).await;

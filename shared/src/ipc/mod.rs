@@ -63,6 +63,10 @@ pub enum Request {
         apps: Vec<AppSpec>,
         /// Start even when the same script already runs.
         force: bool,
+        /// Apps already known by name take these options and restart (an
+        /// ecosystem file re-read), instead of being refused.
+        #[serde(default)]
+        update: bool,
     },
     /// Apply an action to the instances the targets name.
     Act {
@@ -70,6 +74,10 @@ pub enum Request {
         action: Action,
         /// Names, ids, namespaces, `/regex/` or `all`.
         targets: Vec<String>,
+        /// `--update-env`: the caller's environment, laid over the apps' own
+        /// before a restart.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        update_env: Option<std::collections::BTreeMap<String, String>>,
     },
     /// Instances, optionally with their environment.
     List {

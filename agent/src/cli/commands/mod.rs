@@ -3,7 +3,7 @@
 mod daemon_ops;
 pub(crate) mod link;
 pub(crate) mod logs;
-mod start;
+pub(crate) mod start;
 mod view;
 
 use std::process::ExitCode;
@@ -26,7 +26,8 @@ pub(crate) fn run(command: Command) -> anyhow::Result<ExitCode> {
         }
         Command::Start(args) => start::run(&paths, *args),
         Command::Stop(t) => act(&paths, Action::Stop, t),
-        Command::Restart(t) => act(&paths, Action::Restart, t),
+        Command::Restart(t) | Command::Reload(t) => act(&paths, Action::Restart, t),
+        Command::StartOrRestart(args) => start::run(&paths, *args),
         Command::Delete(t) => act(&paths, Action::Delete, t),
         Command::Reset(t) => act(&paths, Action::Reset, t),
         Command::List(a) => view::list(&paths, &a.out),
@@ -76,10 +77,32 @@ fn report(out: &OutputArgs, reply: Response) {
 }
 
 fn act(paths: &Paths, action: Action, t: TargetArgs) -> anyhow::Result<ExitCode> {
+    let cwd = std::env::current_dir()?;
+    // An ecosystem file among the targets: restart re-reads it (start what
+    // is missing, restart what is known); other actions take its app names.
+    let is_file = |x: &String| crate::ecosystem::is_config_file(x) && cwd.join(x).is_file();
+    if let Some(file) = t.targets.iter().find(|x| is_file(x)) {
+        let file = cwd.join(file);
+        if action == Action::Restart || action == Action::Start {
+            return start::start_file(paths, &file, &t.only, t.env.as_deref(), false, &t.out);
+        }
+        let loaded = crate::ecosystem::load(&file, &t.only, t.env.as_deref(), &start::shell_env())?;
+        let names: Vec<String> = loaded.apps.into_iter().map(|a| a.name).collect();
+        let mut client = Client::connect_or_start(paths)?;
+        let reply = client.request(&Request::Act {
+            action,
+            targets: names,
+            update_env: None,
+        })?;
+        report(&t.out, reply);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let update_env = t.update_env.then(start::shell_env);
     let mut client = Client::connect_or_start(paths)?;
     let reply = client.request(&Request::Act {
         action,
         targets: t.targets,
+        update_env,
     })?;
     report(&t.out, reply);
     Ok(ExitCode::SUCCESS)

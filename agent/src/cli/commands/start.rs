@@ -13,10 +13,31 @@ use crate::cli::{Client, StartArgs};
 use crate::paths::Paths;
 
 pub(super) fn run(paths: &Paths, args: StartArgs) -> anyhow::Result<ExitCode> {
-    if args.targets.is_empty() && args.rest.is_empty() {
-        bail!("nothing to start: give a script, a binary, `-- command args`, or an app name");
+    if args.targets.is_empty()
+        && args.rest.is_empty()
+        && crate::ecosystem::find_default(&std::env::current_dir()?).is_none()
+    {
+        bail!(
+            "nothing to start: give a script, a binary, `-- command args`, an app name, or an ecosystem file (none here)"
+        );
     }
     let cwd = std::env::current_dir().context("cannot read the current directory")?;
+    // An ecosystem file: named, or the default one of this directory.
+    let file = match args.targets.as_slice() {
+        [] if args.rest.is_empty() => crate::ecosystem::find_default(&cwd),
+        [t] if crate::ecosystem::is_config_file(t) && cwd.join(t).is_file() => Some(cwd.join(t)),
+        _ => None,
+    };
+    if let Some(file) = file {
+        return start_file(
+            paths,
+            &file,
+            &args.only,
+            args.env.as_deref(),
+            args.force,
+            &args.out,
+        );
+    }
     let first_is_file = args.targets.first().is_some_and(|t| cwd.join(t).is_file());
     // Known apps are started (or restarted) by name, id or namespace.
     if !first_is_file && args.rest.is_empty() && !args.targets.iter().any(|t| t.contains(' ')) {
@@ -24,6 +45,7 @@ pub(super) fn run(paths: &Paths, args: StartArgs) -> anyhow::Result<ExitCode> {
         match client.request(&Request::Act {
             action: Action::Start,
             targets: args.targets.clone(),
+            update_env: None,
         }) {
             Ok(reply) => {
                 report(&args.out, reply);
@@ -43,8 +65,47 @@ pub(super) fn run(paths: &Paths, args: StartArgs) -> anyhow::Result<ExitCode> {
     let reply = client.request(&Request::Start {
         apps: vec![spec],
         force: args.force,
+        update: false,
     })?;
     report(&args.out, reply);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The caller's environment, as apps inherit it (bucket keys left out).
+pub(crate) fn shell_env() -> std::collections::BTreeMap<String, String> {
+    // vars() would panic on a variable that is not UTF-8.
+    std::env::vars_os()
+        .map(|(k, v)| {
+            (
+                k.to_string_lossy().into_owned(),
+                v.to_string_lossy().into_owned(),
+            )
+        })
+        .filter(|(k, _)| !matches!(k.as_str(), "PMR_SECRET_KEY" | "PMR_PUBLIC_KEY"))
+        .collect()
+}
+
+/// Starts the apps of an ecosystem file; apps already known by name take the
+/// file's options and restart, as pm2 does.
+pub(crate) fn start_file(
+    paths: &Paths,
+    file: &Path,
+    only: &[String],
+    env: Option<&str>,
+    force: bool,
+    out: &crate::cli::OutputArgs,
+) -> anyhow::Result<ExitCode> {
+    let loaded = crate::ecosystem::load(file, only, env, &shell_env())?;
+    for w in &loaded.warnings {
+        eprintln!("[PMR][WARN] {w}");
+    }
+    let mut client = Client::connect_or_start(paths)?;
+    let reply = client.request(&Request::Start {
+        apps: loaded.apps,
+        force,
+        update: true,
+    })?;
+    report(out, reply);
     Ok(ExitCode::SUCCESS)
 }
 
@@ -84,7 +145,8 @@ fn parse_instances(v: &str) -> anyhow::Result<u32> {
     Ok(n.max(1) as u32)
 }
 
-fn interpreter_for(path: &Path) -> String {
+/// The interpreter pm2 would pick for this file.
+pub(crate) fn interpreter_for(path: &Path) -> String {
     let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
     let by_ext = match ext {
         "js" | "mjs" | "cjs" => Some("node"),
@@ -108,7 +170,8 @@ fn interpreter_for(path: &Path) -> String {
     }
 }
 
-fn find_in_path(program: &str) -> Option<PathBuf> {
+/// `program` looked up in `$PATH` (names with a slash are not).
+pub(crate) fn find_in_path(program: &str) -> Option<PathBuf> {
     if program.contains('/') {
         return None;
     }
@@ -189,17 +252,7 @@ pub fn build_spec(args: &StartArgs, shell_cwd: &Path) -> anyhow::Result<AppSpec>
     if let Some(ns) = &args.namespace {
         spec.namespace = ns.clone();
     }
-    // vars() would panic on a variable that is not UTF-8. The bucket keys of
-    // a linked container are pmr's business, never the apps'.
-    spec.env = std::env::vars_os()
-        .map(|(k, v)| {
-            (
-                k.to_string_lossy().into_owned(),
-                v.to_string_lossy().into_owned(),
-            )
-        })
-        .filter(|(k, _)| !matches!(k.as_str(), "PMR_SECRET_KEY" | "PMR_PUBLIC_KEY"))
-        .collect();
+    spec.env = shell_env();
     spec.autorestart = !args.no_autorestart;
     if let Some(n) = args.max_restarts {
         spec.max_restarts = n;

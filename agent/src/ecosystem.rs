@@ -1,0 +1,573 @@
+//! Ecosystem files: `ecosystem.config.{js,cjs,mjs}`, `.json`, `.yaml`/`.yml`
+//! and `.toml`, with an `apps` array under pm2's option names.
+//!
+//! JavaScript is evaluated by the installed `node` (CommonJS and ESM alike,
+//! through `import()`); the other formats are parsed here, and their errors
+//! name the file, line and column. Unlike pm2, an unknown option is an error
+//! that names it: a typo must not silently drop a setting.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, bail};
+use pmr_shared::app::AppSpec;
+use serde_json::{Map, Value};
+
+/// File names `pmr start` (without arguments) looks for, in order.
+pub const DEFAULT_NAMES: &[&str] = &[
+    "ecosystem.config.js",
+    "ecosystem.config.cjs",
+    "ecosystem.config.mjs",
+    "ecosystem.config.json",
+    "ecosystem.json",
+    "ecosystem.config.yaml",
+    "ecosystem.config.yml",
+    "ecosystem.config.toml",
+];
+
+/// pm2 options pmr accepts but does not apply yet; named in a warning.
+const NOT_YET: &[&str] = &[
+    "watch",
+    "ignore_watch",
+    "watch_delay",
+    "watch_options",
+    "max_memory_restart",
+    "cron_restart",
+    "cron",
+    "listen_timeout",
+    "shutdown_with_message",
+    "wait_ready",
+    "source_map_support",
+    "disable_source_map_support",
+    "pmx",
+    "automation",
+    "autostart",
+    "log_type",
+    "disable_logs",
+    "post_update",
+    "force",
+];
+
+/// Does this path name an ecosystem file (rather than a script)?
+pub fn is_config_file(path: &str) -> bool {
+    let name = Path::new(path)
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("");
+    name.ends_with(".json")
+        || name.ends_with(".yaml")
+        || name.ends_with(".yml")
+        || name.ends_with(".toml")
+        || name.ends_with(".config.js")
+        || name.ends_with(".config.cjs")
+        || name.ends_with(".config.mjs")
+}
+
+/// The default ecosystem file of `dir`, if there is one.
+pub fn find_default(dir: &Path) -> Option<PathBuf> {
+    DEFAULT_NAMES
+        .iter()
+        .map(|n| dir.join(n))
+        .find(|p| p.is_file())
+}
+
+/// What a file yields for the daemon.
+#[derive(Debug)]
+pub struct Loaded {
+    /// One spec per app, environment resolved.
+    pub apps: Vec<AppSpec>,
+    /// Options accepted but not applied yet.
+    pub warnings: Vec<String>,
+}
+
+/// Where `line:column` of a byte offset is.
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, col)
+}
+
+/// Reads the file into JSON, whatever its format.
+pub fn read(path: &Path) -> anyhow::Result<Value> {
+    let shown = path.display();
+    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
+    if matches!(ext, "js" | "cjs" | "mjs") {
+        return evaluate_js(path);
+    }
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {shown}"))?;
+    match ext {
+        "json" => serde_json::from_str(&text)
+            .map_err(|e| anyhow::anyhow!("{shown}:{}:{}: {e}", e.line(), e.column())),
+        "yaml" | "yml" => serde_norway::from_str(&text).map_err(|e| match e.location() {
+            Some(l) => anyhow::anyhow!("{shown}:{}:{}: {e}", l.line(), l.column()),
+            None => anyhow::anyhow!("{shown}: {e}"),
+        }),
+        "toml" => {
+            let v: toml::Value = toml::from_str(&text).map_err(|e| match e.span() {
+                Some(span) => {
+                    let (l, c) = line_col(&text, span.start);
+                    anyhow::anyhow!("{shown}:{l}:{c}: {}", e.message())
+                }
+                None => anyhow::anyhow!("{shown}: {e}"),
+            })?;
+            Ok(serde_json::to_value(v)?)
+        }
+        other => bail!(
+            "{shown}: unknown ecosystem format .{other} (use .js, .cjs, .mjs, .json, .yaml, .yml or .toml)"
+        ),
+    }
+}
+
+/// Runs `node` to evaluate a JavaScript ecosystem file, CommonJS or ESM.
+fn evaluate_js(path: &Path) -> anyhow::Result<Value> {
+    let abs = std::path::absolute(path)?;
+    let script = "import(require('url').pathToFileURL(process.argv[1]).href)\
+        .then(m => { const c = (m.default !== undefined ? m.default : m); \
+        process.stdout.write(JSON.stringify(typeof c === 'function' ? c() : c)); })\
+        .catch(e => { process.stderr.write(String(e && e.stack || e)); process.exit(1); })";
+    let out = Command::new("node")
+        .arg("-e")
+        .arg(script)
+        .arg(&abs)
+        .current_dir(abs.parent().unwrap_or(Path::new("/")))
+        .output()
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "{}: JavaScript ecosystem files are evaluated by node, which cannot be run ({e}); install node or use .json, .yaml or .toml",
+                path.display()
+            )
+        })?;
+    if !out.status.success() {
+        bail!(
+            "{}: node could not load it:\n{}",
+            path.display(),
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    serde_json::from_slice(&out.stdout)
+        .with_context(|| format!("{}: node printed no JSON config", path.display()))
+}
+
+struct Ctx<'a> {
+    file: &'a str,
+    app: String,
+}
+
+impl Ctx<'_> {
+    fn err(&self, key: &str, wanted: &str, got: &Value) -> anyhow::Error {
+        anyhow::anyhow!(
+            "{}: app {}: option {key}: expected {wanted}, got {got}",
+            self.file,
+            self.app
+        )
+    }
+
+    fn string(&self, key: &str, v: &Value) -> anyhow::Result<String> {
+        match v {
+            Value::String(s) => Ok(s.clone()),
+            Value::Number(n) => Ok(n.to_string()),
+            other => Err(self.err(key, "a string", other)),
+        }
+    }
+
+    fn boolean(&self, key: &str, v: &Value) -> anyhow::Result<bool> {
+        v.as_bool().ok_or_else(|| self.err(key, "true or false", v))
+    }
+
+    fn count(&self, key: &str, v: &Value) -> anyhow::Result<u32> {
+        v.as_u64()
+            .and_then(|n| u32::try_from(n).ok())
+            .ok_or_else(|| self.err(key, "a whole number", v))
+    }
+
+    fn millis(&self, key: &str, v: &Value) -> anyhow::Result<u64> {
+        match v {
+            Value::Number(n) => n
+                .as_f64()
+                .filter(|f| *f >= 0.0)
+                .map(|f| f as u64)
+                .ok_or_else(|| self.err(key, "milliseconds", v)),
+            Value::String(s) => crate::cli::parse_ms(key, s)
+                .map_err(|_| self.err(key, "milliseconds or 1s/2m/1h", v)),
+            other => Err(self.err(key, "milliseconds", other)),
+        }
+    }
+
+    fn strings(&self, key: &str, v: &Value) -> anyhow::Result<Vec<String>> {
+        match v {
+            Value::String(s) => Ok(s.split_whitespace().map(String::from).collect()),
+            Value::Array(items) => items.iter().map(|i| self.string(key, i)).collect(),
+            other => Err(self.err(key, "a string or a list", other)),
+        }
+    }
+
+    fn env(&self, key: &str, v: &Value) -> anyhow::Result<BTreeMap<String, String>> {
+        let Value::Object(m) = v else {
+            return Err(self.err(key, "an object of variables", v));
+        };
+        Ok(m.iter()
+            .map(|(k, v)| {
+                let s = match v {
+                    Value::String(s) => s.clone(),
+                    Value::Null => String::new(),
+                    // pm2 turns nested objects into JSON strings; so do we.
+                    other => other.to_string(),
+                };
+                (k.clone(), s)
+            })
+            .collect())
+    }
+}
+
+/// Loads `path` into specs: `only` keeps these app names, `env_name` picks
+/// `env_<name>` blocks, `shell` is the caller's environment (the lowest layer).
+pub fn load(
+    path: &Path,
+    only: &[String],
+    env_name: Option<&str>,
+    shell: &BTreeMap<String, String>,
+) -> anyhow::Result<Loaded> {
+    let file = path.display().to_string();
+    let root = read(path)?;
+    let apps = match &root {
+        Value::Object(m) => match m.get("apps") {
+            Some(Value::Array(a)) => a.clone(),
+            Some(other) => bail!("{file}: apps: expected a list, got {other}"),
+            None => vec![root.clone()],
+        },
+        Value::Array(a) => a.clone(),
+        other => bail!("{file}: expected an object with an apps list, got {other}"),
+    };
+    if apps.is_empty() {
+        bail!("{file}: the apps list is empty");
+    }
+    let base_dir = std::path::absolute(path)?
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    let mut out = Vec::new();
+    let mut warnings = Vec::new();
+    for (i, app) in apps.iter().enumerate() {
+        let Value::Object(map) = app else {
+            bail!("{file}: app {}: expected an object, got {app}", i + 1)
+        };
+        let name = map.get("name").and_then(Value::as_str).map(String::from);
+        if !only.is_empty() && !name.as_ref().is_some_and(|n| only.contains(n)) {
+            continue;
+        }
+        let ctx = Ctx {
+            file: &file,
+            app: name.clone().unwrap_or_else(|| format!("#{}", i + 1)),
+        };
+        out.push(app_spec(
+            &ctx,
+            map,
+            &base_dir,
+            env_name,
+            shell,
+            &mut warnings,
+        )?);
+    }
+    if out.is_empty() {
+        bail!("{file}: no app matches --only {}", only.join(","));
+    }
+    Ok(Loaded {
+        apps: out,
+        warnings,
+    })
+}
+
+fn app_spec(
+    ctx: &Ctx<'_>,
+    map: &Map<String, Value>,
+    base_dir: &Path,
+    env_name: Option<&str>,
+    shell: &BTreeMap<String, String>,
+    warnings: &mut Vec<String>,
+) -> anyhow::Result<AppSpec> {
+    let mut s = AppSpec::default();
+    let mut script = None;
+    let mut interpreter = None;
+    let mut env = BTreeMap::new();
+    let mut named_env = None;
+    let mut filter: Option<Value> = None;
+    let mut merge = None;
+    let mut append_env = false;
+    let mut log_file = None;
+    let mut cwd = base_dir.to_path_buf();
+    for (key, v) in map {
+        match key.as_str() {
+            "name" => s.name = ctx.string(key, v)?,
+            "script" | "exec" | "cmd" | "command" => script = Some(ctx.string(key, v)?),
+            "args" => s.args = ctx.strings(key, v)?,
+            "interpreter" | "exec_interpreter" => interpreter = Some(ctx.string(key, v)?),
+            "interpreter_args" | "node_args" | "interpreterArgs" => {
+                s.interpreter_args = ctx.strings(key, v)?
+            }
+            "cwd" => cwd = base_dir.join(ctx.string(key, v)?),
+            "instances" => {
+                s.instances = match v {
+                    Value::String(t) if t == "max" => 0,
+                    Value::Number(n) if n.as_i64().is_some() => {
+                        let cpus =
+                            std::thread::available_parallelism().map_or(1, |n| n.get()) as i64;
+                        let n = n.as_i64().unwrap_or(1);
+                        (if n <= 0 { cpus + n } else { n }).max(1) as u32
+                    }
+                    other => return Err(ctx.err(key, "a number or \"max\"", other)),
+                };
+                if s.instances == 0 {
+                    s.instances =
+                        std::thread::available_parallelism().map_or(1, |n| n.get()) as u32;
+                }
+            }
+            "exec_mode" => {
+                let m = ctx.string(key, v)?;
+                match m.trim_end_matches("_mode") {
+                    "fork" => {}
+                    "cluster" => warnings.push(format!(
+                        "{}: app {}: cluster mode is not here yet; instances run in fork mode",
+                        ctx.file, ctx.app
+                    )),
+                    _ => return Err(ctx.err(key, "fork or cluster", v)),
+                }
+            }
+            "env" => env = ctx.env(key, v)?,
+            k if k.starts_with("env_") => {
+                if env_name.is_some_and(|n| k == format!("env_{n}")) {
+                    named_env = Some(ctx.env(key, v)?);
+                } else {
+                    ctx.env(key, v)?;
+                }
+            }
+            "log_date_format" => s.log_date_format = Some(ctx.string(key, v)?),
+            "time" => s.time = ctx.boolean(key, v)?,
+            "error_file" | "err_file" | "error" | "err" | "err_log" => {
+                s.error_file = Some(ctx.string(key, v)?)
+            }
+            "out_file" | "out" | "output" | "out_log" => s.out_file = Some(ctx.string(key, v)?),
+            "log_file" | "log" => log_file = Some(v.clone()),
+            "merge_logs" | "combine_logs" => merge = Some(ctx.boolean(key, v)?),
+            "pid_file" | "pid" => s.pid_file = Some(ctx.string(key, v)?),
+            "min_uptime" => s.min_uptime = ctx.millis(key, v)?,
+            "max_restarts" => s.max_restarts = ctx.count(key, v)?,
+            "restart_delay" => s.restart_delay = ctx.millis(key, v)?,
+            "exp_backoff_restart_delay" => s.exp_backoff_restart_delay = ctx.millis(key, v)?,
+            "autorestart" => s.autorestart = ctx.boolean(key, v)?,
+            "kill_timeout" => s.kill_timeout = ctx.millis(key, v)?,
+            "kill_signal" => {
+                let sig = ctx.string(key, v)?.to_ascii_uppercase();
+                s.kill_signal = if sig.starts_with("SIG") {
+                    sig
+                } else {
+                    format!("SIG{sig}")
+                };
+            }
+            "stop_exit_codes" => {
+                s.stop_exit_codes = match v {
+                    Value::Number(n) => {
+                        vec![n.as_i64().ok_or_else(|| ctx.err(key, "exit codes", v))? as i32]
+                    }
+                    Value::Array(a) => a
+                        .iter()
+                        .map(|c| {
+                            c.as_i64()
+                                .map(|c| c as i32)
+                                .ok_or_else(|| ctx.err(key, "exit codes", v))
+                        })
+                        .collect::<anyhow::Result<_>>()?,
+                    other => return Err(ctx.err(key, "an exit code or a list", other)),
+                }
+            }
+            "namespace" => s.namespace = ctx.string(key, v)?,
+            "instance_var" => s.instance_var = ctx.string(key, v)?,
+            "increment_var" => s.increment_var = Some(ctx.string(key, v)?),
+            "filter_env" => filter = Some(v.clone()),
+            "append_env_to_name" => append_env = ctx.boolean(key, v)?,
+            "vizion" => s.vizion = ctx.boolean(key, v)?,
+            "treekill" => s.treekill = ctx.boolean(key, v)?,
+            "port" => {
+                env.insert("PORT".into(), ctx.string(key, v)?);
+            }
+            k if NOT_YET.contains(&k) => {
+                warnings.push(format!(
+                    "{}: app {}: option {k} is not supported yet and was ignored",
+                    ctx.file, ctx.app
+                ));
+            }
+            other => bail!("{}: app {}: unknown option {other:?}", ctx.file, ctx.app),
+        }
+    }
+    // Environment, lowest first: the caller's shell (filtered), env, env_<name>.
+    let mut full: BTreeMap<String, String> = match &filter {
+        Some(Value::Bool(true)) => BTreeMap::new(),
+        Some(Value::Bool(false)) | None => shell.clone(),
+        Some(f) => {
+            let drop = ctx.strings("filter_env", f)?;
+            shell
+                .iter()
+                .filter(|(k, _)| !drop.iter().any(|d| k.starts_with(d.as_str())))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect()
+        }
+    };
+    full.extend(env);
+    if let Some(n) = named_env {
+        full.extend(n);
+    }
+    full.retain(|k, _| !matches!(k.as_str(), "PMR_SECRET_KEY" | "PMR_PUBLIC_KEY"));
+    s.env = full;
+    if !cwd.is_dir() {
+        bail!(
+            "{}: app {}: cwd {} is not a directory",
+            ctx.file,
+            ctx.app,
+            cwd.display()
+        );
+    }
+    let script =
+        script.ok_or_else(|| anyhow::anyhow!("{}: app {}: no script", ctx.file, ctx.app))?;
+    let path = cwd.join(&script);
+    if path.is_file() {
+        s.script = path.to_string_lossy().into_owned();
+        s.interpreter = crate::cli::interpreter_for(&path);
+    } else if script.contains(' ') {
+        s.script = script.clone();
+        s.interpreter = "bash".into();
+        s.interpreter_args = vec!["-c".into()];
+    } else if let Some(bin) = crate::cli::find_in_path(&script) {
+        s.script = bin.to_string_lossy().into_owned();
+        s.interpreter = crate::cli::interpreter_for(&bin);
+    } else {
+        bail!(
+            "{}: app {}: script not found: {}",
+            ctx.file,
+            ctx.app,
+            path.display()
+        );
+    }
+    if let Some(i) = interpreter {
+        s.interpreter = i;
+    }
+    if s.name.is_empty() {
+        s.name = Path::new(&script)
+            .file_stem()
+            .map_or(script.clone(), |n| n.to_string_lossy().into_owned());
+    }
+    if append_env && let Some(n) = env_name {
+        s.name = format!("{}-{n}", s.name);
+    }
+    s.cwd = cwd.to_string_lossy().into_owned();
+    let abs = |p: &str| {
+        if crate::supervisor::logs::is_null_path(p) {
+            p.to_string()
+        } else {
+            cwd.join(p).to_string_lossy().into_owned()
+        }
+    };
+    s.out_file = s.out_file.as_deref().map(abs);
+    s.error_file = s.error_file.as_deref().map(abs);
+    s.pid_file = s.pid_file.as_deref().map(abs);
+    s.log_file = match log_file {
+        None | Some(Value::Bool(false)) => None,
+        Some(Value::Bool(true)) => Some(
+            crate::paths::Paths::from_env()?
+                .logs_dir()
+                .join(format!("{}.log", crate::paths::file_safe_name(&s.name)))
+                .to_string_lossy()
+                .into_owned(),
+        ),
+        Some(v) => Some(abs(&ctx.string("log_file", &v)?)),
+    };
+    s.merge_logs = merge.unwrap_or(s.instances == 1);
+    Ok(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load_text(name: &str, text: &str, env: Option<&str>) -> anyhow::Result<Loaded> {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("app.sh"), "sleep 1\n").unwrap();
+        let p = dir.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        let shell = BTreeMap::from([
+            ("SHELL_VAR".to_string(), "from-shell".to_string()),
+            ("MODE".to_string(), "shell".to_string()),
+        ]);
+        load(&p, &[], env, &shell)
+    }
+
+    #[test]
+    fn env_layers_in_pm2_order() {
+        let l = load_text(
+            "e.json",
+            r#"{"apps":[{"name":"a","script":"app.sh","env":{"MODE":"env","PORT":3000},"env_production":{"MODE":"prod"}}]}"#,
+            Some("production"),
+        )
+        .unwrap();
+        let env = &l.apps[0].env;
+        assert_eq!(env["SHELL_VAR"], "from-shell");
+        assert_eq!(env["MODE"], "prod");
+        assert_eq!(env["PORT"], "3000");
+        let l = load_text(
+            "e.json",
+            r#"{"apps":[{"name":"a","script":"app.sh","env":{"MODE":"env"}}]}"#,
+            None,
+        )
+        .unwrap();
+        assert_eq!(l.apps[0].env["MODE"], "env");
+    }
+
+    #[test]
+    fn errors_name_file_line_column_and_option() {
+        let e = load_text("e.json", "{\"apps\": [\n  {\"name\": \"a\",, }\n]}", None)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("e.json:2:"), "{e}");
+        let e = load_text(
+            "e.yaml",
+            "apps:\n  - name: a\n    script: [unclosed\n",
+            None,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("e.yaml:"), "{e}");
+        let e = load_text("e.toml", "[[apps]]\nname = \"a\"\nscript = \n", None)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("e.toml:3:"), "{e}");
+        let e = load_text(
+            "e.json",
+            r#"{"apps":[{"name":"a","script":"app.sh","max_restart":3}]}"#,
+            None,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("unknown option \"max_restart\""), "{e}");
+        let e = load_text(
+            "e.json",
+            r#"{"apps":[{"name":"a","script":"app.sh","instances":true}]}"#,
+            None,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("option instances") && e.contains("true"), "{e}");
+    }
+
+    #[test]
+    fn filter_env_and_not_yet_options() {
+        let l = load_text(
+            "e.yml",
+            "apps:\n  - name: a\n    script: app.sh\n    filter_env: [SHELL]\n    watch: true\n",
+            None,
+        )
+        .unwrap();
+        assert!(!l.apps[0].env.contains_key("SHELL_VAR"));
+        assert!(l.apps[0].env.contains_key("MODE"));
+        assert!(l.warnings[0].contains("watch"), "{:?}", l.warnings);
+    }
+}

@@ -1,0 +1,157 @@
+//! Ecosystem files in every format, env blocks, --env, --only, re-reads,
+//! --update-env, and refusals that name line and column.
+
+use crate::helper::Pmr;
+
+const APP: &str = "while true; do sleep 1; done\n";
+
+fn env_of(t: &Pmr, name: &str) -> String {
+    t.ok(&["env", name])
+}
+
+#[test]
+fn every_format_with_env_blocks_and_only() {
+    let t = Pmr::new();
+    t.write("app.sh", APP);
+    t.write(
+        "eco.json",
+        r#"{"apps": [
+            {"name": "j1", "script": "app.sh", "env": {"MODE": "dev", "PORT": 3000}, "env_production": {"MODE": "prod"}},
+            {"name": "j2", "script": "app.sh"}
+        ]}"#,
+    );
+    t.ok(&["start", "eco.json", "--env", "production", "--only", "j1"]);
+    let list = t.jlist();
+    assert_eq!(list.len(), 1, "--only j1");
+    let env = env_of(&t, "j1");
+    assert!(env.lines().any(|l| l == "MODE: prod"), "{env}");
+    assert!(env.lines().any(|l| l == "PORT: 3000"), "{env}");
+
+    t.write(
+        "eco.yaml",
+        "apps:\n  - name: y1\n    script: app.sh\n    env:\n      MODE: yaml\n",
+    );
+    t.ok(&["start", "eco.yaml"]);
+    assert!(env_of(&t, "y1").lines().any(|l| l == "MODE: yaml"));
+
+    t.write("eco.toml", "[[apps]]\nname = \"t1\"\nscript = \"app.sh\"\ninstances = 2\n[apps.env]\nMODE = \"toml\"\n");
+    t.ok(&["start", "eco.toml"]);
+    assert!(env_of(&t, "t1").lines().any(|l| l == "MODE: toml"));
+    assert_eq!(t.jlist().iter().filter(|p| p["name"] == "t1").count(), 2);
+
+    t.write("cjs.config.js", "module.exports = { apps: [{ name: 'c1', script: 'app.sh', env: { MODE: 'cjs-' + (1 + 1) } }] };\n");
+    t.ok(&["start", "cjs.config.js"]);
+    assert!(env_of(&t, "c1").lines().any(|l| l == "MODE: cjs-2"));
+
+    // ESM, which pm2 cannot load.
+    t.write(
+        "esm.config.mjs",
+        "export default { apps: [{ name: 'm1', script: 'app.sh', env: { MODE: 'esm' } }] };\n",
+    );
+    t.ok(&["start", "esm.config.mjs"]);
+    assert!(env_of(&t, "m1").lines().any(|l| l == "MODE: esm"));
+
+    // stop/delete with a file act on its apps.
+    t.ok(&["stop", "eco.toml"]);
+    assert!(
+        t.jlist()
+            .iter()
+            .filter(|p| p["name"] == "t1")
+            .all(|p| p["pm2_env"]["status"] == "stopped")
+    );
+    t.ok(&["delete", "eco.toml"]);
+    assert!(!t.jlist().iter().any(|p| p["name"] == "t1"));
+}
+
+#[test]
+fn malformed_files_start_nothing_and_say_where() {
+    let t = Pmr::new();
+    t.write("app.sh", APP);
+    t.write(
+        "bad.json",
+        "{\"apps\": [\n  {\"name\": \"a\", \"script\": \"app.sh\",}\n]}",
+    );
+    let err = t.fails(&["start", "bad.json"]);
+    assert!(err.contains("bad.json:2:"), "{err}");
+    t.write("bad.yaml", "apps:\n  - name: a\n   script: app.sh\n");
+    let err = t.fails(&["start", "bad.yaml"]);
+    assert!(err.contains("bad.yaml:3:"), "{err}");
+    t.write("bad.toml", "[[apps]]\nname = \"a\"\nscript = app.sh\n");
+    let err = t.fails(&["start", "bad.toml"]);
+    assert!(err.contains("bad.toml:3:"), "{err}");
+    t.write(
+        "typo.json",
+        r#"{"apps": [{"name": "a", "script": "app.sh", "max_restart": 3}]}"#,
+    );
+    let err = t.fails(&["start", "typo.json"]);
+    assert!(err.contains("max_restart"), "{err}");
+    t.write(
+        "type.json",
+        r#"{"apps": [{"name": "a", "script": "app.sh", "autorestart": "yes"}]}"#,
+    );
+    let err = t.fails(&["start", "type.json"]);
+    assert!(
+        err.contains("autorestart") && err.contains("true or false"),
+        "{err}"
+    );
+    t.write("throws.config.js", "throw new Error('boom in config');\n");
+    let err = t.fails(&["start", "throws.config.js"]);
+    assert!(err.contains("boom in config"), "{err}");
+    assert!(t.jlist().is_empty(), "nothing may start");
+}
+
+#[test]
+fn restarting_from_the_file_rereads_it_and_update_env_adds_variables() {
+    let t = Pmr::new();
+    t.write("app.sh", APP);
+    t.write(
+        "eco.json",
+        r#"{"apps": [{"name": "e", "script": "app.sh", "env": {"MODE": "one"}}]}"#,
+    );
+    t.ok(&["start", "eco.json"]);
+    t.write(
+        "eco.json",
+        r#"{"apps": [{"name": "e", "script": "app.sh", "env": {"MODE": "two"}}]}"#,
+    );
+    t.ok(&["restart", "eco.json"]);
+    let p = t.wait_status(0, "online");
+    assert_eq!(p["pm2_env"]["restart_time"], 1);
+    assert!(env_of(&t, "e").lines().any(|l| l == "MODE: two"));
+    // Starting the file again restarts what is known, starts nothing twice.
+    t.ok(&["start", "eco.json"]);
+    assert_eq!(t.jlist().len(), 1);
+
+    // --update-env lays the shell over the app's variables; without it they stay.
+    let run = |args: &[&str]| {
+        let out = t
+            .command()
+            .args(args)
+            .env("NEW_VAR", "fresh")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    run(&["restart", "e"]);
+    assert!(!env_of(&t, "e").contains("NEW_VAR"));
+    run(&["restart", "e", "--update-env"]);
+    assert!(env_of(&t, "e").lines().any(|l| l == "NEW_VAR: fresh"));
+}
+
+#[test]
+fn bare_start_uses_the_default_file() {
+    let t = Pmr::new();
+    t.write("app.sh", APP);
+    t.write("ecosystem.config.js", "module.exports = { apps: [{ name: 'dflt', script: 'app.sh', instances: 2, increment_var: 'PORT', env: { PORT: 8000 } }] };\n");
+    t.ok(&["start"]);
+    let list = t.jlist();
+    assert_eq!(list.len(), 2);
+    let ports: Vec<String> = list
+        .iter()
+        .map(|p| p["pm2_env"]["PORT"].as_str().unwrap_or("").to_string())
+        .collect();
+    assert_eq!(ports, ["8000", "8001"], "increment_var counts per instance");
+}

@@ -32,9 +32,6 @@ const NOT_YET: &[&str] = &[
     "ignore_watch",
     "watch_delay",
     "watch_options",
-    "max_memory_restart",
-    "cron_restart",
-    "cron",
     "listen_timeout",
     "shutdown_with_message",
     "wait_ready",
@@ -388,6 +385,21 @@ fn app_spec(
             "append_env_to_name" => append_env = ctx.boolean(key, v)?,
             "vizion" => s.vizion = ctx.boolean(key, v)?,
             "treekill" => s.treekill = ctx.boolean(key, v)?,
+            "cron_restart" | "cron" => {
+                let pattern = ctx.string(key, v)?;
+                // pm2: "0" (or false) means no cron restart.
+                s.cron_restart = (pattern != "0").then_some(pattern);
+            }
+            "max_memory_restart" => {
+                s.max_memory_restart = Some(match v {
+                    Value::Number(n) => n
+                        .as_u64()
+                        .ok_or_else(|| ctx.err(key, "bytes or 100M/1G", v))?,
+                    Value::String(t) => pmr_shared::app::parse_bytes(t)
+                        .ok_or_else(|| ctx.err(key, "bytes or 100M/1G", v))?,
+                    other => return Err(ctx.err(key, "bytes or 100M/1G", other)),
+                })
+            }
             "port" => {
                 env.insert("PORT".into(), ctx.string(key, v)?);
             }

@@ -127,3 +127,55 @@ fn restart_delay_waits() {
         (t.proc(0)["pm2_env"]["restart_time"].as_u64()? >= 2).then_some(())
     });
 }
+
+#[test]
+fn memory_hog_restarts_within_a_couple_of_samples() {
+    let t = Pmr::new();
+    // Holds about 200 MiB, touched so it is resident.
+    t.write("hog.py", "import time\nb = bytearray(200 * 1024 * 1024)\nfor i in range(0, len(b), 4096):\n    b[i] = 1\nprint('full', flush=True)\ntime.sleep(300)\n");
+    t.ok(&["start", "hog.py", "--max-memory-restart", "100M"]);
+    wait_until("the hog is full", || {
+        t.log("hog-out.log").contains("full").then_some(())
+    });
+    let full_at = std::time::Instant::now();
+    wait_until("a memory restart", || {
+        (t.proc(0)["pm2_env"]["restart_time"].as_u64()? >= 1).then_some(())
+    });
+    // pm2 checks every 30 s; pmr on every 1 s sample. The bound is loose on
+    // purpose (a loaded machine), yet far below pm2's interval.
+    let took = full_at.elapsed();
+    assert!(took < std::time::Duration::from_secs(10), "took {took:?}");
+    let log = std::fs::read_to_string(t.home().join("pmr.log")).unwrap();
+    assert!(log.contains("max_memory_restart"), "{log}");
+    let err = t.fails(&["start", "--max-memory-restart", "lots", "--", "sleep", "1"]);
+    assert!(err.contains("--max-memory-restart"), "{err}");
+}
+
+#[test]
+fn cron_restart_fires_on_schedule_and_not_when_stopped() {
+    let t = Pmr::new();
+    t.write("steady.sh", "while true; do sleep 1; done\n");
+    t.ok(&["start", "steady.sh", "--cron-restart", "*/2 * * * * *"]);
+    wait_until("two cron restarts", || {
+        (t.proc(0)["pm2_env"]["restart_time"].as_u64()? >= 2).then_some(())
+    });
+    let log = std::fs::read_to_string(t.home().join("pmr.log")).unwrap();
+    assert!(log.contains("restarted by cron_restart"), "{log}");
+    t.ok(&["stop", "steady"]);
+    let rt = t.proc(0)["pm2_env"]["restart_time"].clone();
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    let p = t.proc(0);
+    assert_eq!(p["pm2_env"]["status"], "stopped");
+    assert_eq!(p["pm2_env"]["restart_time"], rt);
+    let err = t.fails(&[
+        "start",
+        "--cron-restart",
+        "61 * * * *",
+        "--name",
+        "x",
+        "--",
+        "sleep",
+        "5",
+    ]);
+    assert!(err.contains("cron pattern"), "{err}");
+}

@@ -87,6 +87,10 @@ pub struct AppSpec {
     pub instance_var: String,
     /// Variable incremented per instance, from its value in `env` (or 0).
     pub increment_var: Option<String>,
+    /// Restart when the process tree's resident memory exceeds this (bytes).
+    pub max_memory_restart: Option<u64>,
+    /// Cron pattern (seconds optional) on which a running app restarts.
+    pub cron_restart: Option<String>,
     /// Signal the whole process group, not only the main pid.
     pub treekill: bool,
     /// Collect git metadata for the app.
@@ -123,10 +127,38 @@ impl Default for AppSpec {
             pid_file: None,
             instance_var: "NODE_APP_INSTANCE".into(),
             increment_var: None,
+            max_memory_restart: None,
+            cron_restart: None,
             treekill: true,
             vizion: true,
         }
     }
+}
+
+/// Bytes from pm2's memory notation: `1024`, `512K`, `100M`, `1G` (also `MB`, `KiB`...).
+pub fn parse_bytes(text: &str) -> Option<u64> {
+    let t = text.trim();
+    let digits = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (num, unit) = t.split_at(digits);
+    let n: f64 = num
+        .parse()
+        .ok()
+        .filter(|n: &f64| n.is_finite() && *n >= 0.0)?;
+    let mult: f64 = match unit
+        .trim()
+        .to_ascii_uppercase()
+        .trim_end_matches("IB")
+        .trim_end_matches('B')
+    {
+        "" => 1.0,
+        "K" => 1024.0,
+        "M" => 1024.0 * 1024.0,
+        "G" => 1024.0 * 1024.0 * 1024.0,
+        _ => return None,
+    };
+    Some((n * mult) as u64)
 }
 
 impl AppSpec {
@@ -216,4 +248,21 @@ pub struct ProcessInfo {
     pub pid_path: String,
     /// The options this instance was started with.
     pub spec: AppSpec,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_bytes;
+
+    #[test]
+    fn memory_notation() {
+        assert_eq!(parse_bytes("1024"), Some(1024));
+        assert_eq!(parse_bytes("512K"), Some(512 * 1024));
+        assert_eq!(parse_bytes("100M"), Some(100 * 1024 * 1024));
+        assert_eq!(parse_bytes("1G"), Some(1 << 30));
+        assert_eq!(parse_bytes("1.5GB"), Some(3 << 29));
+        assert_eq!(parse_bytes("100MiB"), Some(100 << 20));
+        assert_eq!(parse_bytes("lots"), None);
+        assert_eq!(parse_bytes("10X"), None);
+    }
 }

@@ -218,6 +218,12 @@ pub struct StartArgs {
     /// Number of instances (`max` for one per CPU).
     #[arg(short = 'i', long, allow_hyphen_values = true)]
     pub instances: Option<String>,
+    /// Restart a running app on this cron pattern (seconds optional; 0 = none).
+    #[arg(short = 'c', long = "cron-restart", visible_alias = "cron")]
+    pub cron_restart: Option<String>,
+    /// Restart when memory exceeds this (bytes, or 100M, 1G...).
+    #[arg(long)]
+    pub max_memory_restart: Option<String>,
     /// Signal only the main process, not its process group.
     #[arg(long)]
     pub no_treekill: bool,

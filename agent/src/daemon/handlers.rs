@@ -130,6 +130,9 @@ fn validate(spec: &AppSpec) -> Result<(), String> {
             spec.name, spec.kill_signal
         ));
     }
+    if let Some(c) = &spec.cron_restart {
+        crate::supervisor::parse_cron(c).map_err(|e| format!("app {}: {e}", spec.name))?;
+    }
     if !std::path::Path::new(&spec.cwd).is_dir() {
         return Err(format!(
             "app {}: working directory {} does not exist",

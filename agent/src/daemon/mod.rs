@@ -250,6 +250,23 @@ async fn sample_forever(d: Arc<Daemon>) {
             if rt.pid == pid {
                 rt.usage = usage;
             }
+            // max_memory_restart, checked on every sample (pm2: every 30 s).
+            let over = h
+                .spec()
+                .max_memory_restart
+                .is_some_and(|limit| usage.memory > limit);
+            if over && rt.pid == pid && rt.status == pmr_shared::app::Status::Online {
+                rt.status = pmr_shared::app::Status::Stopping;
+                drop(rt);
+                tracing::warn!(
+                    "App [{}:{}] uses {} bytes, over its max_memory_restart; restarting",
+                    h.spec().name,
+                    h.id,
+                    usage.memory
+                );
+                let h = h.clone();
+                tokio::spawn(async move { h.control(crate::supervisor::Control::Restart).await });
+            }
         }
         sampler.end();
     }

@@ -196,6 +196,15 @@ impl Handle {
     }
 }
 
+/// Parses a cron pattern as pm2 (croner) reads it: 5 or 6 fields.
+pub fn parse_cron(pattern: &str) -> Result<croner::Cron, String> {
+    croner::parser::CronParser::builder()
+        .seconds(croner::parser::Seconds::Optional)
+        .build()
+        .parse(pattern)
+        .map_err(|e| format!("cron pattern {pattern:?}: {e}"))
+}
+
 /// Milliseconds since the Unix epoch, as pm2 stores times.
 pub fn now_ms() -> u64 {
     std::time::SystemTime::now()

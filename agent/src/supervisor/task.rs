@@ -65,6 +65,7 @@ pub fn launch(l: Launch) -> Arc<Handle> {
         child: None,
         wake: None,
         events: l.events,
+        cron_at: None,
     };
     tokio::spawn(actor.run(rx));
     handle
@@ -87,6 +88,8 @@ struct Actor {
     child: Option<Running>,
     wake: Option<Instant>,
     events: tokio::sync::broadcast::Sender<super::Lifecycle>,
+    /// Next cron restart, while the app runs with a cron pattern.
+    cron_at: Option<Instant>,
 }
 
 async fn wait_child(child: &mut Option<Running>) -> std::io::Result<ExitStatus> {
@@ -150,6 +153,16 @@ impl Actor {
                 () = wait_wake(self.wake) => {
                     self.wake = None;
                     self.start();
+                }
+                () = wait_wake(self.cron_at) => {
+                    self.cron_at = None;
+                    if self.child.is_some() {
+                        tracing::info!("App [{}] restarted by cron_restart", self.label());
+                        self.stop().await;
+                        self.h.rt().restart_time += 1;
+                        self.emit(LifeKind::Restart, None, None);
+                        self.start();
+                    }
                 }
             }
         }
@@ -224,6 +237,7 @@ impl Actor {
                     pumps,
                 });
                 tracing::info!("App [{}] online", self.label());
+                self.cron_at = spec.cron_restart.as_deref().and_then(next_cron);
                 self.emit(LifeKind::Online, None, None);
             }
             Err(err) => {
@@ -301,6 +315,8 @@ impl Actor {
 
     async fn stop(&mut self) {
         self.wake = None;
+        // pm2 keeps firing the cron on a stopped app; a stop here means stop.
+        self.cron_at = None;
         let Some(mut run) = self.child.take() else {
             self.h.rt().status = Status::Stopped;
             return;
@@ -339,6 +355,15 @@ impl Actor {
         rt.exit_signal = signal;
         rt.usage = Default::default();
     }
+}
+
+/// When a cron pattern next fires, as a timer deadline.
+fn next_cron(pattern: &str) -> Option<Instant> {
+    let cron = super::parse_cron(pattern).ok()?;
+    let now = chrono::Local::now();
+    let next = cron.find_next_occurrence(&now, false).ok()?;
+    let wait = (next - now).to_std().ok()?;
+    Some(Instant::now() + wait)
 }
 
 fn describe(status: Option<&ExitStatus>) -> (Option<i32>, Option<String>) {

@@ -159,3 +159,63 @@ fn update_restarts_the_daemon_and_keeps_apps() {
     let p = t.wait_status(0, "online");
     assert_eq!(p["name"], "u");
 }
+
+#[test]
+fn startup_writes_a_valid_unit_and_unstartup_removes_it() {
+    let t = Pmr::new();
+    let dir = t.work().join("units");
+    let dir_s = dir.to_str().unwrap();
+    let out = t.ok(&[
+        "startup",
+        "systemd",
+        "--unit-dir",
+        dir_s,
+        "--service-name",
+        "pmr-test",
+    ]);
+    assert!(out.contains("Wrote"), "{out}");
+    let unit_path = dir.join("pmr-test.service");
+    let unit = std::fs::read_to_string(&unit_path).unwrap();
+    assert!(
+        unit.contains(&format!("Environment=PMR_HOME={}", t.home().display())),
+        "{unit}"
+    );
+    assert!(
+        unit.contains(" resurrect\n") && unit.contains("Type=forking"),
+        "{unit}"
+    );
+    assert!(
+        unit.contains(&format!("PIDFile={}/pmr.pid", t.home().display())),
+        "{unit}"
+    );
+    if std::process::Command::new("systemd-analyze")
+        .arg("--version")
+        .output()
+        .is_ok()
+    {
+        let v = std::process::Command::new("systemd-analyze")
+            .arg("verify")
+            .arg(&unit_path)
+            .output()
+            .unwrap();
+        assert!(v.status.success(), "{}", String::from_utf8_lossy(&v.stderr));
+        assert!(
+            v.stderr.is_empty(),
+            "warnings: {}",
+            String::from_utf8_lossy(&v.stderr)
+        );
+    }
+    let err = t.fails(&["startup", "upstart", "--unit-dir", dir_s]);
+    assert!(err.contains("upstart"), "{err}");
+    t.ok(&[
+        "unstartup",
+        "--unit-dir",
+        dir_s,
+        "--service-name",
+        "pmr-test",
+    ]);
+    assert!(!unit_path.exists());
+    // What the unit runs at boot works before anything was saved.
+    let out = t.ok(&["resurrect"]);
+    assert!(out.contains("nothing to restore"), "{out}");
+}

@@ -94,6 +94,10 @@ pub enum Command {
     Link(commands::link::LinkArgs),
     /// Stop reporting to the hub and forget the keys.
     Unlink,
+    /// Write and enable a systemd unit that resurrects the saved apps at boot.
+    Startup(commands::startup::StartupArgs),
+    /// Remove the unit `startup` wrote.
+    Unstartup(commands::startup::StartupArgs),
     /// Run the daemon (started by the CLI; not for direct use).
     #[command(hide = true)]
     Daemon,

@@ -55,6 +55,13 @@ pub fn save(paths: &Paths, list: &[ProcessInfo]) -> anyhow::Result<()> {
 /// Entries of the dump (or of the backup when the dump is unreadable), and
 /// one message per entry that could not be used.
 pub fn load(paths: &Paths) -> anyhow::Result<(Vec<DumpEntry>, Vec<String>)> {
+    if !paths.dump().exists() && !paths.dump_backup().exists() {
+        // Nothing saved yet (a boot before the first `pmr save`): not an error.
+        return Ok((
+            Vec::new(),
+            vec![format!("nothing to restore: no {}", paths.dump().display())],
+        ));
+    }
     match read(&paths.dump()) {
         Ok(list) => Ok(list),
         Err(first) => {

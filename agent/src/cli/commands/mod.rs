@@ -4,6 +4,7 @@ mod daemon_ops;
 pub(crate) mod link;
 pub(crate) mod logs;
 pub(crate) mod start;
+pub(crate) mod startup;
 mod view;
 
 use std::process::ExitCode;
@@ -45,6 +46,8 @@ pub(crate) fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Kill => daemon_ops::kill(&paths),
         Command::Update => daemon_ops::update(&paths),
         Command::Link(args) => link::run(&paths, args),
+        Command::Startup(args) => startup::startup(&paths, args),
+        Command::Unstartup(args) => startup::unstartup(args),
         Command::Unlink => simple(&paths, Request::Unlink),
     }
 }

@@ -5,6 +5,7 @@
 //! `pmr_shared::ipc`; the supervisor knows nothing of the CLI.
 
 pub mod cli;
+pub mod config;
 pub mod daemon;
 pub mod ecosystem;
 pub mod link;

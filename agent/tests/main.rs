@@ -10,4 +10,5 @@ mod ecosystem;
 mod lifecycle;
 mod logs;
 mod restart;
+mod rotate;
 mod stop;

@@ -94,6 +94,15 @@ pub enum Command {
     Link(commands::link::LinkArgs),
     /// Stop reporting to the hub and forget the keys.
     Unlink,
+    /// Change a setting: `pmr set pmr:logrotate.max_size 10M` (retain, compress, date_format).
+    Set {
+        /// Setting name.
+        key: String,
+        /// New value.
+        value: String,
+    },
+    /// Show the settings.
+    Get,
     /// Write and enable a systemd unit that resurrects the saved apps at boot.
     Startup(commands::startup::StartupArgs),
     /// Remove the unit `startup` wrote.

@@ -78,6 +78,12 @@ pub(crate) async fn handle(d: &Arc<Daemon>, req: Request) -> (Response, After) {
         Request::LinkStatus => Response::Link {
             state: d.link.status(),
         },
+        Request::ReloadConfig => {
+            match crate::config::load(&d.paths).and_then(|c| crate::config::apply(&c)) {
+                Ok(()) => done(vec!["Settings reloaded".into()], vec![]),
+                Err(e) => error(format!("{e:#}")),
+            }
+        }
         Request::Kill => {
             stop_all(d).await;
             return (

@@ -63,6 +63,9 @@ pub fn run(paths: Paths) -> anyhow::Result<()> {
     let daemon = Arc::new(Daemon::new(paths.clone()));
     let result = rt.block_on(async move {
         let listener = UnixListener::from_std(listener)?;
+        if let Err(e) = crate::config::load(&daemon.paths).and_then(|c| crate::config::apply(&c)) {
+            tracing::error!("settings not applied, using defaults: {e:#}");
+        }
         match crate::link::settings::load(&daemon.paths.home) {
             Ok(Some(s)) => {
                 if let Err(e) = daemon.link.start(&daemon, s) {

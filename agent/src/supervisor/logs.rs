@@ -40,16 +40,17 @@ pub fn is_null_path(path: &str) -> bool {
 #[derive(Debug)]
 pub struct LogFile {
     path: PathBuf,
-    file: Mutex<Option<File>>,
+    file: Mutex<Option<(File, u64)>>,
 }
 
 impl LogFile {
     /// Opens (creating directories as needed) a file for appending.
     pub fn open(path: &Path) -> io::Result<Self> {
         let file = open_append(path)?;
+        let size = file.metadata().map_or(0, |m| m.len());
         Ok(Self {
             path: path.to_path_buf(),
-            file: Mutex::new(Some(file)),
+            file: Mutex::new(Some((file, size))),
         })
     }
 
@@ -61,25 +62,42 @@ impl LogFile {
     /// Appends bytes that hold whole lines in one write.
     pub fn write(&self, bytes: &[u8]) {
         let mut guard = self.file.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(file) = guard.as_mut()
-            && let Err(err) = file.write_all(bytes)
-        {
+        let Some((file, size)) = guard.as_mut() else {
+            return;
+        };
+        if let Err(err) = file.write_all(bytes) {
             tracing::warn!(path = %self.path.display(), %err, "log write failed");
+            return;
+        }
+        *size += bytes.len() as u64;
+        // Rotating here, under the writers' lock and between whole writes,
+        // is what keeps every line in exactly one file.
+        if super::rotate::due(*size) {
+            match super::rotate::rotate(&self.path).and_then(|_| open_append(&self.path)) {
+                Ok(fresh) => *guard = Some((fresh, 0)),
+                Err(err) => {
+                    tracing::warn!(path = %self.path.display(), %err, "log rotation failed")
+                }
+            }
         }
     }
 
     /// Reopens the file, for `reloadLogs` after an outside rotation.
     pub fn reopen(&self) -> io::Result<()> {
         let file = open_append(&self.path)?;
-        *self.file.lock().unwrap_or_else(|e| e.into_inner()) = Some(file);
+        let size = file.metadata().map_or(0, |m| m.len());
+        *self.file.lock().unwrap_or_else(|e| e.into_inner()) = Some((file, size));
         Ok(())
     }
 
     /// Empties the file; appends continue at the new end.
     pub fn truncate(&self) -> io::Result<()> {
-        let guard = self.file.lock().unwrap_or_else(|e| e.into_inner());
-        match guard.as_ref() {
-            Some(file) => file.set_len(0),
+        let mut guard = self.file.lock().unwrap_or_else(|e| e.into_inner());
+        match guard.as_mut() {
+            Some((file, size)) => {
+                *size = 0;
+                file.set_len(0)
+            }
             None => Ok(()),
         }
     }

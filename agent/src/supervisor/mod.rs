@@ -8,6 +8,7 @@
 pub mod logs;
 pub mod monitor;
 pub mod policy;
+pub mod rotate;
 mod spawn;
 mod stop;
 pub mod task;

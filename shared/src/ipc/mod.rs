@@ -116,6 +116,8 @@ pub enum Request {
     },
     /// Disconnect from the hub and forget the settings.
     Unlink,
+    /// Read `config.toml` again.
+    ReloadConfig,
     /// How the link is doing.
     LinkStatus,
 }

@@ -47,6 +47,19 @@ pub(crate) fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Update => daemon_ops::update(&paths),
         Command::Link(args) => link::run(&paths, args),
         Command::Startup(args) => startup::startup(&paths, args),
+        Command::Set { key, value } => {
+            crate::config::set(&paths, &key, &value)?;
+            println!("[PMR] {key} = {value}");
+            // A running daemon takes it now; a later one reads the file.
+            if let Some(mut c) = Client::connect(&paths)? {
+                c.request(&Request::ReloadConfig)?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Get => {
+            print!("{}", toml::to_string(&crate::config::load(&paths)?)?);
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Unstartup(args) => startup::unstartup(args),
         Command::Unlink => simple(&paths, Request::Unlink),
     }

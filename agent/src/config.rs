@@ -1,0 +1,83 @@
+//! `$PMR_HOME/config.toml`: the daemon's own settings (log rotation for
+//! now), edited by hand or with `pmr set pmr:logrotate.max_size 10M`.
+
+use anyhow::{Context, bail};
+use serde::{Deserialize, Serialize};
+
+use crate::paths::Paths;
+use crate::supervisor::rotate::RotateConfig;
+
+/// Everything in `config.toml`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Built-in log rotation.
+    pub logrotate: RotateConfig,
+}
+
+/// Reads the settings (defaults when the file is absent); errors name the line.
+pub fn load(paths: &Paths) -> anyhow::Result<Config> {
+    let path = paths.home.join("config.toml");
+    match std::fs::read_to_string(&path) {
+        Ok(text) => toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Config::default()),
+        Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
+    }
+}
+
+/// Puts the settings in force in this process.
+pub fn apply(cfg: &Config) -> anyhow::Result<()> {
+    crate::supervisor::rotate::configure(cfg.logrotate.clone()).map_err(anyhow::Error::msg)
+}
+
+/// `pmr:logrotate.max_size` (or pm2-logrotate's `pm2-logrotate:max_size`) → field.
+fn field(key: &str) -> anyhow::Result<&str> {
+    key.strip_prefix("pmr:logrotate.")
+        .or_else(|| key.strip_prefix("pm2-logrotate:"))
+        .filter(|f| matches!(*f, "max_size" | "retain" | "compress" | "date_format"))
+        .with_context(|| format!("unknown setting {key:?} (known: pmr:logrotate.max_size, .retain, .compress, .date_format)"))
+}
+
+/// Sets one value, checks the whole file still makes sense, writes it atomically.
+pub fn set(paths: &Paths, key: &str, value: &str) -> anyhow::Result<Config> {
+    let name = field(key)?;
+    let path = paths.home.join("config.toml");
+    let mut table: toml::Table = match std::fs::read_to_string(&path) {
+        Ok(t) => t
+            .parse()
+            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?,
+        Err(_) => toml::Table::new(),
+    };
+    let v = match name {
+        "retain" => toml::Value::Integer(
+            value
+                .parse()
+                .with_context(|| format!("{key}: {value:?} is not a number"))?,
+        ),
+        "compress" => toml::Value::Boolean(
+            value
+                .parse()
+                .with_context(|| format!("{key}: use true or false"))?,
+        ),
+        _ => toml::Value::String(value.to_string()),
+    };
+    let section = table
+        .entry("logrotate")
+        .or_insert_with(|| toml::Value::Table(Default::default()));
+    let Some(section) = section.as_table_mut() else {
+        bail!("{}: logrotate is not a table", path.display())
+    };
+    section.insert(name.to_string(), v);
+    let cfg: Config = toml::Value::Table(table.clone()).try_into()?;
+    // Refuse a value the daemon could not use, before writing it.
+    if cfg.logrotate.max_size.trim() != "0"
+        && pmr_shared::app::parse_bytes(&cfg.logrotate.max_size).is_none()
+    {
+        bail!("{key}: {value:?} is not a size (10M, 1G, or 0 for never)");
+    }
+    std::fs::create_dir_all(&paths.home)?;
+    let tmp = paths.home.join("config.toml.tmp");
+    std::fs::write(&tmp, toml::to_string(&table)?)?;
+    std::fs::rename(&tmp, &path)?;
+    Ok(cfg)
+}

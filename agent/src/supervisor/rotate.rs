@@ -1,0 +1,194 @@
+//! Built-in log rotation (pm2 needs the pm2-logrotate module): by size, with
+//! a number of files kept and optional gzip. A file is rotated inside the
+//! lock its writers share, between two whole writes, so no line is lost,
+//! doubled or split across files.
+
+use std::fs::File;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::RwLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use serde::{Deserialize, Serialize};
+
+/// Rotation settings: `[logrotate]` in `$PMR_HOME/config.toml`, or
+/// `pmr set pmr:logrotate.<key> <value>`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RotateConfig {
+    /// Rotate a file when it reaches this size (`10M`, `1G`; `0` = never).
+    pub max_size: String,
+    /// Rotated files kept per log (the oldest go first).
+    pub retain: usize,
+    /// Gzip rotated files.
+    pub compress: bool,
+    /// dayjs format of the date in rotated names.
+    pub date_format: String,
+}
+
+impl Default for RotateConfig {
+    fn default() -> Self {
+        // pm2-logrotate's defaults, except that rotation is on: logs that
+        // fill disks are pm2's most reported pain.
+        Self {
+            max_size: "10M".into(),
+            retain: 30,
+            compress: false,
+            date_format: "YYYY-MM-DD_HH-mm-ss".into(),
+        }
+    }
+}
+
+/// Serializes compression and pruning.
+static JOBS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+static MAX_SIZE: AtomicU64 = AtomicU64::new(10 * 1024 * 1024);
+static CONFIG: RwLock<Option<RotateConfig>> = RwLock::new(None);
+
+/// Puts new settings in force for every log file.
+pub fn configure(cfg: RotateConfig) -> Result<(), String> {
+    let size = if cfg.max_size.trim() == "0" {
+        0
+    } else {
+        pmr_shared::app::parse_bytes(&cfg.max_size).ok_or_else(|| {
+            format!(
+                "logrotate.max_size: {:?} is not a size (10M, 1G...)",
+                cfg.max_size
+            )
+        })?
+    };
+    MAX_SIZE.store(size, Ordering::Relaxed);
+    *CONFIG.write().unwrap_or_else(|e| e.into_inner()) = Some(cfg);
+    Ok(())
+}
+
+fn config() -> RotateConfig {
+    CONFIG
+        .read()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone()
+        .unwrap_or_default()
+}
+
+/// Whether a file of `size` bytes is due.
+pub fn due(size: u64) -> bool {
+    let max = MAX_SIZE.load(Ordering::Relaxed);
+    max > 0 && size >= max
+}
+
+/// `app-out.log` → (`app-out`, `.log`).
+fn split(path: &Path) -> (String, String) {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    match name.rfind('.') {
+        Some(i) if i > 0 => (name[..i].to_string(), name[i..].to_string()),
+        _ => (name, String::new()),
+    }
+}
+
+/// Moves `path` aside as `<stem>__<date><ext>`, prunes old ones, and
+/// returns the name it got. The caller reopens `path`.
+pub fn rotate(path: &Path) -> io::Result<PathBuf> {
+    let cfg = config();
+    let (stem, ext) = split(path);
+    let stamp = chrono::Local::now()
+        .format(&super::logs::dayjs_to_strftime(&cfg.date_format))
+        .to_string();
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut target = dir.join(format!("{stem}__{stamp}{ext}"));
+    let mut n = 1;
+    while target.exists()
+        || target
+            .with_extension(format!("{}.gz", ext.trim_start_matches('.')))
+            .exists()
+    {
+        target = dir.join(format!("{stem}__{stamp}-{n}{ext}"));
+        n += 1;
+    }
+    std::fs::rename(path, &target)?;
+    let (keep, compress) = (cfg.retain, cfg.compress);
+    let (dir, rotated) = (dir.to_path_buf(), target.clone());
+    // Compression and pruning never hold up the apps' output; one job at a
+    // time, so pruning never races a compression.
+    std::thread::spawn(move || {
+        let _one = JOBS.lock().unwrap_or_else(|e| e.into_inner());
+        if compress {
+            let _ = gzip(&rotated);
+        }
+        prune(&dir, &stem, &ext, keep);
+    });
+    Ok(target)
+}
+
+fn gzip(path: &Path) -> io::Result<()> {
+    let gz = PathBuf::from(format!("{}.gz", path.display()));
+    let mut input = File::open(path)?;
+    let rotated_at = input.metadata()?.modified()?;
+    let mut enc = flate2::write::GzEncoder::new(File::create(&gz)?, flate2::Compression::default());
+    io::copy(&mut input, &mut enc)?;
+    let out = enc.finish()?;
+    // Keep the rotation time: pruning goes by it, oldest first.
+    out.set_modified(rotated_at)?;
+    out.sync_all()?;
+    std::fs::remove_file(path)
+}
+
+/// Keeps the `keep` newest rotated files of one log.
+fn prune(dir: &Path, stem: &str, ext: &str, keep: usize) {
+    let prefix = format!("{stem}__");
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let mut rotated: Vec<(std::time::SystemTime, PathBuf)> = entries
+        .flatten()
+        .filter(|e| {
+            let n = e.file_name().to_string_lossy().into_owned();
+            n.starts_with(&prefix) && (n.ends_with(ext) || n.ends_with(&format!("{ext}.gz")))
+        })
+        .filter_map(|e| Some((e.metadata().ok()?.modified().ok()?, e.path())))
+        .collect();
+    rotated.sort();
+    let excess = rotated.len().saturating_sub(keep);
+    for (_, p) in rotated.into_iter().take(excess) {
+        let _ = std::fs::remove_file(p);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_split_and_prune_keeps_the_newest() {
+        assert_eq!(
+            split(Path::new("/x/app-out.log")),
+            ("app-out".into(), ".log".into())
+        );
+        let dir = tempfile::tempdir().unwrap();
+        for i in 0..5 {
+            std::fs::write(dir.path().join(format!("a__{i}.log")), "x").unwrap();
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        std::fs::write(dir.path().join("a.log"), "live").unwrap();
+        prune(dir.path(), "a", ".log", 2);
+        let mut left: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        assert_eq!(left, ["a.log", "a__3.log", "a__4.log"]);
+    }
+
+    #[test]
+    fn bad_sizes_are_refused() {
+        assert!(
+            configure(RotateConfig {
+                max_size: "lots".into(),
+                ..Default::default()
+            })
+            .is_err()
+        );
+    }
+}

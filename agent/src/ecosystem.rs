@@ -40,7 +40,6 @@ const NOT_YET: &[&str] = &[
     "pmx",
     "automation",
     "autostart",
-    "log_type",
     "disable_logs",
     "post_update",
     "force",
@@ -385,6 +384,13 @@ fn app_spec(
             "append_env_to_name" => append_env = ctx.boolean(key, v)?,
             "vizion" => s.vizion = ctx.boolean(key, v)?,
             "treekill" => s.treekill = ctx.boolean(key, v)?,
+            "log_type" => {
+                let t = ctx.string(key, v)?;
+                if t != "json" && t != "raw" {
+                    return Err(ctx.err(key, "json or raw", v));
+                }
+                s.log_type = (t == "json").then_some(t);
+            }
             "cron_restart" | "cron" => {
                 let pattern = ctx.string(key, v)?;
                 // pm2: "0" (or false) means no cron restart.

@@ -183,3 +183,26 @@ fn flush_and_reload_logs() {
         t.log("chatty-out.log").contains("chat").then_some(())
     });
 }
+
+#[test]
+fn json_log_type_writes_one_object_per_line() {
+    let t = Pmr::new();
+    t.write("j.sh", "echo 'he said \"hi\"'; echo oops >&2; sleep 300\n");
+    t.ok(&["start", "j.sh", "--log-type", "json"]);
+    let out = wait_until("a json line", || {
+        let s = t.log("j-out.log");
+        (!s.is_empty()).then_some(s)
+    });
+    let rec: serde_json::Value = serde_json::from_str(out.lines().next().unwrap()).unwrap();
+    assert_eq!(rec["message"], "he said \"hi\"");
+    assert_eq!(rec["type"], "out");
+    assert_eq!(rec["app_name"], "j");
+    assert_eq!(rec["process_id"], 0);
+    assert!(rec["timestamp"].as_str().unwrap().contains('T'));
+    let err = wait_until("an err line", || {
+        let s = t.log("j-error.log");
+        (!s.is_empty()).then_some(s)
+    });
+    let rec: serde_json::Value = serde_json::from_str(err.lines().next().unwrap()).unwrap();
+    assert_eq!(rec["type"], "err");
+}

@@ -91,6 +91,8 @@ pub struct AppSpec {
     pub max_memory_restart: Option<u64>,
     /// Cron pattern (seconds optional) on which a running app restarts.
     pub cron_restart: Option<String>,
+    /// `json` writes one JSON object per log line.
+    pub log_type: Option<String>,
     /// Signal the whole process group, not only the main pid.
     pub treekill: bool,
     /// Collect git metadata for the app.
@@ -129,6 +131,7 @@ impl Default for AppSpec {
             increment_var: None,
             max_memory_restart: None,
             cron_restart: None,
+            log_type: None,
             treekill: true,
             vizion: true,
         }

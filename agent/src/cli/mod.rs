@@ -234,6 +234,9 @@ pub struct StartArgs {
     /// Restart a running app on this cron pattern (seconds optional; 0 = none).
     #[arg(short = 'c', long = "cron-restart", visible_alias = "cron")]
     pub cron_restart: Option<String>,
+    /// `json`: one JSON object per log line (message, timestamp, type, process_id, app_name).
+    #[arg(long, value_parser = ["json", "raw"])]
+    pub log_type: Option<String>,
     /// Restart when memory exceeds this (bytes, or 100M, 1G...).
     #[arg(long)]
     pub max_memory_restart: Option<String>,

@@ -251,6 +251,7 @@ impl Daemon {
             date_format: spec
                 .date_format()
                 .map(|f| logs::dayjs_to_strftime(f).into()),
+            json: spec.log_type.as_deref() == Some("json"),
             bus: self.log_bus.clone(),
             pm_id: id,
             name: spec.name.as_str().into(),

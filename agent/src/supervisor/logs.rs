@@ -132,6 +132,8 @@ pub struct StreamSink {
     pub combined: Option<Arc<LogFile>>,
     /// dayjs-style prefix format, converted for chrono.
     pub date_format: Option<Arc<str>>,
+    /// Write one JSON object per line (`log_type: json`).
+    pub json: bool,
     /// Followers of `pmr logs`.
     pub bus: broadcast::Sender<LogEvent>,
     /// Instance id, for the bus.
@@ -148,12 +150,23 @@ impl StreamSink {
             return;
         }
         let prefixed;
-        let bytes = match &self.date_format {
-            Some(fmt) => {
-                prefixed = prefix_lines(lines, fmt);
-                &prefixed[..]
+        let bytes = if self.json {
+            prefixed = json_lines(
+                lines,
+                self.date_format.as_deref(),
+                &self.name,
+                self.pm_id,
+                self.stream,
+            );
+            &prefixed[..]
+        } else {
+            match &self.date_format {
+                Some(fmt) => {
+                    prefixed = prefix_lines(lines, fmt);
+                    &prefixed[..]
+                }
+                None => lines,
             }
-            None => lines,
         };
         if let Some(f) = &self.file {
             f.write(bytes);
@@ -170,6 +183,36 @@ impl StreamSink {
             });
         }
     }
+}
+
+/// pm2's `log_type: json` records: message, timestamp, type, process_id, app_name.
+fn json_lines(
+    lines: &[u8],
+    fmt: Option<&str>,
+    app: &str,
+    pm_id: u32,
+    stream: &'static str,
+) -> Vec<u8> {
+    let now = chrono::Local::now();
+    let stamp = match fmt {
+        Some(f) => now.format(f).to_string(),
+        None => now.to_rfc3339_opts(chrono::SecondsFormat::Millis, false),
+    };
+    let mut out = Vec::with_capacity(lines.len() * 2);
+    for line in lines.split_inclusive(|&b| b == b'\n') {
+        let message = String::from_utf8_lossy(line.strip_suffix(b"\n").unwrap_or(line));
+        let record = serde_json::json!({
+            "message": message,
+            "timestamp": stamp,
+            "type": stream,
+            "process_id": pm_id,
+            "app_name": app,
+        });
+        if serde_json::to_writer(&mut out, &record).is_ok() {
+            out.push(b'\n');
+        }
+    }
+    out
 }
 
 fn prefix_lines(lines: &[u8], fmt: &str) -> Vec<u8> {
@@ -373,6 +416,7 @@ mod tests {
             file: Some(file),
             combined: None,
             date_format: None,
+            json: false,
             bus: broadcast::channel(4).0,
             pm_id: 0,
             name: "t".into(),

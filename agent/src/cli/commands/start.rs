@@ -314,6 +314,7 @@ pub fn build_spec(args: &StartArgs, shell_cwd: &Path) -> anyhow::Result<AppSpec>
     spec.merge_logs = args.merge_logs || spec.instances == 1;
     spec.treekill = !args.no_treekill;
     spec.cron_restart = args.cron_restart.clone().filter(|c| c != "0");
+    spec.log_type = args.log_type.clone().filter(|t| t == "json");
     if let Some(m) = &args.max_memory_restart {
         spec.max_memory_restart = Some(pmr_shared::app::parse_bytes(m).with_context(|| {
             format!("--max-memory-restart: {m:?} is not a size (bytes, or 100M, 1G...)")

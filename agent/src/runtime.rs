@@ -1,9 +1,11 @@
 //! `pmr-runtime`: the same supervisor in the foreground, for containers.
 //!
-//! It runs the app(s) in-process without a socket, prints their output on its
-//! own stdout, forwards SIGTERM/SIGINT as a graceful stop of every app, and
-//! exits once no app is left running. Ecosystem files, zombie reaping as PID 1
-//! and hub linking from `PMR_PUBLIC_KEY`/`PMR_SECRET_KEY` build on this.
+//! It runs a script or an ecosystem file's apps in-process without a socket,
+//! prints their output on its own stdout (prefixed, `--raw` or `--json`),
+//! turns SIGTERM/SIGINT into a graceful stop of every app, and exits once no
+//! app is left (2 if one ended `errored`). As PID 1 (or a subreaper) it
+//! reaps the orphans it inherits; it links to a hub from `PMR_PUBLIC_KEY`,
+//! `PMR_SECRET_KEY`, `PMR_HUB_URL`, `PMR_MACHINE_NAME`.
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -28,8 +30,11 @@ use crate::supervisor::Control;
 )]
 struct RuntimeCli {
     /// Print the apps' lines without the `id|name |` prefix.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "json")]
     raw: bool,
+    /// Print one JSON object per line (message, timestamp, type, process_id, app_name).
+    #[arg(long)]
+    json: bool,
     /// The same options as `pmr start`.
     #[command(flatten)]
     start: StartArgs,
@@ -44,6 +49,76 @@ pub fn main() -> ExitCode {
             eprintln!("[PMR][ERROR] {e:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Prints one chunk of app output in the chosen form.
+fn show(
+    ev: Result<crate::supervisor::logs::LogEvent, tokio::sync::broadcast::error::RecvError>,
+    cli: &RuntimeCli,
+) {
+    let ev = match ev {
+        Ok(ev) => ev,
+        Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+            eprintln!(
+                "[PMR] {n} log chunks not shown on stdout (output too fast); the log files have them"
+            );
+            return;
+        }
+        Err(_) => return,
+    };
+    let mut out = std::io::stdout().lock();
+    for line in ev.data.lines() {
+        let _ = if cli.json {
+            let rec = serde_json::json!({
+                "message": line,
+                "timestamp": chrono::Local::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, false),
+                "type": ev.stream,
+                "process_id": ev.pm_id,
+                "app_name": &*ev.name,
+            });
+            writeln!(out, "{rec}")
+        } else if cli.raw {
+            writeln!(out, "{line}")
+        } else {
+            writeln!(out, "{}|{:<10}| {line}", ev.pm_id, ev.name)
+        };
+    }
+    let _ = out.flush();
+}
+
+/// Orphans reparent to PID 1 (or to a subreaper): make this process one
+/// wherever it runs, so their exit statuses are collected here.
+fn become_reaper() {
+    if std::process::id() != 1 {
+        let _ = nix::sys::prctl::set_child_subreaper(true);
+    }
+}
+
+/// Collects the exit status of inherited orphans. The apps' own processes
+/// are left alone: tokio waits for those, and taking their status would
+/// hide their exits from the supervisor. `waitid(WNOWAIT)` shows who is
+/// waiting to be reaped without reaping, so only orphans are collected.
+fn reap_orphans(handles: &[Arc<crate::supervisor::Handle>]) {
+    use nix::sys::wait::{Id, WaitPidFlag, WaitStatus, waitid, waitpid};
+    let managed: Vec<i32> = handles
+        .iter()
+        .map(|h| h.rt().pid as i32)
+        .filter(|p| *p != 0)
+        .collect();
+    for _ in 0..1024 {
+        let peek = waitid(
+            Id::All,
+            WaitPidFlag::WEXITED | WaitPidFlag::WNOHANG | WaitPidFlag::WNOWAIT,
+        );
+        let Ok(WaitStatus::Exited(pid, _) | WaitStatus::Signaled(pid, _, _)) = peek else {
+            return;
+        };
+        if managed.contains(&pid.as_raw()) {
+            // tokio collects this one; the rest wait for the next round.
+            return;
+        }
+        let _ = waitpid(pid, Some(WaitPidFlag::WNOHANG));
     }
 }
 
@@ -83,19 +158,45 @@ fn run(cli: RuntimeCli) -> anyhow::Result<ExitCode> {
     std::fs::create_dir_all(paths.logs_dir())?;
     std::fs::create_dir_all(paths.pids_dir())?;
     let cwd = std::env::current_dir()?;
-    let spec = Arc::new(crate::cli::build_spec(&cli.start, &cwd)?);
+    // Keys for the hub are read before the apps' environment is captured.
+    let link = link_from_env()?;
+    let file = match cli.start.targets.as_slice() {
+        [] if cli.start.rest.is_empty() => crate::ecosystem::find_default(&cwd),
+        [t] if crate::ecosystem::is_config_file(t) && cwd.join(t).is_file() => Some(cwd.join(t)),
+        _ => None,
+    };
+    let specs: Vec<Arc<pmr_shared::app::AppSpec>> = match file {
+        Some(f) => {
+            let loaded = crate::ecosystem::load(
+                &f,
+                &cli.start.only,
+                cli.start.env.as_deref(),
+                &crate::cli::shell_env(),
+            )?;
+            for w in &loaded.warnings {
+                eprintln!("[PMR][WARN] {w}");
+            }
+            loaded.apps.into_iter().map(Arc::new).collect()
+        }
+        None => vec![Arc::new(crate::cli::build_spec(&cli.start, &cwd)?)],
+    };
+    become_reaper();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     rt.block_on(async move {
         let d = Arc::new(Daemon::new(paths));
-        let new = (0..spec.instances)
-            .map(|instance| NewInstance { spec: spec.clone(), instance, wanted_id: None, restart_time: 0 })
+        let new = specs
+            .iter()
+            .flat_map(|spec| {
+                (0..spec.instances).map(|instance| NewInstance { spec: spec.clone(), instance, wanted_id: None, restart_time: 0 })
+            })
             .collect();
         let handles = d.create(new).map_err(anyhow::Error::msg)?;
-        if let Some(settings) = link_from_env()? {
+        if let Some(settings) = link {
             d.link.start(&d, settings)?;
         }
+        let mut children = signal(SignalKind::child())?;
         let mut logs = d.log_bus.subscribe();
         for h in &handles {
             h.control(Control::Start).await;
@@ -105,21 +206,13 @@ fn run(cli: RuntimeCli) -> anyhow::Result<ExitCode> {
         let mut check = tokio::time::interval(Duration::from_secs(1));
         loop {
             tokio::select! {
-                ev = logs.recv() => match ev {
-                    Ok(ev) => {
-                        let mut out = std::io::stdout().lock();
-                        for line in ev.data.lines() {
-                            let _ = if cli.raw { writeln!(out, "{line}") } else { writeln!(out, "{}|{:<10}| {line}", ev.pm_id, ev.name) };
-                        }
-                    }
-                    Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
-                        eprintln!("[PMR] {n} log chunks not shown on stdout (output too fast); the log files have them");
-                    }
-                    Err(_) => {}
-                },
+                ev = logs.recv() => show(ev, &cli),
                 _ = term.recv() => break,
                 _ = int.recv() => break,
+                _ = children.recv() => reap_orphans(&handles),
                 _ = check.tick() => {
+                    // Signals can coalesce: sweep now and then as well.
+                    reap_orphans(&handles);
                     let down = handles.iter().all(|h| matches!(h.rt().status, Status::Stopped | Status::Errored));
                     if down {
                         let errored = handles.iter().any(|h| h.rt().status == Status::Errored);
@@ -132,7 +225,16 @@ fn run(cli: RuntimeCli) -> anyhow::Result<ExitCode> {
         for h in handles {
             all.spawn(async move { h.control(Control::Delete).await });
         }
-        while all.join_next().await.is_some() {}
+        // The apps' last words while they stop still reach stdout.
+        loop {
+            tokio::select! {
+                ev = logs.recv() => show(ev, &cli),
+                done = all.join_next() => if done.is_none() { break },
+            }
+        }
+        while let Ok(ev) = logs.try_recv() {
+            show(Ok(ev), &cli);
+        }
         Ok(ExitCode::SUCCESS)
     })
 }

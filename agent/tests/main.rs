@@ -11,4 +11,5 @@ mod lifecycle;
 mod logs;
 mod restart;
 mod rotate;
+mod runtime;
 mod stop;

@@ -10,7 +10,7 @@ use clap::{Args, Parser, Subcommand};
 
 pub(crate) use client::Client;
 pub use commands::build_spec;
-pub(crate) use commands::start::{find_in_path, interpreter_for, parse_ms};
+pub(crate) use commands::start::{find_in_path, interpreter_for, parse_ms, shell_env};
 
 /// pm2's command line, served by a lighter daemon.
 #[derive(Debug, Parser)]

@@ -28,9 +28,6 @@ pub const DEFAULT_NAMES: &[&str] = &[
 
 /// pm2 options pmr accepts but does not apply yet; named in a warning.
 const NOT_YET: &[&str] = &[
-    "watch",
-    "ignore_watch",
-    "watch_delay",
     "watch_options",
     "listen_timeout",
     "shutdown_with_message",
@@ -293,6 +290,7 @@ fn app_spec(
     let mut append_env = false;
     let mut log_file = None;
     let mut cwd = base_dir.to_path_buf();
+    let mut watch: Option<Vec<String>> = None;
     for (key, v) in map {
         match key.as_str() {
             "name" => s.name = ctx.string(key, v)?,
@@ -384,6 +382,14 @@ fn app_spec(
             "append_env_to_name" => append_env = ctx.boolean(key, v)?,
             "vizion" => s.vizion = ctx.boolean(key, v)?,
             "treekill" => s.treekill = ctx.boolean(key, v)?,
+            "watch" => {
+                watch = match v {
+                    Value::Bool(b) => b.then(Vec::new),
+                    other => Some(ctx.strings(key, other)?),
+                }
+            }
+            "ignore_watch" => s.ignore_watch = ctx.strings(key, v)?,
+            "watch_delay" => s.watch_delay = ctx.millis(key, v)?,
             "log_type" => {
                 let t = ctx.string(key, v)?;
                 if t != "json" && t != "raw" {
@@ -500,6 +506,13 @@ fn app_spec(
         Some(v) => Some(abs(&ctx.string("log_file", &v)?)),
     };
     s.merge_logs = merge.unwrap_or(s.instances == 1);
+    if let Some(paths) = watch {
+        s.watch = if paths.is_empty() {
+            vec![s.cwd.clone()]
+        } else {
+            paths.iter().map(|p| abs(p)).collect()
+        };
+    }
     Ok(s)
 }
 
@@ -580,12 +593,17 @@ mod tests {
     fn filter_env_and_not_yet_options() {
         let l = load_text(
             "e.yml",
-            "apps:\n  - name: a\n    script: app.sh\n    filter_env: [SHELL]\n    watch: true\n",
+            "apps:\n  - name: a\n    script: app.sh\n    filter_env: [SHELL]\n    wait_ready: true\n    watch: true\n",
             None,
         )
         .unwrap();
         assert!(!l.apps[0].env.contains_key("SHELL_VAR"));
         assert!(l.apps[0].env.contains_key("MODE"));
-        assert!(l.warnings[0].contains("watch"), "{:?}", l.warnings);
+        assert!(l.warnings[0].contains("wait_ready"), "{:?}", l.warnings);
+        assert_eq!(
+            l.apps[0].watch.len(),
+            1,
+            "watch: true watches the app's directory"
+        );
     }
 }

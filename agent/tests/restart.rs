@@ -179,3 +179,50 @@ fn cron_restart_fires_on_schedule_and_not_when_stopped() {
     ]);
     assert!(err.contains("cron pattern"), "{err}");
 }
+
+#[test]
+fn watch_restarts_on_a_change_but_not_for_ignored_paths_or_its_own_logs() {
+    let t = Pmr::new();
+    std::fs::create_dir_all(t.work().join("src")).unwrap();
+    std::fs::create_dir_all(t.work().join("cache")).unwrap();
+    // The app logs into the watched directory itself, every 100 ms.
+    t.write("w.sh", "while true; do echo tick; sleep 0.1; done\n");
+    t.ok(&[
+        "start",
+        "w.sh",
+        "-o",
+        "out.log",
+        "--watch",
+        "--ignore-watch",
+        "cache",
+    ]);
+    t.wait_status(0, "online");
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    assert_eq!(
+        t.proc(0)["pm2_env"]["restart_time"],
+        0,
+        "its own log restarted it"
+    );
+    std::fs::write(t.work().join("cache/x"), "ignored").unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1000));
+    assert_eq!(
+        t.proc(0)["pm2_env"]["restart_time"],
+        0,
+        "an ignored path restarted it"
+    );
+    std::fs::write(t.work().join("src/app.js"), "changed").unwrap();
+    wait_until("a watch restart", || {
+        (t.proc(0)["pm2_env"]["restart_time"].as_u64()? >= 1).then_some(())
+    });
+    std::thread::sleep(std::time::Duration::from_millis(1000));
+    assert_eq!(
+        t.proc(0)["pm2_env"]["restart_time"],
+        1,
+        "one change, one restart"
+    );
+    // A stopped app is not watched.
+    t.ok(&["stop", "w"]);
+    std::fs::write(t.work().join("src/app.js"), "changed again").unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1000));
+    assert_eq!(t.proc(0)["pm2_env"]["status"], "stopped");
+}

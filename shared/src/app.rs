@@ -93,6 +93,12 @@ pub struct AppSpec {
     pub cron_restart: Option<String>,
     /// `json` writes one JSON object per log line.
     pub log_type: Option<String>,
+    /// Paths whose changes restart the app; empty = no watching.
+    pub watch: Vec<String>,
+    /// Path parts, names or `*.ext` patterns whose changes are ignored.
+    pub ignore_watch: Vec<String>,
+    /// Quiet time (ms) after a change before the restart.
+    pub watch_delay: u64,
     /// Signal the whole process group, not only the main pid.
     pub treekill: bool,
     /// Collect git metadata for the app.
@@ -132,6 +138,9 @@ impl Default for AppSpec {
             max_memory_restart: None,
             cron_restart: None,
             log_type: None,
+            watch: Vec::new(),
+            ignore_watch: Vec::new(),
+            watch_delay: 0,
             treekill: true,
             vizion: true,
         }

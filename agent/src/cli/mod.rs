@@ -234,6 +234,15 @@ pub struct StartArgs {
     /// Restart a running app on this cron pattern (seconds optional; 0 = none).
     #[arg(short = 'c', long = "cron-restart", visible_alias = "cron")]
     pub cron_restart: Option<String>,
+    /// Restart on file changes under these paths (the app's directory when none).
+    #[arg(long, num_args = 0.., value_delimiter = ',')]
+    pub watch: Option<Vec<String>>,
+    /// Paths, names or `*.ext` patterns whose changes do not count.
+    #[arg(long, num_args = 1.., value_delimiter = ',')]
+    pub ignore_watch: Vec<String>,
+    /// Quiet time after a change before restarting (ms, or 1s...).
+    #[arg(long)]
+    pub watch_delay: Option<String>,
     /// `json`: one JSON object per log line (message, timestamp, type, process_id, app_name).
     #[arg(long, value_parser = ["json", "raw"])]
     pub log_type: Option<String>,

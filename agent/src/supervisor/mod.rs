@@ -12,6 +12,7 @@ pub mod rotate;
 mod spawn;
 mod stop;
 pub mod task;
+mod watch;
 
 use std::sync::{Arc, Mutex, MutexGuard};
 

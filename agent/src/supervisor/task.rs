@@ -66,6 +66,7 @@ pub fn launch(l: Launch) -> Arc<Handle> {
         wake: None,
         events: l.events,
         cron_at: None,
+        watch: None,
     };
     tokio::spawn(actor.run(rx));
     handle
@@ -90,6 +91,8 @@ struct Actor {
     events: tokio::sync::broadcast::Sender<super::Lifecycle>,
     /// Next cron restart, while the app runs with a cron pattern.
     cron_at: Option<Instant>,
+    /// File watching, while the app runs with `watch`.
+    watch: Option<super::watch::Watch>,
 }
 
 async fn wait_child(child: &mut Option<Running>) -> std::io::Result<ExitStatus> {
@@ -153,6 +156,23 @@ impl Actor {
                 () = wait_wake(self.wake) => {
                     self.wake = None;
                     self.start();
+                }
+                () = wait_change(&mut self.watch) => {
+                    // Let a burst of writes settle, then restart once.
+                    let quiet = Duration::from_millis(self.h.spec().watch_delay.max(100));
+                    tokio::time::sleep(quiet).await;
+                    if let Some(w) = self.watch.as_mut() {
+                        while w.changed.try_recv().is_ok() {}
+                    }
+                    if self.child.is_some() {
+                        tracing::info!("Change detected, restarting App [{}]", self.label());
+                        let watch = self.watch.take();
+                        self.stop().await;
+                        self.watch = watch;
+                        self.h.rt().restart_time += 1;
+                        self.emit(LifeKind::Restart, None, None);
+                        self.start();
+                    }
                 }
                 () = wait_wake(self.cron_at) => {
                     self.cron_at = None;
@@ -238,6 +258,29 @@ impl Actor {
                 });
                 tracing::info!("App [{}] online", self.label());
                 self.cron_at = spec.cron_restart.as_deref().and_then(next_cron);
+                if self.watch.is_none() && !spec.watch.is_empty() {
+                    let home = std::env::var_os("PMR_HOME").map(std::path::PathBuf::from);
+                    let files = &self.h.files;
+                    let own: Vec<std::path::PathBuf> = [
+                        Some(files.out.clone()),
+                        Some(files.err.clone()),
+                        files.combined.clone(),
+                        Some(files.pid.clone()),
+                    ]
+                    .into_iter()
+                    .flatten()
+                    .map(std::path::PathBuf::from)
+                    .chain(home)
+                    .collect();
+                    match super::watch::start(&spec, own) {
+                        Ok(w) => self.watch = Some(w),
+                        Err(e) => tracing::warn!(
+                            "App [{}]: cannot watch {:?}: {e}",
+                            self.label(),
+                            spec.watch
+                        ),
+                    }
+                }
                 self.emit(LifeKind::Online, None, None);
             }
             Err(err) => {
@@ -317,6 +360,8 @@ impl Actor {
         self.wake = None;
         // pm2 keeps firing the cron on a stopped app; a stop here means stop.
         self.cron_at = None;
+        // A stopped app is not watched (pm2's `stop --watch`).
+        self.watch = None;
         let Some(mut run) = self.child.take() else {
             self.h.rt().status = Status::Stopped;
             return;
@@ -354,6 +399,17 @@ impl Actor {
         rt.exit_code = code;
         rt.exit_signal = signal;
         rt.usage = Default::default();
+    }
+}
+
+async fn wait_change(watch: &mut Option<super::watch::Watch>) {
+    match watch {
+        Some(w) => {
+            if w.changed.recv().await.is_none() {
+                std::future::pending::<()>().await;
+            }
+        }
+        None => std::future::pending().await,
     }
 }
 

@@ -315,6 +315,17 @@ pub fn build_spec(args: &StartArgs, shell_cwd: &Path) -> anyhow::Result<AppSpec>
     spec.treekill = !args.no_treekill;
     spec.cron_restart = args.cron_restart.clone().filter(|c| c != "0");
     spec.log_type = args.log_type.clone().filter(|t| t == "json");
+    if let Some(paths) = &args.watch {
+        spec.watch = if paths.is_empty() {
+            vec![spec.cwd.clone()]
+        } else {
+            paths.iter().map(|p| absolute(&cwd, p)).collect()
+        };
+    }
+    spec.ignore_watch = args.ignore_watch.clone();
+    if let Some(d) = &args.watch_delay {
+        spec.watch_delay = parse_ms("watch-delay", d)?;
+    }
     if let Some(m) = &args.max_memory_restart {
         spec.max_memory_restart = Some(pmr_shared::app::parse_bytes(m).with_context(|| {
             format!("--max-memory-restart: {m:?} is not a size (bytes, or 100M, 1G...)")

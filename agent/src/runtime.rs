@@ -68,21 +68,24 @@ fn show(
         Err(_) => return,
     };
     let mut out = std::io::stdout().lock();
-    for line in ev.data.lines() {
-        let _ = if cli.json {
-            let rec = serde_json::json!({
-                "message": line,
-                "timestamp": chrono::Local::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, false),
-                "type": ev.stream,
-                "process_id": ev.pm_id,
-                "app_name": &*ev.name,
-            });
-            writeln!(out, "{rec}")
-        } else if cli.raw {
-            writeln!(out, "{line}")
-        } else {
-            writeln!(out, "{}|{:<10}| {line}", ev.pm_id, ev.name)
-        };
+    if cli.json {
+        // The same records as `log_type: json` files.
+        let records = crate::supervisor::logs::json_lines(
+            ev.data.as_bytes(),
+            None,
+            &ev.name,
+            ev.pm_id,
+            ev.stream,
+        );
+        let _ = out.write_all(&records);
+    } else {
+        for line in ev.data.lines() {
+            let _ = if cli.raw {
+                writeln!(out, "{line}")
+            } else {
+                writeln!(out, "{}|{:<10}| {line}", ev.pm_id, ev.name)
+            };
+        }
     }
     let _ = out.flush();
 }

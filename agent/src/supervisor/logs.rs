@@ -186,7 +186,7 @@ impl StreamSink {
 }
 
 /// pm2's `log_type: json` records: message, timestamp, type, process_id, app_name.
-fn json_lines(
+pub(crate) fn json_lines(
     lines: &[u8],
     fmt: Option<&str>,
     app: &str,

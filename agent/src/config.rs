@@ -32,10 +32,26 @@ pub fn apply(cfg: &Config) -> anyhow::Result<()> {
 
 /// `pmr:logrotate.max_size` (or pm2-logrotate's `pm2-logrotate:max_size`) → field.
 fn field(key: &str) -> anyhow::Result<&str> {
-    key.strip_prefix("pmr:logrotate.")
+    let name = key
+        .strip_prefix("pmr:logrotate.")
         .or_else(|| key.strip_prefix("pm2-logrotate:"))
-        .filter(|f| matches!(*f, "max_size" | "retain" | "compress" | "date_format"))
-        .with_context(|| format!("unknown setting {key:?} (known: pmr:logrotate.max_size, .retain, .compress, .date_format)"))
+        .map(|f| match f {
+            // pm2-logrotate's camelCase names.
+            "dateFormat" => "date_format",
+            "rotateInterval" => "rotate_interval",
+            f => f,
+        });
+    name.filter(|f| {
+        matches!(
+            *f,
+            "max_size" | "retain" | "compress" | "date_format" | "rotate_interval"
+        )
+    })
+    .with_context(|| {
+        format!(
+            "unknown setting {key:?} (known: pmr:logrotate.max_size, .retain, .compress, .date_format, .rotate_interval)"
+        )
+    })
 }
 
 /// Sets one value, checks the whole file still makes sense, writes it atomically.
@@ -74,6 +90,10 @@ pub fn set(paths: &Paths, key: &str, value: &str) -> anyhow::Result<Config> {
         && pmr_shared::app::parse_bytes(&cfg.logrotate.max_size).is_none()
     {
         bail!("{key}: {value:?} is not a size (10M, 1G, or 0 for never)");
+    }
+    if !cfg.logrotate.rotate_interval.trim().is_empty() {
+        crate::supervisor::parse_cron(&cfg.logrotate.rotate_interval)
+            .map_err(|e| anyhow::anyhow!("{key}: {e} (use \"\" for no scheduled rotation)"))?;
     }
     std::fs::create_dir_all(&paths.home)?;
     let tmp = paths.home.join("config.toml.tmp");

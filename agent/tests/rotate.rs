@@ -115,3 +115,57 @@ fn retain_and_compress() {
         "{cfg}"
     );
 }
+
+#[test]
+fn scheduled_rotation_moves_non_empty_logs_and_keeps_every_line() {
+    let t = Pmr::new();
+    // Every 2 seconds (croner's seconds field), far below the size limit.
+    t.ok(&["set", "pm2-logrotate:rotateInterval", "*/2 * * * * *"]);
+    t.write(
+        "tick.sh",
+        "i=0; while [ $i -lt 12 ]; do echo \"tick $i\"; i=$((i+1)); sleep 0.5; done; echo FIN; sleep 300\n",
+    );
+    t.ok(&["start", "tick.sh"]);
+    let files = wait_until("FIN written and at least two scheduled rotations", || {
+        let files: Vec<_> = logs(&t)
+            .into_iter()
+            .filter(|p| {
+                p.file_name()
+                    .unwrap()
+                    .to_string_lossy()
+                    .starts_with("tick-out")
+            })
+            .collect();
+        let all: String = files
+            .iter()
+            .map(|p| std::fs::read_to_string(p).unwrap_or_default())
+            .collect();
+        let rotated = files
+            .iter()
+            .filter(|p| p.to_string_lossy().contains("__"))
+            .count();
+        (all.contains("FIN") && rotated >= 2).then_some(files)
+    });
+    let mut ticks = Vec::new();
+    for p in &files {
+        let body = std::fs::read_to_string(p).unwrap();
+        if p.to_string_lossy().contains("__") {
+            assert!(
+                !body.is_empty(),
+                "empty logs are not rotated: {}",
+                p.display()
+            );
+        }
+        ticks.extend(
+            body.lines()
+                .filter_map(|l| l.strip_prefix("tick "))
+                .map(|n| n.parse::<u32>().unwrap()),
+        );
+    }
+    ticks.sort();
+    assert_eq!(ticks, (0..12).collect::<Vec<_>>(), "lines lost or doubled");
+    // A pattern that is not cron is refused and changes nothing.
+    let err = t.fails(&["set", "pmr:logrotate.rotate_interval", "every day"]);
+    assert!(err.contains("rotate_interval"), "{err}");
+    assert!(t.ok(&["get"]).contains("*/2 * * * * *"));
+}

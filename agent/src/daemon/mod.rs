@@ -185,6 +185,7 @@ async fn serve(d: Arc<Daemon>, listener: UnixListener) -> anyhow::Result<()> {
     let mut hup = signal(SignalKind::hangup())?;
     let mut shutdown = d.shutdown.subscribe();
     tokio::spawn(sample_forever(d.clone()));
+    tokio::spawn(rotate_on_schedule(d.clone()));
     let save_on_exit = loop {
         tokio::select! {
             conn = listener.accept() => match conn {
@@ -222,6 +223,35 @@ async fn serve(d: Arc<Daemon>, listener: UnixListener) -> anyhow::Result<()> {
         handlers::stop_all(&d).await;
     }
     Ok(())
+}
+
+/// Rotates every non-empty log on `logrotate.rotate_interval`'s schedule,
+/// sleeping until the next occurrence (or a settings change).
+async fn rotate_on_schedule(d: Arc<Daemon>) {
+    use crate::supervisor::rotate;
+    loop {
+        let changed = rotate::CHANGED.notified();
+        let Some(wait) = rotate::next_scheduled() else {
+            changed.await;
+            continue;
+        };
+        tokio::select! {
+            () = tokio::time::sleep(wait) => {
+                let files = d.open_log_files();
+                let rotated = files.len();
+                // Renames and reopens only: compression runs on its own thread.
+                for f in files {
+                    if let Err(e) = f.rotate_now() {
+                        tracing::warn!(path = %f.path().display(), "scheduled rotation failed: {e}");
+                    }
+                }
+                tracing::info!("scheduled log rotation: {rotated} files checked");
+                // The next occurrence is computed from a time past this one.
+                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            }
+            () = changed => {}
+        }
+    }
 }
 
 /// Samples CPU and memory of every running instance each second.

@@ -82,6 +82,19 @@ impl LogFile {
         }
     }
 
+    /// Rotates now unless the file is empty (scheduled rotation).
+    pub fn rotate_now(&self) -> io::Result<()> {
+        let mut guard = self.file.lock().unwrap_or_else(|e| e.into_inner());
+        match guard.as_ref() {
+            Some((_, size)) if *size > 0 => {
+                super::rotate::rotate(&self.path)?;
+                *guard = Some((open_append(&self.path)?, 0));
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// Reopens the file, for `reloadLogs` after an outside rotation.
     pub fn reopen(&self) -> io::Result<()> {
         let file = open_append(&self.path)?;

@@ -1,5 +1,5 @@
-//! Built-in log rotation (pm2 needs the pm2-logrotate module): by size, with
-//! a number of files kept and optional gzip. A file is rotated inside the
+//! Built-in log rotation (pm2 needs the pm2-logrotate module): by size and
+//! on a cron schedule, with a number of files kept and optional gzip. A file is rotated inside the
 //! lock its writers share, between two whole writes, so no line is lost,
 //! doubled or split across files.
 
@@ -24,6 +24,9 @@ pub struct RotateConfig {
     pub compress: bool,
     /// dayjs format of the date in rotated names.
     pub date_format: String,
+    /// Cron pattern (seconds optional) on which every non-empty log is
+    /// rotated whatever its size; empty for none.
+    pub rotate_interval: String,
 }
 
 impl Default for RotateConfig {
@@ -35,6 +38,8 @@ impl Default for RotateConfig {
             retain: 30,
             compress: false,
             date_format: "YYYY-MM-DD_HH-mm-ss".into(),
+            // pm2-logrotate's default: every day at midnight.
+            rotate_interval: "0 0 * * *".into(),
         }
     }
 }
@@ -43,6 +48,8 @@ impl Default for RotateConfig {
 static JOBS: std::sync::Mutex<()> = std::sync::Mutex::new(());
 static MAX_SIZE: AtomicU64 = AtomicU64::new(10 * 1024 * 1024);
 static CONFIG: RwLock<Option<RotateConfig>> = RwLock::new(None);
+/// Wakes the scheduled rotation when the settings change.
+pub static CHANGED: tokio::sync::Notify = tokio::sync::Notify::const_new();
 
 /// Puts new settings in force for every log file.
 pub fn configure(cfg: RotateConfig) -> Result<(), String> {
@@ -56,9 +63,26 @@ pub fn configure(cfg: RotateConfig) -> Result<(), String> {
             )
         })?
     };
+    if !cfg.rotate_interval.trim().is_empty() {
+        crate::supervisor::parse_cron(&cfg.rotate_interval)
+            .map_err(|e| format!("logrotate.rotate_interval: {e}"))?;
+    }
     MAX_SIZE.store(size, Ordering::Relaxed);
     *CONFIG.write().unwrap_or_else(|e| e.into_inner()) = Some(cfg);
+    CHANGED.notify_waiters();
     Ok(())
+}
+
+/// When the scheduled rotation next fires, if one is set.
+pub fn next_scheduled() -> Option<std::time::Duration> {
+    let pattern = config().rotate_interval;
+    if pattern.trim().is_empty() {
+        return None;
+    }
+    let cron = crate::supervisor::parse_cron(&pattern).ok()?;
+    let now = chrono::Local::now();
+    let next = cron.find_next_occurrence(&now, false).ok()?;
+    (next - now).to_std().ok()
 }
 
 fn config() -> RotateConfig {

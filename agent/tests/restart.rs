@@ -225,4 +225,25 @@ fn watch_restarts_on_a_change_but_not_for_ignored_paths_or_its_own_logs() {
     std::fs::write(t.work().join("src/app.js"), "changed again").unwrap();
     std::thread::sleep(std::time::Duration::from_millis(1000));
     assert_eq!(t.proc(0)["pm2_env"]["status"], "stopped");
+    // `restart --watch` toggles: watching was on, so now it is off.
+    let table = t.ok(&["restart", "w", "--watch"]);
+    assert!(table.contains("disabled"), "{table}");
+    let before = t.proc(0)["pm2_env"]["restart_time"].as_u64().unwrap();
+    std::fs::write(t.work().join("src/app.js"), "not watched").unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1000));
+    assert_eq!(t.proc(0)["pm2_env"]["restart_time"], before);
+    // ...and on again, over the app's directory.
+    let table = t.ok(&["restart", "w", "--watch"]);
+    assert!(table.contains("enabled"), "{table}");
+    assert!(t.ok(&["describe", "w"]).contains("✔"));
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let before = t.proc(0)["pm2_env"]["restart_time"].as_u64().unwrap();
+    std::fs::write(t.work().join("src/app.js"), "watched again").unwrap();
+    wait_until("a watch restart after the toggle", || {
+        (t.proc(0)["pm2_env"]["restart_time"].as_u64()? > before).then_some(())
+    });
+    // `stop --watch` ends watching for good: a plain restart does not bring it back.
+    t.ok(&["stop", "w", "--watch"]);
+    let table = t.ok(&["restart", "w"]);
+    assert!(table.contains("disabled"), "{table}");
 }

@@ -132,7 +132,7 @@ pub struct TargetArgs {
     /// Names, ids, namespaces, `/regex/` or `all`.
     #[arg(required = true)]
     pub targets: Vec<String>,
-    /// Accepted for pm2 compatibility; watching comes with file watching.
+    /// `restart --watch` toggles file watching; `stop --watch` ends it.
     #[arg(long)]
     pub watch: bool,
     /// Lay the current shell's variables over the apps' before restarting.

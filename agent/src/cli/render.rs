@@ -137,7 +137,11 @@ pub(crate) fn process_table(list: &[ProcessInfo], on: bool) -> String {
                 format!("{}%", (p.cpu * 10.0).round() / 10.0),
                 bytes(p.memory),
                 p.username.clone(),
-                "disabled".into(),
+                if p.spec.watch.is_empty() {
+                    "disabled".into()
+                } else {
+                    "enabled".into()
+                },
             ]
         })
         .collect();
@@ -204,7 +208,10 @@ pub(crate) fn describe(p: &ProcessInfo, on: bool) -> String {
         ("script id", p.pm_id.to_string()),
         ("exec cwd", spec.cwd.clone()),
         ("exec mode", spec.exec_mode.clone()),
-        ("watch & reload", "✘".into()),
+        (
+            "watch & reload",
+            if spec.watch.is_empty() { "✘" } else { "✔" }.into(),
+        ),
         ("unstable restarts", p.unstable_restarts.to_string()),
         (
             "exit code",

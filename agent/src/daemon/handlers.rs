@@ -36,9 +36,13 @@ pub(crate) async fn handle(d: &Arc<Daemon>, req: Request) -> (Response, After) {
             action,
             targets,
             update_env,
+            watch,
         } => {
             if let Some(env) = update_env {
                 refresh_env(d, &targets, env);
+            }
+            if watch {
+                toggle_watch(d, action, &targets);
             }
             act(d, action, &targets).await
         }
@@ -159,6 +163,21 @@ fn refresh_env(
         let mut spec = (*h.spec()).clone();
         spec.env
             .extend(env.iter().map(|(k, v)| (k.clone(), v.clone())));
+        h.set_spec(Arc::new(spec));
+    }
+}
+
+/// pm2's `--watch` on an action: `restart` turns watching on (the app's
+/// directory) or off, `stop` turns it off; the restart or stop that follows
+/// starts or drops the watcher.
+fn toggle_watch(d: &Arc<Daemon>, action: Action, targets: &[String]) {
+    for h in d.resolve(targets).unwrap_or_default() {
+        let mut spec = (*h.spec()).clone();
+        spec.watch = match action {
+            Action::Restart if spec.watch.is_empty() => vec![spec.cwd.clone()],
+            Action::Restart | Action::Stop => Vec::new(),
+            _ => continue,
+        };
         h.set_spec(Arc::new(spec));
     }
 }

@@ -346,26 +346,31 @@ async fn run_action(d: &Arc<Daemon>, req: ActionRequest) -> ActionResult {
             action: Action::Restart,
             targets,
             update_env: None,
+            watch: false,
         },
         RemoteAction::Stop => Request::Act {
             action: Action::Stop,
             targets,
             update_env: None,
+            watch: false,
         },
         RemoteAction::Start => Request::Act {
             action: Action::Start,
             targets,
             update_env: None,
+            watch: false,
         },
         RemoteAction::Delete => Request::Act {
             action: Action::Delete,
             targets,
             update_env: None,
+            watch: false,
         },
         RemoteAction::Reset => Request::Act {
             action: Action::Reset,
             targets,
             update_env: None,
+            watch: false,
         },
         RemoteAction::Flush => Request::Flush {
             target: targets.first().cloned(),

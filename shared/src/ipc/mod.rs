@@ -78,6 +78,9 @@ pub enum Request {
         /// before a restart.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         update_env: Option<std::collections::BTreeMap<String, String>>,
+        /// `--watch`: `restart` toggles watching, `stop` ends it, as in pm2.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        watch: bool,
     },
     /// Instances, optionally with their environment.
     List {

@@ -109,6 +109,7 @@ fn act(paths: &Paths, action: Action, t: TargetArgs) -> anyhow::Result<ExitCode>
             action,
             targets: names,
             update_env: None,
+            watch: t.watch,
         })?;
         report(&t.out, reply);
         return Ok(ExitCode::SUCCESS);
@@ -119,6 +120,7 @@ fn act(paths: &Paths, action: Action, t: TargetArgs) -> anyhow::Result<ExitCode>
         action,
         targets: t.targets,
         update_env,
+        watch: t.watch,
     })?;
     report(&t.out, reply);
     Ok(ExitCode::SUCCESS)

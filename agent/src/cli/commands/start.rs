@@ -46,6 +46,7 @@ pub(super) fn run(paths: &Paths, args: StartArgs) -> anyhow::Result<ExitCode> {
             action: Action::Start,
             targets: args.targets.clone(),
             update_env: None,
+            watch: false,
         }) {
             Ok(reply) => {
                 report(&args.out, reply);

@@ -36,7 +36,6 @@ const NOT_YET: &[&str] = &[
     "disable_source_map_support",
     "pmx",
     "automation",
-    "autostart",
     "disable_logs",
     "post_update",
     "force",
@@ -350,6 +349,7 @@ fn app_spec(
             "restart_delay" => s.restart_delay = ctx.millis(key, v)?,
             "exp_backoff_restart_delay" => s.exp_backoff_restart_delay = ctx.millis(key, v)?,
             "autorestart" => s.autorestart = ctx.boolean(key, v)?,
+            "autostart" => s.autostart = ctx.boolean(key, v)?,
             "kill_timeout" => s.kill_timeout = ctx.millis(key, v)?,
             "kill_signal" => {
                 let sig = ctx.string(key, v)?.to_ascii_uppercase();

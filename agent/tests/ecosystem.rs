@@ -155,3 +155,28 @@ fn bare_start_uses_the_default_file() {
         .collect();
     assert_eq!(ports, ["8000", "8001"], "increment_var counts per instance");
 }
+
+#[test]
+fn autostart_false_registers_the_app_stopped_until_started() {
+    let t = Pmr::new();
+    t.write("app.sh", APP);
+    t.write(
+        "ecosystem.config.json",
+        r#"{"apps": [{"name": "now", "script": "app.sh"}, {"name": "later", "script": "app.sh", "autostart": false}]}"#,
+    );
+    t.ok(&["start", "ecosystem.config.json"]);
+    let list = t.jlist();
+    let status = |name: &str| {
+        list.iter()
+            .find(|p| p["name"] == name)
+            .map(|p| p["pm2_env"]["status"].as_str().unwrap().to_string())
+    };
+    assert_eq!(status("now").as_deref(), Some("online"));
+    assert_eq!(status("later").as_deref(), Some("stopped"));
+    assert_eq!(t.proc(1)["pid"], 0, "nothing was spawned for it");
+    t.ok(&["start", "later"]);
+    t.wait_status(1, "online");
+    // The CLI flag does the same.
+    t.ok(&["start", "app.sh", "--name", "idle", "--no-autostart"]);
+    assert_eq!(t.status(2), "stopped");
+}

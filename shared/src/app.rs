@@ -51,6 +51,8 @@ pub struct AppSpec {
     pub exec_mode: String,
     /// Restart when the app exits on its own.
     pub autorestart: bool,
+    /// Spawn the app when it is added; `false` registers it stopped.
+    pub autostart: bool,
     /// Consecutive unstable restarts allowed before the app is `errored`.
     pub max_restarts: u32,
     /// A run shorter than this (ms) is an unstable start.
@@ -119,6 +121,7 @@ impl Default for AppSpec {
             instances: 1,
             exec_mode: "fork_mode".into(),
             autorestart: true,
+            autostart: true,
             max_restarts: DEFAULT_MAX_RESTARTS,
             min_uptime: DEFAULT_MIN_UPTIME_MS,
             restart_delay: 0,

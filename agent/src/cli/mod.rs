@@ -186,6 +186,9 @@ pub struct StartArgs {
     /// Do not restart the app when it exits.
     #[arg(long)]
     pub no_autorestart: bool,
+    /// Add the app without starting it (listed as stopped).
+    #[arg(long)]
+    pub no_autostart: bool,
     /// Unstable restarts allowed before `errored`.
     #[arg(long)]
     pub max_restarts: Option<u32>,

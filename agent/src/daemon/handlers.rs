@@ -248,6 +248,8 @@ async fn start(d: &Arc<Daemon>, apps: Vec<AppSpec>, force: bool, update: bool) -
         Ok(c) => c,
         Err(e) => return error(e),
     };
+    // `autostart: false` apps are registered, stopped, until asked for.
+    let created = created.into_iter().filter(|h| h.spec().autostart).collect();
     run_all(created, Control::Start).await;
     run_all(to_restart, Control::Start).await;
     run_all(refreshed, Control::Restart).await;

@@ -255,6 +255,7 @@ pub fn build_spec(args: &StartArgs, shell_cwd: &Path) -> anyhow::Result<AppSpec>
     }
     spec.env = shell_env();
     spec.autorestart = !args.no_autorestart;
+    spec.autostart = !args.no_autostart;
     if let Some(n) = args.max_restarts {
         spec.max_restarts = n;
     }

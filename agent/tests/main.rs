@@ -9,6 +9,7 @@ mod daemon;
 mod ecosystem;
 mod lifecycle;
 mod logs;
+mod monit;
 mod restart;
 mod rotate;
 mod runtime;

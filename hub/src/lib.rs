@@ -213,7 +213,7 @@ async fn housekeeping(hub: Arc<Hub>) {
                 }
             }
         }
-        if n % 10 == 0 {
+        if n.is_multiple_of(10) {
             let mut seen = Vec::new();
             hub.live.each(|s| {
                 if s.online {

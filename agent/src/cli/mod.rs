@@ -65,6 +65,9 @@ pub enum Command {
     },
     /// Print and follow app logs.
     Logs(commands::logs::LogsArgs),
+    /// Terminal dashboard: every app's status, CPU and memory over time, and logs.
+    #[command(alias = "dashboard")]
+    Monit,
     /// Empty the log files.
     Flush {
         /// Name, id or namespace; all apps when absent.

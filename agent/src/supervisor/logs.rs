@@ -376,12 +376,12 @@ pub fn dayjs_to_strftime(fmt: &str) -> String {
     let mut out = String::with_capacity(fmt.len() * 2);
     let mut rest = fmt;
     'outer: while let Some(c) = rest.chars().next() {
-        if c == '[' {
-            if let Some(end) = rest.find(']') {
-                out.push_str(&rest[1..end].replace('%', "%%"));
-                rest = &rest[end + 1..];
-                continue;
-            }
+        if c == '['
+            && let Some(end) = rest.find(']')
+        {
+            out.push_str(&rest[1..end].replace('%', "%%"));
+            rest = &rest[end + 1..];
+            continue;
         }
         for (token, spec) in TOKENS {
             if let Some(tail) = rest.strip_prefix(token) {

@@ -103,7 +103,7 @@ impl Sampler {
                 t.ticks = ticks;
                 t.seen = true;
             }
-            if fresh || self.round % RELIST_EVERY == 0 {
+            if fresh || self.round.is_multiple_of(RELIST_EVERY) {
                 self.read_children(pid);
             }
             if let Some(t) = self.procs.get(&pid) {

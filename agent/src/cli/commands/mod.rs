@@ -3,6 +3,7 @@
 mod daemon_ops;
 pub(crate) mod link;
 pub(crate) mod logs;
+mod monit;
 pub(crate) mod start;
 pub(crate) mod startup;
 mod view;
@@ -38,6 +39,7 @@ pub(crate) fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Env { target } => view::env(&paths, &target),
         Command::Pid { target } => view::pid(&paths, target),
         Command::Logs(args) => logs::run(&paths, args),
+        Command::Monit => monit::run(&paths),
         Command::Flush { target } => simple(&paths, Request::Flush { target }),
         Command::ReloadLogs => simple(&paths, Request::ReloadLogs),
         Command::Save { force } => simple(&paths, Request::Save { force }),

@@ -115,8 +115,14 @@ pub fn read(path: &Path) -> anyhow::Result<Value> {
 /// Runs `node` to evaluate a JavaScript ecosystem file, CommonJS or ESM.
 fn evaluate_js(path: &Path) -> anyhow::Result<Value> {
     let abs = std::path::absolute(path)?;
-    let script = "import(require('url').pathToFileURL(process.argv[1]).href)\
-        .then(m => { const c = (m.default !== undefined ? m.default : m); \
+    // `require` first: it is faster than the ESM loader; ESM files (`.mjs`,
+    // or `type: module`) refuse it with ERR_REQUIRE_ESM and go through `import`.
+    let script = "const f = process.argv[1]; let p; \
+        try { const r = require(f); \
+        p = Promise.resolve(r && r[Symbol.toStringTag] === 'Module' ? r : { default: r }); } \
+        catch (e) { if (!e || e.code !== 'ERR_REQUIRE_ESM') { p = Promise.reject(e); } \
+        else { p = import(require('url').pathToFileURL(f).href); } } \
+        p.then(m => { const c = (m.default !== undefined ? m.default : m); \
         process.stdout.write(JSON.stringify(typeof c === 'function' ? c() : c)); })\
         .catch(e => { process.stderr.write(String(e && e.stack || e)); process.exit(1); })";
     let out = Command::new("node")

@@ -14,6 +14,10 @@ Each manager gets a fresh home directory under /tmp. Figures:
   watched in a tight loop), log throughput of one and of four apps writing
   1M lines of 100 bytes against the same apps writing straight to files,
   and torn lines when four instances share one file.
+
+With --ecosystem (issue 5's figures): 100 shell apps and 100 node apps
+started from one ecosystem file until all are online, and the daemon's CPU
+while an app writes 100 MB/s, with rotation at 10 MiB against none.
 """
 
 import argparse
@@ -210,6 +214,8 @@ def managed_throughput(m, script, n_apps, lines, merged):
 
 def bench(m, args, idle_js, writer, workdir):
     r = {}
+    if args.ecosystem:
+        return bench_ecosystem(m, args, workdir)
     if args.logs_only:
         return bench_logs(m, args, writer, workdir, r)
     m.run("ping")
@@ -239,6 +245,85 @@ def bench(m, args, idle_js, writer, workdir):
     return bench_logs(m, args, writer, workdir, r)
 
 
+def ecosystem_file(workdir, script, n, prefix):
+    path = os.path.join(workdir, f"{prefix}.config.js")
+    apps = ",\n".join(f"  {{ name: '{prefix}{i}', script: '{script}' }}" for i in range(n))
+    with open(path, "w") as f:
+        f.write(f"module.exports = {{ apps: [\n{apps}\n] }};\n")
+    return path
+
+
+def until_online(m, path, n):
+    t = time.perf_counter()
+    m.run("start", path)
+    while True:
+        procs = m.jlist()
+        if sum(1 for p in procs if p["pm2_env"]["status"] == "online") >= n:
+            return time.perf_counter() - t
+        if time.perf_counter() - t > 120:
+            raise RuntimeError(f"{m.name}: {n} apps not online")
+        time.sleep(0.01)
+
+
+RATE_WRITER = (
+    "import sys, time\n"
+    "block = (('%s\\n' % ('r' * 99)) * 10486).encode()\n"  # ~1 MiB of 100-byte lines
+    "out = sys.stdout.buffer\n"
+    "start = time.time()\n"
+    "for n in range(int(sys.argv[1])):\n"
+    "    out.write(block); out.flush()\n"
+    "    ahead = start + (n + 1) / 100 - time.time()\n"  # 100 blocks a second
+    "    if ahead > 0: time.sleep(ahead)\n"
+    "time.sleep(100000)\n"
+)
+
+
+def rotation_cost(m, workdir, seconds, max_size):
+    """Daemon CPU (% of a core) while one app writes ~100 MB/s for `seconds`."""
+    script = os.path.join(workdir, "rate.py")
+    with open(script, "w") as f:
+        f.write(RATE_WRITER)
+    if m.name == "pmr":
+        m.run("set", "pmr:logrotate.max_size", max_size)
+    pid = m.daemon_pid()
+    want = seconds * 100 * 10486 * 100
+    c0, t0 = cpu_ns(pid), time.perf_counter()
+    m.run("start", script, "--name", "rate", "-f", "--interpreter", "python3", "--", str(seconds * 100))
+    def written():
+        return sum(os.path.getsize(os.path.join(m.logs, f)) for f in os.listdir(m.logs) if f.startswith("rate-out"))
+    while written() < want and time.perf_counter() - t0 < seconds * 10:
+        time.sleep(0.05)
+    c1, t1 = cpu_ns(pid), time.perf_counter()
+    rotated = sum(1 for f in os.listdir(m.logs) if f.startswith("rate-out__"))
+    m.run("delete", "rate")
+    for f in os.listdir(m.logs):
+        if f.startswith("rate-"):
+            os.remove(os.path.join(m.logs, f))
+    return (c1 - c0) / ((t1 - t0) * 1e9) * 100, want / (t1 - t0) / 1e6, rotated
+
+
+def bench_ecosystem(m, args, workdir):
+    r = {}
+    m.run("ping")
+    sh = os.path.join(workdir, "idle.sh")
+    with open(sh, "w") as f:
+        f.write("exec sleep 100000\n")
+    js = os.path.join(workdir, "idle.js")
+    for kind, script in (("shell", sh), ("node", js)):
+        runs = []
+        for _ in range(args.eco_runs):
+            runs.append(until_online(m, ecosystem_file(workdir, script, 100, kind), 100))
+            m.run("delete", "all")
+        r[f"100 {kind} apps from one ecosystem file, until online (s, median of {args.eco_runs})"] = median(runs)
+    if m.name == "pmr":
+        secs = args.rate_seconds
+        for label, size in (("rotation at 10M", "10M"), ("no rotation", "0")):
+            cpu, mbs, rotated = rotation_cost(m, workdir, secs, size)
+            r[f"daemon CPU, one app writing {mbs:.0f} MB/s, {label} (% of a core)"] = cpu
+            r[f"  files rotated ({label})"] = rotated
+    return r
+
+
 def bench_logs(m, args, writer, workdir, r):
     lines = args.lines
     runs = args.log_runs
@@ -263,7 +348,10 @@ def main():
     ap.add_argument("--quick", action="store_true", help="10 s CPU window, 100k lines")
     ap.add_argument("--only", choices=["pmr", "pm2"])
     ap.add_argument("--logs-only", action="store_true", help="only the log throughput figures")
+    ap.add_argument("--ecosystem", action="store_true", help="issue 5: ecosystem start, rotation cost")
     a = ap.parse_args()
+    a.eco_runs = 1 if a.quick else 5
+    a.rate_seconds = 3 if a.quick else 10
     a.cpu_seconds = 10 if a.quick else 60
     a.lines = 100_000 if a.quick else 1_000_000
     a.rounds = 10 if a.quick else 30
@@ -285,14 +373,14 @@ def main():
             results[m.name] = bench(m, a, idle_js, writer, work)
         finally:
             m.kill()
-    keys = list(next(iter(results.values())).keys())
+    keys = list(dict.fromkeys(k for r in results.values() for k in r))
     names = [m.name for m in managers]
     width = max(len(k) for k in keys)
     print(f"{'':{width}}  " + "  ".join(f"{n:>10}" for n in names))
     for k in keys:
         cells = []
         for n in names:
-            v = results[n][k]
+            v = results[n].get(k, "-")
             cells.append(f"{v:>10.2f}" if isinstance(v, float) else f"{v!s:>10}")
         print(f"{k:{width}}  " + "  ".join(cells))
     print(f"bare respawn loop (kill -9, wait, spawn), ms median: {bare_respawn(a.rounds):.2f}")

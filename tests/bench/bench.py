@@ -285,6 +285,8 @@ def rotation_cost(m, workdir, seconds, max_size):
         f.write(RATE_WRITER)
     if m.name == "pmr":
         m.run("set", "pmr:logrotate.max_size", max_size)
+        # Keep every rotated file, so the bytes written can be counted.
+        m.run("set", "pmr:logrotate.retain", "1000")
     pid = m.daemon_pid()
     want = seconds * 100 * 10486 * 100
     c0, t0 = cpu_ns(pid), time.perf_counter()

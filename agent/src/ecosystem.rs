@@ -296,6 +296,7 @@ fn app_spec(
     let mut log_file = None;
     let mut cwd = base_dir.to_path_buf();
     let mut watch: Option<Vec<String>> = None;
+    let mut exec_mode: Option<&str> = None;
     for (key, v) in map {
         match key.as_str() {
             "name" => s.name = ctx.string(key, v)?,
@@ -307,6 +308,7 @@ fn app_spec(
             }
             "cwd" => cwd = base_dir.join(ctx.string(key, v)?),
             "instances" => {
+                exec_mode = exec_mode.or(Some("cluster_mode"));
                 s.instances = match v {
                     Value::String(t) if t == "max" => 0,
                     Value::Number(n) if n.as_i64().is_some() => {
@@ -324,14 +326,12 @@ fn app_spec(
             }
             "exec_mode" => {
                 let m = ctx.string(key, v)?;
-                match m.trim_end_matches("_mode") {
-                    "fork" => {}
-                    "cluster" => warnings.push(format!(
-                        "{}: app {}: cluster mode is not here yet; instances run in fork mode",
-                        ctx.file, ctx.app
-                    )),
+                // An explicit mode wins over the one `instances` implies.
+                exec_mode = Some(match m.trim_end_matches("_mode") {
+                    "fork" => "fork_mode",
+                    "cluster" => "cluster_mode",
                     _ => return Err(ctx.err(key, "fork or cluster", v)),
-                }
+                });
             }
             "env" => env = ctx.env(key, v)?,
             k if k.starts_with("env_") => {
@@ -356,6 +356,7 @@ fn app_spec(
             "exp_backoff_restart_delay" => s.exp_backoff_restart_delay = ctx.millis(key, v)?,
             "autorestart" => s.autorestart = ctx.boolean(key, v)?,
             "autostart" => s.autostart = ctx.boolean(key, v)?,
+            "shared_port" => s.shared_port = ctx.boolean(key, v)?,
             "kill_timeout" => s.kill_timeout = ctx.millis(key, v)?,
             "kill_signal" => {
                 let sig = ctx.string(key, v)?.to_ascii_uppercase();
@@ -419,7 +420,14 @@ fn app_spec(
                 })
             }
             "port" => {
-                env.insert("PORT".into(), ctx.string(key, v)?);
+                let port = match v {
+                    Value::Number(n) => n.as_u64().filter(|p| (1..=65535).contains(p)),
+                    Value::String(t) => t.trim().parse::<u16>().ok().map(u64::from),
+                    _ => None,
+                }
+                .filter(|p| *p > 0)
+                .ok_or_else(|| ctx.err(key, "a port number (1-65535)", v))?;
+                env.insert("PORT".into(), port.to_string());
             }
             k if NOT_YET.contains(&k) => {
                 warnings.push(format!(
@@ -511,6 +519,9 @@ fn app_spec(
         ),
         Some(v) => Some(abs(&ctx.string("log_file", &v)?)),
     };
+    if let Some(m) = exec_mode {
+        s.exec_mode = m.into();
+    }
     s.merge_logs = merge.unwrap_or(s.instances == 1);
     if let Some(paths) = watch {
         s.watch = if paths.is_empty() {

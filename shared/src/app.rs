@@ -53,6 +53,10 @@ pub struct AppSpec {
     pub autorestart: bool,
     /// Spawn the app when it is added; `false` registers it stopped.
     pub autostart: bool,
+    /// In cluster mode with `PORT` set, the daemon binds the port once and
+    /// passes it to every instance (fd 3, `LISTEN_FDS`); `false` leaves the
+    /// binding to the app (with `SO_REUSEPORT`).
+    pub shared_port: bool,
     /// Consecutive unstable restarts allowed before the app is `errored`.
     pub max_restarts: u32,
     /// A run shorter than this (ms) is an unstable start.
@@ -122,6 +126,7 @@ impl Default for AppSpec {
             exec_mode: "fork_mode".into(),
             autorestart: true,
             autostart: true,
+            shared_port: true,
             max_restarts: DEFAULT_MAX_RESTARTS,
             min_uptime: DEFAULT_MIN_UPTIME_MS,
             restart_delay: 0,

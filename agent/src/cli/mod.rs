@@ -261,9 +261,16 @@ pub struct StartArgs {
     /// Skip git metadata.
     #[arg(long)]
     pub no_vizion: bool,
-    /// Force fork mode (accepted for pm2 compatibility).
+    /// Keep fork mode even with `-i`.
     #[arg(short = 'x', long = "execute-command")]
     pub execute_command: bool,
+    /// Port the app listens on (sets `PORT`); in cluster mode every instance shares it.
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+    pub port: Option<u16>,
+    /// In cluster mode, let each instance bind `PORT` itself (with SO_REUSEPORT)
+    /// instead of sharing the socket the daemon binds.
+    #[arg(long)]
+    pub no_shared_port: bool,
     /// With an ecosystem file: only these apps (comma-separated).
     #[arg(long, value_delimiter = ',')]
     pub only: Vec<String>,

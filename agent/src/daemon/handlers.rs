@@ -234,6 +234,12 @@ async fn start(d: &Arc<Daemon>, apps: Vec<AppSpec>, force: bool, update: bool) -
             spec.instances,
             if spec.instances == 1 { "" } else { "s" }
         ));
+        let env = crate::supervisor::spawn_env(&spec, 0, 0);
+        if let Some(port) = crate::supervisor::cluster::shared_port(&spec, &env) {
+            messages.push(format!(
+                "Port {port} is bound once and shared by every instance (fd 3, LISTEN_FDS); an app that binds it itself needs --no-shared-port"
+            ));
+        }
         let spec = Arc::new(spec);
         for instance in 0..spec.instances {
             to_create.push(NewInstance {

@@ -61,6 +61,9 @@ pub fn run(paths: Paths) -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     let daemon = Arc::new(Daemon::new(paths.clone()));
+    if let Err(e) = crate::supervisor::cluster::install_preload(&paths.home) {
+        tracing::error!("cluster-mode Node apps will not share their port: {e}");
+    }
     let result = rt.block_on(async move {
         let listener = UnixListener::from_std(listener)?;
         if let Err(e) = crate::config::load(&daemon.paths).and_then(|c| crate::config::apply(&c)) {

@@ -5,6 +5,7 @@
 //! snapshot of its state behind a short-lived lock (never held across an
 //! await) and a queue of control messages.
 
+pub mod cluster;
 pub mod logs;
 pub mod monitor;
 pub mod policy;
@@ -20,6 +21,16 @@ use pmr_shared::app::{AppSpec, ProcessInfo, Status};
 use tokio::sync::{mpsc, oneshot};
 
 pub use task::launch;
+
+/// The environment an instance would get (the spec's, plus pm2's instance
+/// variables), for callers outside the supervisor.
+pub fn spawn_env(
+    spec: &AppSpec,
+    id: u32,
+    instance: u32,
+) -> std::collections::BTreeMap<String, String> {
+    spawn::instance_env(spec, id, instance)
+}
 
 /// Where an instance's files are, resolved once when it is created.
 #[derive(Debug, Clone)]

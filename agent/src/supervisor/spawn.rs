@@ -3,8 +3,10 @@
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io;
+use std::os::fd::OwnedFd;
 use std::path::Path;
 use std::process::Stdio;
+use std::sync::Arc;
 
 use nix::fcntl::OFlag;
 use pmr_shared::app::AppSpec;
@@ -35,6 +37,8 @@ pub(crate) struct Spawned {
     pub(crate) pid: u32,
     pub(crate) stdout: pipe::Receiver,
     pub(crate) stderr: pipe::Receiver,
+    /// The cluster's shared listening socket, held while this child runs.
+    pub(crate) listener: Option<Arc<OwnedFd>>,
 }
 
 /// Starts the instance. Errors say what could not be started and why.
@@ -45,35 +49,62 @@ pub(crate) fn spawn(spec: &AppSpec, id: u32, instance: u32) -> io::Result<Spawne
             format!("working directory {} does not exist", spec.cwd),
         ));
     }
+    let mut env = instance_env(spec, id, instance);
+    let shared = super::cluster::shared_port(spec, &env);
+    let listener = match shared {
+        Some(port) => {
+            env.insert("LISTEN_FDS".into(), "1".into());
+            env.insert("LISTEN_FDNAMES".into(), "pmr".into());
+            env.insert("PMR_PORT".into(), port.to_string());
+            Some(super::cluster::listener(&spec.name, port)?)
+        }
+        None => None,
+    };
+    let preload =
+        super::cluster::preload().filter(|_| listener.is_some() && super::cluster::is_node(spec));
     let (out_r, out_w) = nix::unistd::pipe2(OFlag::O_CLOEXEC)?;
     let (err_r, err_w) = nix::unistd::pipe2(OFlag::O_CLOEXEC)?;
     let child = {
         // The command holds the write ends; it is dropped at the end of this
         // block so that the pipes report end-of-file once the app is gone.
-        let mut cmd = if spec.interpreter == "none" {
-            let mut c = Command::new(&spec.script);
-            c.args(&spec.args);
+        let mut argv: Vec<std::ffi::OsString> = Vec::new();
+        let program = if spec.interpreter == "none" {
+            &spec.script
+        } else {
+            if let Some(p) = preload {
+                argv.push("--require".into());
+                argv.push(p.into());
+            }
+            argv.extend(spec.interpreter_args.iter().map(Into::into));
+            argv.push((&spec.script).into());
+            &spec.interpreter
+        };
+        argv.extend(spec.args.iter().map(Into::into));
+        let mut cmd = if listener.is_some() {
+            // LISTEN_PID must hold the app's own pid, known only after the
+            // fork: a shell sets it and execs the app in its place.
+            let mut c = Command::new("/bin/sh");
+            c.arg("-c")
+                .arg("LISTEN_PID=$$; export LISTEN_PID; exec \"$0\" \"$@\"")
+                .arg(program)
+                .args(&argv);
             c
         } else {
-            let mut c = Command::new(&spec.interpreter);
-            c.args(&spec.interpreter_args)
-                .arg(&spec.script)
-                .args(&spec.args);
+            let mut c = Command::new(program);
+            c.args(&argv);
             c
         };
         cmd.current_dir(&spec.cwd)
             .env_clear()
-            .envs(instance_env(spec, id, instance))
+            .envs(&env)
             .stdin(Stdio::null())
             .stdout(Stdio::from(out_w))
             .stderr(Stdio::from(err_w))
             .process_group(0)
             .kill_on_drop(false);
-        let program = if spec.interpreter == "none" {
-            &spec.script
-        } else {
-            &spec.interpreter
-        };
+        if let Some(l) = &listener {
+            super::cluster::pass_listener(&mut cmd, l);
+        }
         cmd.spawn()
             .map_err(|e| io::Error::new(e.kind(), format!("cannot run {program}: {e}")))?
     };
@@ -85,5 +116,6 @@ pub(crate) fn spawn(spec: &AppSpec, id: u32, instance: u32) -> io::Result<Spawne
         pid,
         stdout,
         stderr,
+        listener,
     })
 }

@@ -77,6 +77,8 @@ struct Running {
     pid: u32,
     started: Instant,
     pumps: [tokio::task::JoinHandle<()>; 2],
+    /// Keeps the cluster's shared socket open while this child runs.
+    _listener: Option<Arc<std::os::fd::OwnedFd>>,
 }
 
 /// How long a stop waits for the last output of the app to be written.
@@ -255,6 +257,7 @@ impl Actor {
                     pid: s.pid,
                     started: Instant::now(),
                     pumps,
+                    _listener: s.listener,
                 });
                 tracing::info!("App [{}] online", self.label());
                 self.cron_at = spec.cron_restart.as_deref().and_then(next_cron);

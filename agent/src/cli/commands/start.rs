@@ -312,7 +312,15 @@ pub fn build_spec(args: &StartArgs, shell_cwd: &Path) -> anyhow::Result<AppSpec>
     spec.pid_file = args.pid.as_ref().map(|p| absolute(&cwd, p));
     if let Some(i) = &args.instances {
         spec.instances = parse_instances(i)?;
+        // pmr runs cluster mode for any language; `-x` keeps fork mode.
+        if !args.execute_command {
+            spec.exec_mode = "cluster_mode".into();
+        }
     }
+    if let Some(port) = args.port {
+        spec.env.insert("PORT".into(), port.to_string());
+    }
+    spec.shared_port = !args.no_shared_port;
     spec.merge_logs = args.merge_logs || spec.instances == 1;
     spec.treekill = !args.no_treekill;
     spec.cron_restart = args.cron_restart.clone().filter(|c| c != "0");

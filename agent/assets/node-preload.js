@@ -1,0 +1,59 @@
+// Loaded by pmr (`node --require`) into cluster-mode Node apps. Nothing here
+// changes an app unless pmr passed it a listening socket:
+// - listen(PORT) on the app's port takes the socket pmr bound once (fd 3,
+//   the LISTEN_FDS convention), so every instance shares the port and the
+//   kernel hands each connection to an instance that is free to accept it;
+// - once that server listens, pmr is told (reload waits for it);
+// - SIGINT, when the app has no handler of its own, closes that server and
+//   lets open requests finish before exiting, so a reload drops nothing.
+'use strict';
+const net = require('net');
+
+const port = Number(process.env.PMR_PORT || 0);
+const inherited =
+  Number(process.env.LISTEN_FDS || 0) >= 1 && process.env.LISTEN_PID === String(process.pid);
+
+if (port > 0 && inherited) {
+  const listen = net.Server.prototype.listen;
+  const servers = new Set();
+  let taken = false;
+  const wanted = (args) => {
+    const first = args[0];
+    if (first !== null && typeof first === 'object') return first.port;
+    return first;
+  };
+  net.Server.prototype.listen = function (...args) {
+    const p = wanted(args);
+    if (taken || p === undefined || p === null || Number(p) !== port) {
+      return listen.apply(this, args);
+    }
+    taken = true;
+    servers.add(this);
+    this.once('listening', () => {
+      if (typeof process.send === 'function' && process.connected) {
+        process.send({ type: 'pmr:listening', data: { port } });
+      }
+    });
+    this.once('close', () => servers.delete(this));
+    const cb = args.find((a) => typeof a === 'function');
+    return cb ? listen.call(this, { fd: 3 }, cb) : listen.call(this, { fd: 3 });
+  };
+
+  const onSigint = () => {
+    if (process.listenerCount('SIGINT') > 1) return; // the app handles it
+    process.removeListener('SIGINT', onSigint);
+    if (servers.size === 0) {
+      process.kill(process.pid, 'SIGINT');
+      return;
+    }
+    let open = servers.size;
+    for (const s of servers) {
+      s.close(() => {
+        open -= 1;
+        if (open === 0) process.exit(0);
+      });
+      if (typeof s.closeIdleConnections === 'function') s.closeIdleConnections();
+    }
+  };
+  process.on('SIGINT', onSigint);
+}

@@ -5,6 +5,7 @@
 
 mod helper;
 
+mod cluster;
 mod daemon;
 mod ecosystem;
 mod lifecycle;

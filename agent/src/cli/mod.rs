@@ -38,6 +38,29 @@ pub enum Command {
     /// Stop apps and remove them from the list.
     #[command(alias = "del")]
     Delete(TargetArgs),
+    /// Set an app's number of instances: `scale api 4`, `scale api +2`, `scale api -1`.
+    Scale {
+        /// App name.
+        name: String,
+        /// `N`, `+N` or `-N`.
+        #[arg(allow_hyphen_values = true)]
+        count: String,
+        /// Table and message switches.
+        #[command(flatten)]
+        out: OutputArgs,
+    },
+    /// Send a signal to every instance of apps: `sendSignal SIGUSR2 api`.
+    #[command(name = "sendSignal", alias = "send-signal")]
+    SendSignal {
+        /// `SIGUSR2`, `USR2` or a number.
+        signal: String,
+        /// Names, ids, namespaces, `/regex/` or `all`.
+        #[arg(required = true)]
+        targets: Vec<String>,
+        /// Table and message switches.
+        #[command(flatten)]
+        out: OutputArgs,
+    },
     /// Zero the restart counters of apps.
     Reset(TargetArgs),
     /// The process table.

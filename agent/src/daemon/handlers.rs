@@ -79,6 +79,8 @@ pub(crate) async fn handle(d: &Arc<Daemon>, req: Request) -> (Response, After) {
                 vec![],
             )
         }
+        Request::Scale { name, count } => scale(d, &name, &count).await,
+        Request::Signal { signal, targets } => send_signal(d, &signal, &targets),
         Request::LinkStatus => Response::Link {
             state: d.link.status(),
         },
@@ -315,6 +317,121 @@ async fn act(d: &Arc<Daemon>, action: Action, targets: &[String]) -> Response {
             // Out of the registry first, so nothing else reaches a dying actor.
             handles.iter().for_each(|h| d.forget(h.id));
             run_all(handles, Control::Delete).await;
+        }
+    }
+    done(messages, d.list(EnvView::None))
+}
+
+/// `pmr scale <name> <N|+N|-N>`: new instances take the lowest free
+/// instance numbers (as pm2 does); removed ones are the highest.
+async fn scale(d: &Arc<Daemon>, name: &str, count: &str) -> Response {
+    let mut handles: Vec<Arc<Handle>> = d
+        .handles()
+        .into_iter()
+        .filter(|h| h.spec().name == name)
+        .collect();
+    if handles.is_empty() {
+        return error(format!("Process {name} not found"));
+    }
+    handles.sort_by_key(|h| h.instance);
+    let now = handles.len() as i64;
+    let count = count.trim();
+    let target = match (count.strip_prefix('+'), count.strip_prefix('-')) {
+        (Some(n), _) => n.parse::<i64>().map(|n| now + n),
+        (_, Some(n)) => n.parse::<i64>().map(|n| now - n),
+        _ => count.parse::<i64>(),
+    };
+    let target = match target {
+        Ok(t) if t >= 1 => t,
+        Ok(_) => {
+            return error(format!(
+                "scale {name} {count}: an app keeps at least one instance; use `pmr delete {name}` to remove it"
+            ));
+        }
+        Err(_) => return error(format!("scale {name} {count:?}: use N, +N or -N")),
+    };
+    if target > 1024 {
+        return error(format!("scale {name} {target}: at most 1024 instances"));
+    }
+    let target = target as usize;
+    let mut spec = (*handles[0].spec()).clone();
+    spec.instances = target as u32;
+    let spec = Arc::new(spec);
+    let mut messages = Vec::new();
+    if target > handles.len() {
+        let used: Vec<u32> = handles.iter().map(|h| h.instance).collect();
+        let free = (0u32..).filter(|i| !used.contains(i));
+        let new: Vec<NewInstance> = free
+            .take(target - handles.len())
+            .map(|instance| NewInstance {
+                spec: spec.clone(),
+                instance,
+                wanted_id: None,
+                restart_time: 0,
+            })
+            .collect();
+        messages.push(format!("Scaling up application {name}: +{}", new.len()));
+        let created = match d.create(new) {
+            Ok(c) => c,
+            Err(e) => return error(e),
+        };
+        run_all(created, Control::Start).await;
+    } else if target < handles.len() {
+        let gone = handles.split_off(target);
+        messages.push(format!("Scaling down application {name}: -{}", gone.len()));
+        gone.iter().for_each(|h| d.forget(h.id));
+        run_all(gone, Control::Delete).await;
+    } else {
+        messages.push(format!("{name} already runs {target} instances"));
+    }
+    // Every instance carries the new count (dump, describe, hub).
+    for h in d.handles().into_iter().filter(|h| h.spec().name == name) {
+        let mut s = (*h.spec()).clone();
+        s.instances = target as u32;
+        h.set_spec(Arc::new(s));
+    }
+    done(messages, d.list(EnvView::None))
+}
+
+/// `pmr sendSignal <signal> <targets>`: to each running instance's main process.
+fn send_signal(d: &Arc<Daemon>, signal: &str, targets: &[String]) -> Response {
+    let upper = signal.trim().to_ascii_uppercase();
+    let sig = match upper.parse::<i32>() {
+        Ok(n) => Signal::try_from(n).ok(),
+        Err(_) => Signal::from_str(&upper)
+            .or_else(|_| Signal::from_str(&format!("SIG{upper}")))
+            .ok(),
+    };
+    let Some(sig) = sig else {
+        return error(format!("unknown signal {signal:?} (SIGUSR2, USR2, 12...)"));
+    };
+    let handles = match d.resolve(targets) {
+        Ok(h) => h,
+        Err(e) => return error(e),
+    };
+    let mut messages = Vec::new();
+    for h in handles {
+        let pid = h.rt().pid;
+        if pid == 0 {
+            messages.push(format!(
+                "[{}]({}) is not running: no signal sent",
+                h.spec().name,
+                h.id
+            ));
+            continue;
+        }
+        match nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), sig) {
+            Ok(()) => messages.push(format!(
+                "successfully sent signal {} to process id {}",
+                sig.as_str(),
+                h.id
+            )),
+            Err(e) => messages.push(format!(
+                "[{}]({}): cannot send {}: {e}",
+                h.spec().name,
+                h.id,
+                sig.as_str()
+            )),
         }
     }
     done(messages, d.list(EnvView::None))

@@ -375,7 +375,31 @@ async fn run_action(d: &Arc<Daemon>, req: ActionRequest) -> ActionResult {
         RemoteAction::Flush => Request::Flush {
             target: targets.first().cloned(),
         },
-        RemoteAction::Scale | RemoteAction::Trigger => {
+        RemoteAction::Scale => {
+            let count = match &req.params {
+                serde_json::Value::Number(n) => n.to_string(),
+                serde_json::Value::String(s) => s.clone(),
+                serde_json::Value::Object(o) => o
+                    .get("instances")
+                    .map(|v| v.to_string().trim_matches('"').to_string())
+                    .unwrap_or_default(),
+                _ => String::new(),
+            };
+            match targets.as_slice() {
+                [name] => Request::Scale {
+                    name: name.clone(),
+                    count,
+                },
+                _ => {
+                    return ActionResult {
+                        id: req.id,
+                        ok: false,
+                        message: "scale takes exactly one app name".into(),
+                    };
+                }
+            }
+        }
+        RemoteAction::Trigger => {
             return ActionResult {
                 id: req.id,
                 ok: false,

@@ -121,6 +121,20 @@ pub enum Request {
     Unlink,
     /// Read `config.toml` again.
     ReloadConfig,
+    /// Set an app's number of instances: `N`, `+N` or `-N`.
+    Scale {
+        /// App name.
+        name: String,
+        /// `N`, `+N` or `-N`.
+        count: String,
+    },
+    /// Send a signal to every instance's main process.
+    Signal {
+        /// `SIGUSR2`, `USR2` or a number.
+        signal: String,
+        /// Names, ids, namespaces, `/regex/` or `all`.
+        targets: Vec<String>,
+    },
     /// How the link is doing.
     LinkStatus,
 }

@@ -64,6 +64,20 @@ pub(crate) fn run(command: Command) -> anyhow::Result<ExitCode> {
         }
         Command::Unstartup(args) => startup::unstartup(args),
         Command::Unlink => simple(&paths, Request::Unlink),
+        Command::Scale { name, count, out } => {
+            let mut client = Client::connect_or_start(&paths)?;
+            report(&out, client.request(&Request::Scale { name, count })?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::SendSignal {
+            signal,
+            targets,
+            out,
+        } => {
+            let mut client = Client::connect_or_start(&paths)?;
+            report(&out, client.request(&Request::Signal { signal, targets })?);
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 

@@ -29,9 +29,6 @@ pub const DEFAULT_NAMES: &[&str] = &[
 /// pm2 options pmr accepts but does not apply yet; named in a warning.
 const NOT_YET: &[&str] = &[
     "watch_options",
-    "listen_timeout",
-    "shutdown_with_message",
-    "wait_ready",
     "source_map_support",
     "disable_source_map_support",
     "pmx",
@@ -357,6 +354,9 @@ fn app_spec(
             "autorestart" => s.autorestart = ctx.boolean(key, v)?,
             "autostart" => s.autostart = ctx.boolean(key, v)?,
             "shared_port" => s.shared_port = ctx.boolean(key, v)?,
+            "wait_ready" => s.wait_ready = ctx.boolean(key, v)?,
+            "listen_timeout" => s.listen_timeout = ctx.millis(key, v)?,
+            "shutdown_with_message" => s.shutdown_with_message = ctx.boolean(key, v)?,
             "kill_timeout" => s.kill_timeout = ctx.millis(key, v)?,
             "kill_signal" => {
                 let sig = ctx.string(key, v)?.to_ascii_uppercase();
@@ -610,13 +610,13 @@ mod tests {
     fn filter_env_and_not_yet_options() {
         let l = load_text(
             "e.yml",
-            "apps:\n  - name: a\n    script: app.sh\n    filter_env: [SHELL]\n    wait_ready: true\n    watch: true\n",
+            "apps:\n  - name: a\n    script: app.sh\n    filter_env: [SHELL]\n    watch_options: {}\n    watch: true\n",
             None,
         )
         .unwrap();
         assert!(!l.apps[0].env.contains_key("SHELL_VAR"));
         assert!(l.apps[0].env.contains_key("MODE"));
-        assert!(l.warnings[0].contains("wait_ready"), "{:?}", l.warnings);
+        assert!(l.warnings[0].contains("watch_options"), "{:?}", l.warnings);
         assert_eq!(
             l.apps[0].watch.len(),
             1,

@@ -203,3 +203,158 @@ fn send_signal_reaches_every_instance() {
     let err = t.fails(&["sendSignal", "SIGNOPE", "sig"]);
     assert!(err.contains("unknown signal"), "{err}");
 }
+
+/// Clients hammering `port` until `stop`: (answers per pid, failures).
+fn load(
+    port: u16,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> std::thread::JoinHandle<(std::collections::BTreeMap<u32, usize>, Vec<String>)> {
+    std::thread::spawn(move || {
+        let workers: Vec<_> = (0..6)
+            .map(|_| {
+                let stop = stop.clone();
+                std::thread::spawn(move || {
+                    let mut seen = std::collections::BTreeMap::new();
+                    let mut failed = Vec::new();
+                    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        match get_pid(port) {
+                            Some(pid) => *seen.entry(pid).or_insert(0) += 1,
+                            None => failed.push("request failed".to_string()),
+                        }
+                    }
+                    (seen, failed)
+                })
+            })
+            .collect();
+        let mut seen = std::collections::BTreeMap::new();
+        let mut failed = Vec::new();
+        for w in workers {
+            let (s, f) = w.join().unwrap();
+            for (pid, n) in s {
+                *seen.entry(pid).or_insert(0) += n;
+            }
+            failed.extend(f);
+        }
+        (seen, failed)
+    })
+}
+
+#[test]
+fn reload_under_load_fails_no_request() {
+    let t = Pmr::new();
+    t.write("server.js", NODE_SERVER);
+    let port = free_port();
+    t.ok(&[
+        "start",
+        "server.js",
+        "-i",
+        "4",
+        "--port",
+        &port.to_string(),
+        "--name",
+        "web",
+    ]);
+    let old = wait_until("four instances online", || {
+        let p = online_pids(&t, "web");
+        (p.len() == 4).then_some(p)
+    });
+    wait_until("the port answering", || get_pid(port));
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let clients = load(port, stop.clone());
+    std::thread::sleep(Duration::from_millis(500));
+    let out = t.ok(&["reload", "web"]);
+    assert!(out.contains("Reloaded 4 instances"), "{out}");
+    std::thread::sleep(Duration::from_millis(500));
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (seen, failed) = clients.join().unwrap();
+    let new = online_pids(&t, "web");
+    assert_eq!(new.len(), 4);
+    assert!(old.is_disjoint(&new), "every instance was replaced");
+    assert!(
+        failed.is_empty(),
+        "{} requests failed during the reload",
+        failed.len()
+    );
+    let answered: BTreeSet<u32> = seen.keys().copied().collect();
+    assert!(
+        answered.intersection(&old).count() >= 1 && answered.intersection(&new).count() >= 1,
+        "both old {old:?} and new {new:?} pids answer: {seen:?}"
+    );
+    for p in t.jlist() {
+        assert_eq!(
+            p["pm2_env"]["restart_time"], 1,
+            "a reload counts as a restart"
+        );
+    }
+}
+
+#[test]
+fn reload_keeps_the_old_instance_when_the_new_one_fails_and_refuses_overlap() {
+    let t = Pmr::new();
+    // Ready after 1.5 s (wait_ready), so a reload takes a while.
+    t.write(
+        "slow.js",
+        "setTimeout(() => process.send('ready'), 1500); setInterval(() => {}, 1000);\n",
+    );
+    t.ok(&[
+        "start",
+        "slow.js",
+        "-i",
+        "2",
+        "--wait-ready",
+        "--name",
+        "slow",
+    ]);
+    // Launching until `ready`, then online.
+    assert_eq!(t.status(0), "launching");
+    t.wait_status(0, "online");
+    t.wait_status(1, "online");
+    let t2 = std::thread::scope(|s| {
+        let first = s.spawn(|| t.run(&["reload", "slow"]));
+        std::thread::sleep(Duration::from_millis(400));
+        let second = t.run(&["reload", "slow"]);
+        (first.join().unwrap(), second)
+    });
+    assert!(
+        t2.0.status.success(),
+        "{}",
+        String::from_utf8_lossy(&t2.0.stderr)
+    );
+    assert!(!t2.1.status.success());
+    assert!(
+        String::from_utf8_lossy(&t2.1.stderr).contains("already under way"),
+        "{}",
+        String::from_utf8_lossy(&t2.1.stderr)
+    );
+    // A new version that crashes at once: the reload fails, the old ones stay.
+    let before = online_pids(&t, "slow");
+    t.write("slow.js", "process.exit(3);\n");
+    let err = t.fails(&["reload", "slow"]);
+    assert!(err.contains("exited before it was ready"), "{err}");
+    assert_eq!(
+        online_pids(&t, "slow"),
+        before,
+        "the old instances keep running"
+    );
+}
+
+#[test]
+fn wait_ready_without_ready_goes_online_after_listen_timeout() {
+    let t = Pmr::new();
+    t.write("mute.js", "setInterval(() => {}, 1000);\n");
+    let started = std::time::Instant::now();
+    t.ok(&[
+        "start",
+        "mute.js",
+        "--wait-ready",
+        "--listen-timeout",
+        "1500",
+    ]);
+    assert_eq!(t.status(0), "launching");
+    t.wait_status(0, "online");
+    let took = started.elapsed();
+    assert!(
+        took >= Duration::from_millis(1400),
+        "online after {took:?}, before listen_timeout"
+    );
+}

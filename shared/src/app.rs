@@ -15,6 +15,8 @@ pub const DEFAULT_MIN_UPTIME_MS: u64 = 1000;
 pub const DEFAULT_MAX_RESTARTS: u32 = 16;
 /// pm2's default for `kill_timeout`, in milliseconds.
 pub const DEFAULT_KILL_TIMEOUT_MS: u64 = 1600;
+/// pm2's default for `listen_timeout`, in milliseconds.
+pub const DEFAULT_LISTEN_TIMEOUT_MS: u64 = 3000;
 /// The `--time` shortcut's date format, as pm2 defines it.
 pub const TIME_DATE_FORMAT: &str = "YYYY-MM-DDTHH:mm:ss";
 
@@ -53,6 +55,14 @@ pub struct AppSpec {
     pub autorestart: bool,
     /// Spawn the app when it is added; `false` registers it stopped.
     pub autostart: bool,
+    /// Online only once the app says `ready` (Node `process.send('ready')`,
+    /// or `READY=1` on the notify socket), or after `listen_timeout`.
+    pub wait_ready: bool,
+    /// Longest wait, in ms, for readiness at start (`wait_ready`) and for
+    /// each new instance during a reload.
+    pub listen_timeout: u64,
+    /// Stop by sending the IPC message `shutdown` instead of a signal.
+    pub shutdown_with_message: bool,
     /// In cluster mode with `PORT` set, the daemon binds the port once and
     /// passes it to every instance (fd 3, `LISTEN_FDS`); `false` leaves the
     /// binding to the app (with `SO_REUSEPORT`).
@@ -126,6 +136,9 @@ impl Default for AppSpec {
             exec_mode: "fork_mode".into(),
             autorestart: true,
             autostart: true,
+            wait_ready: false,
+            listen_timeout: DEFAULT_LISTEN_TIMEOUT_MS,
+            shutdown_with_message: false,
             shared_port: true,
             max_restarts: DEFAULT_MAX_RESTARTS,
             min_uptime: DEFAULT_MIN_UPTIME_MS,

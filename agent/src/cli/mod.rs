@@ -30,11 +30,16 @@ pub enum Command {
     Stop(TargetArgs),
     /// Restart apps (or the apps of an ecosystem file, re-read).
     Restart(TargetArgs),
-    /// Reload apps: a restart in fork mode, as in pm2.
+    /// Reload apps without downtime: in cluster mode each instance is replaced
+    /// by a new one once that one is ready; in fork mode, a restart (as pm2).
+    #[command(alias = "gracefulReload")]
     Reload(TargetArgs),
     /// Start the apps of an ecosystem file, restarting those already known.
-    #[command(name = "startOrRestart", aliases = ["startOrReload", "startOrGracefulReload"])]
+    #[command(name = "startOrRestart")]
     StartOrRestart(Box<StartArgs>),
+    /// Start the apps of an ecosystem file, reloading those already known.
+    #[command(name = "startOrReload", alias = "startOrGracefulReload")]
+    StartOrReload(Box<StartArgs>),
     /// Stop apps and remove them from the list.
     #[command(alias = "del")]
     Delete(TargetArgs),
@@ -183,6 +188,15 @@ pub struct ListArgs {
     pub out: OutputArgs,
 }
 
+/// `pmr list | head` ends quietly, as Unix tools do, instead of a panic on
+/// the closed pipe (Rust ignores SIGPIPE by default).
+#[allow(unsafe_code)]
+fn restore_sigpipe() {
+    use nix::sys::signal::{SigHandler, Signal, signal};
+    // SAFETY: restores the default disposition before any thread exists.
+    let _ = unsafe { signal(Signal::SIGPIPE, SigHandler::SigDfl) };
+}
+
 /// `pmr start` options, named as pm2 names them.
 #[derive(Debug, Args, Default)]
 pub struct StartArgs {
@@ -284,6 +298,15 @@ pub struct StartArgs {
     /// Skip git metadata.
     #[arg(long)]
     pub no_vizion: bool,
+    /// Online only once the app says `ready` (or after --listen-timeout).
+    #[arg(long)]
+    pub wait_ready: bool,
+    /// Longest wait for readiness at start and during reload (ms, or 1s...).
+    #[arg(long)]
+    pub listen_timeout: Option<String>,
+    /// Stop by sending the IPC message `shutdown` instead of a signal.
+    #[arg(long)]
+    pub shutdown_with_message: bool,
     /// Keep fork mode even with `-i`.
     #[arg(short = 'x', long = "execute-command")]
     pub execute_command: bool,
@@ -319,6 +342,10 @@ pub fn main() -> ExitCode {
             };
         }
     };
+    // The daemon must outlive a client that hangs up: only the CLI dies on EPIPE.
+    if !matches!(cli.command, Command::Daemon) {
+        restore_sigpipe();
+    }
     match commands::run(cli.command) {
         Ok(code) => code,
         Err(err) => {

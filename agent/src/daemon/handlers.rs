@@ -31,7 +31,8 @@ pub(crate) async fn handle(d: &Arc<Daemon>, req: Request) -> (Response, After) {
             apps,
             force,
             update,
-        } => start(d, apps, force, update).await,
+            reload,
+        } => start(d, apps, force, update, reload).await,
         Request::Act {
             action,
             targets,
@@ -184,7 +185,13 @@ fn toggle_watch(d: &Arc<Daemon>, action: Action, targets: &[String]) {
     }
 }
 
-async fn start(d: &Arc<Daemon>, apps: Vec<AppSpec>, force: bool, update: bool) -> Response {
+async fn start(
+    d: &Arc<Daemon>,
+    apps: Vec<AppSpec>,
+    force: bool,
+    update: bool,
+    reload: bool,
+) -> Response {
     if d.is_closing() {
         return error("the daemon is shutting down");
     }
@@ -260,7 +267,14 @@ async fn start(d: &Arc<Daemon>, apps: Vec<AppSpec>, force: bool, update: bool) -
     let created = created.into_iter().filter(|h| h.spec().autostart).collect();
     run_all(created, Control::Start).await;
     run_all(to_restart, Control::Start).await;
-    run_all(refreshed, Control::Restart).await;
+    if reload {
+        match reload_all(d, refreshed).await {
+            Ok(m) => messages.extend(m),
+            Err(e) => return error(e),
+        }
+    } else {
+        run_all(refreshed, Control::Restart).await;
+    }
     messages.push("Done.".into());
     done(messages, d.list(EnvView::None))
 }
@@ -301,6 +315,10 @@ async fn act(d: &Arc<Daemon>, action: Action, targets: &[String]) -> Response {
         Action::Reset => handles.iter().for_each(|h| h.reset()),
         Action::Stop => run_all(handles, Control::Stop).await,
         Action::Restart => run_all(handles, Control::Restart).await,
+        Action::Reload => match reload_all(d, handles).await {
+            Ok(m) => messages.extend(m),
+            Err(e) => return error(e),
+        },
         Action::Start => {
             let (running, idle): (Vec<_>, Vec<_>) = handles.into_iter().partition(|h| {
                 matches!(
@@ -320,6 +338,30 @@ async fn act(d: &Arc<Daemon>, action: Action, targets: &[String]) -> Response {
         }
     }
     done(messages, d.list(EnvView::None))
+}
+
+/// Reloads instances one at a time, so the others keep serving; a second
+/// reload of the same app while one runs is refused.
+async fn reload_all(d: &Arc<Daemon>, handles: Vec<Arc<Handle>>) -> Result<Vec<String>, String> {
+    let names: std::collections::BTreeSet<String> =
+        handles.iter().map(|h| h.spec().name.clone()).collect();
+    let _guard = d.begin_reload(&names)?;
+    let started = std::time::Instant::now();
+    let mut failures = Vec::new();
+    for h in &handles {
+        if let Err(e) = h.reload().await {
+            failures.push(e);
+        }
+    }
+    if !failures.is_empty() {
+        return Err(failures.join("\n"));
+    }
+    Ok(vec![format!(
+        "Reloaded {} instance{} in {} ms",
+        handles.len(),
+        if handles.len() == 1 { "" } else { "s" },
+        started.elapsed().as_millis()
+    )])
 }
 
 /// `pmr scale <name> <N|+N|-N>`: new instances take the lowest free

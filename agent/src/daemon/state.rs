@@ -56,6 +56,23 @@ pub struct Daemon {
     pub closing: std::sync::atomic::AtomicBool,
     /// The hub link, when one is configured.
     pub link: crate::link::LinkManager,
+    /// Apps with a reload under way.
+    reloading: Mutex<std::collections::BTreeSet<String>>,
+}
+
+/// Marks apps as reloading until dropped.
+pub struct ReloadGuard<'a> {
+    d: &'a Daemon,
+    names: std::collections::BTreeSet<String>,
+}
+
+impl Drop for ReloadGuard<'_> {
+    fn drop(&mut self) {
+        let mut r = self.d.reloading.lock().unwrap_or_else(|e| e.into_inner());
+        for n in &self.names {
+            r.remove(n);
+        }
+    }
 }
 
 /// A new instance to create.
@@ -90,7 +107,26 @@ impl Daemon {
             shutdown: watch::channel(false).0,
             closing: std::sync::atomic::AtomicBool::new(false),
             link: crate::link::LinkManager::default(),
+            reloading: Mutex::default(),
         }
+    }
+
+    /// Claims the reload of `names`; refused while one of them reloads.
+    pub fn begin_reload(
+        &self,
+        names: &std::collections::BTreeSet<String>,
+    ) -> Result<ReloadGuard<'_>, String> {
+        let mut r = self.reloading.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(busy) = names.iter().find(|n| r.contains(*n)) {
+            return Err(format!(
+                "a reload of {busy} is already under way; try again once it has finished"
+            ));
+        }
+        r.extend(names.iter().cloned());
+        Ok(ReloadGuard {
+            d: self,
+            names: names.clone(),
+        })
     }
 
     /// True once the daemon has begun stopping every app for good.

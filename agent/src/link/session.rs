@@ -342,8 +342,14 @@ fn snapshot(
 async fn run_action(d: &Arc<Daemon>, req: ActionRequest) -> ActionResult {
     let targets = req.targets.clone();
     let request = match req.action {
-        RemoteAction::Restart | RemoteAction::Reload => Request::Act {
+        RemoteAction::Restart => Request::Act {
             action: Action::Restart,
+            targets,
+            update_env: None,
+            watch: false,
+        },
+        RemoteAction::Reload => Request::Act {
+            action: Action::Reload,
             targets,
             update_env: None,
             watch: false,

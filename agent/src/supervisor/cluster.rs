@@ -120,22 +120,33 @@ pub fn preload() -> Option<&'static Path> {
     PRELOAD.get().map(PathBuf::as_path)
 }
 
-/// Hands `listener` to the child being spawned as fd 3 (without
-/// close-on-exec, so the app inherits it).
+/// Gives the child being spawned these descriptors at these numbers
+/// (without close-on-exec, so the app inherits them): the listening socket
+/// at 3, the Node IPC channel after it.
 #[allow(unsafe_code)]
-pub(crate) fn pass_listener(cmd: &mut tokio::process::Command, listener: &OwnedFd) {
-    let raw = listener.as_raw_fd();
+pub(crate) fn pass_fds(cmd: &mut tokio::process::Command, fds: &[(&OwnedFd, i32)]) {
+    let mut map = [(-1, -1); 2];
+    for (slot, (fd, target)) in map.iter_mut().zip(fds) {
+        *slot = (fd.as_raw_fd(), *target);
+    }
     // SAFETY: the closure runs in the forked child before exec and only
-    // makes async-signal-safe calls (dup2, fcntl).
+    // makes async-signal-safe calls (fcntl, dup2) on its own copies.
     unsafe {
         cmd.pre_exec(move || {
-            let done = if raw == LISTEN_FD {
-                libc::fcntl(raw, libc::F_SETFD, 0)
-            } else {
-                libc::dup2(raw, LISTEN_FD)
-            };
-            if done < 0 {
-                return Err(io::Error::last_os_error());
+            let mut map = map;
+            // Move every source out of the target range first, so that
+            // placing one never overwrites another.
+            for (src, _) in map.iter_mut().filter(|(s, _)| *s >= 0) {
+                let high = libc::fcntl(*src, libc::F_DUPFD_CLOEXEC, 16);
+                if high < 0 {
+                    return Err(io::Error::last_os_error());
+                }
+                *src = high;
+            }
+            for (src, target) in map.iter().filter(|(s, _)| *s >= 0) {
+                if libc::dup2(*src, *target) < 0 {
+                    return Err(io::Error::last_os_error());
+                }
             }
             Ok(())
         });

@@ -6,6 +6,7 @@
 //! await) and a queue of control messages.
 
 pub mod cluster;
+pub mod ipc;
 pub mod logs;
 pub mod monitor;
 pub mod policy;
@@ -80,6 +81,8 @@ pub enum Control {
     Restart(oneshot::Sender<()>),
     /// Stop if running, then end the actor.
     Delete(oneshot::Sender<()>),
+    /// Replace the running child without downtime (cluster mode).
+    Reload(oneshot::Sender<Result<(), String>>),
 }
 
 /// What happened to an instance, published for the hub link (and whoever
@@ -142,6 +145,19 @@ pub struct Handle {
     pub files: InstanceFiles,
     rt: Mutex<Runtime>,
     ctl: mpsc::Sender<Control>,
+    /// What the app published through @pm2/io.
+    pub io: Arc<Mutex<ipc::AppIo>>,
+    /// The running child's IPC channel, for messages and triggers.
+    ipc: Mutex<Option<IpcLink>>,
+}
+
+/// The parts of a child's IPC channel other tasks use.
+#[derive(Debug, Clone)]
+pub struct IpcLink {
+    /// Messages to the app.
+    pub tx: mpsc::Sender<serde_json::Value>,
+    /// Replies and `process:msg` messages from the app.
+    pub replies: tokio::sync::broadcast::Sender<serde_json::Value>,
 }
 
 impl Handle {
@@ -199,6 +215,37 @@ impl Handle {
     /// New options for the next start (the name stays).
     pub fn set_spec(&self, spec: Arc<AppSpec>) {
         *self.spec.lock().unwrap_or_else(|e| e.into_inner()) = spec;
+    }
+
+    /// The running child's IPC channel, if it has one.
+    pub fn ipc(&self) -> Option<IpcLink> {
+        self.ipc.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    pub(crate) fn set_ipc(&self, ipc: Option<&ipc::Ipc>) {
+        *self.ipc.lock().unwrap_or_else(|e| e.into_inner()) = ipc.map(|i| IpcLink {
+            tx: i.tx.clone(),
+            replies: i.replies.clone(),
+        });
+    }
+
+    /// Asks the actor for a zero-downtime reload and waits for the outcome.
+    pub async fn reload(&self) -> Result<(), String> {
+        let (tx, rx) = oneshot::channel();
+        if self.ctl.send(Control::Reload(tx)).await.is_err() {
+            return Err(format!(
+                "[{}]({}) is being removed",
+                self.spec().name,
+                self.id
+            ));
+        }
+        rx.await.unwrap_or_else(|_| {
+            Err(format!(
+                "[{}]({}) is being removed",
+                self.spec().name,
+                self.id
+            ))
+        })
     }
 
     /// Zeroes the restart counters (`pmr reset`).

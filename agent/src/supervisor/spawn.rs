@@ -39,6 +39,8 @@ pub(crate) struct Spawned {
     pub(crate) stderr: pipe::Receiver,
     /// The cluster's shared listening socket, held while this child runs.
     pub(crate) listener: Option<Arc<OwnedFd>>,
+    /// Our end of the Node IPC channel.
+    pub(crate) ipc: Option<std::os::unix::net::UnixStream>,
 }
 
 /// Starts the instance. Errors say what could not be started and why.
@@ -60,8 +62,19 @@ pub(crate) fn spawn(spec: &AppSpec, id: u32, instance: u32) -> io::Result<Spawne
         }
         None => None,
     };
-    let preload =
-        super::cluster::preload().filter(|_| listener.is_some() && super::cluster::is_node(spec));
+    let node = super::cluster::is_node(spec);
+    let preload = super::cluster::preload().filter(|_| listener.is_some() && node);
+    // Node apps get an IPC channel, as pm2 gives them, after the socket.
+    let ipc = if node {
+        Some(super::ipc::pair()?)
+    } else {
+        None
+    };
+    let ipc_fd = if listener.is_some() { 4 } else { 3 };
+    if ipc.is_some() {
+        env.insert("NODE_CHANNEL_FD".into(), ipc_fd.to_string());
+        env.insert("NODE_CHANNEL_SERIALIZATION_MODE".into(), "json".into());
+    }
     let (out_r, out_w) = nix::unistd::pipe2(OFlag::O_CLOEXEC)?;
     let (err_r, err_w) = nix::unistd::pipe2(OFlag::O_CLOEXEC)?;
     let child = {
@@ -102,8 +115,15 @@ pub(crate) fn spawn(spec: &AppSpec, id: u32, instance: u32) -> io::Result<Spawne
             .stderr(Stdio::from(err_w))
             .process_group(0)
             .kill_on_drop(false);
+        let mut fds: Vec<(&OwnedFd, i32)> = Vec::new();
         if let Some(l) = &listener {
-            super::cluster::pass_listener(&mut cmd, l);
+            fds.push((l, super::cluster::LISTEN_FD));
+        }
+        if let Some((theirs, _)) = &ipc {
+            fds.push((theirs, ipc_fd));
+        }
+        if !fds.is_empty() {
+            super::cluster::pass_fds(&mut cmd, &fds);
         }
         cmd.spawn()
             .map_err(|e| io::Error::new(e.kind(), format!("cannot run {program}: {e}")))?
@@ -117,5 +137,7 @@ pub(crate) fn spawn(spec: &AppSpec, id: u32, instance: u32) -> io::Result<Spawne
         stdout,
         stderr,
         listener,
+        // Our copy of the app's end closes here: the channel ends with the app.
+        ipc: ipc.map(|(_, ours)| ours),
     })
 }

@@ -107,11 +107,12 @@ fn signal_each(procs: &[(u32, u64)], sig: Signal) {
 #[derive(Debug)]
 pub(crate) struct Unkillable;
 
-/// Stops the child and its group; returns how the leader exited.
+/// Stops the child and its group (`sig` first, unless it was asked by
+/// message; SIGKILL after `grace`); returns how the leader exited.
 pub(crate) async fn terminate(
     child: &mut Child,
     pid: u32,
-    sig: Signal,
+    sig: Option<Signal>,
     grace: Duration,
     treekill: bool,
 ) -> Result<ExitStatus, Unkillable> {
@@ -121,8 +122,11 @@ pub(crate) async fn terminate(
     } else {
         Vec::new()
     };
-    send(pid, sig, treekill);
-    signal_each(&escaped, sig);
+    // `None`: the app was asked by message (`shutdown_with_message`).
+    if let Some(sig) = sig {
+        send(pid, sig, treekill);
+        signal_each(&escaped, sig);
+    }
     let status = match timeout_at(deadline, child.wait()).await {
         Ok(status) => status.map_err(|_| Unkillable)?,
         Err(_) => {

@@ -57,6 +57,8 @@ pub fn launch(l: Launch) -> Arc<Handle> {
             usage: Default::default(),
         }),
         ctl: tx,
+        io: Default::default(),
+        ipc: Default::default(),
     });
     let actor = Actor {
         h: handle.clone(),
@@ -67,6 +69,7 @@ pub fn launch(l: Launch) -> Arc<Handle> {
         events: l.events,
         cron_at: None,
         watch: None,
+        ready_by: None,
     };
     tokio::spawn(actor.run(rx));
     handle
@@ -79,6 +82,15 @@ struct Running {
     pumps: [tokio::task::JoinHandle<()>; 2],
     /// Keeps the cluster's shared socket open while this child runs.
     _listener: Option<Arc<std::os::fd::OwnedFd>>,
+    /// The Node IPC channel, for Node apps.
+    ipc: Option<super::ipc::Ipc>,
+}
+
+impl Running {
+    /// Readiness this child has reached, as far as its channel tells.
+    fn readiness(&self) -> super::ipc::Readiness {
+        self.ipc.as_ref().map_or(0, |i| *i.ready.borrow())
+    }
 }
 
 /// How long a stop waits for the last output of the app to be written.
@@ -95,12 +107,34 @@ struct Actor {
     cron_at: Option<Instant>,
     /// File watching, while the app runs with `watch`.
     watch: Option<super::watch::Watch>,
+    /// With `wait_ready`: when a launching app is declared online anyway.
+    ready_by: Option<Instant>,
 }
 
-async fn wait_child(child: &mut Option<Running>) -> std::io::Result<ExitStatus> {
-    match child {
-        Some(r) => r.child.wait().await,
-        None => std::future::pending().await,
+enum ChildEvent {
+    Exited(std::io::Result<ExitStatus>),
+    Readiness,
+}
+
+/// The running child exited, or (while `readiness` is wanted) its
+/// readiness changed.
+async fn child_event(child: &mut Option<Running>, readiness: bool) -> ChildEvent {
+    let Some(run) = child else {
+        return std::future::pending().await;
+    };
+    let ready = async {
+        match run.ipc.as_mut() {
+            Some(ipc) if readiness => {
+                if ipc.ready.changed().await.is_err() {
+                    std::future::pending::<()>().await;
+                }
+            }
+            _ => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        status = run.child.wait() => ChildEvent::Exited(status),
+        () = ready => ChildEvent::Readiness,
     }
 }
 
@@ -154,7 +188,15 @@ impl Actor {
                         return;
                     }
                 }
-                status = wait_child(&mut self.child) => self.exited(status),
+                event = child_event(&mut self.child, self.ready_by.is_some()) => match event {
+                    ChildEvent::Exited(status) => self.exited(status),
+                    ChildEvent::Readiness => {
+                        if self.child.as_ref().is_some_and(|r| r.readiness() >= super::ipc::READY) {
+                            self.now_online("ready");
+                        }
+                    }
+                },
+                () = wait_wake(self.ready_by) => self.now_online("listen_timeout"),
                 () = wait_wake(self.wake) => {
                     self.wake = None;
                     self.start();
@@ -216,6 +258,10 @@ impl Actor {
                 self.start();
                 let _ = ack.send(());
             }
+            Control::Reload(ack) => {
+                let outcome = self.reload().await;
+                let _ = ack.send(outcome);
+            }
             Control::Delete(ack) => {
                 self.stop().await;
                 self.emit(LifeKind::Deleted, None, None);
@@ -232,59 +278,92 @@ impl Actor {
         rt.counters = policy::Counters::default();
     }
 
+    /// Spawns a child for the current options, with its log pumps and
+    /// IPC channel; touches no state.
+    fn spawn_running(&self, spec: &AppSpec) -> std::io::Result<Running> {
+        let s = spawn::spawn(spec, self.h.id, self.h.instance)?;
+        let pumps = [
+            tokio::spawn(super::logs::pump(s.stdout, self.out.clone())),
+            tokio::spawn(super::logs::pump(s.stderr, self.err.clone())),
+        ];
+        let ipc = match s.ipc {
+            Some(stream) => Some(super::ipc::serve(stream, self.h.io.clone())?),
+            None => None,
+        };
+        Ok(Running {
+            child: s.child,
+            pid: s.pid,
+            started: Instant::now(),
+            pumps,
+            _listener: s.listener,
+            ipc,
+        })
+    }
+
+    /// Makes `run` the instance's child: pid file, state, cron and watch.
+    fn adopt(&mut self, run: Running, spec: &AppSpec) {
+        if let Err(err) = std::fs::write(&self.h.files.pid, run.pid.to_string()) {
+            tracing::warn!(path = %self.h.files.pid, %err, "cannot write pid file");
+        }
+        self.h.set_ipc(run.ipc.as_ref());
+        {
+            let mut rt = self.h.rt();
+            rt.pid = run.pid;
+            rt.pm_uptime = now_ms();
+            rt.usage = Default::default();
+        }
+        self.child = Some(run);
+        self.cron_at = spec.cron_restart.as_deref().and_then(next_cron);
+        if self.watch.is_none() && !spec.watch.is_empty() {
+            let home = std::env::var_os("PMR_HOME").map(std::path::PathBuf::from);
+            let files = &self.h.files;
+            let own: Vec<std::path::PathBuf> = [
+                Some(files.out.clone()),
+                Some(files.err.clone()),
+                files.combined.clone(),
+                Some(files.pid.clone()),
+            ]
+            .into_iter()
+            .flatten()
+            .map(std::path::PathBuf::from)
+            .chain(home)
+            .collect();
+            match super::watch::start(spec, own) {
+                Ok(w) => self.watch = Some(w),
+                Err(e) => {
+                    tracing::warn!("App [{}]: cannot watch {:?}: {e}", self.label(), spec.watch)
+                }
+            }
+        }
+    }
+
+    /// A launching instance becomes online (ready, or waited long enough).
+    fn now_online(&mut self, why: &str) {
+        self.ready_by = None;
+        if self.child.is_none() {
+            return;
+        }
+        self.h.rt().status = Status::Online;
+        tracing::info!("App [{}] online ({why})", self.label());
+        self.emit(LifeKind::Online, None, None);
+    }
+
     fn start(&mut self) {
         let spec = self.h.spec();
         self.h.rt().status = Status::Launching;
         tracing::info!("App [{}] starting in -{}-", self.label(), spec.exec_mode);
-        match spawn::spawn(&spec, self.h.id, self.h.instance) {
-            Ok(s) => {
-                let pumps = [
-                    tokio::spawn(super::logs::pump(s.stdout, self.out.clone())),
-                    tokio::spawn(super::logs::pump(s.stderr, self.err.clone())),
-                ];
-                if let Err(err) = std::fs::write(&self.h.files.pid, s.pid.to_string()) {
-                    tracing::warn!(path = %self.h.files.pid, %err, "cannot write pid file");
+        match self.spawn_running(&spec) {
+            Ok(run) => {
+                self.adopt(run, &spec);
+                if spec.wait_ready {
+                    // pm2: launching until `ready`, online after listen_timeout anyway.
+                    self.ready_by =
+                        Some(Instant::now() + Duration::from_millis(spec.listen_timeout));
+                } else {
+                    self.h.rt().status = Status::Online;
+                    tracing::info!("App [{}] online", self.label());
+                    self.emit(LifeKind::Online, None, None);
                 }
-                {
-                    let mut rt = self.h.rt();
-                    rt.pid = s.pid;
-                    rt.pm_uptime = now_ms();
-                    rt.status = Status::Online;
-                    rt.usage = Default::default();
-                }
-                self.child = Some(Running {
-                    child: s.child,
-                    pid: s.pid,
-                    started: Instant::now(),
-                    pumps,
-                    _listener: s.listener,
-                });
-                tracing::info!("App [{}] online", self.label());
-                self.cron_at = spec.cron_restart.as_deref().and_then(next_cron);
-                if self.watch.is_none() && !spec.watch.is_empty() {
-                    let home = std::env::var_os("PMR_HOME").map(std::path::PathBuf::from);
-                    let files = &self.h.files;
-                    let own: Vec<std::path::PathBuf> = [
-                        Some(files.out.clone()),
-                        Some(files.err.clone()),
-                        files.combined.clone(),
-                        Some(files.pid.clone()),
-                    ]
-                    .into_iter()
-                    .flatten()
-                    .map(std::path::PathBuf::from)
-                    .chain(home)
-                    .collect();
-                    match super::watch::start(&spec, own) {
-                        Ok(w) => self.watch = Some(w),
-                        Err(e) => tracing::warn!(
-                            "App [{}]: cannot watch {:?}: {e}",
-                            self.label(),
-                            spec.watch
-                        ),
-                    }
-                }
-                self.emit(LifeKind::Online, None, None);
             }
             Err(err) => {
                 let line = format!("[PMR] {} failed to start: {err}\n", spec.name);
@@ -297,6 +376,91 @@ impl Actor {
                 rt.pid = 0;
             }
         }
+    }
+
+    /// Zero-downtime replacement in cluster mode: a new child starts beside
+    /// the old one, and the old one is stopped only once the new one is
+    /// ready (or `listen_timeout` has passed). In fork mode, a restart.
+    async fn reload(&mut self) -> Result<(), String> {
+        let spec = self.h.spec();
+        if self.child.is_none() || spec.exec_mode != "cluster_mode" {
+            let was_running = self.child.is_some();
+            self.stop().await;
+            self.fresh_counters();
+            if was_running {
+                self.h.rt().restart_time += 1;
+            }
+            self.emit(LifeKind::Restart, None, None);
+            self.start();
+            return Ok(());
+        }
+        tracing::info!(
+            "App [{}] reloading: starting a new instance beside the old one",
+            self.label()
+        );
+        let mut new = self.spawn_running(&spec).map_err(|e| {
+            format!(
+                "[{}]({}): the new instance could not start: {e}",
+                spec.name, self.h.id
+            )
+        })?;
+        let want = if spec.wait_ready {
+            super::ipc::READY
+        } else {
+            super::ipc::LISTENING
+        };
+        let deadline = Instant::now() + Duration::from_millis(spec.listen_timeout);
+        loop {
+            if new.readiness() >= want {
+                break;
+            }
+            let ready = async {
+                match new.ipc.as_mut() {
+                    Some(ipc) => {
+                        if ipc.ready.changed().await.is_err() {
+                            std::future::pending::<()>().await;
+                        }
+                    }
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                status = new.child.wait() => {
+                    for pump in new.pumps {
+                        let _ = tokio::time::timeout(DRAIN_LIMIT, pump).await;
+                    }
+                    let (code, _) = describe(status.as_ref().ok());
+                    tracing::warn!("App [{}]: the new instance exited (code {code:?}) before it was ready; the old one keeps serving", self.label());
+                    return Err(format!(
+                        "[{}]({}): the new instance exited before it was ready (code {}); the old one keeps running",
+                        spec.name,
+                        self.h.id,
+                        code.map_or("none".into(), |c| c.to_string())
+                    ));
+                }
+                () = ready => {}
+                () = tokio::time::sleep_until(deadline) => {
+                    tracing::info!("App [{}]: no readiness after {}ms (listen_timeout); switching anyway", self.label(), spec.listen_timeout);
+                    break;
+                }
+            }
+        }
+        if let Some(old) = self.child.take() {
+            self.h.rt().status = Status::Online;
+            self.adopt(new, &spec);
+            // The old child stops gracefully while the new one serves.
+            let _ = self.shut(old).await;
+        } else {
+            self.adopt(new, &spec);
+        }
+        let mut rt = self.h.rt();
+        rt.status = Status::Online;
+        rt.restart_time += 1;
+        drop(rt);
+        tracing::info!("App [{}] reloaded", self.label());
+        self.emit(LifeKind::Restart, None, None);
+        self.emit(LifeKind::Online, None, None);
+        Ok(())
     }
 
     /// The child ended without being asked to: apply the restart policy.
@@ -361,21 +525,47 @@ impl Actor {
 
     async fn stop(&mut self) {
         self.wake = None;
+        self.ready_by = None;
         // pm2 keeps firing the cron on a stopped app; a stop here means stop.
         self.cron_at = None;
         // A stopped app is not watched (pm2's `stop --watch`).
         self.watch = None;
-        let Some(mut run) = self.child.take() else {
+        let Some(run) = self.child.take() else {
             self.h.rt().status = Status::Stopped;
             return;
         };
         self.h.rt().status = Status::Stopping;
         tracing::info!("Stopping app:{} id:{}", self.h.spec().name, self.h.id);
+        let _ = std::fs::remove_file(&self.h.files.pid);
+        self.h.set_ipc(None);
+        let Some((code, signal)) = self.shut(run).await else {
+            let mut rt = self.h.rt();
+            rt.status = Status::Errored;
+            rt.pid = 0;
+            return;
+        };
+        self.emit(LifeKind::Stopped, None, None);
+        let mut rt = self.h.rt();
+        rt.status = Status::Stopped;
+        rt.pid = 0;
+        rt.exit_code = code;
+        rt.exit_signal = signal;
+        rt.usage = Default::default();
+    }
+
+    /// Ends one child gracefully (the stop signal, or the `shutdown`
+    /// message with `shutdown_with_message`; SIGKILL after `kill_timeout`)
+    /// and waits for its last output. `None` if it survived SIGKILL.
+    async fn shut(&mut self, mut run: Running) -> Option<(Option<i32>, Option<String>)> {
         let spec = self.h.spec();
         let sig = Signal::from_str(&spec.kill_signal).unwrap_or(Signal::SIGINT);
         let grace = Duration::from_millis(spec.kill_timeout);
-        let status = stop::terminate(&mut run.child, run.pid, sig, grace, spec.treekill).await;
-        let _ = std::fs::remove_file(&self.h.files.pid);
+        let by_message = match (&run.ipc, spec.shutdown_with_message) {
+            (Some(ipc), true) => ipc.tx.send(serde_json::json!("shutdown")).await.is_ok(),
+            _ => false,
+        };
+        let first = if by_message { None } else { Some(sig) };
+        let status = stop::terminate(&mut run.child, run.pid, first, grace, spec.treekill).await;
         let Ok(status) = status else {
             // Unkillable (uninterruptible sleep): pm2 calls that errored.
             // Someone must still reap it, but not this actor.
@@ -384,24 +574,14 @@ impl Actor {
             tokio::spawn(async move {
                 let _ = child.wait().await;
             });
-            let mut rt = self.h.rt();
-            rt.status = Status::Errored;
-            rt.pid = 0;
-            return;
+            return None;
         };
         // The app's last words (its shutdown messages) reach the log before
         // the stop is acknowledged.
         for pump in run.pumps {
             let _ = tokio::time::timeout(DRAIN_LIMIT, pump).await;
         }
-        let (code, signal) = self.exit_noted(Some(&status));
-        self.emit(LifeKind::Stopped, None, None);
-        let mut rt = self.h.rt();
-        rt.status = Status::Stopped;
-        rt.pid = 0;
-        rt.exit_code = code;
-        rt.exit_signal = signal;
-        rt.usage = Default::default();
+        Some(self.exit_noted(Some(&status)))
     }
 }
 

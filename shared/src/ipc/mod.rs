@@ -29,6 +29,9 @@ pub enum Action {
     Delete,
     /// Zero the restart counters.
     Reset,
+    /// Zero-downtime replacement, one instance at a time (cluster mode);
+    /// a restart in fork mode.
+    Reload,
 }
 
 impl Action {
@@ -40,6 +43,7 @@ impl Action {
             Action::Restart => "restartProcessId",
             Action::Delete => "deleteProcessId",
             Action::Reset => "resetMetaProcessId",
+            Action::Reload => "reloadProcessId",
         }
     }
 }
@@ -67,6 +71,9 @@ pub enum Request {
         /// ecosystem file re-read), instead of being refused.
         #[serde(default)]
         update: bool,
+        /// With `update`: known apps reload (zero-downtime) instead of restarting.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        reload: bool,
     },
     /// Apply an action to the instances the targets name.
     Act {

@@ -26,10 +26,12 @@ pub(crate) fn run(command: Command) -> anyhow::Result<ExitCode> {
             crate::daemon::run(paths)?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Start(args) => start::run(&paths, *args),
+        Command::Start(args) => start::run(&paths, *args, false),
         Command::Stop(t) => act(&paths, Action::Stop, t),
-        Command::Restart(t) | Command::Reload(t) => act(&paths, Action::Restart, t),
-        Command::StartOrRestart(args) => start::run(&paths, *args),
+        Command::Restart(t) => act(&paths, Action::Restart, t),
+        Command::Reload(t) => act(&paths, Action::Reload, t),
+        Command::StartOrRestart(args) => start::run(&paths, *args, false),
+        Command::StartOrReload(args) => start::run(&paths, *args, true),
         Command::Delete(t) => act(&paths, Action::Delete, t),
         Command::Reset(t) => act(&paths, Action::Reset, t),
         Command::List(a) => view::list(&paths, &a.out),
@@ -115,8 +117,17 @@ fn act(paths: &Paths, action: Action, t: TargetArgs) -> anyhow::Result<ExitCode>
     let is_file = |x: &String| crate::ecosystem::is_config_file(x) && cwd.join(x).is_file();
     if let Some(file) = t.targets.iter().find(|x| is_file(x)) {
         let file = cwd.join(file);
-        if action == Action::Restart || action == Action::Start {
-            return start::start_file(paths, &file, &t.only, t.env.as_deref(), false, &t.out);
+        if matches!(action, Action::Restart | Action::Start | Action::Reload) {
+            let reload = action == Action::Reload;
+            return start::start_file(
+                paths,
+                &file,
+                &t.only,
+                t.env.as_deref(),
+                false,
+                reload,
+                &t.out,
+            );
         }
         let loaded = crate::ecosystem::load(&file, &t.only, t.env.as_deref(), &start::shell_env())?;
         let names: Vec<String> = loaded.apps.into_iter().map(|a| a.name).collect();

@@ -12,7 +12,9 @@ use super::report;
 use crate::cli::{Client, StartArgs};
 use crate::paths::Paths;
 
-pub(super) fn run(paths: &Paths, args: StartArgs) -> anyhow::Result<ExitCode> {
+/// `reload`: known apps of an ecosystem file reload instead of restarting
+/// (`startOrReload`).
+pub(super) fn run(paths: &Paths, args: StartArgs, reload: bool) -> anyhow::Result<ExitCode> {
     if args.targets.is_empty()
         && args.rest.is_empty()
         && crate::ecosystem::find_default(&std::env::current_dir()?).is_none()
@@ -35,6 +37,7 @@ pub(super) fn run(paths: &Paths, args: StartArgs) -> anyhow::Result<ExitCode> {
             &args.only,
             args.env.as_deref(),
             args.force,
+            reload,
             &args.out,
         );
     }
@@ -67,6 +70,7 @@ pub(super) fn run(paths: &Paths, args: StartArgs) -> anyhow::Result<ExitCode> {
         apps: vec![spec],
         force: args.force,
         update: false,
+        reload: false,
     })?;
     report(&args.out, reply);
     Ok(ExitCode::SUCCESS)
@@ -94,6 +98,7 @@ pub(crate) fn start_file(
     only: &[String],
     env: Option<&str>,
     force: bool,
+    reload: bool,
     out: &crate::cli::OutputArgs,
 ) -> anyhow::Result<ExitCode> {
     let loaded = crate::ecosystem::load(file, only, env, &shell_env())?;
@@ -105,6 +110,7 @@ pub(crate) fn start_file(
         apps: loaded.apps,
         force,
         update: true,
+        reload,
     })?;
     report(out, reply);
     Ok(ExitCode::SUCCESS)
@@ -321,6 +327,11 @@ pub fn build_spec(args: &StartArgs, shell_cwd: &Path) -> anyhow::Result<AppSpec>
         spec.env.insert("PORT".into(), port.to_string());
     }
     spec.shared_port = !args.no_shared_port;
+    spec.wait_ready = args.wait_ready;
+    if let Some(v) = &args.listen_timeout {
+        spec.listen_timeout = parse_ms("listen-timeout", v)?;
+    }
+    spec.shutdown_with_message = args.shutdown_with_message;
     spec.merge_logs = args.merge_logs || spec.instances == 1;
     spec.treekill = !args.no_treekill;
     spec.cron_restart = args.cron_restart.clone().filter(|c| c != "0");

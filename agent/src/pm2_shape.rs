@@ -32,7 +32,11 @@ pub fn pm2_env(p: &ProcessInfo, flatten_env: bool) -> Value {
         "pm_err_log_path": p.err_log,
         "pm_log_path": p.combined_log,
         "pm_pid_path": p.pid_path,
-        "versioning": Value::Null,
+        "versioning": p.versioning,
+        "axm_monitor": p.axm_monitor,
+        "axm_actions": p.axm_actions,
+        "axm_options": {},
+        "axm_dynamic": {},
         "unique_id": format!("{}-{}", p.created_at, p.pm_id),
         "pmr_version": pmr_shared::VERSION,
     });
@@ -103,6 +107,9 @@ mod tests {
             combined_log: None,
             pid_path: "p".into(),
             spec,
+            axm_monitor: Default::default(),
+            axm_actions: Vec::new(),
+            versioning: None,
         };
         let v = jlist_entry(&p);
         assert_eq!(v["pm_id"], 3);

@@ -5,6 +5,7 @@
 
 mod helper;
 
+mod appio;
 mod cluster;
 mod daemon;
 mod ecosystem;

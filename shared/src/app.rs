@@ -281,6 +281,16 @@ pub struct ProcessInfo {
     pub pid_path: String,
     /// The options this instance was started with.
     pub spec: AppSpec,
+    /// Custom metrics the app publishes (@pm2/io, or the notify socket):
+    /// name → `{value, unit, type, historic}`, pm2's `axm_monitor`.
+    #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
+    pub axm_monitor: serde_json::Map<String, serde_json::Value>,
+    /// Actions the app registered for `pmr trigger`, pm2's `axm_actions`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub axm_actions: Vec<serde_json::Value>,
+    /// Git metadata of the app's directory (pm2's `versioning`), when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub versioning: Option<serde_json::Value>,
 }
 
 #[cfg(test)]

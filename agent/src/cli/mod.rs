@@ -54,6 +54,26 @@ pub enum Command {
         #[command(flatten)]
         out: OutputArgs,
     },
+    /// Run an action the app registered with @pm2/io: `trigger api clear-cache [param]`.
+    Trigger {
+        /// Name, id, namespace, `/regex/` or `all`.
+        target: String,
+        /// Action name.
+        action: String,
+        /// Parameter for two-argument handlers.
+        param: Option<String>,
+    },
+    /// Send `{type: 'process:msg', topic, data}` to one instance's `process.on('message')`.
+    #[command(name = "sendDataToProcessId", alias = "send-data")]
+    SendData {
+        /// Instance id.
+        id: u32,
+        /// JSON (or plain text) for the packet's `data`.
+        data: String,
+        /// The packet's `topic`.
+        #[arg(long, default_value = "pmr")]
+        topic: String,
+    },
     /// Send a signal to every instance of apps: `sendSignal SIGUSR2 api`.
     #[command(name = "sendSignal", alias = "send-signal")]
     SendSignal {

@@ -243,7 +243,57 @@ pub(crate) fn describe(p: &ProcessInfo, on: bool) -> String {
         s.push_str(l);
         s.push('\n');
     }
+    if !p.axm_monitor.is_empty() {
+        s.push_str(" Code metrics value\n");
+        let rows: Vec<Vec<String>> = p
+            .axm_monitor
+            .iter()
+            .map(|(k, v)| vec![k.clone(), metric_text(v)])
+            .collect();
+        let t = table(&["key", "value"], &rows);
+        let mut lines: Vec<&str> = t.lines().collect();
+        lines.drain(1..3);
+        for l in lines {
+            s.push_str(l);
+            s.push('\n');
+        }
+    }
+    if !p.axm_actions.is_empty() {
+        let names: Vec<&str> = p
+            .axm_actions
+            .iter()
+            .filter_map(|a| a.get("action_name")?.as_str())
+            .collect();
+        s.push_str(&format!(" Actions available: {}\n", names.join(", ")));
+        s.push_str(&format!(
+            " Trigger via: pmr trigger {} <action_name> [param]\n",
+            spec.name
+        ));
+    }
     s
+}
+
+/// A metric as pm2 shows it: its value, then its unit.
+pub(crate) fn metric_text(v: &Value) -> String {
+    let value = match v.get("value") {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Number(n)) => n
+            .as_f64()
+            .map(|f| {
+                if f.fract() == 0.0 {
+                    format!("{f:.0}")
+                } else {
+                    format!("{:.2}", f)
+                }
+            })
+            .unwrap_or_else(|| n.to_string()),
+        Some(other) => other.to_string(),
+        None => "N/A".into(),
+    };
+    match v.get("unit").and_then(Value::as_str) {
+        Some(u) if !u.is_empty() => format!("{value} {u}"),
+        _ => value,
+    }
 }
 
 /// Node's `util.inspect` layout of a JSON value, as `pm2 prettylist` prints it.

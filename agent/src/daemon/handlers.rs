@@ -82,6 +82,12 @@ pub(crate) async fn handle(d: &Arc<Daemon>, req: Request) -> (Response, After) {
         }
         Request::Scale { name, count } => scale(d, &name, &count).await,
         Request::Signal { signal, targets } => send_signal(d, &signal, &targets),
+        Request::Trigger {
+            target,
+            action,
+            param,
+        } => trigger(d, &target, &action, param).await,
+        Request::SendData { id, topic, data } => send_data(d, id, topic, data).await,
         Request::LinkStatus => Response::Link {
             state: d.link.status(),
         },
@@ -433,6 +439,112 @@ async fn scale(d: &Arc<Daemon>, name: &str, count: &str) -> Response {
         h.set_spec(Arc::new(s));
     }
     done(messages, d.list(EnvView::None))
+}
+
+/// How long `trigger` waits for each instance's reply.
+const TRIGGER_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// `pmr trigger <target> <action> [param]`: sends pm2's action message to
+/// every instance that registered the action and collects the replies.
+async fn trigger(d: &Arc<Daemon>, target: &str, action: &str, param: Option<String>) -> Response {
+    let handles = match d.resolve(std::slice::from_ref(&target.to_string())) {
+        Ok(h) => h,
+        Err(e) => return error(e),
+    };
+    let mut waiting = Vec::new();
+    let mut known = std::collections::BTreeSet::new();
+    for h in &handles {
+        let actions =
+            h.io.lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .actions
+                .clone();
+        known.extend(
+            actions
+                .iter()
+                .filter_map(|a| a.get("action_name")?.as_str().map(String::from)),
+        );
+        let registered = actions
+            .iter()
+            .any(|a| a.get("action_name").and_then(|n| n.as_str()) == Some(action));
+        if let (true, Some(link)) = (registered, h.ipc()) {
+            waiting.push((h.clone(), link));
+        }
+    }
+    if waiting.is_empty() {
+        let known = if known.is_empty() {
+            "none (the app registers actions with @pm2/io's io.action)".to_string()
+        } else {
+            known.into_iter().collect::<Vec<_>>().join(", ")
+        };
+        return error(format!(
+            "action {action:?} is not registered by any running instance of {target}; known actions: {known}"
+        ));
+    }
+    let mut msg = serde_json::json!({ "msg": action });
+    if let Some(p) = param {
+        msg["opts"] = serde_json::Value::String(p);
+    }
+    let asks = waiting.into_iter().map(|(h, link)| {
+        let msg = msg.clone();
+        async move {
+            // Subscribe before sending, so a fast reply is not missed.
+            let mut replies = link.replies.subscribe();
+            if link.tx.send(msg).await.is_err() {
+                return (h, Err("the app's channel is closed".to_string()));
+            }
+            let wait = async {
+                loop {
+                    match replies.recv().await {
+                        Ok(r)
+                            if r.get("type").and_then(|t| t.as_str()) == Some("axm:reply")
+                                && r["data"]["action_name"].as_str() == Some(action) =>
+                        {
+                            return Ok(r["data"]["return"].clone());
+                        }
+                        Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                        Err(_) => return Err("the app's channel closed".to_string()),
+                    }
+                }
+            };
+            let out = tokio::time::timeout(TRIGGER_WAIT, wait)
+                .await
+                .unwrap_or_else(|_| Err(format!("no reply within {} s", TRIGGER_WAIT.as_secs())));
+            (h, out)
+        }
+    });
+    let results = futures_util::future::join_all(asks).await;
+    let mut messages = Vec::new();
+    let mut failed = Vec::new();
+    for (h, r) in results {
+        match r {
+            Ok(v) => messages.push(format!("{} ({}): {}", h.spec().name, h.id, v)),
+            Err(e) => failed.push(format!("{} ({}): {e}", h.spec().name, h.id)),
+        }
+    }
+    if !failed.is_empty() {
+        return error(failed.join("\n"));
+    }
+    done(messages, vec![])
+}
+
+/// pm2's `sendDataToProcessId`: `{type: 'process:msg', topic, data, id}`
+/// to one instance's `process.on('message')`.
+async fn send_data(d: &Arc<Daemon>, id: u32, topic: String, data: serde_json::Value) -> Response {
+    let Some(h) = d.registry().apps.get(&id).cloned() else {
+        return error(format!("Process {id} not found"));
+    };
+    let Some(link) = h.ipc() else {
+        return error(format!(
+            "process {id} has no IPC channel (only running Node apps have one; others use PMR_NOTIFY_SOCKET)"
+        ));
+    };
+    let packet =
+        serde_json::json!({ "type": "process:msg", "topic": topic, "data": data, "id": id });
+    if link.tx.send(packet).await.is_err() {
+        return error(format!("process {id}'s channel is closed"));
+    }
+    done(vec![format!("Message sent to process {id}")], vec![])
 }
 
 /// `pmr sendSignal <signal> <targets>`: to each running instance's main process.

@@ -306,7 +306,12 @@ fn snapshot(
             cpu: p.cpu,
             memory: p.memory,
             exec_mode: p.spec.exec_mode,
-            metrics: Default::default(),
+            // Custom metrics go up as their values.
+            metrics: p
+                .axm_monitor
+                .iter()
+                .filter_map(|(k, v)| Some((k.clone(), v.get("value")?.clone())))
+                .collect(),
             versioning: None,
         })
         .collect();
@@ -406,11 +411,45 @@ async fn run_action(d: &Arc<Daemon>, req: ActionRequest) -> ActionResult {
             }
         }
         RemoteAction::Trigger => {
-            return ActionResult {
-                id: req.id,
-                ok: false,
-                message: "this agent does not support that action yet".into(),
-            };
+            let action = req.params.get("action").and_then(|a| a.as_str());
+            let param = req
+                .params
+                .get("param")
+                .map(|p| p.as_str().map_or_else(|| p.to_string(), String::from));
+            match (targets.as_slice(), action) {
+                ([target], Some(action)) => {
+                    let request = Request::Trigger {
+                        target: target.clone(),
+                        action: action.to_string(),
+                        param,
+                    };
+                    let (reply, _) = crate::daemon::handle_request(d, request).await;
+                    return match reply {
+                        Response::Done { messages, .. } => ActionResult {
+                            id: req.id,
+                            ok: true,
+                            message: messages.join("\n"),
+                        },
+                        Response::Error { message } => ActionResult {
+                            id: req.id,
+                            ok: false,
+                            message,
+                        },
+                        _ => ActionResult {
+                            id: req.id,
+                            ok: false,
+                            message: "unexpected reply".into(),
+                        },
+                    };
+                }
+                _ => {
+                    return ActionResult {
+                        id: req.id,
+                        ok: false,
+                        message: "trigger takes one target and params {action, param}".into(),
+                    };
+                }
+            }
         }
     };
     let (reply, _) = crate::daemon::handle_request(d, request).await;

@@ -177,6 +177,7 @@ impl Handle {
     /// A serializable snapshot for the CLI.
     pub fn info(&self, username: &str, env: EnvView) -> ProcessInfo {
         let rt = self.rt().clone();
+        let io = self.io.lock().unwrap_or_else(|e| e.into_inner()).clone();
         let current = self.spec();
         let mut spec = (*current).clone();
         match env {
@@ -204,6 +205,9 @@ impl Handle {
             combined_log: self.files.combined.clone(),
             pid_path: self.files.pid.clone(),
             spec,
+            axm_monitor: io.monitor,
+            axm_actions: io.actions,
+            versioning: None,
         }
     }
 

@@ -135,6 +135,27 @@ pub enum Request {
         /// `N`, `+N` or `-N`.
         count: String,
     },
+    /// Run an action an app registered (@pm2/io `io.action`) and collect
+    /// each instance's reply.
+    Trigger {
+        /// Names, ids, namespaces, `/regex/` or `all`.
+        target: String,
+        /// Action name.
+        action: String,
+        /// Optional parameter, given to two-argument handlers.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        param: Option<String>,
+    },
+    /// Send a message to one instance (`process.on('message')`), pm2's
+    /// `sendDataToProcessId` packet shape.
+    SendData {
+        /// Instance id.
+        id: u32,
+        /// The packet's `topic`.
+        topic: String,
+        /// The packet's `data`.
+        data: serde_json::Value,
+    },
     /// Send a signal to every instance's main process.
     Signal {
         /// `SIGUSR2`, `USR2` or a number.

@@ -71,6 +71,33 @@ pub(crate) fn run(command: Command) -> anyhow::Result<ExitCode> {
             report(&out, client.request(&Request::Scale { name, count })?);
             Ok(ExitCode::SUCCESS)
         }
+        Command::Trigger {
+            target,
+            action,
+            param,
+        } => {
+            let mut client = Client::connect_or_start(&paths)?;
+            if let Response::Done { messages, .. } = client.request(&Request::Trigger {
+                target,
+                action,
+                param,
+            })? {
+                for m in messages {
+                    println!("{m}");
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::SendData { id, data, topic } => {
+            let data = serde_json::from_str(&data).unwrap_or(serde_json::Value::String(data));
+            let mut client = Client::connect_or_start(&paths)?;
+            if let Response::Done { messages, .. } =
+                client.request(&Request::SendData { id, topic, data })?
+            {
+                say(&OutputArgs::default(), &messages);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::SendSignal {
             signal,
             targets,

@@ -347,7 +347,7 @@ impl Monit {
         let kv = |k: &str, v: String| {
             Line::from(vec![Span::from(format!("{k:<13}")).bold(), Span::from(v)])
         };
-        let lines = vec![
+        let mut lines = vec![
             kv("app", format!("{} [{}]", p.spec.name, p.pm_id)),
             kv("namespace", p.spec.namespace.clone()),
             kv("pid", p.pid.to_string()),
@@ -361,6 +361,10 @@ impl Monit {
                 if p.spec.watch.is_empty() { "no" } else { "yes" }.into(),
             ),
         ];
+        // Custom metrics (@pm2/io) under the facts.
+        for (name, v) in &p.axm_monitor {
+            lines.push(kv(name, render::metric_text(v)));
+        }
         f.render_widget(
             Paragraph::new(lines)
                 .wrap(Wrap { trim: true })

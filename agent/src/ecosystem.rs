@@ -34,7 +34,6 @@ const NOT_YET: &[&str] = &[
     "pmx",
     "automation",
     "disable_logs",
-    "post_update",
     "force",
 ];
 
@@ -354,6 +353,7 @@ fn app_spec(
             "autorestart" => s.autorestart = ctx.boolean(key, v)?,
             "autostart" => s.autostart = ctx.boolean(key, v)?,
             "shared_port" => s.shared_port = ctx.boolean(key, v)?,
+            "post_update" => s.post_update = ctx.strings(key, v)?,
             "wait_ready" => s.wait_ready = ctx.boolean(key, v)?,
             "listen_timeout" => s.listen_timeout = ctx.millis(key, v)?,
             "shutdown_with_message" => s.shutdown_with_message = ctx.boolean(key, v)?,

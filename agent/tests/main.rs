@@ -16,3 +16,4 @@ mod restart;
 mod rotate;
 mod runtime;
 mod stop;
+mod versioning;

@@ -63,6 +63,9 @@ pub struct AppSpec {
     pub listen_timeout: u64,
     /// Stop by sending the IPC message `shutdown` instead of a signal.
     pub shutdown_with_message: bool,
+    /// Shell commands run in the repository after `pull`/`forward`/`backward`
+    /// moved the checkout, before the app reloads (`npm install`...).
+    pub post_update: Vec<String>,
     /// In cluster mode with `PORT` set, the daemon binds the port once and
     /// passes it to every instance (fd 3, `LISTEN_FDS`); `false` leaves the
     /// binding to the app (with `SO_REUSEPORT`).
@@ -139,6 +142,7 @@ impl Default for AppSpec {
             wait_ready: false,
             listen_timeout: DEFAULT_LISTEN_TIMEOUT_MS,
             shutdown_with_message: false,
+            post_update: Vec::new(),
             shared_port: true,
             max_restarts: DEFAULT_MAX_RESTARTS,
             min_uptime: DEFAULT_MIN_UPTIME_MS,

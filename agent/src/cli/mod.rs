@@ -74,6 +74,31 @@ pub enum Command {
         #[arg(long, default_value = "pmr")]
         topic: String,
     },
+    /// Read the git metadata (branch, revision, ahead/behind...) of apps again.
+    #[command(name = "refresh-versioning", alias = "refresh")]
+    RefreshVersioning {
+        /// Names, ids, namespaces, `/regex/` or `all`.
+        #[arg(required = true)]
+        targets: Vec<String>,
+    },
+    /// Fetch and fast-forward the app's repository (or to a commit), run its
+    /// `post_update` commands, reload it.
+    Pull {
+        /// App name or id.
+        target: String,
+        /// Commit to move to instead of the upstream's head.
+        commit: Option<String>,
+    },
+    /// Move the app's repository to the previous commit, then reload.
+    Backward {
+        /// App name or id.
+        target: String,
+    },
+    /// Move the app's repository one commit towards its upstream, then reload.
+    Forward {
+        /// App name or id.
+        target: String,
+    },
     /// Send a signal to every instance of apps: `sendSignal SIGUSR2 api`.
     #[command(name = "sendSignal", alias = "send-signal")]
     SendSignal {

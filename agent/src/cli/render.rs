@@ -243,6 +243,41 @@ pub(crate) fn describe(p: &ProcessInfo, on: bool) -> String {
         s.push_str(l);
         s.push('\n');
     }
+    if let Some(v) = &p.versioning {
+        s.push_str(" Revision control metadata\n");
+        let text = |k: &str| match &v[k] {
+            Value::Null => "N/A".to_string(),
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        let rows: Vec<Vec<String>> = [
+            ("revision control", text("type")),
+            ("remote url", text("url")),
+            ("repository root", text("repo_path")),
+            ("last update", text("update_time")),
+            ("revision", text("revision")),
+            (
+                "comment",
+                text("comment").lines().next().unwrap_or("").to_string(),
+            ),
+            ("branch", text("branch")),
+            (
+                "ahead / behind",
+                format!("{} / {}", text("ahead_count"), text("behind_count")),
+            ),
+            ("unstaged changes", text("unstaged")),
+        ]
+        .into_iter()
+        .map(|(k, v)| vec![k.to_string(), v])
+        .collect();
+        let t = table(&["key", "value"], &rows);
+        let mut lines: Vec<&str> = t.lines().collect();
+        lines.drain(1..3);
+        for l in lines {
+            s.push_str(l);
+            s.push('\n');
+        }
+    }
     if !p.axm_monitor.is_empty() {
         s.push_str(" Code metrics value\n");
         let rows: Vec<Vec<String>> = p

@@ -88,6 +88,21 @@ pub(crate) async fn handle(d: &Arc<Daemon>, req: Request) -> (Response, After) {
             param,
         } => trigger(d, &target, &action, param).await,
         Request::SendData { id, topic, data } => send_data(d, id, topic, data).await,
+        Request::RefreshVersioning { targets } => match d.resolve(&targets) {
+            Ok(hs) => {
+                let mut messages = Vec::new();
+                for h in hs {
+                    let (_, now) = h.refresh_versioning().await;
+                    messages.push(match now {
+                        Some(rev) => format!("[{}]({}) at revision {rev}", h.spec().name, h.id),
+                        None => format!("[{}]({}) is not in a git repository", h.spec().name, h.id),
+                    });
+                }
+                done(messages, d.list(EnvView::None))
+            }
+            Err(e) => error(e),
+        },
+        Request::Checkout { target, to } => checkout(d, &target, to).await,
         Request::LinkStatus => Response::Link {
             state: d.link.status(),
         },
@@ -368,6 +383,71 @@ async fn reload_all(d: &Arc<Daemon>, handles: Vec<Arc<Handle>>) -> Result<Vec<St
         if handles.len() == 1 { "" } else { "s" },
         started.elapsed().as_millis()
     )])
+}
+
+/// `pmr pull|backward|forward <app>`: moves the checkout, runs the app's
+/// `post_update` commands in the repository, then reloads every instance.
+async fn checkout(d: &Arc<Daemon>, target: &str, to: pmr_shared::ipc::CheckoutMove) -> Response {
+    use crate::supervisor::versioning;
+    use pmr_shared::ipc::CheckoutMove;
+    let handles = match d.resolve(std::slice::from_ref(&target.to_string())) {
+        Ok(h) => h,
+        Err(e) => return error(e),
+    };
+    let spec = handles[0].spec();
+    if handles.iter().any(|h| h.spec().name != spec.name) {
+        return error(format!("{target} names several apps; give one app's name"));
+    }
+    let cwd = std::path::PathBuf::from(&spec.cwd);
+    let verb = match &to {
+        CheckoutMove::Pull { .. } => "pull",
+        CheckoutMove::Backward => "backward",
+        CheckoutMove::Forward => "forward",
+    };
+    let moved = tokio::task::spawn_blocking(move || match to {
+        CheckoutMove::Pull { commit } => versioning::pull(&cwd, commit.as_deref()),
+        CheckoutMove::Backward => versioning::backward(&cwd),
+        CheckoutMove::Forward => versioning::forward(&cwd),
+    })
+    .await
+    .unwrap_or_else(|e| Err(format!("{verb} failed: {e}")));
+    let moved = match moved {
+        Ok(m) => m,
+        Err(e) => return error(format!("{verb} {}: {e}", spec.name)),
+    };
+    let mut messages = vec![format!(
+        "{}: {} -> {} in {}",
+        spec.name,
+        &moved.from[..8],
+        &moved.to[..8],
+        moved.repo_path.display()
+    )];
+    for cmd in &spec.post_update {
+        let out = tokio::process::Command::new("/bin/sh")
+            .arg("-c")
+            .arg(cmd)
+            .current_dir(&moved.repo_path)
+            .envs(&spec.env)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .await;
+        match out {
+            Ok(o) if o.status.success() => messages.push(format!("post_update `{cmd}`: ok")),
+            Ok(o) => {
+                return error(format!(
+                    "post_update `{cmd}` failed ({}); the app was not reloaded:\n{}",
+                    o.status,
+                    String::from_utf8_lossy(&o.stderr).trim()
+                ));
+            }
+            Err(e) => return error(format!("post_update `{cmd}` could not run: {e}")),
+        }
+    }
+    match reload_all(d, handles).await {
+        Ok(m) => messages.extend(m),
+        Err(e) => return error(e),
+    }
+    done(messages, d.list(EnvView::None))
 }
 
 /// `pmr scale <name> <N|+N|-N>`: new instances take the lowest free

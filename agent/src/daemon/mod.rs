@@ -301,7 +301,19 @@ async fn sample_forever(d: Arc<Daemon>) {
                     usage.memory
                 );
                 let h = h.clone();
-                tokio::spawn(async move { h.control(crate::supervisor::Control::Restart).await });
+                // In cluster mode a reload: the others keep serving and the
+                // new instance is up before the old one goes (as in pm2).
+                if h.spec().exec_mode == "cluster_mode" {
+                    tokio::spawn(async move {
+                        if let Err(e) = h.reload().await {
+                            tracing::warn!("max_memory_restart reload failed: {e}");
+                        }
+                    });
+                } else {
+                    tokio::spawn(
+                        async move { h.control(crate::supervisor::Control::Restart).await },
+                    );
+                }
             }
         }
         sampler.end();

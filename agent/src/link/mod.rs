@@ -176,12 +176,14 @@ fn event_of(e: Lifecycle) -> Event {
             LifeKind::Errored => EventKind::Errored,
             LifeKind::Stopped => EventKind::Stopped,
             LifeKind::Deleted => EventKind::Delete,
+            LifeKind::Reload => EventKind::Reload,
+            LifeKind::Deploy => EventKind::Deploy,
         },
         pm_id: e.pm_id,
         name: e.name.to_string(),
         code: e.code,
         signal: e.signal,
-        detail: None,
+        detail: e.detail,
     }
 }
 

@@ -14,6 +14,7 @@ pub mod rotate;
 mod spawn;
 mod stop;
 pub mod task;
+pub mod versioning;
 mod watch;
 
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -101,6 +102,8 @@ pub struct Lifecycle {
     pub code: Option<i32>,
     /// Signal name, for `Exit`.
     pub signal: Option<String>,
+    /// The new revision, for `Deploy`.
+    pub detail: Option<String>,
 }
 
 /// Kinds of [`Lifecycle`] events.
@@ -118,6 +121,10 @@ pub enum LifeKind {
     Stopped,
     /// Removed from the list.
     Deleted,
+    /// Replaced without downtime by a reload.
+    Reload,
+    /// The revision checked out under the app changed.
+    Deploy,
 }
 
 /// Which environment a snapshot carries.
@@ -149,6 +156,8 @@ pub struct Handle {
     pub io: Arc<Mutex<ipc::AppIo>>,
     /// The running child's IPC channel, for messages and triggers.
     ipc: Mutex<Option<IpcLink>>,
+    /// Git metadata of the app's directory, refreshed at each start.
+    versioning: Mutex<Option<serde_json::Value>>,
 }
 
 /// The parts of a child's IPC channel other tasks use.
@@ -207,7 +216,11 @@ impl Handle {
             spec,
             axm_monitor: io.monitor,
             axm_actions: io.actions,
-            versioning: None,
+            versioning: self
+                .versioning
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone(),
         }
     }
 
@@ -219,6 +232,27 @@ impl Handle {
     /// New options for the next start (the name stays).
     pub fn set_spec(&self, spec: Arc<AppSpec>) {
         *self.spec.lock().unwrap_or_else(|e| e.into_inner()) = spec;
+    }
+
+    /// Reads the git metadata of the app's directory again (off the
+    /// daemon's thread) and keeps it; returns the previous revision and the
+    /// new one.
+    pub async fn refresh_versioning(&self) -> (Option<String>, Option<String>) {
+        let cwd = std::path::PathBuf::from(&self.spec().cwd);
+        let fresh = tokio::task::spawn_blocking(move || versioning::read(&cwd))
+            .await
+            .ok()
+            .flatten();
+        let rev = |v: &Option<serde_json::Value>| {
+            v.as_ref()
+                .and_then(|v| v["revision"].as_str())
+                .map(String::from)
+        };
+        let now = rev(&fresh);
+        let mut slot = self.versioning.lock().unwrap_or_else(|e| e.into_inner());
+        let before = rev(&slot);
+        *slot = fresh;
+        (before, now)
     }
 
     /// The running child's IPC channel, if it has one.

@@ -59,6 +59,7 @@ pub fn launch(l: Launch) -> Arc<Handle> {
         ctl: tx,
         io: Default::default(),
         ipc: Default::default(),
+        versioning: Default::default(),
     });
     let actor = Actor {
         h: handle.clone(),
@@ -155,8 +156,36 @@ impl Actor {
                 kind,
                 code,
                 signal,
+                detail: None,
             });
         }
+    }
+
+    /// Refreshes the git metadata in the background; a changed revision is
+    /// a `deploy` event (sent once per app, by its first instance).
+    fn refresh_versioning(&self, spec: &AppSpec) {
+        if !spec.vizion {
+            return;
+        }
+        let (h, events, first) = (self.h.clone(), self.events.clone(), self.h.instance == 0);
+        tokio::spawn(async move {
+            let (before, now) = h.refresh_versioning().await;
+            if let (true, Some(before), Some(now)) = (first, before, now)
+                && before != now
+                && events.receiver_count() > 0
+            {
+                tracing::info!("App [{}:{}] now runs revision {now}", h.spec().name, h.id);
+                let _ = events.send(super::Lifecycle {
+                    pm_id: h.id,
+                    name: h.spec().name.as_str().into(),
+                    at: now_ms(),
+                    kind: LifeKind::Deploy,
+                    code: None,
+                    signal: None,
+                    detail: Some(now),
+                });
+            }
+        });
     }
 
     /// Logs an exit the way pm2 words it and publishes it.
@@ -313,6 +342,7 @@ impl Actor {
             rt.usage = Default::default();
         }
         self.child = Some(run);
+        self.refresh_versioning(spec);
         self.cron_at = spec.cron_restart.as_deref().and_then(next_cron);
         if self.watch.is_none() && !spec.watch.is_empty() {
             let home = std::env::var_os("PMR_HOME").map(std::path::PathBuf::from);
@@ -458,7 +488,7 @@ impl Actor {
         rt.restart_time += 1;
         drop(rt);
         tracing::info!("App [{}] reloaded", self.label());
-        self.emit(LifeKind::Restart, None, None);
+        self.emit(LifeKind::Reload, None, None);
         self.emit(LifeKind::Online, None, None);
         Ok(())
     }

@@ -48,6 +48,22 @@ impl Action {
     }
 }
 
+/// Where `Checkout` moves the repository.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckoutMove {
+    /// Fetch, then fast-forward to the upstream (or to this commit).
+    Pull {
+        /// A commit to move to instead of the upstream's head.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        commit: Option<String>,
+    },
+    /// The previous commit.
+    Backward,
+    /// The next commit towards the upstream.
+    Forward,
+}
+
 /// A request from the CLI.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "cmd", rename_all = "snake_case")]
@@ -155,6 +171,19 @@ pub enum Request {
         topic: String,
         /// The packet's `data`.
         data: serde_json::Value,
+    },
+    /// Read the git metadata of apps again.
+    RefreshVersioning {
+        /// Names, ids, namespaces, `/regex/` or `all`.
+        targets: Vec<String>,
+    },
+    /// Move an app's checkout (`pull`, `backward`, `forward`), run its
+    /// `post_update` commands, reload it.
+    Checkout {
+        /// App name or id.
+        target: String,
+        /// Which way.
+        to: CheckoutMove,
     },
     /// Send a signal to every instance's main process.
     Signal {

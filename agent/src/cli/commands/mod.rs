@@ -98,6 +98,30 @@ pub(crate) fn run(command: Command) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::RefreshVersioning { targets } => {
+            simple(&paths, Request::RefreshVersioning { targets })
+        }
+        Command::Pull { target, commit } => simple(
+            &paths,
+            Request::Checkout {
+                target,
+                to: pmr_shared::ipc::CheckoutMove::Pull { commit },
+            },
+        ),
+        Command::Backward { target } => simple(
+            &paths,
+            Request::Checkout {
+                target,
+                to: pmr_shared::ipc::CheckoutMove::Backward,
+            },
+        ),
+        Command::Forward { target } => simple(
+            &paths,
+            Request::Checkout {
+                target,
+                to: pmr_shared::ipc::CheckoutMove::Forward,
+            },
+        ),
         Command::SendSignal {
             signal,
             targets,

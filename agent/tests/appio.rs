@@ -142,3 +142,41 @@ fn shutdown_with_message_asks_instead_of_signalling() {
     let err = t.fails(&["sendDataToProcessId", "1", "hi"]);
     assert!(err.contains("no IPC channel"), "{err}");
 }
+
+#[test]
+fn notify_socket_gives_any_language_ready_status_and_metrics() {
+    let t = Pmr::new();
+    // A child of the app sends the metric: it is credited to the app.
+    t.write(
+        "svc.py",
+        r#"import os, socket, subprocess, sys, time
+def notify(msg):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    s.connect(os.environ["PMR_NOTIFY_SOCKET"])
+    s.send(msg.encode())
+    s.close()
+assert os.environ["NOTIFY_SOCKET"] == os.environ["PMR_NOTIFY_SOCKET"]
+time.sleep(1)
+notify("READY=1\nSTATUS=warmed up")
+subprocess.run([sys.executable, "-c", "import os, socket; s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); s.connect(os.environ['NOTIFY_SOCKET']); s.send(b'METRIC=queue=7 jobs')"])
+print("notified", flush=True)
+time.sleep(100000)
+"#,
+    );
+    t.ok(&[
+        "start",
+        "svc.py",
+        "--wait-ready",
+        "--listen-timeout",
+        "20000",
+    ]);
+    assert_eq!(t.status(0), "launching", "waits for READY=1");
+    t.wait_status(0, "online");
+    let m = wait_until("the child's metric", || {
+        let m = t.proc(0)["pm2_env"]["axm_monitor"].clone();
+        (m["queue"]["value"] == 7.0).then_some(m)
+    });
+    assert_eq!(m["queue"]["unit"], "jobs");
+    assert_eq!(m["status"]["value"], "warmed up");
+    assert!(t.ok(&["describe", "svc"]).contains("7 jobs"));
+}

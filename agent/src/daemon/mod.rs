@@ -66,6 +66,9 @@ pub fn run(paths: Paths) -> anyhow::Result<()> {
     }
     let result = rt.block_on(async move {
         let listener = UnixListener::from_std(listener)?;
+        if let Err(e) = crate::supervisor::notify::start(&daemon.paths.home.join("notify.sock")) {
+            tracing::error!("no notify socket (READY=1, metrics from non-Node apps): {e}");
+        }
         if let Err(e) = crate::config::load(&daemon.paths).and_then(|c| crate::config::apply(&c)) {
             tracing::error!("settings not applied, using defaults: {e:#}");
         }

@@ -38,8 +38,6 @@ pub struct AppIo {
 
 /// The daemon's end of one child's channel.
 pub struct Ipc {
-    /// Rises to [`LISTENING`] or [`READY`].
-    pub ready: watch::Receiver<Readiness>,
     /// Messages for the app.
     pub tx: mpsc::Sender<Value>,
     /// `axm:reply` and `process:msg` messages from the app, for whoever
@@ -54,12 +52,15 @@ pub fn pair() -> io::Result<(OwnedFd, std::os::unix::net::UnixStream)> {
     Ok((OwnedFd::from(theirs), ours))
 }
 
-/// Serves our end: reads the app's messages into `io` and the readiness
-/// watch, writes what is queued on `tx`.
-pub fn serve(stream: std::os::unix::net::UnixStream, io: Arc<Mutex<AppIo>>) -> io::Result<Ipc> {
+/// Serves our end: reads the app's messages into `io` and `ready_tx`,
+/// writes what is queued on `tx`.
+pub fn serve(
+    stream: std::os::unix::net::UnixStream,
+    io: Arc<Mutex<AppIo>>,
+    ready_tx: watch::Sender<Readiness>,
+) -> io::Result<Ipc> {
     let stream = UnixStream::from_std(stream)?;
     let (read, mut write) = stream.into_split();
-    let (ready_tx, ready) = watch::channel(0);
     let (tx, mut rx) = mpsc::channel::<Value>(OUTBOX);
     let replies = tokio::sync::broadcast::channel(16).0;
     let replies_tx = replies.clone();
@@ -97,7 +98,7 @@ pub fn serve(stream: std::os::unix::net::UnixStream, io: Arc<Mutex<AppIo>>) -> i
             handle(msg, &io, &ready_tx, &replies_tx);
         }
     });
-    Ok(Ipc { ready, tx, replies })
+    Ok(Ipc { tx, replies })
 }
 
 fn handle(

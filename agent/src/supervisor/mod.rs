@@ -9,6 +9,7 @@ pub mod cluster;
 pub mod ipc;
 pub mod logs;
 pub mod monitor;
+pub mod notify;
 pub mod policy;
 pub mod rotate;
 mod spawn;

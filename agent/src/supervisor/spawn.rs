@@ -52,6 +52,11 @@ pub(crate) fn spawn(spec: &AppSpec, id: u32, instance: u32) -> io::Result<Spawne
         ));
     }
     let mut env = instance_env(spec, id, instance);
+    if let Some(path) = super::notify::path() {
+        let path = path.to_string_lossy().into_owned();
+        env.insert("PMR_NOTIFY_SOCKET".into(), path.clone());
+        env.insert("NOTIFY_SOCKET".into(), path);
+    }
     let shared = super::cluster::shared_port(spec, &env);
     let listener = match shared {
         Some(port) => {

@@ -85,12 +85,16 @@ struct Running {
     _listener: Option<Arc<std::os::fd::OwnedFd>>,
     /// The Node IPC channel, for Node apps.
     ipc: Option<super::ipc::Ipc>,
+    /// Readiness, raised by the IPC channel or the notify socket.
+    ready: tokio::sync::watch::Receiver<super::ipc::Readiness>,
+    /// Routes this child's notify-socket messages here while it runs.
+    _notify: super::notify::Registration,
 }
 
 impl Running {
-    /// Readiness this child has reached, as far as its channel tells.
+    /// Readiness this child has reached.
     fn readiness(&self) -> super::ipc::Readiness {
-        self.ipc.as_ref().map_or(0, |i| *i.ready.borrow())
+        *self.ready.borrow()
     }
 }
 
@@ -124,13 +128,8 @@ async fn child_event(child: &mut Option<Running>, readiness: bool) -> ChildEvent
         return std::future::pending().await;
     };
     let ready = async {
-        match run.ipc.as_mut() {
-            Some(ipc) if readiness => {
-                if ipc.ready.changed().await.is_err() {
-                    std::future::pending::<()>().await;
-                }
-            }
-            _ => std::future::pending().await,
+        if !readiness || run.ready.changed().await.is_err() {
+            std::future::pending::<()>().await;
         }
     };
     tokio::select! {
@@ -308,15 +307,23 @@ impl Actor {
     }
 
     /// Spawns a child for the current options, with its log pumps and
-    /// IPC channel; touches no state.
+    /// IPC channel; of the instance's state, only its published metrics
+    /// are reset.
     fn spawn_running(&self, spec: &AppSpec) -> std::io::Result<Running> {
+        // Metrics and actions belong to one run: the new child publishes its own.
+        *self.h.io.lock().unwrap_or_else(|e| e.into_inner()) = Default::default();
         let s = spawn::spawn(spec, self.h.id, self.h.instance)?;
         let pumps = [
             tokio::spawn(super::logs::pump(s.stdout, self.out.clone())),
             tokio::spawn(super::logs::pump(s.stderr, self.err.clone())),
         ];
+        let (ready_tx, ready) = tokio::sync::watch::channel(0);
         let ipc = match s.ipc {
-            Some(stream) => Some(super::ipc::serve(stream, self.h.io.clone())?),
+            Some(stream) => Some(super::ipc::serve(
+                stream,
+                self.h.io.clone(),
+                ready_tx.clone(),
+            )?),
             None => None,
         };
         Ok(Running {
@@ -326,6 +333,8 @@ impl Actor {
             pumps,
             _listener: s.listener,
             ipc,
+            ready,
+            _notify: super::notify::register(s.pid, ready_tx, self.h.io.clone()),
         })
     }
 
@@ -445,13 +454,8 @@ impl Actor {
                 break;
             }
             let ready = async {
-                match new.ipc.as_mut() {
-                    Some(ipc) => {
-                        if ipc.ready.changed().await.is_err() {
-                            std::future::pending::<()>().await;
-                        }
-                    }
-                    None => std::future::pending().await,
+                if new.ready.changed().await.is_err() {
+                    std::future::pending::<()>().await;
                 }
             };
             tokio::select! {

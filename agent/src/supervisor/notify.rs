@@ -1,0 +1,187 @@
+//! The notify socket: what Node apps say over IPC, any app can say over a
+//! datagram socket, sd_notify style. Apps find its path in
+//! `PMR_NOTIFY_SOCKET` (and in `NOTIFY_SOCKET`, so libraries written for
+//! systemd work unchanged). Each datagram holds `KEY=VALUE` lines:
+//!
+//! - `READY=1`: the app is ready (`wait_ready`, reload);
+//! - `STATUS=<text>`: a free-form status, shown as the `status` metric;
+//! - `METRIC=<name>=<value>[ <unit>]`: a custom metric, as @pm2/io's.
+//!
+//! The sender is known from its credentials (`SO_PASSCRED`): the instance
+//! whose process, or one of whose descendants, sent it.
+
+use std::collections::HashMap;
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use nix::sys::socket::{
+    ControlMessageOwned, MsgFlags, UnixCredentials, recvmsg, setsockopt, sockopt,
+};
+use serde_json::{Value, json};
+use tokio::io::Interest;
+use tokio::net::UnixDatagram;
+use tokio::sync::watch;
+
+use super::ipc::{AppIo, READY, Readiness};
+
+/// Largest datagram read; longer ones are cut.
+const MAX_DATAGRAM: usize = 16 * 1024;
+/// How far up the parent chain a sender is looked for.
+const MAX_DEPTH: usize = 16;
+
+static PATH: OnceLock<PathBuf> = OnceLock::new();
+/// Running children by pid: where their readiness and metrics go.
+static TARGETS: Mutex<Option<HashMap<u32, Target>>> = Mutex::new(None);
+
+#[derive(Clone)]
+struct Target {
+    ready: watch::Sender<Readiness>,
+    io: Arc<Mutex<AppIo>>,
+}
+
+/// The socket's path once it listens (for the apps' environment).
+pub fn path() -> Option<&'static Path> {
+    PATH.get().map(PathBuf::as_path)
+}
+
+/// Registers a running child; dropping the guard unregisters it.
+pub struct Registration(u32);
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        if let Some(map) = TARGETS.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
+            map.remove(&self.0);
+        }
+    }
+}
+
+/// Makes `pid`'s notifications reach `ready` and `io`.
+pub fn register(pid: u32, ready: watch::Sender<Readiness>, io: Arc<Mutex<AppIo>>) -> Registration {
+    TARGETS
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get_or_insert_with(HashMap::new)
+        .insert(pid, Target { ready, io });
+    Registration(pid)
+}
+
+/// Binds `path` and serves it for the life of the process.
+pub fn start(path: &Path) -> std::io::Result<()> {
+    let _ = std::fs::remove_file(path);
+    let sock = UnixDatagram::bind(path)?;
+    setsockopt(&sock, sockopt::PassCred, &true)?;
+    let _ = PATH.set(path.to_path_buf());
+    tokio::spawn(serve(sock));
+    Ok(())
+}
+
+async fn serve(sock: UnixDatagram) {
+    let mut buf = vec![0u8; MAX_DATAGRAM];
+    loop {
+        if sock.readable().await.is_err() {
+            return;
+        }
+        let got = sock.try_io(Interest::READABLE, || {
+            let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+            let mut space = nix::cmsg_space!(UnixCredentials);
+            let msg = recvmsg::<()>(
+                sock.as_raw_fd(),
+                &mut iov,
+                Some(&mut space),
+                MsgFlags::MSG_DONTWAIT,
+            )
+            .map_err(std::io::Error::from)?;
+            let pid = msg
+                .cmsgs()
+                .ok()
+                .into_iter()
+                .flatten()
+                .find_map(|c| match c {
+                    ControlMessageOwned::ScmCredentials(cred) => Some(cred.pid() as u32),
+                    _ => None,
+                });
+            Ok((msg.bytes, pid))
+        });
+        match got {
+            Ok((n, Some(pid))) => {
+                let text = String::from_utf8_lossy(&buf[..n]).into_owned();
+                match find(pid) {
+                    Some(t) => apply(&text, &t),
+                    None => {
+                        tracing::debug!("notify from pid {pid}, which pmr does not run: ignored")
+                    }
+                }
+            }
+            Ok((_, None)) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(e) => tracing::warn!("notify socket: {e}"),
+        }
+    }
+}
+
+/// The instance `pid` belongs to: itself, or its nearest managed ancestor.
+fn find(pid: u32) -> Option<Target> {
+    let targets = TARGETS.lock().unwrap_or_else(|e| e.into_inner());
+    let map = targets.as_ref()?;
+    let mut p = pid;
+    for _ in 0..MAX_DEPTH {
+        if let Some(t) = map.get(&p) {
+            return Some(t.clone());
+        }
+        p = parent(p)?;
+    }
+    None
+}
+
+fn parent(pid: u32) -> Option<u32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = &stat[stat.rfind(')')? + 2..];
+    rest.split_ascii_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+        .filter(|p| *p > 1)
+}
+
+fn apply(text: &str, t: &Target) {
+    for line in text.lines() {
+        let Some((key, value)) = line.split_once('=') else {
+            continue;
+        };
+        match key.trim() {
+            "READY" if value.trim() == "1" => {
+                t.ready
+                    .send_if_modified(|r| std::mem::replace(r, READY) != READY);
+            }
+            "STATUS" => set_metric(t, "status", json!(value.trim()), ""),
+            "METRIC" => {
+                let Some((name, rest)) = value.split_once('=') else {
+                    continue;
+                };
+                let (val, unit) = rest.trim().split_once(' ').unwrap_or((rest.trim(), ""));
+                let v = val
+                    .parse::<f64>()
+                    .ok()
+                    .and_then(|f| serde_json::Number::from_f64(f).map(Value::Number))
+                    .unwrap_or_else(|| json!(val));
+                set_metric(t, name.trim(), v, unit.trim());
+            }
+            _ => {}
+        }
+    }
+}
+
+fn set_metric(t: &Target, name: &str, value: Value, unit: &str) {
+    if name.is_empty() || name.len() > 128 {
+        return;
+    }
+    let mut io = t.io.lock().unwrap_or_else(|e| e.into_inner());
+    if io.monitor.len() >= 256 && !io.monitor.contains_key(name) {
+        return;
+    }
+    io.monitor.insert(
+        name.to_string(),
+        json!({ "value": value, "unit": unit, "type": "notify", "historic": true }),
+    );
+}

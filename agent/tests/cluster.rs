@@ -358,3 +358,38 @@ fn wait_ready_without_ready_goes_online_after_listen_timeout() {
         "online after {took:?}, before listen_timeout"
     );
 }
+
+#[test]
+fn reload_from_an_ecosystem_file_takes_its_new_options() {
+    let t = Pmr::new();
+    t.write("server.js", NODE_SERVER);
+    let port = free_port();
+    let eco = |version: u32| {
+        format!(
+            r#"{{"apps": [{{"name": "web", "script": "server.js", "instances": 2, "port": {port}, "env": {{"VERSION": "{version}"}}}}]}}"#
+        )
+    };
+    t.write("eco.json", &eco(1));
+    t.ok(&["start", "eco.json"]);
+    let old = wait_until("two instances online", || {
+        let p = online_pids(&t, "web");
+        (p.len() == 2).then_some(p)
+    });
+    assert_eq!(
+        t.proc(0)["pm2_env"]["exec_mode"],
+        "cluster_mode",
+        "instances imply cluster mode"
+    );
+    wait_until("the port answering", || get_pid(port));
+    t.write("eco.json", &eco(2));
+    let out = t.ok(&["reload", "eco.json"]);
+    assert!(out.contains("Reloaded 2 instances"), "{out}");
+    let new = online_pids(&t, "web");
+    assert!(old.is_disjoint(&new), "{old:?} -> {new:?}");
+    for p in t.jlist() {
+        assert_eq!(p["pm2_env"]["env"]["VERSION"], "2");
+        assert_eq!(p["pm2_env"]["restart_time"], 1);
+    }
+    let answered = get_pid(port).expect("serving after the reload");
+    assert!(new.contains(&answered));
+}

@@ -234,3 +234,68 @@ fn history_and_a_link_that_survives_the_daemon() {
     });
     assert_eq!(hub.server("keeper").unwrap()["online"], true);
 }
+
+#[test]
+fn hub_sees_versioning_metrics_and_scales() {
+    let hub = Hub::start(Tls::None);
+    let agent = Agent::new();
+    let repo = agent.work.path().join("repo");
+    std::fs::create_dir_all(&repo).unwrap();
+    let git = |args: &[&str]| {
+        let ok = std::process::Command::new("git")
+            .args(["-c", "user.name=t", "-c", "user.email=t@e"])
+            .args(args)
+            .current_dir(&repo)
+            .status()
+            .unwrap();
+        assert!(ok.success(), "git {args:?}");
+    };
+    git(&["init", "-q"]);
+    // A metric through the notify socket, from a shell app.
+    std::fs::write(
+        repo.join("w.py"),
+        "import os, socket, time\ns = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)\ns.connect(os.environ['PMR_NOTIFY_SOCKET'])\nwhile True:\n    s.send(b'METRIC=queue=5')\n    time.sleep(0.5)\n",
+    )
+    .unwrap();
+    git(&["add", "."]);
+    git(&["commit", "-q", "-m", "deployed version"]);
+    agent.ok(&[
+        "start",
+        repo.join("w.py").to_str().unwrap(),
+        "--name",
+        "worker",
+    ]);
+    agent.link(&hub, "web-2", &[]);
+    let p = wait_until("metrics and versioning in the API", || {
+        let p = hub.process("web-2", "worker")?;
+        (p["metrics"]["queue"] == 5.0 && p["versioning"]["comment"] == "deployed version")
+            .then_some(p)
+    });
+    let rev = p["versioning"]["revision"].as_str().unwrap().to_string();
+    let v = hub.get("/api/v1/versions?app=worker");
+    assert_eq!(v[0]["instances"][0]["versioning"]["revision"], rev.as_str());
+    // Scale through the hub: the agent's own scale.
+    let (status, res) = hub.http(
+        "POST",
+        "/api/v1/actions",
+        Some(&json!({"server": "web-2", "action": "scale", "targets": ["worker"], "params": 3, "wait": true})),
+        true,
+    );
+    assert_eq!(status, 200, "{res}");
+    assert_eq!(res["ok"], true, "{res}");
+    assert_eq!(agent.jlist().len(), 3);
+    // A new commit under the running app is a deploy event once it restarts.
+    std::fs::write(repo.join("README"), "v2").unwrap();
+    git(&["add", "."]);
+    git(&["commit", "-q", "-m", "second"]);
+    agent.ok(&["restart", "worker"]);
+    let ev = wait_until("the deploy event", || {
+        let evs = hub.get("/api/v1/events?app=worker");
+        evs["events"]
+            .as_array()?
+            .iter()
+            .find(|e| e["kind"] == "deploy")
+            .cloned()
+    });
+    assert_ne!(ev["detail"], rev.as_str());
+}

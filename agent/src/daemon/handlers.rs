@@ -398,7 +398,7 @@ async fn checkout(d: &Arc<Daemon>, target: &str, to: pmr_shared::ipc::CheckoutMo
     if handles.iter().any(|h| h.spec().name != spec.name) {
         return error(format!("{target} names several apps; give one app's name"));
     }
-    let cwd = std::path::PathBuf::from(&spec.cwd);
+    let cwd = crate::supervisor::versioning_dir(&spec);
     let verb = match &to {
         CheckoutMove::Pull { .. } => "pull",
         CheckoutMove::Backward => "backward",

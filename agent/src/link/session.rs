@@ -312,7 +312,7 @@ fn snapshot(
                 .iter()
                 .filter_map(|(k, v)| Some((k.clone(), v.get("value")?.clone())))
                 .collect(),
-            versioning: None,
+            versioning: p.versioning,
         })
         .collect();
     let removed: Vec<u32> = if full {

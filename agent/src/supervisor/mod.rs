@@ -25,6 +25,16 @@ use tokio::sync::{mpsc, oneshot};
 
 pub use task::launch;
 
+/// Where an app's repository is looked for: the script's directory when the
+/// script is a file (`pmr start ~/repo/app.js` from anywhere), else its cwd.
+pub fn versioning_dir(spec: &AppSpec) -> std::path::PathBuf {
+    let script = std::path::Path::new(&spec.script);
+    match script.parent() {
+        Some(dir) if script.is_absolute() && script.is_file() => dir.to_path_buf(),
+        _ => std::path::PathBuf::from(&spec.cwd),
+    }
+}
+
 /// The environment an instance would get (the spec's, plus pm2's instance
 /// variables), for callers outside the supervisor.
 pub fn spawn_env(
@@ -239,8 +249,8 @@ impl Handle {
     /// daemon's thread) and keeps it; returns the previous revision and the
     /// new one.
     pub async fn refresh_versioning(&self) -> (Option<String>, Option<String>) {
-        let cwd = std::path::PathBuf::from(&self.spec().cwd);
-        let fresh = tokio::task::spawn_blocking(move || versioning::read(&cwd))
+        let dir = versioning_dir(&self.spec());
+        let fresh = tokio::task::spawn_blocking(move || versioning::read(&dir))
             .await
             .ok()
             .flatten();

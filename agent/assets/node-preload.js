@@ -19,12 +19,22 @@ if (port > 0 && inherited) {
   let taken = false;
   const wanted = (args) => {
     const first = args[0];
-    if (first !== null && typeof first === 'object') return first.port;
-    return first;
+    if (first !== null && typeof first === 'object') return [first.port, first.host];
+    return [first, typeof args[1] === 'string' ? args[1] : undefined];
   };
+  // The shared socket listens on every address: only a listen on every
+  // address may take it, so a loopback-only server never gets exposed.
+  const wildcard = (h) => h === undefined || h === null || h === '' || h === '::' || h === '0.0.0.0';
   net.Server.prototype.listen = function (...args) {
-    const p = wanted(args);
+    const [p, host] = wanted(args);
     if (taken || p === undefined || p === null || Number(p) !== port) {
+      return listen.apply(this, args);
+    }
+    if (!wildcard(host)) {
+      process.emitWarning(
+        `pmr: listen(${port}, '${host}') cannot use the cluster's shared port, which listens on every address; ` +
+          'listen without a host, or start the app with --no-shared-port'
+      );
       return listen.apply(this, args);
     }
     taken = true;

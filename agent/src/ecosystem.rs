@@ -293,6 +293,7 @@ fn app_spec(
     let mut cwd = base_dir.to_path_buf();
     let mut watch: Option<Vec<String>> = None;
     let mut exec_mode: Option<&str> = None;
+    let mut instances_given = false;
     for (key, v) in map {
         match key.as_str() {
             "name" => s.name = ctx.string(key, v)?,
@@ -304,7 +305,7 @@ fn app_spec(
             }
             "cwd" => cwd = base_dir.join(ctx.string(key, v)?),
             "instances" => {
-                exec_mode = exec_mode.or(Some("cluster_mode"));
+                instances_given = true;
                 s.instances = match v {
                     Value::String(t) if t == "max" => 0,
                     Value::Number(n) if n.as_i64().is_some() => {
@@ -519,7 +520,11 @@ fn app_spec(
         ),
         Some(v) => Some(abs(&ctx.string("log_file", &v)?)),
     };
-    if let Some(m) = exec_mode {
+    // As pm2, `instances` means cluster mode for Node; for other languages
+    // only with more than one instance (one would gain nothing, and an app
+    // binding PORT itself would find the daemon holding it).
+    let implied = instances_given && (crate::supervisor::cluster::is_node(&s) || s.instances > 1);
+    if let Some(m) = exec_mode.or(implied.then_some("cluster_mode")) {
         s.exec_mode = m.into();
     }
     s.merge_logs = merge.unwrap_or(s.instances == 1);

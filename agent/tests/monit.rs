@@ -82,13 +82,17 @@ impl Drop for Tmux {
 #[test]
 fn monit_shows_apps_logs_and_follows_the_selection() {
     let t = Pmr::new();
-    for name in ["alpha", "beta"] {
-        t.write(
-            &format!("{name}.sh"),
-            &format!("i=0; while true; do echo \"{name}-line $i\"; i=$((i+1)); sleep 0.2; done\n"),
-        );
-        t.ok(&["start", &format!("{name}.sh")]);
-    }
+    t.write(
+        "alpha.sh",
+        "i=0; while true; do echo \"alpha-line $i\"; i=$((i+1)); sleep 0.2; done\n",
+    );
+    t.ok(&["start", "alpha.sh"]);
+    // beta also publishes a custom metric through the notify socket.
+    t.write(
+        "beta.py",
+        "import os, socket, time\ns = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)\ns.connect(os.environ['PMR_NOTIFY_SOCKET'])\ni = 0\nwhile True:\n    print('beta-line %d' % i, flush=True)\n    s.send(b'METRIC=queue=7 jobs')\n    i += 1\n    time.sleep(0.2)\n",
+    );
+    t.ok(&["start", "beta.py"]);
     let pmr = env!("CARGO_BIN_EXE_pmr");
     let tmux = Tmux::new(
         &t,
@@ -108,8 +112,12 @@ fn monit_shows_apps_logs_and_follows_the_selection() {
     );
     assert!(screen.contains("Processes") && screen.contains("CPU") && screen.contains("Memory"));
     tmux.keys(&["Down"]);
-    tmux.wait_for("beta selected: its logs and metadata", |s| {
-        s.contains("beta-line") && s.contains("beta [1]") && !s.contains("alpha-line")
+    tmux.wait_for("beta selected: its logs, metadata and metric", |s| {
+        s.contains("beta-line")
+            && s.contains("beta [1]")
+            && !s.contains("alpha-line")
+            && s.lines()
+                .any(|l| l.contains("queue") && l.contains("7 jobs"))
     });
     // A restart shows in the restart column and the metadata.
     t.ok(&["restart", "beta"]);

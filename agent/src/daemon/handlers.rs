@@ -461,6 +461,11 @@ async fn scale(d: &Arc<Daemon>, name: &str, count: &str) -> Response {
     if handles.is_empty() {
         return error(format!("Process {name} not found"));
     }
+    // Two scales at once would hand out the same instance numbers.
+    let _guard = match d.begin_reload(&std::collections::BTreeSet::from([name.to_string()])) {
+        Ok(g) => g,
+        Err(e) => return error(e),
+    };
     handles.sort_by_key(|h| h.instance);
     let now = handles.len() as i64;
     let count = count.trim();
@@ -521,6 +526,8 @@ async fn scale(d: &Arc<Daemon>, name: &str, count: &str) -> Response {
     done(messages, d.list(EnvView::None))
 }
 
+/// How long a message may wait for room in an app's channel.
+const SEND_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 /// How long `trigger` waits for each instance's reply.
 const TRIGGER_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
@@ -534,11 +541,12 @@ async fn trigger(d: &Arc<Daemon>, target: &str, action: &str, param: Option<Stri
     let mut waiting = Vec::new();
     let mut known = std::collections::BTreeSet::new();
     for h in &handles {
-        let actions =
-            h.io.lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .actions
-                .clone();
+        let actions = h
+            .app_io()
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .actions
+            .clone();
         known.extend(
             actions
                 .iter()
@@ -570,8 +578,11 @@ async fn trigger(d: &Arc<Daemon>, target: &str, action: &str, param: Option<Stri
         async move {
             // Subscribe before sending, so a fast reply is not missed.
             let mut replies = link.replies.subscribe();
-            if link.tx.send(msg).await.is_err() {
-                return (h, Err("the app's channel is closed".to_string()));
+            // An app that stopped reading its channel must not hold us up.
+            match tokio::time::timeout(SEND_WAIT, link.tx.send(msg)).await {
+                Ok(Ok(())) => {}
+                Ok(Err(_)) => return (h, Err("the app's channel is closed".to_string())),
+                Err(_) => return (h, Err("the app does not read its channel".to_string())),
             }
             let wait = async {
                 loop {
@@ -621,8 +632,10 @@ async fn send_data(d: &Arc<Daemon>, id: u32, topic: String, data: serde_json::Va
     };
     let packet =
         serde_json::json!({ "type": "process:msg", "topic": topic, "data": data, "id": id });
-    if link.tx.send(packet).await.is_err() {
-        return error(format!("process {id}'s channel is closed"));
+    match tokio::time::timeout(SEND_WAIT, link.tx.send(packet)).await {
+        Ok(Ok(())) => {}
+        Ok(Err(_)) => return error(format!("process {id}'s channel is closed")),
+        Err(_) => return error(format!("process {id} does not read its channel")),
     }
     done(vec![format!("Message sent to process {id}")], vec![])
 }

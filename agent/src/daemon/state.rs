@@ -111,7 +111,8 @@ impl Daemon {
         }
     }
 
-    /// Claims the reload of `names`; refused while one of them reloads.
+    /// Claims `names` for a reload or a scale; refused while one of them
+    /// has either under way.
     pub fn begin_reload(
         &self,
         names: &std::collections::BTreeSet<String>,
@@ -119,7 +120,7 @@ impl Daemon {
         let mut r = self.reloading.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(busy) = names.iter().find(|n| r.contains(*n)) {
             return Err(format!(
-                "a reload of {busy} is already under way; try again once it has finished"
+                "a reload or scale of {busy} is already under way; try again once it has finished"
             ));
         }
         r.extend(names.iter().cloned());

@@ -14,6 +14,10 @@ use tokio::sync::{mpsc, watch};
 
 /// Longest message accepted from an app; a longer one ends the channel.
 const MAX_MESSAGE: usize = 1024 * 1024;
+/// Metrics and actions kept per run; later new names are ignored.
+const MAX_ENTRIES: usize = 256;
+/// Largest metric or action description kept, serialized.
+const MAX_ENTRY_BYTES: usize = 4096;
 /// Messages queued towards an app before senders wait.
 const OUTBOX: usize = 64;
 
@@ -124,27 +128,24 @@ fn handle(
         "axm:monitor" => {
             if let Value::Object(map) = data {
                 let mut io = io.lock().unwrap_or_else(|e| e.into_inner());
-                for (k, v) in map.into_iter().take(256) {
-                    io.monitor.insert(k, v);
-                }
-                if io.monitor.len() > 256 {
-                    // A runaway app naming metrics endlessly keeps its first 256.
-                    let extra: Vec<String> = io.monitor.keys().skip(256).cloned().collect();
-                    extra.iter().for_each(|k| {
-                        io.monitor.remove(k);
-                    });
+                for (k, v) in map {
+                    // A runaway app keeps the names it had; oversized values are dropped.
+                    let known = io.monitor.contains_key(&k);
+                    if (known || io.monitor.len() < MAX_ENTRIES) && small(&k, &v) {
+                        io.monitor.insert(k, v);
+                    }
                 }
             }
         }
         "axm:action" => {
             let mut io = io.lock().unwrap_or_else(|e| e.into_inner());
             let name = data.get("action_name").cloned();
-            if name.is_some() && io.actions.len() < 256 {
+            if name.is_some() && io.actions.len() < MAX_ENTRIES && small("", &data) {
                 io.actions.retain(|a| a.get("action_name") != name.as_ref());
                 io.actions.push(data);
             }
         }
-        "axm:option:configuration" => {
+        "axm:option:configuration" if small("", &data) => {
             io.lock().unwrap_or_else(|e| e.into_inner()).options = data;
         }
         "axm:reply" | "process:msg" => {
@@ -152,4 +153,9 @@ fn handle(
         }
         _ => {}
     }
+}
+
+/// Within the size kept for one metric or action.
+fn small(name: &str, v: &Value) -> bool {
+    name.len() <= 128 && serde_json::to_vec(v).is_ok_and(|b| b.len() <= MAX_ENTRY_BYTES)
 }

@@ -163,8 +163,9 @@ pub struct Handle {
     pub files: InstanceFiles,
     rt: Mutex<Runtime>,
     ctl: mpsc::Sender<Control>,
-    /// What the app published through @pm2/io.
-    pub io: Arc<Mutex<ipc::AppIo>>,
+    /// What the running child published (@pm2/io, notify socket); each run
+    /// has its own, swapped in when the run becomes the instance's child.
+    io: Mutex<Arc<Mutex<ipc::AppIo>>>,
     /// The running child's IPC channel, for messages and triggers.
     ipc: Mutex<Option<IpcLink>>,
     /// Git metadata of the app's directory, refreshed at each start.
@@ -197,7 +198,11 @@ impl Handle {
     /// A serializable snapshot for the CLI.
     pub fn info(&self, username: &str, env: EnvView) -> ProcessInfo {
         let rt = self.rt().clone();
-        let io = self.io.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let io = self
+            .app_io()
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
         let current = self.spec();
         let mut spec = (*current).clone();
         match env {
@@ -264,6 +269,15 @@ impl Handle {
         let before = rev(&slot);
         *slot = fresh;
         (before, now)
+    }
+
+    /// What the current child published.
+    pub fn app_io(&self) -> Arc<Mutex<ipc::AppIo>> {
+        self.io.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    pub(crate) fn set_app_io(&self, io: Arc<Mutex<ipc::AppIo>>) {
+        *self.io.lock().unwrap_or_else(|e| e.into_inner()) = io;
     }
 
     /// The running child's IPC channel, if it has one.

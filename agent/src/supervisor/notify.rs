@@ -30,14 +30,28 @@ const MAX_DATAGRAM: usize = 16 * 1024;
 /// How far up the parent chain a sender is looked for.
 const MAX_DEPTH: usize = 16;
 
+/// Datagrams from unknown pids kept for a moment: a fast app may notify
+/// before the daemon has registered its new pid.
+const MAX_PENDING: usize = 64;
+const PENDING_FOR: std::time::Duration = std::time::Duration::from_secs(2);
+
 static PATH: OnceLock<PathBuf> = OnceLock::new();
-/// Running children by pid: where their readiness and metrics go.
-static TARGETS: Mutex<Option<HashMap<u32, Target>>> = Mutex::new(None);
+/// Running children by pid (where their readiness and metrics go), and
+/// datagrams not yet claimed.
+static TARGETS: Mutex<Option<Targets>> = Mutex::new(None);
+
+#[derive(Default)]
+struct Targets {
+    by_pid: HashMap<u32, Target>,
+    pending: std::collections::VecDeque<(std::time::Instant, u32, String)>,
+    generation: u64,
+}
 
 #[derive(Clone)]
 struct Target {
     ready: watch::Sender<Readiness>,
     io: Arc<Mutex<AppIo>>,
+    generation: u64,
 }
 
 /// The socket's path once it listens (for the apps' environment).
@@ -45,25 +59,47 @@ pub fn path() -> Option<&'static Path> {
     PATH.get().map(PathBuf::as_path)
 }
 
-/// Registers a running child; dropping the guard unregisters it.
-pub struct Registration(u32);
+/// Registers a running child; dropping the guard unregisters it (unless
+/// its pid has since been reused by a newer registration).
+pub struct Registration(u32, u64);
 
 impl Drop for Registration {
     fn drop(&mut self) {
-        if let Some(map) = TARGETS.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
-            map.remove(&self.0);
+        if let Some(t) = TARGETS.lock().unwrap_or_else(|e| e.into_inner()).as_mut()
+            && t.by_pid
+                .get(&self.0)
+                .is_some_and(|x| x.generation == self.1)
+        {
+            t.by_pid.remove(&self.0);
         }
     }
 }
 
-/// Makes `pid`'s notifications reach `ready` and `io`.
+/// Makes `pid`'s notifications reach `ready` and `io`, including any it
+/// sent before this call.
 pub fn register(pid: u32, ready: watch::Sender<Readiness>, io: Arc<Mutex<AppIo>>) -> Registration {
-    TARGETS
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .get_or_insert_with(HashMap::new)
-        .insert(pid, Target { ready, io });
-    Registration(pid)
+    let mut guard = TARGETS.lock().unwrap_or_else(|e| e.into_inner());
+    let t = guard.get_or_insert_with(Targets::default);
+    t.generation += 1;
+    let target = Target {
+        ready,
+        io,
+        generation: t.generation,
+    };
+    t.by_pid.insert(pid, target.clone());
+    let early: Vec<String> = t
+        .pending
+        .iter()
+        .filter(|(_, p, _)| *p == pid)
+        .map(|(_, _, text)| text.clone())
+        .collect();
+    t.pending.retain(|(_, p, _)| *p != pid);
+    let generation = t.generation;
+    drop(guard);
+    for text in early {
+        apply(&text, &target);
+    }
+    Registration(pid, generation)
 }
 
 /// Binds `path` and serves it for the life of the process.
@@ -108,9 +144,7 @@ async fn serve(sock: UnixDatagram) {
                 let text = String::from_utf8_lossy(&buf[..n]).into_owned();
                 match find(pid) {
                     Some(t) => apply(&text, &t),
-                    None => {
-                        tracing::debug!("notify from pid {pid}, which pmr does not run: ignored")
-                    }
+                    None => keep_pending(pid, text),
                 }
             }
             Ok((_, None)) => {}
@@ -120,10 +154,26 @@ async fn serve(sock: UnixDatagram) {
     }
 }
 
+/// Holds a datagram from a pid pmr does not know (yet), for a moment.
+fn keep_pending(pid: u32, text: String) {
+    let mut guard = TARGETS.lock().unwrap_or_else(|e| e.into_inner());
+    let t = guard.get_or_insert_with(Targets::default);
+    let now = std::time::Instant::now();
+    while t
+        .pending
+        .front()
+        .is_some_and(|(at, _, _)| now.duration_since(*at) > PENDING_FOR)
+        || t.pending.len() >= MAX_PENDING
+    {
+        t.pending.pop_front();
+    }
+    t.pending.push_back((now, pid, text));
+}
+
 /// The instance `pid` belongs to: itself, or its nearest managed ancestor.
 fn find(pid: u32) -> Option<Target> {
     let targets = TARGETS.lock().unwrap_or_else(|e| e.into_inner());
-    let map = targets.as_ref()?;
+    let map = &targets.as_ref()?.by_pid;
     let mut p = pid;
     for _ in 0..MAX_DEPTH {
         if let Some(t) = map.get(&p) {

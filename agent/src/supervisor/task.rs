@@ -85,6 +85,8 @@ struct Running {
     _listener: Option<Arc<std::os::fd::OwnedFd>>,
     /// The Node IPC channel, for Node apps.
     ipc: Option<super::ipc::Ipc>,
+    /// What this child published (metrics, actions).
+    io: Arc<Mutex<super::ipc::AppIo>>,
     /// Readiness, raised by the IPC channel or the notify socket.
     ready: tokio::sync::watch::Receiver<super::ipc::Readiness>,
     /// Routes this child's notify-socket messages here while it runs.
@@ -310,8 +312,9 @@ impl Actor {
     /// IPC channel; of the instance's state, only its published metrics
     /// are reset.
     fn spawn_running(&self, spec: &AppSpec) -> std::io::Result<Running> {
-        // Metrics and actions belong to one run: the new child publishes its own.
-        *self.h.io.lock().unwrap_or_else(|e| e.into_inner()) = Default::default();
+        // Metrics and actions belong to one run: the new child publishes
+        // into its own, which replaces the old one's when it is adopted.
+        let io: Arc<Mutex<super::ipc::AppIo>> = Default::default();
         let s = spawn::spawn(spec, self.h.id, self.h.instance)?;
         let pumps = [
             tokio::spawn(super::logs::pump(s.stdout, self.out.clone())),
@@ -319,11 +322,7 @@ impl Actor {
         ];
         let (ready_tx, ready) = tokio::sync::watch::channel(0);
         let ipc = match s.ipc {
-            Some(stream) => Some(super::ipc::serve(
-                stream,
-                self.h.io.clone(),
-                ready_tx.clone(),
-            )?),
+            Some(stream) => Some(super::ipc::serve(stream, io.clone(), ready_tx.clone())?),
             None => None,
         };
         Ok(Running {
@@ -334,7 +333,8 @@ impl Actor {
             _listener: s.listener,
             ipc,
             ready,
-            _notify: super::notify::register(s.pid, ready_tx, self.h.io.clone()),
+            _notify: super::notify::register(s.pid, ready_tx, io.clone()),
+            io,
         })
     }
 
@@ -344,6 +344,8 @@ impl Actor {
             tracing::warn!(path = %self.h.files.pid, %err, "cannot write pid file");
         }
         self.h.set_ipc(run.ipc.as_ref());
+        self.h.set_app_io(run.io.clone());
+        self.ready_by = None;
         {
             let mut rt = self.h.rt();
             rt.pid = run.pid;
@@ -373,6 +375,14 @@ impl Actor {
                     tracing::warn!("App [{}]: cannot watch {:?}: {e}", self.label(), spec.watch)
                 }
             }
+        }
+    }
+
+    /// After a failed reload the old child keeps serving: whatever marked
+    /// it (the memory check sets `stopping`) is undone.
+    fn still_serving(&mut self) {
+        if self.child.is_some() && self.ready_by.is_none() {
+            self.h.rt().status = Status::Online;
         }
     }
 
@@ -437,12 +447,16 @@ impl Actor {
             "App [{}] reloading: starting a new instance beside the old one",
             self.label()
         );
-        let mut new = self.spawn_running(&spec).map_err(|e| {
-            format!(
-                "[{}]({}): the new instance could not start: {e}",
-                spec.name, self.h.id
-            )
-        })?;
+        let mut new = match self.spawn_running(&spec) {
+            Ok(run) => run,
+            Err(e) => {
+                self.still_serving();
+                return Err(format!(
+                    "[{}]({}): the new instance could not start: {e}",
+                    spec.name, self.h.id
+                ));
+            }
+        };
         let want = if spec.wait_ready {
             super::ipc::READY
         } else {
@@ -464,6 +478,7 @@ impl Actor {
                         let _ = tokio::time::timeout(DRAIN_LIMIT, pump).await;
                     }
                     let (code, _) = describe(status.as_ref().ok());
+                    self.still_serving();
                     tracing::warn!("App [{}]: the new instance exited (code {code:?}) before it was ready; the old one keeps serving", self.label());
                     return Err(format!(
                         "[{}]({}): the new instance exited before it was ready (code {}); the old one keeps running",
@@ -500,6 +515,10 @@ impl Actor {
     /// The child ended without being asked to: apply the restart policy.
     fn exited(&mut self, status: std::io::Result<ExitStatus>) {
         let Some(run) = self.child.take() else { return };
+        // Nothing can reach a dead child: no messages, no stale metrics.
+        self.ready_by = None;
+        self.h.set_ipc(None);
+        self.h.set_app_io(Default::default());
         let spec = self.h.spec();
         if spec.treekill {
             // Leftovers of the group get the stop signal and their grace, in
@@ -594,8 +613,9 @@ impl Actor {
         let spec = self.h.spec();
         let sig = Signal::from_str(&spec.kill_signal).unwrap_or(Signal::SIGINT);
         let grace = Duration::from_millis(spec.kill_timeout);
+        // An app that stopped reading its channel gets the signal instead.
         let by_message = match (&run.ipc, spec.shutdown_with_message) {
-            (Some(ipc), true) => ipc.tx.send(serde_json::json!("shutdown")).await.is_ok(),
+            (Some(ipc), true) => ipc.tx.try_send(serde_json::json!("shutdown")).is_ok(),
             _ => false,
         };
         let first = if by_message { None } else { Some(sig) };

@@ -37,7 +37,7 @@ fn describe(repo: &Repository) -> Result<Value, git2::Error> {
     let url = remote
         .as_deref()
         .and_then(|r| repo.find_remote(r).ok())
-        .and_then(|r| r.url().map(String::from));
+        .and_then(|r| r.url().map(without_credentials));
     // The upstream of the branch, else <remote>/<branch>.
     let upstream = repo
         .find_branch(&branch, BranchType::Local)
@@ -93,6 +93,19 @@ fn describe(repo: &Repository) -> Result<Value, git2::Error> {
         "update_time": chrono::Utc::now().to_rfc3339(),
         "repo_path": repo.workdir().map(|p| p.to_string_lossy().trim_end_matches('/').to_string()),
     }))
+}
+
+/// A remote URL without its `user:token@` part: it is shown in `jlist` and
+/// sent to the hub.
+fn without_credentials(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let host_end = rest.find('/').unwrap_or(rest.len());
+    match rest[..host_end].rfind('@') {
+        Some(at) => format!("{scheme}://{}", &rest[at + 1..]),
+        None => url.to_string(),
+    }
 }
 
 /// The commit after `from` on the way to `to` (the child of `from` that
@@ -210,16 +223,33 @@ fn head_commit(repo: &Repository) -> Result<git2::Commit<'_>, String> {
 }
 
 /// Moves the branch (and the files) to `to`; refuses when the checkout has
-/// local changes, which a hard reset would destroy.
+/// local changes, or an untracked file the target would overwrite, which a
+/// hard reset would destroy.
 fn reset_to(repo: &Repository, from: Oid, to: Oid) -> Result<Moved, String> {
     let mut opts = StatusOptions::new();
-    opts.include_untracked(false).exclude_submodules(true);
-    let dirty = repo
+    opts.include_untracked(true)
+        .recurse_untracked_dirs(true)
+        .exclude_submodules(true);
+    let statuses = repo
         .statuses(Some(&mut opts))
-        .map(|s| !s.is_empty())
-        .unwrap_or(true);
-    if dirty {
-        return Err("the checkout has uncommitted changes; commit or stash them first".into());
+        .map_err(|e| format!("cannot read the checkout's status: {e}"))?;
+    let target_tree = repo
+        .find_commit(to)
+        .and_then(|c| c.tree())
+        .map_err(|e| e.to_string())?;
+    for s in statuses.iter() {
+        let path = s.path().unwrap_or("");
+        if s.status() == git2::Status::WT_NEW {
+            if target_tree.get_path(Path::new(path)).is_ok() {
+                return Err(format!(
+                    "the untracked file {path} would be overwritten; move it away first"
+                ));
+            }
+        } else {
+            return Err(format!(
+                "the checkout has uncommitted changes ({path}); commit or stash them first"
+            ));
+        }
     }
     let target = repo.find_object(to, None).map_err(|e| e.to_string())?;
     repo.reset(&target, git2::ResetType::Hard, None)
@@ -233,4 +263,26 @@ fn reset_to(repo: &Repository, from: Oid, to: Oid) -> Result<Moved, String> {
 
 fn short(oid: Oid) -> String {
     oid.to_string()[..8].to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::without_credentials;
+
+    #[test]
+    fn credentials_are_stripped_from_remote_urls() {
+        assert_eq!(
+            without_credentials("https://user:tok@github.com/a/b.git"),
+            "https://github.com/a/b.git"
+        );
+        assert_eq!(
+            without_credentials("https://github.com/a/b@v1"),
+            "https://github.com/a/b@v1"
+        );
+        assert_eq!(
+            without_credentials("git@github.com:a/b.git"),
+            "git@github.com:a/b.git"
+        );
+        assert_eq!(without_credentials("/srv/git/b.git"), "/srv/git/b.git");
+    }
 }

@@ -318,8 +318,11 @@ pub fn build_spec(args: &StartArgs, shell_cwd: &Path) -> anyhow::Result<AppSpec>
     spec.pid_file = args.pid.as_ref().map(|p| absolute(&cwd, p));
     if let Some(i) = &args.instances {
         spec.instances = parse_instances(i)?;
-        // pmr runs cluster mode for any language; `-x` keeps fork mode.
-        if !args.execute_command {
+        // Cluster mode as pm2 picks it for Node, and for any language with
+        // more than one instance; `-x` keeps fork mode.
+        if !args.execute_command
+            && (crate::supervisor::cluster::is_node(&spec) || spec.instances > 1)
+        {
             spec.exec_mode = "cluster_mode".into();
         }
     }

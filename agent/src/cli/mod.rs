@@ -8,6 +8,8 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::paths::Paths;
+
 pub(crate) use client::Client;
 pub use commands::build_spec;
 pub(crate) use commands::start::{find_in_path, interpreter_for, parse_ms, shell_env};
@@ -375,6 +377,18 @@ pub struct StartArgs {
 
 /// Entry point of the `pmr` binary.
 pub fn main() -> ExitCode {
+    // The daemon skips clap: building the whole command tree would fault in
+    // code it never runs again, and its resident size is a target.
+    let mut args = std::env::args_os().skip(1);
+    if args.next().is_some_and(|a| a == "daemon") && args.next().is_none() {
+        return match Paths::from_env().and_then(crate::daemon::run) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("[PMR][ERROR] {e:#}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {

@@ -235,14 +235,7 @@ pub(crate) fn describe(p: &ProcessInfo, on: bool) -> String {
         " Describing process with id {} - name {}\n",
         p.pm_id, spec.name
     );
-    let t = table(&["key", "value"], &rows);
-    // pm2's describe table has no header row.
-    let mut lines: Vec<&str> = t.lines().collect();
-    lines.drain(1..3);
-    for l in lines {
-        s.push_str(l);
-        s.push('\n');
-    }
+    s.push_str(&headerless(&rows));
     if let Some(v) = &p.versioning {
         s.push_str(" Revision control metadata\n");
         let text = |k: &str| match &v[k] {
@@ -270,13 +263,7 @@ pub(crate) fn describe(p: &ProcessInfo, on: bool) -> String {
         .into_iter()
         .map(|(k, v)| vec![k.to_string(), v])
         .collect();
-        let t = table(&["key", "value"], &rows);
-        let mut lines: Vec<&str> = t.lines().collect();
-        lines.drain(1..3);
-        for l in lines {
-            s.push_str(l);
-            s.push('\n');
-        }
+        s.push_str(&headerless(&rows));
     }
     if !p.axm_monitor.is_empty() {
         s.push_str(" Code metrics value\n");
@@ -285,13 +272,7 @@ pub(crate) fn describe(p: &ProcessInfo, on: bool) -> String {
             .iter()
             .map(|(k, v)| vec![k.clone(), metric_text(v)])
             .collect();
-        let t = table(&["key", "value"], &rows);
-        let mut lines: Vec<&str> = t.lines().collect();
-        lines.drain(1..3);
-        for l in lines {
-            s.push_str(l);
-            s.push('\n');
-        }
+        s.push_str(&headerless(&rows));
     }
     if !p.axm_actions.is_empty() {
         let names: Vec<&str> = p
@@ -306,6 +287,14 @@ pub(crate) fn describe(p: &ProcessInfo, on: bool) -> String {
         ));
     }
     s
+}
+
+/// A two-column table without its header row, as pm2's describe prints them.
+fn headerless(rows: &[Vec<String>]) -> String {
+    let t = table(&["key", "value"], rows);
+    let mut lines: Vec<&str> = t.lines().collect();
+    lines.drain(1..3);
+    lines.iter().map(|l| format!("{l}\n")).collect()
 }
 
 /// A metric as pm2 shows it: its value, then its unit.

@@ -345,111 +345,14 @@ fn snapshot(
 
 /// Runs a hub action through the same entry point as the CLI.
 async fn run_action(d: &Arc<Daemon>, req: ActionRequest) -> ActionResult {
-    let targets = req.targets.clone();
-    let request = match req.action {
-        RemoteAction::Restart => Request::Act {
-            action: Action::Restart,
-            targets,
-            update_env: None,
-            watch: false,
-        },
-        RemoteAction::Reload => Request::Act {
-            action: Action::Reload,
-            targets,
-            update_env: None,
-            watch: false,
-        },
-        RemoteAction::Stop => Request::Act {
-            action: Action::Stop,
-            targets,
-            update_env: None,
-            watch: false,
-        },
-        RemoteAction::Start => Request::Act {
-            action: Action::Start,
-            targets,
-            update_env: None,
-            watch: false,
-        },
-        RemoteAction::Delete => Request::Act {
-            action: Action::Delete,
-            targets,
-            update_env: None,
-            watch: false,
-        },
-        RemoteAction::Reset => Request::Act {
-            action: Action::Reset,
-            targets,
-            update_env: None,
-            watch: false,
-        },
-        RemoteAction::Flush => Request::Flush {
-            target: targets.first().cloned(),
-        },
-        RemoteAction::Scale => {
-            let count = match &req.params {
-                serde_json::Value::Number(n) => n.to_string(),
-                serde_json::Value::String(s) => s.clone(),
-                serde_json::Value::Object(o) => o
-                    .get("instances")
-                    .map(|v| v.to_string().trim_matches('"').to_string())
-                    .unwrap_or_default(),
-                _ => String::new(),
+    let request = match to_request(&req) {
+        Ok(r) => r,
+        Err(message) => {
+            return ActionResult {
+                id: req.id,
+                ok: false,
+                message: message.into(),
             };
-            match targets.as_slice() {
-                [name] => Request::Scale {
-                    name: name.clone(),
-                    count,
-                },
-                _ => {
-                    return ActionResult {
-                        id: req.id,
-                        ok: false,
-                        message: "scale takes exactly one app name".into(),
-                    };
-                }
-            }
-        }
-        RemoteAction::Trigger => {
-            let action = req.params.get("action").and_then(|a| a.as_str());
-            let param = req
-                .params
-                .get("param")
-                .map(|p| p.as_str().map_or_else(|| p.to_string(), String::from));
-            match (targets.as_slice(), action) {
-                ([target], Some(action)) => {
-                    let request = Request::Trigger {
-                        target: target.clone(),
-                        action: action.to_string(),
-                        param,
-                    };
-                    let (reply, _) = crate::daemon::handle_request(d, request).await;
-                    return match reply {
-                        Response::Done { messages, .. } => ActionResult {
-                            id: req.id,
-                            ok: true,
-                            message: messages.join("\n"),
-                        },
-                        Response::Error { message } => ActionResult {
-                            id: req.id,
-                            ok: false,
-                            message,
-                        },
-                        _ => ActionResult {
-                            id: req.id,
-                            ok: false,
-                            message: "unexpected reply".into(),
-                        },
-                    };
-                }
-                _ => {
-                    return ActionResult {
-                        id: req.id,
-                        ok: false,
-                        message: "trigger takes one target and params {action, param}".into(),
-                    };
-                }
-            }
         }
     };
     let (reply, _) = crate::daemon::handle_request(d, request).await;
@@ -470,4 +373,59 @@ async fn run_action(d: &Arc<Daemon>, req: ActionRequest) -> ActionResult {
             message: String::new(),
         },
     }
+}
+
+/// The CLI request a hub action stands for, or why it cannot be run.
+fn to_request(req: &ActionRequest) -> Result<Request, &'static str> {
+    let targets = req.targets.clone();
+    let act = |action| Request::Act {
+        action,
+        targets: targets.clone(),
+        update_env: None,
+        watch: false,
+    };
+    Ok(match req.action {
+        RemoteAction::Restart => act(Action::Restart),
+        RemoteAction::Reload => act(Action::Reload),
+        RemoteAction::Stop => act(Action::Stop),
+        RemoteAction::Start => act(Action::Start),
+        RemoteAction::Delete => act(Action::Delete),
+        RemoteAction::Reset => act(Action::Reset),
+        RemoteAction::Flush => Request::Flush {
+            target: targets.first().cloned(),
+        },
+        RemoteAction::Scale => {
+            let count = match &req.params {
+                serde_json::Value::Number(n) => n.to_string(),
+                serde_json::Value::String(s) => s.clone(),
+                serde_json::Value::Object(o) => o
+                    .get("instances")
+                    .map(|v| v.to_string().trim_matches('"').to_string())
+                    .unwrap_or_default(),
+                _ => String::new(),
+            };
+            match targets.as_slice() {
+                [name] => Request::Scale {
+                    name: name.clone(),
+                    count,
+                },
+                _ => return Err("scale takes exactly one app name"),
+            }
+        }
+        RemoteAction::Trigger => {
+            let action = req.params.get("action").and_then(|a| a.as_str());
+            let param = req
+                .params
+                .get("param")
+                .map(|p| p.as_str().map_or_else(|| p.to_string(), String::from));
+            match (targets.as_slice(), action) {
+                ([target], Some(action)) => Request::Trigger {
+                    target: target.clone(),
+                    action: action.to_string(),
+                    param,
+                },
+                _ => return Err("trigger takes one target and params {action, param}"),
+            }
+        }
+    })
 }

@@ -278,14 +278,7 @@ impl Actor {
                 let _ = ack.send(());
             }
             Control::Restart(ack) => {
-                let was_running = self.child.is_some();
-                self.stop().await;
-                self.fresh_counters();
-                if was_running {
-                    self.h.rt().restart_time += 1;
-                }
-                self.emit(LifeKind::Restart, None, None);
-                self.start();
+                self.restart().await;
                 let _ = ack.send(());
             }
             Control::Reload(ack) => {
@@ -427,20 +420,25 @@ impl Actor {
         }
     }
 
+    /// A requested restart: stop, then start; counted only when it ran.
+    async fn restart(&mut self) {
+        let was_running = self.child.is_some();
+        self.stop().await;
+        self.fresh_counters();
+        if was_running {
+            self.h.rt().restart_time += 1;
+        }
+        self.emit(LifeKind::Restart, None, None);
+        self.start();
+    }
+
     /// Zero-downtime replacement in cluster mode: a new child starts beside
     /// the old one, and the old one is stopped only once the new one is
     /// ready (or `listen_timeout` has passed). In fork mode, a restart.
     async fn reload(&mut self) -> Result<(), String> {
         let spec = self.h.spec();
         if self.child.is_none() || spec.exec_mode != "cluster_mode" {
-            let was_running = self.child.is_some();
-            self.stop().await;
-            self.fresh_counters();
-            if was_running {
-                self.h.rt().restart_time += 1;
-            }
-            self.emit(LifeKind::Restart, None, None);
-            self.start();
+            self.restart().await;
             return Ok(());
         }
         tracing::info!(

@@ -30,7 +30,7 @@ echo $! >"$ROOT/hub.pid"
 for _ in $(seq 100); do grep -q "listening" "$ROOT/hub.out" 2>/dev/null && break; sleep 0.1; done
 FP=$(awk -F': ' '/fingerprint/ {print $2}' "$ROOT/hub.out")
 
-PORT="$APP_PORT" "$PMR" start examples/demo-app.js --name demo --time -s
+"$PMR" start examples/demo-app.js --name demo --time -i 2 --port "$APP_PORT" -s
 "$PMR" link "$SECRET" "$PUBLIC" demo-machine --hub "wss://127.0.0.1:$HUB_PORT" --fingerprint "$FP" >/dev/null
 for _ in $(seq 50); do curl -fsS "http://127.0.0.1:$APP_PORT/" >/dev/null 2>&1 && break; sleep 0.1; done
 for _ in $(seq 50); do "$PMR" link status | grep -q "status:   connected" && break; sleep 0.1; done
@@ -45,7 +45,8 @@ and sees this machine as "demo-machine":
   curl -sk https://127.0.0.1:$HUB_PORT/metrics | grep pmr_process
 The demo app answers on http://127.0.0.1:$APP_PORT/ ; try:
   PMR_HOME=$PMR_HOME $PMR logs demo
-  PMR_HOME=$PMR_HOME $PMR restart demo
+  PMR_HOME=$PMR_HOME $PMR reload demo     # zero-downtime: 2 instances share port $APP_PORT
+  PMR_HOME=$PMR_HOME $PMR monit
 Stop everything:
   PMR_HOME=$PMR_HOME $PMR kill; kill \$(cat $ROOT/hub.pid)
 MSG

@@ -180,3 +180,18 @@ fn autostart_false_registers_the_app_stopped_until_started() {
     t.ok(&["start", "app.sh", "--name", "idle", "--no-autostart"]);
     assert_eq!(t.status(2), "stopped");
 }
+
+#[test]
+fn init_writes_a_sample_that_starts_and_never_overwrites() {
+    let t = Pmr::new();
+    let out = t.ok(&["init"]);
+    assert!(out.contains("ecosystem.config.js"), "{out}");
+    let err = t.fails(&["init"]);
+    assert!(err.contains("already exists"), "{err}");
+    t.write("app.js", "setInterval(() => {}, 1000);\n");
+    t.ok(&["start", "--env", "production"]);
+    let p = t.proc(0);
+    assert_eq!(p["name"], "app");
+    assert_eq!(p["pm2_env"]["env"]["NODE_ENV"], "production");
+    assert_eq!(p["pm2_env"]["max_memory_restart"], 300 * 1024 * 1024);
+}

@@ -172,6 +172,12 @@ pub enum Command {
     Link(commands::link::LinkArgs),
     /// Stop reporting to the hub and forget the keys.
     Unlink,
+    /// Write a sample `ecosystem.config.js` here (never over an existing file).
+    #[command(alias = "ecosystem")]
+    Init {
+        /// `simple` (pm2's word) gives the same short file.
+        mode: Option<String>,
+    },
     /// Change a setting: `pmr set pmr:logrotate.max_size 10M` (retain, compress, date_format).
     Set {
         /// Setting name.

@@ -66,6 +66,27 @@ pub(crate) fn run(command: Command) -> anyhow::Result<ExitCode> {
         }
         Command::Unstartup(args) => startup::unstartup(args),
         Command::Unlink => simple(&paths, Request::Unlink),
+        Command::Init { .. } => {
+            let path = std::env::current_dir()?.join("ecosystem.config.js");
+            let mut file = match std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&path)
+            {
+                Ok(f) => f,
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    anyhow::bail!("{} already exists; it was left as it is", path.display())
+                }
+                Err(e) => {
+                    return Err(
+                        anyhow::Error::new(e).context(format!("cannot write {}", path.display()))
+                    );
+                }
+            };
+            std::io::Write::write_all(&mut file, SAMPLE_ECOSYSTEM.as_bytes())?;
+            println!("File {} generated", path.display());
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Scale { name, count, out } => {
             let mut client = Client::connect_or_start(&paths)?;
             report(&out, client.request(&Request::Scale { name, count })?);
@@ -133,6 +154,27 @@ pub(crate) fn run(command: Command) -> anyhow::Result<ExitCode> {
         }
     }
 }
+
+/// What `pmr init` writes: the options pm2 users reach for first.
+const SAMPLE_ECOSYSTEM: &str = r#"// pmr (and pm2) ecosystem file: `pmr start`, `pmr reload ecosystem.config.js --env production`
+module.exports = {
+  apps: [
+    {
+      name: 'app',
+      script: './app.js',
+      // instances: 4,  // cluster mode: 4 instances share PORT, `pmr reload` without downtime
+      max_memory_restart: '300M',
+      env: {
+        NODE_ENV: 'development',
+        PORT: 3000,
+      },
+      env_production: {
+        NODE_ENV: 'production',
+      },
+    },
+  ],
+};
+"#;
 
 /// Prints `[PMR] ...` lines unless silenced.
 fn say(out: &OutputArgs, messages: &[String]) {

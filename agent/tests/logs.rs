@@ -135,6 +135,50 @@ fn logs_command_tails_and_follows() {
         "--out",
     ]);
     assert!(raw.lines().any(|l| l == "past-1"), "{raw}");
+    // Machine-readable forms, as pm2's --json and --format.
+    let json = t.ok(&[
+        "logs",
+        "seq",
+        "--lines",
+        "200",
+        "--nostream",
+        "--json",
+        "--out",
+    ]);
+    let first: serde_json::Value = serde_json::from_str(json.lines().next().unwrap()).unwrap();
+    assert_eq!(first["message"], "past-1", "{json}");
+    assert_eq!(first["app_name"], "seq");
+    assert_eq!(first["process_id"], 0);
+    assert_eq!(first["type"], "out");
+    let kv = t.ok(&[
+        "logs",
+        "seq",
+        "--lines",
+        "1",
+        "--nostream",
+        "--format",
+        "--out",
+    ]);
+    assert!(
+        kv.lines()
+            .all(|l| l.starts_with("timestamp=") && l.contains(" app=seq id=0 type=out message=")),
+        "{kv}"
+    );
+    let stamped = t.ok(&[
+        "logs",
+        "seq",
+        "--lines",
+        "1",
+        "--nostream",
+        "--raw",
+        "--timestamp",
+        "YYYY",
+        "--out",
+    ]);
+    assert!(
+        stamped.starts_with(&format!("{}: ", chrono_year())),
+        "{stamped}"
+    );
 
     let mut follow = t
         .command()

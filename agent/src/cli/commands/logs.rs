@@ -35,6 +35,22 @@ pub struct LogsArgs {
     /// No colours.
     #[arg(long)]
     pub no_color: bool,
+    /// One JSON object per line: message, timestamp, type, process_id, app_name.
+    #[arg(long, conflicts_with_all = ["raw", "format"])]
+    pub json: bool,
+    /// `timestamp=… app=… id=… type=… message=…` lines.
+    #[arg(long, conflicts_with = "raw")]
+    pub format: bool,
+    /// Prefix each line with the time it is printed (dayjs format).
+    #[arg(long, num_args = 0..=1, default_missing_value = "YYYY-MM-DD-HH:mm:ss")]
+    pub timestamp: Option<String>,
+}
+
+impl LogsArgs {
+    /// Lines only, no headers: for raw text and the machine-readable forms.
+    fn bare(&self) -> bool {
+        self.raw || self.json || self.format
+    }
 }
 
 pub(crate) fn run(paths: &Paths, args: LogsArgs) -> anyhow::Result<ExitCode> {
@@ -95,6 +111,33 @@ fn print_line(
     args: &LogsArgs,
     on: bool,
 ) -> std::io::Result<()> {
+    let stream = if err { "err" } else { "out" };
+    if args.json {
+        let record = crate::supervisor::logs::json_lines(
+            format!("{line}\n").as_bytes(),
+            None,
+            name,
+            id,
+            stream,
+        );
+        return out.write_all(&record);
+    }
+    let stamp = args.timestamp.as_deref().map(|f| {
+        chrono::Local::now()
+            .format(&crate::supervisor::logs::dayjs_to_strftime(f))
+            .to_string()
+    });
+    if args.format {
+        let now = stamp.unwrap_or_else(|| chrono::Local::now().to_rfc3339());
+        return writeln!(
+            out,
+            "timestamp={now} app={name} id={id} type={stream} message={line}"
+        );
+    }
+    let line = match &stamp {
+        Some(s) => format!("{s}: {line}"),
+        None => line.to_string(),
+    };
     if args.raw {
         return writeln!(out, "{line}");
     }
@@ -114,7 +157,7 @@ fn tail_files(
     on: bool,
 ) -> anyhow::Result<()> {
     let mut seen = Vec::new();
-    if !args.raw {
+    if !args.bare() {
         let what = args
             .target
             .as_deref()
@@ -133,13 +176,13 @@ fn tail_files(
             }
             seen.push(path.clone());
             let lines = last_lines(path, args.lines).unwrap_or_default();
-            if !args.raw {
+            if !args.bare() {
                 writeln!(out, "{path} last {} lines:", args.lines)?;
             }
             for line in lines {
                 print_line(out, p.pm_id, &p.spec.name, err, &line, args, on)?;
             }
-            if !args.raw {
+            if !args.bare() {
                 writeln!(out)?;
             }
         }

@@ -12,5 +12,6 @@ pub mod link;
 pub mod logging;
 pub mod paths;
 pub mod pm2_shape;
+pub mod procfs;
 pub mod runtime;
 pub mod supervisor;

@@ -100,17 +100,21 @@ fn monit_shows_apps_logs_and_follows_the_selection() {
         45,
         &format!("{pmr} monit; echo EXIT=$?; sleep 600"),
     );
+    // Waits for a whole frame: tmux may be captured halfway through one.
     let screen = tmux.wait_for("both apps and alpha's logs", |s| {
         s.contains("alpha")
             && s.contains("beta")
             && s.contains("online")
             && s.contains("alpha-line")
+            && s.contains("Processes")
+            && s.contains("CPU")
+            && s.contains("Memory")
+            && s.contains("select app")
     });
     assert!(
         !screen.contains("beta-line"),
         "only the selected app's logs:\n{screen}"
     );
-    assert!(screen.contains("Processes") && screen.contains("CPU") && screen.contains("Memory"));
     tmux.keys(&["Down"]);
     tmux.wait_for("beta selected: its logs, metadata and metric", |s| {
         s.contains("beta-line")

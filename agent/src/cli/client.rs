@@ -203,10 +203,8 @@ pub(crate) fn alive(pid: u32) -> bool {
     if nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), None).is_err() {
         return false;
     }
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => stat
-            .rsplit_once(") ")
-            .is_none_or(|(_, rest)| !rest.starts_with('Z')),
-        Err(_) => false,
+    match crate::procfs::read_stat(pid) {
+        Some(stat) => crate::procfs::stat_field(&stat, 3) != Some("Z"),
+        None => false,
     }
 }

@@ -177,11 +177,9 @@ impl Sampler {
 /// Parses utime+stime and rss out of `/proc/<pid>/stat`.
 fn parse_stat(bytes: &[u8]) -> Option<(u64, u64)> {
     let text = std::str::from_utf8(bytes).ok()?;
-    // The command name may hold spaces and parentheses: fields start after the last ')'.
-    let rest = &text[text.rfind(')')? + 2..];
-    // Field 3 of the full line (state) comes first here, so field N is the
-    // (N-3)th; `nth` consumes, hence the relative steps.
-    let mut fields = rest.split_ascii_whitespace();
+    // One pass (this runs for every process every second): field N is
+    // the (N-3)th, and `nth` consumes, hence the relative steps.
+    let mut fields = crate::procfs::stat_fields(text)?;
     let utime: u64 = fields.nth(14 - 3)?.parse().ok()?;
     let stime: u64 = fields.next()?.parse().ok()?;
     let rss: i64 = fields.nth(24 - 16)?.parse().ok()?;

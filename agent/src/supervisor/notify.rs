@@ -185,10 +185,7 @@ fn find(pid: u32) -> Option<Target> {
 }
 
 fn parent(pid: u32) -> Option<u32> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let rest = &stat[stat.rfind(')')? + 2..];
-    rest.split_ascii_whitespace()
-        .nth(1)?
+    crate::procfs::stat_field(&crate::procfs::read_stat(pid)?, 4)?
         .parse()
         .ok()
         .filter(|p| *p > 1)

@@ -87,9 +87,9 @@ fn escaped_descendants(root: u32) -> Vec<(u32, u64)> {
 /// Start time of `pid` (clock ticks since boot), which tells a process from a
 /// later one that reuses its pid.
 fn start_time(pid: u32) -> Option<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let rest = &stat[stat.rfind(')')? + 2..];
-    rest.split_ascii_whitespace().nth(22 - 3)?.parse().ok()
+    crate::procfs::stat_field(&crate::procfs::read_stat(pid)?, 22)?
+        .parse()
+        .ok()
 }
 
 /// Still the process we saw (same pid, same start time)?

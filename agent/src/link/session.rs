@@ -284,6 +284,9 @@ async fn session(d: &Arc<Daemon>, shared: &Arc<Shared>, t: &Target) -> Result<()
     }
 }
 
+/// Snapshots between two fresh readings of the custom metrics.
+const METRICS_EVERY: u64 = 5;
+
 fn snapshot(
     d: &Daemon,
     host: &mut HostSampler,
@@ -291,6 +294,9 @@ fn snapshot(
     seq: u64,
     full: bool,
 ) -> Snapshot {
+    // Custom metrics (a Node app's heap changes every second) go up every
+    // 5 s, so an idle app does not appear in every delta.
+    let fresh_metrics = full || seq.is_multiple_of(METRICS_EVERY);
     let now: Vec<Proc> = d
         .list(EnvView::None)
         .into_iter()
@@ -307,11 +313,14 @@ fn snapshot(
             memory: p.memory,
             exec_mode: p.spec.exec_mode,
             // Custom metrics go up as their values.
-            metrics: p
-                .axm_monitor
-                .iter()
-                .filter_map(|(k, v)| Some((k.clone(), v.get("value")?.clone())))
-                .collect(),
+            metrics: match last.get(&p.pm_id) {
+                Some(prev) if !fresh_metrics => prev.metrics.clone(),
+                _ => p
+                    .axm_monitor
+                    .iter()
+                    .filter_map(|(k, v)| Some((k.clone(), v.get("value")?.clone())))
+                    .collect(),
+            },
             versioning: p.versioning,
         })
         .collect();

@@ -1,6 +1,7 @@
 //! The daemon: one per `$PMR_HOME`, started in the background by the first
 //! CLI command. It owns the apps; the CLI only talks to it over the socket.
 
+mod app_ops;
 mod handlers;
 pub mod persist;
 mod server;

@@ -397,6 +397,16 @@ fn reload_from_an_ecosystem_file_takes_its_new_options() {
     }
     let answered = get_pid(port).expect("serving after the reload");
     assert!(new.contains(&answered));
+    // A new `instances` in the file scales the app on the next reload.
+    t.write(
+        "eco.json",
+        &eco(2).replace("\"instances\": 2", "\"instances\": 3"),
+    );
+    let out = t.ok(&["reload", "eco.json"]);
+    assert!(out.contains("Scaling up application web: +1"), "{out}");
+    wait_until("three instances online", || {
+        (online_pids(&t, "web").len() == 3).then_some(())
+    });
 }
 
 #[test]

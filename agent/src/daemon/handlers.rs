@@ -229,6 +229,7 @@ async fn start(
     let mut to_create = Vec::new();
     let mut to_restart = Vec::new();
     let mut refreshed = Vec::new();
+    let mut rescale = Vec::new();
     for spec in apps {
         if update {
             // An ecosystem file re-read: known apps take its options and restart.
@@ -239,6 +240,10 @@ async fn start(
                 .collect();
             if !known.is_empty() {
                 messages.push(format!("Restarting {} with the file's options", spec.name));
+                // A changed `instances` scales the app afterwards.
+                if known.len() != spec.instances as usize {
+                    rescale.push((spec.name.clone(), spec.instances));
+                }
                 let spec = Arc::new(spec);
                 known.iter().for_each(|h| h.set_spec(spec.clone()));
                 refreshed.extend(known);
@@ -299,6 +304,12 @@ async fn start(
         }
     } else {
         run_all(refreshed, Control::Restart).await;
+    }
+    for (name, n) in rescale {
+        match scale(d, &name, &n.to_string()).await {
+            Response::Done { messages: m, .. } => messages.extend(m),
+            other => return other,
+        }
     }
     messages.push("Done.".into());
     done(messages, d.list(EnvView::None))

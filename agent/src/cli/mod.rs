@@ -178,7 +178,7 @@ pub enum Command {
         /// `simple` (pm2's word) gives the same short file.
         mode: Option<String>,
     },
-    /// Change a setting: `pmr set pmr:logrotate.max_size 10M` (retain, compress, date_format).
+    /// Change a setting: `pmr set pmr:logrotate.max_size 10M` (retain, compress, date_format, rotate_interval).
     Set {
         /// Setting name.
         key: String,

@@ -8,6 +8,7 @@ pub mod api;
 pub mod bench;
 pub mod config;
 pub mod gateway;
+pub mod http;
 pub mod live;
 pub mod metrics;
 pub mod ratelimit;

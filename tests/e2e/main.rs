@@ -6,5 +6,6 @@ mod harness;
 
 mod handshake;
 mod link;
+mod link_secret;
 mod offline;
 mod tls;

@@ -169,6 +169,13 @@ pub enum Command {
     Update,
     /// Link this machine to a pmr-hub: `link <secret> <public> [name] --hub URL`,
     /// or `link status`.
+    ///
+    /// While `pmr link` runs, its command line is visible to every local user
+    /// (`ps`, /proc/PID/cmdline). To keep the secret key off it, give `-` in
+    /// its place to read it from the first line of standard input
+    /// (`pmr link - <public> [name] --hub URL < secret.txt`, or typed at the
+    /// prompt without echo), or give `--secret-file PATH` and only
+    /// `<public> [name]`. Keys are checked before anything connects.
     Link(commands::link::LinkArgs),
     /// Stop reporting to the hub and forget the keys.
     Unlink,

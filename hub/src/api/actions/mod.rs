@@ -1,0 +1,218 @@
+//! `POST /api/v1/actions` (ask a server's agent to restart, stop, scale, ...
+//! some apps) and `GET /api/v1/actions/{id}` (what became of it).
+
+mod verb;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use pmr_shared::link::messages::{ActionRequest, HubMsg};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
+
+use self::verb::{ServerRef, Verb};
+use super::error::{ApiResult, responses as r};
+use super::extract::{Json, NoParams, Path, Query};
+use super::{ApiError, Caller, schema};
+use crate::store::ActionRow;
+use crate::{Hub, now_ms};
+
+/// Longest `wait` for the agent's answer.
+const WAIT: Duration = Duration::from_secs(30);
+
+/// The body of `POST /api/v1/actions`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct NewAction {
+    /// The server: its id, or its name when unique across buckets.
+    server: ServerRef,
+    /// What to do.
+    action: Verb,
+    /// Apps to act on: names, pm_ids, namespaces, `/regex/` or `all`; at
+    /// least one except for `flush`.
+    #[serde(default)]
+    targets: Vec<String>,
+    /// Parameters of the verb, any JSON: the instance count for `scale`
+    /// (e.g. `3`), the action name and argument for `trigger`; else omitted.
+    #[serde(default)]
+    params: Value,
+    /// Wait up to 30 s for the agent's answer instead of returning at once.
+    #[serde(default)]
+    wait: bool,
+}
+
+/// Whether the action only went out or already came back.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub(super) enum ActionState {
+    /// Sent to the agent; poll `GET /api/v1/actions/{id}` for the result.
+    Sent,
+    /// The agent answered; `ok` and `message` hold the outcome.
+    Done,
+}
+
+/// The answer to `POST /api/v1/actions`.
+#[derive(Debug, Serialize, ToSchema)]
+pub(super) struct ActionTicket {
+    /// Action id, for `GET /api/v1/actions/{id}`.
+    id: String,
+    /// Sent, or done (only with `wait`).
+    status: ActionState,
+    /// Outcome, when done; absent when sent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = bool, required = false)]
+    ok: Option<bool>,
+    /// The agent's message, when done; absent when sent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = String, required = false)]
+    message: Option<String>,
+}
+
+impl ActionTicket {
+    fn sent(id: String) -> Self {
+        Self {
+            id,
+            status: ActionState::Sent,
+            ok: None,
+            message: None,
+        }
+    }
+}
+
+/// Sends an action to one connected server's agent.
+#[utoipa::path(
+    post,
+    path = "/api/v1/actions",
+    tag = "actions",
+    params(NoParams),
+    request_body = NewAction,
+    responses(
+        (status = 200, description = "Done: with `wait`, the agent answered in time", body = ActionTicket),
+        (status = 202, description = "Sent: without `wait`, or the agent did not answer in 30 s", body = ActionTicket),
+        (status = 400, response = r::BadRequest),
+        (status = 401, response = r::Unauthorized),
+        (status = 404, response = r::NotFound),
+        (status = 409, response = r::Conflict),
+        (status = 413, response = r::PayloadTooLarge),
+        (status = 415, response = r::UnsupportedMediaType),
+        (status = 422, response = r::Unprocessable),
+        (status = 500, response = r::Internal),
+        (status = 503, response = r::Unavailable),
+    )
+)]
+pub(super) async fn create_action(
+    State(hub): State<Arc<Hub>>,
+    caller: Caller,
+    _: Query<NoParams>,
+    Json(a): Json<NewAction>,
+) -> ApiResult<(StatusCode, Json<ActionTicket>)> {
+    let servers = hub.live.servers();
+    let matching: Vec<_> = servers.iter().filter(|s| a.server.matches(s)).collect();
+    let target = match matching.as_slice() {
+        [] => return Err(ApiError::not_found("server", &a.server)),
+        [one] => *one,
+        _ => {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "several servers have that name (in different buckets): use its id",
+            ));
+        }
+    };
+    if !target.online {
+        let msg = format!("server {} is offline", target.name);
+        return Err(ApiError::new(StatusCode::CONFLICT, msg));
+    }
+    if a.targets.is_empty() && !matches!(a.action, Verb::Flush) {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "targets: name at least one app, id, namespace or `all`",
+        ));
+    }
+    let mut raw = [0u8; 8];
+    rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut raw);
+    let id = format!("a-{}", pmr_shared::link::handshake::hex(&raw));
+    let verb = serde_json::to_value(a.action)?;
+    let row = ActionRow {
+        id: id.clone(),
+        server_id: target.id,
+        action: verb.as_str().unwrap_or_default().to_string(),
+        targets: a.targets.join(","),
+        requested_by: caller.0,
+        requested_at: now_ms(),
+        finished_at: None,
+        ok: None,
+        message: None,
+    };
+    let store = hub.store.clone();
+    tokio::task::spawn_blocking(move || store.insert_action(&row)).await??;
+    let msg = HubMsg::Action(ActionRequest {
+        id: id.clone(),
+        action: a.action.into(),
+        targets: a.targets,
+        params: a.params,
+    });
+    let Some(done) = hub.live.send_action(target.id, msg, id.clone()) else {
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the agent's queue is full or it just left: retry",
+        ));
+    };
+    if !a.wait {
+        hub.live.forget_action(target.id, &id);
+        return Ok((StatusCode::ACCEPTED, Json(ActionTicket::sent(id))));
+    }
+    match tokio::time::timeout(WAIT, done).await {
+        Ok(Ok(r)) => Ok((
+            StatusCode::OK,
+            Json(ActionTicket {
+                id,
+                status: ActionState::Done,
+                ok: Some(r.ok),
+                message: Some(r.message),
+            }),
+        )),
+        _ => {
+            hub.live.forget_action(target.id, &id);
+            Ok((StatusCode::ACCEPTED, Json(ActionTicket::sent(id))))
+        }
+    }
+}
+
+/// The `{id}` of `/api/v1/actions/{id}`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub(super) struct ActionId {
+    /// Action id as returned by `POST /api/v1/actions`.
+    id: String,
+}
+
+/// A recorded action and its outcome once the agent answered.
+#[utoipa::path(
+    get,
+    path = "/api/v1/actions/{id}",
+    tag = "actions",
+    params(ActionId, NoParams),
+    responses(
+        (status = 200, description = "The action; `ok`, `message` and `finished_at` are null until the agent answers", body = schema::Action),
+        (status = 400, response = r::BadRequest),
+        (status = 401, response = r::Unauthorized),
+        (status = 404, response = r::NotFound),
+        (status = 500, response = r::Internal),
+    )
+)]
+pub(super) async fn get_action(
+    State(hub): State<Arc<Hub>>,
+    Path(ActionId { id }): Path<ActionId>,
+    _: Query<NoParams>,
+) -> ApiResult<Json<ActionRow>> {
+    let store = hub.store.clone();
+    let key = id.clone();
+    match tokio::task::spawn_blocking(move || store.action(&key)).await? {
+        Ok(row) => Ok(Json(row)),
+        Err(crate::store::StoreError::NotFound) => Err(ApiError::not_found("action", id)),
+        Err(e) => Err(e.into()),
+    }
+}

@@ -1,0 +1,166 @@
+//! The frame of the OpenAPI document (title, bearer security scheme, shared
+//! error responses, tags) and `GET /api/v1/openapi.json`, which serves it
+//! without a token so tools can fetch the contract.
+
+use std::sync::OnceLock;
+
+use axum::http::header;
+use axum::response::IntoResponse;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use super::error::{ErrorBody, responses as r};
+
+/// Name of the security scheme every protected operation requires (also
+/// spelled out in `#[openapi(security(...))]`, which takes only literals).
+const BEARER: &str = "bearer";
+
+/// Everything in the document that no handler states.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "pmr-hub API",
+        description = "JSON over the servers, processes, events and actions a pmr-hub knows. \
+            Every error is `{\"error\": string, \"status\": integer}`. Query parameters not \
+            listed for an operation are rejected with 400.",
+    ),
+    security(("bearer" = [])),
+    modifiers(&BearerScheme),
+    components(
+        schemas(ErrorBody),
+        responses(
+            r::BadRequest,
+            r::Unauthorized,
+            r::NotFound,
+            r::Conflict,
+            r::PayloadTooLarge,
+            r::UnsupportedMediaType,
+            r::Unprocessable,
+            r::Unavailable,
+            r::Internal,
+        )
+    ),
+    tags(
+        (name = "servers", description = "Servers: connected agents and those only stored"),
+        (name = "processes", description = "Processes as agents report them, with history"),
+        (name = "events", description = "Stored process events, paged"),
+        (name = "versions", description = "Which revision runs where"),
+        (name = "actions", description = "Remote restart, stop, scale, ... and their outcome"),
+        (name = "meta", description = "This document"),
+    )
+)]
+pub(super) struct ApiDoc;
+
+/// Adds the HTTP bearer scheme the top-level `security` refers to.
+struct BearerScheme;
+
+impl Modify for BearerScheme {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        let scheme = HttpBuilder::new()
+            .scheme(HttpAuthScheme::Bearer)
+            .description(Some(
+                "An API token from `pmr-hub tokens create --name NAME`; the scheme name is case-insensitive",
+            ))
+            .build();
+        doc.components
+            .get_or_insert_with(Default::default)
+            .add_security_scheme(BEARER, SecurityScheme::Http(scheme));
+    }
+}
+
+/// The OpenAPI 3.1 document of this API; needs no token.
+#[utoipa::path(
+    get,
+    path = "/api/v1/openapi.json",
+    tag = "meta",
+    responses(
+        (status = 200, description = "This document (OpenAPI 3.1)", content_type = "application/json", body = Object),
+    )
+)]
+pub(super) async fn get_openapi() -> impl IntoResponse {
+    static DOC: OnceLock<String> = OnceLock::new();
+    let text = DOC.get_or_init(|| {
+        super::openapi()
+            .to_pretty_json()
+            .unwrap_or_else(|e| format!(r#"{{"error": "{e}", "status": 500}}"#))
+    });
+    ([(header::CONTENT_TYPE, "application/json")], text.as_str())
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::Value;
+
+    fn doc() -> Value {
+        serde_json::to_value(super::super::openapi()).unwrap()
+    }
+
+    #[test]
+    fn document_is_openapi_3_1_with_every_route() {
+        let d = doc();
+        assert_eq!(d["openapi"], "3.1.0");
+        let mut ops: Vec<String> = Vec::new();
+        for (path, item) in d["paths"].as_object().unwrap() {
+            for method in item.as_object().unwrap().keys() {
+                ops.push(format!("{method} {path}"));
+            }
+        }
+        ops.sort();
+        assert_eq!(
+            ops,
+            [
+                "get /api/v1/actions/{id}",
+                "get /api/v1/events",
+                "get /api/v1/openapi.json",
+                "get /api/v1/processes",
+                "get /api/v1/servers",
+                "get /api/v1/servers/{id}",
+                "get /api/v1/servers/{id}/processes/{pm_id}",
+                "get /api/v1/versions",
+                "post /api/v1/actions",
+            ]
+        );
+        assert_eq!(
+            d["components"]["securitySchemes"]["bearer"]["scheme"],
+            "bearer"
+        );
+    }
+
+    #[test]
+    fn every_operation_documents_its_errors_and_parameters() {
+        let d = doc();
+        for (path, item) in d["paths"].as_object().unwrap() {
+            for (method, op) in item.as_object().unwrap() {
+                let at = format!("{method} {path}");
+                let codes = op["responses"].as_object().unwrap();
+                let public = path == "/api/v1/openapi.json";
+                if !public {
+                    for code in ["400", "401", "500"] {
+                        assert!(codes.contains_key(code), "{at} lacks {code}");
+                    }
+                }
+                if method == "post" {
+                    for code in ["413", "415", "422"] {
+                        assert!(codes.contains_key(code), "{at} lacks {code}");
+                    }
+                    assert!(op["requestBody"].is_object(), "{at} lacks its body");
+                }
+                let params = op["parameters"].as_array().cloned().unwrap_or_default();
+                for name in path.split('{').skip(1).filter_map(|s| s.split('}').next()) {
+                    let declared = params
+                        .iter()
+                        .any(|p| p["name"] == name && p["in"] == "path" && p["required"] == true);
+                    assert!(declared, "{at} does not declare path parameter {name}");
+                }
+                for p in &params {
+                    let described = p["description"].as_str().is_some_and(|s| !s.is_empty());
+                    assert!(
+                        described,
+                        "{at}: parameter {} has no description",
+                        p["name"]
+                    );
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,136 @@
+//! `ApiError`, the one failure type of the API's handlers and extractors,
+//! answered through [`crate::http::error_response`], and the documented
+//! error responses the OpenAPI document refers to.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use utoipa::{ToResponse, ToSchema};
+
+use crate::store::StoreError;
+
+/// An API failure with its status; 5xx causes are logged, never returned.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    message: String,
+}
+
+/// What every fallible handler returns.
+pub type ApiResult<T> = Result<T, ApiError>;
+
+impl ApiError {
+    /// A failure the caller can act on: its status and what to fix.
+    pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            message: message.into(),
+        }
+    }
+
+    /// 404 naming what is missing, e.g. `no such server: 3`.
+    pub fn not_found(what: &str, id: impl std::fmt::Display) -> Self {
+        Self::new(StatusCode::NOT_FOUND, format!("no such {what}: {id}"))
+    }
+
+    /// 400 for a request parameter that parsed but is out of range.
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, message)
+    }
+
+    /// 500: logs `cause` and tells the caller nothing more.
+    pub fn internal(cause: impl std::fmt::Display) -> Self {
+        tracing::error!("API request failed: {cause:#}");
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
+    }
+
+    /// The status this error answers with.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        crate::http::error_response(self.status, self.message)
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound => Self::new(StatusCode::NOT_FOUND, "not found"),
+            StoreError::Conflict(m) => Self::new(StatusCode::CONFLICT, m),
+            StoreError::Other(e) => Self::internal(format!("store: {e:#}")),
+        }
+    }
+}
+
+impl From<tokio::task::JoinError> for ApiError {
+    fn from(e: tokio::task::JoinError) -> Self {
+        Self::internal(format!("blocking task: {e}"))
+    }
+}
+
+/// Request bodies are parsed by [`super::extract::Json`]; a `serde_json`
+/// error here comes from serializing the hub's own values, so it is a 500.
+impl From<serde_json::Error> for ApiError {
+    fn from(e: serde_json::Error) -> Self {
+        Self::internal(format!("serializing: {e}"))
+    }
+}
+
+/// The body of every error: `{"error": "...", "status": 404}`.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Error)]
+pub struct ErrorBody {
+    /// What went wrong, naming the parameter or field at fault.
+    pub error: String,
+    /// The HTTP status code, repeated for clients that only keep the body.
+    pub status: u16,
+}
+
+/// Documentation-only response types: the OpenAPI document refers to these
+/// by name; handlers answer them through [`ApiError`].
+#[allow(dead_code)]
+pub(super) mod responses {
+    use super::{ErrorBody, ToResponse};
+
+    /// A path parameter, query parameter or JSON body that does not parse,
+    /// an unknown query parameter, or a value out of its documented range.
+    #[derive(ToResponse)]
+    pub(crate) struct BadRequest(ErrorBody);
+
+    /// No `Authorization: Bearer <token>` header, or an unknown token.
+    #[derive(ToResponse)]
+    #[response(headers(("WWW-Authenticate" = String, description = "Always `Bearer realm=\"pmr-hub\"`, with `error=\"invalid_token\"` for an unknown token")))]
+    pub(crate) struct Unauthorized(ErrorBody);
+
+    /// The server, process or action does not exist (or the server is not connected since the hub started).
+    #[derive(ToResponse)]
+    pub(crate) struct NotFound(ErrorBody);
+
+    /// The request is valid but the target's state refuses it (server offline, ambiguous name).
+    #[derive(ToResponse)]
+    pub(crate) struct Conflict(ErrorBody);
+
+    /// The request body is larger than 64 KiB.
+    #[derive(ToResponse)]
+    pub(crate) struct PayloadTooLarge(ErrorBody);
+
+    /// The request body is not sent as `Content-Type: application/json`.
+    #[derive(ToResponse)]
+    pub(crate) struct UnsupportedMediaType(ErrorBody);
+
+    /// The JSON body parses but a field is missing, of the wrong type, unknown or invalid.
+    #[derive(ToResponse)]
+    pub(crate) struct Unprocessable(ErrorBody);
+
+    /// The agent cannot take the request now (its queue is full or it just left); retry.
+    #[derive(ToResponse)]
+    pub(crate) struct Unavailable(ErrorBody);
+
+    /// The hub failed (the cause is in its log, not in the answer).
+    #[derive(ToResponse)]
+    pub(crate) struct Internal(ErrorBody);
+}

@@ -1,0 +1,447 @@
+//! The HTTP API as a contract, against the real `pmr-hub` binary over raw
+//! HTTP/1.1: the OpenAPI document is public and complete, every documented
+//! operation is routed, and every bad request is a JSON error with the
+//! right status that names what is wrong.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use serde_json::Value;
+
+/// A hub on a free port with one API token, killed on drop.
+struct Hub {
+    child: Child,
+    port: u16,
+    token: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Hub {
+    fn start() -> Hub {
+        let dir = tempfile::tempdir().unwrap();
+        let out = Command::new(env!("CARGO_BIN_EXE_pmr-hub"))
+            .arg("--data-dir")
+            .arg(dir.path())
+            .args(["tokens", "create", "--name", "contract"])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        let token = String::from_utf8(out.stdout).unwrap().trim().to_string();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_pmr-hub"))
+            .arg("--data-dir")
+            .arg(dir.path())
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut out = BufReader::new(child.stdout.take().unwrap());
+        let mut port = None;
+        let mut line = String::new();
+        while port.is_none() && out.read_line(&mut line).unwrap() > 0 {
+            port = line
+                .trim()
+                .strip_prefix("pmr-hub listening on http://127.0.0.1:")
+                .and_then(|p| p.parse().ok());
+            line.clear();
+        }
+        // Keep draining stdout so the hub never blocks on it.
+        std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
+        let port = port.expect("the hub prints its port");
+        Hub {
+            child,
+            port,
+            token,
+            _dir: dir,
+        }
+    }
+
+    fn auth(&self) -> String {
+        format!("Bearer {}", self.token)
+    }
+
+    /// One request on a fresh connection; `headers` are extra header lines.
+    fn request(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Reply {
+        let mut s = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        let mut head = format!(
+            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: {}\r\n",
+            body.len()
+        );
+        for (k, v) in headers {
+            head.push_str(&format!("{k}: {v}\r\n"));
+        }
+        head.push_str("\r\n");
+        s.write_all(head.as_bytes()).unwrap();
+        // The hub may answer (413) and close before reading all of a large
+        // body; the answer is still there to read.
+        let _ = s.write_all(body);
+        let mut raw = Vec::new();
+        let mut buf = [0u8; 8192];
+        loop {
+            match s.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => raw.extend_from_slice(&buf[..n]),
+            }
+        }
+        Reply::parse(&String::from_utf8_lossy(&raw))
+    }
+
+    fn get(&self, path: &str) -> Reply {
+        self.request("GET", path, &[("Authorization", &self.auth())], b"")
+    }
+
+    fn post_json(&self, path: &str, body: &str) -> Reply {
+        let auth = self.auth();
+        let headers = [
+            ("Authorization", auth.as_str()),
+            ("Content-Type", "application/json"),
+        ];
+        self.request("POST", path, &headers, body.as_bytes())
+    }
+}
+
+impl Drop for Hub {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A parsed response: status, headers (names lower-case) and body.
+#[derive(Debug)]
+struct Reply {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: String,
+}
+
+impl Reply {
+    fn parse(raw: &str) -> Reply {
+        let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((raw, ""));
+        let mut lines = head.lines();
+        let status = lines
+            .next()
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        let headers: Vec<(String, String)> = lines
+            .filter_map(|l| l.split_once(':'))
+            .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+            .collect();
+        let chunked = headers
+            .iter()
+            .any(|(k, v)| k == "transfer-encoding" && v.contains("chunked"));
+        let body = if chunked {
+            let mut out = String::new();
+            let mut rest = body;
+            while let Some((size, tail)) = rest.split_once("\r\n") {
+                let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+                if n == 0 || tail.len() < n {
+                    break;
+                }
+                out.push_str(&tail[..n]);
+                rest = tail[n..].trim_start_matches("\r\n");
+            }
+            out
+        } else {
+            body.to_string()
+        };
+        Reply {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {self:?}"))
+    }
+
+    /// Asserts the one error shape with `status`; returns the message.
+    fn error(&self, status: u16, what: &str) -> String {
+        assert_eq!(self.status, status, "{what}: {self:?}");
+        let ct = self.header("content-type").unwrap_or_default();
+        assert!(ct.starts_with("application/json"), "{what}: {self:?}");
+        let v = self.json();
+        assert_eq!(v["status"], status, "{what}: {v}");
+        v["error"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{what}: no error string in {v}"))
+            .to_string()
+    }
+}
+
+/// Every operation the API has, as `METHOD path`.
+const OPERATIONS: [&str; 9] = [
+    "GET /api/v1/actions/{id}",
+    "GET /api/v1/events",
+    "GET /api/v1/openapi.json",
+    "GET /api/v1/processes",
+    "GET /api/v1/servers",
+    "GET /api/v1/servers/{id}",
+    "GET /api/v1/servers/{id}/processes/{pm_id}",
+    "GET /api/v1/versions",
+    "POST /api/v1/actions",
+];
+
+/// `(METHOD, path, needs a token)` of every operation in the document.
+fn documented_operations(doc: &Value) -> Vec<(String, String, bool)> {
+    let mut ops = Vec::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            // An operation's own `security` overrides the document's.
+            let security = op.get("security").unwrap_or(&doc["security"]);
+            let needs_token = security.as_array().is_some_and(|s| !s.is_empty());
+            ops.push((method.to_ascii_uppercase(), path.clone(), needs_token));
+        }
+    }
+    ops.sort();
+    ops
+}
+
+#[test]
+fn openapi_document_is_public_3_1_and_names_every_route() {
+    let hub = Hub::start();
+    let r = hub.request("GET", "/api/v1/openapi.json", &[], b"");
+    assert_eq!(r.status, 200, "{r:?}");
+    assert!(
+        r.header("content-type")
+            .unwrap()
+            .starts_with("application/json")
+    );
+    let doc = r.json();
+    assert_eq!(doc["openapi"], "3.1.0");
+    let ops: Vec<String> = documented_operations(&doc)
+        .into_iter()
+        .map(|(m, p, _)| format!("{m} {p}"))
+        .collect();
+    assert_eq!(ops, OPERATIONS);
+    let bearer = &doc["components"]["securitySchemes"]["bearer"];
+    assert_eq!(bearer["type"], "http");
+    assert_eq!(bearer["scheme"], "bearer");
+    let error = &doc["components"]["schemas"]["Error"]["properties"];
+    assert!(
+        error["error"].is_object() && error["status"].is_object(),
+        "{error}"
+    );
+    for p in ["server", "app", "before", "limit"] {
+        let params = doc["paths"]["/api/v1/events"]["get"]["parameters"]
+            .as_array()
+            .unwrap();
+        assert!(params.iter().any(|x| x["name"] == p), "events lacks {p}");
+    }
+}
+
+#[test]
+fn every_documented_operation_is_routed_and_guarded_as_documented() {
+    let hub = Hub::start();
+    let doc = hub.request("GET", "/api/v1/openapi.json", &[], b"").json();
+    for (method, path, needs_token) in documented_operations(&doc) {
+        let concrete = path.replace("{id}", "0").replace("{pm_id}", "0");
+        let anonymous = hub.request(&method, &concrete, &[], b"");
+        let at = format!("{method} {concrete} without a token");
+        assert_eq!(anonymous.status == 401, needs_token, "{at}: {anonymous:?}");
+        let r = if method == "POST" {
+            hub.post_json(&concrete, "{}")
+        } else {
+            hub.request(&method, &concrete, &[("Authorization", &hub.auth())], b"")
+        };
+        let at = format!("{method} {concrete}");
+        assert_ne!(r.status, 405, "{at}: {r:?}");
+        if r.status == 404 {
+            // Only the handler's own answer, never the router's.
+            let msg = r.error(404, &at);
+            let own = ["no such server", "no such process", "no such action"];
+            assert!(own.iter().any(|o| msg.starts_with(o)), "{at}: {msg}");
+        }
+    }
+}
+
+#[test]
+fn bad_requests_are_json_errors_that_say_what_is_wrong() {
+    let hub = Hub::start();
+    let cases: [(&str, Reply, u16, &str); 9] = [
+        ("non-numeric id", hub.get("/api/v1/servers/abc"), 400, "id"),
+        (
+            "non-numeric pm_id",
+            hub.get("/api/v1/servers/1/processes/x"),
+            400,
+            "pm_id",
+        ),
+        (
+            "bad limit type",
+            hub.get("/api/v1/events?limit=x"),
+            400,
+            "limit",
+        ),
+        (
+            "limit out of range",
+            hub.get("/api/v1/events?limit=0"),
+            400,
+            "limit",
+        ),
+        (
+            "bad server type",
+            hub.get("/api/v1/events?server=web"),
+            400,
+            "server",
+        ),
+        (
+            "unknown parameter",
+            hub.get("/api/v1/processes?bogus=1"),
+            400,
+            "bogus",
+        ),
+        (
+            "parameter on a route without any",
+            hub.get("/api/v1/servers?bogus=1"),
+            400,
+            "bogus",
+        ),
+        ("unknown server", hub.get("/api/v1/servers/999"), 404, "999"),
+        (
+            "unknown action",
+            hub.get("/api/v1/actions/a-nope"),
+            404,
+            "a-nope",
+        ),
+    ];
+    for (what, reply, status, names) in cases {
+        let msg = reply.error(status, what);
+        assert!(msg.contains(names), "{what}: {msg:?} should name {names}");
+    }
+}
+
+#[test]
+fn bad_bodies_are_json_errors_with_their_own_status() {
+    let hub = Hub::start();
+    let msg = hub
+        .post_json("/api/v1/actions", r#"{"server": 1, "action": "#)
+        .error(400, "malformed JSON");
+    assert!(msg.contains("JSON"), "{msg}");
+
+    let auth = hub.auth();
+    let body = br#"{"server": 1, "action": "restart", "targets": ["all"]}"#;
+    let plain = [
+        ("Authorization", auth.as_str()),
+        ("Content-Type", "text/plain"),
+    ];
+    let msg = hub
+        .request("POST", "/api/v1/actions", &plain, body)
+        .error(415, "wrong content type");
+    assert!(msg.contains("application/json"), "{msg}");
+    let msg = hub
+        .request("POST", "/api/v1/actions", &plain[..1], body)
+        .error(415, "no content type");
+    assert!(msg.contains("application/json"), "{msg}");
+
+    let big = format!(
+        r#"{{"server": 1, "action": "restart", "targets": ["{}"]}}"#,
+        "x".repeat(70 * 1024)
+    );
+    hub.post_json("/api/v1/actions", &big)
+        .error(413, "70 KiB body");
+
+    let msg = hub
+        .post_json(
+            "/api/v1/actions",
+            r#"{"server": 1, "action": "explode", "targets": ["all"]}"#,
+        )
+        .error(422, "unknown verb");
+    assert!(msg.contains("action") && msg.contains("explode"), "{msg}");
+    let msg = hub
+        .post_json(
+            "/api/v1/actions",
+            r#"{"server": 1, "action": "restart", "targets": ["all"], "force": true}"#,
+        )
+        .error(422, "unknown field");
+    assert!(msg.contains("force"), "{msg}");
+    let msg = hub
+        .post_json(
+            "/api/v1/actions",
+            r#"{"server": true, "action": "restart", "targets": ["all"]}"#,
+        )
+        .error(422, "server of the wrong type");
+    assert!(msg.contains("server"), "{msg}");
+    let msg = hub
+        .post_json(
+            "/api/v1/actions",
+            r#"{"server": "web-9", "action": "restart", "targets": ["all"]}"#,
+        )
+        .error(404, "unknown server");
+    assert!(msg.contains("web-9"), "{msg}");
+
+    let r = hub.request(
+        "DELETE",
+        "/api/v1/servers",
+        &[("Authorization", &auth)],
+        b"",
+    );
+    r.error(405, "wrong method");
+    assert!(
+        r.header("allow").unwrap_or_default().contains("GET"),
+        "{r:?}"
+    );
+}
+
+#[test]
+fn the_token_scheme_is_case_insensitive_and_401s_challenge() {
+    let hub = Hub::start();
+    for scheme in ["Bearer", "bearer", "BEARER"] {
+        let h = format!("{scheme} {}", hub.token);
+        let r = hub.request("GET", "/api/v1/servers", &[("Authorization", &h)], b"");
+        assert_eq!(r.status, 200, "{scheme}: {r:?}");
+        assert!(r.json().is_array(), "{r:?}");
+    }
+    let cases: [(&str, &[(&str, &str)]); 4] = [
+        ("no header", &[]),
+        ("unknown token", &[("Authorization", "Bearer pmrt_nope")]),
+        ("other scheme", &[("Authorization", "Basic dTpw")]),
+        ("empty token", &[("Authorization", "Bearer ")]),
+    ];
+    for (what, headers) in cases {
+        let r = hub.request("GET", "/api/v1/events", headers, b"");
+        r.error(401, what);
+        let challenge = r.header("www-authenticate").unwrap_or_default();
+        assert!(challenge.starts_with("Bearer"), "{what}: {r:?}");
+    }
+}
+
+#[test]
+fn api_sources_register_routes_only_through_the_routes_macro() {
+    // A route added with axum's own method would be missing from the
+    // OpenAPI document; `routes!` puts the handler and its documentation in
+    // one place.
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/api");
+    let mut dirs = vec![root.clone()];
+    let mut scanned = 0;
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                let text = std::fs::read_to_string(&path).unwrap();
+                for bad in [".route(", ".route_service(", ".nest_service("] {
+                    assert!(!text.contains(bad), "{} uses `{bad}`", path.display());
+                }
+                scanned += 1;
+            }
+        }
+    }
+    assert!(
+        scanned >= 8,
+        "expected the api sources in {}",
+        root.display()
+    );
+}

@@ -34,6 +34,29 @@ pub struct Config {
     pub retention_coarse_days: u32,
     /// Most process series in one `/metrics` answer.
     pub max_series: usize,
+    /// Most open connections in all (also held under the open-file limit).
+    pub max_connections: usize,
+    /// Most connections from one address (IPv6: one /64) that are not
+    /// authenticated agents; 0 for no limit (a hub behind a proxy).
+    pub max_connections_per_ip: usize,
+    /// Most websocket upgrades waiting for `auth` at once.
+    pub max_pending_handshakes: usize,
+    /// Most of those from one address (IPv6: one /64).
+    pub pending_handshakes_per_ip: usize,
+    /// Seconds a client has for its TLS handshake.
+    pub tls_handshake_timeout_secs: u64,
+    /// Seconds a client has to send a whole request head; also how long an
+    /// idle keep-alive connection stays open.
+    pub header_timeout_secs: u64,
+    /// Seconds a request (its body included) may take before a 408.
+    pub request_timeout_secs: u64,
+    /// Bearer token `/metrics` asks for; none: open, as Prometheus exporters are.
+    pub metrics_token: Option<String>,
+    /// Serve `/metrics` on this address (plain HTTP) instead of the main port.
+    pub metrics_listen: Option<String>,
+    /// The address agents reach the hub at (`wss://hub.example.com:9615`),
+    /// printed in the `pmr link` line of `keys create`.
+    pub public_url: Option<String>,
 }
 
 impl Default for Config {
@@ -51,6 +74,16 @@ impl Default for Config {
             retention_rollups_days: 7,
             retention_coarse_days: 90,
             max_series: 50_000,
+            max_connections: 16_384,
+            max_connections_per_ip: 256,
+            max_pending_handshakes: 1024,
+            pending_handshakes_per_ip: 16,
+            tls_handshake_timeout_secs: 10,
+            header_timeout_secs: 10,
+            request_timeout_secs: 45,
+            metrics_token: None,
+            metrics_listen: None,
+            public_url: None,
         }
     }
 }
@@ -65,7 +98,17 @@ impl Config {
 
     /// The defaults as TOML, for `pmr-hub serve --print-config`.
     pub fn default_toml() -> String {
-        toml::to_string(&Config::default()).unwrap_or_default()
+        let mut text = toml::to_string(&Config::default()).unwrap_or_default();
+        // Settings with no default are shown commented, so every name appears.
+        text.push_str(concat!(
+            "# database = \"sqlite://./pmr-hub-data/hub.db\"\n",
+            "# tls_cert = \"/etc/pmr-hub/cert.pem\"\n",
+            "# tls_key = \"/etc/pmr-hub/key.pem\"\n",
+            "# metrics_token = \"a long random string\"\n",
+            "# metrics_listen = \"127.0.0.1:9616\"\n",
+            "# public_url = \"wss://hub.example.com:9615\"\n",
+        ));
+        text
     }
 
     /// Path of the SQLite file.

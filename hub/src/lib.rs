@@ -1,13 +1,15 @@
 //! pmr-hub: aggregates what every linked pmr agent reports, serves it as a
 //! JSON API and Prometheus metrics.
 //!
-//! The websocket gateway and the API both write through [`live::Live`]; the
-//! store knows no HTTP and no websocket.
+//! Agents come in through [`agents`] (`/agent/v1`), their data lands in
+//! [`live`] and the [`store`]; [`api`] reads both. [`http`] holds the
+//! connection loop, its limits and the one JSON error shape.
 
+pub mod agents;
 pub mod api;
 pub mod bench;
 pub mod config;
-pub mod gateway;
+pub mod housekeeping;
 pub mod http;
 pub mod live;
 pub mod metrics;
@@ -20,10 +22,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
+use axum::extract::{Request, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use tokio::net::TcpListener;
 
 use config::Config;
+use http::error_response;
 use store::Store;
 
 /// Shared state of one hub process.
@@ -42,33 +48,15 @@ pub struct Hub {
     pub ip_limit: ratelimit::RateLimit<IpAddr>,
     /// Handshakes per bucket key.
     pub key_limit: ratelimit::RateLimit<i64>,
-    /// Connections not yet authenticated, at most [`MAX_PENDING_HANDSHAKES`].
-    pub pending_handshakes: Arc<tokio::sync::Semaphore>,
+    /// Upgrades waiting for `auth`, shared fairly between addresses.
+    pub pending: Arc<agents::pending::Pending>,
+    /// The rate-limited log of refused handshakes.
+    pub refusals: agents::refusals::Refusals,
 }
 
-/// Most connections in the handshake at once.
-pub const MAX_PENDING_HANDSHAKES: usize = 512;
-
-/// The client's address, for per-address limits; one type for plain and
-/// TLS listeners.
+/// The client's address, for per-address limits and logs.
 #[derive(Debug, Clone, Copy)]
 pub struct PeerAddr(pub SocketAddr);
-
-impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, TcpListener>>
-    for PeerAddr
-{
-    fn connect_info(stream: axum::serve::IncomingStream<'_, TcpListener>) -> Self {
-        PeerAddr(*stream.remote_addr())
-    }
-}
-
-impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, tls::TlsListener>>
-    for PeerAddr
-{
-    fn connect_info(stream: axum::serve::IncomingStream<'_, tls::TlsListener>) -> Self {
-        PeerAddr(*stream.remote_addr())
-    }
-}
 
 /// One descriptor per agent: lift the soft limit to the hard one.
 pub fn raise_fd_limit() {
@@ -100,158 +88,121 @@ impl Hub {
                 config.handshakes_per_key,
                 config.handshakes_per_key * 10.0,
             ),
+            pending: agents::pending::Pending::new(
+                config.max_pending_handshakes,
+                config.pending_handshakes_per_ip,
+            ),
+            refusals: agents::refusals::Refusals::default(),
             config,
             store,
             live: live::Live::default(),
             hub_id,
             metrics: metrics::Metrics::new()?,
-            pending_handshakes: Arc::new(tokio::sync::Semaphore::new(MAX_PENDING_HANDSHAKES)),
         }))
     }
 }
 
-/// Every route on the hub's one port.
+/// Every route on the hub's main port; errors of every kind are JSON.
 pub fn router(hub: Arc<Hub>) -> Router {
-    Router::new()
-        .route("/agent/v1", get(gateway::upgrade))
-        .route("/metrics", get(metrics_text))
+    let mut r = Router::new()
+        .route("/agent/v1", get(agents::upgrade))
         .route("/healthz", get(|| async { "ok" }))
-        .route("/readyz", get(ready))
-        .merge(api::router(hub.clone()))
-        .with_state(hub)
+        .route("/readyz", get(ready));
+    if hub.config.metrics_listen.is_none() {
+        r = r.route("/metrics", get(metrics_text));
+    }
+    finish(r.merge(api::router(hub.clone())), &hub)
 }
 
-async fn metrics_text(
-    axum::extract::State(hub): axum::extract::State<Arc<Hub>>,
-) -> impl axum::response::IntoResponse {
+/// The routes of a separate `/metrics` listener.
+pub fn metrics_router(hub: Arc<Hub>) -> Router {
+    finish(Router::new().route("/metrics", get(metrics_text)), &hub)
+}
+
+fn finish(r: Router<Arc<Hub>>, hub: &Arc<Hub>) -> Router {
+    let limit = Duration::from_secs(hub.config.request_timeout_secs.max(1));
+    r.fallback(http::limits::not_found)
+        .method_not_allowed_fallback(http::limits::method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(
+            limit,
+            http::limits::guard,
+        ))
+        .with_state(hub.clone())
+}
+
+/// `Authorization: Bearer <token>` with the scheme in any case (RFC 7235).
+pub fn bearer(req: &Request) -> Option<&str> {
+    let v = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = v.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|t| !t.is_empty())
+}
+
+async fn metrics_text(State(hub): State<Arc<Hub>>, req: Request) -> Response {
+    if let Some(want) = &hub.config.metrics_token {
+        let given = bearer(&req).unwrap_or("");
+        let same: bool = subtle::ConstantTimeEq::ct_eq(given.as_bytes(), want.as_bytes()).into();
+        if !same {
+            let mut r = error_response(StatusCode::UNAUTHORIZED, "/metrics needs its bearer token");
+            r.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                header::HeaderValue::from_static("Bearer"),
+            );
+            return r;
+        }
+    }
     (
-        [(
-            axum::http::header::CONTENT_TYPE,
-            "text/plain; version=0.0.4",
-        )],
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         hub.metrics.render(&hub.live, hub.config.max_series),
     )
+        .into_response()
 }
 
-async fn ready(
-    axum::extract::State(hub): axum::extract::State<Arc<Hub>>,
-) -> axum::http::StatusCode {
+async fn ready(State(hub): State<Arc<Hub>>) -> Response {
     let store = hub.store.clone();
     match tokio::task::spawn_blocking(move || store.hub_id()).await {
-        Ok(Ok(_)) => axum::http::StatusCode::OK,
-        _ => axum::http::StatusCode::SERVICE_UNAVAILABLE,
+        Ok(Ok(_)) => "ready".into_response(),
+        _ => error_response(StatusCode::SERVICE_UNAVAILABLE, "the store does not answer"),
     }
 }
 
-/// Serves on `listener` (TLS when `tls` is given) until `shutdown` resolves.
+/// Serves on `listener` (TLS when `tls` is given) until `shutdown` resolves;
+/// also `/metrics` on its own address when `metrics_listen` is set.
 pub async fn serve(
     hub: Arc<Hub>,
     listener: TcpListener,
     tls: Option<Arc<rustls::ServerConfig>>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    tokio::spawn(housekeeping(hub.clone()));
-    let app = router(hub).into_make_service_with_connect_info::<PeerAddr>();
-    match tls {
-        Some(cfg) => {
-            let l = tls::TlsListener::new(listener, cfg)?;
-            axum::serve(l, app).with_graceful_shutdown(shutdown).await?;
-        }
-        None => {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(shutdown)
-                .await?
-        }
+    tokio::spawn(housekeeping::run(hub.clone()));
+    let cfg = hub.config.clone();
+    let refused = hub.metrics.connections_refused.clone();
+    if let Some(addr) = &cfg.metrics_listen {
+        use anyhow::Context;
+        let l = TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("metrics_listen: cannot listen on {addr}"))?;
+        let s = http::serve::Serving {
+            app: metrics_router(hub.clone()),
+            tls: None,
+            conns: http::conns::Connections::new(64, 16),
+            refused: refused.clone(),
+        };
+        let cfg = cfg.clone();
+        tokio::spawn(async move {
+            let _ = http::serve::run(s, &cfg, l, std::future::pending()).await;
+        });
     }
-    Ok(())
-}
-
-/// Folds finished 5-minute windows (a minute of slack for late rows) that
-/// were not folded yet.
-fn downsample(store: &dyn Store) -> store::StoreResult<()> {
-    let span = store::COARSE_SPAN_MS;
-    let to = (now_ms() - 60_000) / span * span;
-    let mark = store
-        .meta("downsampled_until")?
-        .and_then(|v| v.parse::<i64>().ok())
-        .unwrap_or(to - 12 * span);
-    let dirty = store
-        .meta("downsample_dirty_from")?
-        .and_then(|v| v.parse::<i64>().ok());
-    let from = dirty.map_or(mark, |d| d.min(mark) / span * span);
-    if to > from {
-        store.downsample(from, to)?;
-        store.set_meta("downsampled_until", &to.to_string())?;
-        if dirty.is_some() {
-            store.set_meta("downsample_dirty_from", "")?;
-        }
-    }
-    Ok(())
-}
-
-/// Closes sessions of keys revoked by `pmr-hub keys revoke` (another
-/// process, so the store is the only channel), keeps last-seen times and
-/// prunes old rows.
-async fn housekeeping(hub: Arc<Hub>) {
-    let mut tick = tokio::time::interval(Duration::from_secs(1));
-    let mut n: u64 = 0;
-    loop {
-        tick.tick().await;
-        n += 1;
-        let store = hub.store.clone();
-        if let Ok(Ok(keys)) = tokio::task::spawn_blocking(move || store.list_keys()).await {
-            let revoked: std::collections::HashSet<i64> = keys
-                .iter()
-                .filter(|k| k.revoked_at.is_some())
-                .map(|k| k.id)
-                .collect();
-            if !revoked.is_empty() {
-                let closed = hub
-                    .live
-                    .close_keys(&revoked, pmr_shared::link::messages::close::REVOKED);
-                if closed > 0 {
-                    tracing::info!("closed {closed} session(s) of revoked keys");
-                }
-            }
-        }
-        if n.is_multiple_of(10) {
-            let mut seen = Vec::new();
-            hub.live.each(|s| {
-                if s.online {
-                    seen.push((s.id, s.last_seen));
-                }
-            });
-            let store = hub.store.clone();
-            let _ = tokio::task::spawn_blocking(move || store.touch_servers(&seen)).await;
-        }
-        if n % 10 == 5 {
-            hub.ip_limit.sweep();
-            hub.key_limit.sweep();
-        }
-        if n % 600 == 300 {
-            // Servers gone for a day leave memory; their history stays stored.
-            hub.live.evict_offline(now_ms(), 86_400_000);
-        }
-        if n % 60 == 30 {
-            let store = hub.store.clone();
-            if let Ok(Err(e)) =
-                tokio::task::spawn_blocking(move || downsample(store.as_ref())).await
-            {
-                tracing::warn!("downsampling failed: {e}");
-            }
-        }
-        if n % 3600 == 1 {
-            let day = 86_400_000i64;
-            let now = now_ms();
-            let ev = now - i64::from(hub.config.retention_events_days) * day;
-            let ro = now - i64::from(hub.config.retention_rollups_days) * day;
-            let co = now - i64::from(hub.config.retention_coarse_days) * day;
-            let store = hub.store.clone();
-            if let Ok(Ok(n)) = tokio::task::spawn_blocking(move || store.prune(ev, ro, co)).await
-                && n > 0
-            {
-                tracing::info!("pruned {n} old rows");
-            }
-        }
-    }
+    let s = http::serve::Serving {
+        app: router(hub),
+        tls: tls.map(tokio_rustls::TlsAcceptor::from),
+        conns: http::conns::Connections::new(
+            http::serve::connection_cap(&cfg),
+            cfg.max_connections_per_ip,
+        ),
+        refused,
+    };
+    http::serve::run(s, &cfg, listener, shutdown).await
 }

@@ -133,7 +133,9 @@ impl Live {
         );
         drop(sessions);
         if let Some(old) = old {
-            let _ = old.close.send(Some(1000));
+            let _ = old
+                .close
+                .send(Some(pmr_shared::link::messages::close::REPLACED));
         }
         Attached {
             outbound: rx,

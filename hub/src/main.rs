@@ -24,6 +24,10 @@ struct Cli {
     /// Database URL (sqlite://PATH).
     #[arg(long, global = true, env = "PMR_HUB_DATABASE")]
     database: Option<String>,
+    /// The address agents reach the hub at (wss://hub.example.com:9615),
+    /// printed in the `pmr link` line of `keys create`.
+    #[arg(long, global = true, env = "PMR_HUB_PUBLIC_URL")]
+    public_url: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -75,6 +79,12 @@ struct ServeArgs {
     /// Handshakes per second per bucket key.
     #[arg(long, env = "PMR_HUB_HANDSHAKES_PER_KEY")]
     handshakes_per_key: Option<f64>,
+    /// Bearer token that /metrics asks for (default: none, /metrics is open).
+    #[arg(long, env = "PMR_HUB_METRICS_TOKEN", hide_env_values = true)]
+    metrics_token: Option<String>,
+    /// Serve /metrics on this address (plain HTTP) instead of the main port.
+    #[arg(long, env = "PMR_HUB_METRICS_LISTEN")]
+    metrics_listen: Option<String>,
     /// Print the default settings as TOML and exit.
     #[arg(long)]
     print_config: bool,
@@ -129,6 +139,9 @@ fn settings(cli: &Cli) -> anyhow::Result<Config> {
     if let Some(d) = &cli.database {
         cfg.database = Some(d.clone());
     }
+    if let Some(u) = &cli.public_url {
+        cfg.public_url = Some(u.clone());
+    }
     Ok(cfg)
 }
 
@@ -149,10 +162,17 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             println!("secret key: {}", secret.to_text());
             println!();
             println!("The secret is shown once and not stored by the hub. On each server:");
+            let (hub, pin) = link_target(&cfg);
+            println!("  pmr link {} {public} --hub {hub}{pin}", secret.to_text());
             println!(
-                "  pmr link {} {public} --hub wss://HOST:9615",
-                secret.to_text()
+                "or, to keep the secret off the command line (other local users can read it):"
             );
+            println!("  pmr link - {public} --hub {hub}{pin}    # then paste the secret");
+            if pin.is_empty() && cfg.tls_cert.is_none() && cfg.public_url.is_none() {
+                println!(
+                    "(a hub run with --self-signed prints its fingerprint when it starts: add --fingerprint FP)"
+                );
+            }
         }
         Command::Keys(KeysCmd::List) => {
             let store = open_store(&cfg)?;
@@ -212,10 +232,39 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             if let Some(r) = args.handshakes_per_key {
                 cfg.handshakes_per_key = r;
             }
+            if args.metrics_token.is_some() {
+                cfg.metrics_token = args.metrics_token;
+            }
+            if args.metrics_listen.is_some() {
+                cfg.metrics_listen = args.metrics_listen;
+            }
             serve(cfg)?;
         }
     }
     Ok(())
+}
+
+/// Where agents reach this hub, and the `--fingerprint` they need for a
+/// self-signed certificate already generated in the data directory.
+fn link_target(cfg: &Config) -> (String, String) {
+    let self_signed = cfg.data_dir.join("self-signed.crt");
+    let pin = if cfg.tls_cert.is_none() && self_signed.exists() {
+        pmr_hub::tls::load(&self_signed, &cfg.data_dir.join("self-signed.key"))
+            .map(|(certs, _)| format!(" --fingerprint {}", pmr_hub::tls::fingerprint(&certs[0])))
+            .unwrap_or_default()
+    } else {
+        String::new()
+    };
+    if let Some(url) = &cfg.public_url {
+        return (url.clone(), pin);
+    }
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_else(|_| "HOST".into());
+    let port = cfg.listen.rsplit(':').next().unwrap_or("9615");
+    let tls = cfg.tls_cert.is_some() || cfg.self_signed || self_signed.exists();
+    let scheme = if tls { "wss" } else { "ws" };
+    (format!("{scheme}://{host}:{port}"), pin)
 }
 
 fn serve(cfg: Config) -> anyhow::Result<()> {

@@ -16,6 +16,8 @@ pub struct Metrics {
     pub frames_in: IntCounter,
     /// Refused handshakes by reason.
     pub handshake_failures: IntCounterVec,
+    /// Connections closed at accept by reason (`hub_full`, `address_full`).
+    pub connections_refused: IntCounterVec,
     /// Delay from an agent's snapshot to its arrival.
     pub ingest_lag: Histogram,
     /// Process series left out because of the cap.
@@ -46,6 +48,13 @@ impl Metrics {
             ),
             &["reason"],
         )?;
+        let connections_refused = IntCounterVec::new(
+            Opts::new(
+                "pmr_hub_connections_refused_total",
+                "Connections closed at accept because a cap was reached",
+            ),
+            &["reason"],
+        )?;
         let ingest_lag = Histogram::with_opts(
             HistogramOpts::new(
                 "pmr_hub_ingest_lag_seconds",
@@ -61,6 +70,7 @@ impl Metrics {
         registry.register(Box::new(frames_in.clone()))?;
         registry.register(Box::new(handshake_failures.clone()))?;
         registry.register(Box::new(ingest_lag.clone()))?;
+        registry.register(Box::new(connections_refused.clone()))?;
         registry.register(Box::new(series_dropped.clone()))?;
         let proc_registry = Registry::new();
         let gauge = |name: &str, help: &str, labels: &[&str]| -> anyhow::Result<GaugeVec> {
@@ -105,6 +115,7 @@ impl Metrics {
             agents_connected,
             frames_in,
             handshake_failures,
+            connections_refused,
             ingest_lag,
             series_dropped,
         })

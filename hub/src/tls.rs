@@ -1,22 +1,13 @@
 //! TLS for the hub's one port: a certificate from files, or a generated
 //! self-signed one whose SHA-256 fingerprint agents can pin.
 
-use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::Context;
 use rustls::ServerConfig;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use sha2::{Digest, Sha256};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::mpsc;
-use tokio_rustls::TlsAcceptor;
-use tokio_rustls::server::TlsStream;
-
-/// How long a client gets to finish its TLS handshake.
-const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// SHA-256 of a DER certificate, as `AA:BB:...`.
 pub fn fingerprint(der: &[u8]) -> String {
@@ -56,7 +47,8 @@ pub fn self_signed(
     if !cert_path.exists() || !key_path.exists() {
         let generated =
             rcgen::generate_simple_self_signed(names).context("cannot generate a certificate")?;
-        std::fs::create_dir_all(dir)?;
+        std::os::unix::fs::DirBuilderExt::mode(std::fs::DirBuilder::new().recursive(true), 0o700)
+            .create(dir)?;
         std::fs::write(&cert_path, generated.cert.pem())?;
         write_private(&key_path, generated.signing_key.serialize_pem().as_bytes())?;
     }
@@ -90,55 +82,4 @@ pub fn server_config(
     cfg.send_tls13_tickets = 0;
     cfg.max_fragment_size = Some(4096);
     Ok(Arc::new(cfg))
-}
-
-/// An axum listener that hands over connections once their TLS handshake is
-/// done; handshakes run in their own tasks so a slow client delays no one.
-pub struct TlsListener {
-    rx: mpsc::Receiver<(TlsStream<TcpStream>, SocketAddr)>,
-    addr: SocketAddr,
-}
-
-impl TlsListener {
-    /// Accepts on `tcp` and terminates TLS with `cfg`.
-    pub fn new(tcp: TcpListener, cfg: Arc<ServerConfig>) -> std::io::Result<Self> {
-        let addr = tcp.local_addr()?;
-        let (tx, rx) = mpsc::channel(256);
-        let acceptor = TlsAcceptor::from(cfg);
-        tokio::spawn(async move {
-            loop {
-                let Ok((stream, peer)) = tcp.accept().await else {
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                };
-                let _ = stream.set_nodelay(true);
-                let acceptor = acceptor.clone();
-                let tx = tx.clone();
-                tokio::spawn(async move {
-                    if let Ok(Ok(tls)) =
-                        tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await
-                    {
-                        let _ = tx.send((tls, peer)).await;
-                    }
-                });
-            }
-        });
-        Ok(Self { rx, addr })
-    }
-}
-
-impl axum::serve::Listener for TlsListener {
-    type Io = TlsStream<TcpStream>;
-    type Addr = SocketAddr;
-
-    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        match self.rx.recv().await {
-            Some(conn) => conn,
-            None => std::future::pending().await,
-        }
-    }
-
-    fn local_addr(&self) -> std::io::Result<Self::Addr> {
-        Ok(self.addr)
-    }
 }

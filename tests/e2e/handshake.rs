@@ -9,10 +9,10 @@ use tokio_tungstenite::tungstenite::Message;
 
 use crate::harness::{Agent, Hub, Tls, wait_until};
 
-type Ws =
+pub type Ws =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
-async fn open(hub: &Hub) -> (Ws, String, [u8; 32]) {
+pub async fn open(hub: &Hub) -> (Ws, String, [u8; 32]) {
     let (mut ws, _) = tokio_tungstenite::connect_async(format!("{}/agent/v1", hub.ws_url()))
         .await
         .unwrap();
@@ -26,7 +26,7 @@ async fn open(hub: &Hub) -> (Ws, String, [u8; 32]) {
     (ws, hub_id, nonce)
 }
 
-fn now() -> i64 {
+pub fn now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -34,7 +34,7 @@ fn now() -> i64 {
 }
 
 /// An auth message; `signer` may differ from the presented key to forge.
-fn auth(signer: &SecretKey, public: &str, hub_id: &str, nonce: &[u8; 32], ts: i64) -> AgentMsg {
+pub fn auth(signer: &SecretKey, public: &str, hub_id: &str, nonce: &[u8; 32], ts: i64) -> AgentMsg {
     let f = AuthFields {
         hub_id,
         nonce,
@@ -58,11 +58,13 @@ fn auth(signer: &SecretKey, public: &str, hub_id: &str, nonce: &[u8; 32], ts: i6
 }
 
 /// A snapshot of `n` processes with long names (about 400 bytes each).
-fn snapshot(n: u32) -> pmr_shared::link::messages::Snapshot {
+pub fn snapshot(n: u32) -> pmr_shared::link::messages::Snapshot {
     let processes = (0..n)
         .map(|i| pmr_shared::link::messages::Proc {
             pm_id: i,
             name: format!("{i:0>200}"),
+            status: "online".into(),
+            exec_mode: "fork_mode".into(),
             ..Default::default()
         })
         .collect();
@@ -75,7 +77,7 @@ fn snapshot(n: u32) -> pmr_shared::link::messages::Snapshot {
     }
 }
 
-fn event(seq: u64) -> AgentMsg {
+pub fn event(seq: u64) -> AgentMsg {
     AgentMsg::Event(pmr_shared::link::messages::Event {
         seq,
         at: now(),
@@ -88,14 +90,14 @@ fn event(seq: u64) -> AgentMsg {
     })
 }
 
-async fn send(ws: &mut Ws, m: &AgentMsg) {
+pub async fn send(ws: &mut Ws, m: &AgentMsg) {
     ws.send(Message::Text(serde_json::to_string(m).unwrap().into()))
         .await
         .unwrap();
 }
 
 /// The close code the hub ends with (0 if it just dropped the connection).
-async fn close_code(ws: &mut Ws) -> u16 {
+pub async fn close_code(ws: &mut Ws) -> u16 {
     loop {
         match tokio::time::timeout(std::time::Duration::from_secs(15), ws.next())
             .await
@@ -108,7 +110,7 @@ async fn close_code(ws: &mut Ws) -> u16 {
     }
 }
 
-async fn welcomed(ws: &mut Ws) -> bool {
+pub async fn welcomed(ws: &mut Ws) -> bool {
     matches!(ws.next().await, Some(Ok(Message::Text(t))) if t.contains("\"welcome\""))
 }
 
@@ -183,7 +185,7 @@ async fn refusals_have_their_close_codes() {
     assert!(welcomed(&mut ws).await);
     // A valid snapshot well under the frame limit is taken (an event after
     // it is acknowledged); one over it, valid in every other way, ends that
-    // connection with 4400.
+    // connection with 1009, "message too big".
     send(&mut ws, &AgentMsg::Snapshot(snapshot(2000))).await;
     send(&mut ws, &event(1)).await;
     let ack = loop {
@@ -197,7 +199,7 @@ async fn refusals_have_their_close_codes() {
     let big = serde_json::to_string(&AgentMsg::Snapshot(snapshot(4000))).unwrap();
     assert!(big.len() > pmr_shared::link::messages::MAX_FRAME_BYTES);
     let _ = ws.send(Message::Text(big.into())).await;
-    assert_eq!(close_code(&mut ws).await, close::BAD_FRAME);
+    assert_eq!(close_code(&mut ws).await, close::TOO_BIG);
 
     // A revoked key: new connections refused, live ones closed.
     let other = hub.admin(&["keys", "create", "--bucket", "staging"]);

@@ -131,7 +131,13 @@ impl Hub {
             .arg(format!("127.0.0.1:{}", self.port))
             .args(&self.extra)
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(self.dir.path().join("hub.log"))
+                    .unwrap(),
+            )
             .spawn()
             .unwrap();
         let mut out = BufReader::new(child.stdout.take().unwrap());
@@ -181,6 +187,11 @@ impl Hub {
             if self.tls { "wss" } else { "ws" },
             self.port
         )
+    }
+
+    /// What the hub wrote to its log (stderr) so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("hub.log")).unwrap_or_default()
     }
 
     pub fn admin(&self, args: &[&str]) -> Output {

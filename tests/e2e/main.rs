@@ -5,6 +5,7 @@
 mod harness;
 
 mod handshake;
+mod hostile;
 mod link;
 mod link_secret;
 mod offline;

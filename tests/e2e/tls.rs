@@ -5,7 +5,7 @@ use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair,
 use crate::harness::{Agent, Hub, Tls, wait_until};
 
 /// A CA and a certificate for 127.0.0.1/localhost signed by it, as PEM files.
-fn make_ca(dir: &std::path::Path) -> Tls {
+pub fn make_ca(dir: &std::path::Path) -> Tls {
     let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
     ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
     ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];

@@ -39,13 +39,39 @@ fn open(path: &Path) -> anyhow::Result<Connection> {
     Ok(c)
 }
 
+/// Creates the database's directory (0700) and file (0600) when missing,
+/// and takes group and other access off an existing file: it holds public
+/// keys, token hashes and every server's history. SQLite gives its `-wal`
+/// and `-shm` files the database file's mode.
+fn private_file(path: &Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
+        && !dir.exists()
+    {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("cannot open database {}", path.display()))?;
+    let mode = file.metadata()?.permissions().mode();
+    if mode & 0o077 != 0 {
+        file.set_permissions(std::fs::Permissions::from_mode(mode & 0o700))
+            .with_context(|| format!("cannot make {} private", path.display()))?;
+    }
+    Ok(())
+}
+
 impl SqliteStore {
     /// Opens (creating and migrating) the database file.
     pub fn open(path: &Path) -> anyhow::Result<Self> {
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)
-                .with_context(|| format!("cannot create {}", dir.display()))?;
-        }
+        private_file(path)?;
         let write = open(path)?;
         write
             .execute_batch(SCHEMA)
@@ -640,6 +666,25 @@ mod tests {
         assert!(revoked.revoked_at.is_some());
         assert!(matches!(s.revoke_key("nope"), Err(StoreError::NotFound)));
         assert_eq!(s.hub_id().unwrap(), s.hub_id().unwrap());
+    }
+
+    #[test]
+    fn the_data_dir_and_database_are_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        let db = data.join("hub.db");
+        let s = SqliteStore::open(&db).unwrap();
+        s.hub_id().unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&data), 0o700);
+        assert_eq!(mode(&db), 0o600);
+        assert_eq!(mode(&data.join("hub.db-wal")), 0o600);
+        // An older database left readable by others is tightened.
+        drop(s);
+        std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o644)).unwrap();
+        SqliteStore::open(&db).unwrap();
+        assert_eq!(mode(&db), 0o600);
     }
 
     #[test]

@@ -25,10 +25,22 @@ pub mod close {
     pub const PROTOCOL: u16 = 4426;
     /// Too many attempts from this address or key.
     pub const RATE_LIMITED: u16 = 4429;
-    /// A frame was too big or not valid JSON.
+    /// A frame was not valid JSON, not a known message, or broke a field
+    /// limit (the close reason names the field).
     pub const BAD_FRAME: u16 = 4400;
     /// The handshake took too long.
     pub const TIMEOUT: u16 = 4410;
+    /// No frame came for 30 s: the session is dead.
+    pub const IDLE: u16 = 4411;
+    /// A newer session of the same machine (bucket and `machine_id`) took over.
+    pub const REPLACED: u16 = 4412;
+    /// A frame over [`super::MAX_FRAME_BYTES`] (RFC 6455's "message too big").
+    pub const TOO_BIG: u16 = 1009;
+    /// The hub needed this pending handshake's place for a fairer newcomer
+    /// (RFC 6455's "try again later").
+    pub const TRY_AGAIN: u16 = 1013;
+    /// The hub failed (RFC 6455's "internal error"); the agent is not to blame.
+    pub const INTERNAL: u16 = 1011;
 
     /// A human reason for a close code, shown by `pmr link status`.
     pub fn reason(code: u16) -> &'static str {
@@ -42,8 +54,13 @@ pub mod close {
             CLOCK_SKEW => "this machine's clock is more than 60 s off the hub's",
             PROTOCOL => "the hub speaks another link protocol version",
             RATE_LIMITED => "too many connection attempts; backing off",
-            BAD_FRAME => "the hub refused a frame (too big or malformed)",
+            BAD_FRAME => "the hub refused a frame (malformed, or a field over its limit)",
             TIMEOUT => "the handshake took too long",
+            IDLE => "no frame from this agent for 30 s",
+            REPLACED => "a newer session of this machine (same bucket and machine id) took over",
+            TOO_BIG => "a frame was larger than 1 MiB",
+            TRY_AGAIN => "the hub is busy with other handshakes; try again later",
+            INTERNAL => "the hub failed; it will take the agent back when it recovers",
             _ => "closed by the hub",
         }
     }

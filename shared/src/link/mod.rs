@@ -3,4 +3,5 @@
 
 pub mod handshake;
 pub mod keys;
+pub mod limits;
 pub mod messages;

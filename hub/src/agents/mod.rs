@@ -1,0 +1,118 @@
+//! `/agent/v1`: the agents' websocket door. An upgrade is admitted only
+//! within the per-address handshake rate and the fair pool of pending
+//! handshakes; then [`handshake`] proves the agent holds its bucket's key,
+//! and [`session`] carries its snapshots, events, rollups and actions.
+
+pub mod handshake;
+pub mod pending;
+pub mod refusals;
+pub mod session;
+
+use std::sync::Arc;
+
+use axum::Extension;
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
+use axum::extract::{ConnectInfo, State, WebSocketUpgrade};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::Response;
+use pmr_shared::link::messages::{MAX_FRAME_BYTES, close};
+use tokio_tungstenite::tungstenite;
+
+use crate::http::addr::AddrKey;
+use crate::http::conns::ConnSlot;
+use crate::http::error_response;
+use crate::{Hub, PeerAddr};
+
+/// Seconds a refused client is told to wait (`Retry-After`).
+const RETRY_AFTER_SECS: &str = "5";
+
+fn busy(status: StatusCode, message: &str) -> Response {
+    let mut r = error_response(status, message);
+    r.headers_mut().insert(
+        header::RETRY_AFTER,
+        HeaderValue::from_static(RETRY_AFTER_SECS),
+    );
+    r
+}
+
+/// Upgrades with small buffers and hard frame limits, or refuses over HTTP.
+pub async fn upgrade(
+    State(hub): State<Arc<Hub>>,
+    ConnectInfo(PeerAddr(addr)): ConnectInfo<PeerAddr>,
+    conn: Option<Extension<Arc<ConnSlot>>>,
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Response {
+    let ws = match ws {
+        Ok(ws) => ws,
+        Err(e) => return error_response(e.status(), e.body_text()),
+    };
+    if !hub.ip_limit.allow(&addr.ip()) {
+        hub.refusals
+            .note(&hub.metrics, addr, "rate_limited_ip", "too many handshakes");
+        return busy(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too many connection attempts from this address",
+        );
+    }
+    let slot = match hub.pending.admit(AddrKey::from(addr.ip())) {
+        Ok(slot) => slot,
+        Err(why) => {
+            let (label, message) = match why {
+                pending::Refused::Address => (
+                    "busy_address",
+                    "this address holds its whole share of pending handshakes",
+                ),
+                pending::Refused::Pool => ("busy", "too many handshakes in progress"),
+            };
+            hub.refusals.note(&hub.metrics, addr, label, message);
+            return busy(StatusCode::SERVICE_UNAVAILABLE, message);
+        }
+    };
+    let conn = conn.map(|Extension(c)| c);
+    ws.max_message_size(MAX_FRAME_BYTES)
+        .max_frame_size(MAX_FRAME_BYTES)
+        .read_buffer_size(4 * 1024)
+        .write_buffer_size(4 * 1024)
+        .max_write_buffer_size(MAX_FRAME_BYTES * 2)
+        .on_upgrade(move |socket| session::run(hub, socket, addr, slot, conn))
+}
+
+/// Sends a close frame; `detail` replaces the code's standard reason when
+/// given (cut to the 123 bytes a close frame can carry).
+pub(crate) async fn send_close(socket: &mut WebSocket, code: u16, detail: &str) {
+    let mut reason = if detail.is_empty() {
+        close::reason(code).to_string()
+    } else {
+        detail.to_string()
+    };
+    if reason.len() > 123 {
+        let mut end = 123;
+        while !reason.is_char_boundary(end) {
+            end -= 1;
+        }
+        reason.truncate(end);
+    }
+    let frame = CloseFrame {
+        code,
+        reason: Utf8Bytes::from(reason),
+    };
+    let _ = socket.send(Message::Close(Some(frame))).await;
+}
+
+/// The close code a receive error calls for, or `None` when the connection
+/// is simply gone (an endpoint never sends 1006: RFC 6455 §7.4.1).
+pub(crate) fn ws_error_code(e: axum::Error) -> Option<u16> {
+    let inner = e.into_inner();
+    match inner.downcast_ref::<tungstenite::Error>() {
+        Some(tungstenite::Error::Capacity(_)) => Some(close::TOO_BIG),
+        Some(
+            tungstenite::Error::Io(_)
+            | tungstenite::Error::ConnectionClosed
+            | tungstenite::Error::AlreadyClosed,
+        ) => None,
+        Some(tungstenite::Error::Utf8(_)) => Some(1007),
+        Some(_) => Some(1002),
+        None => None,
+    }
+}

@@ -1,0 +1,269 @@
+//! One authenticated agent's session: ingest its frames within their
+//! limits and rate, acknowledge what is stored, carry actions to it, and
+//! close with a code that says why (never 1006, which no endpoint may send).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::ws::{Message, WebSocket};
+use futures_util::{SinkExt, StreamExt};
+use pmr_shared::link::limits;
+use pmr_shared::link::messages::{AgentMsg, HubMsg, Stream, close};
+
+use super::handshake::{self, Refusal};
+use super::pending::Slot;
+use super::refusals::escape;
+use super::{send_close, ws_error_code};
+use crate::http::conns::ConnSlot;
+use crate::live::{Attached, ServerView};
+use crate::{Hub, now_ms};
+
+/// A session with no frame for this long is dead (agents send every second).
+pub const IDLE_LIMIT: Duration = Duration::from_secs(30);
+/// The hub pings this often so the agent can tell a dead hub too.
+pub const PING_EVERY: Duration = Duration::from_secs(15);
+/// A send that cannot complete in this time means the agent stopped reading.
+const SEND_LIMIT: Duration = Duration::from_secs(10);
+/// Frames per second one session may average (the burst covers replays).
+pub const FRAME_RATE: f64 = 50.0;
+/// Frames one session may send at once.
+pub const FRAME_BURST: f64 = 20_000.0;
+
+/// Handshake, then the session, on an upgraded socket.
+pub async fn run(
+    hub: Arc<Hub>,
+    mut socket: WebSocket,
+    peer: SocketAddr,
+    mut slot: Slot,
+    conn: Option<Arc<ConnSlot>>,
+) {
+    let outcome = tokio::select! {
+        r = handshake::run(&hub, &mut socket) => r,
+        () = slot.evicted() => Err(Refusal::Close {
+            code: close::TRY_AGAIN,
+            label: "evicted",
+            detail: String::new(),
+        }),
+    };
+    drop(slot);
+    let authed = match outcome {
+        Ok(a) => a,
+        Err(Refusal::Gone) => return,
+        Err(Refusal::Close {
+            code,
+            label,
+            detail,
+        }) => {
+            hub.refusals.note(&hub.metrics, peer, label, &detail);
+            send_close(&mut socket, code, &detail).await;
+            return;
+        }
+    };
+    if let Some(c) = &conn {
+        c.promote();
+    }
+    if let Err(e) = serve(&hub, socket, authed).await {
+        tracing::warn!(%peer, "session failed: {e:#}");
+    }
+}
+
+async fn serve(
+    hub: &Arc<Hub>,
+    mut socket: WebSocket,
+    authed: handshake::Authed,
+) -> anyhow::Result<()> {
+    let now = now_ms();
+    let store = hub.store.clone();
+    let (bid, mid, name, ver) = (
+        authed.bucket_id,
+        authed.machine_id.clone(),
+        authed.machine_name.clone(),
+        authed.agent_version.clone(),
+    );
+    let server_id =
+        tokio::task::spawn_blocking(move || store.upsert_server(bid, &mid, &name, &ver, now))
+            .await??;
+    let store = hub.store.clone();
+    let resume = tokio::task::spawn_blocking(move || store.resume(server_id)).await??;
+    let welcome = HubMsg::Welcome {
+        session_id: format!("{server_id}-{now}"),
+        resume,
+    };
+    if socket
+        .send(Message::Text(serde_json::to_string(&welcome)?.into()))
+        .await
+        .is_err()
+    {
+        return Ok(());
+    }
+    let mut attached = hub.live.attach(
+        ServerView {
+            id: server_id,
+            bucket: authed.bucket.clone(),
+            name: authed.machine_name.clone(),
+            machine_id: authed.machine_id.clone(),
+            agent_version: authed.agent_version.clone(),
+            online: true,
+            last_seen: now,
+            connected_since: now,
+            ..Default::default()
+        },
+        authed.key_id,
+    );
+    let (server, bucket) = (escape(&authed.machine_name), escape(&authed.bucket));
+    hub.metrics.agents_connected.inc();
+    tracing::info!(server, bucket, server_id, "agent connected");
+    let end = match frames(hub, server_id, &mut socket, &mut attached).await {
+        Ok(end) => end,
+        Err(e) => {
+            // Our failure, not the agent's: say so, do not blame its frame.
+            tracing::warn!(server, server_id, "session failed: {e:#}");
+            End::Code(close::INTERNAL, String::new())
+        }
+    };
+    hub.metrics.agents_connected.dec();
+    hub.live.detach(server_id, attached.generation, now_ms());
+    match end {
+        End::Gone => tracing::info!(server, server_id, "agent disconnected"),
+        End::Code(code, detail) => {
+            let detail = escape(&detail);
+            tracing::info!(server, server_id, code, detail, "agent session closed");
+            send_close(&mut socket, code, &detail).await;
+        }
+    }
+    Ok(())
+}
+
+/// Why a session ends.
+enum End {
+    /// The agent left, or the connection broke: nothing to send.
+    Gone,
+    /// Close with this code and, if not empty, this reason.
+    Code(u16, String),
+}
+
+/// Applies one frame; returns the ack to send, if any.
+async fn ingest(
+    hub: &Hub,
+    server_id: i64,
+    msg: AgentMsg,
+    now: i64,
+) -> anyhow::Result<Option<HubMsg>> {
+    Ok(match msg {
+        AgentMsg::Snapshot(s) => {
+            hub.metrics
+                .ingest_lag
+                .observe(((now - s.at).max(0) as f64) / 1000.0);
+            hub.live.apply(server_id, s, now);
+            None
+        }
+        AgentMsg::Event(e) => {
+            hub.live.touch(server_id, now);
+            // The ack names the frame it answers, stored now or before (a
+            // replay, in any order): an outbox never waits on a lost ack.
+            let (store, seq) = (hub.store.clone(), e.seq);
+            tokio::task::spawn_blocking(move || store.insert_events(server_id, &[e])).await??;
+            Some(HubMsg::Ack {
+                stream: Stream::Events,
+                seq,
+            })
+        }
+        AgentMsg::Rollup(r) => {
+            hub.live.touch(server_id, now);
+            let (store, seq) = (hub.store.clone(), r.seq);
+            tokio::task::spawn_blocking(move || store.insert_rollups(server_id, &[r])).await??;
+            Some(HubMsg::Ack {
+                stream: Stream::Rollups,
+                seq,
+            })
+        }
+        AgentMsg::ActionResult(r) => {
+            let store = hub.store.clone();
+            let (id, ok, message) = (r.id.clone(), r.ok, r.message.clone());
+            tokio::task::spawn_blocking(move || {
+                store.finish_action(server_id, &id, ok, &message, now)
+            })
+            .await??;
+            hub.live.action_done(server_id, r);
+            None
+        }
+        AgentMsg::Auth { .. } => unreachable!("refused by limits::message"),
+    })
+}
+
+/// How a session the hub ended closes: with the code it was given, if any.
+fn closing(attached: &Attached) -> End {
+    match *attached.close.borrow() {
+        Some(code) => End::Code(code, String::new()),
+        None => End::Gone,
+    }
+}
+
+async fn frames(
+    hub: &Arc<Hub>,
+    server_id: i64,
+    socket: &mut WebSocket,
+    attached: &mut Attached,
+) -> anyhow::Result<End> {
+    let (mut sink, mut stream) = socket.split();
+    let mut ping = tokio::time::interval(PING_EVERY);
+    ping.tick().await;
+    let mut tokens = FRAME_BURST;
+    let mut refill = tokio::time::Instant::now();
+    macro_rules! send {
+        ($msg:expr) => {
+            match tokio::time::timeout(SEND_LIMIT, sink.send($msg)).await {
+                Ok(Ok(())) => {}
+                _ => return Ok(End::Gone),
+            }
+        };
+    }
+    loop {
+        tokio::select! {
+            frame = tokio::time::timeout(IDLE_LIMIT, stream.next()) => {
+                let text = match frame {
+                    Err(_) => return Ok(End::Code(close::IDLE, String::new())),
+                    Ok(Some(Ok(Message::Text(t)))) => t,
+                    Ok(Some(Ok(Message::Ping(_) | Message::Pong(_)))) => continue,
+                    Ok(Some(Ok(Message::Close(_))) | None) => return Ok(End::Gone),
+                    Ok(Some(Ok(Message::Binary(_)))) => {
+                        return Ok(End::Code(close::BAD_FRAME, "binary frame".into()));
+                    }
+                    Ok(Some(Err(e))) => {
+                        return Ok(ws_error_code(e).map_or(End::Gone, |c| End::Code(c, String::new())));
+                    }
+                };
+                hub.metrics.frames_in.inc();
+                let now_i = tokio::time::Instant::now();
+                tokens = (tokens + now_i.duration_since(refill).as_secs_f64() * FRAME_RATE).min(FRAME_BURST);
+                refill = now_i;
+                if tokens < 1.0 {
+                    return Ok(End::Code(close::RATE_LIMITED, String::new()));
+                }
+                tokens -= 1.0;
+                let msg = match serde_json::from_str::<AgentMsg>(&text) {
+                    Ok(m) => m,
+                    Err(e) => return Ok(End::Code(close::BAD_FRAME, format!("not a message: {e}"))),
+                };
+                if let Err(bad) = limits::message(&msg) {
+                    return Ok(End::Code(close::BAD_FRAME, bad.to_string()));
+                }
+                if let Some(ack) = ingest(hub, server_id, msg, now_ms()).await? {
+                    send!(Message::Text(serde_json::to_string(&ack)?.into()));
+                }
+            }
+            _ = ping.tick() => send!(Message::Ping(Default::default())),
+            out = attached.outbound.recv() => {
+                // The hub drops the channel when it ends the session: say why.
+                let Some(out) = out else { return Ok(closing(attached)) };
+                send!(Message::Text(serde_json::to_string(&out)?.into()));
+            }
+            changed = attached.close.changed() => {
+                if changed.is_err() || attached.close.borrow().is_some() {
+                    return Ok(closing(attached));
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,98 @@
+//! Once-a-second chores: close sessions of revoked keys, keep last-seen
+//! times, forget idle rate-limit entries, fold and prune old rows.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::store::{self, Store};
+use crate::{Hub, now_ms};
+
+/// Folds finished 5-minute windows (a minute of slack for late rows) that
+/// were not folded yet.
+fn downsample(store: &dyn Store) -> store::StoreResult<()> {
+    let span = store::COARSE_SPAN_MS;
+    let to = (now_ms() - 60_000) / span * span;
+    let mark = store
+        .meta("downsampled_until")?
+        .and_then(|v| v.parse::<i64>().ok())
+        .unwrap_or(to - 12 * span);
+    let dirty = store
+        .meta("downsample_dirty_from")?
+        .and_then(|v| v.parse::<i64>().ok());
+    let from = dirty.map_or(mark, |d| d.min(mark) / span * span);
+    if to > from {
+        store.downsample(from, to)?;
+        store.set_meta("downsampled_until", &to.to_string())?;
+        if dirty.is_some() {
+            store.set_meta("downsample_dirty_from", "")?;
+        }
+    }
+    Ok(())
+}
+
+/// Closes sessions of keys revoked by `pmr-hub keys revoke` (another
+/// process, so the store is the only channel), keeps last-seen times and
+/// prunes old rows.
+pub async fn run(hub: Arc<Hub>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    let mut n: u64 = 0;
+    loop {
+        tick.tick().await;
+        n += 1;
+        let store = hub.store.clone();
+        if let Ok(Ok(keys)) = tokio::task::spawn_blocking(move || store.list_keys()).await {
+            let revoked: std::collections::HashSet<i64> = keys
+                .iter()
+                .filter(|k| k.revoked_at.is_some())
+                .map(|k| k.id)
+                .collect();
+            if !revoked.is_empty() {
+                let closed = hub
+                    .live
+                    .close_keys(&revoked, pmr_shared::link::messages::close::REVOKED);
+                if closed > 0 {
+                    tracing::info!("closed {closed} session(s) of revoked keys");
+                }
+            }
+        }
+        if n.is_multiple_of(10) {
+            let mut seen = Vec::new();
+            hub.live.each(|s| {
+                if s.online {
+                    seen.push((s.id, s.last_seen));
+                }
+            });
+            let store = hub.store.clone();
+            let _ = tokio::task::spawn_blocking(move || store.touch_servers(&seen)).await;
+        }
+        if n % 10 == 5 {
+            hub.ip_limit.sweep();
+            hub.key_limit.sweep();
+        }
+        if n % 600 == 300 {
+            // Servers gone for a day leave memory; their history stays stored.
+            hub.live.evict_offline(now_ms(), 86_400_000);
+        }
+        if n % 60 == 30 {
+            let store = hub.store.clone();
+            if let Ok(Err(e)) =
+                tokio::task::spawn_blocking(move || downsample(store.as_ref())).await
+            {
+                tracing::warn!("downsampling failed: {e}");
+            }
+        }
+        if n % 3600 == 1 {
+            let day = 86_400_000i64;
+            let now = now_ms();
+            let ev = now - i64::from(hub.config.retention_events_days) * day;
+            let ro = now - i64::from(hub.config.retention_rollups_days) * day;
+            let co = now - i64::from(hub.config.retention_coarse_days) * day;
+            let store = hub.store.clone();
+            if let Ok(Ok(n)) = tokio::task::spawn_blocking(move || store.prune(ev, ro, co)).await
+                && n > 0
+            {
+                tracing::info!("pruned {n} old rows");
+            }
+        }
+    }
+}

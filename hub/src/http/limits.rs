@@ -1,0 +1,63 @@
+//! Limits every request meets before its route, answered as JSON errors:
+//! the request line and head sizes (414, 431), the time a request may take
+//! (408), and the router's own 404 and 405.
+
+use std::time::Duration;
+
+use axum::extract::{Request, State};
+use axum::http::StatusCode;
+use axum::middleware::Next;
+use axum::response::Response;
+
+use super::error_response;
+
+/// Longest request target (path and query), bytes.
+pub const MAX_URI: usize = 8 * 1024;
+/// Most header lines in a request.
+pub const MAX_HEADERS: usize = 100;
+/// Most bytes of header names and values in a request.
+pub const MAX_HEADER_BYTES: usize = 16 * 1024;
+
+/// Refuses oversized request heads, then runs the request within `limit`.
+pub async fn guard(State(limit): State<Duration>, req: Request, next: Next) -> Response {
+    if req.uri().to_string().len() > MAX_URI {
+        return error_response(
+            StatusCode::URI_TOO_LONG,
+            format!("the request target is longer than {MAX_URI} bytes"),
+        );
+    }
+    let headers = req.headers();
+    let bytes: usize = headers
+        .iter()
+        .map(|(k, v)| k.as_str().len() + v.len())
+        .sum();
+    if headers.len() > MAX_HEADERS || bytes > MAX_HEADER_BYTES {
+        return error_response(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            format!("at most {MAX_HEADERS} header lines and {MAX_HEADER_BYTES} bytes of headers"),
+        );
+    }
+    match tokio::time::timeout(limit, next.run(req)).await {
+        Ok(resp) => resp,
+        Err(_) => error_response(
+            StatusCode::REQUEST_TIMEOUT,
+            format!("the request took longer than {} s", limit.as_secs()),
+        ),
+    }
+}
+
+/// The router's answer for a path it does not know.
+pub async fn not_found(req: Request) -> Response {
+    error_response(
+        StatusCode::NOT_FOUND,
+        format!("no route for {}", req.uri().path()),
+    )
+}
+
+/// The router's answer for a known path asked with another method.
+pub async fn method_not_allowed(req: Request) -> Response {
+    error_response(
+        StatusCode::METHOD_NOT_ALLOWED,
+        format!("{} is not allowed on {}", req.method(), req.uri().path()),
+    )
+}

@@ -1,0 +1,146 @@
+//! The connection loop under the router, in place of `axum::serve`, which
+//! has no read timeouts: every connection takes a slot ([`Connections`]),
+//! TLS has [`Config::tls_handshake_timeout_secs`], a request head has
+//! [`Config::header_timeout_secs`] (which also ends idle keep-alive
+//! connections and slowloris clients), and shutdown is graceful.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::ConnectInfo;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio_rustls::TlsAcceptor;
+
+use super::addr::AddrKey;
+use super::conns::{ConnSlot, Connections, Full};
+use crate::PeerAddr;
+use crate::config::Config;
+
+/// Largest request head hyper buffers; heads up to [`super::limits`]'s
+/// caps get a JSON 414/431 from the router, larger ones hyper's bare 431.
+const MAX_HEAD_BUF: usize = 64 * 1024;
+/// Header lines hyper parses; the router answers more than 100 with 431.
+const MAX_HEADER_LINES: usize = 256;
+
+/// What one listener serves.
+pub struct Serving {
+    /// The routes.
+    pub app: Router,
+    /// TLS, if any.
+    pub tls: Option<TlsAcceptor>,
+    /// Connection slots.
+    pub conns: Arc<Connections>,
+    /// Refused connections by reason.
+    pub refused: prometheus::IntCounterVec,
+}
+
+/// The slot cap in all: the configured one, but never within 256
+/// descriptors of the open-file limit (the store and logs need some).
+pub fn connection_cap(cfg: &Config) -> usize {
+    use nix::sys::resource::{Resource, getrlimit};
+    let fd_room = getrlimit(Resource::RLIMIT_NOFILE)
+        .map(|(soft, _)| soft.saturating_sub(256) as usize)
+        .unwrap_or(cfg.max_connections);
+    cfg.max_connections.min(fd_room).max(16)
+}
+
+/// Accepts on `listener` until `shutdown`, then lets open requests finish
+/// (at most 10 s).
+pub async fn run(
+    s: Serving,
+    cfg: &Config,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(Duration::from_secs(cfg.header_timeout_secs.max(1)))
+        .max_buf_size(MAX_HEAD_BUF)
+        .max_headers(MAX_HEADER_LINES);
+    let http = Arc::new(http);
+    let tls_timeout = Duration::from_secs(cfg.tls_handshake_timeout_secs.max(1));
+    let (stop_tx, stop_rx) = watch::channel(false);
+    tokio::pin!(shutdown);
+    loop {
+        let (tcp, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    // Out of descriptors (EMFILE) or a connection reset before
+                    // accept: wait a moment rather than spin.
+                    tracing::debug!("accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let slot = match s.conns.admit(AddrKey::from(peer.ip())) {
+            Ok(slot) => Arc::new(slot),
+            Err(full) => {
+                let reason = match full {
+                    Full::Hub => "hub_full",
+                    Full::Address => "address_full",
+                };
+                s.refused.with_label_values(&[reason]).inc();
+                continue;
+            }
+        };
+        let _ = tcp.set_nodelay(true);
+        let (app, http, stop) = (s.app.clone(), http.clone(), stop_rx.clone());
+        let tls = s.tls.clone();
+        tokio::spawn(async move {
+            match tls {
+                None => connection(tcp, peer, slot, app, &http, stop).await,
+                Some(acceptor) => {
+                    if let Ok(Ok(io)) =
+                        tokio::time::timeout(tls_timeout, acceptor.accept(tcp)).await
+                    {
+                        connection(io, peer, slot, app, &http, stop).await;
+                    }
+                }
+            }
+        });
+    }
+    drop(listener);
+    drop(stop_rx);
+    let _ = stop_tx.send(true);
+    // Every connection holds a receiver until it ends.
+    let _ = tokio::time::timeout(Duration::from_secs(10), stop_tx.closed()).await;
+    Ok(())
+}
+
+async fn connection<I>(
+    io: I,
+    peer: SocketAddr,
+    slot: Arc<ConnSlot>,
+    app: Router,
+    http: &hyper::server::conn::http1::Builder,
+    mut stop: watch::Receiver<bool>,
+) where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
+        req.extensions_mut().insert(ConnectInfo(PeerAddr(peer)));
+        req.extensions_mut().insert(slot.clone());
+        tower::ServiceExt::oneshot(app.clone(), req)
+    });
+    let conn = http
+        .serve_connection(TokioIo::new(io), service)
+        .with_upgrades();
+    tokio::pin!(conn);
+    tokio::select! {
+        _ = conn.as_mut() => {}
+        () = async { let _ = stop.wait_for(|s| *s).await; } => {
+            conn.as_mut().graceful_shutdown();
+            let _ = conn.await;
+        }
+    }
+}

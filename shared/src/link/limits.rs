@@ -1,0 +1,227 @@
+//! What a hub accepts from an agent, field by field: sizes, counts, allowed
+//! values, and no control characters in any text a person will read (a
+//! newline in a name would forge a line in the hub's log). Agents built from
+//! `docs/protocol.md` alone meet these; a frame that breaks one is refused
+//! with close code 4400 and a reason naming the field.
+
+use super::messages::{AgentMsg, Proc};
+
+/// Longest `machine_id` (bytes); it must not be empty.
+pub const MAX_MACHINE_ID: usize = 128;
+/// Longest `machine_name` (bytes).
+pub const MAX_MACHINE_NAME: usize = 128;
+/// Longest `agent_version` (bytes).
+pub const MAX_AGENT_VERSION: usize = 64;
+/// Longest app name, namespace, host name, signal or metric name (bytes).
+pub const MAX_NAME: usize = 256;
+/// Longest free text: an event's `detail` (bytes).
+pub const MAX_TEXT: usize = 4096;
+/// Longest `action_result.message` (bytes).
+pub const MAX_RESULT: usize = 64 * 1024;
+/// Most processes in one snapshot or rollup, and kept per server.
+pub const MAX_PROCESSES: usize = 4096;
+/// Most custom metrics per process.
+pub const MAX_METRICS: usize = 64;
+/// Longest custom metric value, as compact JSON (bytes).
+pub const MAX_METRIC_VALUE: usize = 256;
+/// Longest `versioning` object, as compact JSON (bytes).
+pub const MAX_VERSIONING: usize = 4096;
+/// Statuses a process may report (pm2's words).
+pub const STATUSES: &[&str] = &[
+    "launching",
+    "online",
+    "stopping",
+    "stopped",
+    "errored",
+    "waiting restart",
+];
+/// Execution modes a process may report.
+pub const EXEC_MODES: &[&str] = &["fork_mode", "cluster_mode"];
+
+/// A field that breaks a limit: where, and what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invalid {
+    /// Path of the field, e.g. `processes[3].name`.
+    pub field: String,
+    /// What is wrong with it.
+    pub problem: &'static str,
+}
+
+impl std::fmt::Display for Invalid {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.field, self.problem)
+    }
+}
+
+type Checked = Result<(), Invalid>;
+
+fn bad(field: impl Into<String>, problem: &'static str) -> Checked {
+    Err(Invalid {
+        field: field.into(),
+        problem,
+    })
+}
+
+/// A text field: at most `max` bytes and no control characters.
+pub fn text(field: &str, value: &str, max: usize) -> Checked {
+    if value.len() > max {
+        return bad(field, "too long");
+    }
+    if value.chars().any(char::is_control) {
+        return bad(field, "control character");
+    }
+    Ok(())
+}
+
+fn one_of(field: &str, value: &str, allowed: &[&str]) -> Checked {
+    if allowed.contains(&value) {
+        Ok(())
+    } else {
+        bad(field, "not an allowed value")
+    }
+}
+
+fn seq(field: &str, value: u64) -> Checked {
+    // The store keeps sequence numbers as signed 64-bit integers.
+    if value == 0 || value > i64::MAX as u64 {
+        return bad(field, "out of range");
+    }
+    Ok(())
+}
+
+/// The identity fields of `auth`.
+pub fn auth(machine_id: &str, machine_name: &str, agent_version: &str) -> Checked {
+    if machine_id.is_empty() {
+        return bad("machine_id", "empty");
+    }
+    text("machine_id", machine_id, MAX_MACHINE_ID)?;
+    text("machine_name", machine_name, MAX_MACHINE_NAME)?;
+    text("agent_version", agent_version, MAX_AGENT_VERSION)
+}
+
+fn process(i: usize, p: &Proc) -> Checked {
+    let at = |f: &str| format!("processes[{i}].{f}");
+    text(&at("name"), &p.name, MAX_NAME)?;
+    text(&at("namespace"), &p.namespace, MAX_NAME)?;
+    one_of(&at("status"), &p.status, STATUSES)?;
+    one_of(&at("exec_mode"), &p.exec_mode, EXEC_MODES)?;
+    if !p.cpu.is_finite() || p.cpu < 0.0 {
+        return bad(at("cpu"), "not a finite, non-negative number");
+    }
+    if p.metrics.len() > MAX_METRICS {
+        return bad(at("metrics"), "too many entries");
+    }
+    for (k, v) in &p.metrics {
+        text(&at("metrics"), k, MAX_NAME)?;
+        if v.to_string().len() > MAX_METRIC_VALUE {
+            return bad(format!("processes[{i}].metrics.{k}"), "too long");
+        }
+    }
+    if p.versioning.as_ref().is_some_and(|v| !v.is_object()) {
+        return bad(at("versioning"), "not an object");
+    }
+    if p.versioning
+        .as_ref()
+        .is_some_and(|v| v.to_string().len() > MAX_VERSIONING)
+    {
+        return bad(at("versioning"), "too long");
+    }
+    Ok(())
+}
+
+/// Every limit of a message after the handshake.
+pub fn message(msg: &AgentMsg) -> Checked {
+    match msg {
+        AgentMsg::Snapshot(s) => {
+            if s.processes.len() > MAX_PROCESSES {
+                return bad("processes", "too many entries");
+            }
+            text("host.hostname", &s.host.hostname, MAX_NAME)?;
+            s.processes
+                .iter()
+                .enumerate()
+                .try_for_each(|(i, p)| process(i, p))
+        }
+        AgentMsg::Event(e) => {
+            seq("seq", e.seq)?;
+            text("name", &e.name, MAX_NAME)?;
+            if let Some(s) = &e.signal {
+                text("signal", s, MAX_NAME)?;
+            }
+            match &e.detail {
+                // Details are multi-line (a stack trace): only the size counts;
+                // the hub escapes them wherever it logs them.
+                Some(d) if d.len() > MAX_TEXT => bad("detail", "too long"),
+                _ => Ok(()),
+            }
+        }
+        AgentMsg::Rollup(r) => {
+            seq("seq", r.seq)?;
+            if r.processes.len() > MAX_PROCESSES {
+                return bad("processes", "too many entries");
+            }
+            r.processes
+                .iter()
+                .enumerate()
+                .try_for_each(|(i, p)| text(&format!("processes[{i}].name"), &p.name, MAX_NAME))
+        }
+        AgentMsg::ActionResult(r) => {
+            text("id", &r.id, MAX_NAME)?;
+            if r.message.len() > MAX_RESULT {
+                return bad("message", "too long");
+            }
+            Ok(())
+        }
+        AgentMsg::Auth { .. } => bad("type", "auth after the handshake"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::link::messages::Snapshot;
+
+    #[test]
+    fn a_newline_in_a_name_is_refused_and_named() {
+        let err = auth("m-1", "web\n2026-12-01 INFO forged", "0.1").unwrap_err();
+        assert_eq!(err.to_string(), "machine_name: control character");
+        assert_eq!(auth("", "web", "0.1").unwrap_err().field, "machine_id");
+        assert!(auth("m-1", "wéb-01 ✓", "0.1.0").is_ok());
+        let p = Proc {
+            name: "api\u{1b}[31m".into(),
+            status: "online".into(),
+            exec_mode: "fork_mode".into(),
+            ..Default::default()
+        };
+        let snap = AgentMsg::Snapshot(Snapshot {
+            processes: vec![
+                Proc {
+                    name: "ok".into(),
+                    ..p.clone()
+                },
+                p,
+            ],
+            ..Default::default()
+        });
+        assert_eq!(
+            message(&snap).unwrap_err().to_string(),
+            "processes[1].name: control character"
+        );
+    }
+
+    #[test]
+    fn statuses_and_modes_are_pm2s() {
+        let p = Proc {
+            name: "api".into(),
+            status: "online".into(),
+            exec_mode: "cluster_mode".into(),
+            ..Default::default()
+        };
+        assert!(process(0, &p).is_ok());
+        let bogus = Proc {
+            status: "happy".into(),
+            ..p
+        };
+        assert_eq!(process(0, &bogus).unwrap_err().field, "processes[0].status");
+    }
+}

@@ -130,19 +130,9 @@ fn finish(r: Router<Arc<Hub>>, hub: &Arc<Hub>) -> Router {
         .with_state(hub.clone())
 }
 
-/// `Authorization: Bearer <token>` with the scheme in any case (RFC 7235).
-pub fn bearer(req: &Request) -> Option<&str> {
-    let v = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = v.split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then(|| token.trim())
-        .filter(|t| !t.is_empty())
-}
-
 async fn metrics_text(State(hub): State<Arc<Hub>>, req: Request) -> Response {
     if let Some(want) = &hub.config.metrics_token {
-        let given = bearer(&req).unwrap_or("");
+        let given = http::bearer(req.headers()).unwrap_or("");
         let same: bool = subtle::ConstantTimeEq::ct_eq(given.as_bytes(), want.as_bytes()).into();
         if !same {
             let mut r = error_response(StatusCode::UNAUTHORIZED, "/metrics needs its bearer token");

@@ -9,4 +9,5 @@ mod hostile;
 mod link;
 mod link_secret;
 mod offline;
+mod outside;
 mod tls;

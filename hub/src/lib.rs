@@ -17,19 +17,15 @@ pub mod ratelimit;
 pub mod store;
 pub mod tls;
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{Request, State};
-use axum::http::{StatusCode, header};
-use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use tokio::net::TcpListener;
 
 use config::Config;
-use http::error_response;
 use store::Store;
 
 /// Shared state of one hub process.
@@ -45,7 +41,7 @@ pub struct Hub {
     /// Self metrics and the process series.
     pub metrics: metrics::Metrics,
     /// Handshakes per client address.
-    pub ip_limit: ratelimit::RateLimit<IpAddr>,
+    pub ip_limit: ratelimit::RateLimit<http::addr::AddrKey>,
     /// Handshakes per bucket key.
     pub key_limit: ratelimit::RateLimit<i64>,
     /// Upgrades waiting for `auth`, shared fairly between addresses.
@@ -102,21 +98,18 @@ impl Hub {
     }
 }
 
-/// Every route on the hub's main port; errors of every kind are JSON.
+/// Every route on the hub's main port (each described in the OpenAPI
+/// document, see [`api`]); errors of every kind are JSON.
 pub fn router(hub: Arc<Hub>) -> Router {
-    let mut r = Router::new()
-        .route("/agent/v1", get(agents::upgrade))
-        .route("/healthz", get(|| async { "ok" }))
-        .route("/readyz", get(ready));
-    if hub.config.metrics_listen.is_none() {
-        r = r.route("/metrics", get(metrics_text));
-    }
-    finish(r.merge(api::router(hub.clone())), &hub)
+    finish(api::router(hub.clone()), &hub)
 }
 
 /// The routes of a separate `/metrics` listener.
 pub fn metrics_router(hub: Arc<Hub>) -> Router {
-    finish(Router::new().route("/metrics", get(metrics_text)), &hub)
+    finish(
+        Router::new().route("/metrics", get(api::ops::metrics_here)),
+        &hub,
+    )
 }
 
 fn finish(r: Router<Arc<Hub>>, hub: &Arc<Hub>) -> Router {
@@ -128,34 +121,6 @@ fn finish(r: Router<Arc<Hub>>, hub: &Arc<Hub>) -> Router {
             http::limits::guard,
         ))
         .with_state(hub.clone())
-}
-
-async fn metrics_text(State(hub): State<Arc<Hub>>, req: Request) -> Response {
-    if let Some(want) = &hub.config.metrics_token {
-        let given = http::bearer(req.headers()).unwrap_or("");
-        let same: bool = subtle::ConstantTimeEq::ct_eq(given.as_bytes(), want.as_bytes()).into();
-        if !same {
-            let mut r = error_response(StatusCode::UNAUTHORIZED, "/metrics needs its bearer token");
-            r.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                header::HeaderValue::from_static("Bearer"),
-            );
-            return r;
-        }
-    }
-    (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        hub.metrics.render(&hub.live, hub.config.max_series),
-    )
-        .into_response()
-}
-
-async fn ready(State(hub): State<Arc<Hub>>) -> Response {
-    let store = hub.store.clone();
-    match tokio::task::spawn_blocking(move || store.hub_id()).await {
-        Ok(Ok(_)) => "ready".into_response(),
-        _ => error_response(StatusCode::SERVICE_UNAVAILABLE, "the store does not answer"),
-    }
 }
 
 /// Serves on `listener` (TLS when `tls` is given) until `shutdown` resolves;

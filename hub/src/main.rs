@@ -56,6 +56,10 @@ enum Command {
         /// Agents that also measure snapshot-to-API delay.
         #[arg(long, default_value_t = 4)]
         probes: usize,
+        /// Hostile source addresses, each holding every pending handshake
+        /// and connection it is allowed, while the agents are measured.
+        #[arg(long, default_value_t = 0)]
+        hostile: usize,
     },
 }
 
@@ -197,12 +201,14 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             procs,
             seconds,
             probes,
+            hostile,
         } => {
             pmr_hub::bench::run(pmr_hub::bench::BenchArgs {
                 agents,
                 procs,
                 seconds,
                 probes,
+                hostile,
             })?;
         }
         Command::Tokens(TokensCmd::Create { name }) => {

@@ -181,8 +181,9 @@ impl Reply {
     }
 }
 
-/// Every operation the API has, as `METHOD path`.
-const OPERATIONS: [&str; 9] = [
+/// Every operation the hub's main port has, as `METHOD path`.
+const OPERATIONS: [&str; 13] = [
+    "GET /agent/v1",
     "GET /api/v1/actions/{id}",
     "GET /api/v1/events",
     "GET /api/v1/openapi.json",
@@ -191,6 +192,9 @@ const OPERATIONS: [&str; 9] = [
     "GET /api/v1/servers/{id}",
     "GET /api/v1/servers/{id}/processes/{pm_id}",
     "GET /api/v1/versions",
+    "GET /healthz",
+    "GET /metrics",
+    "GET /readyz",
     "POST /api/v1/actions",
 ];
 

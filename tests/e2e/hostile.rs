@@ -448,3 +448,15 @@ fn keys_create_prints_a_link_command_that_works_as_printed() {
         agent.status().contains("status:   connected").then_some(())
     });
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_silent_session_is_closed_with_4411_despite_the_hubs_pings() {
+    let hub = Hub::start(Tls::None);
+    let bucket = SecretKey::parse(&hub.secret).unwrap();
+    let (mut ws, id, nonce) = open(&hub).await;
+    send(&mut ws, &auth(&bucket, &hub.public, &id, &nonce, now())).await;
+    assert!(welcomed(&mut ws).await);
+    // Read nothing (so no pong answers the hub's ping at 15 s) for 31 s.
+    tokio::time::sleep(Duration::from_secs(31)).await;
+    assert_eq!(close_code(&mut ws).await, close::IDLE);
+}

@@ -37,6 +37,21 @@ fn busy(status: StatusCode, message: &str) -> Response {
 }
 
 /// Upgrades with small buffers and hard frame limits, or refuses over HTTP.
+#[utoipa::path(
+    get,
+    path = "/agent/v1",
+    tag = "operations",
+    description = "The agents' websocket (RFC 6455 upgrade). After the upgrade the hub speaks the \
+        link protocol of docs/protocol.md: `hello`, the agent's signed `auth`, `welcome`, then \
+        snapshots, events, rollups and actions. Refusals before the upgrade are JSON errors \
+        with `Retry-After: 5`.",
+    responses(
+        (status = 101, description = "Switching to the link protocol"),
+        (status = 400, description = "Not a websocket upgrade", body = crate::api::error::ErrorBody),
+        (status = 429, description = "Too many handshakes from this address", body = crate::api::error::ErrorBody),
+        (status = 503, description = "This address holds its share of pending handshakes, or the pool is full", body = crate::api::error::ErrorBody),
+    )
+)]
 pub async fn upgrade(
     State(hub): State<Arc<Hub>>,
     ConnectInfo(PeerAddr(addr)): ConnectInfo<PeerAddr>,
@@ -47,7 +62,7 @@ pub async fn upgrade(
         Ok(ws) => ws,
         Err(e) => return error_response(e.status(), e.body_text()),
     };
-    if !hub.ip_limit.allow(&addr.ip()) {
+    if !hub.ip_limit.allow(&AddrKey::from(addr.ip())) {
         hub.refusals
             .note(&hub.metrics, addr, "rate_limited_ip", "too many handshakes");
         return busy(
@@ -78,7 +93,7 @@ pub async fn upgrade(
         .on_upgrade(move |socket| session::run(hub, socket, addr, slot, conn))
 }
 
-/// Sends a close frame; `detail` replaces the code's standard reason when
+/// Sends a close frame and waits (briefly) for the agent's; `detail` replaces the code's standard reason when
 /// given (cut to the 123 bytes a close frame can carry).
 pub(crate) async fn send_close(socket: &mut WebSocket, code: u16, detail: &str) {
     let mut reason = if detail.is_empty() {
@@ -97,7 +112,21 @@ pub(crate) async fn send_close(socket: &mut WebSocket, code: u16, detail: &str) 
         code,
         reason: Utf8Bytes::from(reason),
     };
-    let _ = socket.send(Message::Close(Some(frame))).await;
+    if socket.send(Message::Close(Some(frame))).await.is_err() {
+        return;
+    }
+    // Finish the closing handshake: read (and drop) what the agent still
+    // sends until its own close frame, for at most 2 s. Closing the TCP
+    // connection with unread bytes would reset it, and a reset can discard
+    // the close frame before the agent reads it.
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(2), async {
+        while let Some(Ok(m)) = socket.recv().await {
+            if matches!(m, Message::Close(_)) {
+                break;
+            }
+        }
+    })
+    .await;
 }
 
 /// The close code a receive error calls for, or `None` when the connection

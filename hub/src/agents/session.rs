@@ -127,8 +127,14 @@ async fn serve(
     match end {
         End::Gone => tracing::info!(server, server_id, "agent disconnected"),
         End::Code(code, detail) => {
-            let detail = escape(&detail);
-            tracing::info!(server, server_id, code, detail, "agent session closed");
+            let logged = escape(&detail);
+            tracing::info!(
+                server,
+                server_id,
+                code,
+                detail = logged,
+                "agent session closed"
+            );
             send_close(&mut socket, code, &detail).await;
         }
     }
@@ -219,18 +225,30 @@ async fn frames(
             }
         };
     }
+    // One deadline, pushed back by every frame received (pongs included),
+    // and not by anything the hub sends: the hub's own pings must not keep
+    // a dead session alive.
+    let idle = tokio::time::sleep(IDLE_LIMIT);
+    tokio::pin!(idle);
     loop {
         tokio::select! {
-            frame = tokio::time::timeout(IDLE_LIMIT, stream.next()) => {
+            () = &mut idle => return Ok(End::Code(close::IDLE, String::new())),
+            frame = stream.next() => {
+                idle.as_mut().reset(tokio::time::Instant::now() + IDLE_LIMIT);
                 let text = match frame {
-                    Err(_) => return Ok(End::Code(close::IDLE, String::new())),
-                    Ok(Some(Ok(Message::Text(t)))) => t,
-                    Ok(Some(Ok(Message::Ping(_) | Message::Pong(_)))) => continue,
-                    Ok(Some(Ok(Message::Close(_))) | None) => return Ok(End::Gone),
-                    Ok(Some(Ok(Message::Binary(_)))) => {
+                    Some(Ok(Message::Text(t))) => t,
+                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+                    Some(Ok(Message::Close(_))) => {
+                        // Answer the agent's close frame (tungstenite queued
+                        // the echo) before the connection goes.
+                        let _ = tokio::time::timeout(SEND_LIMIT, sink.close()).await;
+                        return Ok(End::Gone);
+                    }
+                    None => return Ok(End::Gone),
+                    Some(Ok(Message::Binary(_))) => {
                         return Ok(End::Code(close::BAD_FRAME, "binary frame".into()));
                     }
-                    Ok(Some(Err(e))) => {
+                    Some(Err(e)) => {
                         return Ok(ws_error_code(e).map_or(End::Gone, |c| End::Code(c, String::new())));
                     }
                 };
@@ -239,7 +257,8 @@ async fn frames(
                 tokens = (tokens + now_i.duration_since(refill).as_secs_f64() * FRAME_RATE).min(FRAME_BURST);
                 refill = now_i;
                 if tokens < 1.0 {
-                    return Ok(End::Code(close::RATE_LIMITED, String::new()));
+                    let why = format!("more than {FRAME_RATE} frames/s on average");
+                    return Ok(End::Code(close::RATE_LIMITED, why));
                 }
                 tokens -= 1.0;
                 let msg = match serde_json::from_str::<AgentMsg>(&text) {

@@ -47,6 +47,7 @@ const BEARER: &str = "bearer";
         (name = "versions", description = "Which revision runs where"),
         (name = "actions", description = "Remote restart, stop, scale, ... and their outcome"),
         (name = "meta", description = "This document"),
+        (name = "operations", description = "Health, readiness, Prometheus metrics, the agents' websocket"),
     )
 )]
 pub(super) struct ApiDoc;
@@ -109,6 +110,7 @@ mod tests {
         assert_eq!(
             ops,
             [
+                "get /agent/v1",
                 "get /api/v1/actions/{id}",
                 "get /api/v1/events",
                 "get /api/v1/openapi.json",
@@ -117,6 +119,9 @@ mod tests {
                 "get /api/v1/servers/{id}",
                 "get /api/v1/servers/{id}/processes/{pm_id}",
                 "get /api/v1/versions",
+                "get /healthz",
+                "get /metrics",
+                "get /readyz",
                 "post /api/v1/actions",
             ]
         );
@@ -133,7 +138,7 @@ mod tests {
             for (method, op) in item.as_object().unwrap() {
                 let at = format!("{method} {path}");
                 let codes = op["responses"].as_object().unwrap();
-                let public = path == "/api/v1/openapi.json";
+                let public = !path.starts_with("/api/v1/") || path == "/api/v1/openapi.json";
                 if !public {
                     for code in ["400", "401", "500"] {
                         assert!(codes.contains_key(code), "{at} lacks {code}");

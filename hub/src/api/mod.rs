@@ -17,6 +17,7 @@ mod doc;
 pub mod error;
 mod events;
 pub mod extract;
+pub(crate) mod ops;
 mod processes;
 mod schema;
 mod servers;
@@ -72,7 +73,12 @@ fn protected() -> OpenApiRouter<Arc<Hub>> {
 
 /// Routes anyone may call; their operations say so (`security: []`).
 fn public() -> OpenApiRouter<Arc<Hub>> {
-    let mut r = OpenApiRouter::default().routes(json_405(routes!(doc::get_openapi)));
+    let mut r = OpenApiRouter::default()
+        .routes(json_405(routes!(doc::get_openapi)))
+        .routes(json_405(routes!(ops::healthz)))
+        .routes(json_405(routes!(ops::readyz)))
+        .routes(json_405(routes!(ops::metrics)))
+        .routes(json_405(routes!(crate::agents::upgrade)));
     for item in r.get_openapi_mut().paths.paths.values_mut() {
         let ops = [
             &mut item.get,

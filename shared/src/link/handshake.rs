@@ -15,7 +15,7 @@ use super::keys::{PublicKey, SecretKey};
 pub const DOMAIN: &[u8] = b"pmr-link-auth-v1";
 /// Largest accepted clock difference between agent and hub.
 pub const MAX_SKEW_MS: i64 = 60_000;
-/// How long a hub nonce may be answered.
+/// Upper bound on a nonce's age (the hub's 5 s hello deadline ends a handshake sooner).
 pub const NONCE_TTL_MS: i64 = 30_000;
 
 /// The fields of an `auth` message that the signature covers.

@@ -94,6 +94,9 @@ pub fn auth(machine_id: &str, machine_name: &str, agent_version: &str) -> Checke
     if machine_id.is_empty() {
         return bad("machine_id", "empty");
     }
+    if machine_name.is_empty() {
+        return bad("machine_name", "empty");
+    }
     text("machine_id", machine_id, MAX_MACHINE_ID)?;
     text("machine_name", machine_name, MAX_MACHINE_NAME)?;
     text("agent_version", agent_version, MAX_AGENT_VERSION)
@@ -136,7 +139,14 @@ pub fn message(msg: &AgentMsg) -> Checked {
             if s.processes.len() > MAX_PROCESSES {
                 return bad("processes", "too many entries");
             }
+            if s.removed.len() > MAX_PROCESSES {
+                return bad("removed", "too many entries");
+            }
             text("host.hostname", &s.host.hostname, MAX_NAME)?;
+            let host_numbers = [s.host.cpu, s.host.load[0], s.host.load[1], s.host.load[2]];
+            if host_numbers.iter().any(|v| !v.is_finite() || *v < 0.0) {
+                return bad("host", "cpu and load must be finite, non-negative numbers");
+            }
             s.processes
                 .iter()
                 .enumerate()

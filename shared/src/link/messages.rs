@@ -76,7 +76,7 @@ pub enum HubMsg {
         proto: u32,
         /// Stable id of the hub (signed by the agent).
         hub_id: String,
-        /// 32 random bytes, hex; single use, valid 30 s.
+        /// 32 random bytes, hex; single use, answered within the hello deadline.
         nonce: String,
         /// Hub clock, Unix ms.
         ts: i64,

@@ -21,6 +21,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::Mutex;
 use tokio_tungstenite::tungstenite::Message;
 
+mod hostile;
+
 use crate::store::Store;
 use crate::store::sqlite::SqliteStore;
 
@@ -35,6 +37,8 @@ pub struct BenchArgs {
     pub seconds: u64,
     /// Agents that also measure snapshot-to-API delay.
     pub probes: usize,
+    /// Hostile source addresses holding their whole allowance meanwhile.
+    pub hostile: usize,
 }
 
 struct Shared {
@@ -134,6 +138,59 @@ fn procs(n: usize, marker: u32) -> Vec<Proc> {
         .collect()
 }
 
+/// The agent's side of the handshake on an upgraded socket.
+async fn authenticate<S>(
+    mut ws: tokio_tungstenite::WebSocketStream<S>,
+    sh: &Shared,
+    name: &str,
+) -> anyhow::Result<(
+    tokio_tungstenite::WebSocketStream<S>,
+    pmr_shared::link::messages::Resume,
+)>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    let Some(Ok(Message::Text(t))) = ws.next().await else {
+        anyhow::bail!("no hello")
+    };
+    let HubMsg::Hello { hub_id, nonce, .. } = serde_json::from_str(&t)? else {
+        anyhow::bail!("not hello")
+    };
+    let nonce_b: [u8; 32] = handshake::unhex(&nonce)
+        .and_then(|b| b.try_into().ok())
+        .context("nonce")?;
+    let ts = now_ms();
+    let f = AuthFields {
+        hub_id: &hub_id,
+        nonce: &nonce_b,
+        proto: LINK_PROTOCOL,
+        public_key: &sh.public,
+        machine_id: name,
+        machine_name: name,
+        agent_version: "bench",
+        ts,
+    };
+    let auth = AgentMsg::Auth {
+        proto: LINK_PROTOCOL,
+        public_key: sh.public.clone(),
+        machine_id: name.into(),
+        machine_name: name.into(),
+        agent_version: "bench".into(),
+        ts,
+        nonce,
+        sig: handshake::hex(&handshake::sign(&sh.secret, &f)),
+    };
+    ws.send(Message::Text(serde_json::to_string(&auth)?.into()))
+        .await?;
+    let Some(Ok(Message::Text(t))) = ws.next().await else {
+        anyhow::bail!("refused")
+    };
+    let HubMsg::Welcome { resume, .. } = serde_json::from_str(&t)? else {
+        anyhow::bail!("no welcome")
+    };
+    Ok((ws, resume))
+}
+
 /// One simulated agent, forever (until the run ends).
 async fn agent(i: usize, sh: Arc<Shared>, procs_n: usize, probe: bool) {
     let name = format!("bench-{i:05}");
@@ -159,34 +216,8 @@ async fn agent(i: usize, sh: Arc<Shared>, procs_n: usize, probe: bool) {
             let config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
                 .read_buffer_size(4096)
                 .write_buffer_size(4096);
-            let (mut ws, _) = tokio_tungstenite::client_async_with_config(&sh.url, stream, Some(config)).await?;
-            let Some(Ok(Message::Text(t))) = ws.next().await else { anyhow::bail!("no hello") };
-            let HubMsg::Hello { hub_id, nonce, .. } = serde_json::from_str(&t)? else { anyhow::bail!("not hello") };
-            let nonce_b: [u8; 32] = handshake::unhex(&nonce).and_then(|b| b.try_into().ok()).context("nonce")?;
-            let ts = now_ms();
-            let f = AuthFields {
-                hub_id: &hub_id,
-                nonce: &nonce_b,
-                proto: LINK_PROTOCOL,
-                public_key: &sh.public,
-                machine_id: &name,
-                machine_name: &name,
-                agent_version: "bench",
-                ts,
-            };
-            let auth = AgentMsg::Auth {
-                proto: LINK_PROTOCOL,
-                public_key: sh.public.clone(),
-                machine_id: name.clone(),
-                machine_name: name.clone(),
-                agent_version: "bench".into(),
-                ts,
-                nonce,
-                sig: handshake::hex(&handshake::sign(&sh.secret, &f)),
-            };
-            ws.send(Message::Text(serde_json::to_string(&auth)?.into())).await?;
-            let Some(Ok(Message::Text(t))) = ws.next().await else { anyhow::bail!("refused") };
-            let HubMsg::Welcome { resume, .. } = serde_json::from_str(&t)? else { anyhow::bail!("no welcome") };
+            let (ws, _) = tokio_tungstenite::client_async_with_config(&sh.url, stream, Some(config)).await?;
+            let (mut ws, resume) = authenticate(ws, &sh, &name).await?;
             sh.handshakes.fetch_add(1, Ordering::Relaxed);
             sh.connected.fetch_add(1, Ordering::Relaxed);
             attempt = 0;
@@ -320,16 +351,38 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     });
     let ramp_secs = ramp.elapsed().as_secs_f64();
     let held_after_ramp = sh.connected.load(Ordering::Relaxed);
+    let held_hostile = (args.hostile > 0).then(|| {
+        let d = crate::config::Config::default();
+        let idle = d.max_connections_per_ip - d.pending_handshakes_per_ip;
+        let _guard = rt.enter();
+        hostile::start(args.hostile, d.pending_handshakes_per_ip, idle, api)
+    });
+    if held_hostile.is_some() {
+        // Let them take everything they are allowed before measuring.
+        std::thread::sleep(Duration::from_secs(3));
+    }
     rt.block_on(async {
         sh.delays.lock().await.clear();
     });
     let (_, t0) = hub_stat(hub.id());
     let start = Instant::now();
     let mut peak_rss = 0;
+    let mut fresh: Vec<f64> = Vec::new();
+    let mut fresh_refused = 0;
+    let mut hostile_min = (usize::MAX, usize::MAX);
     while start.elapsed() < Duration::from_secs(args.seconds) {
         std::thread::sleep(Duration::from_secs(1));
         peak_rss = peak_rss.max(hub_stat(hub.id()).0);
+        if let Some(h) = &held_hostile {
+            hostile_min.0 = hostile_min.0.min(h.pending.load(Ordering::Relaxed));
+            hostile_min.1 = hostile_min.1.min(h.idle.load(Ordering::Relaxed));
+            match rt.block_on(hostile::fresh_link(fresh.len() + fresh_refused, &sh)) {
+                Some(ms) => fresh.push(ms),
+                None => fresh_refused += 1,
+            }
+        }
     }
+    fresh.sort_by(|a, b| a.total_cmp(b));
     let (rss, t1) = hub_stat(hub.id());
     let cpu = (t1 - t0) as f64 / 100.0 / start.elapsed().as_secs_f64() * 100.0;
     let held = sh.connected.load(Ordering::Relaxed);
@@ -399,6 +452,18 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         delays.last().copied().unwrap_or(f64::NAN),
         delays.len()
     );
+    if held_hostile.is_some() {
+        println!(
+            "hostile addresses (each at its allowance) {} (held at least {} pending upgrades, {} idle connections)",
+            args.hostile, hostile_min.0, hostile_min.1
+        );
+        println!(
+            "fresh agent link time p50 / max          {:.1} / {:.1} ms ({} linked, {fresh_refused} refused)",
+            percentile(&fresh, 0.5),
+            fresh.last().copied().unwrap_or(f64::NAN),
+            fresh.len()
+        );
+    }
     println!("after a hub restart, back within         {back_secs:.1} s ({back_count} of {n})");
     println!("events stored (want {})                   {events}", 2 * n);
     println!(

@@ -460,3 +460,25 @@ async fn a_silent_session_is_closed_with_4411_despite_the_hubs_pings() {
     tokio::time::sleep(Duration::from_secs(31)).await;
     assert_eq!(close_code(&mut ws).await, close::IDLE);
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn an_agent_refused_as_busy_says_why_and_waits_the_retry_after() {
+    // One handshake per 1000 s from an address (a burst of 1): a raw upgrade
+    // takes it, so the agent's own attempt gets HTTP 429.
+    let hub = Hub::start_with(Tls::None, &["--handshakes-per-ip", "0.001"]);
+    let _first = open(&hub).await;
+    let agent = Agent::new();
+    agent.link(&hub, "patient", &[]);
+    let status = wait_until("the refusal", || {
+        let s = agent.status();
+        (s.contains("HTTP 429") && s.contains("next attempt in")).then_some(s)
+    });
+    assert!(status.contains("too many connection attempts"), "{status}");
+    let wait: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("next attempt in "))
+        .and_then(|l| l.trim_end_matches('s').parse().ok())
+        .unwrap();
+    // Retry-After is 5 s; the status was read a moment after it was set.
+    assert!(wait > 3.5, "the agent retries after {wait} s: {status}");
+}

@@ -31,6 +31,9 @@ pub(crate) struct Shared {
     pub(crate) outbox: Mutex<outbox::Outbox>,
     /// Wakes the connection when the outbox grows.
     pub(crate) queued: Notify,
+    /// The hub refused the upgrade as busy (HTTP 429/503) and asked for this
+    /// many ms before the next attempt (`Retry-After`); 0 when it did not.
+    pub(crate) busy_wait_ms: std::sync::atomic::AtomicU64,
 }
 
 impl Shared {
@@ -87,6 +90,7 @@ impl LinkManager {
             }),
             outbox: Mutex::new(outbox::Outbox::open(&d.paths.home.join("link"))),
             queued: Notify::new(),
+            busy_wait_ms: Default::default(),
         });
         let collector = tokio::spawn(collect(d.clone(), shared.clone()));
         let conn = tokio::spawn(session::run_forever(

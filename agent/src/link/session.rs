@@ -80,18 +80,60 @@ pub(crate) async fn run_forever(d: Arc<Daemon>, shared: Arc<Shared>, target: Tar
             cap.min(BACKOFF_BASE_MS << attempt.min(16))
         }
         .max(1);
-        if result
-            .as_ref()
-            .is_err_and(|e| e.contains(&format!("code {}", close::RATE_LIMITED)))
+        let busy_ms = shared
+            .busy_wait_ms
+            .swap(0, std::sync::atomic::Ordering::Relaxed);
+        if busy_ms > 0
+            || result
+                .as_ref()
+                .is_err_and(|e| e.contains(&format!("code {}", close::RATE_LIMITED)))
         {
             attempt = attempt.saturating_add(3);
         }
-        let delay = Duration::from_millis(random_below(ceiling) + 100);
+        // A busy hub's Retry-After is a floor, with jitter on top of it.
+        let delay = Duration::from_millis(busy_ms + random_below(ceiling) + 100);
         attempt = attempt.saturating_add(1);
         shared.state().next_attempt = Some(now_ms() as i64 + delay.as_millis() as i64);
         tokio::time::sleep(delay).await;
         shared.state().next_attempt = None;
     }
+}
+
+/// Most a hub's `Retry-After` may hold the agent back.
+const MAX_RETRY_AFTER_SECS: u64 = 300;
+
+/// Words for a failed connection; a busy hub's `Retry-After` (HTTP 429 or
+/// 503) is kept for the next wait.
+fn refused(shared: &Shared, url: &str, e: tokio_tungstenite::tungstenite::Error) -> String {
+    use tokio_tungstenite::tungstenite::Error;
+    let Error::Http(r) = &e else {
+        return format!("cannot connect to {url}: {e}");
+    };
+    let status = r.status().as_u16();
+    if status == 429 || status == 503 {
+        let secs = r
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .unwrap_or(5)
+            .min(MAX_RETRY_AFTER_SECS);
+        shared
+            .busy_wait_ms
+            .store(secs * 1000, std::sync::atomic::Ordering::Relaxed);
+    }
+    // The hub's JSON error says why; keep it short and printable.
+    let why: String = r
+        .body()
+        .as_deref()
+        .and_then(|b| serde_json::from_slice::<serde_json::Value>(b).ok())
+        .and_then(|v| v["error"].as_str().map(String::from))
+        .unwrap_or_default()
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(200)
+        .collect();
+    format!("the hub at {url} refused the connection: HTTP {status} {why}")
 }
 
 type Ws =
@@ -146,7 +188,7 @@ async fn session(d: &Arc<Daemon>, shared: &Arc<Shared>, t: &Target) -> Result<()
     let (mut ws, _) = tokio::time::timeout(CONNECT_TIMEOUT, connect)
         .await
         .map_err(|_| format!("no answer from {url} within {}s", CONNECT_TIMEOUT.as_secs()))?
-        .map_err(|e| format!("cannot connect to {url}: {e}"))?;
+        .map_err(|e| refused(shared, &url, e))?;
     let hello: HubMsg = serde_json::from_str(&next_text(&mut ws).await?)
         .map_err(|e| format!("bad hello from the hub: {e}"))?;
     let HubMsg::Hello {

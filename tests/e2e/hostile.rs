@@ -482,3 +482,49 @@ async fn an_agent_refused_as_busy_says_why_and_waits_the_retry_after() {
     // Retry-After is 5 s; the status was read a moment after it was set.
     assert!(wait > 3.5, "the agent retries after {wait} s: {status}");
 }
+
+#[test]
+fn one_address_holds_only_its_share_of_connections() {
+    let hub = Hub::start(Tls::None);
+    let src: std::net::IpAddr = "127.0.0.7".parse().unwrap();
+    let mut held: Vec<TcpStream> = (0..300).map(|_| connect_from(src, hub.port)).collect();
+    // The hub closes what is over the share (256) at accept, without a word;
+    // the rest stay open (for the 10 s a request head may take).
+    std::thread::sleep(Duration::from_millis(500));
+    let mut buf = [0u8; 1];
+    let open = held
+        .iter_mut()
+        .map(|s| s.read(&mut buf))
+        .filter(|r| matches!(r, Err(e) if e.kind() == std::io::ErrorKind::WouldBlock))
+        .count();
+    assert_eq!(open, 256, "connections left open from one address");
+    // Another address is served meanwhile, and the refusals are counted.
+    let (status, _, body) = raw(
+        hub.port,
+        "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!((status, body.as_str()), (200, "ok"));
+    let (_, metrics) = hub.http("GET", "/metrics", None, false);
+    assert!(
+        metrics
+            .as_str()
+            .unwrap()
+            .contains("pmr_hub_connections_refused_total{reason=\"address_full\"} 44"),
+        "{metrics}"
+    );
+}
+
+/// A non-blocking connection to the hub from source address `src`.
+fn connect_from(src: std::net::IpAddr, port: u16) -> TcpStream {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let sock = tokio::net::TcpSocket::new_v4().unwrap();
+        sock.bind(SocketAddr::new(src, 0)).unwrap();
+        let hub = SocketAddr::from(([127, 0, 0, 1], port));
+        // Still non-blocking once out of tokio.
+        sock.connect(hub).await.unwrap().into_std().unwrap()
+    })
+}

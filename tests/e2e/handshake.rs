@@ -98,13 +98,22 @@ pub async fn send(ws: &mut Ws, m: &AgentMsg) {
 
 /// The close code the hub ends with (0 if it just dropped the connection).
 pub async fn close_code(ws: &mut Ws) -> u16 {
+    close_frame(ws).await.0
+}
+
+/// The close frame's code and reason (0 and "" if the hub just dropped the
+/// connection), on any websocket.
+pub async fn close_frame<S>(ws: &mut tokio_tungstenite::WebSocketStream<S>) -> (u16, String)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
     loop {
-        match tokio::time::timeout(std::time::Duration::from_secs(15), ws.next())
+        match tokio::time::timeout(std::time::Duration::from_secs(20), ws.next())
             .await
             .expect("the hub kept the socket open")
         {
-            Some(Ok(Message::Close(Some(f)))) => return f.code.into(),
-            Some(Ok(Message::Close(None))) | None | Some(Err(_)) => return 0,
+            Some(Ok(Message::Close(Some(f)))) => return (f.code.into(), f.reason.to_string()),
+            Some(Ok(Message::Close(None))) | None | Some(Err(_)) => return (0, String::new()),
             Some(Ok(_)) => continue,
         }
     }

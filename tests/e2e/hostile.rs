@@ -13,7 +13,7 @@ use pmr_shared::link::keys::SecretKey;
 use pmr_shared::link::messages::{AgentMsg, HubMsg, close};
 use tokio_tungstenite::tungstenite::{self, Message};
 
-use crate::handshake::{auth, close_code, event, now, open, send, welcomed};
+use crate::handshake::{auth, close_code, close_frame, event, now, open, send, welcomed};
 use crate::harness::{Agent, Hub, Tls, wait_until};
 
 type RawWs = tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>;
@@ -35,20 +35,6 @@ async fn upgrade_from(hub: &Hub, src: Ipv4Addr) -> Result<RawWs, (u16, String)> 
             String::from_utf8_lossy(r.body().as_deref().unwrap_or_default()).to_string(),
         )),
         Err(e) => panic!("upgrade failed without an HTTP answer: {e}"),
-    }
-}
-
-/// The close frame (code, reason) a raw socket ends with.
-async fn closed_with(ws: &mut RawWs) -> (u16, String) {
-    loop {
-        match tokio::time::timeout(Duration::from_secs(20), ws.next())
-            .await
-            .expect("the hub kept the socket open")
-        {
-            Some(Ok(Message::Close(Some(f)))) => return (f.code.into(), f.reason.to_string()),
-            Some(Ok(Message::Close(None))) | None | Some(Err(_)) => return (0, String::new()),
-            Some(Ok(_)) => continue,
-        }
     }
 }
 
@@ -76,7 +62,7 @@ async fn idle_upgrades_from_eight_addresses_leave_room_for_an_agent() {
         (hub.server("fresh")?["online"] == true).then_some(())
     });
     // The idle ones never answered hello: closed with 4410 after 5 s.
-    let (code, _) = closed_with(&mut idle[0]).await;
+    let (code, _) = close_frame(&mut idle[0]).await;
     assert_eq!(code, close::TIMEOUT);
     let log = hub.log();
     assert!(
@@ -127,19 +113,6 @@ fn auth_named(
     }
 }
 
-async fn reason_of(ws: &mut crate::handshake::Ws) -> (u16, String) {
-    loop {
-        match tokio::time::timeout(Duration::from_secs(15), ws.next())
-            .await
-            .unwrap()
-        {
-            Some(Ok(Message::Close(Some(f)))) => return (f.code.into(), f.reason.to_string()),
-            Some(Ok(Message::Close(None))) | None | Some(Err(_)) => return (0, String::new()),
-            Some(Ok(_)) => continue,
-        }
-    }
-}
-
 #[tokio::test(flavor = "current_thread")]
 async fn control_characters_in_names_are_refused_and_never_reach_the_log() {
     let hub = Hub::start(Tls::None);
@@ -151,7 +124,7 @@ async fn control_characters_in_names_are_refused_and_never_reach_the_log() {
         &auth_named(&bucket, &hub.public, &id, &nonce, forged),
     )
     .await;
-    let (code, reason) = reason_of(&mut ws).await;
+    let (code, reason) = close_frame(&mut ws).await;
     assert_eq!(code, close::BAD_FRAME);
     assert_eq!(reason, "machine_name: control character");
 
@@ -170,7 +143,7 @@ async fn control_characters_in_names_are_refused_and_never_reach_the_log() {
     ws.send(Message::Text(snap.to_string().into()))
         .await
         .unwrap();
-    let (code, reason) = reason_of(&mut ws).await;
+    let (code, reason) = close_frame(&mut ws).await;
     assert_eq!(code, close::BAD_FRAME);
     assert_eq!(reason, "processes[0].name: control character");
     let log = hub.log();

@@ -4,8 +4,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::clock::now_ms;
+use crate::state::Hub;
 use crate::store::{self, Store};
-use crate::{Hub, now_ms};
 
 /// Folds finished 5-minute windows (a minute of slack for late rows) that
 /// were not folded yet.
@@ -64,10 +65,6 @@ pub async fn run(hub: Arc<Hub>) {
             });
             let store = hub.store.clone();
             let _ = tokio::task::spawn_blocking(move || store.touch_servers(&seen)).await;
-        }
-        if n % 10 == 5 {
-            hub.ip_limit.sweep();
-            hub.key_limit.sweep();
         }
         if n % 600 == 300 {
             // Servers gone for a day leave memory; their history stays stored.

@@ -8,16 +8,17 @@
 pub mod agents;
 pub mod api;
 pub mod bench;
+pub mod clock;
 pub mod config;
 pub mod housekeeping;
 pub mod http;
 pub mod live;
 pub mod metrics;
 pub mod ratelimit;
+pub mod state;
 pub mod store;
 pub mod tls;
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -25,83 +26,15 @@ use axum::Router;
 use axum::routing::get;
 use tokio::net::TcpListener;
 
-use config::Config;
-use store::Store;
-
-/// Shared state of one hub process.
-pub struct Hub {
-    /// Settings.
-    pub config: Config,
-    /// Persistence.
-    pub store: Arc<dyn Store>,
-    /// Live state.
-    pub live: live::Live,
-    /// This hub's id, signed by agents.
-    pub hub_id: String,
-    /// Self metrics and the process series.
-    pub metrics: metrics::Metrics,
-    /// Handshakes per client address.
-    pub ip_limit: ratelimit::RateLimit<http::addr::AddrKey>,
-    /// Handshakes per bucket key.
-    pub key_limit: ratelimit::RateLimit<i64>,
-    /// Upgrades waiting for `auth`, shared fairly between addresses.
-    pub pending: Arc<agents::pending::Pending>,
-    /// The rate-limited log of refused handshakes.
-    pub refusals: agents::refusals::Refusals,
-}
-
-/// The client's address, for per-address limits and logs.
-#[derive(Debug, Clone, Copy)]
-pub struct PeerAddr(pub SocketAddr);
-
-/// One descriptor per agent: lift the soft limit to the hard one.
-pub fn raise_fd_limit() {
-    use nix::sys::resource::{Resource, getrlimit, setrlimit};
-    if let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE)
-        && soft < hard
-    {
-        let _ = setrlimit(Resource::RLIMIT_NOFILE, hard, hard);
-    }
-}
-
-/// Milliseconds since the Unix epoch.
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
-}
-
-impl Hub {
-    /// Builds the hub over an opened store.
-    pub fn new(config: Config, store: Arc<dyn Store>) -> anyhow::Result<Arc<Self>> {
-        let hub_id = store.hub_id()?;
-        Ok(Arc::new(Self {
-            ip_limit: ratelimit::RateLimit::new(
-                config.handshakes_per_ip,
-                config.handshakes_per_ip * 10.0,
-            ),
-            key_limit: ratelimit::RateLimit::new(
-                config.handshakes_per_key,
-                config.handshakes_per_key * 10.0,
-            ),
-            pending: agents::pending::Pending::new(
-                config.max_pending_handshakes,
-                config.pending_handshakes_per_ip,
-            ),
-            refusals: agents::refusals::Refusals::default(),
-            config,
-            store,
-            live: live::Live::default(),
-            hub_id,
-            metrics: metrics::Metrics::new()?,
-        }))
-    }
-}
+pub use clock::now_ms;
+pub use http::serve::raise_fd_limit;
+pub use state::Hub;
 
 /// Every route on the hub's main port (each described in the OpenAPI
 /// document, see [`api`]); errors of every kind are JSON.
-pub fn router(hub: Arc<Hub>) -> Router {
-    finish(api::router(hub.clone()), &hub)
+/// `door` is the agents' door's state, kept across connections.
+pub fn router(hub: Arc<Hub>, door: Arc<agents::Door>) -> Router {
+    finish(api::router(hub.clone()).layer(axum::Extension(door)), &hub)
 }
 
 /// The routes of a separate `/metrics` listener.
@@ -132,6 +65,8 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     tokio::spawn(housekeeping::run(hub.clone()));
+    let door = agents::Door::new(&hub.config);
+    tokio::spawn(door.clone().sweep());
     let cfg = hub.config.clone();
     let refused = hub.metrics.connections_refused.clone();
     if let Some(addr) = &cfg.metrics_listen {
@@ -151,7 +86,7 @@ pub async fn serve(
         });
     }
     let s = http::serve::Serving {
-        app: router(hub),
+        app: router(hub, door),
         tls: tls.map(tokio_rustls::TlsAcceptor::from),
         conns: http::conns::Connections::new(
             http::serve::connection_cap(&cfg),

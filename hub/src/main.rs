@@ -83,7 +83,8 @@ struct ServeArgs {
     /// Handshakes per second per bucket key.
     #[arg(long, env = "PMR_HUB_HANDSHAKES_PER_KEY")]
     handshakes_per_key: Option<f64>,
-    /// Bearer token that /metrics asks for (default: none, /metrics is open).
+    /// Bearer token that /metrics asks for (default: none, /metrics is open);
+    /// prefer the variable or the config file: a flag is visible to local users.
     #[arg(long, env = "PMR_HUB_METRICS_TOKEN", hide_env_values = true)]
     metrics_token: Option<String>,
     /// Serve /metrics on this address (plain HTTP) instead of the main port.

@@ -137,7 +137,7 @@ impl Metrics {
         ] {
             g.reset();
         }
-        let now = crate::now_ms();
+        let now = crate::clock::now_ms();
         let mut count = 0usize;
         let mut dropped = 0i64;
         live.each(|s| {

@@ -11,7 +11,8 @@ use pmr_shared::link::limits;
 use pmr_shared::link::messages::{AgentMsg, HubMsg, LINK_PROTOCOL, close};
 
 use super::ws_error_code;
-use crate::{Hub, now_ms};
+use crate::clock::now_ms;
+use crate::state::Hub;
 
 /// How long an agent has to answer `hello` with `auth`.
 pub const HELLO_TIMEOUT: Duration = Duration::from_secs(5);
@@ -57,7 +58,7 @@ fn refuse(code: u16, label: &'static str) -> Refusal {
 }
 
 /// Runs the handshake on a fresh socket.
-pub async fn run(hub: &Hub, socket: &mut WebSocket) -> Result<Authed, Refusal> {
+pub async fn run(hub: &Hub, door: &super::Door, socket: &mut WebSocket) -> Result<Authed, Refusal> {
     let mut nonce = [0u8; 32];
     rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut nonce);
     let issued = now_ms();
@@ -148,7 +149,7 @@ pub async fn run(hub: &Hub, socket: &mut WebSocket) -> Result<Authed, Refusal> {
     }
     // Only proven key holders spend the key's budget: knowing a public key
     // (which is not secret) must not let anyone lock a bucket out.
-    if !hub.key_limit.allow(&row.id) {
+    if !door.key_limit.allow(&row.id) {
         return Err(refuse(close::RATE_LIMITED, "rate_limited_key"));
     }
     Ok(Authed {

@@ -19,10 +19,51 @@ use axum::response::Response;
 use pmr_shared::link::messages::{MAX_FRAME_BYTES, close};
 use tokio_tungstenite::tungstenite;
 
+use crate::config::Config;
 use crate::http::addr::AddrKey;
+use crate::http::addr::PeerAddr;
 use crate::http::conns::ConnSlot;
 use crate::http::error_response;
-use crate::{Hub, PeerAddr};
+use crate::ratelimit::RateLimit;
+use crate::state::Hub;
+
+/// What the door keeps between connections: the handshake rates per
+/// address and per key, the pool of pending handshakes, the refusal log.
+pub struct Door {
+    /// Handshakes per client address (IPv6: per /64).
+    pub ip_limit: RateLimit<AddrKey>,
+    /// Handshakes per bucket key.
+    pub key_limit: RateLimit<i64>,
+    /// Upgrades waiting for `auth`, shared fairly between addresses.
+    pub pending: Arc<pending::Pending>,
+    /// The rate-limited log of refused handshakes.
+    pub refusals: refusals::Refusals,
+}
+
+impl Door {
+    /// The door with the configured limits (bursts are 10 x the rates).
+    pub fn new(cfg: &Config) -> Arc<Self> {
+        Arc::new(Self {
+            ip_limit: RateLimit::new(cfg.handshakes_per_ip, cfg.handshakes_per_ip * 10.0),
+            key_limit: RateLimit::new(cfg.handshakes_per_key, cfg.handshakes_per_key * 10.0),
+            pending: pending::Pending::new(
+                cfg.max_pending_handshakes,
+                cfg.pending_handshakes_per_ip,
+            ),
+            refusals: refusals::Refusals::default(),
+        })
+    }
+
+    /// Forgets idle rate-limit entries, every 10 s, for as long as the door is open.
+    pub async fn sweep(self: Arc<Self>) {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(10));
+        loop {
+            tick.tick().await;
+            self.ip_limit.sweep();
+            self.key_limit.sweep();
+        }
+    }
+}
 
 /// Seconds a refused client is told to wait (`Retry-After`).
 const RETRY_AFTER_SECS: &str = "5";
@@ -47,13 +88,14 @@ fn busy(status: StatusCode, message: &str) -> Response {
         with `Retry-After: 5`.",
     responses(
         (status = 101, description = "Switching to the link protocol"),
-        (status = 400, description = "Not a websocket upgrade", body = crate::api::error::ErrorBody),
-        (status = 429, description = "Too many handshakes from this address", body = crate::api::error::ErrorBody),
-        (status = 503, description = "This address holds its share of pending handshakes, or the pool is full", body = crate::api::error::ErrorBody),
+        (status = 400, description = "Not a websocket upgrade", body = crate::http::error::ErrorBody),
+        (status = 429, description = "Too many handshakes from this address", body = crate::http::error::ErrorBody),
+        (status = 503, description = "This address holds its share of pending handshakes, or the pool is full", body = crate::http::error::ErrorBody),
     )
 )]
 pub async fn upgrade(
     State(hub): State<Arc<Hub>>,
+    Extension(door): Extension<Arc<Door>>,
     ConnectInfo(PeerAddr(addr)): ConnectInfo<PeerAddr>,
     conn: Option<Extension<Arc<ConnSlot>>>,
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
@@ -62,15 +104,15 @@ pub async fn upgrade(
         Ok(ws) => ws,
         Err(e) => return error_response(e.status(), e.body_text()),
     };
-    if !hub.ip_limit.allow(&AddrKey::from(addr.ip())) {
-        hub.refusals
+    if !door.ip_limit.allow(&AddrKey::from(addr.ip())) {
+        door.refusals
             .note(&hub.metrics, addr, "rate_limited_ip", "too many handshakes");
         return busy(
             StatusCode::TOO_MANY_REQUESTS,
             "too many connection attempts from this address",
         );
     }
-    let slot = match hub.pending.admit(AddrKey::from(addr.ip())) {
+    let slot = match door.pending.admit(AddrKey::from(addr.ip())) {
         Ok(slot) => slot,
         Err(why) => {
             let (label, message) = match why {
@@ -80,7 +122,7 @@ pub async fn upgrade(
                 ),
                 pending::Refused::Pool => ("busy", "too many handshakes in progress"),
             };
-            hub.refusals.note(&hub.metrics, addr, label, message);
+            door.refusals.note(&hub.metrics, addr, label, message);
             return busy(StatusCode::SERVICE_UNAVAILABLE, message);
         }
     };
@@ -90,7 +132,7 @@ pub async fn upgrade(
         .read_buffer_size(4 * 1024)
         .write_buffer_size(4 * 1024)
         .max_write_buffer_size(MAX_FRAME_BYTES * 2)
-        .on_upgrade(move |socket| session::run(hub, socket, addr, slot, conn))
+        .on_upgrade(move |socket| session::run(hub, door, socket, addr, slot, conn))
 }
 
 /// Sends a close frame and waits (briefly) for the agent's; `detail` replaces the code's standard reason when

@@ -15,9 +15,10 @@ use super::handshake::{self, Refusal};
 use super::pending::Slot;
 use super::refusals::escape;
 use super::{send_close, ws_error_code};
+use crate::clock::now_ms;
 use crate::http::conns::ConnSlot;
 use crate::live::{Attached, ServerView};
-use crate::{Hub, now_ms};
+use crate::state::Hub;
 
 /// A session with no frame for this long is dead (agents send every second).
 pub const IDLE_LIMIT: Duration = Duration::from_secs(30);
@@ -33,13 +34,16 @@ pub const FRAME_BURST: f64 = 20_000.0;
 /// Handshake, then the session, on an upgraded socket.
 pub async fn run(
     hub: Arc<Hub>,
+    door: Arc<super::Door>,
     mut socket: WebSocket,
     peer: SocketAddr,
     mut slot: Slot,
     conn: Option<Arc<ConnSlot>>,
 ) {
     let outcome = tokio::select! {
-        r = handshake::run(&hub, &mut socket) => r,
+        // Boxed: its state is freed once the handshake is over, instead of
+        // sizing every session's task for the rest of its life.
+        r = Box::pin(handshake::run(&hub, &door, &mut socket)) => r,
         () = slot.evicted() => Err(Refusal::Close {
             code: close::TRY_AGAIN,
             label: "evicted",
@@ -55,7 +59,7 @@ pub async fn run(
             label,
             detail,
         }) => {
-            hub.refusals.note(&hub.metrics, peer, label, &detail);
+            door.refusals.note(&hub.metrics, peer, label, &detail);
             send_close(&mut socket, code, &detail).await;
             return;
         }

@@ -4,8 +4,8 @@
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde::Serialize;
-use utoipa::{ToResponse, ToSchema};
+
+use utoipa::ToResponse;
 
 use crate::store::StoreError;
 
@@ -80,15 +80,7 @@ impl From<serde_json::Error> for ApiError {
     }
 }
 
-/// The body of every error: `{"error": "...", "status": 404}`.
-#[derive(Debug, Serialize, ToSchema)]
-#[schema(as = Error)]
-pub struct ErrorBody {
-    /// What went wrong, naming the parameter or field at fault.
-    pub error: String,
-    /// The HTTP status code, repeated for clients that only keep the body.
-    pub status: u16,
-}
+pub use crate::http::error::ErrorBody;
 
 /// Documentation-only response types: the OpenAPI document refers to these
 /// by name; handlers answer them through [`ApiError`].

@@ -10,7 +10,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::error::{ApiResult, responses as r};
 use super::extract::{Json, Query};
 use super::{ApiError, schema};
-use crate::Hub;
+use crate::state::Hub;
 use crate::store::{EventQuery, EventRow};
 
 /// Page size when `limit` is not given.

@@ -38,7 +38,7 @@ use utoipa_axum::routes;
 
 pub use error::{ApiError, ApiResult};
 
-use crate::Hub;
+use crate::state::Hub;
 
 /// Largest request body the API reads; larger ones are answered 413.
 pub const BODY_LIMIT: usize = 64 * 1024;

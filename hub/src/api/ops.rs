@@ -10,8 +10,8 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use super::error::ErrorBody;
-use crate::Hub;
 use crate::http::error_response;
+use crate::state::Hub;
 
 /// Liveness: the process answers HTTP.
 #[utoipa::path(

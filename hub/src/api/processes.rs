@@ -12,8 +12,9 @@ use utoipa::{IntoParams, ToSchema};
 use super::error::{ApiResult, responses as r};
 use super::extract::{Json, Path, Query};
 use super::{ApiError, schema};
+use crate::clock::now_ms;
+use crate::state::Hub;
 use crate::store::{COARSE_SPAN_MS, RollupRow};
-use crate::{Hub, now_ms};
 
 /// History older than this is served in 5-minute rows, newer in 10-second ones.
 const FINE_HISTORY_MS: i64 = 6 * 3_600_000;

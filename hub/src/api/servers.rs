@@ -12,8 +12,8 @@ use super::error::ApiResult;
 use super::error::responses as r;
 use super::extract::{Json, NoParams, Path, Query};
 use super::{ApiError, schema};
-use crate::Hub;
 use crate::live::ServerView;
+use crate::state::Hub;
 use crate::store::ServerRow;
 
 /// A server in the list: identity, connection and host metrics.

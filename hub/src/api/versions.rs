@@ -11,7 +11,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::error::responses as r;
 use super::extract::{Json, Query};
-use crate::Hub;
+use crate::state::Hub;
 
 /// Filter of `/api/v1/versions`.
 #[derive(Debug, Deserialize, IntoParams)]

@@ -55,7 +55,7 @@ struct Shared {
 }
 
 fn now_ms() -> i64 {
-    crate::now_ms()
+    crate::clock::now_ms()
 }
 
 fn hub_stat(pid: u32) -> (u64, u64) {
@@ -306,7 +306,7 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 
 /// Runs the benchmark and prints its table.
 pub fn run(args: BenchArgs) -> anyhow::Result<()> {
-    crate::raise_fd_limit();
+    crate::http::serve::raise_fd_limit();
     let dir: PathBuf = std::env::temp_dir().join(format!("pmr-hub-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     let store = SqliteStore::open(&dir.join("hub.db"))?;

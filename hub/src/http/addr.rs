@@ -2,7 +2,7 @@
 //! IPv6 /64 (one host usually holds a whole /64, so counting single IPv6
 //! addresses would let it take every slot).
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 
 /// The unit per-address limits count in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -24,6 +24,10 @@ impl From<IpAddr> for AddrKey {
         }
     }
 }
+
+/// The client's address, for per-address limits and logs.
+#[derive(Debug, Clone, Copy)]
+pub struct PeerAddr(pub SocketAddr);
 
 #[cfg(test)]
 mod tests {

@@ -5,14 +5,24 @@
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// The body of every error: `{"error": "...", "status": 404}`.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Error)]
+pub struct ErrorBody {
+    /// What went wrong, naming the parameter or field at fault.
+    pub error: String,
+    /// The HTTP status code, repeated for clients that only keep the body.
+    pub status: u16,
+}
 
 /// Builds the JSON error response every layer of the hub uses.
 pub fn error_response(status: StatusCode, message: impl Into<String>) -> Response {
-    let message: String = message.into();
-    (
-        status,
-        Json(json!({ "error": message, "status": status.as_u16() })),
-    )
-        .into_response()
+    let body = ErrorBody {
+        error: message.into(),
+        status: status.as_u16(),
+    };
+    (status, Json(body)).into_response()
 }

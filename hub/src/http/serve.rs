@@ -20,8 +20,8 @@ use tokio_rustls::TlsAcceptor;
 
 use super::addr::AddrKey;
 use super::conns::{ConnSlot, Connections, Full};
-use crate::PeerAddr;
 use crate::config::Config;
+use crate::http::addr::PeerAddr;
 
 /// Largest request head hyper buffers; heads up to [`super::limits`]'s
 /// caps get a JSON 414/431 from the router, larger ones hyper's bare 431.
@@ -39,6 +39,16 @@ pub struct Serving {
     pub conns: Arc<Connections>,
     /// Refused connections by reason.
     pub refused: prometheus::IntCounterVec,
+}
+
+/// One descriptor per connection: lift the soft open-file limit to the hard one.
+pub fn raise_fd_limit() {
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    if let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE)
+        && soft < hard
+    {
+        let _ = setrlimit(Resource::RLIMIT_NOFILE, hard, hard);
+    }
 }
 
 /// The slot cap in all: the configured one, but never within 256

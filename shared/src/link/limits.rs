@@ -62,22 +62,37 @@ fn bad(field: impl Into<String>, problem: &'static str) -> Checked {
     })
 }
 
-/// A text field: at most `max` bytes and no control characters.
-pub fn text(field: &str, value: &str, max: usize) -> Checked {
+/// What is wrong, before the field is named: the path of a field is only
+/// built for a frame that breaks a limit, never for the thousands that do not.
+type Problem = Result<(), &'static str>;
+
+fn named(r: Problem, field: impl FnOnce() -> String) -> Checked {
+    r.map_err(|problem| Invalid {
+        field: field(),
+        problem,
+    })
+}
+
+fn text_ok(value: &str, max: usize) -> Problem {
     if value.len() > max {
-        return bad(field, "too long");
+        return Err("too long");
     }
     if value.chars().any(char::is_control) {
-        return bad(field, "control character");
+        return Err("control character");
     }
     Ok(())
 }
 
-fn one_of(field: &str, value: &str, allowed: &[&str]) -> Checked {
+/// A text field: at most `max` bytes and no control characters.
+pub fn text(field: &str, value: &str, max: usize) -> Checked {
+    named(text_ok(value, max), || field.to_string())
+}
+
+fn one_of(value: &str, allowed: &[&str]) -> Problem {
     if allowed.contains(&value) {
         Ok(())
     } else {
-        bad(field, "not an allowed value")
+        Err("not an allowed value")
     }
 }
 
@@ -87,6 +102,23 @@ fn seq(field: &str, value: u64) -> Checked {
         return bad(field, "out of range");
     }
     Ok(())
+}
+
+/// Bytes of a JSON value written compactly, counted without building it.
+fn json_len(v: &serde_json::Value) -> usize {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut c = Count(0);
+    let _ = serde_json::to_writer(&mut c, v);
+    c.0
 }
 
 /// The identity fields of `auth`.
@@ -103,33 +135,28 @@ pub fn auth(machine_id: &str, machine_name: &str, agent_version: &str) -> Checke
 }
 
 fn process(i: usize, p: &Proc) -> Checked {
-    let at = |f: &str| format!("processes[{i}].{f}");
-    text(&at("name"), &p.name, MAX_NAME)?;
-    text(&at("namespace"), &p.namespace, MAX_NAME)?;
-    one_of(&at("status"), &p.status, STATUSES)?;
-    one_of(&at("exec_mode"), &p.exec_mode, EXEC_MODES)?;
+    let at = |f: &'static str| move || format!("processes[{i}].{f}");
+    named(text_ok(&p.name, MAX_NAME), at("name"))?;
+    named(text_ok(&p.namespace, MAX_NAME), at("namespace"))?;
+    named(one_of(&p.status, STATUSES), at("status"))?;
+    named(one_of(&p.exec_mode, EXEC_MODES), at("exec_mode"))?;
     if !p.cpu.is_finite() || p.cpu < 0.0 {
-        return bad(at("cpu"), "not a finite, non-negative number");
+        return bad(at("cpu")(), "not a finite, non-negative number");
     }
     if p.metrics.len() > MAX_METRICS {
-        return bad(at("metrics"), "too many entries");
+        return bad(at("metrics")(), "too many entries");
     }
     for (k, v) in &p.metrics {
-        text(&at("metrics"), k, MAX_NAME)?;
-        if v.to_string().len() > MAX_METRIC_VALUE {
+        named(text_ok(k, MAX_NAME), at("metrics"))?;
+        if json_len(v) > MAX_METRIC_VALUE {
             return bad(format!("processes[{i}].metrics.{k}"), "too long");
         }
     }
-    if p.versioning.as_ref().is_some_and(|v| !v.is_object()) {
-        return bad(at("versioning"), "not an object");
+    match &p.versioning {
+        Some(v) if !v.is_object() => bad(at("versioning")(), "not an object"),
+        Some(v) if json_len(v) > MAX_VERSIONING => bad(at("versioning")(), "too long"),
+        _ => Ok(()),
     }
-    if p.versioning
-        .as_ref()
-        .is_some_and(|v| v.to_string().len() > MAX_VERSIONING)
-    {
-        return bad(at("versioning"), "too long");
-    }
-    Ok(())
 }
 
 /// Every limit of a message after the handshake.
@@ -170,10 +197,11 @@ pub fn message(msg: &AgentMsg) -> Checked {
             if r.processes.len() > MAX_PROCESSES {
                 return bad("processes", "too many entries");
             }
-            r.processes
-                .iter()
-                .enumerate()
-                .try_for_each(|(i, p)| text(&format!("processes[{i}].name"), &p.name, MAX_NAME))
+            r.processes.iter().enumerate().try_for_each(|(i, p)| {
+                named(text_ok(&p.name, MAX_NAME), || {
+                    format!("processes[{i}].name")
+                })
+            })
         }
         AgentMsg::ActionResult(r) => {
             text("id", &r.id, MAX_NAME)?;

@@ -17,8 +17,9 @@ use self::verb::{ServerRef, Verb};
 use super::error::{ApiResult, responses as r};
 use super::extract::{Json, NoParams, Path, Query};
 use super::{ApiError, Caller, schema};
+use crate::clock::now_ms;
+use crate::state::Hub;
 use crate::store::ActionRow;
-use crate::{Hub, now_ms};
 
 /// Longest `wait` for the agent's answer.
 const WAIT: Duration = Duration::from_secs(30);

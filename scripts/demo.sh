@@ -31,7 +31,8 @@ for _ in $(seq 100); do grep -q "listening" "$ROOT/hub.out" 2>/dev/null && break
 FP=$(awk -F': ' '/fingerprint/ {print $2}' "$ROOT/hub.out")
 
 "$PMR" start examples/demo-app.js --name demo --time -i 2 --port "$APP_PORT" -s
-"$PMR" link "$SECRET" "$PUBLIC" demo-machine --hub "wss://127.0.0.1:$HUB_PORT" --fingerprint "$FP" >/dev/null
+# The secret goes in on standard input, off the command line.
+"$PMR" link - "$PUBLIC" demo-machine --hub "wss://127.0.0.1:$HUB_PORT" --fingerprint "$FP" >/dev/null <<<"$SECRET"
 for _ in $(seq 50); do curl -fsS "http://127.0.0.1:$APP_PORT/" >/dev/null 2>&1 && break; sleep 0.1; done
 for _ in $(seq 50); do "$PMR" link status | grep -q "status:   connected" && break; sleep 0.1; done
 
@@ -43,6 +44,7 @@ pmr-hub runs on https://127.0.0.1:$HUB_PORT (self-signed; SHA-256 $FP)
 and sees this machine as "demo-machine":
   curl -sk -H "Authorization: Bearer $TOKEN" https://127.0.0.1:$HUB_PORT/api/v1/processes
   curl -sk https://127.0.0.1:$HUB_PORT/metrics | grep pmr_process
+  curl -sk https://127.0.0.1:$HUB_PORT/api/v1/openapi.json   # the whole API, described
 The demo app answers on http://127.0.0.1:$APP_PORT/ ; try:
   PMR_HOME=$PMR_HOME $PMR logs demo
   PMR_HOME=$PMR_HOME $PMR reload demo     # zero-downtime: 2 instances share port $APP_PORT

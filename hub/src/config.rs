@@ -50,6 +50,9 @@ pub struct Config {
     pub header_timeout_secs: u64,
     /// Seconds a request (its body included) may take before a 408.
     pub request_timeout_secs: u64,
+    /// Seconds a write to a client may make no progress before the
+    /// connection is closed (a client that stops reading its response).
+    pub write_timeout_secs: u64,
     /// Bearer token `/metrics` asks for; none: open, as Prometheus exporters are.
     pub metrics_token: Option<String>,
     /// Serve `/metrics` on this address (plain HTTP) instead of the main port.
@@ -81,6 +84,7 @@ impl Default for Config {
             tls_handshake_timeout_secs: 10,
             header_timeout_secs: 10,
             request_timeout_secs: 45,
+            write_timeout_secs: 30,
             metrics_token: None,
             metrics_listen: None,
             public_url: None,

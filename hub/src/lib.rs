@@ -65,10 +65,11 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     tokio::spawn(housekeeping::run(hub.clone()));
-    let door = agents::Door::new(&hub.config);
+    let door = agents::Door::new(&hub.config, hub.metrics.pending_handshakes.clone());
     tokio::spawn(door.clone().sweep());
     let cfg = hub.config.clone();
     let refused = hub.metrics.connections_refused.clone();
+    let open = hub.metrics.connections_open.clone();
     if let Some(addr) = &cfg.metrics_listen {
         use anyhow::Context;
         let l = TcpListener::bind(addr)
@@ -77,7 +78,7 @@ pub async fn serve(
         let s = http::serve::Serving {
             app: metrics_router(hub.clone()),
             tls: None,
-            conns: http::conns::Connections::new(64, 16),
+            conns: http::fair::FairPool::new(64, 16, prometheus::IntGauge::new("m", "m")?),
             refused: refused.clone(),
         };
         let cfg = cfg.clone();
@@ -88,9 +89,10 @@ pub async fn serve(
     let s = http::serve::Serving {
         app: router(hub, door),
         tls: tls.map(tokio_rustls::TlsAcceptor::from),
-        conns: http::conns::Connections::new(
+        conns: http::fair::FairPool::new(
             http::serve::connection_cap(&cfg),
             cfg.max_connections_per_ip,
+            open,
         ),
         refused,
     };

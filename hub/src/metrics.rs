@@ -18,6 +18,10 @@ pub struct Metrics {
     pub handshake_failures: IntCounterVec,
     /// Connections closed at accept by reason (`hub_full`, `address_full`).
     pub connections_refused: IntCounterVec,
+    /// Connections open now.
+    pub connections_open: IntGauge,
+    /// Websocket upgrades waiting for `auth` now.
+    pub pending_handshakes: IntGauge,
     /// Delay from an agent's snapshot to its arrival.
     pub ingest_lag: Histogram,
     /// Process series left out because of the cap.
@@ -55,6 +59,11 @@ impl Metrics {
             ),
             &["reason"],
         )?;
+        let connections_open = IntGauge::new("pmr_hub_connections_open", "Connections open now")?;
+        let pending_handshakes = IntGauge::new(
+            "pmr_hub_pending_handshakes",
+            "Websocket upgrades waiting for auth now",
+        )?;
         let ingest_lag = Histogram::with_opts(
             HistogramOpts::new(
                 "pmr_hub_ingest_lag_seconds",
@@ -71,6 +80,8 @@ impl Metrics {
         registry.register(Box::new(handshake_failures.clone()))?;
         registry.register(Box::new(ingest_lag.clone()))?;
         registry.register(Box::new(connections_refused.clone()))?;
+        registry.register(Box::new(connections_open.clone()))?;
+        registry.register(Box::new(pending_handshakes.clone()))?;
         registry.register(Box::new(series_dropped.clone()))?;
         let proc_registry = Registry::new();
         let gauge = |name: &str, help: &str, labels: &[&str]| -> anyhow::Result<GaugeVec> {
@@ -116,6 +127,8 @@ impl Metrics {
             frames_in,
             handshake_failures,
             connections_refused,
+            connections_open,
+            pending_handshakes,
             ingest_lag,
             series_dropped,
         })

@@ -1,15 +1,63 @@
-//! Token buckets keyed by client address or key, for handshakes.
+//! Token buckets: one ([`TokenBucket`]) for a session's frames or the
+//! refusal log, and one per key ([`RateLimit`]) for handshakes by address
+//! and by bucket key.
 
 use std::collections::HashMap;
 use std::hash::Hash;
 use std::sync::Mutex;
 use std::time::Instant;
 
+/// One bucket: at most `burst` tokens, refilled at `per_sec`, starting full.
+#[derive(Debug, Clone, Copy)]
+pub struct TokenBucket {
+    per_sec: f64,
+    burst: f64,
+    tokens: f64,
+    at: Instant,
+}
+
+impl TokenBucket {
+    /// A full bucket.
+    pub fn new(per_sec: f64, burst: f64) -> Self {
+        let burst = burst.max(1.0);
+        Self {
+            per_sec,
+            burst,
+            tokens: burst,
+            at: Instant::now(),
+        }
+    }
+
+    fn refill(&mut self, now: Instant) {
+        let grown = now.saturating_duration_since(self.at).as_secs_f64() * self.per_sec;
+        self.tokens = (self.tokens + grown).min(self.burst);
+        self.at = now;
+    }
+
+    /// Takes a token; false when none is left.
+    pub fn take(&mut self, now: Instant) -> bool {
+        self.refill(now);
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Whether the bucket has refilled completely (its user is idle).
+    fn is_full(&self, now: Instant) -> bool {
+        let mut b = *self;
+        b.refill(now);
+        b.tokens >= b.burst
+    }
+}
+
 /// A token bucket per key: `burst` at most, refilled at `per_sec`.
 pub struct RateLimit<K> {
     per_sec: f64,
     burst: f64,
-    buckets: Mutex<HashMap<K, (f64, Instant)>>,
+    buckets: Mutex<HashMap<K, TokenBucket>>,
 }
 
 /// Most keys remembered before idle ones are forgotten.
@@ -36,25 +84,17 @@ impl<K: Eq + Hash + Clone> RateLimit<K> {
                 map.remove(&k);
             }
         }
-        let (tokens, at) = map.entry(key.clone()).or_insert((self.burst, now));
-        *tokens = (*tokens + now.duration_since(*at).as_secs_f64() * self.per_sec).min(self.burst);
-        *at = now;
-        if *tokens >= 1.0 {
-            *tokens -= 1.0;
-            true
-        } else {
-            false
-        }
+        let (per_sec, burst) = (self.per_sec, self.burst);
+        map.entry(key.clone())
+            .or_insert_with(|| TokenBucket::new(per_sec, burst))
+            .take(now)
     }
 
     /// Forgets keys whose bucket has refilled: they are idle.
     pub fn sweep(&self) {
         let now = Instant::now();
-        let (per_sec, burst) = (self.per_sec, self.burst);
         let mut map = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
-        map.retain(|_, (tokens, at)| {
-            *tokens + now.duration_since(*at).as_secs_f64() * per_sec < burst
-        });
+        map.retain(|_, b| !b.is_full(now));
     }
 }
 

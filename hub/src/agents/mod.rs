@@ -4,7 +4,6 @@
 //! and [`session`] carries its snapshots, events, rollups and actions.
 
 pub mod handshake;
-pub mod pending;
 pub mod refusals;
 pub mod session;
 
@@ -22,8 +21,9 @@ use tokio_tungstenite::tungstenite;
 use crate::config::Config;
 use crate::http::addr::AddrKey;
 use crate::http::addr::PeerAddr;
-use crate::http::conns::ConnSlot;
+use crate::http::conn::Conn;
 use crate::http::error_response;
+use crate::http::fair::{FairPool, Full};
 use crate::ratelimit::RateLimit;
 use crate::state::Hub;
 
@@ -35,20 +35,22 @@ pub struct Door {
     /// Handshakes per bucket key.
     pub key_limit: RateLimit<i64>,
     /// Upgrades waiting for `auth`, shared fairly between addresses.
-    pub pending: Arc<pending::Pending>,
+    pub pending: Arc<FairPool>,
     /// The rate-limited log of refused handshakes.
     pub refusals: refusals::Refusals,
 }
 
 impl Door {
     /// The door with the configured limits (bursts are 10 x the rates).
-    pub fn new(cfg: &Config) -> Arc<Self> {
+    /// `pending` shows the pending handshakes in `/metrics`.
+    pub fn new(cfg: &Config, pending: prometheus::IntGauge) -> Arc<Self> {
         Arc::new(Self {
             ip_limit: RateLimit::new(cfg.handshakes_per_ip, cfg.handshakes_per_ip * 10.0),
             key_limit: RateLimit::new(cfg.handshakes_per_key, cfg.handshakes_per_key * 10.0),
-            pending: pending::Pending::new(
+            pending: FairPool::new(
                 cfg.max_pending_handshakes,
                 cfg.pending_handshakes_per_ip,
+                pending,
             ),
             refusals: refusals::Refusals::default(),
         })
@@ -97,7 +99,7 @@ pub async fn upgrade(
     State(hub): State<Arc<Hub>>,
     Extension(door): Extension<Arc<Door>>,
     ConnectInfo(PeerAddr(addr)): ConnectInfo<PeerAddr>,
-    conn: Option<Extension<Arc<ConnSlot>>>,
+    conn: Option<Extension<Arc<Conn>>>,
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
     let ws = match ws {
@@ -112,27 +114,30 @@ pub async fn upgrade(
             "too many connection attempts from this address",
         );
     }
-    let slot = match door.pending.admit(AddrKey::from(addr.ip())) {
-        Ok(slot) => slot,
+    let place = match door.pending.admit(AddrKey::from(addr.ip())) {
+        Ok(place) => place,
         Err(why) => {
             let (label, message) = match why {
-                pending::Refused::Address => (
+                Full::Address => (
                     "busy_address",
                     "this address holds its whole share of pending handshakes",
                 ),
-                pending::Refused::Pool => ("busy", "too many handshakes in progress"),
+                Full::Pool => ("busy", "too many handshakes in progress"),
             };
             door.refusals.note(&hub.metrics, addr, label, message);
             return busy(StatusCode::SERVICE_UNAVAILABLE, message);
         }
     };
     let conn = conn.map(|Extension(c)| c);
+    if let Some(c) = &conn {
+        c.upgraded();
+    }
     ws.max_message_size(MAX_FRAME_BYTES)
         .max_frame_size(MAX_FRAME_BYTES)
         .read_buffer_size(4 * 1024)
         .write_buffer_size(4 * 1024)
         .max_write_buffer_size(MAX_FRAME_BYTES * 2)
-        .on_upgrade(move |socket| session::run(hub, door, socket, addr, slot, conn))
+        .on_upgrade(move |socket| session::run(hub, door, socket, addr, place, conn))
 }
 
 /// Sends a close frame and waits (briefly) for the agent's; `detail` replaces the code's standard reason when
@@ -154,14 +159,15 @@ pub(crate) async fn send_close(socket: &mut WebSocket, code: u16, detail: &str) 
         code,
         reason: Utf8Bytes::from(reason),
     };
-    if socket.send(Message::Close(Some(frame))).await.is_err() {
-        return;
-    }
-    // Finish the closing handshake: read (and drop) what the agent still
-    // sends until its own close frame, for at most 2 s. Closing the TCP
-    // connection with unread bytes would reset it, and a reset can discard
-    // the close frame before the agent reads it.
+    // One 2 s deadline for sending the close frame (an agent that stopped
+    // reading must not hold the task) and for finishing the closing
+    // handshake: read (and drop) what the agent still sends until its own
+    // close frame. Closing the TCP connection with unread bytes would reset
+    // it, and a reset can discard the close frame before the agent reads it.
     let _ = tokio::time::timeout(std::time::Duration::from_secs(2), async {
+        if socket.send(Message::Close(Some(frame))).await.is_err() {
+            return;
+        }
         while let Some(Ok(m)) = socket.recv().await {
             if matches!(m, Message::Close(_)) {
                 break;
@@ -177,10 +183,15 @@ pub(crate) fn ws_error_code(e: axum::Error) -> Option<u16> {
     let inner = e.into_inner();
     match inner.downcast_ref::<tungstenite::Error>() {
         Some(tungstenite::Error::Capacity(_)) => Some(close::TOO_BIG),
+        // The connection is gone (a FIN without a close frame included):
+        // nothing to say and no one to say it to.
         Some(
             tungstenite::Error::Io(_)
             | tungstenite::Error::ConnectionClosed
-            | tungstenite::Error::AlreadyClosed,
+            | tungstenite::Error::AlreadyClosed
+            | tungstenite::Error::Protocol(
+                tungstenite::error::ProtocolError::ResetWithoutClosingHandshake,
+            ),
         ) => None,
         Some(tungstenite::Error::Utf8(_)) => Some(1007),
         Some(_) => Some(1002),

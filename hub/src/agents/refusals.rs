@@ -7,21 +7,22 @@ use std::sync::Mutex;
 use std::time::Instant;
 
 use crate::metrics::Metrics;
+use crate::ratelimit::TokenBucket;
 
 /// Log lines about refusals per second, on average.
 pub const LINES_PER_SEC: f64 = 5.0;
 /// Lines that may come at once.
 const BURST: f64 = 20.0;
 
-/// The refusal log's budget.
+/// The refusal log's budget, and the lines it left out since the last one.
 pub struct Refusals {
-    state: Mutex<(f64, Instant, u64)>,
+    state: Mutex<(TokenBucket, u64)>,
 }
 
 impl Default for Refusals {
     fn default() -> Self {
         Self {
-            state: Mutex::new((BURST, Instant::now(), 0)),
+            state: Mutex::new((TokenBucket::new(LINES_PER_SEC, BURST), 0)),
         }
     }
 }
@@ -34,22 +35,19 @@ impl Refusals {
             .with_label_values(&[reason])
             .inc();
         let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        let (tokens, at, suppressed) = &mut *s;
-        let now = Instant::now();
-        *tokens = (*tokens + now.duration_since(*at).as_secs_f64() * LINES_PER_SEC).min(BURST);
-        *at = now;
-        if *tokens < 1.0 {
+        let (bucket, suppressed) = &mut *s;
+        if !bucket.take(Instant::now()) {
             *suppressed += 1;
             return;
         }
-        *tokens -= 1.0;
         let left_out = std::mem::take(suppressed);
         drop(s);
         let detail = escape(detail);
+        // Escaped here, written as is (`%`): the log escapes nothing twice.
         if left_out > 0 {
-            tracing::warn!(%peer, reason, detail, left_out, "agent handshake refused");
+            tracing::warn!(%peer, reason, %detail, left_out, "agent handshake refused");
         } else {
-            tracing::warn!(%peer, reason, detail, "agent handshake refused");
+            tracing::warn!(%peer, reason, %detail, "agent handshake refused");
         }
     }
 }

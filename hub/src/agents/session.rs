@@ -12,12 +12,13 @@ use pmr_shared::link::limits;
 use pmr_shared::link::messages::{AgentMsg, HubMsg, Stream, close};
 
 use super::handshake::{self, Refusal};
-use super::pending::Slot;
 use super::refusals::escape;
 use super::{send_close, ws_error_code};
 use crate::clock::now_ms;
-use crate::http::conns::ConnSlot;
+use crate::http::conn::Conn;
+use crate::http::fair::{Eviction, Place};
 use crate::live::{Attached, ServerView};
+use crate::ratelimit::TokenBucket;
 use crate::state::Hub;
 
 /// A session with no frame for this long is dead (agents send every second).
@@ -37,23 +38,31 @@ pub async fn run(
     door: Arc<super::Door>,
     mut socket: WebSocket,
     peer: SocketAddr,
-    mut slot: Slot,
-    conn: Option<Arc<ConnSlot>>,
+    (place, mut eviction): (Place, Eviction),
+    conn: Option<Arc<Conn>>,
 ) {
     let outcome = tokio::select! {
         // Boxed: its state is freed once the handshake is over, instead of
         // sizing every session's task for the rest of its life.
         r = Box::pin(handshake::run(&hub, &door, &mut socket)) => r,
-        () = slot.evicted() => Err(Refusal::Close {
+        () = eviction.wait() => Err(Refusal::Close {
             code: close::TRY_AGAIN,
             label: "evicted",
             detail: String::new(),
         }),
     };
-    drop(slot);
+    drop(place);
     let authed = match outcome {
         Ok(a) => a,
-        Err(Refusal::Gone) => return,
+        Err(Refusal::Gone) => {
+            // A read cut off by the pre-auth budget can still be told why.
+            if conn.as_ref().is_some_and(|c| c.over_budget()) {
+                let detail = "more bytes than a handshake needs";
+                door.refusals.note(&hub.metrics, peer, "too_big", detail);
+                send_close(&mut socket, close::TOO_BIG, detail).await;
+            }
+            return;
+        }
         Err(Refusal::Close {
             code,
             label,
@@ -65,18 +74,24 @@ pub async fn run(
         }
     };
     if let Some(c) = &conn {
-        c.promote();
+        c.authenticated();
     }
-    if let Err(e) = serve(&hub, socket, authed).await {
+    let end = serve(&hub, &mut socket, authed).await.unwrap_or_else(|e| {
+        // Our failure (the store, most likely), not the agent's: say so.
         tracing::warn!(%peer, "session failed: {e:#}");
+        End::Code(close::INTERNAL, String::new())
+    });
+    if let End::Code(code, detail) = end {
+        send_close(&mut socket, code, &detail).await;
     }
 }
 
+/// Welcomes an authenticated agent and runs its session; says how it ends.
 async fn serve(
     hub: &Arc<Hub>,
-    mut socket: WebSocket,
+    socket: &mut WebSocket,
     authed: handshake::Authed,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<End> {
     let now = now_ms();
     let store = hub.store.clone();
     let (bid, mid, name, ver) = (
@@ -99,7 +114,7 @@ async fn serve(
         .await
         .is_err()
     {
-        return Ok(());
+        return Ok(End::Gone);
     }
     let mut attached = hub.live.attach(
         ServerView {
@@ -116,33 +131,27 @@ async fn serve(
         authed.key_id,
     );
     let (server, bucket) = (escape(&authed.machine_name), escape(&authed.bucket));
+    let server = server.as_str();
     hub.metrics.agents_connected.inc();
-    tracing::info!(server, bucket, server_id, "agent connected");
-    let end = match frames(hub, server_id, &mut socket, &mut attached).await {
+    tracing::info!(%server, %bucket, server_id, "agent connected");
+    let end = match frames(hub, server_id, socket, &mut attached).await {
         Ok(end) => end,
         Err(e) => {
             // Our failure, not the agent's: say so, do not blame its frame.
-            tracing::warn!(server, server_id, "session failed: {e:#}");
+            tracing::warn!(%server, server_id, "session failed: {e:#}");
             End::Code(close::INTERNAL, String::new())
         }
     };
     hub.metrics.agents_connected.dec();
     hub.live.detach(server_id, attached.generation, now_ms());
-    match end {
-        End::Gone => tracing::info!(server, server_id, "agent disconnected"),
+    match &end {
+        End::Gone => tracing::info!(%server, server_id, "agent disconnected"),
         End::Code(code, detail) => {
-            let logged = escape(&detail);
-            tracing::info!(
-                server,
-                server_id,
-                code,
-                detail = logged,
-                "agent session closed"
-            );
-            send_close(&mut socket, code, &detail).await;
+            let detail = escape(detail);
+            tracing::info!(%server, server_id, code, %detail, "agent session closed");
         }
     }
-    Ok(())
+    Ok(end)
 }
 
 /// Why a session ends.
@@ -219,8 +228,7 @@ async fn frames(
     let (mut sink, mut stream) = socket.split();
     let mut ping = tokio::time::interval(PING_EVERY);
     ping.tick().await;
-    let mut tokens = FRAME_BURST;
-    let mut refill = tokio::time::Instant::now();
+    let mut rate = TokenBucket::new(FRAME_RATE, FRAME_BURST);
     macro_rules! send {
         ($msg:expr) => {
             match tokio::time::timeout(SEND_LIMIT, sink.send($msg)).await {
@@ -257,14 +265,10 @@ async fn frames(
                     }
                 };
                 hub.metrics.frames_in.inc();
-                let now_i = tokio::time::Instant::now();
-                tokens = (tokens + now_i.duration_since(refill).as_secs_f64() * FRAME_RATE).min(FRAME_BURST);
-                refill = now_i;
-                if tokens < 1.0 {
+                if !rate.take(std::time::Instant::now()) {
                     let why = format!("more than {FRAME_RATE} frames/s on average");
                     return Ok(End::Code(close::RATE_LIMITED, why));
                 }
-                tokens -= 1.0;
                 let msg = match serde_json::from_str::<AgentMsg>(&text) {
                     Ok(m) => m,
                     Err(e) => return Ok(End::Code(close::BAD_FRAME, format!("not a message: {e}"))),

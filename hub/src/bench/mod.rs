@@ -353,7 +353,8 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     let held_after_ramp = sh.connected.load(Ordering::Relaxed);
     let held_hostile = (args.hostile > 0).then(|| {
         let d = crate::config::Config::default();
-        let idle = d.max_connections_per_ip - d.pending_handshakes_per_ip;
+        // Upgraded connections leave the connection share for the pending pool.
+        let idle = d.max_connections_per_ip;
         let _guard = rt.enter();
         hostile::start(args.hostile, d.pending_handshakes_per_ip, idle, api)
     });

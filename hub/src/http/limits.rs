@@ -20,7 +20,9 @@ pub const MAX_HEADER_BYTES: usize = 16 * 1024;
 
 /// Refuses oversized request heads, then runs the request within `limit`.
 pub async fn guard(State(limit): State<Duration>, req: Request, next: Next) -> Response {
-    if req.uri().to_string().len() > MAX_URI {
+    let target = req.uri().path_and_query().map_or(0, |p| p.as_str().len())
+        + req.uri().authority().map_or(0, |a| a.as_str().len());
+    if target > MAX_URI {
         return error_response(
             StatusCode::URI_TOO_LONG,
             format!("the request target is longer than {MAX_URI} bytes"),

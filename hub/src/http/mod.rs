@@ -2,8 +2,9 @@
 //! loop with its timeouts and per-address caps, and request limits.
 
 pub mod addr;
-pub mod conns;
+pub mod conn;
 pub mod error;
+pub mod fair;
 pub mod limits;
 pub mod serve;
 

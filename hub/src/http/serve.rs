@@ -1,6 +1,8 @@
 //! The connection loop under the router, in place of `axum::serve`, which
-//! has no read timeouts: every connection takes a slot ([`Connections`]),
-//! TLS has [`Config::tls_handshake_timeout_secs`], a request head has
+//! has no timeouts: every connection takes a place in a [`FairPool`], its
+//! socket is [`Guarded`] (a write that stalls for
+//! [`Config::write_timeout_secs`] ends it), TLS has
+//! [`Config::tls_handshake_timeout_secs`], a request head has
 //! [`Config::header_timeout_secs`] (which also ends idle keep-alive
 //! connections and slowloris clients), and shutdown is graceful.
 
@@ -19,7 +21,8 @@ use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
 
 use super::addr::AddrKey;
-use super::conns::{ConnSlot, Connections, Full};
+use super::conn::{Conn, Guarded};
+use super::fair::{Eviction, FairPool, Full};
 use crate::config::Config;
 use crate::http::addr::PeerAddr;
 
@@ -35,8 +38,8 @@ pub struct Serving {
     pub app: Router,
     /// TLS, if any.
     pub tls: Option<TlsAcceptor>,
-    /// Connection slots.
-    pub conns: Arc<Connections>,
+    /// Connection places, shared fairly between addresses.
+    pub conns: Arc<FairPool>,
     /// Refused connections by reason.
     pub refused: prometheus::IntCounterVec,
 }
@@ -76,6 +79,7 @@ pub async fn run(
         .max_headers(MAX_HEADER_LINES);
     let http = Arc::new(http);
     let tls_timeout = Duration::from_secs(cfg.tls_handshake_timeout_secs.max(1));
+    let write_limit = Duration::from_secs(cfg.write_timeout_secs.max(1));
     let (stop_tx, stop_rx) = watch::channel(false);
     tokio::pin!(shutdown);
     loop {
@@ -92,11 +96,11 @@ pub async fn run(
             },
             () = &mut shutdown => break,
         };
-        let slot = match s.conns.admit(AddrKey::from(peer.ip())) {
-            Ok(slot) => Arc::new(slot),
+        let (place, eviction) = match s.conns.admit(AddrKey::from(peer.ip())) {
+            Ok(p) => p,
             Err(full) => {
                 let reason = match full {
-                    Full::Hub => "hub_full",
+                    Full::Pool => "hub_full",
                     Full::Address => "address_full",
                 };
                 s.refused.with_label_values(&[reason]).inc();
@@ -104,16 +108,23 @@ pub async fn run(
             }
         };
         let _ = tcp.set_nodelay(true);
+        let conn = Conn::new(place);
+        let tcp = Guarded::new(tcp, conn.clone(), write_limit);
         let (app, http, stop) = (s.app.clone(), http.clone(), stop_rx.clone());
         let tls = s.tls.clone();
         tokio::spawn(async move {
+            let peer = Peer {
+                addr: peer,
+                conn,
+                eviction,
+            };
             match tls {
-                None => connection(tcp, peer, slot, app, &http, stop).await,
+                None => connection(tcp, peer, app, &http, stop).await,
                 Some(acceptor) => {
                     if let Ok(Ok(io)) =
                         tokio::time::timeout(tls_timeout, acceptor.accept(tcp)).await
                     {
-                        connection(io, peer, slot, app, &http, stop).await;
+                        connection(io, peer, app, &http, stop).await;
                     }
                 }
             }
@@ -127,30 +138,39 @@ pub async fn run(
     Ok(())
 }
 
+/// Who is on the other end of one connection.
+struct Peer {
+    addr: SocketAddr,
+    conn: Arc<Conn>,
+    eviction: Eviction,
+}
+
 async fn connection<I>(
     io: I,
-    peer: SocketAddr,
-    slot: Arc<ConnSlot>,
+    mut peer: Peer,
     app: Router,
     http: &hyper::server::conn::http1::Builder,
     mut stop: watch::Receiver<bool>,
 ) where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
+    let (addr, conn) = (peer.addr, peer.conn.clone());
     let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
-        req.extensions_mut().insert(ConnectInfo(PeerAddr(peer)));
-        req.extensions_mut().insert(slot.clone());
+        req.extensions_mut().insert(ConnectInfo(PeerAddr(addr)));
+        req.extensions_mut().insert(conn.clone());
         tower::ServiceExt::oneshot(app.clone(), req)
     });
-    let conn = http
+    let served = http
         .serve_connection(TokioIo::new(io), service)
         .with_upgrades();
-    tokio::pin!(conn);
+    tokio::pin!(served);
     tokio::select! {
-        _ = conn.as_mut() => {}
+        _ = served.as_mut() => {}
+        // A fairer newcomer took the place: the connection goes at once.
+        () = peer.eviction.wait() => {}
         () = async { let _ = stop.wait_for(|s| *s).await; } => {
-            conn.as_mut().graceful_shutdown();
-            let _ = conn.await;
+            served.as_mut().graceful_shutdown();
+            let _ = served.await;
         }
     }
 }

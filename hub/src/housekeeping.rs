@@ -1,5 +1,5 @@
 //! Once-a-second chores: close sessions of revoked keys, keep last-seen
-//! times, forget idle rate-limit entries, fold and prune old rows.
+//! times, fold and prune old rows.
 
 use std::sync::Arc;
 use std::time::Duration;

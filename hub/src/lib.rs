@@ -12,6 +12,7 @@ pub mod clock;
 pub mod config;
 pub mod housekeeping;
 pub mod http;
+pub mod link_line;
 pub mod live;
 pub mod metrics;
 pub mod ratelimit;

@@ -167,15 +167,16 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             println!("secret key: {}", secret.to_text());
             println!();
             println!("The secret is shown once and not stored by the hub. On each server:");
-            let (hub, pin) = link_target(&cfg);
+            let (hub, pin, known) = pmr_hub::link_line::target(store.as_ref(), &cfg);
             println!("  pmr link {} {public} --hub {hub}{pin}", secret.to_text());
             println!(
                 "or, to keep the secret off the command line (other local users can read it):"
             );
             println!("  pmr link - {public} --hub {hub}{pin}    # then paste the secret");
-            if pin.is_empty() && cfg.tls_cert.is_none() && cfg.public_url.is_none() {
+            if !known {
                 println!(
-                    "(a hub run with --self-signed prints its fingerprint when it starts: add --fingerprint FP)"
+                    "(a guess: this hub has not run yet; `serve` records its real address and, \
+                     when self-signed, its fingerprint for this line)"
                 );
             }
         }
@@ -251,29 +252,6 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Where agents reach this hub, and the `--fingerprint` they need for a
-/// self-signed certificate already generated in the data directory.
-fn link_target(cfg: &Config) -> (String, String) {
-    let self_signed = cfg.data_dir.join("self-signed.crt");
-    let pin = if cfg.tls_cert.is_none() && self_signed.exists() {
-        pmr_hub::tls::load(&self_signed, &cfg.data_dir.join("self-signed.key"))
-            .map(|(certs, _)| format!(" --fingerprint {}", pmr_hub::tls::fingerprint(&certs[0])))
-            .unwrap_or_default()
-    } else {
-        String::new()
-    };
-    if let Some(url) = &cfg.public_url {
-        return (url.clone(), pin);
-    }
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_string())
-        .unwrap_or_else(|_| "HOST".into());
-    let port = cfg.listen.rsplit(':').next().unwrap_or("9615");
-    let tls = cfg.tls_cert.is_some() || cfg.self_signed || self_signed.exists();
-    let scheme = if tls { "wss" } else { "ws" };
-    (format!("{scheme}://{host}:{port}"), pin)
-}
-
 fn serve(cfg: Config) -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_target(false)
@@ -285,6 +263,7 @@ fn serve(cfg: Config) -> anyhow::Result<()> {
         .build()?;
     rt.block_on(async move {
         let store = open_store(&cfg)?;
+        let mut self_signed_fp = None;
         let tls = match (&cfg.tls_cert, &cfg.tls_key, cfg.self_signed) {
             (Some(c), Some(k), _) => {
                 let (certs, key) = pmr_hub::tls::load(c, k)?;
@@ -299,10 +278,9 @@ fn serve(cfg: Config) -> anyhow::Result<()> {
                     &cfg.data_dir,
                     vec!["localhost".into(), "127.0.0.1".into()],
                 )?;
-                println!(
-                    "TLS certificate fingerprint (SHA-256): {}",
-                    pmr_hub::tls::fingerprint(&certs[0])
-                );
+                let fp = pmr_hub::tls::fingerprint(&certs[0]);
+                println!("TLS certificate fingerprint (SHA-256): {fp}");
+                self_signed_fp = Some(fp);
                 Some(pmr_hub::tls::server_config(certs, key)?)
             }
             _ => None,
@@ -313,6 +291,13 @@ fn serve(cfg: Config) -> anyhow::Result<()> {
         let addr = listener.local_addr()?;
         let scheme = if tls.is_some() { "https" } else { "http" };
         println!("pmr-hub listening on {scheme}://{addr}");
+        pmr_hub::link_line::record(
+            store.as_ref(),
+            &cfg,
+            addr.port(),
+            tls.is_some(),
+            self_signed_fp.as_deref(),
+        )?;
         let hub = pmr_hub::Hub::new(cfg, store)?;
         pmr_hub::serve(hub, listener, tls, shutdown_signal()).await
     })

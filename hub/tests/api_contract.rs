@@ -422,11 +422,12 @@ fn the_token_scheme_is_case_insensitive_and_401s_challenge() {
 }
 
 #[test]
-fn api_sources_register_routes_only_through_the_routes_macro() {
+fn hub_sources_register_routes_only_through_the_routes_macro() {
     // A route added with axum's own method would be missing from the
     // OpenAPI document; `routes!` puts the handler and its documentation in
-    // one place.
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/api");
+    // one place. The one exception is the separate `/metrics` listener
+    // (`metrics_router` in lib.rs), whose route the document describes.
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let mut dirs = vec![root.clone()];
     let mut scanned = 0;
     while let Some(dir) = dirs.pop() {
@@ -435,7 +436,10 @@ fn api_sources_register_routes_only_through_the_routes_macro() {
             if path.is_dir() {
                 dirs.push(path);
             } else if path.extension().is_some_and(|e| e == "rs") {
-                let text = std::fs::read_to_string(&path).unwrap();
+                let mut text = std::fs::read_to_string(&path).unwrap();
+                if path.ends_with("src/lib.rs") {
+                    text = text.replace(r#".route("/metrics", get(api::ops::metrics_here))"#, "");
+                }
                 for bad in [".route(", ".route_service(", ".nest_service("] {
                     assert!(!text.contains(bad), "{} uses `{bad}`", path.display());
                 }
@@ -444,8 +448,8 @@ fn api_sources_register_routes_only_through_the_routes_macro() {
         }
     }
     assert!(
-        scanned >= 8,
-        "expected the api sources in {}",
+        scanned >= 20,
+        "expected the hub sources in {}",
         root.display()
     );
 }

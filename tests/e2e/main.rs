@@ -5,7 +5,8 @@
 mod harness;
 
 mod handshake;
-mod hostile;
+mod hostile_http;
+mod hostile_ws;
 mod link;
 mod link_secret;
 mod offline;

@@ -10,6 +10,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::error::{ErrorBody, responses as r};
+use super::extract::{NoParams, Query};
 
 /// Name of the security scheme every protected operation requires (also
 /// spelled out in `#[openapi(security(...))]`, which takes only literals).
@@ -74,11 +75,13 @@ impl Modify for BearerScheme {
     get,
     path = "/api/v1/openapi.json",
     tag = "meta",
+    params(NoParams),
     responses(
         (status = 200, description = "This document (OpenAPI 3.1)", content_type = "application/json", body = Object),
+        (status = 400, response = r::BadRequest),
     )
 )]
-pub(super) async fn get_openapi() -> impl IntoResponse {
+pub(super) async fn get_openapi(_: Query<NoParams>) -> impl IntoResponse {
     static DOC: OnceLock<String> = OnceLock::new();
     let text = DOC.get_or_init(|| {
         super::openapi()

@@ -10,6 +10,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use super::error::ErrorBody;
+use super::extract::{NoParams, Query};
 use crate::http::error_response;
 use crate::state::Hub;
 
@@ -18,9 +19,13 @@ use crate::state::Hub;
     get,
     path = "/healthz",
     tag = "operations",
-    responses((status = 200, description = "`ok`", content_type = "text/plain", body = String))
+    params(NoParams),
+    responses(
+        (status = 200, description = "`ok`", content_type = "text/plain", body = String),
+        (status = 400, description = "A query parameter (none are taken)", body = ErrorBody),
+    )
 )]
-pub(crate) async fn healthz() -> &'static str {
+pub(crate) async fn healthz(_: Query<NoParams>) -> &'static str {
     "ok"
 }
 
@@ -29,12 +34,14 @@ pub(crate) async fn healthz() -> &'static str {
     get,
     path = "/readyz",
     tag = "operations",
+    params(NoParams),
     responses(
         (status = 200, description = "`ready`", content_type = "text/plain", body = String),
+        (status = 400, description = "A query parameter (none are taken)", body = ErrorBody),
         (status = 503, description = "The store does not answer", body = ErrorBody),
     )
 )]
-pub(crate) async fn readyz(State(hub): State<Arc<Hub>>) -> Response {
+pub(crate) async fn readyz(State(hub): State<Arc<Hub>>, _: Query<NoParams>) -> Response {
     let store = hub.store.clone();
     match tokio::task::spawn_blocking(move || store.hub_id()).await {
         Ok(Ok(_)) => "ready".into_response(),

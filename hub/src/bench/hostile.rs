@@ -84,6 +84,6 @@ pub(super) async fn fresh_link(n: usize, sh: &super::Shared) -> Option<f64> {
     let tcp = connect(src, sh.api).await.ok()?;
     let (ws, _) = tokio_tungstenite::client_async(&sh.url, tcp).await.ok()?;
     let name = format!("fresh-{n:04}");
-    super::authenticate(ws, sh, &name).await.ok()?;
+    super::agent::authenticate(ws, sh, &name).await.ok()?;
     Some(start.elapsed().as_secs_f64() * 1000.0)
 }

@@ -331,3 +331,27 @@ async fn a_client_that_stops_reading_its_response_is_let_go() {
         got.len()
     );
 }
+
+#[test]
+fn a_request_whose_body_never_ends_gets_a_408() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), "request_timeout_secs = 2\n");
+    let hub = Hub::start_with(Tls::None, &["--config", &cfg]);
+    let mut s = TcpStream::connect(("127.0.0.1", hub.port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    // 100 bytes announced, 10 sent, then nothing.
+    write!(
+        s,
+        "POST /api/v1/actions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\n\
+         Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{{\"server\":",
+        hub.token
+    )
+    .unwrap();
+    let start = Instant::now();
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    let text = String::from_utf8_lossy(&out);
+    assert!(text.starts_with("HTTP/1.1 408"), "{text}");
+    assert!(text.contains("\"status\":408"), "{text}");
+    assert!(start.elapsed() < Duration::from_secs(15));
+}

@@ -198,3 +198,36 @@ pub(crate) fn ws_error_code(e: axum::Error) -> Option<u16> {
         None => None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::ws_error_code;
+    use pmr_shared::link::messages::close;
+    use tokio_tungstenite::tungstenite::error::{CapacityError, ProtocolError};
+    use tokio_tungstenite::tungstenite::{self, Error};
+
+    fn code(e: Error) -> Option<u16> {
+        ws_error_code(axum::Error::new(e))
+    }
+
+    #[test]
+    fn receive_errors_map_to_codes_an_endpoint_may_send() {
+        let big = CapacityError::MessageTooLong {
+            size: 2,
+            max_size: 1,
+        };
+        assert_eq!(code(Error::Capacity(big)), Some(close::TOO_BIG));
+        assert_eq!(
+            code(Error::Protocol(ProtocolError::UnmaskedFrameFromClient)),
+            Some(1002)
+        );
+        // A peer that is simply gone gets nothing (and never 1006).
+        assert_eq!(code(Error::ConnectionClosed), None);
+        assert_eq!(
+            code(Error::Protocol(ProtocolError::ResetWithoutClosingHandshake)),
+            None
+        );
+        let io = std::io::Error::new(std::io::ErrorKind::InvalidData, "budget");
+        assert_eq!(code(tungstenite::Error::Io(io)), None);
+    }
+}

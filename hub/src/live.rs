@@ -1,5 +1,5 @@
 //! Live state in memory: connected agents, their last snapshot, and the
-//! channels that reach them. Every write goes through here (gateway and API
+//! channels that reach them. Every write goes through here (agent sessions and API
 //! alike); locks are short and never held across an await. Lock order, where
 //! two are taken: `sessions`, then a server's view.
 
@@ -66,7 +66,7 @@ pub struct Live {
     generation: std::sync::atomic::AtomicU64,
 }
 
-/// What the gateway needs to run a session.
+/// What an agent session needs to run.
 pub struct Attached {
     /// Messages to send to the agent.
     pub outbound: mpsc::Receiver<HubMsg>,

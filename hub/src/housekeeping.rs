@@ -6,30 +6,7 @@ use std::time::Duration;
 
 use crate::clock::now_ms;
 use crate::state::Hub;
-use crate::store::{self, Store};
-
-/// Folds finished 5-minute windows (a minute of slack for late rows) that
-/// were not folded yet.
-fn downsample(store: &dyn Store) -> store::StoreResult<()> {
-    let span = store::COARSE_SPAN_MS;
-    let to = (now_ms() - 60_000) / span * span;
-    let mark = store
-        .meta("downsampled_until")?
-        .and_then(|v| v.parse::<i64>().ok())
-        .unwrap_or(to - 12 * span);
-    let dirty = store
-        .meta("downsample_dirty_from")?
-        .and_then(|v| v.parse::<i64>().ok());
-    let from = dirty.map_or(mark, |d| d.min(mark) / span * span);
-    if to > from {
-        store.downsample(from, to)?;
-        store.set_meta("downsampled_until", &to.to_string())?;
-        if dirty.is_some() {
-            store.set_meta("downsample_dirty_from", "")?;
-        }
-    }
-    Ok(())
-}
+use crate::store::{Write, Written};
 
 /// Closes sessions of keys revoked by `pmr-hub keys revoke` (another
 /// process, so the store is the only channel), keeps last-seen times and
@@ -63,18 +40,15 @@ pub async fn run(hub: Arc<Hub>) {
                     seen.push((s.id, s.last_seen));
                 }
             });
-            let store = hub.store.clone();
-            let _ = tokio::task::spawn_blocking(move || store.touch_servers(&seen)).await;
+            let _ = hub.ingest.writer.write(Write::TouchServers(seen)).await;
         }
         if n % 600 == 300 {
             // Servers gone for a day leave memory; their history stays stored.
             hub.live.evict_offline(now_ms(), 86_400_000);
         }
         if n % 60 == 30 {
-            let store = hub.store.clone();
-            if let Ok(Err(e)) =
-                tokio::task::spawn_blocking(move || downsample(store.as_ref())).await
-            {
+            let fold = Write::Downsample { now: now_ms() };
+            if let Err(e) = hub.ingest.writer.write(fold).await {
                 tracing::warn!("downsampling failed: {e}");
             }
         }
@@ -84,8 +58,12 @@ pub async fn run(hub: Arc<Hub>) {
             let ev = now - i64::from(hub.config.retention_events_days) * day;
             let ro = now - i64::from(hub.config.retention_rollups_days) * day;
             let co = now - i64::from(hub.config.retention_coarse_days) * day;
-            let store = hub.store.clone();
-            if let Ok(Ok(n)) = tokio::task::spawn_blocking(move || store.prune(ev, ro, co)).await
+            let prune = Write::Prune {
+                events_before: ev,
+                rollups_before: ro,
+                coarse_before: co,
+            };
+            if let Ok(Written::Rows(n)) = hub.ingest.writer.write(prune).await
                 && n > 0
             {
                 tracing::info!("pruned {n} old rows");

@@ -12,6 +12,7 @@ pub mod clock;
 pub mod config;
 pub mod housekeeping;
 pub mod http;
+pub mod ingest;
 pub mod link_line;
 pub mod live;
 pub mod metrics;
@@ -57,6 +58,21 @@ fn finish(r: Router<Arc<Hub>>, hub: &Arc<Hub>) -> Router {
         .with_state(hub.clone())
 }
 
+/// The feed's first subscriber: counts changes by kind for `/metrics`.
+async fn count_changes(hub: Arc<Hub>) {
+    use tokio::sync::broadcast::error::RecvError;
+    let mut feed = hub.ingest.subscribe();
+    loop {
+        match feed.recv().await {
+            Ok(c) => hub.metrics.changes.with_label_values(&[c.kind()]).inc(),
+            Err(RecvError::Lagged(n)) => {
+                hub.metrics.changes.with_label_values(&["missed"]).inc_by(n)
+            }
+            Err(RecvError::Closed) => return,
+        }
+    }
+}
+
 /// Serves on `listener` (TLS when `tls` is given) until `shutdown` resolves;
 /// also `/metrics` on its own address when `metrics_listen` is set.
 pub async fn serve(
@@ -66,6 +82,7 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     tokio::spawn(housekeeping::run(hub.clone()));
+    tokio::spawn(count_changes(hub.clone()));
     let door = agents::Door::new(&hub.config, hub.metrics.pending_handshakes.clone());
     tokio::spawn(door.clone().sweep());
     let cfg = hub.config.clone();

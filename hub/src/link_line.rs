@@ -5,7 +5,7 @@
 //! `public_url` wins, and before any `serve` the settings are the best guess.
 
 use crate::config::Config;
-use crate::store::Store;
+use crate::store::{Store, Write, write_one};
 
 const URL_KEY: &str = "link_url";
 const PIN_KEY: &str = "link_fingerprint";
@@ -31,8 +31,17 @@ pub fn record(
         .public_url
         .clone()
         .unwrap_or_else(|| format!("{scheme}://{}:{port}", host_name()));
-    store.set_meta(URL_KEY, &url)?;
-    store.set_meta(PIN_KEY, self_signed_fp.unwrap_or(""))?;
+    // At start-up, before the single writer runs: the only writer then.
+    for (key, value) in [
+        (URL_KEY, url.as_str()),
+        (PIN_KEY, self_signed_fp.unwrap_or("")),
+    ] {
+        let w = Write::SetMeta {
+            key: key.into(),
+            value: value.into(),
+        };
+        write_one(store, w)?;
+    }
     Ok(())
 }
 

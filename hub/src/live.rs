@@ -6,12 +6,12 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex, RwLock};
 
-use pmr_shared::link::messages::{ActionResult, Host, HubMsg, Proc, Snapshot};
+use pmr_shared::link::messages::{ActionResult, Host, HubMsg, Proc};
 use serde::Serialize;
 use tokio::sync::{mpsc, oneshot, watch};
 
 /// Most processes kept for one server: a runaway agent cannot fill memory.
-pub const MAX_PROCESSES_PER_SERVER: usize = 4096;
+pub const MAX_PROCESSES_PER_SERVER: usize = pmr_shared::link::limits::MAX_PROCESSES;
 
 /// One server's live view.
 #[derive(Debug, Default, Clone, Serialize)]
@@ -144,9 +144,9 @@ impl Live {
         }
     }
 
-    /// Marks a server offline, unless a newer session took over; forgets
-    /// the actions it will never answer.
-    pub fn detach(&self, id: i64, generation: u64, now: i64) {
+    /// Marks a server offline, unless a newer session took over (then
+    /// false); forgets the actions it will never answer.
+    pub fn detach(&self, id: i64, generation: u64, now: i64) -> bool {
         let mut sessions = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
         if sessions
             .get(&id)
@@ -156,7 +156,8 @@ impl Live {
         }
         let view = self.view(id);
         let mut v = lock(&view);
-        if v.generation == generation {
+        let offline = v.generation == generation;
+        if offline {
             v.online = false;
             v.last_seen = now;
         }
@@ -166,26 +167,13 @@ impl Live {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .retain(|(server, _), _| *server != id);
+        offline
     }
 
-    /// Applies a snapshot (full or delta), within the per-server cap.
-    pub fn apply(&self, id: i64, snap: Snapshot, now: i64) {
-        let view = self.view(id);
-        let mut v = lock(&view);
-        if snap.full {
-            v.processes.clear();
-        }
-        for gone in &snap.removed {
-            v.processes.remove(gone);
-        }
-        for p in snap.processes {
-            if v.processes.len() < MAX_PROCESSES_PER_SERVER || v.processes.contains_key(&p.pm_id) {
-                v.processes.insert(p.pm_id, p);
-            }
-        }
-        v.host = snap.host;
-        v.last_seen = now;
-        v.snapshot_at = snap.at;
+    /// Runs `f` on one server's view under its lock (created if unknown):
+    /// how ingest applies a snapshot.
+    pub fn update<R>(&self, id: i64, f: impl FnOnce(&mut ServerView) -> R) -> R {
+        f(&mut lock(&self.view(id)))
     }
 
     /// Notes that a frame arrived.

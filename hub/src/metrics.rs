@@ -22,6 +22,10 @@ pub struct Metrics {
     pub connections_open: IntGauge,
     /// Websocket upgrades waiting for `auth` now.
     pub pending_handshakes: IntGauge,
+    /// The store writer's commits, writes and queue.
+    pub writer: crate::ingest::writer::WriterStats,
+    /// Changes published on the feed, by kind.
+    pub changes: IntCounterVec,
     /// Delay from an agent's snapshot to its arrival.
     pub ingest_lag: Histogram,
     /// Process series left out because of the cap.
@@ -64,6 +68,24 @@ impl Metrics {
             "pmr_hub_pending_handshakes",
             "Websocket upgrades waiting for auth now",
         )?;
+        let writer = crate::ingest::writer::WriterStats {
+            commits: IntCounter::new(
+                "pmr_hub_store_commits_total",
+                "Transactions the store writer committed",
+            )?,
+            writes: IntCounter::new(
+                "pmr_hub_store_writes_total",
+                "Writes the store writer applied (many per commit under load)",
+            )?,
+            queued: IntGauge::new("pmr_hub_store_queue", "Writes waiting for the store writer")?,
+        };
+        let changes = IntCounterVec::new(
+            Opts::new(
+                "pmr_hub_changes_total",
+                "Changes published on the change feed",
+            ),
+            &["kind"],
+        )?;
         let ingest_lag = Histogram::with_opts(
             HistogramOpts::new(
                 "pmr_hub_ingest_lag_seconds",
@@ -82,6 +104,10 @@ impl Metrics {
         registry.register(Box::new(connections_refused.clone()))?;
         registry.register(Box::new(connections_open.clone()))?;
         registry.register(Box::new(pending_handshakes.clone()))?;
+        registry.register(Box::new(writer.commits.clone()))?;
+        registry.register(Box::new(writer.writes.clone()))?;
+        registry.register(Box::new(writer.queued.clone()))?;
+        registry.register(Box::new(changes.clone()))?;
         registry.register(Box::new(series_dropped.clone()))?;
         let proc_registry = Registry::new();
         let gauge = |name: &str, help: &str, labels: &[&str]| -> anyhow::Result<GaugeVec> {
@@ -129,6 +155,8 @@ impl Metrics {
             connections_refused,
             connections_open,
             pending_handshakes,
+            writer,
+            changes,
             ingest_lag,
             series_dropped,
         })

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use crate::config::Config;
 use crate::store::Store;
-use crate::{live, metrics};
+use crate::{ingest, live, metrics};
 
 /// Shared state of one hub process.
 pub struct Hub {
@@ -13,8 +13,10 @@ pub struct Hub {
     pub config: Config,
     /// Persistence.
     pub store: Arc<dyn Store>,
-    /// Live state.
-    pub live: live::Live,
+    /// Live state (written by ingest only).
+    pub live: Arc<live::Live>,
+    /// The way in for everything agents send, and the store's only writer.
+    pub ingest: ingest::Ingest,
     /// This hub's id, signed by agents.
     pub hub_id: String,
     /// Self metrics and the process series.
@@ -25,12 +27,16 @@ impl Hub {
     /// Builds the hub over an opened store.
     pub fn new(config: Config, store: Arc<dyn Store>) -> anyhow::Result<Arc<Self>> {
         let hub_id = store.hub_id()?;
+        let metrics = metrics::Metrics::new()?;
+        let writer = ingest::writer::Writer::spawn(store.clone(), metrics.writer.clone())?;
+        let live = Arc::new(live::Live::default());
         Ok(Arc::new(Self {
+            ingest: ingest::Ingest::new(live.clone(), writer),
             config,
             store,
-            live: live::Live::default(),
+            live,
             hub_id,
-            metrics: metrics::Metrics::new()?,
+            metrics,
         }))
     }
 }

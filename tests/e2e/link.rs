@@ -107,11 +107,44 @@ fn linked_agent_shows_apps_events_and_obeys_actions() {
             .iter()
             .any(|s| s.metric == "pmr_hub_agents_connected")
     );
+    // Everything above went through ingest's change feed once: its first
+    // subscriber counted it by kind.
+    let changes = |kind: &str| -> f64 {
+        let (_, text) = hub.http("GET", "/metrics", None, false);
+        let lines = text.as_str().unwrap().lines().map(|l| Ok(l.to_string()));
+        let scrape = prometheus_parse::Scrape::parse(lines).unwrap();
+        scrape
+            .samples
+            .iter()
+            .find(|s| s.metric == "pmr_hub_changes_total" && s.labels.get("kind") == Some(kind))
+            .map_or(0.0, |s| match s.value {
+                prometheus_parse::Value::Counter(v) => v,
+                _ => 0.0,
+            })
+    };
+    for (kind, at_least) in [
+        ("server_up", 1.0),
+        ("process_status", 1.0),
+        ("restart", 1.0),
+        ("event", 2.0),
+        ("action_result", 1.0),
+        ("sample", 1.0),
+    ] {
+        let n = changes(kind);
+        assert!(
+            n >= at_least,
+            "{kind}: {n} changes, want at least {at_least}"
+        );
+    }
+    assert_eq!(changes("missed"), 0.0);
 
-    // Unlink: the hub sees the server go offline.
+    // Unlink: the hub sees the server go offline, once.
     agent.ok(&["unlink"]);
     wait_until("offline", || {
         (hub.server("web-1")?["online"] == false).then_some(())
+    });
+    wait_until("server_down published", || {
+        (changes("server_down") == 1.0).then_some(())
     });
 }
 

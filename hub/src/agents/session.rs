@@ -93,16 +93,16 @@ async fn serve(
     authed: handshake::Authed,
 ) -> anyhow::Result<End> {
     let now = now_ms();
-    let store = hub.store.clone();
-    let (bid, mid, name, ver) = (
-        authed.bucket_id,
-        authed.machine_id.clone(),
-        authed.machine_name.clone(),
-        authed.agent_version.clone(),
-    );
-    let server_id =
-        tokio::task::spawn_blocking(move || store.upsert_server(bid, &mid, &name, &ver, now))
-            .await??;
+    let server_id = hub
+        .ingest
+        .upsert_server(
+            authed.bucket_id,
+            &authed.machine_id,
+            &authed.machine_name,
+            &authed.agent_version,
+            now,
+        )
+        .await?;
     let store = hub.store.clone();
     let resume = tokio::task::spawn_blocking(move || store.resume(server_id)).await??;
     let welcome = HubMsg::Welcome {
@@ -116,7 +116,7 @@ async fn serve(
     {
         return Ok(End::Gone);
     }
-    let mut attached = hub.live.attach(
+    let mut attached = hub.ingest.attach(
         ServerView {
             id: server_id,
             bucket: authed.bucket.clone(),
@@ -143,7 +143,7 @@ async fn serve(
         }
     };
     hub.metrics.agents_connected.dec();
-    hub.live.detach(server_id, attached.generation, now_ms());
+    hub.ingest.detach(server_id, attached.generation, now_ms());
     match &end {
         End::Gone => tracing::info!(%server, server_id, "agent disconnected"),
         End::Code(code, detail) => {
@@ -162,49 +162,41 @@ enum End {
     Code(u16, String),
 }
 
-/// Applies one frame; returns the ack to send, if any.
+/// Hands one frame to ingest; returns the ack to send, if any.
 async fn ingest(
     hub: &Hub,
     server_id: i64,
     msg: AgentMsg,
     now: i64,
 ) -> anyhow::Result<Option<HubMsg>> {
+    // An ack names the frame it answers, once that is committed (now or
+    // before: a replay, in any order): an outbox never waits on a lost ack.
     Ok(match msg {
         AgentMsg::Snapshot(s) => {
             hub.metrics
                 .ingest_lag
                 .observe(((now - s.at).max(0) as f64) / 1000.0);
-            hub.live.apply(server_id, s, now);
+            hub.ingest.snapshot(server_id, s, now);
             None
         }
         AgentMsg::Event(e) => {
-            hub.live.touch(server_id, now);
-            // The ack names the frame it answers, stored now or before (a
-            // replay, in any order): an outbox never waits on a lost ack.
-            let (store, seq) = (hub.store.clone(), e.seq);
-            tokio::task::spawn_blocking(move || store.insert_events(server_id, &[e])).await??;
+            let seq = e.seq;
+            hub.ingest.event(server_id, e, now).await?;
             Some(HubMsg::Ack {
                 stream: Stream::Events,
                 seq,
             })
         }
         AgentMsg::Rollup(r) => {
-            hub.live.touch(server_id, now);
-            let (store, seq) = (hub.store.clone(), r.seq);
-            tokio::task::spawn_blocking(move || store.insert_rollups(server_id, &[r])).await??;
+            let seq = r.seq;
+            hub.ingest.rollup(server_id, r, now).await?;
             Some(HubMsg::Ack {
                 stream: Stream::Rollups,
                 seq,
             })
         }
         AgentMsg::ActionResult(r) => {
-            let store = hub.store.clone();
-            let (id, ok, message) = (r.id.clone(), r.ok, r.message.clone());
-            tokio::task::spawn_blocking(move || {
-                store.finish_action(server_id, &id, ok, &message, now)
-            })
-            .await??;
-            hub.live.action_done(server_id, r);
+            hub.ingest.action_result(server_id, r, now).await?;
             None
         }
         AgentMsg::Auth { .. } => unreachable!("refused by limits::message"),

@@ -136,8 +136,104 @@ pub enum StoreError {
 /// Result of store calls.
 pub type StoreResult<T> = Result<T, StoreError>;
 
+/// One write. The hub's single writer (`ingest::writer`) is the only caller
+/// of [`Store::write`], and puts many writes into one transaction.
+#[derive(Debug, Clone)]
+pub enum Write {
+    /// Records a connection ([`Written::Id`]: the server's id).
+    UpsertServer {
+        /// The key's bucket.
+        bucket_id: i64,
+        /// The agent's machine id.
+        machine_id: String,
+        /// Display name.
+        name: String,
+        /// Agent release.
+        version: String,
+        /// Unix ms.
+        now: i64,
+    },
+    /// Last-seen times, `(server, Unix ms)`.
+    TouchServers(Vec<(i64, i64)>),
+    /// Events, once each by seq ([`Written::Seq`]: the new high mark).
+    Events {
+        /// Server id.
+        server_id: i64,
+        /// The events.
+        events: Vec<Event>,
+    },
+    /// Rollups, once each ([`Written::Seq`]: the new high mark).
+    Rollups {
+        /// Server id.
+        server_id: i64,
+        /// The rollups.
+        rollups: Vec<Rollup>,
+    },
+    /// A requested action.
+    InsertAction(ActionRow),
+    /// An action's outcome, once, and only from the server it was sent to.
+    FinishAction {
+        /// The server that answered.
+        server_id: i64,
+        /// Action id.
+        id: String,
+        /// Outcome.
+        ok: bool,
+        /// Result text.
+        message: String,
+        /// Unix ms.
+        now: i64,
+    },
+    /// Folds into 5-minute rows every finished window (a minute of slack
+    /// for late rows) not folded yet, and those a late row reopened
+    /// ([`Written::Rows`]); the marks move in the same transaction.
+    Downsample {
+        /// Unix ms.
+        now: i64,
+    },
+    /// Folds the 10-second rows of `[from, to)` into 5-minute rows
+    /// ([`Written::Rows`]), marks untouched.
+    Fold {
+        /// Window start, Unix ms.
+        from: i64,
+        /// Window end, Unix ms.
+        to: i64,
+    },
+    /// A bookkeeping value.
+    SetMeta {
+        /// Key.
+        key: String,
+        /// Value.
+        value: String,
+    },
+    /// Deletes events, 10-second and 5-minute rollups older than these ([`Written::Rows`]).
+    Prune {
+        /// Unix ms.
+        events_before: i64,
+        /// Unix ms.
+        rollups_before: i64,
+        /// Unix ms.
+        coarse_before: i64,
+    },
+}
+
+/// What a [`Write`] produced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Written {
+    /// Nothing to report.
+    Done,
+    /// A row id.
+    Id(i64),
+    /// A stream's high mark.
+    Seq(u64),
+    /// Rows written or deleted.
+    Rows(u64),
+}
+
 /// Everything the hub keeps on disk.
 pub trait Store: Send + Sync + 'static {
+    /// Applies writes in one transaction; one result per write, in order.
+    fn write(&self, batch: &[&Write]) -> Vec<StoreResult<Written>>;
     /// The hub's stable id, created on first use.
     fn hub_id(&self) -> StoreResult<String>;
     /// Stores a new bucket key; the bucket is created if needed.
@@ -148,25 +244,10 @@ pub trait Store: Send + Sync + 'static {
     fn revoke_key(&self, which: &str) -> StoreResult<KeyRow>;
     /// A key by its text form.
     fn key(&self, public_key: &str) -> StoreResult<Option<KeyRow>>;
-    /// Records a connection; returns the server's id.
-    fn upsert_server(
-        &self,
-        bucket_id: i64,
-        machine_id: &str,
-        name: &str,
-        version: &str,
-        now: i64,
-    ) -> StoreResult<i64>;
-    /// Updates last-seen times in one go.
-    fn touch_servers(&self, seen: &[(i64, i64)]) -> StoreResult<()>;
     /// All servers.
     fn servers(&self) -> StoreResult<Vec<ServerRow>>;
     /// Highest stored sequence number per stream.
     fn resume(&self, server_id: i64) -> StoreResult<Resume>;
-    /// Stores events (once each, by sequence number); returns the new high mark.
-    fn insert_events(&self, server_id: i64, events: &[Event]) -> StoreResult<u64>;
-    /// Stores rollups (once each); returns the new high mark.
-    fn insert_rollups(&self, server_id: i64, rollups: &[Rollup]) -> StoreResult<u64>;
     /// Events, newest first.
     fn events(&self, q: &EventQuery) -> StoreResult<Vec<EventRow>>;
     /// History of one process at one resolution (10 s or 5 min rows).
@@ -177,36 +258,22 @@ pub trait Store: Send + Sync + 'static {
         span_ms: i64,
         since: i64,
     ) -> StoreResult<Vec<RollupRow>>;
-    /// Folds the 10-second rows of `[from, to)` into 5-minute rows; returns rows written.
-    fn downsample(&self, from: i64, to: i64) -> StoreResult<u64>;
     /// A value of the hub's own bookkeeping.
     fn meta(&self, key: &str) -> StoreResult<Option<String>>;
-    /// Sets a bookkeeping value.
-    fn set_meta(&self, key: &str, value: &str) -> StoreResult<()>;
     /// Stores an API token's hash.
     fn create_token(&self, name: &str, token_hash: &str) -> StoreResult<()>;
     /// The token's name, if the hash is known.
     fn token_name(&self, token_hash: &str) -> StoreResult<Option<String>>;
-    /// Records a requested action.
-    fn insert_action(&self, row: &ActionRow) -> StoreResult<()>;
-    /// Records an action's outcome, once, and only from the server it was sent to.
-    fn finish_action(
-        &self,
-        server_id: i64,
-        id: &str,
-        ok: bool,
-        message: &str,
-        now: i64,
-    ) -> StoreResult<()>;
     /// One action.
     fn action(&self, id: &str) -> StoreResult<ActionRow>;
-    /// Deletes events, 10-second and 5-minute rollups older than the given times.
-    fn prune(
-        &self,
-        events_before: i64,
-        rollups_before: i64,
-        coarse_before: i64,
-    ) -> StoreResult<u64>;
+}
+
+/// One write outside a batch: for start-up (before the writer runs) and tests.
+pub fn write_one(store: &dyn Store, w: Write) -> StoreResult<Written> {
+    store
+        .write(&[&w])
+        .pop()
+        .unwrap_or_else(|| Err(StoreError::Other(anyhow::anyhow!("no result"))))
 }
 
 /// Width of the coarse rollups.

@@ -19,7 +19,7 @@ use super::extract::{Json, NoParams, Path, Query};
 use super::{ApiError, Caller, schema};
 use crate::clock::now_ms;
 use crate::state::Hub;
-use crate::store::ActionRow;
+use crate::store::{ActionRow, Write};
 
 /// Longest `wait` for the agent's answer.
 const WAIT: Duration = Duration::from_secs(30);
@@ -147,8 +147,7 @@ pub(super) async fn create_action(
         ok: None,
         message: None,
     };
-    let store = hub.store.clone();
-    tokio::task::spawn_blocking(move || store.insert_action(&row)).await??;
+    hub.ingest.writer.write(Write::InsertAction(row)).await?;
     let msg = HubMsg::Action(ActionRequest {
         id: id.clone(),
         action: a.action.into(),

@@ -1,0 +1,138 @@
+//! The change feed: every change ingest makes, once, in order, typed.
+//! Subscribers (the dashboard's live channel, `/metrics` counters, later
+//! the alert engine) each get a bounded queue; one that falls behind is told
+//! how many changes it missed and catches up from the live state and store.
+
+use pmr_shared::link::messages::Event;
+use serde::Serialize;
+use tokio::sync::broadcast;
+
+/// Changes a slow subscriber may fall behind by before it misses some.
+pub const CAPACITY: usize = 8192;
+
+/// One change.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Change {
+    /// An agent's session began.
+    ServerUp {
+        /// Server id.
+        server_id: i64,
+        /// Display name.
+        name: String,
+        /// Bucket name.
+        bucket: String,
+    },
+    /// An agent's session ended and no newer one took over.
+    ServerDown {
+        /// Server id.
+        server_id: i64,
+    },
+    /// A process appeared or its status changed.
+    ProcessStatus {
+        /// Server id.
+        server_id: i64,
+        /// Instance id.
+        pm_id: u32,
+        /// App name.
+        app: String,
+        /// The status before; none for a new process.
+        was: Option<String>,
+        /// The status now.
+        status: String,
+    },
+    /// A process's restart counter went up.
+    Restart {
+        /// Server id.
+        server_id: i64,
+        /// Instance id.
+        pm_id: u32,
+        /// App name.
+        app: String,
+        /// The counter now.
+        restarts: u32,
+    },
+    /// A process left the agent's list.
+    ProcessRemoved {
+        /// Server id.
+        server_id: i64,
+        /// Instance id.
+        pm_id: u32,
+        /// App name.
+        app: String,
+    },
+    /// The revision a process runs changed.
+    Version {
+        /// Server id.
+        server_id: i64,
+        /// Instance id.
+        pm_id: u32,
+        /// App name.
+        app: String,
+        /// The revision now, if known.
+        revision: Option<String>,
+    },
+    /// A snapshot's samples (CPU, memory, host) are in the live state.
+    Sample {
+        /// Server id.
+        server_id: i64,
+        /// Agent clock of the snapshot, Unix ms.
+        at: i64,
+    },
+    /// An event was stored.
+    Event {
+        /// Server id.
+        server_id: i64,
+        /// The event as the agent sent it.
+        event: Event,
+    },
+    /// An action's outcome came back.
+    ActionResult {
+        /// Server id.
+        server_id: i64,
+        /// Action id.
+        id: String,
+        /// Outcome.
+        ok: bool,
+        /// What happened.
+        message: String,
+    },
+}
+
+impl Change {
+    /// A short name of the kind, for counters.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Change::ServerUp { .. } => "server_up",
+            Change::ServerDown { .. } => "server_down",
+            Change::ProcessStatus { .. } => "process_status",
+            Change::Restart { .. } => "restart",
+            Change::ProcessRemoved { .. } => "process_removed",
+            Change::Version { .. } => "version",
+            Change::Sample { .. } => "sample",
+            Change::Event { .. } => "event",
+            Change::ActionResult { .. } => "action_result",
+        }
+    }
+}
+
+/// The sending side.
+pub struct Feed(broadcast::Sender<Change>);
+
+impl Default for Feed {
+    fn default() -> Self {
+        Self(broadcast::channel(CAPACITY).0)
+    }
+}
+
+impl Feed {
+    /// A new subscriber, from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<Change> {
+        self.0.subscribe()
+    }
+
+    /// Publishes a change (nothing happens without subscribers).
+    pub fn publish(&self, change: Change) {
+        let _ = self.0.send(change);
+    }
+}

@@ -1,0 +1,144 @@
+//! Where everything agents send goes in, one way: each message is applied
+//! to the live state, its rows go to the store's single [`writer`] (acked
+//! to the agent only after commit), and every change is published once, in
+//! order, on the [`feed`]. Sessions, the API and housekeeping never write
+//! the store or the live state's processes any other way.
+
+pub mod feed;
+pub mod snapshot;
+pub mod writer;
+
+use std::sync::Arc;
+
+use pmr_shared::link::messages::{ActionResult, Event, Rollup, Snapshot};
+
+use crate::live::{Attached, Live, ServerView};
+use crate::store::{StoreError, StoreResult, Write, Written};
+use feed::{Change, Feed};
+use writer::Writer;
+
+/// The way in.
+pub struct Ingest {
+    live: Arc<Live>,
+    /// The store's single writer.
+    pub writer: Writer,
+    feed: Feed,
+}
+
+fn unexpected(w: Written) -> StoreError {
+    StoreError::Other(anyhow::anyhow!("the store answered {w:?}"))
+}
+
+impl Ingest {
+    /// Ingest over `live`, writing through `writer`.
+    pub fn new(live: Arc<Live>, writer: Writer) -> Self {
+        Self {
+            live,
+            writer,
+            feed: Feed::default(),
+        }
+    }
+
+    /// A subscriber to every change from now on.
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<Change> {
+        self.feed.subscribe()
+    }
+
+    /// Records an agent's connection; returns its server id.
+    pub async fn upsert_server(
+        &self,
+        bucket_id: i64,
+        machine_id: &str,
+        name: &str,
+        version: &str,
+        now: i64,
+    ) -> StoreResult<i64> {
+        let w = Write::UpsertServer {
+            bucket_id,
+            machine_id: machine_id.into(),
+            name: name.into(),
+            version: version.into(),
+            now,
+        };
+        match self.writer.write(w).await? {
+            Written::Id(id) => Ok(id),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// A session begins (an older one of the same server is closed).
+    pub fn attach(&self, view: ServerView, key_id: i64) -> Attached {
+        let change = Change::ServerUp {
+            server_id: view.id,
+            name: view.name.clone(),
+            bucket: view.bucket.clone(),
+        };
+        let attached = self.live.attach(view, key_id);
+        self.feed.publish(change);
+        attached
+    }
+
+    /// A session ends.
+    pub fn detach(&self, server_id: i64, generation: u64, now: i64) {
+        if self.live.detach(server_id, generation, now) {
+            self.feed.publish(Change::ServerDown { server_id });
+        }
+    }
+
+    /// Applies a snapshot to the live state.
+    pub fn snapshot(&self, server_id: i64, snap: Snapshot, now: i64) {
+        let changes = self
+            .live
+            .update(server_id, |v| snapshot::apply(v, snap, now));
+        for c in changes {
+            self.feed.publish(c);
+        }
+    }
+
+    /// Stores an event; returns once it is committed.
+    pub async fn event(&self, server_id: i64, event: Event, now: i64) -> StoreResult<()> {
+        self.live.touch(server_id, now);
+        let w = Write::Events {
+            server_id,
+            events: vec![event.clone()],
+        };
+        self.writer.write(w).await?;
+        self.feed.publish(Change::Event { server_id, event });
+        Ok(())
+    }
+
+    /// Stores a rollup; returns once it is committed.
+    pub async fn rollup(&self, server_id: i64, rollup: Rollup, now: i64) -> StoreResult<()> {
+        self.live.touch(server_id, now);
+        let w = Write::Rollups {
+            server_id,
+            rollups: vec![rollup],
+        };
+        self.writer.write(w).await.map(|_| ())
+    }
+
+    /// Records an action's outcome and hands it to whoever waits for it.
+    pub async fn action_result(
+        &self,
+        server_id: i64,
+        r: ActionResult,
+        now: i64,
+    ) -> StoreResult<()> {
+        let w = Write::FinishAction {
+            server_id,
+            id: r.id.clone(),
+            ok: r.ok,
+            message: r.message.clone(),
+            now,
+        };
+        self.writer.write(w).await?;
+        self.feed.publish(Change::ActionResult {
+            server_id,
+            id: r.id.clone(),
+            ok: r.ok,
+            message: r.message.clone(),
+        });
+        self.live.action_done(server_id, r);
+        Ok(())
+    }
+}

@@ -1,0 +1,204 @@
+//! The SQLite backend against a real file: writes once each, modes, folding.
+
+use super::*;
+use crate::store::{Write, Written, write_one};
+use pmr_shared::link::messages::EventKind;
+use pmr_shared::link::messages::{Event, Rollup};
+
+fn server_id(s: &SqliteStore, bucket_id: i64) -> i64 {
+    let w = Write::UpsertServer {
+        bucket_id,
+        machine_id: "m1".into(),
+        name: "web".into(),
+        version: "0.1.0".into(),
+        now: 5,
+    };
+    match write_one(s, w).unwrap() {
+        Written::Id(id) => id,
+        other => panic!("{other:?}"),
+    }
+}
+
+fn seq(s: &SqliteStore, w: Write) -> u64 {
+    match write_one(s, w).unwrap() {
+        Written::Seq(n) => n,
+        other => panic!("{other:?}"),
+    }
+}
+
+fn event(seq: u64) -> Event {
+    Event {
+        seq,
+        at: 1,
+        kind: EventKind::Exit,
+        pm_id: 0,
+        name: "api".into(),
+        code: Some(1),
+        signal: None,
+        detail: None,
+    }
+}
+
+#[test]
+fn events_are_stored_once_and_resume_tracks_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = SqliteStore::open(&dir.path().join("hub.db")).unwrap();
+    let key = s.create_key("prod", "PKEY").unwrap();
+    let server = server_id(&s, key.bucket_id);
+    assert_eq!(s.resume(server).unwrap(), Resume::default());
+    assert_eq!(
+        seq(
+            &s,
+            Write::Events {
+                server_id: server,
+                events: vec![event(1), event(2)]
+            }
+        ),
+        2
+    );
+    // A replay of the same sequence numbers adds nothing.
+    assert_eq!(
+        seq(
+            &s,
+            Write::Events {
+                server_id: server,
+                events: vec![event(2), event(3)]
+            }
+        ),
+        3
+    );
+    let all = s
+        .events(&EventQuery {
+            limit: 100,
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(all.len(), 3);
+    assert_eq!(s.resume(server).unwrap().events, 3);
+    assert!(matches!(
+        s.create_key("prod", "PKEY"),
+        Err(StoreError::Conflict(_))
+    ));
+    let revoked = s.revoke_key("PKEY").unwrap();
+    assert!(revoked.revoked_at.is_some());
+    assert!(matches!(s.revoke_key("nope"), Err(StoreError::NotFound)));
+    assert_eq!(s.hub_id().unwrap(), s.hub_id().unwrap());
+}
+
+#[test]
+fn the_data_dir_and_database_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let db = data.join("hub.db");
+    let s = SqliteStore::open(&db).unwrap();
+    s.hub_id().unwrap();
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&data), 0o700);
+    assert_eq!(mode(&db), 0o600);
+    assert_eq!(mode(&data.join("hub.db-wal")), 0o600);
+    // An older database left readable by others is tightened.
+    drop(s);
+    std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o644)).unwrap();
+    SqliteStore::open(&db).unwrap();
+    assert_eq!(mode(&db), 0o600);
+}
+
+#[test]
+fn ten_second_rows_fold_into_five_minute_rows() {
+    use pmr_shared::link::messages::{Agg, ProcRollup};
+    let dir = tempfile::tempdir().unwrap();
+    let s = SqliteStore::open(&dir.path().join("hub.db")).unwrap();
+    let key = s.create_key("prod", "PKEY").unwrap();
+    let server = server_id(&s, key.bucket_id);
+    let a = |v: f64| Agg {
+        min: v,
+        max: v * 2.0,
+        avg: v,
+        last: v,
+    };
+    let rollups: Vec<Rollup> = (0..30)
+        .map(|i| Rollup {
+            seq: i + 1,
+            start: 600_000 + i as i64 * 10_000,
+            span_ms: 10_000,
+            processes: vec![ProcRollup {
+                pm_id: 0,
+                name: "api".into(),
+                cpu: a(i as f64),
+                memory: a(100.0),
+            }],
+        })
+        .collect();
+    seq(
+        &s,
+        Write::Rollups {
+            server_id: server,
+            rollups,
+        },
+    );
+    assert_eq!(
+        write_one(
+            &s,
+            Write::Fold {
+                from: 600_000,
+                to: 900_000
+            }
+        )
+        .unwrap(),
+        Written::Rows(1)
+    );
+    let coarse = s
+        .history(server, 0, crate::store::COARSE_SPAN_MS, 0)
+        .unwrap();
+    assert_eq!(coarse.len(), 1);
+    assert_eq!(coarse[0].start, 600_000);
+    assert_eq!(coarse[0].cpu, [0.0, 58.0, 14.5, 29.0]);
+    assert_eq!(s.history(server, 0, 10_000, 0).unwrap().len(), 30);
+    // Folding again recomputes, never duplicates.
+    write_one(
+        &s,
+        Write::Fold {
+            from: 600_000,
+            to: 900_000,
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        s.history(server, 0, crate::store::COARSE_SPAN_MS, 0)
+            .unwrap()
+            .len(),
+        1
+    );
+    // A late row behind the folded mark is noted for the next fold.
+    write_one(
+        &s,
+        Write::SetMeta {
+            key: "downsampled_until".into(),
+            value: "900000".into(),
+        },
+    )
+    .unwrap();
+    let late = Rollup {
+        seq: 99,
+        start: 610_000,
+        span_ms: 10_000,
+        processes: vec![ProcRollup {
+            pm_id: 1,
+            name: "w".into(),
+            cpu: a(1.0),
+            memory: a(1.0),
+        }],
+    };
+    seq(
+        &s,
+        Write::Rollups {
+            server_id: server,
+            rollups: vec![late],
+        },
+    );
+    assert_eq!(
+        s.meta("downsample_dirty_from").unwrap().as_deref(),
+        Some("610000")
+    );
+}

@@ -85,6 +85,13 @@ impl Hub {
                 Ok(0) | Err(_) => break,
                 Ok(n) => raw.extend_from_slice(&buf[..n]),
             }
+            // A stream of events never ends: its head is the answer.
+            let text = String::from_utf8_lossy(&raw).to_ascii_lowercase();
+            if let Some((head, _)) = text.split_once("\r\n\r\n")
+                && head.contains("content-type: text/event-stream")
+            {
+                break;
+            }
         }
         Reply::parse(&String::from_utf8_lossy(&raw))
     }
@@ -182,9 +189,10 @@ impl Reply {
 }
 
 /// Every operation the hub's main port has, as `METHOD path`.
-const OPERATIONS: [&str; 13] = [
+const OPERATIONS: [&str; 14] = [
     "GET /agent/v1",
     "GET /api/v1/actions/{id}",
+    "GET /api/v1/changes",
     "GET /api/v1/events",
     "GET /api/v1/openapi.json",
     "GET /api/v1/processes",

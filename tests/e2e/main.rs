@@ -4,6 +4,7 @@
 
 mod harness;
 
+mod feed;
 mod handshake;
 mod hostile_http;
 mod hostile_ws;

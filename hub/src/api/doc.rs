@@ -47,6 +47,7 @@ const BEARER: &str = "bearer";
         (name = "events", description = "Stored process events, paged"),
         (name = "versions", description = "Which revision runs where"),
         (name = "actions", description = "Remote restart, stop, scale, ... and their outcome"),
+        (name = "changes", description = "Every change, live, as server-sent events"),
         (name = "meta", description = "This document"),
         (name = "operations", description = "Health, readiness, Prometheus metrics, the agents' websocket"),
     )
@@ -115,6 +116,7 @@ mod tests {
             [
                 "get /agent/v1",
                 "get /api/v1/actions/{id}",
+                "get /api/v1/changes",
                 "get /api/v1/events",
                 "get /api/v1/openapi.json",
                 "get /api/v1/processes",

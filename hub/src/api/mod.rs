@@ -13,6 +13,7 @@
 //! [`versions`], [`actions`]; the OpenAPI frame is in [`doc`].
 
 mod actions;
+mod changes;
 mod doc;
 pub mod error;
 mod events;
@@ -69,6 +70,7 @@ fn protected() -> OpenApiRouter<Arc<Hub>> {
         .routes(json_405(routes!(versions::list_versions)))
         .routes(json_405(routes!(actions::create_action)))
         .routes(json_405(routes!(actions::get_action)))
+        .routes(json_405(routes!(changes::follow_changes)))
 }
 
 /// Routes anyone may call; their operations say so (`security: []`).

@@ -1,0 +1,117 @@
+//! `GET /api/v1/changes`: the change feed as server-sent events, for pages
+//! and scripts that follow the fleet live. Each change is one event named
+//! after its kind with the change as JSON; a client that falls too far
+//! behind gets a `resync` event (refetch what it shows, then go on), and a
+//! comment every 15 s keeps proxies from closing a quiet stream.
+
+use std::collections::HashSet;
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use futures_util::Stream;
+use serde::Deserialize;
+use tokio::sync::broadcast::error::RecvError;
+use utoipa::IntoParams;
+
+use super::ApiError;
+use super::error::{ApiResult, responses as r};
+use super::extract::Query;
+use crate::ingest::feed::Change;
+use crate::state::Hub;
+
+/// Kinds sent when `kinds` is not given: all but the per-second `sample`.
+const DEFAULT_KINDS: &[&str] = &[
+    "server_up",
+    "server_down",
+    "process_status",
+    "restart",
+    "process_removed",
+    "version",
+    "event",
+    "action_result",
+];
+
+/// Which changes to follow.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub(super) struct ChangeFilter {
+    /// Only changes of this server id (an integer).
+    server: Option<i64>,
+    /// Comma-separated kinds: `server_up`, `server_down`, `process_status`,
+    /// `restart`, `process_removed`, `version`, `sample`, `event`,
+    /// `action_result`; default all but `sample` (one per agent a second).
+    kinds: Option<String>,
+}
+
+fn server_of(c: &Change) -> i64 {
+    match c {
+        Change::ServerUp { server_id, .. }
+        | Change::ServerDown { server_id }
+        | Change::ProcessStatus { server_id, .. }
+        | Change::Restart { server_id, .. }
+        | Change::ProcessRemoved { server_id, .. }
+        | Change::Version { server_id, .. }
+        | Change::Sample { server_id, .. }
+        | Change::Event { server_id, .. }
+        | Change::ActionResult { server_id, .. } => *server_id,
+    }
+}
+
+/// Every change from now on, as server-sent events.
+#[utoipa::path(
+    get,
+    path = "/api/v1/changes",
+    tag = "changes",
+    params(ChangeFilter),
+    responses(
+        (status = 200, description = "`text/event-stream`: one event per change, named after its kind (`event: restart`), its data the change as JSON (`{\"type\":\"restart\",\"server_id\":1,...}`); `event: resync` when the client fell behind and must refetch", content_type = "text/event-stream", body = String),
+        (status = 400, response = r::BadRequest),
+        (status = 401, response = r::Unauthorized),
+        (status = 500, response = r::Internal),
+    )
+)]
+pub(super) async fn follow_changes(
+    State(hub): State<Arc<Hub>>,
+    Query(f): Query<ChangeFilter>,
+) -> ApiResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
+    let kinds: HashSet<String> = match &f.kinds {
+        None => DEFAULT_KINDS.iter().map(|k| k.to_string()).collect(),
+        Some(list) => list.split(',').map(|k| k.trim().to_string()).collect(),
+    };
+    let known = ["sample"].iter().chain(DEFAULT_KINDS);
+    let known: HashSet<&str> = known.copied().collect();
+    if let Some(bad) = kinds.iter().find(|k| !known.contains(k.as_str())) {
+        return Err(ApiError::new(
+            axum::http::StatusCode::BAD_REQUEST,
+            format!("kinds: unknown kind `{bad}`"),
+        ));
+    }
+    let feed = hub.ingest.subscribe();
+    let stream = futures_util::stream::unfold(feed, move |mut feed| {
+        let kinds = kinds.clone();
+        async move {
+            loop {
+                match feed.recv().await {
+                    Ok(c) => {
+                        if !kinds.contains(c.kind()) || f.server.is_some_and(|s| s != server_of(&c))
+                        {
+                            continue;
+                        }
+                        let event = Event::default().event(c.kind()).json_data(&c).ok()?;
+                        return Some((Ok(event), feed));
+                    }
+                    Err(RecvError::Lagged(n)) => {
+                        let event = Event::default().event("resync").data(n.to_string());
+                        return Some((Ok(event), feed));
+                    }
+                    Err(RecvError::Closed) => return None,
+                }
+            }
+        }
+    });
+    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+}

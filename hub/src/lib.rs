@@ -5,6 +5,7 @@
 //! [`live`] and the [`store`]; [`api`] reads both. [`http`] holds the
 //! connection loop, its limits and the one JSON error shape.
 
+pub mod access;
 pub mod agents;
 pub mod api;
 pub mod bench;

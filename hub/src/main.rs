@@ -42,6 +42,9 @@ enum Command {
     /// API tokens.
     #[command(subcommand)]
     Tokens(TokensCmd),
+    /// Users of the dashboard and the API, with their roles.
+    #[command(subcommand)]
+    Users(UsersCmd),
     /// Load test: N simulated agents against a hub this command starts.
     Bench {
         /// Simulated agents.
@@ -109,6 +112,39 @@ enum KeysCmd {
     Revoke {
         /// Public key or key id.
         key: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum UsersCmd {
+    /// Add a user; a password is generated and shown once (or read from stdin).
+    Add {
+        /// E-mail address (the login name).
+        email: String,
+        /// owner, admin, operator or viewer.
+        #[arg(long)]
+        role: pmr_hub::access::Role,
+        /// Limit the user to these buckets (comma-separated); default every bucket.
+        #[arg(long, value_delimiter = ',')]
+        buckets: Option<Vec<String>>,
+        /// Read the password from the first line of standard input (12+ characters).
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// List users and their roles.
+    List,
+    /// Remove a user, with their sessions and tokens.
+    Remove {
+        /// E-mail address.
+        email: String,
+    },
+    /// Give a user a new password; their sessions end.
+    ResetPassword {
+        /// E-mail address.
+        email: String,
+        /// Read the password from the first line of standard input (12+ characters).
+        #[arg(long)]
+        password_stdin: bool,
     },
 }
 
@@ -213,6 +249,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 hostile,
             })?;
         }
+        Command::Users(cmd) => users(&open_store(&cfg)?, cmd)?,
         Command::Tokens(TokensCmd::Create { name }) => {
             let store = open_store(&cfg)?;
             let mut raw = [0u8; 24];
@@ -247,6 +284,54 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 cfg.metrics_listen = args.metrics_listen;
             }
             serve(cfg)?;
+        }
+    }
+    Ok(())
+}
+
+fn users(store: &Arc<dyn Store>, cmd: UsersCmd) -> anyhow::Result<()> {
+    use pmr_hub::access::admin::{self, NewPassword};
+    let how = |stdin: bool| {
+        if stdin {
+            NewPassword::Stdin
+        } else {
+            NewPassword::Generate
+        }
+    };
+    let shown = |email: &str, pw: Option<String>| {
+        if let Some(pw) = pw {
+            println!("password for {email}: {pw}");
+            println!("(shown once; the hub keeps only its argon2id hash)");
+        }
+    };
+    match cmd {
+        UsersCmd::Add {
+            email,
+            role,
+            buckets,
+            password_stdin,
+        } => {
+            let pw = admin::add(store.as_ref(), &email, role, buckets, how(password_stdin))?;
+            println!("added {email} ({})", role.as_str());
+            shown(&email, pw);
+        }
+        UsersCmd::List => {
+            for u in admin::list(store.as_ref())? {
+                let buckets = u.buckets.map_or("all buckets".into(), |b| b.join(","));
+                println!("{}\t{}\t{buckets}", u.email, u.role);
+            }
+        }
+        UsersCmd::Remove { email } => {
+            admin::remove(store.as_ref(), &email)?;
+            println!("removed {email}");
+        }
+        UsersCmd::ResetPassword {
+            email,
+            password_stdin,
+        } => {
+            let pw = admin::reset_password(store.as_ref(), &email, how(password_stdin))?;
+            println!("new password set for {email}; their sessions ended");
+            shown(&email, pw);
         }
     }
     Ok(())

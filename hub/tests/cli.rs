@@ -69,3 +69,125 @@ fn config_file_errors_name_the_line_and_defaults_print() {
     let err = String::from_utf8(out.stderr).unwrap();
     assert!(err.contains("hub.toml") && err.contains("line 2"), "{err}");
 }
+
+#[test]
+fn users_add_list_reset_remove_and_no_password_is_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    assert!(
+        hub(dir.path(), &["keys", "create", "--bucket", "prod"])
+            .status
+            .success()
+    );
+    let out = hub(
+        dir.path(),
+        &["users", "add", "ops@example.com", "--role", "operator"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    let password = text
+        .lines()
+        .find_map(|l| l.strip_prefix("password for ops@example.com: "))
+        .expect("a generated password, shown once")
+        .to_string();
+    assert_eq!(password.len(), 20);
+    // Limited to a bucket; a chosen password from stdin.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_pmr-hub"))
+        .arg("--data-dir")
+        .arg(dir.path())
+        .args([
+            "users",
+            "add",
+            "view@example.com",
+            "--role",
+            "viewer",
+            "--buckets",
+            "prod",
+            "--password-stdin",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"a long enough passphrase\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    assert!(
+        !String::from_utf8_lossy(&out.stdout).contains("password for"),
+        "a chosen password is not shown"
+    );
+
+    let list = String::from_utf8(hub(dir.path(), &["users", "list"]).stdout).unwrap();
+    assert!(
+        list.contains("ops@example.com\toperator\tall buckets"),
+        "{list}"
+    );
+    assert!(list.contains("view@example.com\tviewer\tprod"), "{list}");
+    // Neither password is anywhere in the data directory; the hashes are argon2id.
+    let db = std::fs::read(dir.path().join("hub.db")).unwrap();
+    let db = String::from_utf8_lossy(&db);
+    assert!(!db.contains(&password) && !db.contains("a long enough passphrase"));
+    assert!(db.contains("$argon2id$"));
+
+    // Mistakes are refused with what is wrong.
+    let bad = |args: &[&str], want: &str| {
+        let out = hub(dir.path(), args);
+        let err = String::from_utf8_lossy(&out.stderr).to_string();
+        assert!(
+            !out.status.success() && err.contains(want),
+            "{args:?}: {err}"
+        );
+    };
+    bad(
+        &["users", "add", "ops@example.com", "--role", "viewer"],
+        "exists already",
+    );
+    bad(
+        &["users", "add", "x@example.com", "--role", "root"],
+        "unknown role `root`",
+    );
+    bad(
+        &["users", "add", "not-an-address", "--role", "viewer"],
+        "not an e-mail address",
+    );
+    bad(
+        &[
+            "users",
+            "add",
+            "y@example.com",
+            "--role",
+            "viewer",
+            "--buckets",
+            "stagin",
+        ],
+        "no bucket `stagin`",
+    );
+    bad(
+        &["users", "remove", "nobody@example.com"],
+        "no user nobody@example.com",
+    );
+
+    let out = hub(dir.path(), &["users", "reset-password", "ops@example.com"]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    let again = text
+        .lines()
+        .find_map(|l| l.strip_prefix("password for ops@example.com: "))
+        .unwrap();
+    assert_ne!(again, password);
+    assert!(
+        hub(dir.path(), &["users", "remove", "ops@example.com"])
+            .status
+            .success()
+    );
+    let list = String::from_utf8(hub(dir.path(), &["users", "list"]).stdout).unwrap();
+    assert!(!list.contains("ops@example.com"), "{list}");
+}

@@ -106,6 +106,21 @@ pub struct ActionRow {
     pub message: Option<String>,
 }
 
+/// A user (never the password hash, which only [`Store::user_login`] gives).
+#[derive(Debug, Clone, Serialize)]
+pub struct UserRow {
+    /// Row id.
+    pub id: i64,
+    /// Login name.
+    pub email: String,
+    /// Role name (`owner`, `admin`, `operator`, `viewer`).
+    pub role: String,
+    /// The buckets the user may see; none: every bucket.
+    pub buckets: Option<Vec<String>>,
+    /// Creation time, Unix ms.
+    pub created_at: i64,
+}
+
 /// One 10-second (or coarser) aggregate row.
 #[derive(Debug, Clone, Serialize)]
 pub struct RollupRow {
@@ -206,6 +221,31 @@ pub enum Write {
         /// Value.
         value: String,
     },
+    /// A new user ([`Written::Id`]); an existing e-mail is a conflict.
+    CreateUser {
+        /// Login name.
+        email: String,
+        /// argon2id PHC string.
+        password_hash: String,
+        /// Role name.
+        role: String,
+        /// Bucket names, or none for every bucket.
+        buckets: Option<Vec<String>>,
+        /// Unix ms.
+        now: i64,
+    },
+    /// Removes a user, their sessions and tokens ([`Written::Rows`]: 0 if unknown).
+    DeleteUser {
+        /// Login name.
+        email: String,
+    },
+    /// A new password; every session of the user ends ([`Written::Rows`]: 0 if unknown).
+    SetPassword {
+        /// Login name.
+        email: String,
+        /// argon2id PHC string.
+        password_hash: String,
+    },
     /// Deletes events, 10-second and 5-minute rollups older than these ([`Written::Rows`]).
     Prune {
         /// Unix ms.
@@ -266,6 +306,10 @@ pub trait Store: Send + Sync + 'static {
     fn token_name(&self, token_hash: &str) -> StoreResult<Option<String>>;
     /// One action.
     fn action(&self, id: &str) -> StoreResult<ActionRow>;
+    /// Every user, by e-mail.
+    fn users(&self) -> StoreResult<Vec<UserRow>>;
+    /// A user and their password hash, for a login.
+    fn user_login(&self, email: &str) -> StoreResult<Option<(UserRow, String)>>;
 }
 
 /// One write outside a batch: for start-up (before the writer runs) and tests.

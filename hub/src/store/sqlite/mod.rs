@@ -7,14 +7,13 @@ use anyhow::Context;
 use pmr_shared::link::messages::Resume;
 use rusqlite::{Connection, OptionalExtension, params};
 
+mod migrate;
 mod write;
 
 use super::{
     ActionRow, EventQuery, EventRow, KeyRow, RollupRow, ServerRow, Store, StoreError, StoreResult,
-    Write, Written,
+    UserRow, Write, Written,
 };
-
-const SCHEMA: &str = include_str!("../../../migrations/sqlite/001_init.sql");
 
 /// SQLite store. One connection for writes and one for reads, so that API
 /// reads never wait behind an ingest transaction (WAL allows both).
@@ -75,10 +74,8 @@ impl SqliteStore {
     /// Opens (creating and migrating) the database file.
     pub fn open(path: &Path) -> anyhow::Result<Self> {
         private_file(path)?;
-        let write = open(path)?;
-        write
-            .execute_batch(SCHEMA)
-            .context("cannot apply the schema")?;
+        let mut write = open(path)?;
+        migrate::migrate(&mut write)?;
         let read = open(path)?;
         Ok(Self {
             write: Mutex::new(write),
@@ -107,6 +104,19 @@ fn key_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<KeyRow> {
 }
 
 const KEY_SELECT: &str = "SELECT k.id, b.name, b.id, k.public_key, k.created_at, k.revoked_at FROM keys k JOIN buckets b ON b.id = k.bucket_id";
+
+const USER_SELECT: &str = "SELECT id, email, role, buckets, created_at, password_hash FROM users";
+
+fn user_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<UserRow> {
+    let buckets: Option<String> = r.get(3)?;
+    Ok(UserRow {
+        id: r.get(0)?,
+        email: r.get(1)?,
+        role: r.get(2)?,
+        buckets: buckets.map(|b| b.split(',').map(String::from).collect()),
+        created_at: r.get(4)?,
+    })
+}
 
 fn now_ms() -> i64 {
     std::time::SystemTime::now()
@@ -377,6 +387,26 @@ impl Store for SqliteStore {
                 "SELECT name FROM api_tokens WHERE token_hash = ?1",
                 params![token_hash],
                 |r| r.get(0),
+            )
+            .optional()
+            .map_err(other)
+    }
+
+    fn users(&self) -> StoreResult<Vec<UserRow>> {
+        let c = self.r();
+        let mut st = c
+            .prepare(&format!("{USER_SELECT} ORDER BY email"))
+            .map_err(other)?;
+        let rows = st.query_map([], user_row).map_err(other)?;
+        rows.collect::<Result<_, _>>().map_err(other)
+    }
+
+    fn user_login(&self, email: &str) -> StoreResult<Option<(UserRow, String)>> {
+        self.r()
+            .query_row(
+                &format!("{USER_SELECT} WHERE email = ?1"),
+                params![email],
+                |r| Ok((user_row(r)?, r.get(5)?)),
             )
             .optional()
             .map_err(other)

@@ -53,6 +53,38 @@ pub(super) fn apply(c: &Connection, w: &Write) -> rusqlite::Result<Written> {
             set_meta(c, key, value)?;
             Written::Done
         }
+        Write::CreateUser {
+            email,
+            password_hash,
+            role,
+            buckets,
+            now,
+        } => {
+            c.execute(
+                "INSERT INTO users (email, password_hash, role, buckets, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![email, password_hash, role, buckets.as_ref().map(|b| b.join(",")), now],
+            )?;
+            Written::Id(c.last_insert_rowid())
+        }
+        Write::DeleteUser { email } => {
+            // Sessions and tokens go with the user (ON DELETE CASCADE).
+            let n = c.execute("DELETE FROM users WHERE email = ?1", params![email])?;
+            Written::Rows(n as u64)
+        }
+        Write::SetPassword {
+            email,
+            password_hash,
+        } => {
+            let n = c.execute(
+                "UPDATE users SET password_hash = ?2 WHERE email = ?1",
+                params![email, password_hash],
+            )?;
+            c.execute(
+                "DELETE FROM sessions WHERE user_id = (SELECT id FROM users WHERE email = ?1)",
+                params![email],
+            )?;
+            Written::Rows(n as u64)
+        }
         Write::Prune {
             events_before,
             rollups_before,

@@ -1,0 +1,47 @@
+//! Schema migrations, numbered, each applied once in its own transaction;
+//! `PRAGMA user_version` holds the number of the last one applied.
+
+use anyhow::Context;
+use rusqlite::Connection;
+
+/// Every migration, in order; the number is the index plus one.
+const MIGRATIONS: &[&str] = &[
+    include_str!("../../../migrations/sqlite/001_init.sql"),
+    include_str!("../../../migrations/sqlite/002_users.sql"),
+];
+
+/// Brings the database up to the newest schema; refuses a newer one.
+pub(super) fn migrate(c: &mut Connection) -> anyhow::Result<()> {
+    let at: usize = c.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    anyhow::ensure!(
+        at <= MIGRATIONS.len(),
+        "the database has schema version {at}, newer than this pmr-hub knows ({}): upgrade pmr-hub",
+        MIGRATIONS.len()
+    );
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(at) {
+        let n = i + 1;
+        let tx = c.transaction()?;
+        tx.execute_batch(sql)
+            .with_context(|| format!("cannot apply schema migration {n}"))?;
+        tx.pragma_update(None, "user_version", n)?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn migrations_apply_once_and_a_newer_schema_is_refused() {
+        let mut c = rusqlite::Connection::open_in_memory().unwrap();
+        super::migrate(&mut c).unwrap();
+        super::migrate(&mut c).unwrap();
+        let v: usize = c
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap();
+        assert_eq!(v, super::MIGRATIONS.len());
+        c.pragma_update(None, "user_version", 99).unwrap();
+        let err = super::migrate(&mut c).unwrap_err().to_string();
+        assert!(err.contains("newer"), "{err}");
+    }
+}

@@ -170,6 +170,17 @@ impl Live {
         offline
     }
 
+    /// The bucket of a known server (cheaper than [`Live::get`]).
+    pub fn bucket_of(&self, id: i64) -> Option<String> {
+        let v = self
+            .servers
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&id)
+            .cloned()?;
+        Some(lock(&v).bucket.clone())
+    }
+
     /// Runs `f` on one server's view under its lock (created if unknown):
     /// how ingest applies a snapshot.
     pub fn update<R>(&self, id: i64, f: impl FnOnce(&mut ServerView) -> R) -> R {

@@ -17,6 +17,8 @@ pub struct Hub {
     pub live: Arc<live::Live>,
     /// The way in for everything agents send, and the store's only writer.
     pub ingest: ingest::Ingest,
+    /// Sign-in attempts per address and per account.
+    pub logins: crate::access::session::LoginLimits,
     /// This hub's id, signed by agents.
     pub hub_id: String,
     /// Self metrics and the process series.
@@ -32,6 +34,7 @@ impl Hub {
         let live = Arc::new(live::Live::default());
         Ok(Arc::new(Self {
             ingest: ingest::Ingest::new(live.clone(), writer),
+            logins: Default::default(),
             config,
             store,
             live,

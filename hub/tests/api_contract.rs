@@ -189,9 +189,11 @@ impl Reply {
 }
 
 /// Every operation the hub's main port has, as `METHOD path`.
-const OPERATIONS: [&str; 14] = [
+const OPERATIONS: [&str; 18] = [
+    "DELETE /api/v1/session",
     "GET /agent/v1",
     "GET /api/v1/actions/{id}",
+    "GET /api/v1/audit",
     "GET /api/v1/changes",
     "GET /api/v1/events",
     "GET /api/v1/openapi.json",
@@ -199,11 +201,13 @@ const OPERATIONS: [&str; 14] = [
     "GET /api/v1/servers",
     "GET /api/v1/servers/{id}",
     "GET /api/v1/servers/{id}/processes/{pm_id}",
+    "GET /api/v1/session",
     "GET /api/v1/versions",
     "GET /healthz",
     "GET /metrics",
     "GET /readyz",
     "POST /api/v1/actions",
+    "POST /api/v1/session",
 ];
 
 /// `(METHOD, path, needs a token)` of every operation in the document.

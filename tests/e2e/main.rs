@@ -4,6 +4,7 @@
 
 mod harness;
 
+mod access;
 mod feed;
 mod handshake;
 mod hostile_http;

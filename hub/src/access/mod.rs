@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod password;
+pub mod session;
 
 use serde::{Deserialize, Serialize};
 

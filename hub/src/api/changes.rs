@@ -76,6 +76,7 @@ fn server_of(c: &Change) -> i64 {
 )]
 pub(super) async fn follow_changes(
     State(hub): State<Arc<Hub>>,
+    caller: super::Caller,
     Query(f): Query<ChangeFilter>,
 ) -> ApiResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
     let kinds: HashSet<String> = match &f.kinds {
@@ -92,12 +93,23 @@ pub(super) async fn follow_changes(
     }
     let feed = hub.ingest.subscribe();
     let stream = futures_util::stream::unfold(feed, move |mut feed| {
-        let kinds = kinds.clone();
+        let (kinds, hub, caller) = (kinds.clone(), hub.clone(), caller.clone());
+        // A caller limited to some buckets sees only their servers' changes.
+        let visible = move |server_id: i64| {
+            caller.buckets.is_none()
+                || hub
+                    .live
+                    .bucket_of(server_id)
+                    .is_some_and(|b| caller.sees(&b))
+        };
         async move {
             loop {
                 match feed.recv().await {
                     Ok(c) => {
-                        if !kinds.contains(c.kind()) || f.server.is_some_and(|s| s != server_of(&c))
+                        let server = server_of(&c);
+                        if !kinds.contains(c.kind())
+                            || f.server.is_some_and(|s| s != server)
+                            || !visible(server)
                         {
                             continue;
                         }

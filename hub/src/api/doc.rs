@@ -32,6 +32,8 @@ const BEARER: &str = "bearer";
         responses(
             r::BadRequest,
             r::Unauthorized,
+            r::Forbidden,
+            r::TooManyRequests,
             r::NotFound,
             r::Conflict,
             r::PayloadTooLarge,
@@ -48,6 +50,7 @@ const BEARER: &str = "bearer";
         (name = "versions", description = "Which revision runs where"),
         (name = "actions", description = "Remote restart, stop, scale, ... and their outcome"),
         (name = "changes", description = "Every change, live, as server-sent events"),
+        (name = "access", description = "Signing in and out; the audit log"),
         (name = "meta", description = "This document"),
         (name = "operations", description = "Health, readiness, Prometheus metrics, the agents' websocket"),
     )
@@ -114,8 +117,10 @@ mod tests {
         assert_eq!(
             ops,
             [
+                "delete /api/v1/session",
                 "get /agent/v1",
                 "get /api/v1/actions/{id}",
+                "get /api/v1/audit",
                 "get /api/v1/changes",
                 "get /api/v1/events",
                 "get /api/v1/openapi.json",
@@ -123,11 +128,13 @@ mod tests {
                 "get /api/v1/servers",
                 "get /api/v1/servers/{id}",
                 "get /api/v1/servers/{id}/processes/{pm_id}",
+                "get /api/v1/session",
                 "get /api/v1/versions",
                 "get /healthz",
                 "get /metrics",
                 "get /readyz",
                 "post /api/v1/actions",
+                "post /api/v1/session",
             ]
         );
         assert_eq!(
@@ -143,7 +150,9 @@ mod tests {
             for (method, op) in item.as_object().unwrap() {
                 let at = format!("{method} {path}");
                 let codes = op["responses"].as_object().unwrap();
-                let public = !path.starts_with("/api/v1/") || path == "/api/v1/openapi.json";
+                let public = !path.starts_with("/api/v1/")
+                    || path == "/api/v1/openapi.json"
+                    || at == "post /api/v1/session";
                 if !public {
                     for code in ["400", "401", "500"] {
                         assert!(codes.contains_key(code), "{at} lacks {code}");

@@ -98,6 +98,16 @@ pub(super) mod responses {
     #[response(headers(("WWW-Authenticate" = String, description = "Always `Bearer realm=\"pmr-hub\"`, with `error=\"invalid_token\"` for an unknown token")))]
     pub(crate) struct Unauthorized(ErrorBody);
 
+    /// The caller's role is below what the route needs, or (with a session
+    /// cookie) a state-changing request lacks its `X-CSRF-Token`.
+    #[derive(ToResponse)]
+    pub(crate) struct Forbidden(ErrorBody);
+
+    /// Too many sign-in attempts from this address or for this account.
+    #[derive(ToResponse)]
+    #[response(headers(("Retry-After" = String, description = "Seconds to wait")))]
+    pub(crate) struct TooManyRequests(ErrorBody);
+
     /// The server, process or action does not exist (or the server is not connected since the hub started).
     #[derive(ToResponse)]
     pub(crate) struct NotFound(ErrorBody);

@@ -61,6 +61,7 @@ pub(super) struct EventPage {
 )]
 pub(super) async fn list_events(
     State(hub): State<Arc<Hub>>,
+    caller: super::Caller,
     Query(f): Query<EventFilter>,
 ) -> ApiResult<Json<EventPage>> {
     let limit = f.limit.unwrap_or(DEFAULT_LIMIT);
@@ -79,6 +80,7 @@ pub(super) async fn list_events(
         app: f.app,
         before: f.before,
         limit,
+        buckets: caller.buckets,
     };
     let store = hub.store.clone();
     let events = tokio::task::spawn_blocking(move || store.events(&q)).await??;

@@ -13,6 +13,7 @@
 //! [`versions`], [`actions`]; the OpenAPI frame is in [`doc`].
 
 mod actions;
+mod auth;
 mod changes;
 mod doc;
 pub mod error;
@@ -22,21 +23,20 @@ pub(crate) mod ops;
 mod processes;
 mod schema;
 mod servers;
+mod session;
 mod versions;
 
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, FromRequestParts, Request, State};
-use axum::http::request::Parts;
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::middleware::{self, Next};
-use axum::response::{IntoResponse, Response};
-use sha2::{Digest, Sha256};
+use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
+use axum::middleware;
 use utoipa::OpenApi as _;
 use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouter, UtoipaMethodRouterExt};
 use utoipa_axum::routes;
 
+pub use auth::{Caller, token_hash};
 pub use error::{ApiError, ApiResult};
 
 use crate::state::Hub;
@@ -47,7 +47,7 @@ pub const BODY_LIMIT: usize = 64 * 1024;
 /// The API routes (token-protected) and the public OpenAPI document.
 pub fn router(hub: Arc<Hub>) -> Router<Arc<Hub>> {
     protected()
-        .layer(middleware::from_fn_with_state(hub, auth))
+        .layer(middleware::from_fn_with_state(hub, auth::auth))
         .merge(public())
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .split_for_parts()
@@ -71,12 +71,16 @@ fn protected() -> OpenApiRouter<Arc<Hub>> {
         .routes(json_405(routes!(actions::create_action)))
         .routes(json_405(routes!(actions::get_action)))
         .routes(json_405(routes!(changes::follow_changes)))
+        .routes(json_405(routes!(session::who, session::sign_out)))
+        .routes(json_405(routes!(session::list_audit)))
 }
 
 /// Routes anyone may call; their operations say so (`security: []`).
 fn public() -> OpenApiRouter<Arc<Hub>> {
     let mut r = OpenApiRouter::default()
         .routes(json_405(routes!(doc::get_openapi)))
+        // No fallback of its own: the path's other methods (protected) have it.
+        .routes(routes!(session::sign_in))
         .routes(json_405(routes!(ops::healthz)))
         .routes(json_405(routes!(ops::readyz)))
         .routes(json_405(routes!(ops::metrics)))
@@ -110,60 +114,4 @@ fn json_405(r: UtoipaMethodRouter<Arc<Hub>>) -> UtoipaMethodRouter<Arc<Hub>> {
             )
         })
     })
-}
-
-/// Who is calling: the name of the token it presented.
-#[derive(Debug, Clone)]
-pub struct Caller(pub String);
-
-impl<S: Send + Sync> FromRequestParts<S> for Caller {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        parts.extensions.get::<Caller>().cloned().ok_or_else(|| {
-            ApiError::internal("a route without the token check asked for its caller")
-        })
-    }
-}
-
-/// Hash under which a token is stored: the hub never keeps the token itself.
-pub fn token_hash(token: &str) -> String {
-    pmr_shared::link::handshake::hex(&Sha256::digest(token.as_bytes()))
-}
-
-/// 401 with the `WWW-Authenticate` challenge RFC 6750 asks for.
-fn unauthorized(message: &str, challenge: &'static str) -> Response {
-    let mut r = ApiError::new(StatusCode::UNAUTHORIZED, message).into_response();
-    r.headers_mut().insert(
-        header::WWW_AUTHENTICATE,
-        HeaderValue::from_static(challenge),
-    );
-    r
-}
-
-/// Lets a request through only with a known API token; records the caller.
-async fn auth(State(hub): State<Arc<Hub>>, mut req: Request, next: Next) -> Response {
-    let Some(token) = crate::http::bearer(req.headers()) else {
-        let msg = if req.headers().contains_key(header::AUTHORIZATION) {
-            "the Authorization header must be `Bearer <token>`"
-        } else {
-            "missing API token: send `Authorization: Bearer <token>`"
-        };
-        return unauthorized(msg, r#"Bearer realm="pmr-hub""#);
-    };
-    // Looking up by hash compares no secret bytes, so timing tells nothing.
-    let hash = token_hash(token);
-    let store = hub.store.clone();
-    match tokio::task::spawn_blocking(move || store.token_name(&hash)).await {
-        Ok(Ok(Some(name))) => {
-            req.extensions_mut().insert(Caller(name));
-            next.run(req).await
-        }
-        Ok(Ok(None)) => unauthorized(
-            "unknown API token",
-            r#"Bearer realm="pmr-hub", error="invalid_token""#,
-        ),
-        Ok(Err(e)) => ApiError::from(e).into_response(),
-        Err(e) => ApiError::from(e).into_response(),
-    }
 }

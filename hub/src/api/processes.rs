@@ -11,7 +11,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::error::{ApiResult, responses as r};
 use super::extract::{Json, Path, Query};
-use super::{ApiError, schema};
+use super::{ApiError, Caller, schema};
 use crate::clock::now_ms;
 use crate::state::Hub;
 use crate::store::{COARSE_SPAN_MS, RollupRow};
@@ -63,13 +63,15 @@ pub(super) struct FleetProcess {
 )]
 pub(super) async fn list_processes(
     State(hub): State<Arc<Hub>>,
+    caller: Caller,
     Query(f): Query<ProcFilter>,
 ) -> Json<Vec<FleetProcess>> {
     let mut out = Vec::new();
     hub.live.each(|s| {
-        if f.server
-            .as_ref()
-            .is_some_and(|w| *w != s.name && *w != s.id.to_string())
+        if !caller.sees(&s.bucket)
+            || f.server
+                .as_ref()
+                .is_some_and(|w| *w != s.name && *w != s.id.to_string())
         {
             return;
         }
@@ -145,6 +147,7 @@ pub(super) struct ProcessDetail {
 )]
 pub(super) async fn get_process(
     State(hub): State<Arc<Hub>>,
+    caller: Caller,
     Path(ProcessId { id, pm_id }): Path<ProcessId>,
     Query(q): Query<HistorySince>,
 ) -> ApiResult<Json<ProcessDetail>> {
@@ -156,6 +159,7 @@ pub(super) async fn get_process(
     let s = hub
         .live
         .get(id)
+        .filter(|s| caller.sees(&s.bucket))
         .ok_or_else(|| ApiError::not_found("server", id))?;
     let process = s
         .processes

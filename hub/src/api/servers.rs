@@ -11,7 +11,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::error::ApiResult;
 use super::error::responses as r;
 use super::extract::{Json, NoParams, Path, Query};
-use super::{ApiError, schema};
+use super::{ApiError, Caller, schema};
 use crate::live::ServerView;
 use crate::state::Hub;
 use crate::store::ServerRow;
@@ -109,6 +109,7 @@ pub(super) struct ServerId {
 )]
 pub(super) async fn list_servers(
     axum::extract::State(hub): axum::extract::State<Arc<Hub>>,
+    caller: Caller,
     _: Query<NoParams>,
 ) -> ApiResult<Json<Vec<ServerSummary>>> {
     let live = hub.live.servers();
@@ -122,6 +123,7 @@ pub(super) async fn list_servers(
             .filter(|s| !live_ids.contains(&s.id))
             .map(ServerSummary::from),
     );
+    out.retain(|s| caller.sees(&s.bucket));
     Ok(Json(out))
 }
 
@@ -141,12 +143,14 @@ pub(super) async fn list_servers(
 )]
 pub(super) async fn get_server(
     axum::extract::State(hub): axum::extract::State<Arc<Hub>>,
+    caller: Caller,
     Path(ServerId { id }): Path<ServerId>,
     _: Query<NoParams>,
 ) -> ApiResult<Json<ServerDetail>> {
     let s = hub
         .live
         .get(id)
+        .filter(|s| caller.sees(&s.bucket))
         .ok_or_else(|| ApiError::not_found("server", id))?;
     Ok(Json(ServerDetail {
         summary: ServerSummary::from(&s),

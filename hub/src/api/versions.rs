@@ -64,10 +64,14 @@ pub(super) struct AppInstance {
 )]
 pub(super) async fn list_versions(
     State(hub): State<Arc<Hub>>,
+    caller: super::Caller,
     Query(f): Query<AppFilter>,
 ) -> Json<Vec<AppVersions>> {
     let mut by_app: BTreeMap<String, Vec<AppInstance>> = BTreeMap::new();
     hub.live.each(|s| {
+        if !caller.sees(&s.bucket) {
+            return;
+        }
         for p in s.processes.values() {
             if f.app.as_ref().is_some_and(|a| *a != p.name) {
                 continue;

@@ -81,6 +81,8 @@ pub struct EventQuery {
     pub before: Option<i64>,
     /// Page size.
     pub limit: i64,
+    /// Only servers of these buckets; none: every bucket.
+    pub buckets: Option<Vec<String>>,
 }
 
 /// A recorded remote action.
@@ -119,6 +121,34 @@ pub struct UserRow {
     pub buckets: Option<Vec<String>>,
     /// Creation time, Unix ms.
     pub created_at: i64,
+}
+
+/// One line of the audit log: who did what, when, from where, and how it went.
+#[derive(Debug, Clone, Serialize)]
+pub struct AuditRow {
+    /// Unix ms.
+    pub at: i64,
+    /// The user's e-mail, or `token:NAME`.
+    pub actor: String,
+    /// The client's address.
+    pub address: String,
+    /// What was done (`login`, `action:restart`, ...).
+    pub action: String,
+    /// What it was done to.
+    pub target: String,
+    /// `ok`, or what went wrong.
+    pub result: String,
+}
+
+/// An API token as the hub knows it (never the token itself).
+#[derive(Debug, Clone)]
+pub struct TokenRow {
+    /// Its name.
+    pub name: String,
+    /// Its role; none for a token made before users existed (full access).
+    pub role: Option<String>,
+    /// Its user, if it has one.
+    pub user: Option<UserRow>,
 }
 
 /// One 10-second (or coarser) aggregate row.
@@ -246,6 +276,26 @@ pub enum Write {
         /// argon2id PHC string.
         password_hash: String,
     },
+    /// A signed-in session, by the hash of its id.
+    CreateSession {
+        /// SHA-256 of the session id, hex.
+        id_hash: String,
+        /// The user.
+        user_id: i64,
+        /// Unix ms.
+        now: i64,
+        /// Unix ms.
+        expires_at: i64,
+        /// Where it signed in from.
+        address: String,
+    },
+    /// Ends a session ([`Written::Rows`]).
+    DeleteSession {
+        /// SHA-256 of the session id, hex.
+        id_hash: String,
+    },
+    /// One line of the audit log.
+    Audit(AuditRow),
     /// Deletes events, 10-second and 5-minute rollups older than these ([`Written::Rows`]).
     Prune {
         /// Unix ms.
@@ -310,6 +360,12 @@ pub trait Store: Send + Sync + 'static {
     fn users(&self) -> StoreResult<Vec<UserRow>>;
     /// A user and their password hash, for a login.
     fn user_login(&self, email: &str) -> StoreResult<Option<(UserRow, String)>>;
+    /// The user of a session that has not expired at `now`.
+    fn session_user(&self, id_hash: &str, now: i64) -> StoreResult<Option<UserRow>>;
+    /// A token by its hash.
+    fn token(&self, token_hash: &str) -> StoreResult<Option<TokenRow>>;
+    /// The newest audit lines, newest first.
+    fn audit(&self, limit: i64) -> StoreResult<Vec<AuditRow>>;
 }
 
 /// One write outside a batch: for start-up (before the writer runs) and tests.

@@ -17,9 +17,13 @@ use self::verb::{ServerRef, Verb};
 use super::error::{ApiResult, responses as r};
 use super::extract::{Json, NoParams, Path, Query};
 use super::{ApiError, Caller, schema};
+use crate::access::Role;
 use crate::clock::now_ms;
+use crate::http::addr::PeerAddr;
 use crate::state::Hub;
+use crate::store::AuditRow;
 use crate::store::{ActionRow, Write};
+use axum::extract::ConnectInfo;
 
 /// Longest `wait` for the agent's answer.
 const WAIT: Duration = Duration::from_secs(30);
@@ -106,12 +110,18 @@ impl ActionTicket {
 )]
 pub(super) async fn create_action(
     State(hub): State<Arc<Hub>>,
+    ConnectInfo(PeerAddr(addr)): ConnectInfo<PeerAddr>,
     caller: Caller,
     _: Query<NoParams>,
     Json(a): Json<NewAction>,
 ) -> ApiResult<(StatusCode, Json<ActionTicket>)> {
+    caller.require(Role::Operator)?;
     let servers = hub.live.servers();
-    let matching: Vec<_> = servers.iter().filter(|s| a.server.matches(s)).collect();
+    // Servers of buckets the caller may not see do not exist for it.
+    let matching: Vec<_> = servers
+        .iter()
+        .filter(|s| caller.sees(&s.bucket) && a.server.matches(s))
+        .collect();
     let target = match matching.as_slice() {
         [] => return Err(ApiError::not_found("server", &a.server)),
         [one] => *one,
@@ -141,20 +151,36 @@ pub(super) async fn create_action(
         server_id: target.id,
         action: verb.as_str().unwrap_or_default().to_string(),
         targets: a.targets.join(","),
-        requested_by: caller.0,
+        requested_by: caller.name.clone(),
         requested_at: now_ms(),
         finished_at: None,
         ok: None,
         message: None,
     };
     hub.ingest.writer.write(Write::InsertAction(row)).await?;
+    let a_targets = a.targets.join(",");
     let msg = HubMsg::Action(ActionRequest {
         id: id.clone(),
         action: a.action.into(),
         targets: a.targets,
         params: a.params,
     });
-    let Some(done) = hub.live.send_action(target.id, msg, id.clone()) else {
+    let sent = hub.live.send_action(target.id, msg, id.clone());
+    let audit = AuditRow {
+        at: now_ms(),
+        actor: caller.name.clone(),
+        address: addr.ip().to_string(),
+        action: format!("action:{}", verb.as_str().unwrap_or_default()),
+        target: format!("{} on {}: {}", id, target.name, a_targets),
+        result: if sent.is_some() {
+            "sent"
+        } else {
+            "agent unavailable"
+        }
+        .into(),
+    };
+    hub.ingest.writer.write(Write::Audit(audit)).await?;
+    let Some(done) = sent else {
         return Err(ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "the agent's queue is full or it just left: retry",
@@ -205,13 +231,22 @@ pub(super) struct ActionId {
 )]
 pub(super) async fn get_action(
     State(hub): State<Arc<Hub>>,
+    caller: Caller,
     Path(ActionId { id }): Path<ActionId>,
     _: Query<NoParams>,
 ) -> ApiResult<Json<ActionRow>> {
     let store = hub.store.clone();
     let key = id.clone();
     match tokio::task::spawn_blocking(move || store.action(&key)).await? {
-        Ok(row) => Ok(Json(row)),
+        Ok(row)
+            if hub
+                .live
+                .bucket_of(row.server_id)
+                .is_some_and(|b| caller.sees(&b)) =>
+        {
+            Ok(Json(row))
+        }
+        Ok(_) => Err(ApiError::not_found("action", id)),
         Err(crate::store::StoreError::NotFound) => Err(ApiError::not_found("action", id)),
         Err(e) => Err(e.into()),
     }

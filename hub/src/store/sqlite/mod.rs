@@ -11,8 +11,8 @@ mod migrate;
 mod write;
 
 use super::{
-    ActionRow, EventQuery, EventRow, KeyRow, RollupRow, ServerRow, Store, StoreError, StoreResult,
-    UserRow, Write, Written,
+    ActionRow, AuditRow, EventQuery, EventRow, KeyRow, RollupRow, ServerRow, Store, StoreError,
+    StoreResult, TokenRow, UserRow, Write, Written,
 };
 
 /// SQLite store. One connection for writes and one for reads, so that API
@@ -309,27 +309,37 @@ impl Store for SqliteStore {
         let mut st = c
             .prepare_cached(
                 "SELECT e.id, e.server_id, s.name, e.seq, e.at, e.kind, e.pm_id, e.app, e.code, e.signal, e.detail
-                 FROM events e JOIN servers s ON s.id = e.server_id
+                 FROM events e JOIN servers s ON s.id = e.server_id JOIN buckets b ON b.id = s.bucket_id
                  WHERE (?1 IS NULL OR e.server_id = ?1) AND (?2 IS NULL OR e.app = ?2) AND (?3 IS NULL OR e.id < ?3)
+                   AND (?5 IS NULL OR instr(',' || ?5 || ',', ',' || b.name || ',') > 0)
                  ORDER BY e.id DESC LIMIT ?4",
             )
             .map_err(other)?;
         let rows = st
-            .query_map(params![q.server_id, q.app, q.before, q.limit], |r| {
-                Ok(EventRow {
-                    id: r.get(0)?,
-                    server_id: r.get(1)?,
-                    server: r.get(2)?,
-                    seq: r.get(3)?,
-                    at: r.get(4)?,
-                    kind: r.get(5)?,
-                    pm_id: r.get(6)?,
-                    app: r.get(7)?,
-                    code: r.get(8)?,
-                    signal: r.get(9)?,
-                    detail: r.get(10)?,
-                })
-            })
+            .query_map(
+                params![
+                    q.server_id,
+                    q.app,
+                    q.before,
+                    q.limit,
+                    q.buckets.as_ref().map(|b| b.join(","))
+                ],
+                |r| {
+                    Ok(EventRow {
+                        id: r.get(0)?,
+                        server_id: r.get(1)?,
+                        server: r.get(2)?,
+                        seq: r.get(3)?,
+                        at: r.get(4)?,
+                        kind: r.get(5)?,
+                        pm_id: r.get(6)?,
+                        app: r.get(7)?,
+                        code: r.get(8)?,
+                        signal: r.get(9)?,
+                        detail: r.get(10)?,
+                    })
+                },
+            )
             .map_err(other)?;
         rows.collect::<Result<_, _>>().map_err(other)
     }
@@ -410,6 +420,68 @@ impl Store for SqliteStore {
             )
             .optional()
             .map_err(other)
+    }
+
+    fn session_user(&self, id_hash: &str, now: i64) -> StoreResult<Option<UserRow>> {
+        self.r()
+            .query_row(
+                "SELECT u.id, u.email, u.role, u.buckets, u.created_at FROM sessions s
+                 JOIN users u ON u.id = s.user_id WHERE s.id_hash = ?1 AND s.expires_at > ?2",
+                params![id_hash, now],
+                user_row,
+            )
+            .optional()
+            .map_err(other)
+    }
+
+    fn token(&self, token_hash: &str) -> StoreResult<Option<TokenRow>> {
+        let c = self.r();
+        let row: Option<(String, Option<String>, Option<String>)> = c
+            .query_row(
+                "SELECT t.name, t.role, u.email FROM api_tokens t LEFT JOIN users u ON u.id = t.user_id
+                 WHERE t.token_hash = ?1",
+                params![token_hash],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()
+            .map_err(other)?;
+        let Some((name, role, email)) = row else {
+            return Ok(None);
+        };
+        let user = match email {
+            Some(e) => c
+                .query_row(
+                    &format!("{USER_SELECT} WHERE email = ?1"),
+                    params![e],
+                    user_row,
+                )
+                .optional()
+                .map_err(other)?,
+            None => None,
+        };
+        Ok(Some(TokenRow { name, role, user }))
+    }
+
+    fn audit(&self, limit: i64) -> StoreResult<Vec<AuditRow>> {
+        let c = self.r();
+        let mut st = c
+            .prepare_cached(
+                "SELECT at, actor, address, action, target, result FROM audit ORDER BY id DESC LIMIT ?1",
+            )
+            .map_err(other)?;
+        let rows = st
+            .query_map(params![limit], |r| {
+                Ok(AuditRow {
+                    at: r.get(0)?,
+                    actor: r.get(1)?,
+                    address: r.get(2)?,
+                    action: r.get(3)?,
+                    target: r.get(4)?,
+                    result: r.get(5)?,
+                })
+            })
+            .map_err(other)?;
+        rows.collect::<Result<_, _>>().map_err(other)
     }
 
     fn action(&self, id: &str) -> StoreResult<ActionRow> {

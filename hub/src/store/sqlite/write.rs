@@ -85,6 +85,31 @@ pub(super) fn apply(c: &Connection, w: &Write) -> rusqlite::Result<Written> {
             )?;
             Written::Rows(n as u64)
         }
+        Write::CreateSession {
+            id_hash,
+            user_id,
+            now,
+            expires_at,
+            address,
+        } => {
+            // Expired sessions go as new ones come.
+            c.execute("DELETE FROM sessions WHERE expires_at < ?1", params![now])?;
+            c.execute(
+                "INSERT INTO sessions (id_hash, user_id, created_at, expires_at, address) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![id_hash, user_id, now, expires_at, address],
+            )?;
+            Written::Done
+        }
+        Write::DeleteSession { id_hash } => Written::Rows(
+            c.execute("DELETE FROM sessions WHERE id_hash = ?1", params![id_hash])? as u64,
+        ),
+        Write::Audit(a) => {
+            c.execute(
+                "INSERT INTO audit (at, actor, address, action, target, result) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![a.at, a.actor, a.address, a.action, a.target, a.result],
+            )?;
+            Written::Done
+        }
         Write::Prune {
             events_before,
             rollups_before,

@@ -66,7 +66,7 @@ fn linked_agent_shows_apps_events_and_obeys_actions() {
     // The hub recorded who asked and the outcome.
     let id = res["id"].as_str().unwrap();
     let rec = hub.get(&format!("/api/v1/actions/{id}"));
-    assert_eq!(rec["requested_by"], "e2e");
+    assert_eq!(rec["requested_by"], "token:e2e");
     assert_eq!(rec["ok"], true);
     // An unknown app is a clear failure, not a silent success.
     let (_, res) = hub.http(

@@ -155,6 +155,12 @@ enum TokensCmd {
         /// Name recorded with every action it asks for.
         #[arg(long)]
         name: String,
+        /// The user the token acts for (it never does more than they may).
+        #[arg(long)]
+        user: Option<String>,
+        /// A role no higher than the user's (default: the user's).
+        #[arg(long, requires = "user")]
+        role: Option<pmr_hub::access::Role>,
     },
 }
 
@@ -250,12 +256,21 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             })?;
         }
         Command::Users(cmd) => users(&open_store(&cfg)?, cmd)?,
-        Command::Tokens(TokensCmd::Create { name }) => {
+        Command::Tokens(TokensCmd::Create { name, user, role }) => {
             let store = open_store(&cfg)?;
+            let owner = match &user {
+                None => None,
+                Some(email) => Some(pmr_hub::access::admin::token_owner(
+                    store.as_ref(),
+                    email,
+                    role,
+                )?),
+            };
             let mut raw = [0u8; 24];
             rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut raw);
             let token = format!("pmrt_{}", pmr_shared::link::handshake::hex(&raw));
-            store.create_token(&name, &pmr_hub::api::token_hash(&token))?;
+            let owner = owner.as_ref().map(|(id, r)| (*id, r.as_str()));
+            store.create_token(&name, &pmr_hub::api::token_hash(&token), owner)?;
             println!("{token}");
         }
         Command::Serve(args) => {
@@ -376,6 +391,18 @@ fn serve(cfg: Config) -> anyhow::Result<()> {
         let addr = listener.local_addr()?;
         let scheme = if tls.is_some() { "https" } else { "http" };
         println!("pmr-hub listening on {scheme}://{addr}");
+        if let Some(token) = pmr_hub::api::setup::issue(store.as_ref())? {
+            let base = format!("{scheme}://{addr}");
+            println!("No user yet. Create the owner (once, within a day) with this one-time token:");
+            println!(
+                "  curl {}-X POST {base}/api/v1/setup -H 'Content-Type: application/json' \\",
+                if tls.is_some() { "-k " } else { "" }
+            );
+            println!(
+                "    -d '{{\"token\":\"{token}\",\"email\":\"you@example.com\",\"password\":\"12+ characters\"}}'"
+            );
+            println!("  (or `pmr-hub users add EMAIL --role owner` on this machine)");
+        }
         pmr_hub::link_line::record(
             store.as_ref(),
             &cfg,

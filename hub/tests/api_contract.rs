@@ -189,7 +189,7 @@ impl Reply {
 }
 
 /// Every operation the hub's main port has, as `METHOD path`.
-const OPERATIONS: [&str; 18] = [
+const OPERATIONS: [&str; 19] = [
     "DELETE /api/v1/session",
     "GET /agent/v1",
     "GET /api/v1/actions/{id}",
@@ -208,6 +208,7 @@ const OPERATIONS: [&str; 18] = [
     "GET /readyz",
     "POST /api/v1/actions",
     "POST /api/v1/session",
+    "POST /api/v1/setup",
 ];
 
 /// `(METHOD, path, needs a token)` of every operation in the document.

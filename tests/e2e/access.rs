@@ -238,3 +238,88 @@ fn wrong_passwords_are_refused_then_limited() {
     );
     assert!(s == 401 || s == 429, "{s} {v}");
 }
+
+#[test]
+fn the_first_owner_comes_from_the_one_time_token_and_tokens_act_for_users() {
+    let hub = Hub::start(Tls::None);
+    let out = wait_until("the setup line", || {
+        let o = hub.out();
+        o.contains("\"token\":\"").then_some(o)
+    });
+    let token = out
+        .split("\"token\":\"")
+        .nth(1)
+        .and_then(|t| t.split('"').next())
+        .unwrap()
+        .to_string();
+    let setup = |token: &str, email: &str| {
+        send(
+            hub.port,
+            "POST",
+            "/api/v1/setup",
+            "",
+            Some(&json!({"token": token, "email": email, "password": "a long enough passphrase"})),
+        )
+    };
+    assert_eq!(setup("0".repeat(64).as_str(), "me@example.com").0, 403);
+    let (s, _, v) = setup(&token, "me@example.com");
+    assert_eq!(s, 201, "{v}");
+    // Spent: no second owner, not even with the same token.
+    assert_eq!(setup(&token, "other@example.com").0, 409);
+    let me = sign_in(&hub, "me@example.com", "a long enough passphrase");
+    assert_eq!(me.get("/api/v1/session").1["role"], "owner");
+
+    // A token acts for its user, never above them.
+    user(&hub, "ci@example.com", "viewer", None);
+    let refused = std::process::Command::new(crate::harness::bin("pmr-hub"))
+        .arg("--data-dir")
+        .arg(hub.dir.path())
+        .args([
+            "tokens",
+            "create",
+            "--name",
+            "ci",
+            "--user",
+            "ci@example.com",
+            "--role",
+            "operator",
+        ])
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("higher than ci@example.com's role"));
+    let t = String::from_utf8(
+        hub.admin(&[
+            "tokens",
+            "create",
+            "--name",
+            "ci",
+            "--user",
+            "ci@example.com",
+        ])
+        .stdout,
+    )
+    .unwrap()
+    .trim()
+    .to_string();
+    let (s, _, v) = send(
+        hub.port,
+        "GET",
+        "/api/v1/session",
+        &format!("Authorization: Bearer {t}\r\n"),
+        None,
+    );
+    assert_eq!(
+        (s, v["name"].as_str(), v["role"].as_str()),
+        (200, Some("ci@example.com"), Some("viewer"))
+    );
+    let act = json!({"server": "x", "action": "flush", "targets": []});
+    let (s, _, _) = send(
+        hub.port,
+        "POST",
+        "/api/v1/actions",
+        &format!("Authorization: Bearer {t}\r\n"),
+        Some(&act),
+    );
+    assert_eq!(s, 403);
+}

@@ -161,10 +161,14 @@ impl Hub {
                 break;
             }
         }
-        // Keep draining stdout so the hub never blocks on it.
+        // Keep draining stdout (into hub.out) so the hub never blocks on it.
+        let mut copy = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.path().join("hub.out"))
+            .unwrap();
         std::thread::spawn(move || {
-            let mut sink = Vec::new();
-            let _ = out.read_to_end(&mut sink);
+            let _ = std::io::copy(&mut out, &mut copy);
         });
         self.child = Some(child);
     }
@@ -187,6 +191,11 @@ impl Hub {
             if self.tls { "wss" } else { "ws" },
             self.port
         )
+    }
+
+    /// What the hub printed (stdout) after it started listening.
+    pub fn out(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("hub.out")).unwrap_or_default()
     }
 
     /// What the hub wrote to its log (stderr) so far.

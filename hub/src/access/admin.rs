@@ -66,6 +66,28 @@ pub fn add(
     }
 }
 
+/// The user a new token acts for, and its role: the one asked for, never
+/// above the user's.
+pub fn token_owner(
+    store: &dyn Store,
+    email: &str,
+    role: Option<Role>,
+) -> anyhow::Result<(i64, Role)> {
+    let Some((user, _)) = store.user_login(email)? else {
+        anyhow::bail!("--user: no user {email}");
+    };
+    let theirs: Role = user.role.parse().map_err(anyhow::Error::msg)?;
+    let role = role.unwrap_or(theirs);
+    if role > theirs {
+        anyhow::bail!(
+            "--role {}: higher than {email}'s role ({})",
+            role.as_str(),
+            theirs.as_str()
+        );
+    }
+    Ok((user.id, role))
+}
+
 /// Every user.
 pub fn list(store: &dyn Store) -> anyhow::Result<Vec<UserRow>> {
     Ok(store.users()?)

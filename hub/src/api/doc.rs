@@ -135,6 +135,7 @@ mod tests {
                 "get /readyz",
                 "post /api/v1/actions",
                 "post /api/v1/session",
+                "post /api/v1/setup",
             ]
         );
         assert_eq!(
@@ -152,7 +153,8 @@ mod tests {
                 let codes = op["responses"].as_object().unwrap();
                 let public = !path.starts_with("/api/v1/")
                     || path == "/api/v1/openapi.json"
-                    || at == "post /api/v1/session";
+                    || at == "post /api/v1/session"
+                    || at == "post /api/v1/setup";
                 if !public {
                     for code in ["400", "401", "500"] {
                         assert!(codes.contains_key(code), "{at} lacks {code}");

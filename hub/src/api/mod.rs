@@ -24,6 +24,7 @@ mod processes;
 mod schema;
 mod servers;
 mod session;
+pub mod setup;
 mod versions;
 
 use std::sync::Arc;
@@ -81,6 +82,7 @@ fn public() -> OpenApiRouter<Arc<Hub>> {
         .routes(json_405(routes!(doc::get_openapi)))
         // No fallback of its own: the path's other methods (protected) have it.
         .routes(routes!(session::sign_in))
+        .routes(json_405(routes!(setup::create_owner)))
         .routes(json_405(routes!(ops::healthz)))
         .routes(json_405(routes!(ops::readyz)))
         .routes(json_405(routes!(ops::metrics)))

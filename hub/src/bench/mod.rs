@@ -118,7 +118,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     let public = secret.public().to_string();
     store.create_key("bench", &public)?;
     let token = "bench-token";
-    store.create_token("bench", &crate::api::token_hash(token))?;
+    store.create_token("bench", &crate::api::token_hash(token), None)?;
     drop(store);
     let port = std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?

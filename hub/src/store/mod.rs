@@ -350,8 +350,13 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<Vec<RollupRow>>;
     /// A value of the hub's own bookkeeping.
     fn meta(&self, key: &str) -> StoreResult<Option<String>>;
-    /// Stores an API token's hash.
-    fn create_token(&self, name: &str, token_hash: &str) -> StoreResult<()>;
+    /// Stores an API token's hash, optionally owned by a user (id) with a role.
+    fn create_token(
+        &self,
+        name: &str,
+        token_hash: &str,
+        owner: Option<(i64, &str)>,
+    ) -> StoreResult<()>;
     /// The token's name, if the hash is known.
     fn token_name(&self, token_hash: &str) -> StoreResult<Option<String>>;
     /// One action.

@@ -381,11 +381,17 @@ impl Store for SqliteStore {
         rows.collect::<Result<_, _>>().map_err(other)
     }
 
-    fn create_token(&self, name: &str, token_hash: &str) -> StoreResult<()> {
+    fn create_token(
+        &self,
+        name: &str,
+        token_hash: &str,
+        owner: Option<(i64, &str)>,
+    ) -> StoreResult<()> {
+        let (user_id, role) = (owner.map(|o| o.0), owner.map(|o| o.1));
         self.w()
             .execute(
-                "INSERT INTO api_tokens (name, token_hash, created_at) VALUES (?1, ?2, ?3)",
-                params![name, token_hash, now_ms()],
+                "INSERT INTO api_tokens (name, token_hash, created_at, user_id, role) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![name, token_hash, now_ms(), user_id, role],
             )
             .map_err(other)?;
         Ok(())

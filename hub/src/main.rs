@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use pmr_hub::access::admin;
 use pmr_hub::config::Config;
 use pmr_hub::store::Store;
 use pmr_hub::store::sqlite::SqliteStore;
@@ -204,6 +205,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let secret = SecretKey::generate();
             let public = secret.public().to_string();
             store.create_key(&bucket, &public)?;
+            admin::audit(store.as_ref(), "key:create", &format!("{bucket} {public}"))?;
             println!("bucket:     {bucket}");
             println!("public key: {public}");
             println!("secret key: {}", secret.to_text());
@@ -238,6 +240,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let row = store
                 .revoke_key(&key)
                 .map_err(|e| anyhow::anyhow!("key {key}: {e}"))?;
+            admin::audit(
+                store.as_ref(),
+                "key:revoke",
+                &format!("{} {}", row.bucket, row.public_key),
+            )?;
             println!("revoked key {} of bucket {}", row.public_key, row.bucket);
         }
         Command::Bench {
@@ -271,6 +278,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let token = format!("pmrt_{}", pmr_shared::link::handshake::hex(&raw));
             let owner = owner.as_ref().map(|(id, r)| (*id, r.as_str()));
             store.create_token(&name, &pmr_hub::api::token_hash(&token), owner)?;
+            admin::audit(store.as_ref(), "token:create", &name)?;
             println!("{token}");
         }
         Command::Serve(args) => {
@@ -305,7 +313,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 fn users(store: &Arc<dyn Store>, cmd: UsersCmd) -> anyhow::Result<()> {
-    use pmr_hub::access::admin::{self, NewPassword};
+    use pmr_hub::access::admin::NewPassword;
     let how = |stdin: bool| {
         if stdin {
             NewPassword::Stdin
@@ -327,6 +335,11 @@ fn users(store: &Arc<dyn Store>, cmd: UsersCmd) -> anyhow::Result<()> {
             password_stdin,
         } => {
             let pw = admin::add(store.as_ref(), &email, role, buckets, how(password_stdin))?;
+            admin::audit(
+                store.as_ref(),
+                "user:add",
+                &format!("{email} {}", role.as_str()),
+            )?;
             println!("added {email} ({})", role.as_str());
             shown(&email, pw);
         }
@@ -338,6 +351,7 @@ fn users(store: &Arc<dyn Store>, cmd: UsersCmd) -> anyhow::Result<()> {
         }
         UsersCmd::Remove { email } => {
             admin::remove(store.as_ref(), &email)?;
+            admin::audit(store.as_ref(), "user:remove", &email)?;
             println!("removed {email}");
         }
         UsersCmd::ResetPassword {
@@ -345,6 +359,7 @@ fn users(store: &Arc<dyn Store>, cmd: UsersCmd) -> anyhow::Result<()> {
             password_stdin,
         } => {
             let pw = admin::reset_password(store.as_ref(), &email, how(password_stdin))?;
+            admin::audit(store.as_ref(), "user:reset-password", &email)?;
             println!("new password set for {email}; their sessions ended");
             shown(&email, pw);
         }

@@ -88,6 +88,22 @@ pub fn token_owner(
     Ok((user.id, role))
 }
 
+/// Writes an admin change made on the command line to the audit log
+/// (the actor is the local account that ran it).
+pub fn audit(store: &dyn Store, action: &str, target: &str) -> anyhow::Result<()> {
+    let who = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
+    let row = crate::store::AuditRow {
+        at: now_ms(),
+        actor: format!("cli:{who}"),
+        address: "local".into(),
+        action: action.into(),
+        target: target.into(),
+        result: "ok".into(),
+    };
+    write_one(store, Write::Audit(row))?;
+    Ok(())
+}
+
 /// Every user.
 pub fn list(store: &dyn Store) -> anyhow::Result<Vec<UserRow>> {
     Ok(store.users()?)

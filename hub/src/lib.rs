@@ -10,6 +10,7 @@ pub mod agents;
 pub mod api;
 pub mod bench;
 pub mod clock;
+pub mod commands;
 pub mod config;
 pub mod housekeeping;
 pub mod http;

@@ -6,11 +6,10 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use pmr_hub::access::admin;
+use pmr_hub::commands;
 use pmr_hub::config::Config;
 use pmr_hub::store::Store;
 use pmr_hub::store::sqlite::SqliteStore;
-use pmr_shared::link::keys::SecretKey;
 
 /// The self-hosted monitoring hub for pmr agents.
 #[derive(Debug, Parser)]
@@ -201,51 +200,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     let mut cfg = settings(&cli)?;
     match cli.command {
         Command::Keys(KeysCmd::Create { bucket }) => {
-            let store = open_store(&cfg)?;
-            let secret = SecretKey::generate();
-            let public = secret.public().to_string();
-            store.create_key(&bucket, &public)?;
-            admin::audit(store.as_ref(), "key:create", &format!("{bucket} {public}"))?;
-            println!("bucket:     {bucket}");
-            println!("public key: {public}");
-            println!("secret key: {}", secret.to_text());
-            println!();
-            println!("The secret is shown once and not stored by the hub. On each server:");
-            let (hub, pin, known) = pmr_hub::link_line::target(store.as_ref(), &cfg);
-            println!("  pmr link {} {public} --hub {hub}{pin}", secret.to_text());
-            println!(
-                "or, to keep the secret off the command line (other local users can read it):"
-            );
-            println!("  pmr link - {public} --hub {hub}{pin}    # then paste the secret");
-            if !known {
-                println!(
-                    "(a guess: this hub has not run yet; `serve` records its real address and, \
-                     when self-signed, its fingerprint for this line)"
-                );
-            }
+            commands::keys_create(open_store(&cfg)?.as_ref(), &cfg, &bucket)?;
         }
-        Command::Keys(KeysCmd::List) => {
-            let store = open_store(&cfg)?;
-            for k in store.list_keys()? {
-                let state = if k.revoked_at.is_some() {
-                    "revoked"
-                } else {
-                    "active"
-                };
-                println!("{}\t{}\t{}\t{state}", k.id, k.bucket, k.public_key);
-            }
-        }
+        Command::Keys(KeysCmd::List) => commands::keys_list(open_store(&cfg)?.as_ref())?,
         Command::Keys(KeysCmd::Revoke { key }) => {
-            let store = open_store(&cfg)?;
-            let row = store
-                .revoke_key(&key)
-                .map_err(|e| anyhow::anyhow!("key {key}: {e}"))?;
-            admin::audit(
-                store.as_ref(),
-                "key:revoke",
-                &format!("{} {}", row.bucket, row.public_key),
-            )?;
-            println!("revoked key {} of bucket {}", row.public_key, row.bucket);
+            commands::keys_revoke(open_store(&cfg)?.as_ref(), &key)?;
         }
         Command::Bench {
             agents,
@@ -265,21 +224,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Users(cmd) => users(&open_store(&cfg)?, cmd)?,
         Command::Tokens(TokensCmd::Create { name, user, role }) => {
             let store = open_store(&cfg)?;
-            let owner = match &user {
-                None => None,
-                Some(email) => Some(pmr_hub::access::admin::token_owner(
-                    store.as_ref(),
-                    email,
-                    role,
-                )?),
-            };
-            let mut raw = [0u8; 24];
-            rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut raw);
-            let token = format!("pmrt_{}", pmr_shared::link::handshake::hex(&raw));
-            let owner = owner.as_ref().map(|(id, r)| (*id, r.as_str()));
-            store.create_token(&name, &pmr_hub::api::token_hash(&token), owner)?;
-            admin::audit(store.as_ref(), "token:create", &name)?;
-            println!("{token}");
+            commands::tokens_create(store.as_ref(), &name, user.as_deref(), role)?;
         }
         Command::Serve(args) => {
             if args.print_config {
@@ -313,58 +258,21 @@ fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 fn users(store: &Arc<dyn Store>, cmd: UsersCmd) -> anyhow::Result<()> {
-    use pmr_hub::access::admin::NewPassword;
-    let how = |stdin: bool| {
-        if stdin {
-            NewPassword::Stdin
-        } else {
-            NewPassword::Generate
-        }
-    };
-    let shown = |email: &str, pw: Option<String>| {
-        if let Some(pw) = pw {
-            println!("password for {email}: {pw}");
-            println!("(shown once; the hub keeps only its argon2id hash)");
-        }
-    };
+    let store = store.as_ref();
     match cmd {
         UsersCmd::Add {
             email,
             role,
             buckets,
             password_stdin,
-        } => {
-            let pw = admin::add(store.as_ref(), &email, role, buckets, how(password_stdin))?;
-            admin::audit(
-                store.as_ref(),
-                "user:add",
-                &format!("{email} {}", role.as_str()),
-            )?;
-            println!("added {email} ({})", role.as_str());
-            shown(&email, pw);
-        }
-        UsersCmd::List => {
-            for u in admin::list(store.as_ref())? {
-                let buckets = u.buckets.map_or("all buckets".into(), |b| b.join(","));
-                println!("{}\t{}\t{buckets}", u.email, u.role);
-            }
-        }
-        UsersCmd::Remove { email } => {
-            admin::remove(store.as_ref(), &email)?;
-            admin::audit(store.as_ref(), "user:remove", &email)?;
-            println!("removed {email}");
-        }
+        } => commands::users_add(store, &email, role, buckets, password_stdin),
+        UsersCmd::List => commands::users_list(store),
+        UsersCmd::Remove { email } => commands::users_remove(store, &email),
         UsersCmd::ResetPassword {
             email,
             password_stdin,
-        } => {
-            let pw = admin::reset_password(store.as_ref(), &email, how(password_stdin))?;
-            admin::audit(store.as_ref(), "user:reset-password", &email)?;
-            println!("new password set for {email}; their sessions ended");
-            shown(&email, pw);
-        }
+        } => commands::users_reset(store, &email, password_stdin),
     }
-    Ok(())
 }
 
 fn serve(cfg: Config) -> anyhow::Result<()> {

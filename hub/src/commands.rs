@@ -11,6 +11,18 @@ use crate::store::Store;
 /// `keys create --bucket B`: a key pair, the secret shown once, and the
 /// `pmr link` line that works as printed.
 pub fn keys_create(store: &dyn Store, cfg: &Config, bucket: &str) -> anyhow::Result<()> {
+    // Users' bucket limits are lists of names: a name is one word.
+    if bucket.is_empty()
+        || bucket.len() > 64
+        || !bucket
+            .chars()
+            .all(|c| c.is_alphanumeric() || "-_.".contains(c))
+    {
+        anyhow::bail!(
+            "--bucket `{}`: 1 to 64 letters, digits, `-`, `_` or `.`",
+            bucket.escape_debug()
+        );
+    }
     let secret = SecretKey::generate();
     let public = secret.public().to_string();
     store.create_key(bucket, &public)?;

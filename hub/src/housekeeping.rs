@@ -42,6 +42,9 @@ pub async fn run(hub: Arc<Hub>) {
             });
             let _ = hub.ingest.writer.write(Write::TouchServers(seen)).await;
         }
+        if n.is_multiple_of(10) {
+            hub.logins.sweep();
+        }
         if n % 600 == 300 {
             // Servers gone for a day leave memory; their history stays stored.
             hub.live.evict_offline(now_ms(), 86_400_000);

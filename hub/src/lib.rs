@@ -84,6 +84,7 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     tokio::spawn(housekeeping::run(hub.clone()));
+    tokio::task::spawn_blocking(api::prepare_sign_in);
     tokio::spawn(count_changes(hub.clone()));
     let door = agents::Door::new(&hub.config, hub.metrics.pending_handshakes.clone());
     tokio::spawn(door.clone().sweep());

@@ -170,6 +170,17 @@ impl Live {
         offline
     }
 
+    /// Whether a server's agent is connected now.
+    pub fn is_online(&self, id: i64) -> bool {
+        let v = self
+            .servers
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&id)
+            .cloned();
+        v.is_some_and(|v| lock(&v).online)
+    }
+
     /// The bucket of a known server (cheaper than [`Live::get`]).
     pub fn bucket_of(&self, id: i64) -> Option<String> {
         let v = self

@@ -90,6 +90,16 @@ impl<K: Eq + Hash + Clone> RateLimit<K> {
             .take(now)
     }
 
+    /// Whether `key` has a token left, without taking it.
+    pub fn has(&self, key: &K) -> bool {
+        let map = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
+        map.get(key).is_none_or(|b| {
+            let mut b = *b;
+            b.refill(Instant::now());
+            b.tokens >= 1.0
+        })
+    }
+
     /// Forgets keys whose bucket has refilled: they are idle.
     pub fn sweep(&self) {
         let now = Instant::now();

@@ -210,33 +210,65 @@ fn roles_buckets_csrf_and_audit_on_a_real_fleet() {
     assert_eq!(operator.get("/api/v1/servers").0, 401);
 }
 
+/// A request from source address `src` (127.0.0.x).
+fn send_from(src: &str, port: u16, body: &Value) -> (u16, Value) {
+    use std::io::{Read, Write};
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut s = rt.block_on(async {
+        let sock = tokio::net::TcpSocket::new_v4().unwrap();
+        sock.bind(format!("{src}:0").parse().unwrap()).unwrap();
+        let c = sock.connect(([127, 0, 0, 1], port).into()).await.unwrap();
+        let std = c.into_std().unwrap();
+        std.set_nonblocking(false).unwrap();
+        std
+    });
+    let body = body.to_string();
+    write!(
+        s,
+        "POST /api/v1/session HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    let (head, body) = out.split_once("\r\n\r\n").unwrap_or((&out, ""));
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    (status, serde_json::from_str(body).unwrap_or(Value::Null))
+}
+
 #[test]
-fn wrong_passwords_are_refused_then_limited() {
+fn wrong_passwords_are_refused_then_limited_without_locking_the_user_out() {
     let hub = Hub::start(Tls::None);
-    user(&hub, "a@example.com", "viewer", None);
-    let attempt = || {
-        send(
-            hub.port,
-            "POST",
-            "/api/v1/session",
-            "",
-            Some(&json!({"email": "a@example.com", "password": "not the password"})),
+    let pw = user(&hub, "a@example.com", "viewer", None);
+    let wrong = json!({"email": "a@example.com", "password": "not the password"});
+    let unknown = json!({"email": "nobody@example.com", "password": "not the password"});
+    // An unknown account answers exactly as a wrong password does.
+    let (s1, v1) = send_from("127.0.0.3", hub.port, &wrong);
+    let (s2, v2) = send_from("127.0.0.3", hub.port, &unknown);
+    assert_eq!(
+        (s1, &v1),
+        (
+            401,
+            &json!({"error": "wrong e-mail or password", "status": 401})
         )
-    };
-    let (s, _, v) = attempt();
-    assert_eq!(s, 401, "{v}");
-    assert_eq!(v["error"], "wrong e-mail or password");
-    let statuses: Vec<u16> = (0..12).map(|_| attempt().0).collect();
-    assert!(statuses.contains(&429), "never limited: {statuses:?}");
-    // An unknown account gets the same answer as a wrong password.
-    let (s, _, v) = send(
-        hub.port,
-        "POST",
-        "/api/v1/session",
-        "",
-        Some(&json!({"email": "nobody@example.com", "password": "x"})),
     );
-    assert!(s == 401 || s == 429, "{s} {v}");
+    assert_eq!((s2, &v2), (s1, &v1));
+    // A stranger guessing from another address is slowed down...
+    let statuses: Vec<u16> = (0..12)
+        .map(|_| send_from("127.0.0.2", hub.port, &wrong).0)
+        .collect();
+    assert!(statuses.contains(&429), "never limited: {statuses:?}");
+    // ...but cannot lock the user out: from the user's address it works.
+    let ok = json!({"email": "a@example.com", "password": pw});
+    assert_eq!(send_from("127.0.0.1", hub.port, &ok).0, 200);
 }
 
 #[test]
@@ -264,9 +296,19 @@ fn the_first_owner_comes_from_the_one_time_token_and_tokens_act_for_users() {
     assert_eq!(setup("0".repeat(64).as_str(), "me@example.com").0, 403);
     let (s, _, v) = setup(&token, "me@example.com");
     assert_eq!(s, 201, "{v}");
-    // Spent: no second owner, not even with the same token.
+    // Spent: no second owner, not even with the same token, and not even
+    // once the owner is gone.
     assert_eq!(setup(&token, "other@example.com").0, 409);
-    let me = sign_in(&hub, "me@example.com", "a long enough passphrase");
+    hub.admin(&["users", "add", "keep@example.com", "--role", "owner"]);
+    hub.admin(&["users", "remove", "me@example.com"]);
+    hub.admin(&["users", "remove", "keep@example.com"]);
+    assert_eq!(
+        setup(&token, "other@example.com").0,
+        403,
+        "a spent token made an owner"
+    );
+    let pw = user(&hub, "me@example.com", "owner", None);
+    let me = sign_in(&hub, "me@example.com", &pw);
     assert_eq!(me.get("/api/v1/session").1["role"], "owner");
 
     // A token acts for its user, never above them.
@@ -322,4 +364,101 @@ fn the_first_owner_comes_from_the_one_time_token_and_tokens_act_for_users() {
         Some(&act),
     );
     assert_eq!(s, 403);
+}
+
+#[test]
+fn a_bucket_limited_follower_sees_only_its_bucket_and_stops_when_signed_out() {
+    use std::io::{BufRead, BufReader, Write};
+    let hub = Hub::start(Tls::None);
+    let stg =
+        String::from_utf8(hub.admin(&["keys", "create", "--bucket", "staging"]).stdout).unwrap();
+    let field = |k: &str| {
+        stg.lines()
+            .find_map(|l| l.strip_prefix(k))
+            .unwrap()
+            .trim()
+            .to_string()
+    };
+    let (prod, staging) = (Agent::new(), Agent::new());
+    for (a, app) in [(&prod, "api"), (&staging, "other")] {
+        a.write("s.sh", "while true; do sleep 1; done\n");
+        a.ok(&["start", "s.sh", "--name", app]);
+    }
+    prod.link(&hub, "web-1", &[]);
+    let url = hub.ws_url();
+    staging.ok(&[
+        "link",
+        &field("secret key: "),
+        &field("public key: "),
+        "stg-1",
+        "--hub",
+        &url,
+    ]);
+    wait_until("both apps on the hub", || {
+        hub.process("web-1", "api")?;
+        hub.process("stg-1", "other")
+    });
+    let pw = user(&hub, "op@example.com", "operator", Some("prod"));
+    let op = sign_in(&hub, "op@example.com", &pw);
+
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", hub.port)).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(40)))
+        .unwrap();
+    write!(
+        s,
+        "GET /api/v1/changes?kinds=event HTTP/1.1\r\nHost: x\r\nCookie: {}\r\n\r\n",
+        op.cookie
+    )
+    .unwrap();
+    let mut lines = BufReader::new(s).lines();
+    assert!(lines.next().unwrap().unwrap().starts_with("HTTP/1.1 200"));
+    // The other bucket's app crashes first, then this bucket's.
+    for (a, app) in [(&staging, "other"), (&prod, "api")] {
+        let pid = a.jlist()[0]["pid"].as_u64().unwrap();
+        std::process::Command::new("kill")
+            .args(["-9", &pid.to_string()])
+            .status()
+            .unwrap();
+        if app == "other" {
+            wait_until("the other crash stored", || {
+                let ev = hub.get("/api/v1/events?app=other");
+                (!ev["events"].as_array()?.is_empty()).then_some(())
+            });
+        }
+    }
+    let mut seen = Vec::new();
+    for l in lines.by_ref() {
+        let l = l.expect("the stream ended early");
+        if let Some(data) = l.strip_prefix("data: ") {
+            let v: Value = serde_json::from_str(data).unwrap();
+            let app = v["event"]["name"].as_str().unwrap().to_string();
+            let done = app == "api";
+            seen.push(app);
+            if done {
+                break;
+            }
+        }
+    }
+    assert!(
+        !seen.iter().any(|a| a == "other"),
+        "another bucket's event leaked: {seen:?}"
+    );
+    // Signed out, the stream ends at its next check.
+    let out = send(
+        hub.port,
+        "DELETE",
+        "/api/v1/session",
+        &format!("Cookie: {}\r\nX-CSRF-Token: {}\r\n", op.cookie, op.csrf),
+        None,
+    );
+    assert_eq!(out.0, 204);
+    // The chunked body's last chunk ("0"), or the connection's end.
+    loop {
+        match lines.next() {
+            None => break,
+            Some(Ok(l)) if l == "0" => break,
+            Some(Ok(_)) => continue,
+            Some(Err(e)) => panic!("the stream went on after sign-out: {e}"),
+        }
+    }
 }

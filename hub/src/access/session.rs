@@ -63,11 +63,18 @@ pub fn from_cookies(headers: &HeaderMap) -> Option<&str> {
         .filter(|id| id.len() == 64 && id.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
-/// Sign-in attempts allowed: per address and per account, so neither one
-/// address nor many can guess a password fast.
+/// Sign-in limits. Every attempt spends its address's budget; only a
+/// *failed* one spends the account's, counted per (account, address), so a
+/// stranger guessing a user's password cannot lock the user out from
+/// elsewhere, and many addresses guessing one account meet a looser ceiling
+/// for the account as a whole. Accounts are keyed by a hash of the
+/// lower-cased address, so the memory per key is fixed.
 pub struct LoginLimits {
     per_address: RateLimit<AddrKey>,
-    per_account: RateLimit<String>,
+    failures: RateLimit<(String, AddrKey)>,
+    account_failures: RateLimit<String>,
+    /// Password hashing at once (each takes ~19 MiB and a core for a while).
+    pub hashing: tokio::sync::Semaphore,
 }
 
 impl Default for LoginLimits {
@@ -75,18 +82,41 @@ impl Default for LoginLimits {
         Self {
             // 10 at once, then one every 6 s.
             per_address: RateLimit::new(1.0 / 6.0, 10.0),
-            per_account: RateLimit::new(1.0 / 6.0, 10.0),
+            failures: RateLimit::new(1.0 / 6.0, 10.0),
+            // From every address together: 100 failures, then one a second.
+            account_failures: RateLimit::new(1.0, 100.0),
+            hashing: tokio::sync::Semaphore::new(4),
         }
     }
 }
 
+fn account_key(email: &str) -> String {
+    secret_hash(&email.to_ascii_lowercase())
+}
+
 impl LoginLimits {
-    /// Takes an attempt for this address and account; false when over.
+    /// Whether an attempt from `address` for `account` may go ahead.
     pub fn allow(&self, address: AddrKey, account: &str) -> bool {
-        // Both budgets are spent, so a refusal by one still costs the other.
-        let a = self.per_address.allow(&address);
-        let b = self.per_account.allow(&account.to_ascii_lowercase());
-        a && b
+        if !self.per_address.allow(&address) {
+            return false;
+        }
+        // Only looks at the failure budgets: nothing is spent here.
+        let key = account_key(account);
+        self.failures.has(&(key.clone(), address)) && self.account_failures.has(&key)
+    }
+
+    /// Spends the account's failure budgets after a wrong password.
+    pub fn failed(&self, address: AddrKey, account: &str) {
+        let key = account_key(account);
+        self.failures.allow(&(key.clone(), address));
+        self.account_failures.allow(&key);
+    }
+
+    /// Forgets idle entries.
+    pub fn sweep(&self) {
+        self.per_address.sweep();
+        self.failures.sweep();
+        self.account_failures.sweep();
     }
 }
 
@@ -109,13 +139,19 @@ mod tests {
         assert!(csrf_ok(&id, &csrf(&id)) && !csrf_ok(&id, &csrf(&new_id())));
         assert_ne!(secret_hash(&id), id);
         let l = LoginLimits::default();
-        let a = AddrKey::V4(1);
-        assert!((0..10).all(|_| l.allow(a, "x@example.com")));
+        let (a, b) = (AddrKey::V4(1), AddrKey::V4(2));
+        // Ten wrong passwords from a...
+        for _ in 0..10 {
+            assert!(l.allow(a, "x@example.com"));
+            l.failed(a, "x@example.com");
+        }
+        // ...lock a out of that account (and its address budget is spent)...
         assert!(!l.allow(a, "x@example.com"));
         assert!(!l.allow(a, "y@example.com"), "the address is out of tries");
+        // ...but not the user, signing in from elsewhere.
         assert!(
-            !l.allow(AddrKey::V4(2), "X@example.com"),
-            "so is the account"
+            l.allow(b, "X@example.com"),
+            "a stranger cannot lock the user out"
         );
     }
 }

@@ -26,6 +26,20 @@ pub struct Caller {
     pub role: Role,
     /// The buckets they may see; none: every bucket.
     pub buckets: Option<Vec<String>>,
+    /// How they proved it, kept (hashed) to check again later.
+    pub(super) credential: Credential,
+}
+
+/// The hash of the token or session id a caller presented.
+#[derive(Debug, Clone, Default)]
+pub(super) enum Credential {
+    /// An API token's hash.
+    Token(String),
+    /// A session id's hash.
+    Session(String),
+    /// Made by the hub itself (a sign-in's answer).
+    #[default]
+    None,
 }
 
 impl Caller {
@@ -52,11 +66,12 @@ impl Caller {
             .is_none_or(|b| b.iter().any(|x| x == bucket))
     }
 
-    fn of_user(u: &UserRow, role: Role) -> Self {
+    fn of_user(u: &UserRow, role: Role, credential: Credential) -> Self {
         Self {
             name: u.email.clone(),
             role,
             buckets: u.buckets.clone(),
+            credential,
         }
     }
 }
@@ -91,9 +106,24 @@ fn role_of(name: &str) -> Result<Role, ApiError> {
         .map_err(|e: String| ApiError::internal(format!("stored role: {e}")))
 }
 
+/// The caller a credential stands for now, if it still stands: long
+/// streams check again, so a removed user or a signed-out session stops.
+pub(super) async fn recheck(hub: &Hub, c: &Caller) -> Result<Option<Caller>, ApiError> {
+    match &c.credential {
+        Credential::Token(hash) => by_token_hash(hub, hash.clone()).await,
+        Credential::Session(hash) => by_session_hash(hub, hash.clone()).await,
+        Credential::None => Ok(Some(c.clone())),
+    }
+}
+
 async fn by_token(hub: &Hub, token: &str) -> Result<Option<Caller>, ApiError> {
     // Looking up by hash compares no secret bytes, so timing tells nothing.
-    let (hash, store) = (token_hash(token), hub.store.clone());
+    by_token_hash(hub, token_hash(token)).await
+}
+
+async fn by_token_hash(hub: &Hub, hash: String) -> Result<Option<Caller>, ApiError> {
+    let store = hub.store.clone();
+    let credential = Credential::Token(hash.clone());
     let Some(t) = tokio::task::spawn_blocking(move || store.token(&hash)).await?? else {
         return Ok(None);
     };
@@ -104,19 +134,25 @@ async fn by_token(hub: &Hub, token: &str) -> Result<Option<Caller>, ApiError> {
         None => Role::Owner,
     };
     Ok(Some(match &t.user {
-        Some(u) => Caller::of_user(u, role.min(role_of(&u.role)?)),
+        Some(u) => Caller::of_user(u, role.min(role_of(&u.role)?), credential),
         None => Caller {
             name: format!("token:{}", t.name),
             role,
             buckets: None,
+            credential,
         },
     }))
 }
 
 async fn by_session(hub: &Hub, id: &str) -> Result<Option<Caller>, ApiError> {
-    let (hash, store) = (session::secret_hash(id), hub.store.clone());
+    by_session_hash(hub, session::secret_hash(id)).await
+}
+
+async fn by_session_hash(hub: &Hub, hash: String) -> Result<Option<Caller>, ApiError> {
+    let store = hub.store.clone();
+    let credential = Credential::Session(hash.clone());
     let user = tokio::task::spawn_blocking(move || store.session_user(&hash, now_ms())).await??;
-    user.map(|u| Ok(Caller::of_user(&u, role_of(&u.role)?)))
+    user.map(|u| Ok(Caller::of_user(&u, role_of(&u.role)?, credential)))
         .transpose()
 }
 

@@ -2,7 +2,9 @@
 //! and scripts that follow the fleet live. Each change is one event named
 //! after its kind with the change as JSON; a client that falls too far
 //! behind gets a `resync` event (refetch what it shows, then go on), and a
-//! comment every 15 s keeps proxies from closing a quiet stream.
+//! comment every 15 s keeps proxies from closing a quiet stream. Every 15 s
+//! the caller's token or session is checked again: a signed-out, removed or
+//! expired caller's stream ends.
 
 use std::collections::HashSet;
 use std::convert::Infallible;
@@ -21,6 +23,9 @@ use super::error::{ApiResult, responses as r};
 use super::extract::Query;
 use crate::ingest::feed::Change;
 use crate::state::Hub;
+
+/// How often a stream checks that its caller may still follow it.
+const RECHECK: Duration = Duration::from_secs(15);
 
 /// Kinds sent when `kinds` is not given: all but the per-second `sample`.
 const DEFAULT_KINDS: &[&str] = &[
@@ -92,33 +97,40 @@ pub(super) async fn follow_changes(
         ));
     }
     let feed = hub.ingest.subscribe();
-    let stream = futures_util::stream::unfold(feed, move |mut feed| {
-        let (kinds, hub, caller) = (kinds.clone(), hub.clone(), caller.clone());
-        // A caller limited to some buckets sees only their servers' changes.
-        let visible = move |server_id: i64| {
-            caller.buckets.is_none()
-                || hub
-                    .live
-                    .bucket_of(server_id)
-                    .is_some_and(|b| caller.sees(&b))
-        };
+    let first_check = tokio::time::Instant::now() + RECHECK;
+    let state = (feed, caller, first_check);
+    let stream = futures_util::stream::unfold(state, move |(mut feed, mut caller, mut check)| {
+        let (kinds, hub) = (kinds.clone(), hub.clone());
         async move {
             loop {
-                match feed.recv().await {
+                let received = tokio::select! {
+                    r = feed.recv() => r,
+                    () = tokio::time::sleep_until(check) => {
+                        // Signed out, removed, expired or re-scoped since the
+                        // stream began: it ends, or follows the new limits.
+                        caller = super::auth::recheck(&hub, &caller).await.ok()??;
+                        check += RECHECK;
+                        continue;
+                    }
+                };
+                match received {
                     Ok(c) => {
                         let server = server_of(&c);
+                        // A caller limited to some buckets sees only their servers' changes.
+                        let visible = caller.buckets.is_none()
+                            || hub.live.bucket_of(server).is_some_and(|b| caller.sees(&b));
                         if !kinds.contains(c.kind())
                             || f.server.is_some_and(|s| s != server)
-                            || !visible(server)
+                            || !visible
                         {
                             continue;
                         }
                         let event = Event::default().event(c.kind()).json_data(&c).ok()?;
-                        return Some((Ok(event), feed));
+                        return Some((Ok(event), (feed, caller, check)));
                     }
                     Err(RecvError::Lagged(n)) => {
                         let event = Event::default().event("resync").data(n.to_string());
-                        return Some((Ok(event), feed));
+                        return Some((Ok(event), (feed, caller, check)));
                     }
                     Err(RecvError::Closed) => return None,
                 }

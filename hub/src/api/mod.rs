@@ -39,6 +39,7 @@ use utoipa_axum::routes;
 
 pub use auth::{Caller, token_hash};
 pub use error::{ApiError, ApiResult};
+pub use session::prepare as prepare_sign_in;
 
 use crate::state::Hub;
 

@@ -42,6 +42,9 @@ pub(crate) async fn healthz(_: Query<NoParams>) -> &'static str {
     )
 )]
 pub(crate) async fn readyz(State(hub): State<Arc<Hub>>, _: Query<NoParams>) -> Response {
+    if !hub.ingest.writer.alive() {
+        return error_response(StatusCode::SERVICE_UNAVAILABLE, "the store writer stopped");
+    }
     let store = hub.store.clone();
     match tokio::task::spawn_blocking(move || store.hub_id()).await {
         Ok(Ok(_)) => "ready".into_response(),

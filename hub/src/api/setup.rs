@@ -12,10 +12,10 @@ use utoipa::ToSchema;
 use super::ApiError;
 use super::error::{ApiResult, responses as r};
 use super::extract::{Json, NoParams, Query};
-use crate::access::{Role, password, session, valid_email};
+use crate::access::{password, session, valid_email};
 use crate::clock::now_ms;
 use crate::state::Hub;
-use crate::store::{Store, StoreError, Write, write_one};
+use crate::store::{Store, Write, Written, write_one};
 
 /// Meta keys of the pending setup token.
 const HASH_KEY: &str = "setup_token_hash";
@@ -89,52 +89,33 @@ pub(super) async fn create_owner(
     _: Query<NoParams>,
     Json(s): Json<Setup>,
 ) -> ApiResult<(StatusCode, Json<Created>)> {
-    let store = hub.store.clone();
-    let (users, hash, expires) = tokio::task::spawn_blocking(move || {
-        Ok::<_, StoreError>((
-            store.users()?,
-            store.meta(HASH_KEY)?,
-            store.meta(EXPIRES_KEY)?,
-        ))
-    })
-    .await??;
-    if !users.is_empty() {
-        return Err(refuse(
-            StatusCode::CONFLICT,
-            "an owner exists already: sign in",
-        ));
-    }
-    let given = session::secret_hash(&s.token);
-    let same =
-        hash.is_some_and(|h| subtle::ConstantTimeEq::ct_eq(h.as_bytes(), given.as_bytes()).into());
-    let fresh = expires
-        .and_then(|e| e.parse::<i64>().ok())
-        .is_some_and(|e| e > now_ms());
-    if !same || !fresh {
-        return Err(refuse(
-            StatusCode::FORBIDDEN,
-            "wrong or expired setup token: restart `pmr-hub serve` for a new one",
-        ));
-    }
     valid_email(&s.email).map_err(ApiError::bad_request)?;
     password::acceptable(&s.password).map_err(ApiError::bad_request)?;
     let pw = s.password;
     let password_hash = tokio::task::spawn_blocking(move || password::hash(&pw))
         .await?
         .map_err(ApiError::internal)?;
-    let w = Write::CreateUser {
+    // One write checks and spends the token: two requests cannot both win.
+    let w = Write::CreateFirstOwner {
+        token_hash: session::secret_hash(&s.token),
         email: s.email.clone(),
         password_hash,
-        role: Role::Owner.as_str().into(),
-        buckets: None,
         now: now_ms(),
     };
-    hub.ingest.writer.write(w).await?;
-    // Spent: the token cannot make a second owner.
-    let spent = Write::SetMeta {
-        key: HASH_KEY.into(),
-        value: String::new(),
-    };
-    hub.ingest.writer.write(spent).await?;
+    match hub.ingest.writer.write(w).await? {
+        Written::Id(_) => {}
+        Written::Refused("exists") => {
+            return Err(refuse(
+                StatusCode::CONFLICT,
+                "an owner exists already: sign in",
+            ));
+        }
+        _ => {
+            return Err(refuse(
+                StatusCode::FORBIDDEN,
+                "wrong, spent or expired setup token: restart `pmr-hub serve` for a new one",
+            ));
+        }
+    }
     Ok((StatusCode::CREATED, Json(Created { email: s.email })))
 }

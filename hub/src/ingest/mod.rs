@@ -73,8 +73,12 @@ impl Ingest {
             name: view.name.clone(),
             bucket: view.bucket.clone(),
         };
+        // A session replacing another of the same server is no news.
+        let was_online = self.live.is_online(view.id);
         let attached = self.live.attach(view, key_id);
-        self.feed.publish(change);
+        if !was_online {
+            self.feed.publish(change);
+        }
         attached
     }
 
@@ -102,8 +106,10 @@ impl Ingest {
             server_id,
             events: vec![event.clone()],
         };
-        self.writer.write(w).await?;
-        self.feed.publish(Change::Event { server_id, event });
+        // A replay is acked again but not news: published only when new.
+        if self.writer.write(w).await? != Written::Rows(0) {
+            self.feed.publish(Change::Event { server_id, event });
+        }
         Ok(())
     }
 
@@ -131,7 +137,10 @@ impl Ingest {
             message: r.message.clone(),
             now,
         };
-        self.writer.write(w).await?;
+        if self.writer.write(w).await? == Written::Rows(0) {
+            // A second answer, or one for an action this server was not sent.
+            return Ok(());
+        }
         self.feed.publish(Change::ActionResult {
             server_id,
             id: r.id.clone(),

@@ -200,14 +200,14 @@ pub enum Write {
     },
     /// Last-seen times, `(server, Unix ms)`.
     TouchServers(Vec<(i64, i64)>),
-    /// Events, once each by seq ([`Written::Seq`]: the new high mark).
+    /// Events, once each by seq ([`Written::Rows`]: how many were new).
     Events {
         /// Server id.
         server_id: i64,
         /// The events.
         events: Vec<Event>,
     },
-    /// Rollups, once each ([`Written::Seq`]: the new high mark).
+    /// Rollups, once each ([`Written::Rows`]: how many rows were new).
     Rollups {
         /// Server id.
         server_id: i64,
@@ -216,7 +216,8 @@ pub enum Write {
     },
     /// A requested action.
     InsertAction(ActionRow),
-    /// An action's outcome, once, and only from the server it was sent to.
+    /// An action's outcome, once, and only from the server it was sent to
+    /// ([`Written::Rows`]: 1 the first time, else 0).
     FinishAction {
         /// The server that answered.
         server_id: i64,
@@ -261,6 +262,20 @@ pub enum Write {
         role: String,
         /// Bucket names, or none for every bucket.
         buckets: Option<Vec<String>>,
+        /// Unix ms.
+        now: i64,
+    },
+    /// The first owner, made with the one-time setup token, all checked in
+    /// the same transaction: no user exists, the token's hash matches and
+    /// it has not expired; the token is spent ([`Written::Id`], or
+    /// [`Written::Refused`] `"exists"` or `"token"`).
+    CreateFirstOwner {
+        /// SHA-256 of the token given, hex.
+        token_hash: String,
+        /// Login name.
+        email: String,
+        /// argon2id PHC string.
+        password_hash: String,
         /// Unix ms.
         now: i64,
     },
@@ -318,6 +333,8 @@ pub enum Written {
     Seq(u64),
     /// Rows written or deleted.
     Rows(u64),
+    /// Not done, and why (a check the write makes in its transaction).
+    Refused(&'static str),
 }
 
 /// Everything the hub keeps on disk.

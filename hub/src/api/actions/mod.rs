@@ -179,7 +179,11 @@ pub(super) async fn create_action(
         }
         .into(),
     };
-    hub.ingest.writer.write(Write::Audit(audit)).await?;
+    // The action is on its way: a failed audit line must not make it look
+    // failed (a client would retry and run it twice).
+    if let Err(e) = hub.ingest.writer.write(Write::Audit(audit)).await {
+        tracing::warn!("cannot write the audit log: {e}");
+    }
     let Some(done) = sent else {
         return Err(ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -205,6 +209,17 @@ pub(super) async fn create_action(
             Ok((StatusCode::ACCEPTED, Json(ActionTicket::sent(id))))
         }
     }
+}
+
+/// A server's bucket, from the live state or, for one not seen since the
+/// hub started, the store.
+async fn server_bucket(hub: &Arc<Hub>, id: i64) -> ApiResult<Option<String>> {
+    if let Some(b) = hub.live.bucket_of(id) {
+        return Ok(Some(b));
+    }
+    let store = hub.store.clone();
+    let all = tokio::task::spawn_blocking(move || store.servers()).await??;
+    Ok(all.into_iter().find(|s| s.id == id).map(|s| s.bucket))
 }
 
 /// The `{id}` of `/api/v1/actions/{id}`.
@@ -238,15 +253,11 @@ pub(super) async fn get_action(
     let store = hub.store.clone();
     let key = id.clone();
     match tokio::task::spawn_blocking(move || store.action(&key)).await? {
-        Ok(row)
-            if hub
-                .live
-                .bucket_of(row.server_id)
-                .is_some_and(|b| caller.sees(&b)) =>
-        {
-            Ok(Json(row))
-        }
-        Ok(_) => Err(ApiError::not_found("action", id)),
+        Ok(row) if caller.buckets.is_none() => Ok(Json(row)),
+        Ok(row) => match server_bucket(&hub, row.server_id).await? {
+            Some(b) if caller.sees(&b) => Ok(Json(row)),
+            _ => Err(ApiError::not_found("action", id)),
+        },
         Err(crate::store::StoreError::NotFound) => Err(ApiError::not_found("action", id)),
         Err(e) => Err(e.into()),
     }

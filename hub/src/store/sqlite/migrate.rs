@@ -12,21 +12,25 @@ const MIGRATIONS: &[&str] = &[
 
 /// Brings the database up to the newest schema; refuses a newer one.
 pub(super) fn migrate(c: &mut Connection) -> anyhow::Result<()> {
-    let at: usize = c.pragma_query_value(None, "user_version", |r| r.get(0))?;
-    anyhow::ensure!(
-        at <= MIGRATIONS.len(),
-        "the database has schema version {at}, newer than this pmr-hub knows ({}): upgrade pmr-hub",
-        MIGRATIONS.len()
-    );
-    for (i, sql) in MIGRATIONS.iter().enumerate().skip(at) {
-        let n = i + 1;
-        let tx = c.transaction()?;
+    // One migration per transaction, the version read inside it under the
+    // write lock: two processes starting at once never apply one twice.
+    loop {
+        let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let at: usize = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        anyhow::ensure!(
+            at <= MIGRATIONS.len(),
+            "the database has schema version {at}, newer than this pmr-hub knows ({}): upgrade pmr-hub",
+            MIGRATIONS.len()
+        );
+        let Some(sql) = MIGRATIONS.get(at) else {
+            return Ok(());
+        };
+        let n = at + 1;
         tx.execute_batch(sql)
             .with_context(|| format!("cannot apply schema migration {n}"))?;
         tx.pragma_update(None, "user_version", n)?;
         tx.commit()?;
     }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -75,6 +75,9 @@ impl SqliteStore {
     pub fn open(path: &Path) -> anyhow::Result<Self> {
         private_file(path)?;
         let mut write = open(path)?;
+        // Acks promise the rows are stored: the writer's commits are
+        // synced (one sync per group, not per row).
+        write.pragma_update(None, "synchronous", "FULL")?;
         migrate::migrate(&mut write)?;
         let read = open(path)?;
         Ok(Self {
@@ -105,6 +108,9 @@ fn key_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<KeyRow> {
 
 const KEY_SELECT: &str = "SELECT k.id, b.name, b.id, k.public_key, k.created_at, k.revoked_at FROM keys k JOIN buckets b ON b.id = k.bucket_id";
 
+/// A token's name and role, its user id and that user's e-mail (if they exist).
+type TokenJoin = (String, Option<String>, Option<i64>, Option<String>);
+
 const USER_SELECT: &str = "SELECT id, email, role, buckets, created_at, password_hash FROM users";
 
 fn user_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<UserRow> {
@@ -127,7 +133,9 @@ fn now_ms() -> i64 {
 /// Applies `batch` in one transaction, each write under its own savepoint
 /// so that one failing write takes back only its own rows.
 fn write_batch(c: &mut Connection, batch: &[&Write]) -> Vec<StoreResult<Written>> {
-    let tx = match c.transaction() {
+    // IMMEDIATE: the write lock is taken (or waited for) once, at BEGIN,
+    // not by each statement of the batch.
+    let tx = match c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate) {
         Ok(tx) => tx,
         Err(e) => {
             let msg = e.to_string();
@@ -140,12 +148,30 @@ fn write_batch(c: &mut Connection, batch: &[&Write]) -> Vec<StoreResult<Written>
     let mut tx = tx;
     let mut out = Vec::with_capacity(batch.len());
     for w in batch {
+        if tx.is_autocommit() {
+            // SQLite rolled the whole transaction back by itself (full disk,
+            // I/O error): nothing of this batch may claim to be stored.
+            out.push(Err(StoreError::Other(anyhow::anyhow!(
+                "the transaction was rolled back"
+            ))));
+            continue;
+        }
         let r = tx.savepoint().and_then(|sp| {
             let written = write::apply(&sp, w)?;
             sp.commit()?;
             Ok(written)
         });
         out.push(r.map_err(other));
+    }
+    if tx.is_autocommit() {
+        return batch
+            .iter()
+            .map(|_| {
+                Err(StoreError::Other(anyhow::anyhow!(
+                    "the transaction was rolled back"
+                )))
+            })
+            .collect();
     }
     if let Err(e) = tx.commit() {
         let msg = e.to_string();
@@ -442,18 +468,22 @@ impl Store for SqliteStore {
 
     fn token(&self, token_hash: &str) -> StoreResult<Option<TokenRow>> {
         let c = self.r();
-        let row: Option<(String, Option<String>, Option<String>)> = c
+        let row: Option<TokenJoin> = c
             .query_row(
-                "SELECT t.name, t.role, u.email FROM api_tokens t LEFT JOIN users u ON u.id = t.user_id
+                "SELECT t.name, t.role, t.user_id, u.email FROM api_tokens t LEFT JOIN users u ON u.id = t.user_id
                  WHERE t.token_hash = ?1",
                 params![token_hash],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
             )
             .optional()
             .map_err(other)?;
-        let Some((name, role, email)) = row else {
+        let Some((name, role, user_id, email)) = row else {
             return Ok(None);
         };
+        // A token of a user who is gone is no token (never a user-less one).
+        if user_id.is_some() && email.is_none() {
+            return Ok(None);
+        }
         let user = match email {
             Some(e) => c
                 .query_row(

@@ -19,9 +19,10 @@ fn server_id(s: &SqliteStore, bucket_id: i64) -> i64 {
     }
 }
 
-fn seq(s: &SqliteStore, w: Write) -> u64 {
+/// How many rows a write stored that were not there before.
+fn new_rows(s: &SqliteStore, w: Write) -> u64 {
     match write_one(s, w).unwrap() {
-        Written::Seq(n) => n,
+        Written::Rows(n) => n,
         other => panic!("{other:?}"),
     }
 }
@@ -47,7 +48,7 @@ fn events_are_stored_once_and_resume_tracks_them() {
     let server = server_id(&s, key.bucket_id);
     assert_eq!(s.resume(server).unwrap(), Resume::default());
     assert_eq!(
-        seq(
+        new_rows(
             &s,
             Write::Events {
                 server_id: server,
@@ -56,16 +57,16 @@ fn events_are_stored_once_and_resume_tracks_them() {
         ),
         2
     );
-    // A replay of the same sequence numbers adds nothing.
+    // A replay of the same sequence numbers adds nothing: only 3 is new.
     assert_eq!(
-        seq(
+        new_rows(
             &s,
             Write::Events {
                 server_id: server,
                 events: vec![event(2), event(3)]
             }
         ),
-        3
+        1
     );
     let all = s
         .events(&EventQuery {
@@ -130,7 +131,7 @@ fn ten_second_rows_fold_into_five_minute_rows() {
             }],
         })
         .collect();
-    seq(
+    new_rows(
         &s,
         Write::Rollups {
             server_id: server,
@@ -190,7 +191,7 @@ fn ten_second_rows_fold_into_five_minute_rows() {
             memory: a(1.0),
         }],
     };
-    seq(
+    new_rows(
         &s,
         Write::Rollups {
             server_id: server,

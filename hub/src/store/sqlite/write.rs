@@ -27,8 +27,10 @@ pub(super) fn apply(c: &Connection, w: &Write) -> rusqlite::Result<Written> {
             }
             Written::Done
         }
-        Write::Events { server_id, events } => Written::Seq(events_rows(c, *server_id, events)?),
-        Write::Rollups { server_id, rollups } => Written::Seq(rollup_rows(c, *server_id, rollups)?),
+        Write::Events { server_id, events } => Written::Rows(events_rows(c, *server_id, events)?),
+        Write::Rollups { server_id, rollups } => {
+            Written::Rows(rollup_rows(c, *server_id, rollups)?)
+        }
         Write::InsertAction(a) => {
             insert_action(c, a)?;
             Written::Done
@@ -39,14 +41,11 @@ pub(super) fn apply(c: &Connection, w: &Write) -> rusqlite::Result<Written> {
             ok,
             message,
             now,
-        } => {
-            c.execute(
-                "UPDATE actions SET finished_at = ?2, ok = ?3, message = ?4
-                 WHERE id = ?1 AND server_id = ?5 AND finished_at IS NULL",
-                params![id, now, ok, message, server_id],
-            )?;
-            Written::Done
-        }
+        } => Written::Rows(c.execute(
+            "UPDATE actions SET finished_at = ?2, ok = ?3, message = ?4
+             WHERE id = ?1 AND server_id = ?5 AND finished_at IS NULL",
+            params![id, now, ok, message, server_id],
+        )? as u64),
         Write::Downsample { now } => Written::Rows(fold_due(c, *now)?),
         Write::Fold { from, to } => Written::Rows(downsample(c, *from, *to)?),
         Write::SetMeta { key, value } => {
@@ -66,6 +65,12 @@ pub(super) fn apply(c: &Connection, w: &Write) -> rusqlite::Result<Written> {
             )?;
             Written::Id(c.last_insert_rowid())
         }
+        Write::CreateFirstOwner {
+            token_hash,
+            email,
+            password_hash,
+            now,
+        } => first_owner(c, token_hash, email, password_hash, *now)?,
         Write::DeleteUser { email } => {
             // Sessions and tokens go with the user (ON DELETE CASCADE).
             let n = c.execute("DELETE FROM users WHERE email = ?1", params![email])?;
@@ -129,6 +134,39 @@ pub(super) fn apply(c: &Connection, w: &Write) -> rusqlite::Result<Written> {
     })
 }
 
+fn first_owner(
+    c: &Connection,
+    token_hash: &str,
+    email: &str,
+    password_hash: &str,
+    now: i64,
+) -> rusqlite::Result<Written> {
+    let users: i64 = c.query_row("SELECT COUNT(*) FROM users", [], |r| r.get(0))?;
+    if users > 0 {
+        return Ok(Written::Refused("exists"));
+    }
+    let stored = c
+        .query_row(
+            "SELECT value FROM meta WHERE key = 'setup_token_hash'",
+            [],
+            |r| r.get::<_, String>(0),
+        )
+        .optional()?
+        .unwrap_or_default();
+    let same: bool = subtle::ConstantTimeEq::ct_eq(stored.as_bytes(), token_hash.as_bytes()).into();
+    let fresh = meta_i64(c, "setup_token_expires")?.is_some_and(|e| e > now);
+    if stored.is_empty() || !same || !fresh {
+        return Ok(Written::Refused("token"));
+    }
+    c.execute(
+        "INSERT INTO users (email, password_hash, role, buckets, created_at) VALUES (?1, ?2, 'owner', NULL, ?3)",
+        params![email, password_hash, now],
+    )?;
+    let id = c.last_insert_rowid();
+    set_meta(c, "setup_token_hash", "")?;
+    Ok(Written::Id(id))
+}
+
 fn upsert_server(
     c: &Connection,
     bucket_id: i64,
@@ -166,8 +204,9 @@ fn bump_seq(c: &Connection, server_id: i64, stream: &str, seq: u64) -> rusqlite:
     Ok(s as u64)
 }
 
+/// Stores events once each by seq and raises the mark; returns how many were new.
 fn events_rows(c: &Connection, server_id: i64, events: &[Event]) -> rusqlite::Result<u64> {
-    let mut high = 0;
+    let (mut high, mut new) = (0, 0);
     let mut st = c.prepare_cached(
         "INSERT INTO events (server_id, seq, at, kind, pm_id, app, code, signal, detail)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT (server_id, seq) DO NOTHING",
@@ -177,7 +216,7 @@ fn events_rows(c: &Connection, server_id: i64, events: &[Event]) -> rusqlite::Re
             .ok()
             .and_then(|v| v.as_str().map(String::from))
             .unwrap_or_default();
-        st.execute(params![
+        new += st.execute(params![
             server_id,
             e.seq as i64,
             e.at,
@@ -190,7 +229,8 @@ fn events_rows(c: &Connection, server_id: i64, events: &[Event]) -> rusqlite::Re
         ])?;
         high = high.max(e.seq);
     }
-    bump_seq(c, server_id, "events", high)
+    bump_seq(c, server_id, "events", high)?;
+    Ok(new as u64)
 }
 
 fn meta_i64(c: &Connection, key: &str) -> rusqlite::Result<Option<i64>> {
@@ -203,8 +243,9 @@ fn meta_i64(c: &Connection, key: &str) -> rusqlite::Result<Option<i64>> {
     )
 }
 
+/// Stores rollups once each and raises the mark; returns how many rows were new.
 fn rollup_rows(c: &Connection, server_id: i64, rollups: &[Rollup]) -> rusqlite::Result<u64> {
-    let mut high = 0;
+    let (mut high, mut new) = (0, 0);
     let mut st = c.prepare_cached(
         "INSERT INTO rollups (server_id, pm_id, app, span_ms, start, cpu_min, cpu_max, cpu_avg, cpu_last,
            mem_min, mem_max, mem_avg, mem_last)
@@ -213,7 +254,7 @@ fn rollup_rows(c: &Connection, server_id: i64, rollups: &[Rollup]) -> rusqlite::
     )?;
     for r in rollups {
         for p in &r.processes {
-            st.execute(params![
+            new += st.execute(params![
                 server_id,
                 p.pm_id,
                 p.name,
@@ -231,7 +272,7 @@ fn rollup_rows(c: &Connection, server_id: i64, rollups: &[Rollup]) -> rusqlite::
         }
         high = high.max(r.seq);
     }
-    let mark = bump_seq(c, server_id, "rollups", high)?;
+    bump_seq(c, server_id, "rollups", high)?;
     // Rows replayed after an outage may land in windows already folded:
     // remember the earliest, so the next fold redoes them.
     if let Some(low) = rollups.iter().map(|r| r.start).min()
@@ -240,7 +281,7 @@ fn rollup_rows(c: &Connection, server_id: i64, rollups: &[Rollup]) -> rusqlite::
         let dirty = meta_i64(c, "downsample_dirty_from")?.map_or(low, |d| d.min(low));
         set_meta(c, "downsample_dirty_from", &dirty.to_string())?;
     }
-    Ok(mark)
+    Ok(new as u64)
 }
 
 fn insert_action(c: &Connection, a: &ActionRow) -> rusqlite::Result<()> {

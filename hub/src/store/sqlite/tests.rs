@@ -203,3 +203,58 @@ fn ten_second_rows_fold_into_five_minute_rows() {
         Some("610000")
     );
 }
+
+#[test]
+fn one_failing_write_takes_back_only_its_own_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = SqliteStore::open(&dir.path().join("hub.db")).unwrap();
+    let key = s.create_key("prod", "PKEY").unwrap();
+    let server = server_id(&s, key.bucket_id);
+    let user = |email: &str| Write::CreateUser {
+        email: email.into(),
+        password_hash: "$argon2id$x".into(),
+        role: "viewer".into(),
+        buckets: None,
+        now: 1,
+    };
+    let events = Write::Events {
+        server_id: server,
+        events: vec![event(1)],
+    };
+    let dup = user("a@example.com");
+    let batch = [&user("a@example.com"), &dup, &events];
+    let out = s.write(&batch);
+    assert!(matches!(out[0], Ok(Written::Id(_))));
+    assert!(
+        matches!(out[1], Err(StoreError::Conflict(_))),
+        "{:?}",
+        out[1]
+    );
+    assert_eq!(out[2].as_ref().unwrap(), &Written::Rows(1));
+    assert_eq!(s.users().unwrap().len(), 1);
+    assert_eq!(s.resume(server).unwrap().events, 1);
+}
+
+#[test]
+fn a_version_1_database_is_upgraded_and_keeps_its_tokens() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("hub.db");
+    {
+        // As pmr-hub before users left it: schema 1, user_version 0, a token.
+        let c = rusqlite::Connection::open(&path).unwrap();
+        c.execute_batch(include_str!("../../../migrations/sqlite/001_init.sql"))
+            .unwrap();
+        c.execute(
+            "INSERT INTO api_tokens (name, token_hash, created_at) VALUES ('ops', 'H', 1)",
+            [],
+        )
+        .unwrap();
+    }
+    let s = SqliteStore::open(&path).unwrap();
+    let t = s.token("H").unwrap().expect("the old token");
+    assert_eq!(
+        (t.name.as_str(), t.role, t.user.is_none()),
+        ("ops", None, true)
+    );
+    assert!(s.users().unwrap().is_empty());
+}

@@ -61,15 +61,20 @@ pub async fn run(hub: Arc<Hub>) {
             let ev = now - i64::from(hub.config.retention_events_days) * day;
             let ro = now - i64::from(hub.config.retention_rollups_days) * day;
             let co = now - i64::from(hub.config.retention_coarse_days) * day;
-            let prune = Write::Prune {
-                events_before: ev,
-                rollups_before: ro,
-                coarse_before: co,
-            };
-            if let Ok(Written::Rows(n)) = hub.ingest.writer.write(prune).await
-                && n > 0
-            {
-                tracing::info!("pruned {n} old rows");
+            let mut pruned = 0;
+            loop {
+                let prune = Write::Prune {
+                    events_before: ev,
+                    rollups_before: ro,
+                    coarse_before: co,
+                };
+                match hub.ingest.writer.write(prune).await {
+                    Ok(Written::Rows(n)) if n > 0 => pruned += n,
+                    _ => break,
+                }
+            }
+            if pruned > 0 {
+                tracing::info!("pruned {pruned} old rows");
             }
         }
     }

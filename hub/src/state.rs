@@ -26,6 +26,11 @@ pub struct Hub {
 }
 
 impl Hub {
+    /// Whether the hub serves TLS itself (cookies are then `Secure`).
+    pub fn tls(&self) -> bool {
+        self.config.tls_cert.is_some() || self.config.self_signed
+    }
+
     /// Builds the hub over an opened store.
     pub fn new(config: Config, store: Arc<dyn Store>) -> anyhow::Result<Arc<Self>> {
         let hub_id = store.hub_id()?;

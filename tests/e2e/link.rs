@@ -137,6 +137,9 @@ fn linked_agent_shows_apps_events_and_obeys_actions() {
         );
     }
     assert_eq!(changes("missed"), 0.0);
+    // Exactly once: one session, one remote action.
+    assert_eq!(changes("server_up"), 1.0);
+    assert_eq!(changes("action_result"), 1.0);
 
     // Unlink: the hub sees the server go offline, once.
     agent.ok(&["unlink"]);

@@ -9,8 +9,16 @@ use sha2::{Digest, Sha256};
 use crate::http::addr::AddrKey;
 use crate::ratelimit::RateLimit;
 
-/// The cookie's name.
+/// The cookie's name over plain HTTP.
 pub const COOKIE: &str = "pmr_session";
+/// Its name under TLS: browsers accept `__Host-` cookies only from this
+/// very host, with `Secure` and `Path=/`, so a sibling subdomain cannot
+/// plant one (cookie tossing).
+pub const COOKIE_TLS: &str = "__Host-pmr_session";
+
+fn cookie_name(secure: bool) -> &'static str {
+    if secure { COOKIE_TLS } else { COOKIE }
+}
 /// The header that carries the CSRF token.
 pub const CSRF_HEADER: &str = "x-csrf-token";
 /// How long a session lasts, ms (a working day and a half).
@@ -48,18 +56,21 @@ pub fn csrf_ok(id: &str, given: &str) -> bool {
 
 /// The `Set-Cookie` value for a session (`max_age` 0 ends it).
 pub fn cookie(id: &str, max_age_secs: i64, secure: bool) -> String {
-    let secure = if secure { "; Secure" } else { "" };
-    format!("{COOKIE}={id}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age_secs}{secure}")
+    let name = cookie_name(secure);
+    let flag = if secure { "; Secure" } else { "" };
+    format!("{name}={id}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age_secs}{flag}")
 }
 
-/// The session id a request's cookies carry.
-pub fn from_cookies(headers: &HeaderMap) -> Option<&str> {
+/// The session id a request's cookies carry (under TLS only the
+/// `__Host-` one counts).
+pub fn from_cookies(headers: &HeaderMap, secure: bool) -> Option<&str> {
+    let name = cookie_name(secure);
     headers
         .get_all(axum::http::header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
-        .find_map(|c| c.trim().strip_prefix(COOKIE)?.strip_prefix('='))
+        .find_map(|c| c.trim().strip_prefix(name)?.strip_prefix('='))
         .filter(|id| id.len() == 64 && id.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
@@ -135,7 +146,13 @@ mod tests {
             "cookie",
             format!("a=b; {COOKIE}={id}; c=d").parse().unwrap(),
         );
-        assert_eq!(from_cookies(&h), Some(id.as_str()));
+        assert_eq!(from_cookies(&h, false), Some(id.as_str()));
+        assert_eq!(
+            from_cookies(&h, true),
+            None,
+            "under TLS only __Host- counts"
+        );
+        assert!(cookie(&id, 1, true).starts_with("__Host-pmr_session="));
         assert!(csrf_ok(&id, &csrf(&id)) && !csrf_ok(&id, &csrf(&new_id())));
         assert_ne!(secret_hash(&id), id);
         let l = LoginLimits::default();

@@ -53,7 +53,7 @@ fn info(c: &Caller, csrf: Option<String>) -> SessionInfo {
 }
 
 fn secure(hub: &Hub) -> bool {
-    hub.config.tls_cert.is_some() || hub.config.self_signed
+    hub.tls()
 }
 
 async fn audit(hub: &Hub, actor: &str, addr: &PeerAddr, action: &str, result: &str) {
@@ -185,8 +185,13 @@ pub(super) async fn sign_in(
         (status = 500, response = r::Internal),
     )
 )]
-pub(super) async fn who(caller: Caller, _: Query<NoParams>, req: Request) -> Json<SessionInfo> {
-    let csrf = session::from_cookies(req.headers()).map(session::csrf);
+pub(super) async fn who(
+    State(hub): State<Arc<Hub>>,
+    caller: Caller,
+    _: Query<NoParams>,
+    req: Request,
+) -> Json<SessionInfo> {
+    let csrf = session::from_cookies(req.headers(), hub.tls()).map(session::csrf);
     Json(info(&caller, csrf))
 }
 
@@ -211,7 +216,7 @@ pub(super) async fn sign_out(
     _: Query<NoParams>,
     req: Request,
 ) -> ApiResult<Response> {
-    if let Some(id) = session::from_cookies(req.headers()) {
+    if let Some(id) = session::from_cookies(req.headers(), hub.tls()) {
         let w = Write::DeleteSession {
             id_hash: session::secret_hash(id),
         };

@@ -311,7 +311,9 @@ pub enum Write {
     },
     /// One line of the audit log.
     Audit(AuditRow),
-    /// Deletes events, 10-second and 5-minute rollups older than these ([`Written::Rows`]).
+    /// Deletes events, 10-second and 5-minute rollups older than these, at
+    /// most a few thousand of each per write ([`Written::Rows`]: repeat
+    /// while it deletes any).
     Prune {
         /// Unix ms.
         events_before: i64,

@@ -258,3 +258,34 @@ fn a_version_1_database_is_upgraded_and_keeps_its_tokens() {
     );
     assert!(s.users().unwrap().is_empty());
 }
+
+#[test]
+fn pruning_goes_in_bounded_chunks_until_done() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = SqliteStore::open(&dir.path().join("hub.db")).unwrap();
+    let key = s.create_key("prod", "PKEY").unwrap();
+    let server = server_id(&s, key.bucket_id);
+    let events: Vec<Event> = (1..=12_000).map(event).collect();
+    new_rows(
+        &s,
+        Write::Events {
+            server_id: server,
+            events,
+        },
+    );
+    let prune = || Write::Prune {
+        events_before: 2,
+        rollups_before: 0,
+        coarse_before: 0,
+    };
+    let chunk = super::write::PRUNE_CHUNK as u64;
+    let mut steps = Vec::new();
+    loop {
+        match write_one(&s, prune()).unwrap() {
+            Written::Rows(0) => break,
+            Written::Rows(n) => steps.push(n),
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(steps, [chunk, chunk, 12_000 - 2 * chunk]);
+}

@@ -6,6 +6,9 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use super::super::{ActionRow, COARSE_SPAN_MS, Write, Written};
 
+/// Most rows one prune deletes from each table.
+pub(crate) const PRUNE_CHUNK: i64 = 5000;
+
 /// Applies one write.
 pub(super) fn apply(c: &Connection, w: &Write) -> rusqlite::Result<Written> {
     Ok(match w {
@@ -120,14 +123,19 @@ pub(super) fn apply(c: &Connection, w: &Write) -> rusqlite::Result<Written> {
             rollups_before,
             coarse_before,
         } => {
-            let a = c.execute("DELETE FROM events WHERE at < ?1", params![events_before])?;
+            // A bounded chunk per table: a big prune is many small writes,
+            // never one that holds back every agent's ack.
+            let a = c.execute(
+                "DELETE FROM events WHERE rowid IN (SELECT rowid FROM events WHERE at < ?1 LIMIT ?2)",
+                params![events_before, PRUNE_CHUNK],
+            )?;
             let b = c.execute(
-                "DELETE FROM rollups WHERE span_ms = 10000 AND start < ?1",
-                params![rollups_before],
+                "DELETE FROM rollups WHERE rowid IN (SELECT rowid FROM rollups WHERE span_ms = 10000 AND start < ?1 LIMIT ?2)",
+                params![rollups_before, PRUNE_CHUNK],
             )?;
             let d = c.execute(
-                "DELETE FROM rollups WHERE span_ms <> 10000 AND start < ?1",
-                params![coarse_before],
+                "DELETE FROM rollups WHERE rowid IN (SELECT rowid FROM rollups WHERE span_ms <> 10000 AND start < ?1 LIMIT ?2)",
+                params![coarse_before, PRUNE_CHUNK],
             )?;
             Written::Rows((a + b + d) as u64)
         }

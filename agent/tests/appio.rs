@@ -146,7 +146,10 @@ fn shutdown_with_message_asks_instead_of_signalling() {
 #[test]
 fn notify_socket_gives_any_language_ready_status_and_metrics() {
     let t = Pmr::new();
-    // A child of the app sends the metric: it is credited to the app.
+    // A child of the app sends the metric: it is credited to the app (the
+    // daemon finds the app through the sender's parents, so the child
+    // lives a moment after sending, as a worker would; one that exits at
+    // once may be gone from /proc before the daemon looks).
     t.write(
         "svc.py",
         r#"import os, socket, subprocess, sys, time
@@ -158,7 +161,7 @@ def notify(msg):
 assert os.environ["NOTIFY_SOCKET"] == os.environ["PMR_NOTIFY_SOCKET"]
 time.sleep(1)
 notify("READY=1\nSTATUS=warmed up")
-subprocess.run([sys.executable, "-c", "import os, socket; s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); s.connect(os.environ['NOTIFY_SOCKET']); s.send(b'METRIC=queue=7 jobs')"])
+subprocess.run([sys.executable, "-c", "import os, socket; s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); s.connect(os.environ['NOTIFY_SOCKET']); s.send(b'METRIC=queue=7 jobs'); import time; time.sleep(3)"])
 print("notified", flush=True)
 time.sleep(100000)
 "#,

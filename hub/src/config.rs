@@ -60,6 +60,10 @@ pub struct Config {
     /// The address agents reach the hub at (`wss://hub.example.com:9615`),
     /// printed in the `pmr link` line of `keys create`.
     pub public_url: Option<String>,
+    /// Addresses of reverse proxies in front of the hub: from these, the
+    /// client is the last address of `X-Forwarded-For` that is not a proxy
+    /// (for sign-in and handshake limits, logs and the audit log).
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 impl Default for Config {
@@ -88,6 +92,7 @@ impl Default for Config {
             metrics_token: None,
             metrics_listen: None,
             public_url: None,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -111,6 +116,7 @@ impl Config {
             "# metrics_token = \"a long random string\"\n",
             "# metrics_listen = \"127.0.0.1:9616\"\n",
             "# public_url = \"wss://hub.example.com:9615\"\n",
+            "# trusted_proxies = [\"127.0.0.1\"]\n",
         ));
         text
     }

@@ -101,6 +101,7 @@ pub async fn serve(
             tls: None,
             conns: http::fair::FairPool::new(64, 16, prometheus::IntGauge::new("m", "m")?),
             refused: refused.clone(),
+            proxies: Arc::new(Vec::new()),
         };
         let cfg = cfg.clone();
         tokio::spawn(async move {
@@ -116,6 +117,7 @@ pub async fn serve(
             open,
         ),
         refused,
+        proxies: Arc::new(cfg.trusted_proxies.clone()),
     };
     http::serve::run(s, &cfg, listener, shutdown).await
 }

@@ -462,3 +462,36 @@ fn a_bucket_limited_follower_sees_only_its_bucket_and_stops_when_signed_out() {
         }
     }
 }
+
+#[test]
+fn behind_a_trusted_proxy_the_forwarded_client_is_the_one_limited_and_audited() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = crate::hostile_http::config(dir.path(), "trusted_proxies = [\"127.0.0.1\"]\n");
+    let hub = Hub::start_with(Tls::None, &["--config", &cfg]);
+    let pw = user(&hub, "a@example.com", "owner", None);
+    let wrong = json!({"email": "a@example.com", "password": "not the password"});
+    let from = |client: &str, body: &Value| {
+        let h = format!("X-Forwarded-For: 203.0.113.9, {client}\r\n");
+        send(hub.port, "POST", "/api/v1/session", &h, Some(body)).0
+    };
+    let statuses: Vec<u16> = (0..12).map(|_| from("10.0.0.1", &wrong)).collect();
+    assert!(statuses.contains(&429), "{statuses:?}");
+    // Another client behind the same proxy is not held back by the first.
+    assert_eq!(from("10.0.0.2", &wrong), 401);
+    assert_eq!(
+        from(
+            "10.0.0.2",
+            &json!({"email": "a@example.com", "password": pw})
+        ),
+        200
+    );
+    let me = sign_in(&hub, "a@example.com", &pw);
+    let (_, log) = me.get("/api/v1/audit");
+    assert!(
+        log.as_array()
+            .unwrap()
+            .iter()
+            .any(|l| l["address"] == "10.0.0.1"),
+        "the forwarded client is audited: {log}"
+    );
+}

@@ -42,6 +42,32 @@ pub struct Serving {
     pub conns: Arc<FairPool>,
     /// Refused connections by reason.
     pub refused: prometheus::IntCounterVec,
+    /// Reverse proxies whose `X-Forwarded-For` names the client.
+    pub proxies: Arc<Vec<std::net::IpAddr>>,
+}
+
+/// The client behind `peer`: `peer` itself, or, when it is a trusted proxy,
+/// the last `X-Forwarded-For` address that is not one.
+fn client(
+    peer: SocketAddr,
+    headers: &axum::http::HeaderMap,
+    proxies: &[std::net::IpAddr],
+) -> SocketAddr {
+    if !proxies.contains(&peer.ip()) {
+        return peer;
+    }
+    let forwarded = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|a| a.trim().parse::<std::net::IpAddr>().ok())
+        .collect::<Vec<_>>();
+    forwarded
+        .into_iter()
+        .rev()
+        .find(|ip| !proxies.contains(ip))
+        .map_or(peer, |ip| SocketAddr::new(ip, 0))
 }
 
 /// One descriptor per connection: lift the soft open-file limit to the hard one.
@@ -111,12 +137,14 @@ pub async fn run(
         let conn = Conn::new(place);
         let tcp = Guarded::new(tcp, conn.clone(), write_limit);
         let (app, http, stop) = (s.app.clone(), http.clone(), stop_rx.clone());
+        let proxies = s.proxies.clone();
         let tls = s.tls.clone();
         tokio::spawn(async move {
             let peer = Peer {
                 addr: peer,
                 conn,
                 eviction,
+                proxies,
             };
             match tls {
                 None => connection(tcp, peer, app, &http, stop).await,
@@ -143,6 +171,7 @@ struct Peer {
     addr: SocketAddr,
     conn: Arc<Conn>,
     eviction: Eviction,
+    proxies: Arc<Vec<std::net::IpAddr>>,
 }
 
 async fn connection<I>(
@@ -154,9 +183,10 @@ async fn connection<I>(
 ) where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let (addr, conn) = (peer.addr, peer.conn.clone());
+    let (addr, conn, proxies) = (peer.addr, peer.conn.clone(), peer.proxies.clone());
     let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
-        req.extensions_mut().insert(ConnectInfo(PeerAddr(addr)));
+        let who = client(addr, req.headers(), &proxies);
+        req.extensions_mut().insert(ConnectInfo(PeerAddr(who)));
         req.extensions_mut().insert(conn.clone());
         tower::ServiceExt::oneshot(app.clone(), req)
     });

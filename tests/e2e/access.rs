@@ -485,6 +485,28 @@ fn behind_a_trusted_proxy_the_forwarded_client_is_the_one_limited_and_audited() 
         ),
         200
     );
+    // Over the proxy's TLS the cookie is Secure and __Host- prefixed.
+    let tls = "X-Forwarded-For: 10.0.0.3\r\nX-Forwarded-Proto: https\r\n";
+    let creds = json!({"email": "a@example.com", "password": pw});
+    let (s, head, _) = send(hub.port, "POST", "/api/v1/session", tls, Some(&creds));
+    assert_eq!(s, 200);
+    let set = head
+        .lines()
+        .find_map(|l| l.strip_prefix("set-cookie: "))
+        .unwrap();
+    assert!(
+        set.starts_with("__host-pmr_session=") && set.contains("; secure"),
+        "{set}"
+    );
+    let cookie = set.split(';').next().unwrap().replace("__host-", "__Host-");
+    let (s, _, v) = send(
+        hub.port,
+        "GET",
+        "/api/v1/session",
+        &format!("{tls}Cookie: {cookie}\r\n"),
+        None,
+    );
+    assert_eq!((s, v["role"].as_str()), (200, Some("owner")));
     let me = sign_in(&hub, "a@example.com", &pw);
     let (_, log) = me.get("/api/v1/audit");
     assert!(

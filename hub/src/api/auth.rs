@@ -174,7 +174,10 @@ pub(super) async fn auth(State(hub): State<Arc<Hub>>, mut req: Request, next: Ne
             }
             Err(e) => return e.into_response(),
         }
-    } else if let Some(id) = session::from_cookies(req.headers(), hub.tls()) {
+    } else if let Some(id) = session::from_cookies(
+        req.headers(),
+        super::session::secure(&hub, req.extensions()),
+    ) {
         let id = id.to_string();
         let caller = match by_session(&hub, &id).await {
             Ok(Some(c)) => c,

@@ -52,8 +52,10 @@ fn info(c: &Caller, csrf: Option<String>) -> SessionInfo {
     }
 }
 
-fn secure(hub: &Hub) -> bool {
-    hub.tls()
+/// Whether the client reached the hub over TLS (the hub's own, or a
+/// trusted proxy's): its session cookie is then `Secure` and `__Host-`.
+pub(super) fn secure(hub: &Hub, ext: &axum::http::Extensions) -> bool {
+    hub.tls() || ext.get::<crate::http::ForwardedTls>().is_some()
 }
 
 async fn audit(hub: &Hub, actor: &str, addr: &PeerAddr, action: &str, result: &str) {
@@ -107,6 +109,7 @@ fn check(stored: Option<&str>, given: &str) -> bool {
 pub(super) async fn sign_in(
     State(hub): State<Arc<Hub>>,
     ConnectInfo(addr): ConnectInfo<PeerAddr>,
+    forwarded: Option<axum::Extension<crate::http::ForwardedTls>>,
     _: Query<NoParams>,
     Json(c): Json<Credentials>,
 ) -> ApiResult<Response> {
@@ -163,7 +166,8 @@ pub(super) async fn sign_in(
         buckets: user.buckets,
         credential: Default::default(),
     };
-    let cookie = session::cookie(&id, session::LIFETIME_MS / 1000, secure(&hub));
+    let tls = hub.tls() || forwarded.is_some();
+    let cookie = session::cookie(&id, session::LIFETIME_MS / 1000, tls);
     let mut r = Json(info(&caller, Some(session::csrf(&id)))).into_response();
     r.headers_mut().insert(
         header::SET_COOKIE,
@@ -191,7 +195,8 @@ pub(super) async fn who(
     _: Query<NoParams>,
     req: Request,
 ) -> Json<SessionInfo> {
-    let csrf = session::from_cookies(req.headers(), hub.tls()).map(session::csrf);
+    let tls = secure(&hub, req.extensions());
+    let csrf = session::from_cookies(req.headers(), tls).map(session::csrf);
     Json(info(&caller, csrf))
 }
 
@@ -216,7 +221,8 @@ pub(super) async fn sign_out(
     _: Query<NoParams>,
     req: Request,
 ) -> ApiResult<Response> {
-    if let Some(id) = session::from_cookies(req.headers(), hub.tls()) {
+    let tls = secure(&hub, req.extensions());
+    if let Some(id) = session::from_cookies(req.headers(), tls) {
         let w = Write::DeleteSession {
             id_hash: session::secret_hash(id),
         };
@@ -224,7 +230,7 @@ pub(super) async fn sign_out(
         audit(&hub, &caller.name, &addr, "sign-out", "ok").await;
     }
     let mut r = StatusCode::NO_CONTENT.into_response();
-    let cookie = session::cookie("", 0, secure(&hub));
+    let cookie = session::cookie("", 0, tls);
     r.headers_mut().insert(
         header::SET_COOKIE,
         HeaderValue::from_str(&cookie).map_err(ApiError::internal)?,

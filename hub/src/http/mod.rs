@@ -10,6 +10,12 @@ pub mod serve;
 
 pub use error::error_response;
 
+/// Marks a request that reached a trusted reverse proxy over TLS
+/// (`X-Forwarded-Proto: https`): its cookies are `Secure` as under the
+/// hub's own TLS.
+#[derive(Debug, Clone, Copy)]
+pub struct ForwardedTls;
+
 /// The token of an `Authorization: Bearer <token>` header, the scheme in
 /// any case (RFC 7235); the API and `/metrics` read it the same way.
 pub fn bearer(headers: &axum::http::HeaderMap) -> Option<&str> {

@@ -186,6 +186,13 @@ async fn connection<I>(
     let (addr, conn, proxies) = (peer.addr, peer.conn.clone(), peer.proxies.clone());
     let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
         let who = client(addr, req.headers(), &proxies);
+        let https = req
+            .headers()
+            .get("x-forwarded-proto")
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"https"));
+        if https && proxies.contains(&addr.ip()) {
+            req.extensions_mut().insert(super::ForwardedTls);
+        }
         req.extensions_mut().insert(ConnectInfo(PeerAddr(who)));
         req.extensions_mut().insert(conn.clone());
         tower::ServiceExt::oneshot(app.clone(), req)

@@ -101,6 +101,20 @@ impl Browser {
     }
 }
 
+/// A key pair of a second bucket, `staging`: (secret, public).
+fn staging_key(hub: &Hub) -> (String, String) {
+    let out =
+        String::from_utf8(hub.admin(&["keys", "create", "--bucket", "staging"]).stdout).unwrap();
+    let field = |k: &str| {
+        out.lines()
+            .find_map(|l| l.strip_prefix(k))
+            .unwrap()
+            .trim()
+            .to_string()
+    };
+    (field("secret key: "), field("public key: "))
+}
+
 fn names(v: &Value) -> Vec<String> {
     let mut n: Vec<String> = v
         .as_array()
@@ -116,16 +130,7 @@ fn names(v: &Value) -> Vec<String> {
 fn roles_buckets_csrf_and_audit_on_a_real_fleet() {
     let hub = Hub::start(Tls::None);
     // Two buckets, one agent in each.
-    let stg =
-        String::from_utf8(hub.admin(&["keys", "create", "--bucket", "staging"]).stdout).unwrap();
-    let field = |k: &str| {
-        stg.lines()
-            .find_map(|l| l.strip_prefix(k))
-            .unwrap()
-            .trim()
-            .to_string()
-    };
-    let (stg_secret, stg_public) = (field("secret key: "), field("public key: "));
+    let (stg_secret, stg_public) = staging_key(&hub);
     let prod = Agent::new();
     prod.write("s.sh", "while true; do sleep 1; done\n");
     prod.ok(&["start", "s.sh", "--name", "api"]);
@@ -370,15 +375,7 @@ fn the_first_owner_comes_from_the_one_time_token_and_tokens_act_for_users() {
 fn a_bucket_limited_follower_sees_only_its_bucket_and_stops_when_signed_out() {
     use std::io::{BufRead, BufReader, Write};
     let hub = Hub::start(Tls::None);
-    let stg =
-        String::from_utf8(hub.admin(&["keys", "create", "--bucket", "staging"]).stdout).unwrap();
-    let field = |k: &str| {
-        stg.lines()
-            .find_map(|l| l.strip_prefix(k))
-            .unwrap()
-            .trim()
-            .to_string()
-    };
+    let (stg_secret, stg_public) = staging_key(&hub);
     let (prod, staging) = (Agent::new(), Agent::new());
     for (a, app) in [(&prod, "api"), (&staging, "other")] {
         a.write("s.sh", "while true; do sleep 1; done\n");
@@ -386,14 +383,7 @@ fn a_bucket_limited_follower_sees_only_its_bucket_and_stops_when_signed_out() {
     }
     prod.link(&hub, "web-1", &[]);
     let url = hub.ws_url();
-    staging.ok(&[
-        "link",
-        &field("secret key: "),
-        &field("public key: "),
-        "stg-1",
-        "--hub",
-        &url,
-    ]);
+    staging.ok(&["link", &stg_secret, &stg_public, "stg-1", "--hub", &url]);
     wait_until("both apps on the hub", || {
         hub.process("web-1", "api")?;
         hub.process("stg-1", "other")

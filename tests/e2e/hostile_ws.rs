@@ -38,6 +38,15 @@ async fn upgrade_from(hub: &Hub, src: Ipv4Addr) -> Result<RawWs, (u16, String)> 
     }
 }
 
+/// A welcomed session of the hub's bucket key.
+async fn session(hub: &Hub) -> crate::handshake::Ws {
+    let bucket = SecretKey::parse(&hub.secret).unwrap();
+    let (mut ws, id, nonce) = open(hub).await;
+    send(&mut ws, &auth(&bucket, &hub.public, &id, &nonce, now())).await;
+    assert!(welcomed(&mut ws).await);
+    ws
+}
+
 /// A raw handshake from 127.0.0.1 that must end in `welcome`.
 async fn fresh_handshake(hub: &Hub) {
     let bucket = SecretKey::parse(&hub.secret).unwrap();
@@ -248,10 +257,7 @@ async fn control_characters_in_names_are_refused_and_never_reach_the_log() {
 #[tokio::test(flavor = "current_thread")]
 async fn a_lower_or_repeated_seq_is_acknowledged() {
     let hub = Hub::start(Tls::None);
-    let bucket = SecretKey::parse(&hub.secret).unwrap();
-    let (mut ws, id, nonce) = open(&hub).await;
-    send(&mut ws, &auth(&bucket, &hub.public, &id, &nonce, now())).await;
-    assert!(welcomed(&mut ws).await);
+    let mut ws = session(&hub).await;
     let mut acks = Vec::new();
     for seq in [5, 3, 3, 5] {
         send(&mut ws, &event(seq)).await;
@@ -296,10 +302,7 @@ async fn a_second_session_of_a_machine_replaces_the_first_with_4412() {
 #[tokio::test(flavor = "current_thread")]
 async fn a_silent_session_is_closed_with_4411_despite_the_hubs_pings() {
     let hub = Hub::start(Tls::None);
-    let bucket = SecretKey::parse(&hub.secret).unwrap();
-    let (mut ws, id, nonce) = open(&hub).await;
-    send(&mut ws, &auth(&bucket, &hub.public, &id, &nonce, now())).await;
-    assert!(welcomed(&mut ws).await);
+    let mut ws = session(&hub).await;
     // Read nothing (so no pong answers the hub's ping at 15 s) for 31 s.
     tokio::time::sleep(Duration::from_secs(31)).await;
     assert_eq!(close_code(&mut ws).await, close::IDLE);

@@ -74,6 +74,8 @@ pub struct Attached {
     pub close: watch::Receiver<Option<u16>>,
     /// Identifies this session against a later one of the same server.
     pub generation: u64,
+    /// It took over from a session of the same server still open.
+    pub replaced: bool,
 }
 
 impl Live {
@@ -90,15 +92,18 @@ impl Live {
         w.entry(id).or_default().clone()
     }
 
-    /// One server's view, if known.
-    pub fn get(&self, id: i64) -> Option<ServerView> {
-        let v = self
-            .servers
+    /// A known server's view, taken out of the map (not created).
+    fn existing(&self, id: i64) -> Option<View> {
+        self.servers
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .get(&id)
-            .cloned()?;
-        Some(lock(&v).clone())
+            .cloned()
+    }
+
+    /// One server's view, if known.
+    pub fn get(&self, id: i64) -> Option<ServerView> {
+        Some(lock(&self.existing(id)?).clone())
     }
 
     /// Registers a new session, closing an older one of the same server.
@@ -122,6 +127,7 @@ impl Live {
                 ..base
             };
         }
+        let replaced = sessions.contains_key(&id);
         let old = sessions.insert(
             id,
             Session {
@@ -138,6 +144,7 @@ impl Live {
                 .send(Some(pmr_shared::link::messages::close::REPLACED));
         }
         Attached {
+            replaced,
             outbound: rx,
             close: close_rx,
             generation,
@@ -170,26 +177,9 @@ impl Live {
         offline
     }
 
-    /// Whether a server's agent is connected now.
-    pub fn is_online(&self, id: i64) -> bool {
-        let v = self
-            .servers
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&id)
-            .cloned();
-        v.is_some_and(|v| lock(&v).online)
-    }
-
     /// The bucket of a known server (cheaper than [`Live::get`]).
     pub fn bucket_of(&self, id: i64) -> Option<String> {
-        let v = self
-            .servers
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&id)
-            .cloned()?;
-        Some(lock(&v).bucket.clone())
+        Some(lock(&self.existing(id)?).bucket.clone())
     }
 
     /// Runs `f` on one server's view under its lock (created if unknown):

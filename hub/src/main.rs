@@ -312,6 +312,15 @@ fn serve(cfg: Config) -> anyhow::Result<()> {
             .await
             .with_context(|| format!("cannot listen on {}", cfg.listen))?;
         let addr = listener.local_addr()?;
+        // Recorded before "listening" is printed: whoever waits for that line
+        // (a script, a test) then gets the real address from `keys create`.
+        pmr_hub::link_line::record(
+            store.as_ref(),
+            &cfg,
+            addr.port(),
+            tls.is_some(),
+            self_signed_fp.as_deref(),
+        )?;
         let scheme = if tls.is_some() { "https" } else { "http" };
         println!("pmr-hub listening on {scheme}://{addr}");
         if let Some(token) = pmr_hub::api::setup::issue(store.as_ref())? {
@@ -326,13 +335,6 @@ fn serve(cfg: Config) -> anyhow::Result<()> {
             );
             println!("  (or `pmr-hub users add EMAIL --role owner` on this machine)");
         }
-        pmr_hub::link_line::record(
-            store.as_ref(),
-            &cfg,
-            addr.port(),
-            tls.is_some(),
-            self_signed_fp.as_deref(),
-        )?;
         let hub = pmr_hub::Hub::new(cfg, store)?;
         pmr_hub::serve(hub, listener, tls, shutdown_signal()).await
     })

@@ -42,9 +42,7 @@ pub async fn run(
     conn: Option<Arc<Conn>>,
 ) {
     let outcome = tokio::select! {
-        // Boxed: its state is freed once the handshake is over, instead of
-        // sizing every session's task for the rest of its life.
-        r = Box::pin(handshake::run(&hub, &door, &mut socket)) => r,
+        r = handshake::run(&hub, &door, &mut socket) => r,
         () = eviction.wait() => Err(Refusal::Close {
             code: close::TRY_AGAIN,
             label: "evicted",

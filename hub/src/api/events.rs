@@ -14,9 +14,20 @@ use crate::state::Hub;
 use crate::store::{EventQuery, EventRow};
 
 /// Page size when `limit` is not given.
-const DEFAULT_LIMIT: i64 = 100;
+pub(super) const DEFAULT_LIMIT: i64 = 100;
 /// Largest page.
-const MAX_LIMIT: i64 = 1000;
+pub(super) const MAX_LIMIT: i64 = 1000;
+
+/// A page size from `limit`: the default when absent, else 1 to [`MAX_LIMIT`].
+pub(super) fn page_size(limit: Option<i64>) -> ApiResult<i64> {
+    let limit = limit.unwrap_or(DEFAULT_LIMIT);
+    if !(1..=MAX_LIMIT).contains(&limit) {
+        return Err(ApiError::bad_request(format!(
+            "limit: must be from 1 to {MAX_LIMIT}, got {limit}"
+        )));
+    }
+    Ok(limit)
+}
 
 /// Filters and paging of `/api/v1/events`.
 #[derive(Debug, Deserialize, IntoParams)]
@@ -64,12 +75,7 @@ pub(super) async fn list_events(
     caller: super::Caller,
     Query(f): Query<EventFilter>,
 ) -> ApiResult<Json<EventPage>> {
-    let limit = f.limit.unwrap_or(DEFAULT_LIMIT);
-    if !(1..=MAX_LIMIT).contains(&limit) {
-        return Err(ApiError::bad_request(format!(
-            "limit: must be from 1 to {MAX_LIMIT}, got {limit}"
-        )));
-    }
+    let limit = page_size(f.limit)?;
     if f.before.is_some_and(|b| b < 1) {
         return Err(ApiError::bad_request(
             "before: must be an event id, 1 or more",

@@ -275,12 +275,7 @@ pub(super) async fn list_audit(
             "the audit log spans every bucket: it needs an admin without bucket limits",
         ));
     }
-    let limit = f.limit.unwrap_or(100);
-    if !(1..=1000).contains(&limit) {
-        return Err(ApiError::bad_request(format!(
-            "limit: must be from 1 to 1000, got {limit}"
-        )));
-    }
+    let limit = super::events::page_size(f.limit)?;
     let store = hub.store.clone();
     Ok(Json(
         tokio::task::spawn_blocking(move || store.audit(limit)).await??,

@@ -73,10 +73,9 @@ impl Ingest {
             name: view.name.clone(),
             bucket: view.bucket.clone(),
         };
-        // A session replacing another of the same server is no news.
-        let was_online = self.live.is_online(view.id);
         let attached = self.live.attach(view, key_id);
-        if !was_online {
+        // A session replacing another of the same server is no news.
+        if !attached.replaced {
             self.feed.publish(change);
         }
         attached

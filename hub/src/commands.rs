@@ -11,18 +11,7 @@ use crate::store::Store;
 /// `keys create --bucket B`: a key pair, the secret shown once, and the
 /// `pmr link` line that works as printed.
 pub fn keys_create(store: &dyn Store, cfg: &Config, bucket: &str) -> anyhow::Result<()> {
-    // Users' bucket limits are lists of names: a name is one word.
-    if bucket.is_empty()
-        || bucket.len() > 64
-        || !bucket
-            .chars()
-            .all(|c| c.is_alphanumeric() || "-_.".contains(c))
-    {
-        anyhow::bail!(
-            "--bucket `{}`: 1 to 64 letters, digits, `-`, `_` or `.`",
-            bucket.escape_debug()
-        );
-    }
+    crate::access::valid_bucket(bucket).map_err(|e| anyhow::anyhow!("--{e}"))?;
     let secret = SecretKey::generate();
     let public = secret.public().to_string();
     store.create_key(bucket, &public)?;
@@ -32,11 +21,12 @@ pub fn keys_create(store: &dyn Store, cfg: &Config, bucket: &str) -> anyhow::Res
     println!("secret key: {}", secret.to_text());
     println!();
     println!("The secret is shown once and not stored by the hub. On each server:");
-    let (hub, pin, known) = crate::link_line::target(store, cfg);
+    let t = crate::link_line::target(store, cfg);
+    let (hub, pin) = (&t.url, t.pin());
     println!("  pmr link {} {public} --hub {hub}{pin}", secret.to_text());
     println!("or, to keep the secret off the command line (other local users can read it):");
     println!("  pmr link - {public} --hub {hub}{pin}    # then paste the secret");
-    if !known {
+    if !t.known {
         println!(
             "(a guess: this hub has not run yet; `serve` records its real address and, \
              when self-signed, its fingerprint for this line)"

@@ -45,19 +45,36 @@ pub fn record(
     Ok(())
 }
 
-/// `--hub URL` and ` --fingerprint FP` (or "") for the printed line, and
-/// whether they come from a hub that ran (not a guess).
-pub fn target(store: &dyn Store, cfg: &Config) -> (String, String, bool) {
-    let pin = |fp: &str| {
-        if fp.is_empty() {
-            String::new()
-        } else {
-            format!(" --fingerprint {fp}")
-        }
-    };
+/// Where agents reach this hub and what they pin.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// The `--hub` address.
+    pub url: String,
+    /// The self-signed certificate's SHA-256 fingerprint, if it is one.
+    pub fingerprint: Option<String>,
+    /// Whether both come from a hub that ran (not a guess).
+    pub known: bool,
+}
+
+impl Target {
+    /// ` --fingerprint FP`, or "" for a certificate the agent can verify.
+    pub fn pin(&self) -> String {
+        self.fingerprint
+            .as_ref()
+            .map_or(String::new(), |fp| format!(" --fingerprint {fp}"))
+    }
+}
+
+/// The address and pin for a printed `pmr link` line.
+pub fn target(store: &dyn Store, cfg: &Config) -> Target {
+    let nonempty = |fp: String| (!fp.is_empty()).then_some(fp);
     if let (Ok(Some(url)), Ok(Some(fp))) = (store.meta(URL_KEY), store.meta(PIN_KEY)) {
         let url = cfg.public_url.clone().unwrap_or(url);
-        return (url, pin(&fp), true);
+        return Target {
+            url,
+            fingerprint: nonempty(fp),
+            known: true,
+        };
     }
     let self_signed = cfg.data_dir.join("self-signed.crt");
     let fp = if cfg.tls_cert.is_none() && self_signed.exists() {
@@ -73,5 +90,9 @@ pub fn target(store: &dyn Store, cfg: &Config) -> (String, String, bool) {
         let scheme = if tls { "wss" } else { "ws" };
         format!("{scheme}://{}:{port}", host_name())
     });
-    (url, pin(&fp), false)
+    Target {
+        url,
+        fingerprint: nonempty(fp),
+        known: false,
+    }
 }

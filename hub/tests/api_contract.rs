@@ -189,26 +189,36 @@ impl Reply {
 }
 
 /// Every operation the hub's main port has, as `METHOD path`.
-const OPERATIONS: [&str; 19] = [
+const OPERATIONS: [&str; 29] = [
+    "DELETE /api/v1/keys/{key}",
     "DELETE /api/v1/session",
+    "DELETE /api/v1/tokens/{id}",
+    "DELETE /api/v1/users/{email}",
     "GET /agent/v1",
     "GET /api/v1/actions/{id}",
     "GET /api/v1/audit",
     "GET /api/v1/changes",
     "GET /api/v1/events",
+    "GET /api/v1/keys",
     "GET /api/v1/openapi.json",
     "GET /api/v1/processes",
     "GET /api/v1/servers",
     "GET /api/v1/servers/{id}",
     "GET /api/v1/servers/{id}/processes/{pm_id}",
     "GET /api/v1/session",
+    "GET /api/v1/tokens",
+    "GET /api/v1/users",
     "GET /api/v1/versions",
     "GET /healthz",
     "GET /metrics",
     "GET /readyz",
     "POST /api/v1/actions",
+    "POST /api/v1/keys",
     "POST /api/v1/session",
     "POST /api/v1/setup",
+    "POST /api/v1/tokens",
+    "POST /api/v1/users",
+    "POST /api/v1/users/{email}/password",
 ];
 
 /// `(METHOD, path, needs a token)` of every operation in the document.
@@ -264,7 +274,11 @@ fn every_documented_operation_is_routed_and_guarded_as_documented() {
     let hub = Hub::start();
     let doc = hub.request("GET", "/api/v1/openapi.json", &[], b"").json();
     for (method, path, needs_token) in documented_operations(&doc) {
-        let concrete = path.replace("{id}", "0").replace("{pm_id}", "0");
+        let concrete = path
+            .replace("{id}", "0")
+            .replace("{pm_id}", "0")
+            .replace("{key}", "0")
+            .replace("{email}", "nobody@example.com");
         let anonymous = hub.request(&method, &concrete, &[], b"");
         let at = format!("{method} {concrete} without a token");
         assert_eq!(anonymous.status == 401, needs_token, "{at}: {anonymous:?}");
@@ -278,7 +292,14 @@ fn every_documented_operation_is_routed_and_guarded_as_documented() {
         if r.status == 404 {
             // Only the handler's own answer, never the router's.
             let msg = r.error(404, &at);
-            let own = ["no such server", "no such process", "no such action"];
+            let own = [
+                "no such server",
+                "no such process",
+                "no such action",
+                "no such active key",
+                "no such token",
+                "no such user",
+            ];
             assert!(own.iter().any(|o| msg.starts_with(o)), "{at}: {msg}");
         }
     }

@@ -8,7 +8,19 @@ pub mod session;
 use serde::{Deserialize, Serialize};
 
 /// A user's role; each includes what the ones below it may do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     /// Sees the fleet.
@@ -60,6 +72,24 @@ pub fn valid_email(email: &str) -> Result<(), String> {
         Err(format!(
             "`{}` is not an e-mail address",
             email.escape_debug()
+        ))
+    }
+}
+
+/// Checks a bucket name: users' bucket limits are lists of names, so a
+/// name is one word.
+pub fn valid_bucket(bucket: &str) -> Result<(), String> {
+    let ok = !bucket.is_empty()
+        && bucket.len() <= 64
+        && bucket
+            .chars()
+            .all(|c| c.is_alphanumeric() || "-_.".contains(c));
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "bucket `{}`: 1 to 64 letters, digits, `-`, `_` or `.`",
+            bucket.escape_debug()
         ))
     }
 }

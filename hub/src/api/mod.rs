@@ -13,6 +13,7 @@
 //! [`versions`], [`actions`]; the OpenAPI frame is in [`doc`].
 
 mod actions;
+mod admin;
 mod auth;
 mod changes;
 mod doc;
@@ -75,6 +76,22 @@ fn protected() -> OpenApiRouter<Arc<Hub>> {
         .routes(json_405(routes!(changes::follow_changes)))
         .routes(json_405(routes!(session::who, session::sign_out)))
         .routes(json_405(routes!(session::list_audit)))
+        .routes(json_405(routes!(
+            admin::keys::list_keys,
+            admin::keys::create_key
+        )))
+        .routes(json_405(routes!(admin::keys::revoke_key)))
+        .routes(json_405(routes!(
+            admin::tokens::list_tokens,
+            admin::tokens::create_token
+        )))
+        .routes(json_405(routes!(admin::tokens::delete_token)))
+        .routes(json_405(routes!(
+            admin::users::list_users,
+            admin::users::create_user
+        )))
+        .routes(json_405(routes!(admin::users::delete_user)))
+        .routes(json_405(routes!(admin::users::reset_password)))
 }
 
 /// Routes anyone may call; their operations say so (`security: []`).

@@ -7,7 +7,8 @@ pub mod sqlite;
 mod write;
 
 pub use rows::{
-    ActionRow, AuditRow, EventQuery, EventRow, KeyRow, RollupRow, ServerRow, TokenRow, UserRow,
+    ActionRow, AuditRow, EventQuery, EventRow, KeyRow, RollupRow, ServerRow, TokenInfo, TokenRow,
+    UserRow,
 };
 pub use write::{Write, Written};
 
@@ -36,12 +37,38 @@ pub trait Store: Send + Sync + 'static {
     fn write(&self, batch: &[&Write]) -> Vec<StoreResult<Written>>;
     /// The hub's stable id, created on first use.
     fn hub_id(&self) -> StoreResult<String>;
-    /// Stores a new bucket key; the bucket is created if needed.
-    fn create_key(&self, bucket: &str, public_key: &str) -> StoreResult<KeyRow>;
+    /// Stores a new bucket key (the bucket is created if needed), outside
+    /// the writer: for the command line and tests.
+    fn create_key(&self, bucket: &str, public_key: &str) -> StoreResult<KeyRow> {
+        let w = Write::CreateKey {
+            bucket: bucket.into(),
+            public_key: public_key.into(),
+            now: crate::clock::now_ms(),
+        };
+        write_one(self, w)?;
+        self.key(public_key)?.ok_or(StoreError::NotFound)
+    }
     /// All keys.
     fn list_keys(&self) -> StoreResult<Vec<KeyRow>>;
-    /// Revokes a key by its text or row id; returns it.
-    fn revoke_key(&self, which: &str) -> StoreResult<KeyRow>;
+    /// Revokes a key by its text or row id, outside the writer; returns it.
+    fn revoke_key(&self, which: &str) -> StoreResult<KeyRow> {
+        let w = Write::RevokeKey {
+            which: which.into(),
+            now: crate::clock::now_ms(),
+        };
+        write_one(self, w)?;
+        match self.find_key(which)? {
+            Some(k) if k.revoked_at.is_some() => Ok(k),
+            _ => Err(StoreError::NotFound),
+        }
+    }
+    /// A key by its text or row id (keys are few: a scan).
+    fn find_key(&self, which: &str) -> StoreResult<Option<KeyRow>> {
+        let keys = self.list_keys()?;
+        Ok(keys
+            .into_iter()
+            .find(|k| k.public_key == which || k.id.to_string() == which))
+    }
     /// A key by its text form.
     fn key(&self, public_key: &str) -> StoreResult<Option<KeyRow>>;
     /// All servers.
@@ -60,13 +87,24 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<Vec<RollupRow>>;
     /// A value of the hub's own bookkeeping.
     fn meta(&self, key: &str) -> StoreResult<Option<String>>;
-    /// Stores an API token's hash, optionally owned by a user (id) with a role.
+    /// Stores an API token's hash, optionally owned by a user (id) with a
+    /// role, outside the writer: for the command line and the bench.
     fn create_token(
         &self,
         name: &str,
         token_hash: &str,
         owner: Option<(i64, &str)>,
-    ) -> StoreResult<()>;
+    ) -> StoreResult<()> {
+        let w = Write::CreateToken {
+            name: name.into(),
+            token_hash: token_hash.into(),
+            owner: owner.map(|(id, role)| (id, role.to_string())),
+            now: crate::clock::now_ms(),
+        };
+        write_one(self, w).map(|_| ())
+    }
+    /// Every API token (never its hash), oldest first.
+    fn tokens(&self) -> StoreResult<Vec<TokenInfo>>;
     /// The token's name, if the hash is known.
     fn token_name(&self, token_hash: &str) -> StoreResult<Option<String>>;
     /// One action.
@@ -84,7 +122,7 @@ pub trait Store: Send + Sync + 'static {
 }
 
 /// One write outside a batch: for start-up (before the writer runs) and tests.
-pub fn write_one(store: &dyn Store, w: Write) -> StoreResult<Written> {
+pub fn write_one<S: Store + ?Sized>(store: &S, w: Write) -> StoreResult<Written> {
     store
         .write(&[&w])
         .pop()

@@ -105,7 +105,7 @@ pub struct ActionRow {
 }
 
 /// A user (never the password hash, which only [`Store::user_login`] gives).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct UserRow {
     /// Row id.
     pub id: i64,
@@ -145,6 +145,21 @@ pub struct TokenRow {
     pub role: Option<String>,
     /// Its user, if it has one.
     pub user: Option<UserRow>,
+}
+
+/// An API token as listed: never its hash.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct TokenInfo {
+    /// Row id; revoke with `DELETE /api/v1/tokens/{id}`.
+    pub id: i64,
+    /// Its name.
+    pub name: String,
+    /// Its role; null for a token made before users existed (full access).
+    pub role: Option<String>,
+    /// The e-mail of the user it acts for; null for a user-less token.
+    pub user: Option<String>,
+    /// Creation time, Unix ms.
+    pub created_at: i64,
 }
 
 /// One 10-second (or coarser) aggregate row.

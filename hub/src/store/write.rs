@@ -77,6 +77,40 @@ pub enum Write {
         /// Value.
         value: String,
     },
+    /// A bucket key ([`Written::Id`]); the bucket is created if needed.
+    CreateKey {
+        /// Bucket name.
+        bucket: String,
+        /// Public key, text form.
+        public_key: String,
+        /// Unix ms.
+        now: i64,
+    },
+    /// Revokes a key by its text or row id ([`Written::Rows`]: 0 if unknown
+    /// or revoked already).
+    RevokeKey {
+        /// Public key text or row id.
+        which: String,
+        /// Unix ms.
+        now: i64,
+    },
+    /// An API token by its hash ([`Written::Id`]), owned by a user (id) with
+    /// a role, or by nobody (full access, the pre-user kind).
+    CreateToken {
+        /// Its name.
+        name: String,
+        /// SHA-256 of the token, hex.
+        token_hash: String,
+        /// User id and role.
+        owner: Option<(i64, String)>,
+        /// Unix ms.
+        now: i64,
+    },
+    /// Deletes a token by row id ([`Written::Rows`]).
+    DeleteToken {
+        /// Row id.
+        id: i64,
+    },
     /// A new user ([`Written::Id`]); an existing e-mail is a conflict.
     CreateUser {
         /// Login name.

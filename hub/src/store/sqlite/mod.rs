@@ -13,7 +13,7 @@ mod write;
 
 use super::{
     ActionRow, AuditRow, EventQuery, EventRow, KeyRow, RollupRow, ServerRow, Store, StoreError,
-    StoreResult, TokenRow, UserRow, Write, Written,
+    StoreResult, TokenInfo, TokenRow, UserRow, Write, Written,
 };
 
 /// SQLite store. One connection for writes and one for reads, so that API
@@ -125,12 +125,6 @@ fn user_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<UserRow> {
     })
 }
 
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
-}
-
 /// Applies `batch` in one transaction, each write under its own savepoint
 /// so that one failing write takes back only its own rows.
 fn write_batch(c: &mut Connection, batch: &[&Write]) -> Vec<StoreResult<Written>> {
@@ -212,64 +206,8 @@ impl Store for SqliteStore {
         Ok(id)
     }
 
-    fn create_key(&self, bucket: &str, public_key: &str) -> StoreResult<KeyRow> {
-        let mut c = self.w();
-        let tx = c.transaction().map_err(other)?;
-        let now = now_ms();
-        tx.execute(
-            "INSERT INTO buckets (name, created_at) VALUES (?1, ?2) ON CONFLICT (name) DO NOTHING",
-            params![bucket, now],
-        )
-        .map_err(other)?;
-        let bucket_id: i64 = tx
-            .query_row(
-                "SELECT id FROM buckets WHERE name = ?1",
-                params![bucket],
-                |r| r.get(0),
-            )
-            .map_err(other)?;
-        tx.execute(
-            "INSERT INTO keys (bucket_id, public_key, created_at) VALUES (?1, ?2, ?3)",
-            params![bucket_id, public_key, now],
-        )
-        .map_err(other)?;
-        let row = tx
-            .query_row(
-                &format!("{KEY_SELECT} WHERE k.public_key = ?1"),
-                params![public_key],
-                key_row,
-            )
-            .map_err(other)?;
-        tx.commit().map_err(other)?;
-        Ok(row)
-    }
-
     fn list_keys(&self) -> StoreResult<Vec<KeyRow>> {
         read::list_keys(&self.r())
-    }
-
-    fn revoke_key(&self, which: &str) -> StoreResult<KeyRow> {
-        let c = self.w();
-        let now = now_ms();
-        let changed = c
-            .execute(
-                "UPDATE keys SET revoked_at = ?1 WHERE (public_key = ?2 OR CAST(id AS TEXT) = ?2) AND revoked_at IS NULL",
-                params![now, which],
-            )
-            .map_err(other)?;
-        let row = c
-            .query_row(
-                &format!("{KEY_SELECT} WHERE k.public_key = ?1 OR CAST(k.id AS TEXT) = ?1"),
-                params![which],
-                key_row,
-            )
-            .optional()
-            .map_err(other)?
-            .ok_or(StoreError::NotFound)?;
-        if changed == 0 && row.revoked_at.is_none() {
-            return Err(StoreError::NotFound);
-        }
-        Ok(row)
     }
 
     fn key(&self, public_key: &str) -> StoreResult<Option<KeyRow>> {
@@ -302,24 +240,12 @@ impl Store for SqliteStore {
         read::history(&self.r(), server_id, pm_id, span_ms, since)
     }
 
-    fn create_token(
-        &self,
-        name: &str,
-        token_hash: &str,
-        owner: Option<(i64, &str)>,
-    ) -> StoreResult<()> {
-        let (user_id, role) = (owner.map(|o| o.0), owner.map(|o| o.1));
-        self.w()
-            .execute(
-                "INSERT INTO api_tokens (name, token_hash, created_at, user_id, role) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![name, token_hash, now_ms(), user_id, role],
-            )
-            .map_err(other)?;
-        Ok(())
-    }
-
     fn token_name(&self, token_hash: &str) -> StoreResult<Option<String>> {
         read::token_name(&self.r(), token_hash)
+    }
+
+    fn tokens(&self) -> StoreResult<Vec<TokenInfo>> {
+        read::tokens(&self.r())
     }
 
     fn users(&self) -> StoreResult<Vec<UserRow>> {

@@ -148,6 +148,27 @@ pub(super) fn token_name(c: &Connection, token_hash: &str) -> StoreResult<Option
     .map_err(other)
 }
 
+pub(super) fn tokens(c: &Connection) -> StoreResult<Vec<TokenInfo>> {
+    let mut st = c
+        .prepare(
+            "SELECT t.id, t.name, t.role, u.email, t.created_at FROM api_tokens t
+             LEFT JOIN users u ON u.id = t.user_id ORDER BY t.id",
+        )
+        .map_err(other)?;
+    let rows = st
+        .query_map([], |r| {
+            Ok(TokenInfo {
+                id: r.get(0)?,
+                name: r.get(1)?,
+                role: r.get(2)?,
+                user: r.get(3)?,
+                created_at: r.get(4)?,
+            })
+        })
+        .map_err(other)?;
+    rows.collect::<Result<_, _>>().map_err(other)
+}
+
 pub(super) fn users(c: &Connection) -> StoreResult<Vec<UserRow>> {
     let mut st = c
         .prepare(&format!("{USER_SELECT} ORDER BY email"))

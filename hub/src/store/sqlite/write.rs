@@ -55,6 +55,43 @@ pub(super) fn apply(c: &Connection, w: &Write) -> rusqlite::Result<Written> {
             set_meta(c, key, value)?;
             Written::Done
         }
+        Write::CreateKey {
+            bucket,
+            public_key,
+            now,
+        } => {
+            c.execute(
+                "INSERT INTO buckets (name, created_at) VALUES (?1, ?2) ON CONFLICT (name) DO NOTHING",
+                params![bucket, now],
+            )?;
+            c.execute(
+                "INSERT INTO keys (bucket_id, public_key, created_at)
+                 SELECT id, ?2, ?3 FROM buckets WHERE name = ?1",
+                params![bucket, public_key, now],
+            )?;
+            Written::Id(c.last_insert_rowid())
+        }
+        Write::RevokeKey { which, now } => Written::Rows(c.execute(
+            "UPDATE keys SET revoked_at = ?1
+             WHERE (public_key = ?2 OR CAST(id AS TEXT) = ?2) AND revoked_at IS NULL",
+            params![now, which],
+        )? as u64),
+        Write::CreateToken {
+            name,
+            token_hash,
+            owner,
+            now,
+        } => {
+            let (user_id, role) = (owner.as_ref().map(|o| o.0), owner.as_ref().map(|o| &o.1));
+            c.execute(
+                "INSERT INTO api_tokens (name, token_hash, created_at, user_id, role) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![name, token_hash, now, user_id, role],
+            )?;
+            Written::Id(c.last_insert_rowid())
+        }
+        Write::DeleteToken { id } => {
+            Written::Rows(c.execute("DELETE FROM api_tokens WHERE id = ?1", params![id])? as u64)
+        }
         Write::CreateUser {
             email,
             password_hash,

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # The whole suite. Installs the system tools the end-to-end tests drive
-# (Debian packages) when they are missing, then runs every test.
+# (Debian packages: tmux, chromium) when they are missing, then runs every test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 need=()
 command -v tmux >/dev/null || need+=(tmux)
+# The dashboard's tests drive a real headless Chromium.
+[ -x "${CHROMIUM:-/usr/bin/chromium}" ] || need+=(chromium)
 if ((${#need[@]})); then
   echo "installing ${need[*]} from Debian's packages for the tests"
   sudo=""

@@ -3,7 +3,8 @@
 //!
 //! Agents come in through [`agents`] (`/agent/v1`), their data lands in
 //! [`live`] and the [`store`]; [`api`] reads both. [`http`] holds the
-//! connection loop, its limits and the one JSON error shape.
+//! connection loop, its limits and the one JSON error shape; [`web`] the
+//! dashboard, a view of the API.
 
 pub mod access;
 pub mod agents;
@@ -22,6 +23,7 @@ pub mod ratelimit;
 pub mod state;
 pub mod store;
 pub mod tls;
+pub mod web;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -38,7 +40,10 @@ pub use state::Hub;
 /// document, see [`api`]); errors of every kind are JSON.
 /// `door` is the agents' door's state, kept across connections.
 pub fn router(hub: Arc<Hub>, door: Arc<agents::Door>) -> Router {
-    finish(api::router(hub.clone()).layer(axum::Extension(door)), &hub)
+    let app = api::router(hub.clone())
+        .layer(axum::Extension(door))
+        .merge(web::router());
+    finish(app, &hub)
 }
 
 /// The routes of a separate `/metrics` listener.

@@ -17,20 +17,26 @@ fn host_name() -> String {
         .unwrap_or_else(|_| "HOST".into())
 }
 
-/// Called by `serve` once it listens: `port`, TLS or not, and the
-/// fingerprint of a self-signed certificate.
+/// Called by `serve` once it listens on `addr`: TLS or not, and the
+/// fingerprint of a self-signed certificate. A hub bound to one address
+/// is reached at that address; one bound to every address, at its host name.
 pub fn record(
     store: &dyn Store,
     cfg: &Config,
-    port: u16,
+    addr: std::net::SocketAddr,
     tls: bool,
     self_signed_fp: Option<&str>,
 ) -> anyhow::Result<()> {
     let scheme = if tls { "wss" } else { "ws" };
+    let host = match addr.ip() {
+        ip if ip.is_unspecified() => host_name(),
+        std::net::IpAddr::V6(ip) => format!("[{ip}]"),
+        ip => ip.to_string(),
+    };
     let url = cfg
         .public_url
         .clone()
-        .unwrap_or_else(|| format!("{scheme}://{}:{port}", host_name()));
+        .unwrap_or_else(|| format!("{scheme}://{host}:{}", addr.port()));
     // At start-up, before the single writer runs: the only writer then.
     for (key, value) in [
         (URL_KEY, url.as_str()),

@@ -317,7 +317,7 @@ fn serve(cfg: Config) -> anyhow::Result<()> {
         pmr_hub::link_line::record(
             store.as_ref(),
             &cfg,
-            addr.port(),
+            addr,
             tls.is_some(),
             self_signed_fp.as_deref(),
         )?;
@@ -325,7 +325,9 @@ fn serve(cfg: Config) -> anyhow::Result<()> {
         println!("pmr-hub listening on {scheme}://{addr}");
         if let Some(token) = pmr_hub::api::setup::issue(store.as_ref())? {
             let base = format!("{scheme}://{addr}");
-            println!("No user yet. Create the owner (once, within a day) with this one-time token:");
+            println!("No user yet. Create the owner (once, within a day) in a browser:");
+            println!("  {base}/setup#token={token}");
+            println!("or with the API:");
             println!(
                 "  curl {}-X POST {base}/api/v1/setup -H 'Content-Type: application/json' \\",
                 if tls.is_some() { "-k " } else { "" }

@@ -5,6 +5,7 @@
 mod harness;
 
 mod access;
+mod browser;
 mod feed;
 mod handshake;
 mod hostile_http;

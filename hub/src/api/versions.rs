@@ -42,6 +42,8 @@ pub(super) struct AppInstance {
     server: String,
     /// Server id.
     server_id: i64,
+    /// The server's bucket.
+    bucket: String,
     /// Instance id on that server.
     pm_id: u32,
     /// Git metadata in pm2's `versioning` shape; null when unknown.
@@ -79,6 +81,7 @@ pub(super) async fn list_versions(
             by_app.entry(p.name.clone()).or_default().push(AppInstance {
                 server: s.name.clone(),
                 server_id: s.id,
+                bucket: s.bucket.clone(),
                 pm_id: p.pm_id,
                 versioning: p.versioning.clone(),
             });

@@ -1,0 +1,129 @@
+// The live channel: one EventSource on /api/v1/changes per tab (browsers
+// allow six HTTP/1.1 connections per host across tabs). On a server's or
+// a process's page it follows that server only, with its samples (one a
+// second); elsewhere every server, without samples. Pages subscribe to
+// kinds of change; when the stream drops, the banner says so and how old
+// the data is, and on return every page catches up.
+
+import { api } from './api.js';
+
+const handlers = new Map();
+const catchUps = new Set();
+let source = null;
+let lostAt = null;
+let timer = null;
+let server = null;
+
+const KINDS = ['server_up', 'server_down', 'process_status', 'restart', 'process_removed',
+  'version', 'event', 'action_result'];
+
+function banner() {
+  const b = document.getElementById('banner');
+  if (lostAt === null) {
+    b.hidden = true;
+    clearInterval(timer);
+    timer = null;
+    return;
+  }
+  const s = Math.round((Date.now() - lostAt) / 1000);
+  b.textContent = `Live updates lost ${s} s ago: reconnecting. What you see is from ${new Date(lostAt).toLocaleTimeString()}.`;
+  b.hidden = false;
+  if (!timer) timer = setInterval(banner, 1000);
+}
+
+function dispatch(kind, data) {
+  for (const fn of handlers.get(kind) || []) fn(data);
+}
+
+/** Opens the stream (once). */
+export function start() {
+  if (source) return;
+  const kinds = server === null ? '' : `?kinds=${[...KINDS, 'sample'].join(',')}&server=${server}`;
+  source = new EventSource(`/api/v1/changes${kinds}`);
+  source.onopen = () => {
+    if (lostAt !== null) {
+      lostAt = null;
+      banner();
+      for (const fn of catchUps) fn();
+    }
+    document.documentElement.dataset.live = 'on';
+  };
+  source.onerror = () => {
+    if (lostAt === null) lostAt = Date.now();
+    document.documentElement.dataset.live = 'off';
+    banner();
+    if (source && source.readyState === EventSource.CLOSED) {
+      // Refused (signed out, hub restarting): check the session (a 401
+      // goes to the sign-in page), then open a new stream.
+      source = null;
+      setTimeout(() => api('/api/v1/session').then(start, () => setTimeout(start, 3000)), 3000);
+    }
+  };
+  for (const kind of [...KINDS, 'sample']) {
+    source.addEventListener(kind, (e) => {
+      try { dispatch(kind, JSON.parse(e.data)); } catch { /* a malformed line is skipped */ }
+    });
+  }
+  // The hub says we fell behind: refetch everything shown.
+  source.addEventListener('resync', () => { for (const fn of catchUps) fn(); });
+}
+
+/** Closes the stream (on sign-out). */
+export function stop() {
+  if (source) source.close();
+  source = null;
+}
+
+/** Follows one server (its id) or, with null, the whole fleet. */
+export function scope(id) {
+  if (id === server) return;
+  server = id;
+  if (source) {
+    stop();
+    start();
+  }
+}
+
+// A page left for the back-forward cache keeps no connection open.
+window.addEventListener('pagehide', stop);
+window.addEventListener('pageshow', (e) => { if (e.persisted) { start(); for (const fn of catchUps) fn(); } });
+
+/**
+ * Calls `fn(change)` for each change of `kinds`, and `catchUp()` after a
+ * reconnection; returns the unsubscribe function.
+ */
+export function on(kinds, fn, catchUp) {
+  for (const k of kinds) {
+    if (!handlers.has(k)) handlers.set(k, new Set());
+    handlers.get(k).add(fn);
+  }
+  if (catchUp) catchUps.add(catchUp);
+  return () => {
+    for (const k of kinds) handlers.get(k).delete(fn);
+    if (catchUp) catchUps.delete(catchUp);
+  };
+}
+
+/** Runs `fn` at most once per `ms`, the last call winning. */
+export function throttle(fn, ms) {
+  let last = 0;
+  let pending = null;
+  return (...args) => {
+    const wait = last + ms - Date.now();
+    if (wait <= 0) {
+      last = Date.now();
+      fn(...args);
+    } else if (!pending) {
+      pending = setTimeout(() => {
+        pending = null;
+        last = Date.now();
+        fn(...args);
+      }, wait);
+    }
+  };
+}
+
+/** Calls `fn` at most every `ms` while the followed server reports samples. */
+export function samples(fn, ms = 2000) {
+  return on(['sample'], throttle(fn, ms));
+}

@@ -1,0 +1,156 @@
+// One process: its figures, CPU and memory over 1 h / 24 h / 7 d from the
+// rollups, custom metrics, revision, event timeline and, for operators,
+// its actions with a confirmation, a pending state and the agent's answer.
+
+import { api, can } from './api.js';
+import { chart } from './chart.js';
+import * as live from './live.js';
+import { link, setQuery } from './nav.js';
+import { abs, ago, bytes, confirm, dur, failure, fill, h, pct, revision, status } from './ui.js';
+
+const RANGES = { '1h': 3600e3, '24h': 86400e3, '7d': 7 * 86400e3 };
+
+function figure(label, value) {
+  return h('div', { class: 'figure' }, h('b', {}, value), h('span', {}, label));
+}
+
+function metricValue(v) {
+  if (v && typeof v === 'object' && 'value' in v) return `${v.value}${v.unit ? ` ${v.unit}` : ''}`;
+  return typeof v === 'object' ? JSON.stringify(v) : String(v);
+}
+
+function charts(d, range) {
+  const to = Date.now();
+  const from = to - RANGES[range];
+  const rows = (key) => d.history.map((r) => ({ t: r.start, min: r[key][0], max: r[key][1], avg: r[key][2] }));
+  const res = d.span_ms >= 60000 ? `${d.span_ms / 60000}-minute` : `${d.span_ms / 1000}-second`;
+  const head = (what) => h('div', { class: 'chart-head' }, h('span', {}, what), h('span', {}, `last ${range}, ${res} averages, band: min to max`));
+  return [
+    h('div', { class: 'panel' }, head('CPU, % of one core'), chart({ rows: rows('cpu'), from, to, step: d.span_ms, format: (v) => pct(v), label: `CPU over the last ${range}` })),
+    h('div', { class: 'panel' }, head('Memory, resident'), chart({ rows: rows('memory'), from, to, step: d.span_ms, format: (v) => bytes(v), label: `Memory over the last ${range}` })),
+  ];
+}
+
+/** Where a checkout stands against its remote branch, in words. */
+export function sync(v) {
+  if (v.branch_exists_on_remote === false) return 'no remote branch';
+  if (v.ahead === undefined && v.behind === undefined) return null;
+  const a = v.ahead_count ?? (v.ahead ? 1 : 0);
+  const b = v.behind_count ?? (v.behind ? 1 : 0);
+  if (!a && !b) return 'up to date';
+  return [a ? `${a} ahead` : null, b ? `${b} behind` : null].filter(Boolean).join(', ');
+}
+
+function versionBlock(v) {
+  if (!v) return h('p', { class: 'muted' }, 'No git metadata: the app does not run from a git checkout.');
+  const rows = [['revision', revision(v)], ['branch', v.branch], ['message', v.comment],
+    ['remote', v.url], ['against its remote', sync(v)], ['unstaged changes', v.unstaged === undefined ? null : v.unstaged ? 'yes' : 'none']];
+  return h('dl', { class: 'kv' }, rows.filter(([, x]) => x !== undefined && x !== null && x !== '')
+    .map(([k, x]) => [h('dt', {}, k), h('dd', {}, x)]));
+}
+
+function timeline(events) {
+  if (!events.length) return h('p', { class: 'muted' }, 'No events stored for this app.');
+  return h('table', { class: 'grid' }, h('tbody', {}, events.map((e) => h('tr', {},
+    h('td', {}, ago(e.at)),
+    h('td', {}, h('span', { class: `pill ${['exit', 'errored', 'exception'].includes(e.kind) ? 'bad' : ''}` }, e.kind)),
+    h('td', { class: 'num' }, `#${e.pm_id}`),
+    h('td', { class: 'wrap' }, [e.code != null ? `code ${e.code}` : null, e.signal, e.detail].filter(Boolean).join(' · '))))));
+}
+
+/** The action bar: each verb asks the agent and shows its answer. */
+function actions(d, after) {
+  const p = d.process;
+  const result = h('span', { class: 'result', role: 'status' });
+  const scope = h('select', { 'aria-label': 'Act on' },
+    h('option', { value: p.name }, `app ${p.name} (every instance)`),
+    h('option', { value: String(p.pm_id) }, `instance ${p.pm_id} only`));
+  const count = h('input', { type: 'number', min: 0, max: 64, value: 1, 'aria-label': 'Instances', style: 'width:5em' });
+  const trig = h('input', { placeholder: 'action name', 'aria-label': 'Custom action', style: 'width:10em' });
+  const param = h('input', { placeholder: 'parameter', 'aria-label': 'Parameter', style: 'width:8em' });
+  const buttons = [];
+  const run = async (verb, { params, danger, target } = {}) => {
+    const t = target || scope.value;
+    if (danger && !(await confirm(`${verb} ${t} on ${d.server}?`, verb))) return;
+    for (const b of buttons) b.disabled = true;
+    fill(result, h('span', { class: 'status warn' }, `${verb}: waiting for ${d.server}…`));
+    try {
+      const body = { server: d.server_id, action: verb, targets: [t], wait: true };
+      if (params !== undefined) body.params = params;
+      const r = await api('/api/v1/actions', { method: 'POST', body });
+      fill(result, r.status === 'done'
+        ? h('span', { class: `status ${r.ok ? 'ok' : 'bad'}` }, `${verb} ${r.ok ? 'done' : 'failed'}: ${r.message || ''}`)
+        : h('span', { class: 'status warn' }, `${verb} sent; no answer yet (action ${r.id})`));
+      after();
+    } catch (e) {
+      fill(result, h('span', { class: 'status bad' }, `${verb} not done: ${e.message}`));
+    } finally {
+      for (const b of buttons) b.disabled = false;
+    }
+  };
+  const btn = (label, fn, cls) => {
+    const b = h('button', { type: 'button', class: cls, onclick: fn }, label);
+    buttons.push(b);
+    return b;
+  };
+  return h('div', { class: 'panel stack' },
+    h('div', { class: 'actions' }, scope,
+      btn('Restart', () => run('restart')), btn('Reload', () => run('reload')),
+      btn('Start', () => run('start')), btn('Stop', () => run('stop', { danger: true }), 'danger'),
+      btn('Reset counters', () => run('reset')), btn('Flush logs', () => run('flush')),
+      btn('Delete', () => run('delete', { danger: true }), 'danger')),
+    h('div', { class: 'actions' }, 'Scale to', count,
+      btn('Scale', () => run('scale', { params: Number(count.value), danger: Number(count.value) === 0, target: p.name })),
+      h('span', { class: 'muted' }, '·'), 'Custom action', trig, param,
+      btn('Trigger', () => run('trigger', { params: { action: trig.value, param: param.value || undefined }, target: String(p.pm_id) }))),
+    result);
+}
+
+/** The process page. */
+export async function render(ctx) {
+  const [id, pm] = ctx.params.map(Number);
+  let range = RANGES[ctx.query.get('range')] ? ctx.query.get('range') : '1h';
+  const body = h('div');
+  fill(ctx.main, body);
+  let bar = null;
+  const load = async () => {
+    try {
+      const since = Date.now() - RANGES[range];
+      const d = await api(`/api/v1/servers/${id}/processes/${pm}?since=${since}`);
+      const p = d.process;
+      const ev = await api(`/api/v1/events?server=${id}&app=${encodeURIComponent(p.name)}&limit=30`);
+      const up = p.status === 'online' && p.pm_uptime ? dur(Date.now() - p.pm_uptime) : '–';
+      const tabs = h('span', { class: 'tabs' }, Object.keys(RANGES).map((r) => h('button', {
+        type: 'button', 'aria-pressed': String(r === range),
+        onclick: () => { range = r; setQuery({ range: r }); load(); },
+      }, r)));
+      if (!bar && can('operator')) bar = actions(d, () => load());
+      const metrics = Object.entries(p.metrics || {});
+      fill(body,
+        h('h1', {}, p.name, status(p.status), h('span', { class: 'muted' }, 'on '), h('a', { href: link(`/servers/${id}`) }, d.server)),
+        h('div', { class: 'cards' },
+          figure('CPU', pct(p.cpu)), figure('memory', bytes(p.memory)), figure('uptime', up),
+          figure('restarts', `${p.restart_time}${p.unstable_restarts ? ` (${p.unstable_restarts} unstable)` : ''}`),
+          figure('pid', h('code', {}, p.pid || '–')), figure('instance', `#${p.pm_id} · ${p.exec_mode.replace('_mode', '')}`),
+          figure('namespace', p.namespace), figure('started', p.pm_uptime ? abs(p.pm_uptime) : '–')),
+        bar,
+        h('div', { class: 'row' }, h('h2', {}, 'History'), tabs),
+        charts(d, range),
+        h('h2', {}, 'Custom metrics'),
+        metrics.length ? h('dl', { class: 'kv panel' }, metrics.map(([k, v]) => [h('dt', {}, k), h('dd', {}, metricValue(v))]))
+          : h('p', { class: 'muted' }, 'None reported (an app adds them with @pm2/io).'),
+        h('h2', {}, 'Revision'), h('div', { class: 'panel' }, versionBlock(p.versioning)),
+        h('h2', {}, 'Restarts and events'), timeline(ev.events),
+        h('p', {}, h('a', { href: link(`/events?server=${id}&app=${encodeURIComponent(p.name)}`) }, 'All events of this app')));
+    } catch (e) {
+      fill(body, e.status === 404
+        ? h('div', { class: 'notice' }, 'This process is not in its server\'s last report (deleted, or the server is offline). ', h('a', { href: link(`/events?server=${id}`) }, 'See the server\'s events'), '.')
+        : failure(e));
+    }
+  };
+  await load();
+  const reload = live.throttle(load, 1000);
+  ctx.onCleanup(live.on(['process_status', 'restart', 'version', 'event', 'server_down', 'server_up'],
+    (c) => { if (c.server_id === id) reload(); }, load));
+  ctx.onCleanup(live.samples(load, 5000));
+}

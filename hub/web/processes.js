@@ -1,0 +1,113 @@
+// Processes: every process of every server in one table, like `pmr list`
+// for the fleet. Sort, filter, group by app; a status change (a crash, a
+// restart) changes its row the moment the change feed brings it.
+
+import { api } from './api.js';
+import * as live from './live.js';
+import { inBucket, link, setQuery } from './nav.js';
+import { grid, nextSort, parseSort, sortParam } from './table.js';
+import { bytes, dur, failure, fill, h, pct, revision, search, select, status } from './ui.js';
+
+function uptime(p) {
+  return p.status === 'online' && p.pm_uptime ? Date.now() - p.pm_uptime : -1;
+}
+
+/** The process table's columns (the server column on the fleet-wide list). */
+export function processColumns(withServer) {
+  return [
+    { key: 'status', label: 'Status', cell: (p) => status(p.server_online === false ? 'offline' : p.status) },
+    { key: 'name', label: 'App', cell: (p) => h('a', { href: link(`/servers/${p.server_id}/processes/${p.pm_id}`) }, p.name) },
+    withServer && { key: 'server', label: 'Server', cell: (p) => h('a', { href: link(`/servers/${p.server_id}`) }, p.server) },
+    { key: 'pm_id', label: 'id', num: true, minor: true },
+    { key: 'namespace', label: 'Namespace', minor: true },
+    { key: 'pid', label: 'pid', num: true, minor: true, cell: (p) => h('code', {}, p.pid || '–') },
+    { key: 'uptime', label: 'Uptime', num: true, minor: true, value: uptime, cell: (p) => (uptime(p) >= 0 ? dur(uptime(p)) : '–') },
+    { key: 'restart_time', label: '↺', num: true, phoneLabel: true },
+    { key: 'cpu', label: 'CPU', num: true, phoneLabel: true, cell: (p) => pct(p.cpu) },
+    { key: 'memory', label: 'Memory', num: true, phoneLabel: true, cell: (p) => bytes(p.memory) },
+    { key: 'revision', label: 'Revision', minor: true, value: (p) => p.versioning?.revision || '', cell: (p) => revision(p.versioning) },
+    { key: 'exec_mode', label: 'Mode', minor: true, cell: (p) => (p.exec_mode || '').replace('_mode', '') },
+  ].filter(Boolean);
+}
+
+function matches(p, q) {
+  if (!q) return true;
+  const hay = [p.name, p.server, p.namespace, p.status, p.versioning?.revision, p.versioning?.branch].join(' ').toLowerCase();
+  return q.toLowerCase().split(/\s+/).every((w) => hay.includes(w));
+}
+
+/** Rows grouped under one header row per app, with the app's totals. */
+function grouped(rows) {
+  const apps = new Map();
+  for (const p of rows) {
+    if (!apps.has(p.name)) apps.set(p.name, []);
+    apps.get(p.name).push(p);
+  }
+  const out = [];
+  for (const [name, ps] of [...apps].sort(([a], [b]) => a.localeCompare(b))) {
+    const online = ps.filter((p) => p.status === 'online').length;
+    const cpu = ps.reduce((a, p) => a + p.cpu, 0);
+    const memory = ps.reduce((a, p) => a + p.memory, 0);
+    const servers = new Set(ps.map((p) => p.server_id)).size;
+    out.push({ group: `${name} · ${online}/${ps.length} online on ${servers} server${servers === 1 ? '' : 's'} · ${pct(cpu)} · ${bytes(memory)}` });
+    out.push(...ps);
+  }
+  return out;
+}
+
+/** The processes page. */
+export async function render(ctx) {
+  const { main, query } = ctx;
+  let q = query.get('q') || '';
+  let st = query.get('status') || '';
+  let group = query.get('group') === 'app';
+  let sort = parseSort(query, null);
+  let limit = 500;
+  let procs = [];
+  const list = h('div');
+  const summary = h('span', { class: 'count' });
+  const draw = () => {
+    const shown = procs.filter((p) => inBucket(p.bucket) && matches(p, q) && (!st || p.status === st));
+    const errored = shown.filter((p) => p.status === 'errored').length;
+    fill(summary, `${shown.length} processes${errored ? `, ${errored} errored` : ''}`);
+    const columns = processColumns(true);
+    fill(list, grid({
+      columns, rows: group ? grouped(shown) : shown, sort: group ? null : sort, limit,
+      href: (p) => link(`/servers/${p.server_id}/processes/${p.pm_id}`),
+      onSort: group ? null : (k) => { sort = nextSort(sort, k); setQuery({ sort: sortParam(sort) }); draw(); },
+      more: () => { limit += 1000; draw(); },
+    }));
+  };
+  const load = async () => {
+    try {
+      procs = await api('/api/v1/processes');
+      draw();
+    } catch (e) {
+      fill(list, failure(e));
+    }
+  };
+  const statuses = ['online', 'errored', 'stopped', 'launching', 'stopping', 'waiting restart'];
+  fill(main,
+    h('h1', {}, 'Processes', summary),
+    h('div', { class: 'filters' },
+      search(q, (v) => { q = v; setQuery({ q }); draw(); }, 'Search apps, servers, revisions'),
+      select([['', 'All statuses'], ...statuses.map((s) => [s, s])], st,
+        (v) => { st = v; setQuery({ status: st }); draw(); }, 'Status'),
+      h('label', { class: 'row' }, h('input', {
+        type: 'checkbox', checked: group,
+        onchange: (e) => { group = e.target.checked; setQuery({ group: group ? 'app' : '' }); draw(); },
+      }), 'Group by app')),
+    list);
+  await load();
+  const reload = live.throttle(load, 1000);
+  ctx.onCleanup(live.on(['process_status', 'restart', 'process_removed', 'server_up', 'server_down', 'version'], (c) => {
+    // The row changes at once; the figures follow with the reload.
+    if (c.type === 'process_status') {
+      const p = procs.find((x) => x.server_id === c.server_id && x.pm_id === c.pm_id);
+      if (p) { p.status = c.status; draw(); }
+    }
+    reload();
+  }, load));
+  const tick = setInterval(load, 10000);
+  ctx.onCleanup(() => clearInterval(tick));
+}

@@ -1,0 +1,103 @@
+//! Live updates and roles in the browser: a `kill -9` on the agent changes
+//! the process's row on an open page without a reload; an operator
+//! restarts the app from its page; a viewer gets no action buttons and
+//! the hub refuses (403) a forged POST made with the viewer's session; a
+//! request without the CSRF token is refused even for an operator.
+
+use serde_json::json;
+
+use super::cdp::Browser;
+use super::{agent_with_app, base, pid, sign_in, snap, user};
+use crate::harness::{Hub, Tls, wait_until};
+
+/// A POST to the actions API from inside the page, with or without the
+/// session's CSRF token; returns the status.
+fn post_action(b: &mut Browser, with_csrf: bool) -> i64 {
+    let js = format!(
+        "(async () => {{
+            const me = await (await fetch('/api/v1/session')).json();
+            const headers = {{ 'Content-Type': 'application/json' }};
+            if ({with_csrf}) headers['X-CSRF-Token'] = me.csrf;
+            const r = await fetch('/api/v1/actions', {{ method: 'POST', headers,
+                body: JSON.stringify({{ server: 'web-1', action: 'restart', targets: ['api'] }}) }});
+            return r.status;
+        }})()"
+    );
+    b.eval(&js).as_i64().unwrap()
+}
+
+#[test]
+fn a_crash_shows_live_and_roles_hold_in_the_browser() {
+    let hub = Hub::start(Tls::None);
+    let agent = agent_with_app(&hub, "web-1", "release one");
+    let op = user(&hub, "op@example.com", "operator");
+    let viewer = user(&hub, "viewer@example.com", "viewer");
+
+    let mut b = Browser::launch(1280, 800);
+    sign_in(&mut b, &hub, "op@example.com", &op);
+    b.goto(&format!("{}/processes", base(&hub)));
+    let restarts = "[...document.querySelectorAll('main tbody tr')].find(r => r.innerText.includes('web-1'))?.children[7]?.textContent";
+    b.wait(
+        "the api row with 0 restarts",
+        &format!("{restarts} === '0'"),
+    );
+    // A marker that a reload would wipe.
+    b.eval("window.__still_here = true");
+    let before = pid(&agent);
+    nix_kill(before);
+    b.wait(
+        "the row showing the restart",
+        &format!("{restarts} === '1'"),
+    );
+    assert_eq!(
+        b.eval("window.__still_here === true"),
+        json!(true),
+        "the page reloaded"
+    );
+
+    // The operator restarts the app from its page and sees the result.
+    b.goto(&format!("{}/servers/1/processes/0", base(&hub)));
+    b.click("button", "Restart");
+    b.wait(
+        "the agent's answer",
+        "document.querySelector('.result')?.innerText.includes('restart done')",
+    );
+    snap(&mut b, "process-after-restart");
+    wait_until("the agent restarted it", || {
+        let list = agent.jlist();
+        let p = list.iter().find(|p| p["name"] == "api")?;
+        (p["pm2_env"]["restart_time"].as_i64()? >= 2).then_some(())
+    });
+    // Without the CSRF token, even an operator's session is refused.
+    assert_eq!(post_action(&mut b, false), 403);
+    assert_eq!(post_action(&mut b, true), 202);
+    drop(b);
+
+    // A viewer sees the page without any action, and a forged POST with
+    // the viewer's own session and CSRF token is refused by the hub.
+    let mut v = Browser::launch(1280, 800);
+    sign_in(&mut v, &hub, "viewer@example.com", &viewer);
+    v.goto(&format!("{}/servers/1/processes/0", base(&hub)));
+    v.wait(
+        "the process page",
+        "document.querySelector('main').innerText.includes('History')",
+    );
+    let buttons =
+        v.eval("[...document.querySelectorAll('main button')].map(b => b.textContent).join(',')");
+    let buttons = buttons.as_str().unwrap();
+    for verb in ["Restart", "Stop", "Delete", "Scale"] {
+        assert!(!buttons.contains(verb), "viewer sees {verb}: {buttons}");
+    }
+    assert!(!v.text().contains("Keys"), "no admin pages for a viewer");
+    assert_eq!(post_action(&mut v, true), 403);
+    snap(&mut v, "process-viewer");
+    assert!(v.errors.is_empty(), "{:?}", v.errors);
+}
+
+fn nix_kill(pid: i64) {
+    let ok = std::process::Command::new("kill")
+        .args(["-9", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(ok.success());
+}

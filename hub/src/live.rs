@@ -247,6 +247,15 @@ impl Live {
         });
     }
 
+    /// Sends a message to a connected server's session; false when it is
+    /// not connected or its queue is full.
+    pub fn send(&self, server: i64, msg: HubMsg) -> bool {
+        let sessions = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
+        sessions
+            .get(&server)
+            .is_some_and(|s| s.to_agent.try_send(msg).is_ok())
+    }
+
     /// Sends an action to a connected server; the receiver yields its result.
     pub fn send_action(
         &self,

@@ -30,6 +30,8 @@ pub struct Metrics {
     pub ingest_lag: Histogram,
     /// Process series left out because of the cap.
     pub series_dropped: IntGauge,
+    /// Open live log views.
+    pub log_viewers: IntGauge,
     proc_registry: Registry,
     rendering: std::sync::Mutex<()>,
     cpu: GaugeVec,
@@ -109,6 +111,8 @@ impl Metrics {
         registry.register(Box::new(writer.queued.clone()))?;
         registry.register(Box::new(changes.clone()))?;
         registry.register(Box::new(series_dropped.clone()))?;
+        let log_viewers = IntGauge::new("pmr_hub_log_viewers", "Open live log views")?;
+        registry.register(Box::new(log_viewers.clone()))?;
         let proc_registry = Registry::new();
         let gauge = |name: &str, help: &str, labels: &[&str]| -> anyhow::Result<GaugeVec> {
             let g = GaugeVec::new(Opts::new(name, help), labels)?;
@@ -159,6 +163,7 @@ impl Metrics {
             changes,
             ingest_lag,
             series_dropped,
+            log_viewers,
         })
     }
 

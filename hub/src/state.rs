@@ -38,7 +38,7 @@ impl Hub {
         let writer = ingest::writer::Writer::spawn(store.clone(), metrics.writer.clone())?;
         let live = Arc::new(live::Live::default());
         Ok(Arc::new(Self {
-            ingest: ingest::Ingest::new(live.clone(), writer),
+            ingest: ingest::Ingest::new(live.clone(), writer, metrics.log_viewers.clone()),
             logins: Default::default(),
             config,
             store,

@@ -5,6 +5,7 @@
 
 import { api, can } from './api.js';
 import * as live from './live.js';
+import { logPanel } from './logs.js';
 import { inBucket, link, setQuery } from './nav.js';
 import { processColumns } from './processes.js';
 import { grid, nextSort, parseSort, sortParam } from './table.js';
@@ -137,9 +138,12 @@ export async function renderServer(ctx) {
   const id = Number(ctx.params[0]);
   const body = h('div');
   fill(ctx.main, body);
+  let logs = null;
+  ctx.onCleanup(() => logs && logs.close());
   const load = async () => {
     try {
       const s = await api(`/api/v1/servers/${id}`);
+      if (!logs) logs = logPanel(id, null);
       const rows = s.processes.map((p) => ({ ...p, server: s.name, server_id: s.id, server_online: s.online }));
       fill(body,
         h('h1', {}, s.name, h('span', { class: 'pill' }, s.bucket), h('code', { class: 'muted' }, s.machine_id)),
@@ -147,7 +151,8 @@ export async function renderServer(ctx) {
         h('h2', {}, `Processes (${rows.length})`),
         grid({ columns: processColumns(false), rows, sort: { key: 'name', dir: 1 },
           href: (p) => link(`/servers/${id}/processes/${p.pm_id}`) }),
-        h('p', {}, h('a', { href: link(`/events?server=${id}`) }, `Events of ${s.name}`)));
+        h('p', {}, h('a', { href: link(`/events?server=${id}`) }, `Events of ${s.name}`)),
+        h('h2', {}, 'Live logs of every app'), logs.el);
     } catch (e) {
       fill(body, e.status === 404
         ? h('div', { class: 'notice' }, `Server ${id} is not connected and has no live data: `, h('a', { href: link(`/events?server=${id}`) }, 'see its events'), '.')

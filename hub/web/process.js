@@ -5,6 +5,7 @@
 import { api, can } from './api.js';
 import { chart } from './chart.js';
 import * as live from './live.js';
+import { logPanel } from './logs.js';
 import { link, setQuery } from './nav.js';
 import { abs, ago, bytes, confirm, dur, failure, fill, h, pct, revision, status } from './ui.js';
 
@@ -113,6 +114,8 @@ export async function render(ctx) {
   const body = h('div');
   fill(ctx.main, body);
   let bar = null;
+  let logs = null;
+  ctx.onCleanup(() => logs && logs.close());
   const load = async () => {
     try {
       const since = Date.now() - RANGES[range];
@@ -126,6 +129,7 @@ export async function render(ctx) {
       }, r)));
       if (!bar && can('operator')) bar = actions(d, () => load());
       const metrics = Object.entries(p.metrics || {});
+      if (!logs) logs = logPanel(id, p.name);
       fill(body,
         h('h1', {}, p.name, status(p.status), h('span', { class: 'muted' }, 'on '), h('a', { href: link(`/servers/${id}`) }, d.server)),
         h('div', { class: 'cards' },
@@ -136,6 +140,7 @@ export async function render(ctx) {
         bar,
         h('div', { class: 'row' }, h('h2', {}, 'History'), tabs),
         charts(d, range),
+        h('h2', {}, 'Live logs'), logs.el,
         h('h2', {}, 'Custom metrics'),
         metrics.length ? h('dl', { class: 'kv panel' }, metrics.map(([k, v]) => [h('dt', {}, k), h('dd', {}, metricValue(v))]))
           : h('p', { class: 'muted' }, 'None reported (an app adds them with @pm2/io).'),

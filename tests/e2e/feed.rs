@@ -67,3 +67,77 @@ fn a_crash_on_an_agent_reaches_a_follower_of_the_change_feed() {
     }
     assert!(exit && restart);
 }
+
+/// Reads a server-sent events stream from `path` with the hub's token;
+/// returns its `data:` lines as they come.
+fn follow(hub: &Hub, path: &str) -> impl Iterator<Item = serde_json::Value> + use<> {
+    let mut s = TcpStream::connect(("127.0.0.1", hub.port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\n\r\n",
+        hub.token
+    )
+    .unwrap();
+    let lines = BufReader::new(s).lines();
+    lines.filter_map(|l| {
+        let l = l.expect("the stream went quiet");
+        let data = l.strip_prefix("data: ")?;
+        Some(serde_json::from_str(data).unwrap())
+    })
+}
+
+#[test]
+fn log_lines_flow_only_while_someone_watches() {
+    let hub = Hub::start(Tls::None);
+    let agent = Agent::new();
+    agent.write(
+        "a.sh",
+        "while true; do echo \"a-line $(date +%s%N)\"; sleep 0.2; done\n",
+    );
+    agent.write(
+        "b.sh",
+        "while true; do printf '\\033[31mb-err\\033[0m\\n' >&2; sleep 0.2; done\n",
+    );
+    agent.ok(&["start", "a.sh", "--name", "a"]);
+    agent.ok(&["start", "b.sh", "--name", "b"]);
+    agent.link(&hub, "web-1", &[]);
+    wait_until("both apps on the hub", || hub.process("web-1", "b"));
+    let id = hub.server("web-1").unwrap()["id"].as_i64().unwrap();
+    assert_eq!(
+        crate::hostile_ws::metric(&hub, "pmr_hub_log_viewers"),
+        Some(0.0)
+    );
+    {
+        // One app: its lines only.
+        let mut a = follow(&hub, &format!("/api/v1/servers/{id}/logs?app=a"));
+        let batch = a.next().unwrap();
+        let lines = batch["lines"].as_array().unwrap();
+        assert!(!lines.is_empty());
+        for l in lines {
+            assert_eq!(l["app"], "a", "{l}");
+            assert_eq!(l["stream"], "out");
+            assert!(l["line"].as_str().unwrap().starts_with("a-line "), "{l}");
+        }
+        // Every app: the other's error lines too, colour codes removed.
+        let all = follow(&hub, &format!("/api/v1/servers/{id}/logs"));
+        let b = all
+            .flat_map(|batch| batch["lines"].as_array().unwrap().clone())
+            .find(|l| l["app"] == "b")
+            .unwrap();
+        assert_eq!(
+            (b["stream"].as_str(), b["line"].as_str()),
+            (Some("err"), Some("b-err"))
+        );
+        let open = crate::hostile_ws::metric(&hub, "pmr_hub_log_viewers").unwrap();
+        assert!(open >= 1.0, "{open} viewers");
+    }
+    // Both streams closed: the hub stops counting them, and asks the agent
+    // to stop (the next stream starts from new lines only).
+    wait_until("no viewer left", || {
+        (crate::hostile_ws::metric(&hub, "pmr_hub_log_viewers") == Some(0.0)).then_some(())
+    });
+    // A server the token cannot see, or that does not exist: 404.
+    let (status, _) = hub.http("GET", "/api/v1/servers/999/logs", None, true);
+    assert_eq!(status, 404);
+}

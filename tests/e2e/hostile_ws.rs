@@ -138,7 +138,7 @@ async fn a_full_pool_gives_a_newcomer_the_oldest_place_of_the_heaviest_address()
 }
 
 /// A value from the hub's `/metrics`, by series (name and labels as printed).
-fn metric(hub: &Hub, series: &str) -> Option<f64> {
+pub(crate) fn metric(hub: &Hub, series: &str) -> Option<f64> {
     let (_, text) = hub.http("GET", "/metrics", None, false);
     text.as_str()?
         .lines()

@@ -2,6 +2,7 @@
 //! lifecycle events and 10-second rollups into the [`outbox::Outbox`] whether
 //! or not the hub is reachable. Supervision never waits on either.
 
+mod follow;
 pub mod host;
 pub mod outbox;
 mod session;

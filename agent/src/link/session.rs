@@ -265,8 +265,17 @@ async fn session(d: &Arc<Daemon>, shared: &Arc<Shared>, t: &Target) -> Result<()
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     let (results_tx, mut results) = mpsc::channel::<ActionResult>(16);
     let mut heard = tokio::time::Instant::now();
+    let mut follow = super::follow::Follow::default();
+    let mut flush = tokio::time::interval(super::follow::EVERY);
+    flush.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
+            ev = follow.next() => follow.absorb(ev),
+            _ = flush.tick(), if follow.active() => {
+                if let Some(batch) = follow.take() {
+                    send(&mut ws, &AgentMsg::Logs(batch)).await?;
+                }
+            }
             () = tokio::time::sleep_until(heard + HUB_SILENCE) => {
                 return Err(format!("no word from the hub for {}s", HUB_SILENCE.as_secs()));
             }
@@ -303,6 +312,14 @@ async fn session(d: &Arc<Daemon>, shared: &Arc<Shared>, t: &Target) -> Result<()
                     Some(Ok(Message::Close(f))) => return Err(close_reason(f)),
                     Some(Ok(_)) => continue,
                 };
+                // A message type from a newer hub is skipped, not fatal:
+                // hubs add types only for agents to ignore safely.
+                if let Ok(v) = serde_json::from_str::<serde_json::Value>(&text)
+                    && v["type"].as_str().is_some_and(|t| !HUB_TYPES.contains(&t))
+                {
+                    tracing::debug!("skipping a hub message of unknown type");
+                    continue;
+                }
                 let Ok(msg) = serde_json::from_str::<HubMsg>(&text) else {
                     let _ = ws.close(Some(tokio_tungstenite::tungstenite::protocol::CloseFrame {
                         code: CloseCode::from(close::BAD_FRAME),
@@ -319,12 +336,16 @@ async fn session(d: &Arc<Daemon>, shared: &Arc<Shared>, t: &Target) -> Result<()
                             let _ = tx.send(run_action(&d, req).await).await;
                         });
                     }
+                    HubMsg::Logs { apps } => follow.set(d, apps),
                     HubMsg::Hello { .. } | HubMsg::Welcome { .. } => {}
                 }
             }
         }
     }
 }
+
+/// The `type`s of [`HubMsg`] this agent knows.
+const HUB_TYPES: [&str; 6] = ["hello", "welcome", "ack", "resend", "action", "logs"];
 
 /// Snapshots between two fresh readings of the custom metrics.
 const METRICS_EVERY: u64 = 5;

@@ -197,6 +197,10 @@ async fn ingest(
             hub.ingest.action_result(server_id, r, now).await?;
             None
         }
+        AgentMsg::Logs(b) => {
+            hub.ingest.log_lines(server_id, b);
+            None
+        }
         AgentMsg::Auth { .. } => unreachable!("refused by limits::message"),
     })
 }

@@ -20,6 +20,7 @@ mod doc;
 pub mod error;
 mod events;
 pub mod extract;
+mod logs;
 pub(crate) mod ops;
 mod processes;
 mod schema;
@@ -74,6 +75,7 @@ fn protected() -> OpenApiRouter<Arc<Hub>> {
         .routes(json_405(routes!(actions::create_action)))
         .routes(json_405(routes!(actions::get_action)))
         .routes(json_405(routes!(changes::follow_changes)))
+        .routes(json_405(routes!(logs::follow_logs)))
         .routes(json_405(routes!(session::who, session::sign_out)))
         .routes(json_405(routes!(session::list_audit)))
         .routes(json_405(routes!(

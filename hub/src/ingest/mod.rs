@@ -5,12 +5,13 @@
 //! the store or the live state's processes any other way.
 
 pub mod feed;
+pub mod logs;
 pub mod snapshot;
 pub mod writer;
 
 use std::sync::Arc;
 
-use pmr_shared::link::messages::{ActionResult, Event, Rollup, Snapshot};
+use pmr_shared::link::messages::{ActionResult, Event, LogBatch, Rollup, Snapshot};
 
 use crate::live::{Attached, Live, ServerView};
 use crate::store::{StoreError, StoreResult, Write, Written};
@@ -23,6 +24,8 @@ pub struct Ingest {
     /// The store's single writer.
     pub writer: Writer,
     feed: Feed,
+    /// Live log viewers, and the lines agents send for them.
+    pub logs: Arc<logs::LogTap>,
 }
 
 fn unexpected(w: Written) -> StoreError {
@@ -30,9 +33,11 @@ fn unexpected(w: Written) -> StoreError {
 }
 
 impl Ingest {
-    /// Ingest over `live`, writing through `writer`.
-    pub fn new(live: Arc<Live>, writer: Writer) -> Self {
+    /// Ingest over `live`, writing through `writer`; `log_viewers` counts
+    /// open log views.
+    pub fn new(live: Arc<Live>, writer: Writer, log_viewers: prometheus::IntGauge) -> Self {
         Self {
+            logs: Arc::new(logs::LogTap::new(live.clone(), log_viewers)),
             live,
             writer,
             feed: Feed::default(),
@@ -73,12 +78,20 @@ impl Ingest {
             name: view.name.clone(),
             bucket: view.bucket.clone(),
         };
+        let server_id = view.id;
         let attached = self.live.attach(view, key_id);
+        // Viewers waiting for this server's output get it from the new session.
+        self.logs.attached(server_id);
         // A session replacing another of the same server is no news.
         if !attached.replaced {
             self.feed.publish(change);
         }
         attached
+    }
+
+    /// Output lines for the server's log viewers (never stored).
+    pub fn log_lines(&self, server_id: i64, batch: LogBatch) {
+        self.logs.publish(server_id, batch);
     }
 
     /// A session ends.

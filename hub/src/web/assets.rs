@@ -73,6 +73,7 @@ assets! {
     "process.js" => JS,
     "versions.js" => JS,
     "events.js" => JS,
+    "logs.js" => JS,
     "admin.js" => JS,
     "login.js" => JS,
     "icon.svg" => "image/svg+xml",

@@ -26,6 +26,10 @@ pub const MAX_METRICS: usize = 64;
 pub const MAX_METRIC_VALUE: usize = 256;
 /// Longest `versioning` object, as compact JSON (bytes).
 pub const MAX_VERSIONING: usize = 4096;
+/// Longest output line in a log batch (bytes); agents cut longer ones.
+pub const MAX_LOG_LINE: usize = 4096;
+/// Most lines in one log batch.
+pub const MAX_LOG_LINES: usize = 500;
 /// Statuses a process may report (pm2's words).
 pub const STATUSES: &[&str] = &[
     "launching",
@@ -209,6 +213,27 @@ pub fn message(msg: &AgentMsg) -> Checked {
                 return bad("message", "too long");
             }
             Ok(())
+        }
+        AgentMsg::Logs(b) => {
+            if b.lines.len() > MAX_LOG_LINES {
+                return bad("lines", "too many entries");
+            }
+            b.lines.iter().enumerate().try_for_each(|(i, l)| {
+                let at = |f: &'static str| move || format!("lines[{i}].{f}");
+                named(text_ok(&l.app, MAX_NAME), at("app"))?;
+                if l.stream != "out" && l.stream != "err" {
+                    return bad(at("stream")(), "not out or err");
+                }
+                // Tabs are output; other control characters (colour codes)
+                // are removed by the agent.
+                if l.line.len() > MAX_LOG_LINE {
+                    return bad(at("line")(), "too long");
+                }
+                if l.line.chars().any(|c| c.is_control() && c != '\t') {
+                    return bad(at("line")(), "control character");
+                }
+                Ok(())
+            })
         }
         AgentMsg::Auth { .. } => bad("type", "auth after the handshake"),
     }

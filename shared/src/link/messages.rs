@@ -99,6 +99,12 @@ pub enum HubMsg {
     Resend,
     /// Run an action on the agent.
     Action(ActionRequest),
+    /// Follow the output of these apps (`*`: every app) until the next
+    /// `logs`; an empty list stops. Sent while someone watches a log view.
+    Logs {
+        /// App names, or `*`.
+        apps: Vec<String>,
+    },
 }
 
 /// Agent to hub.
@@ -132,6 +138,33 @@ pub enum AgentMsg {
     Rollup(Rollup),
     /// Outcome of an [`HubMsg::Action`].
     ActionResult(ActionResult),
+    /// Lines of followed apps' output (see [`HubMsg::Logs`]).
+    Logs(LogBatch),
+}
+
+/// Output lines of followed apps, a few times a second at most.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct LogBatch {
+    /// The lines, oldest first.
+    pub lines: Vec<LogLine>,
+    /// Lines left out since the last batch (over the rate or size limits).
+    #[serde(default)]
+    pub dropped: u64,
+}
+
+/// One line an app wrote.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LogLine {
+    /// Agent clock, Unix ms.
+    pub at: i64,
+    /// Instance id.
+    pub pm_id: u32,
+    /// App name.
+    pub app: String,
+    /// `out` or `err`.
+    pub stream: String,
+    /// The line, without its newline; control characters other than tab removed.
+    pub line: String,
 }
 
 /// Streams the hub acknowledges.

@@ -2,7 +2,8 @@
 //! the process's row on an open page without a reload; an operator
 //! restarts the app from its page; a viewer gets no action buttons and
 //! the hub refuses (403) a forged POST made with the viewer's session; a
-//! request without the CSRF token is refused even for an operator.
+//! request without the CSRF token is refused even for an operator; the
+//! app's output streams into its page.
 
 use serde_json::json;
 
@@ -63,6 +64,11 @@ fn a_crash_shows_live_and_roles_hold_in_the_browser() {
         "document.querySelector('.result')?.innerText.includes('restart done')",
     );
     snap(&mut b, "process-after-restart");
+    // The app's output streams into the page while it is open.
+    b.wait(
+        "log lines in the page",
+        "document.querySelector('pre.logs')?.innerText.includes('tick ')",
+    );
     wait_until("the agent restarted it", || {
         let list = agent.jlist();
         let p = list.iter().find(|p| p["name"] == "api")?;

@@ -1,0 +1,137 @@
+//! Live logs for the hub: while the hub asks (someone has a log view open),
+//! the session follows the daemon's log bus for the named apps and sends
+//! what they write in small batches. The bus never waits for a follower,
+//! so the apps' log files are never slowed: a follower that falls behind
+//! loses lines, and the next batch says how many.
+
+use std::collections::HashSet;
+
+use pmr_shared::link::limits::MAX_LOG_LINE;
+use pmr_shared::link::messages::{LogBatch, LogLine};
+use tokio::sync::broadcast::{self, error::RecvError};
+
+use crate::daemon::state::Daemon;
+use crate::supervisor::logs::LogEvent;
+use crate::supervisor::now_ms;
+
+/// Most lines in one batch; batches go at most every [`EVERY`].
+pub(super) const BATCH_LINES: usize = 100;
+/// Most bytes of lines in one batch.
+const BATCH_BYTES: usize = 128 * 1024;
+/// How often a batch may go.
+pub(super) const EVERY: std::time::Duration = std::time::Duration::from_millis(250);
+
+/// What the hub asked to follow, and the batch being filled.
+#[derive(Default)]
+pub(super) struct Follow {
+    apps: HashSet<String>,
+    rx: Option<broadcast::Receiver<LogEvent>>,
+    batch: LogBatch,
+    bytes: usize,
+}
+
+impl Follow {
+    /// Follows `apps` (`*`: all) from now on; an empty list stops.
+    pub(super) fn set(&mut self, d: &Daemon, apps: Vec<String>) {
+        self.apps = apps.into_iter().collect();
+        if self.apps.is_empty() {
+            self.rx = None;
+            self.batch = LogBatch::default();
+            self.bytes = 0;
+        } else if self.rx.is_none() {
+            self.rx = Some(d.log_bus.subscribe());
+        }
+    }
+
+    /// Whether the hub wants lines.
+    pub(super) fn active(&self) -> bool {
+        self.rx.is_some()
+    }
+
+    /// The next chunk from the bus; never resolves while not following.
+    pub(super) async fn next(&mut self) -> Result<LogEvent, RecvError> {
+        match &mut self.rx {
+            Some(rx) => rx.recv().await,
+            None => std::future::pending().await,
+        }
+    }
+
+    /// Takes a chunk (or the news that some were missed) into the batch.
+    pub(super) fn absorb(&mut self, ev: Result<LogEvent, RecvError>) {
+        let ev = match ev {
+            Ok(ev) => ev,
+            // The bus drops chunks, not lines: one chunk is counted as one line.
+            Err(RecvError::Lagged(n)) => return self.batch.dropped += n,
+            Err(RecvError::Closed) => return self.rx = None,
+        };
+        if !self.apps.contains("*") && !self.apps.contains(&*ev.name) {
+            return;
+        }
+        let at = now_ms() as i64;
+        for line in ev.data.lines() {
+            let line = clean(line);
+            if self.batch.lines.len() >= BATCH_LINES || self.bytes + line.len() > BATCH_BYTES {
+                self.batch.dropped += 1;
+                continue;
+            }
+            self.bytes += line.len();
+            self.batch.lines.push(LogLine {
+                at,
+                pm_id: ev.pm_id,
+                app: ev.name.to_string(),
+                stream: ev.stream.to_string(),
+                line,
+            });
+        }
+    }
+
+    /// The batch to send, if it holds anything.
+    pub(super) fn take(&mut self) -> Option<LogBatch> {
+        if self.batch.lines.is_empty() && self.batch.dropped == 0 {
+            return None;
+        }
+        self.bytes = 0;
+        Some(std::mem::take(&mut self.batch))
+    }
+}
+
+/// A line as the hub accepts it: colour codes and other control characters
+/// (but tabs) removed, cut to [`MAX_LOG_LINE`] bytes on a character boundary.
+fn clean(line: &str) -> String {
+    let mut out = String::with_capacity(line.len().min(MAX_LOG_LINE));
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' && chars.peek() == Some(&'[') {
+            // A CSI sequence: parameters up to a final byte in @..~.
+            chars.next();
+            for f in chars.by_ref() {
+                if ('@'..='~').contains(&f) {
+                    break;
+                }
+            }
+            continue;
+        }
+        if c.is_control() && c != '\t' {
+            continue;
+        }
+        if out.len() + c.len_utf8() > MAX_LOG_LINE {
+            break;
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn colour_codes_and_control_characters_go_long_lines_are_cut() {
+        assert_eq!(clean("\u{1b}[31merror\u{1b}[0m\tdone\r"), "error\tdone");
+        assert_eq!(clean("a\u{7}b"), "ab");
+        let long = "é".repeat(MAX_LOG_LINE);
+        let cut = clean(&long);
+        assert!(cut.len() <= MAX_LOG_LINE && cut.chars().all(|c| c == 'é'));
+    }
+}

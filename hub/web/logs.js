@@ -1,0 +1,39 @@
+// A live log view: the lines a server's apps (or one app) write while the
+// view is open. The hub asks the agent for them only while a view is open.
+
+import { h } from './ui.js';
+
+const KEEP = 1000;
+
+/** A panel following `server`'s output (`app`, or every app); call close() on leave. */
+export function logPanel(server, app) {
+  const pre = h('pre', { class: 'logs', 'aria-live': 'off', tabindex: '0' });
+  const state = h('span', { class: 'muted' }, 'connecting…');
+  let paused = false;
+  let dropped = 0;
+  const pause = h('button', { type: 'button', class: 'small', onclick: () => {
+    paused = !paused;
+    pause.textContent = paused ? 'Resume' : 'Pause';
+  } }, 'Pause');
+  const clear = h('button', { type: 'button', class: 'small', onclick: () => pre.replaceChildren() }, 'Clear');
+  const q = app ? `?app=${encodeURIComponent(app)}` : '';
+  const src = new EventSource(`/api/v1/servers/${server}/logs${q}`);
+  src.onopen = () => { state.textContent = 'live: lines appear as they are written'; };
+  src.onerror = () => { state.textContent = 'disconnected: reconnecting…'; };
+  src.addEventListener('lines', (e) => {
+    const batch = JSON.parse(e.data);
+    dropped += batch.dropped;
+    if (dropped) state.textContent = `live; ${dropped} lines left out (over the rate limit)`;
+    if (paused) return;
+    const stick = pre.scrollTop + pre.clientHeight >= pre.scrollHeight - 4;
+    for (const l of batch.lines) {
+      const t = new Date(l.at).toLocaleTimeString();
+      pre.append(h('div', { class: l.stream === 'err' ? 'err' : null },
+        h('span', { class: 'muted' }, `${t} ${app ? '' : `${l.app} `}#${l.pm_id} `), l.line));
+    }
+    while (pre.childElementCount > KEEP) pre.firstElementChild.remove();
+    if (stick) pre.scrollTop = pre.scrollHeight;
+  });
+  const el = h('div', { class: 'panel stack' }, h('div', { class: 'row' }, state, h('span', { class: 'grow' }), pause, clear), pre);
+  return { el, close: () => src.close() };
+}

@@ -22,7 +22,9 @@ rm -rf "$ROOT/hub-data"
 keys=$("$HUB" --data-dir "$ROOT/hub-data" keys create --bucket demo)
 SECRET=$(awk '/^secret key:/ {print $3}' <<<"$keys")
 PUBLIC=$(awk '/^public key:/ {print $3}' <<<"$keys")
-TOKEN=$("$HUB" --data-dir "$ROOT/hub-data" tokens create --name demo)
+OWNER="owner@demo.local"
+PASSWORD=$("$HUB" --data-dir "$ROOT/hub-data" users add "$OWNER" --role owner | awk '/^password for/ {print $4}')
+TOKEN=$("$HUB" --data-dir "$ROOT/hub-data" tokens create --name demo --user "$OWNER" --role viewer)
 
 nohup "$HUB" --data-dir "$ROOT/hub-data" serve --listen "127.0.0.1:$HUB_PORT" --self-signed \
   >"$ROOT/hub.out" 2>"$ROOT/hub.log" &
@@ -40,8 +42,11 @@ for _ in $(seq 50); do "$PMR" link status | grep -q "status:   connected" && bre
 "$PMR" link status
 cat <<MSG
 
-pmr-hub runs on https://127.0.0.1:$HUB_PORT (self-signed; SHA-256 $FP)
-and sees this machine as "demo-machine":
+The dashboard: https://127.0.0.1:$HUB_PORT/
+  sign in as $OWNER with password $PASSWORD
+  (made for this demo and shown once; the certificate is self-signed, so the
+  browser asks you to accept it: its SHA-256 fingerprint is $FP)
+It shows this machine as "demo-machine" with its app "demo". The same data for scripts:
   curl -sk -H "Authorization: Bearer $TOKEN" https://127.0.0.1:$HUB_PORT/api/v1/processes
   curl -sk https://127.0.0.1:$HUB_PORT/metrics | grep pmr_process
   curl -sk https://127.0.0.1:$HUB_PORT/api/v1/openapi.json   # the whole API, described

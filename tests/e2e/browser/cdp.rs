@@ -35,6 +35,11 @@ pub struct Browser {
 impl Browser {
     /// Starts the browser with a fresh profile and a page `width` × `height`.
     pub fn launch(width: u32, height: u32) -> Browser {
+        Self::launch_with(width, height, &[])
+    }
+
+    /// The same, with extra command-line flags.
+    pub fn launch_with(width: u32, height: u32, flags: &[&str]) -> Browser {
         let profile = tempfile::tempdir().unwrap();
         let mut child = Command::new(chromium_path())
             .args([
@@ -47,6 +52,7 @@ impl Browser {
                 "--remote-debugging-port=0",
                 "--hide-scrollbars",
             ])
+            .args(flags)
             .arg(format!("--window-size={width},{height}"))
             .arg(format!("--user-data-dir={}", profile.path().display()))
             .arg("about:blank")

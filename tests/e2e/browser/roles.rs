@@ -107,3 +107,32 @@ fn nix_kill(pid: i64) {
         .unwrap();
     assert!(ok.success());
 }
+
+#[test]
+fn over_tls_the_session_cookie_is_secure_and_the_dashboard_works() {
+    let hub = Hub::start(Tls::SelfSigned);
+    let owner = user(&hub, "owner@example.com", "owner");
+    // The hub's certificate is self-signed: this browser is told to accept
+    // it, as a person accepts it once.
+    let mut b = Browser::launch_with(1280, 800, &["--ignore-certificate-errors"]);
+    let https = format!("https://127.0.0.1:{}", hub.port);
+    b.goto(&format!("{https}/login"));
+    b.fill("input[name=email]", "owner@example.com");
+    b.fill("input[name=password]", &owner);
+    b.click("form button", "Sign in");
+    b.wait(
+        "the fleet",
+        "document.querySelector('h1')?.textContent.startsWith('Fleet')",
+    );
+    // The cookie is HttpOnly (invisible to scripts) and __Host- prefixed.
+    assert_eq!(b.eval("document.cookie"), json!(""));
+    let cookies = b.call("Network.getCookies", json!({"urls": [https.clone()]}));
+    let c = &cookies["cookies"][0];
+    assert_eq!(c["name"], "__Host-pmr_session", "{cookies}");
+    assert_eq!(
+        (c["secure"].as_bool(), c["httpOnly"].as_bool()),
+        (Some(true), Some(true))
+    );
+    assert_eq!(c["sameSite"], "Lax");
+    assert!(b.errors.is_empty(), "{:?}", b.errors);
+}

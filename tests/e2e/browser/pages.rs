@@ -58,6 +58,25 @@ fn the_owner_sets_up_the_hub_and_sees_every_page() {
         b.wait(&format!("{name} showing {expect}"), &js);
         snap(&mut b, &format!("{name}-light"));
     }
+    // The first load of a page, assets and API answers, fresh cache:
+    // transferred bytes as the browser counts them (gzip on the wire).
+    b.call("Network.enable", serde_json::json!({}));
+    b.call("Network.clearBrowserCache", serde_json::json!({}));
+    b.goto(&format!("{}/processes", base(&hub)));
+    b.wait(
+        "the processes page",
+        "document.querySelector('main').innerText.includes('web-2')",
+    );
+    let bytes = b.eval(
+        "performance.getEntriesByType('navigation').concat(performance.getEntriesByType('resource'))\
+         .reduce((a, e) => a + e.transferSize, 0)",
+    );
+    let bytes = bytes.as_f64().unwrap();
+    eprintln!("first load of /processes: {bytes} bytes on the wire");
+    assert!(
+        bytes > 5_000.0 && bytes < 150_000.0,
+        "first load: {bytes} bytes"
+    );
     let versions = {
         b.goto(&format!("{}/versions", base(&hub)));
         b.wait(

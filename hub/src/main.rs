@@ -63,6 +63,13 @@ enum Command {
         /// and connection it is allowed, while the agents are measured.
         #[arg(long, default_value_t = 0)]
         hostile: usize,
+        /// Simulated dashboard tabs following the change feed, timing crashes.
+        #[arg(long, default_value_t = 0)]
+        dashboards: usize,
+        /// After measuring, keep the fleet up this many seconds and print a
+        /// dashboard login, to look at it (and time API calls).
+        #[arg(long, default_value_t = 0)]
+        hold: u64,
     },
 }
 
@@ -212,6 +219,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             seconds,
             probes,
             hostile,
+            dashboards,
+            hold,
         } => {
             pmr_hub::bench::run(pmr_hub::bench::BenchArgs {
                 agents,
@@ -219,6 +228,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 seconds,
                 probes,
                 hostile,
+                dashboards,
+                hold,
             })?;
         }
         Command::Users(cmd) => users(&open_store(&cfg)?, cmd)?,

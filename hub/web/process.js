@@ -111,8 +111,13 @@ function actions(d, after) {
 export async function render(ctx) {
   const [id, pm] = ctx.params.map(Number);
   let range = RANGES[ctx.query.get('range')] ? ctx.query.get('range') : '1h';
-  const body = h('div');
-  fill(ctx.main, body);
+  // The page's parts, made once: a reload fills `top` and `rest` only, so
+  // the action bar keeps its pending state and the log view its scroll.
+  const top = h('div');
+  const barBox = h('div');
+  const rest = h('div');
+  const logBox = h('div');
+  fill(ctx.main, top, barBox, rest, logBox);
   let bar = null;
   let logs = null;
   ctx.onCleanup(() => logs && logs.close());
@@ -127,20 +132,22 @@ export async function render(ctx) {
         type: 'button', 'aria-pressed': String(r === range),
         onclick: () => { range = r; setQuery({ range: r }); load(); },
       }, r)));
-      if (!bar && can('operator')) bar = actions(d, () => load());
+      if (!bar && can('operator')) fill(barBox, bar = actions(d, () => load()));
+      if (!logs) {
+        logs = logPanel(id, p.name);
+        fill(logBox, h('h2', {}, 'Live logs'), logs.el);
+      }
       const metrics = Object.entries(p.metrics || {});
-      if (!logs) logs = logPanel(id, p.name);
-      fill(body,
+      fill(top,
         h('h1', {}, p.name, status(p.status), h('span', { class: 'muted' }, 'on '), h('a', { href: link(`/servers/${id}`) }, d.server)),
         h('div', { class: 'cards' },
           figure('CPU', pct(p.cpu)), figure('memory', bytes(p.memory)), figure('uptime', up),
           figure('restarts', `${p.restart_time}${p.unstable_restarts ? ` (${p.unstable_restarts} unstable)` : ''}`),
           figure('pid', h('code', {}, p.pid || '–')), figure('instance', `#${p.pm_id} · ${p.exec_mode.replace('_mode', '')}`),
-          figure('namespace', p.namespace), figure('started', p.pm_uptime ? abs(p.pm_uptime) : '–')),
-        bar,
+          figure('namespace', p.namespace), figure('started', p.pm_uptime ? abs(p.pm_uptime) : '–')));
+      fill(rest,
         h('div', { class: 'row' }, h('h2', {}, 'History'), tabs),
         charts(d, range),
-        h('h2', {}, 'Live logs'), logs.el,
         h('h2', {}, 'Custom metrics'),
         metrics.length ? h('dl', { class: 'kv panel' }, metrics.map(([k, v]) => [h('dt', {}, k), h('dd', {}, metricValue(v))]))
           : h('p', { class: 'muted' }, 'None reported (an app adds them with @pm2/io).'),
@@ -148,7 +155,8 @@ export async function render(ctx) {
         h('h2', {}, 'Restarts and events'), timeline(ev.events),
         h('p', {}, h('a', { href: link(`/events?server=${id}&app=${encodeURIComponent(p.name)}`) }, 'All events of this app')));
     } catch (e) {
-      fill(body, e.status === 404
+      fill(rest);
+      fill(top, e.status === 404
         ? h('div', { class: 'notice' }, 'This process is not in its server\'s last report (deleted, or the server is offline). ', h('a', { href: link(`/events?server=${id}`) }, 'See the server\'s events'), '.')
         : failure(e));
     }

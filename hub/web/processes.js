@@ -99,15 +99,21 @@ export async function render(ctx) {
       }), 'Group by app')),
     list);
   await load();
-  const reload = live.throttle(load, 1000);
+  // A change lands on its row at once; new or removed processes and
+  // returning servers bring a refetch (at most every 5 s), figures come
+  // every 30 s (the list is megabytes on a large fleet).
+  const redraw = live.throttle(draw, 250);
+  const refetch = live.throttle(load, 5000);
   ctx.onCleanup(live.on(['process_status', 'restart', 'process_removed', 'server_up', 'server_down', 'version'], (c) => {
-    // The row changes at once; the figures follow with the reload.
-    if (c.type === 'process_status') {
-      const p = procs.find((x) => x.server_id === c.server_id && x.pm_id === c.pm_id);
-      if (p) { p.status = c.status; draw(); }
-    }
-    reload();
+    const p = procs.find((x) => x.server_id === c.server_id && x.pm_id === c.pm_id);
+    if (p && c.type === 'process_status') p.status = c.status;
+    else if (p && c.type === 'restart') p.restart_time = c.restarts;
+    else if (p && c.type === 'version') p.versioning = { ...p.versioning, revision: c.revision };
+    else if (c.type === 'server_down') {
+      for (const x of procs) if (x.server_id === c.server_id) x.server_online = false;
+    } else refetch();
+    redraw();
   }, load));
-  const tick = setInterval(load, 10000);
+  const tick = setInterval(load, 30000);
   ctx.onCleanup(() => clearInterval(tick));
 }

@@ -40,6 +40,8 @@ pub(super) struct ServerSummary {
     host: Option<Host>,
     /// Processes in the last snapshot.
     process_count: usize,
+    /// Processes of the last snapshot by status (`online`: 3, `errored`: 1...).
+    statuses: std::collections::BTreeMap<String, usize>,
 }
 
 impl From<&ServerView> for ServerSummary {
@@ -55,6 +57,10 @@ impl From<&ServerView> for ServerSummary {
             connected_since: Some(s.connected_since),
             host: Some(s.host.clone()),
             process_count: s.processes.len(),
+            statuses: s.processes.values().fold(Default::default(), |mut m, p| {
+                *m.entry(p.status.clone()).or_default() += 1;
+                m
+            }),
         }
     }
 }
@@ -72,6 +78,7 @@ impl From<&ServerRow> for ServerSummary {
             connected_since: None,
             host: None,
             process_count: 0,
+            statuses: Default::default(),
         }
     }
 }

@@ -1,6 +1,7 @@
 //! One simulated agent: the real handshake, a snapshot a second, events
 //! kept until acknowledged and replayed after an outage, as a pmr agent
-//! does; some also time how soon the API shows their snapshot.
+//! does; some (probes) also time how soon the API shows their snapshot,
+//! and make one of their apps crash every 5 s for the dashboards to time.
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
@@ -29,19 +30,30 @@ async fn http_get(api: SocketAddr, path: &str, token: &str) -> Option<String> {
     Some(buf)
 }
 
-fn procs(n: usize, marker: u32) -> Vec<Proc> {
+/// The processes of one snapshot; `marker` (in app-0's memory) tells a
+/// probe its snapshot is in the API; `crashed` sets app-1 errored.
+fn procs(n: usize, marker: u32, crashed: bool) -> Vec<Proc> {
     (0..n)
         .map(|i| Proc {
             pm_id: i as u32,
             name: format!("app-{i}"),
             namespace: "default".into(),
-            status: "online".into(),
+            status: if crashed && i == 1 {
+                "errored"
+            } else {
+                "online"
+            }
+            .into(),
             pid: 1000 + i as u32,
-            restart_time: if i == 0 { marker } else { 0 },
+            restart_time: 0,
             unstable_restarts: 0,
             pm_uptime: 1_700_000_000_000,
             cpu: (marker % 100) as f32 / 10.0,
-            memory: 50_000_000 + u64::from(marker),
+            memory: if i == 0 {
+                50_000_000 + u64::from(marker)
+            } else {
+                50_000_000
+            },
             exec_mode: "fork_mode".into(),
             metrics: Default::default(),
             versioning: None,
@@ -57,6 +69,7 @@ pub(super) async fn authenticate<S>(
 ) -> anyhow::Result<(
     tokio_tungstenite::WebSocketStream<S>,
     pmr_shared::link::messages::Resume,
+    Option<i64>,
 )>
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
@@ -96,10 +109,12 @@ where
     let Some(Ok(Message::Text(t))) = ws.next().await else {
         anyhow::bail!("refused")
     };
-    let HubMsg::Welcome { resume, .. } = serde_json::from_str(&t)? else {
+    let HubMsg::Welcome { resume, session_id } = serde_json::from_str(&t)? else {
         anyhow::bail!("no welcome")
     };
-    Ok((ws, resume))
+    // pmr-hub's session ids begin with the server id.
+    let server_id = session_id.split('-').next().and_then(|id| id.parse().ok());
+    Ok((ws, resume, server_id))
 }
 
 /// One simulated agent, forever (until the run ends).
@@ -128,7 +143,7 @@ pub(super) async fn agent(i: usize, sh: Arc<Shared>, procs_n: usize, probe: bool
                 .read_buffer_size(4096)
                 .write_buffer_size(4096);
             let (ws, _) = tokio_tungstenite::client_async_with_config(&sh.url, stream, Some(config)).await?;
-            let (mut ws, resume) = authenticate(ws, &sh, &name).await?;
+            let (mut ws, resume, server_id) = authenticate(ws, &sh, &name).await?;
             sh.handshakes.fetch_add(1, Ordering::Relaxed);
             sh.connected.fetch_add(1, Ordering::Relaxed);
             attempt = 0;
@@ -150,8 +165,12 @@ pub(super) async fn agent(i: usize, sh: Arc<Shared>, procs_n: usize, probe: bool
                     _ = tick.tick() => {
                         seq += 1;
                         marker += 1;
-                        let snap = Snapshot { seq, full: seq % 30 == 1, at: now_ms(), host: Host::default(), processes: procs(procs_n, marker), removed: vec![] };
+                        let crashed = probe && procs_n > 1 && seq % 5 == 0;
+                        let snap = Snapshot { seq, full: seq % 30 == 1, at: now_ms(), host: Host::default(), processes: procs(procs_n, marker, crashed), removed: vec![] };
                         let sent = Instant::now();
+                        if let (true, Some(id)) = (crashed, server_id) {
+                            sh.crashes.lock().await.insert(id, sent);
+                        }
                         if let Err(e) = ws.send(Message::Text(serde_json::to_string(&AgentMsg::Snapshot(snap))?.into())).await {
                             break Err(e.into());
                         }
@@ -161,7 +180,7 @@ pub(super) async fn agent(i: usize, sh: Arc<Shared>, procs_n: usize, probe: bool
                             tokio::spawn(async move {
                                 while sent.elapsed() < Duration::from_secs(10) {
                                     if let Some(body) = http_get(api, &path, &token).await
-                                        && body.contains(&format!("\"restart_time\":{want},"))
+                                        && body.contains(&format!("\"memory\":{},", 50_000_000 + u64::from(want)))
                                     {
                                         sh2.delays.lock().await.push(sent.elapsed().as_secs_f64() * 1000.0);
                                         return;

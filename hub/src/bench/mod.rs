@@ -15,6 +15,7 @@ use pmr_shared::link::keys::SecretKey;
 use tokio::sync::Mutex;
 
 mod agent;
+mod dashboard;
 mod hostile;
 
 use crate::store::Store;
@@ -33,6 +34,11 @@ pub struct BenchArgs {
     pub probes: usize,
     /// Hostile source addresses holding their whole allowance meanwhile.
     pub hostile: usize,
+    /// Simulated dashboard tabs following the change feed meanwhile.
+    pub dashboards: usize,
+    /// Seconds to keep the fleet running after the measurement, with a
+    /// dashboard login printed, to look at it in a browser.
+    pub hold: u64,
 }
 
 struct Shared {
@@ -46,6 +52,12 @@ struct Shared {
     /// Set while the hub is down on purpose: agents queue an event then.
     outage: AtomicBool,
     delays: Mutex<Vec<f64>>,
+    /// When each probe server last crashed an app, by server id.
+    crashes: Mutex<std::collections::HashMap<i64, Instant>>,
+    /// Crash to dashboard delays, ms.
+    crash_delays: Mutex<Vec<f64>>,
+    /// The dashboards' refetch times, ms.
+    fetches: Mutex<Vec<f64>>,
 }
 
 fn now_ms() -> i64 {
@@ -108,6 +120,52 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[((sorted.len() - 1) as f64 * p).round() as usize]
 }
 
+/// Keeps the fleet running `secs` seconds with an owner login printed
+/// (made now, in the hub's store), then times API calls a page makes.
+fn hold(
+    dir: &Path,
+    port: u16,
+    secs: u64,
+    rt: &tokio::runtime::Runtime,
+    sh: &Arc<Shared>,
+) -> anyhow::Result<()> {
+    let store = SqliteStore::open(&dir.join("hub.db"))?;
+    let password = crate::access::password::generate();
+    crate::store::write_one(
+        &store,
+        crate::store::Write::CreateUser {
+            email: "bench@example.com".into(),
+            password_hash: crate::access::password::hash(&password)?,
+            role: "owner".into(),
+            buckets: None,
+            now: now_ms(),
+        },
+    )?;
+    drop(store);
+    println!(
+        "dashboard: http://127.0.0.1:{port}/ (bench@example.com, password {password}) for {secs} s"
+    );
+    // What the processes page and the fleet page fetch, 100 times each.
+    for path in ["/api/v1/processes", "/api/v1/servers"] {
+        let mut times: Vec<f64> = Vec::new();
+        let mut size = 0;
+        for _ in 0..100 {
+            let t = Instant::now();
+            size = rt.block_on(dashboard::fetch(sh, path)).unwrap_or(0);
+            times.push(t.elapsed().as_secs_f64() * 1000.0);
+        }
+        times.sort_by(|a, b| a.total_cmp(b));
+        println!(
+            "GET {path:<24} p50 / p99 {:.0} / {:.0} ms ({} KiB)",
+            percentile(&times, 0.5),
+            percentile(&times, 0.99),
+            size / 1024
+        );
+    }
+    std::thread::sleep(Duration::from_secs(secs));
+    Ok(())
+}
+
 /// Runs the benchmark and prints its table.
 pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     crate::http::serve::raise_fd_limit();
@@ -138,6 +196,9 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         handshakes: AtomicU64::new(0),
         outage: AtomicBool::new(false),
         delays: Mutex::new(Vec::new()),
+        crashes: Mutex::new(Default::default()),
+        crash_delays: Mutex::new(Vec::new()),
+        fetches: Mutex::new(Vec::new()),
     });
     let n = args.agents;
     let ramp = Instant::now();
@@ -167,6 +228,9 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         std::thread::sleep(Duration::from_secs(3));
     }
     rt.block_on(async {
+        for _ in 0..args.dashboards {
+            tokio::spawn(dashboard::dashboard(sh.clone()));
+        }
         sh.delays.lock().await.clear();
     });
     let (_, t0) = hub_stat(hub.id());
@@ -196,6 +260,13 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     let held = sh.connected.load(Ordering::Relaxed);
     let mut delays = rt.block_on(async { sh.delays.lock().await.clone() });
     delays.sort_by(|a, b| a.total_cmp(b));
+    let mut crash_delays = rt.block_on(async { sh.crash_delays.lock().await.clone() });
+    crash_delays.sort_by(|a, b| a.total_cmp(b));
+    let mut fetches = rt.block_on(async { sh.fetches.lock().await.clone() });
+    fetches.sort_by(|a, b| a.total_cmp(b));
+    if args.hold > 0 {
+        hold(&dir, port, args.hold, &rt, &sh)?;
+    }
     // Restart: kill the hub, let every agent notice, bring it back.
     sh.outage.store(true, Ordering::Relaxed);
     let _ = hub.kill();
@@ -260,6 +331,25 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         delays.last().copied().unwrap_or(f64::NAN),
         delays.len()
     );
+    if args.dashboards > 0 {
+        println!(
+            "dashboards following the feed           {} (as the fleet page: the feed, and the server list every 30 s)",
+            args.dashboards
+        );
+        println!(
+            "crash -> dashboard p50 / p99 / max       {:.0} / {:.0} / {:.0} ms ({} samples)",
+            percentile(&crash_delays, 0.5),
+            percentile(&crash_delays, 0.99),
+            crash_delays.last().copied().unwrap_or(f64::NAN),
+            crash_delays.len()
+        );
+        println!(
+            "server list refetch p50 / p99            {:.0} / {:.0} ms ({} fetches)",
+            percentile(&fetches, 0.5),
+            percentile(&fetches, 0.99),
+            fetches.len()
+        );
+    }
     if held_hostile.is_some() {
         let n = hostile_held.len().max(1);
         let avg = |f: fn(&(usize, usize)) -> usize| hostile_held.iter().map(f).sum::<usize>() / n;

@@ -5,6 +5,7 @@
 mod cdp;
 mod pages;
 mod roles;
+mod scale;
 
 use std::path::PathBuf;
 use std::process::Command;

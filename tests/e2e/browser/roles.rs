@@ -136,3 +136,40 @@ fn over_tls_the_session_cookie_is_secure_and_the_dashboard_works() {
     assert_eq!(c["sameSite"], "Lax");
     assert!(b.errors.is_empty(), "{:?}", b.errors);
 }
+
+#[test]
+fn a_page_says_when_it_lost_the_hub_and_catches_up_when_it_returns() {
+    let mut hub = Hub::start(Tls::None);
+    let agent = agent_with_app(&hub, "web-1", "release one");
+    let owner = user(&hub, "owner@example.com", "owner");
+    let mut b = Browser::launch(1280, 800);
+    sign_in(&mut b, &hub, "owner@example.com", &owner);
+    b.wait(
+        "the app online",
+        "document.querySelector('main').innerText.includes('1 online')",
+    );
+    b.eval("window.__still_here = true");
+    hub.stop();
+    b.wait(
+        "the banner",
+        "!document.getElementById('banner').hidden && document.getElementById('banner').innerText.includes('Live updates lost')",
+    );
+    snap(&mut b, "fleet-hub-lost");
+    // What changes while the page cannot hear about it...
+    agent.ok(&["stop", "api"]);
+    hub.restart();
+    // ... is on the page once the hub is back, without a reload.
+    b.wait(
+        "the banner gone",
+        "document.getElementById('banner').hidden",
+    );
+    b.wait(
+        "the app stopped",
+        "document.querySelector('main').innerText.includes('1 stopped')",
+    );
+    assert_eq!(
+        b.eval("window.__still_here === true"),
+        json!(true),
+        "the page reloaded"
+    );
+}

@@ -1,0 +1,80 @@
+//! One simulated dashboard tab on the fleet page: it follows the change
+//! feed as the page does (every kind but samples), refetches the server
+//! list every 30 s (changes are applied in the page), and times how long
+//! each crash of a probe agent took to reach it.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+
+use super::Shared;
+
+/// Follows the feed until the run ends.
+pub(super) async fn dashboard(sh: Arc<Shared>) {
+    tokio::spawn(refetch(sh.clone()));
+    loop {
+        let _ = follow(&sh).await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+async fn follow(sh: &Shared) -> anyhow::Result<()> {
+    let mut s = tokio::net::TcpStream::connect(sh.api).await?;
+    let req = format!(
+        "GET /api/v1/changes HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\n\r\n",
+        sh.token
+    );
+    s.write_all(req.as_bytes()).await?;
+    let mut lines = BufReader::new(s).lines();
+    while let Some(line) = lines.next_line().await? {
+        let Some(data) = line.strip_prefix("data: ") else {
+            continue;
+        };
+        let Ok(v) = serde_json::from_str::<serde_json::Value>(data) else {
+            continue;
+        };
+        if v["type"] != "process_status" || v["status"] != "errored" {
+            continue;
+        }
+        let Some(id) = v["server_id"].as_i64() else {
+            continue;
+        };
+        let sent = sh.crashes.lock().await.get(&id).copied();
+        if let Some(sent) = sent {
+            let ms = sent.elapsed().as_secs_f64() * 1000.0;
+            sh.crash_delays.lock().await.push(ms);
+        }
+    }
+    Ok(())
+}
+
+/// Refetches `/api/v1/servers` as the fleet page does; records each time.
+async fn refetch(sh: Arc<Shared>) {
+    // Tabs opened at different moments.
+    let spread = rand_core::RngCore::next_u64(&mut rand_core::OsRng) % 30_000;
+    tokio::time::sleep(Duration::from_millis(spread)).await;
+    loop {
+        let t = Instant::now();
+        if fetch(&sh, "/api/v1/servers").await.is_some() {
+            sh.fetches
+                .lock()
+                .await
+                .push(t.elapsed().as_secs_f64() * 1000.0);
+        }
+        tokio::time::sleep(Duration::from_secs(30)).await;
+    }
+}
+
+/// One GET with the token; the body's length.
+pub(super) async fn fetch(sh: &Shared, path: &str) -> Option<usize> {
+    let mut s = tokio::net::TcpStream::connect(sh.api).await.ok()?;
+    let req = format!(
+        "GET {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\nConnection: close\r\n\r\n",
+        sh.token
+    );
+    s.write_all(req.as_bytes()).await.ok()?;
+    let mut body = Vec::new();
+    s.read_to_end(&mut body).await.ok()?;
+    body.starts_with(b"HTTP/1.1 200").then_some(body.len())
+}

@@ -126,7 +126,7 @@ fn over_tls_the_session_cookie_is_secure_and_the_dashboard_works() {
     );
     // The cookie is HttpOnly (invisible to scripts) and __Host- prefixed.
     assert_eq!(b.eval("document.cookie"), json!(""));
-    let cookies = b.call("Network.getCookies", json!({"urls": [https.clone()]}));
+    let cookies = b.call("Network.getCookies", json!({"urls": [https]}));
     let c = &cookies["cookies"][0];
     assert_eq!(c["name"], "__Host-pmr_session", "{cookies}");
     assert_eq!(

@@ -67,7 +67,10 @@ function actions(d, after) {
     h('option', { value: p.name }, `app ${p.name} (every instance)`),
     h('option', { value: String(p.pm_id) }, `instance ${p.pm_id} only`));
   const count = h('input', { type: 'number', min: 0, max: 64, value: 1, 'aria-label': 'Instances', style: 'width:5em' });
-  const trig = h('input', { placeholder: 'action name', 'aria-label': 'Custom action', style: 'width:10em' });
+  // The actions the app registered (@pm2/io), or a name to type.
+  const trig = p.actions && p.actions.length
+    ? h('select', { 'aria-label': 'Custom action' }, p.actions.map((a) => h('option', { value: a }, a)))
+    : h('input', { placeholder: 'action name', 'aria-label': 'Custom action', style: 'width:10em' });
   const param = h('input', { placeholder: 'parameter', 'aria-label': 'Parameter', style: 'width:8em' });
   const buttons = [];
   const run = async (verb, { params, danger, target } = {}) => {

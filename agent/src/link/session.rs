@@ -385,6 +385,12 @@ fn snapshot(
                     .collect(),
             },
             versioning: p.versioning,
+            actions: p
+                .axm_actions
+                .iter()
+                .filter_map(|a| Some(a.get("action_name")?.as_str()?.to_string()))
+                .take(pmr_shared::link::limits::MAX_METRICS)
+                .collect(),
         })
         .collect();
     let removed: Vec<u32> = if full {

@@ -40,6 +40,9 @@ pub(crate) struct Proc {
     /// Git metadata in pm2's `versioning` shape (`type`, `url`, `revision`, `branch`, `comment`, ...); absent when unknown.
     #[schema(value_type = Object, required = false)]
     versioning: Option<Value>,
+    /// Names of the custom actions the app registered (@pm2/io), for `trigger`; absent when none.
+    #[schema(required = false)]
+    actions: Vec<String>,
 }
 
 /// Host metrics of a server's last snapshot.
@@ -158,6 +161,7 @@ mod tests {
         let proc = pmr_shared::link::messages::Proc {
             metrics: json!({"rps": 1}).as_object().unwrap().clone(),
             versioning: Some(json!({"revision": "abc"})),
+            actions: vec!["clear-cache".into()],
             ..Default::default()
         };
         assert_eq!(keys_of(&proc), properties::<super::Proc>());

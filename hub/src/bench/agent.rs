@@ -57,6 +57,7 @@ fn procs(n: usize, marker: u32, crashed: bool) -> Vec<Proc> {
             exec_mode: "fork_mode".into(),
             metrics: Default::default(),
             versioning: None,
+            actions: Vec::new(),
         })
         .collect()
 }

@@ -20,7 +20,7 @@ pub const MAX_TEXT: usize = 4096;
 pub const MAX_RESULT: usize = 64 * 1024;
 /// Most processes in one snapshot or rollup, and kept per server.
 pub const MAX_PROCESSES: usize = 4096;
-/// Most custom metrics per process.
+/// Most custom metrics, and custom actions, per process.
 pub const MAX_METRICS: usize = 64;
 /// Longest custom metric value, as compact JSON (bytes).
 pub const MAX_METRIC_VALUE: usize = 256;
@@ -155,6 +155,12 @@ fn process(i: usize, p: &Proc) -> Checked {
         if json_len(v) > MAX_METRIC_VALUE {
             return bad(format!("processes[{i}].metrics.{k}"), "too long");
         }
+    }
+    if p.actions.len() > MAX_METRICS {
+        return bad(at("actions")(), "too many entries");
+    }
+    for a in &p.actions {
+        named(text_ok(a, MAX_NAME), at("actions"))?;
     }
     match &p.versioning {
         Some(v) if !v.is_object() => bad(at("versioning")(), "not an object"),

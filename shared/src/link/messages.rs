@@ -240,6 +240,9 @@ pub struct Proc {
     /// Git metadata, pm2's `versioning` shape, when known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub versioning: Option<serde_json::Value>,
+    /// Names of the custom actions the app registered (@pm2/io), for `trigger`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub actions: Vec<String>,
 }
 
 /// Live state.

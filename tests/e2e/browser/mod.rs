@@ -47,7 +47,7 @@ fn agent_with_app(hub: &Hub, name: &str, message: &str) -> Agent {
         repo.join("api.js"),
         format!(
             "// {message}\nrequire('http').createServer((q, s) => s.end('ok')).listen(0);\n\
-             setInterval(() => console.log('tick ' + Date.now()), 500);\n"
+             setInterval(() => console.log('tick ' + Date.now()), 500);\n{ACTION}"
         ),
     )
     .unwrap();
@@ -66,6 +66,15 @@ fn agent_with_app(hub: &Hub, name: &str, message: &str) -> Agent {
     });
     agent
 }
+
+/// A custom action registered over the IPC channel as @pm2/io does.
+const ACTION: &str = "process.send({ type: 'axm:action', data: { action_name: 'clear-cache', arity: 2 } });
+process.on('message', (m) => {
+  const name = m && (m.msg || m.action_name || m);
+  if (name !== 'clear-cache') return;
+  process.send({ type: 'axm:reply', data: { return: { cleared: m.opts || 'all' }, action_name: name } });
+});
+";
 
 /// A user made with `pmr-hub users add`; returns the generated password.
 fn user(hub: &Hub, email: &str, role: &str) -> String {

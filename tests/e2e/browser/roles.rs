@@ -64,6 +64,17 @@ fn a_crash_shows_live_and_roles_hold_in_the_browser() {
         "document.querySelector('.result')?.innerText.includes('restart done')",
     );
     snap(&mut b, "process-after-restart");
+    // The app's own action (registered as @pm2/io does), with its parameter.
+    b.wait(
+        "the app's action offered",
+        "[...document.querySelectorAll('select option')].some(o => o.value === 'clear-cache')",
+    );
+    b.fill("input[aria-label=Parameter]", "sessions");
+    b.click("button", "Trigger");
+    b.wait(
+        "the action's reply",
+        "document.querySelector('.result')?.innerText.includes('sessions')",
+    );
     // The app's output streams into the page while it is open.
     b.wait(
         "log lines in the page",

@@ -109,11 +109,18 @@ fn log_lines_flow_only_while_someone_watches() {
         Some(0.0)
     );
     {
-        // One app: its lines only.
+        // One app: its lines only, starting with the last ones it wrote
+        // before anyone watched.
+        let opened = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
         let mut a = follow(&hub, &format!("/api/v1/servers/{id}/logs?app=a"));
         let batch = a.next().unwrap();
         let lines = batch["lines"].as_array().unwrap();
-        assert!(!lines.is_empty());
+        let written =
+            |l: &serde_json::Value| -> u128 { l["line"].as_str().unwrap()[7..].parse().unwrap() };
+        assert!(lines.iter().any(|l| written(l) < opened), "{batch}");
         for l in lines {
             assert_eq!(l["app"], "a", "{l}");
             assert_eq!(l["stream"], "out");

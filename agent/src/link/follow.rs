@@ -2,7 +2,9 @@
 //! the session follows the daemon's log bus for the named apps and sends
 //! what they write in small batches. The bus never waits for a follower,
 //! so the apps' log files are never slowed: a follower that falls behind
-//! loses lines, and the next batch says how many.
+//! loses lines, and the next batch says how many. An app that starts being
+//! followed first sends the last lines of its log files, so a view that
+//! opens is not empty.
 
 use std::collections::HashSet;
 
@@ -18,6 +20,10 @@ use crate::supervisor::now_ms;
 pub(super) const BATCH_LINES: usize = 100;
 /// Most bytes of lines in one batch.
 const BATCH_BYTES: usize = 128 * 1024;
+/// Lines of each log file sent when an app starts being followed.
+const TAIL_LINES: usize = 20;
+/// Instances whose files are read then (the rest only go on live).
+const TAIL_INSTANCES: usize = 8;
 /// How often a batch may go.
 pub(super) const EVERY: std::time::Duration = std::time::Duration::from_millis(250);
 
@@ -33,13 +39,56 @@ pub(super) struct Follow {
 impl Follow {
     /// Follows `apps` (`*`: all) from now on; an empty list stops.
     pub(super) fn set(&mut self, d: &Daemon, apps: Vec<String>) {
-        self.apps = apps.into_iter().collect();
+        let before = std::mem::replace(&mut self.apps, apps.into_iter().collect());
+        let new = |name: &str| {
+            let now = self.apps.contains("*") || self.apps.contains(name);
+            let was = before.contains("*") || before.contains(name);
+            now && !was
+        };
+        let tails: Vec<_> = d
+            .list(crate::supervisor::EnvView::None)
+            .into_iter()
+            .filter(|p| new(&p.spec.name))
+            .take(TAIL_INSTANCES)
+            .collect();
+        for p in tails {
+            for (path, stream) in [(&p.out_log, "out"), (&p.err_log, "err")] {
+                self.tail(p.pm_id, &p.spec.name, path, stream);
+            }
+        }
         if self.apps.is_empty() {
             self.rx = None;
             self.batch = LogBatch::default();
             self.bytes = 0;
         } else if self.rx.is_none() {
             self.rx = Some(d.log_bus.subscribe());
+        }
+    }
+
+    /// The last lines of one log file, dated by the file's last change.
+    fn tail(&mut self, pm_id: u32, app: &str, path: &str, stream: &'static str) {
+        if path == "/dev/null" {
+            return;
+        }
+        let at = std::fs::metadata(path)
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map_or(0, |d| d.as_millis() as i64);
+        let lines = crate::supervisor::tail::last_lines(path, TAIL_LINES).unwrap_or_default();
+        for line in lines {
+            let line = clean(&line);
+            if self.batch.lines.len() >= BATCH_LINES || self.bytes + line.len() > BATCH_BYTES {
+                return;
+            }
+            self.bytes += line.len();
+            self.batch.lines.push(LogLine {
+                at,
+                pm_id,
+                app: app.to_string(),
+                stream: stream.to_string(),
+                line,
+            });
         }
     }
 

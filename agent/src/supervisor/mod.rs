@@ -14,6 +14,7 @@ pub mod policy;
 pub mod rotate;
 mod spawn;
 mod stop;
+pub mod tail;
 pub mod task;
 pub mod versioning;
 mod watch;

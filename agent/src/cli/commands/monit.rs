@@ -98,7 +98,7 @@ pub(crate) fn run(paths: &Paths) -> anyhow::Result<ExitCode> {
     for p in &m.list {
         let buf = m.logs.entry(p.pm_id).or_default();
         for (path, err) in [(&p.out_log, false), (&p.err_log, true)] {
-            let lines = super::logs::last_lines(path, PREFILL).unwrap_or_default();
+            let lines = crate::supervisor::tail::last_lines(path, PREFILL).unwrap_or_default();
             buf.extend(lines.into_iter().map(|l| (err, l)));
         }
     }

@@ -54,6 +54,17 @@ pub enum Tls {
     },
 }
 
+/// Runs git in `repo` as a fixed author; panics if it fails.
+pub fn git(repo: &std::path::Path, args: &[&str]) {
+    let ok = Command::new("git")
+        .args(["-c", "user.name=t", "-c", "user.email=t@e"])
+        .args(args)
+        .current_dir(repo)
+        .status()
+        .unwrap();
+    assert!(ok.success(), "git {args:?}");
+}
+
 pub struct Hub {
     pub dir: tempfile::TempDir,
     pub port: u16,

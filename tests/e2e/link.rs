@@ -278,15 +278,7 @@ fn hub_sees_versioning_metrics_and_scales() {
     let agent = Agent::new();
     let repo = agent.work.path().join("repo");
     std::fs::create_dir_all(&repo).unwrap();
-    let git = |args: &[&str]| {
-        let ok = std::process::Command::new("git")
-            .args(["-c", "user.name=t", "-c", "user.email=t@e"])
-            .args(args)
-            .current_dir(&repo)
-            .status()
-            .unwrap();
-        assert!(ok.success(), "git {args:?}");
-    };
+    let git = |args: &[&str]| crate::harness::git(&repo, args);
     git(&["init", "-q"]);
     // A metric through the notify socket, from a shell app.
     std::fs::write(

@@ -8,7 +8,6 @@ mod roles;
 mod scale;
 
 use std::path::PathBuf;
-use std::process::Command;
 
 use cdp::Browser;
 use serde_json::Value;
@@ -33,15 +32,7 @@ fn agent_with_app(hub: &Hub, name: &str, message: &str) -> Agent {
     let agent = Agent::new();
     let repo = agent.work.path().join("repo");
     std::fs::create_dir_all(&repo).unwrap();
-    let git = |args: &[&str]| {
-        let ok = Command::new("git")
-            .args(["-c", "user.name=t", "-c", "user.email=t@e"])
-            .args(args)
-            .current_dir(&repo)
-            .status()
-            .unwrap();
-        assert!(ok.success(), "git {args:?}");
-    };
+    let git = |args: &[&str]| crate::harness::git(&repo, args);
     git(&["init", "-q", "-b", "main"]);
     std::fs::write(
         repo.join("api.js"),

@@ -20,6 +20,16 @@ const PAGES: [(&str, &str, &str); 9] = [
     ("audit", "/admin/audit", "sign-in"),
 ];
 
+/// Opens each page, waits for what it must show, saves its screenshot.
+fn every_page(b: &mut Browser, hub: &Hub, variant: &str) {
+    for (name, path, expect) in PAGES {
+        b.goto(&format!("{}{path}", base(hub)));
+        let js = format!("document.querySelector('main').innerText.includes({expect:?})");
+        b.wait(&format!("{name} showing {expect}"), &js);
+        snap(b, &format!("{name}-{variant}"));
+    }
+}
+
 #[test]
 fn the_owner_sets_up_the_hub_and_sees_every_page() {
     let hub = Hub::start(Tls::None);
@@ -52,12 +62,7 @@ fn the_owner_sets_up_the_hub_and_sees_every_page() {
         "both servers",
         "document.querySelector('main').innerText.includes('web-2')",
     );
-    for (name, path, expect) in PAGES {
-        b.goto(&format!("{}{path}", base(&hub)));
-        let js = format!("document.querySelector('main').innerText.includes({expect:?})");
-        b.wait(&format!("{name} showing {expect}"), &js);
-        snap(&mut b, &format!("{name}-light"));
-    }
+    every_page(&mut b, &hub, "light");
     // The first load of a page, assets and API answers, fresh cache:
     // transferred bytes as the browser counts them (gzip on the wire).
     b.call("Network.enable", serde_json::json!({}));

@@ -7,6 +7,7 @@ use anyhow::Context;
 use pmr_shared::link::messages::Resume;
 use rusqlite::{Connection, OptionalExtension, params};
 
+mod access;
 mod migrate;
 mod read;
 mod write;

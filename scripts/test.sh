@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 need=()
 command -v tmux >/dev/null || need+=(tmux)
 # The dashboard's tests drive a real headless Chromium.
-[ -x "${CHROMIUM:-/usr/bin/chromium}" ] || need+=(chromium)
+[ -x "${CHROMIUM:-/usr/bin/chromium}" ] || need+=(chromium fonts-liberation)
 if ((${#need[@]})); then
   echo "installing ${need[*]} from Debian's packages for the tests"
   sudo=""

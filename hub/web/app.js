@@ -65,6 +65,11 @@ function header() {
     h('a', { href: link('/'), class: 'brand' }, h('img', { src: '/assets/icon.svg', alt: '', width: 20, height: 20 }), 'pmr-hub'),
     h('nav', {}, nav),
     h('div', { class: 'grow' }),
+    h('form', { role: 'search', class: 'jump', onsubmit: (e) => {
+      e.preventDefault();
+      const q = e.target.elements.q.value.trim();
+      if (q) go(link(`/processes?q=${encodeURIComponent(q)}`));
+    } }, h('input', { name: 'q', type: 'search', placeholder: 'Find server, app, revision…', 'aria-label': 'Find anywhere' })),
     pick,
     h('span', { class: 'live', title: 'Live updates' }, h('span', { 'aria-hidden': 'true' }, '●'), ' live'),
     h('button', { type: 'button', class: 'small', title: 'Light or dark', onclick: toggleTheme }, '◑'),
@@ -146,7 +151,7 @@ function keyboard(e) {
   }
   if (e.key === 'g') { pendingG = true; return; }
   if (e.key === '/') {
-    const s = document.querySelector('main .search');
+    const s = document.querySelector('main .search') || document.querySelector('#top .jump input');
     if (s) { e.preventDefault(); s.focus(); }
   } else if (e.key === '?') {
     help();

@@ -133,7 +133,7 @@ pub(super) async fn create_action(
         }
     };
     if !target.online {
-        let msg = format!("server {} is offline", target.name);
+        let msg = format!("server {} is offline: the action was not sent", target.name);
         return Err(ApiError::new(StatusCode::CONFLICT, msg));
     }
     if a.targets.is_empty() && !matches!(a.action, Verb::Flush) {

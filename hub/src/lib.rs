@@ -8,6 +8,7 @@
 
 pub mod access;
 pub mod agents;
+pub mod alerts;
 pub mod api;
 pub mod bench;
 pub mod clock;
@@ -91,6 +92,7 @@ pub async fn serve(
     tokio::spawn(housekeeping::run(hub.clone()));
     tokio::task::spawn_blocking(api::prepare_sign_in);
     tokio::spawn(count_changes(hub.clone()));
+    tokio::spawn(alerts::run(hub.clone(), Arc::new(alerts::Single)));
     let door = agents::Door::new(&hub.config, hub.metrics.pending_handshakes.clone());
     tokio::spawn(door.clone().sweep());
     let cfg = hub.config.clone();

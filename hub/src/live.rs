@@ -101,6 +101,11 @@ impl Live {
             .cloned()
     }
 
+    /// Reads one known server's view in place (no copy).
+    pub fn read<R>(&self, id: i64, f: impl FnOnce(&ServerView) -> R) -> Option<R> {
+        Some(f(&lock(&self.existing(id)?)))
+    }
+
     /// One server's view, if known.
     pub fn get(&self, id: i64) -> Option<ServerView> {
         Some(lock(&self.existing(id)?).clone())

@@ -23,6 +23,8 @@ pub struct Hub {
     pub hub_id: String,
     /// Self metrics and the process series.
     pub metrics: metrics::Metrics,
+    /// Alerts: the engine's state, rule reloads, sealed receiver secrets.
+    pub alerts: crate::alerts::Handle,
 }
 
 impl Hub {
@@ -37,7 +39,9 @@ impl Hub {
         let metrics = metrics::Metrics::new()?;
         let writer = ingest::writer::Writer::spawn(store.clone(), metrics.writer.clone())?;
         let live = Arc::new(live::Live::default());
+        let alerts = crate::alerts::Handle::new(&config.data_dir)?;
         Ok(Arc::new(Self {
+            alerts,
             ingest: ingest::Ingest::new(live.clone(), writer, metrics.log_viewers.clone()),
             logins: Default::default(),
             config,

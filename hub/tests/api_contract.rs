@@ -9,19 +9,26 @@ use common::{Hub, Reply};
 use serde_json::Value;
 
 /// Every operation the hub's main port has, as `METHOD path`.
-const OPERATIONS: [&str; 30] = [
+const OPERATIONS: [&str; 41] = [
+    "DELETE /api/v1/alert-rules/{id}",
     "DELETE /api/v1/keys/{key}",
+    "DELETE /api/v1/receivers/{id}",
     "DELETE /api/v1/session",
     "DELETE /api/v1/tokens/{id}",
     "DELETE /api/v1/users/{email}",
     "GET /agent/v1",
     "GET /api/v1/actions/{id}",
+    "GET /api/v1/alert-rules",
+    "GET /api/v1/alerts",
+    "GET /api/v1/alerts/history",
     "GET /api/v1/audit",
     "GET /api/v1/changes",
+    "GET /api/v1/deliveries",
     "GET /api/v1/events",
     "GET /api/v1/keys",
     "GET /api/v1/openapi.json",
     "GET /api/v1/processes",
+    "GET /api/v1/receivers",
     "GET /api/v1/servers",
     "GET /api/v1/servers/{id}",
     "GET /api/v1/servers/{id}/logs",
@@ -34,7 +41,11 @@ const OPERATIONS: [&str; 30] = [
     "GET /metrics",
     "GET /readyz",
     "POST /api/v1/actions",
+    "POST /api/v1/alert-rules",
+    "POST /api/v1/alert-rules/{id}/mute",
     "POST /api/v1/keys",
+    "POST /api/v1/receivers",
+    "POST /api/v1/receivers/{id}/test",
     "POST /api/v1/session",
     "POST /api/v1/setup",
     "POST /api/v1/tokens",
@@ -120,6 +131,8 @@ fn every_documented_operation_is_routed_and_guarded_as_documented() {
                 "no such active key",
                 "no such token",
                 "no such user",
+                "no such rule",
+                "no such receiver",
             ];
             assert!(own.iter().any(|o| msg.starts_with(o)), "{at}: {msg}");
         }

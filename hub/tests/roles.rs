@@ -19,8 +19,14 @@ const CALLERS: [(&str, u8, bool); 5] = [
 
 /// The rank a route needs, and whether it spans every bucket.
 fn needs(method: &str, path: &str) -> (u8, bool) {
-    if method == "POST" && path == "/api/v1/actions" {
+    if method == "POST" && (path == "/api/v1/actions" || path.ends_with("/mute")) {
         return (1, false);
+    }
+    let managed = ["/api/v1/receivers", "/api/v1/deliveries"];
+    if managed.iter().any(|p| path.starts_with(p))
+        || (path.starts_with("/api/v1/alert-rules") && method != "GET")
+    {
+        return (2, true);
     }
     if path.starts_with("/api/v1/keys") {
         return (2, false);
@@ -56,6 +62,11 @@ fn body(method: &str, path: &str, label: &str) -> Option<String> {
         "/api/v1/keys" => r#"{"bucket": "prod"}"#.into(),
         "/api/v1/tokens" => r#"{"name": "made"}"#.into(),
         "/api/v1/users" => format!(r#"{{"email": "new-{label}@example.com", "role": "viewer"}}"#),
+        "/api/v1/alert-rules" => format!(r#"{{"name": "r-{label}", "kind": "errored"}}"#),
+        "/api/v1/alert-rules/{id}/mute" => r#"{"minutes": 5}"#.into(),
+        "/api/v1/receivers" => {
+            format!(r#"{{"name": "w-{label}", "kind": "webhook", "url": "http://127.0.0.1:9/"}}"#)
+        }
         _ => return None,
     })
 }

@@ -51,6 +51,7 @@ const BEARER: &str = "bearer";
         (name = "actions", description = "Remote restart, stop, scale, ... and their outcome"),
         (name = "changes", description = "Every change, live, as server-sent events"),
         (name = "access", description = "Signing in and out; the audit log"),
+        (name = "alerts", description = "Alerts now and before, rules, receivers and deliveries"),
         (name = "admin", description = "Bucket keys, API tokens and users, for admins"),
         (name = "meta", description = "This document"),
         (name = "operations", description = "Health, readiness, Prometheus metrics, the agents' websocket"),

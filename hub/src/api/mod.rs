@@ -14,6 +14,7 @@
 
 mod actions;
 mod admin;
+mod alerts;
 mod auth;
 mod changes;
 mod doc;
@@ -94,6 +95,21 @@ fn protected() -> OpenApiRouter<Arc<Hub>> {
         )))
         .routes(json_405(routes!(admin::users::delete_user)))
         .routes(json_405(routes!(admin::users::reset_password)))
+        .routes(json_405(routes!(alerts::list_alerts)))
+        .routes(json_405(routes!(alerts::alert_history)))
+        .routes(json_405(routes!(
+            alerts::rules::list_rules,
+            alerts::rules::create_rule
+        )))
+        .routes(json_405(routes!(alerts::rules::delete_rule)))
+        .routes(json_405(routes!(alerts::rules::mute_rule)))
+        .routes(json_405(routes!(
+            alerts::receivers::list_receivers,
+            alerts::receivers::create_receiver
+        )))
+        .routes(json_405(routes!(alerts::receivers::delete_receiver)))
+        .routes(json_405(routes!(alerts::receivers::test_receiver)))
+        .routes(json_405(routes!(alerts::receivers::list_deliveries)))
 }
 
 /// Routes anyone may call; their operations say so (`security: []`).

@@ -2,10 +2,12 @@
 //! a PostgreSQL backend share callers and tests. The store knows no HTTP and
 //! no websocket; its methods are synchronous and run on blocking threads.
 
+mod alert_rows;
 mod rows;
 pub mod sqlite;
 mod write;
 
+pub use alert_rows::{AlertRow, DeliveryRow, ReceiverRow, RuleRow};
 pub use rows::{
     ActionRow, AuditRow, EventQuery, EventRow, KeyRow, RollupRow, ServerRow, TokenInfo, TokenRow,
     UserRow,
@@ -119,6 +121,14 @@ pub trait Store: Send + Sync + 'static {
     fn token(&self, token_hash: &str) -> StoreResult<Option<TokenRow>>;
     /// The newest audit lines, newest first.
     fn audit(&self, limit: i64) -> StoreResult<Vec<AuditRow>>;
+    /// Every alert rule, oldest first.
+    fn alert_rules(&self) -> StoreResult<Vec<RuleRow>>;
+    /// Every receiver, oldest first.
+    fn receivers(&self) -> StoreResult<Vec<ReceiverRow>>;
+    /// Alerts that fired, newest first.
+    fn alert_history(&self, limit: i64) -> StoreResult<Vec<AlertRow>>;
+    /// Delivery attempts, newest first.
+    fn deliveries(&self, limit: i64) -> StoreResult<Vec<DeliveryRow>>;
 }
 
 /// One write outside a batch: for start-up (before the writer runs) and tests.

@@ -5,6 +5,7 @@ use pmr_shared::link::messages::{Event, Rollup};
 
 use super::ActionRow;
 use super::AuditRow;
+use super::alert_rows::{AlertRow, DeliveryRow};
 
 /// One write. The hub's single writer (`ingest::writer`) is the only caller
 /// of [`Store::write`], and puts many writes into one transaction.
@@ -170,6 +171,60 @@ pub enum Write {
     },
     /// One line of the audit log.
     Audit(AuditRow),
+    /// A new alert rule ([`Written::Id`]); an existing name is a conflict.
+    CreateRule {
+        /// Its name.
+        name: String,
+        /// The rule as JSON.
+        spec: String,
+        /// Unix ms.
+        now: i64,
+    },
+    /// Removes a rule ([`Written::Rows`]).
+    DeleteRule {
+        /// Row id.
+        id: i64,
+    },
+    /// Mutes a rule until a time, or unmutes it ([`Written::Rows`]).
+    MuteRule {
+        /// Row id.
+        id: i64,
+        /// Unix ms; none unmutes.
+        until: Option<i64>,
+    },
+    /// A new receiver ([`Written::Id`]); an existing name is a conflict.
+    CreateReceiver {
+        /// Its name.
+        name: String,
+        /// `webhook`, `slack` or `discord`.
+        kind: String,
+        /// Its settings as JSON.
+        spec: String,
+        /// Its sealed URL and secret.
+        sealed: String,
+        /// Scheme and host, for lists.
+        host: String,
+        /// Unix ms.
+        now: i64,
+    },
+    /// Removes a receiver ([`Written::Rows`]).
+    DeleteReceiver {
+        /// Row id.
+        id: i64,
+    },
+    /// An alert fired (once per fingerprint and start).
+    AlertFired(AlertRow),
+    /// An alert resolved.
+    AlertResolved {
+        /// Hash of its labels.
+        fingerprint: String,
+        /// When it fired, Unix ms.
+        starts_at: i64,
+        /// Unix ms.
+        ends_at: i64,
+    },
+    /// One delivery attempt.
+    Delivery(DeliveryRow),
     /// Deletes events, 10-second and 5-minute rollups older than these, at
     /// most a few thousand of each per write ([`Written::Rows`]: repeat
     /// while it deletes any).

@@ -16,7 +16,7 @@ use crate::store::{AuditRow, Write};
 
 /// Refuses a caller below admin, or one limited to some buckets when the
 /// thing managed spans every bucket (users, tokens).
-fn require_fleet_admin(caller: &Caller, what: &str) -> Result<(), ApiError> {
+pub(super) fn require_fleet_admin(caller: &Caller, what: &str) -> Result<(), ApiError> {
     caller.require(Role::Admin)?;
     if caller.buckets.is_some() {
         return Err(ApiError::new(
@@ -29,7 +29,13 @@ fn require_fleet_admin(caller: &Caller, what: &str) -> Result<(), ApiError> {
 
 /// Writes one admin change to the audit log; a failure is logged, not
 /// returned (the change itself is done).
-async fn record(hub: &Hub, caller: &Caller, from: std::net::IpAddr, action: &str, target: &str) {
+pub(super) async fn record(
+    hub: &Hub,
+    caller: &Caller,
+    from: std::net::IpAddr,
+    action: &str,
+    target: &str,
+) {
     let row = AuditRow {
         at: now_ms(),
         actor: caller.name.clone(),

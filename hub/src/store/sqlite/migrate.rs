@@ -8,6 +8,7 @@ use rusqlite::Connection;
 const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/sqlite/001_init.sql"),
     include_str!("../../../migrations/sqlite/002_users.sql"),
+    include_str!("../../../migrations/sqlite/003_alerts.sql"),
 ];
 
 /// Brings the database up to the newest schema; refuses a newer one.

@@ -8,6 +8,7 @@ use pmr_shared::link::messages::Resume;
 use rusqlite::{Connection, OptionalExtension, params};
 
 mod access;
+mod alerts;
 mod migrate;
 mod read;
 mod write;
@@ -247,6 +248,22 @@ impl Store for SqliteStore {
 
     fn tokens(&self) -> StoreResult<Vec<TokenInfo>> {
         read::tokens(&self.r())
+    }
+
+    fn alert_rules(&self) -> StoreResult<Vec<super::RuleRow>> {
+        alerts::rules(&self.r())
+    }
+
+    fn receivers(&self) -> StoreResult<Vec<super::ReceiverRow>> {
+        alerts::receivers(&self.r())
+    }
+
+    fn alert_history(&self, limit: i64) -> StoreResult<Vec<super::AlertRow>> {
+        alerts::history(&self.r(), limit)
+    }
+
+    fn deliveries(&self, limit: i64) -> StoreResult<Vec<super::DeliveryRow>> {
+        alerts::deliveries(&self.r(), limit)
     }
 
     fn users(&self) -> StoreResult<Vec<UserRow>> {

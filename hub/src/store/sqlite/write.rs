@@ -66,6 +66,14 @@ pub(super) fn apply(c: &Connection, w: &Write) -> rusqlite::Result<Written> {
         | Write::CreateSession { .. }
         | Write::DeleteSession { .. }
         | Write::Audit(_) => super::access::apply(c, w)?,
+        Write::CreateRule { .. }
+        | Write::DeleteRule { .. }
+        | Write::MuteRule { .. }
+        | Write::CreateReceiver { .. }
+        | Write::DeleteReceiver { .. }
+        | Write::AlertFired(_)
+        | Write::AlertResolved { .. }
+        | Write::Delivery(_) => super::alerts::apply(c, w)?,
         Write::Prune {
             events_before,
             rollups_before,

@@ -1,0 +1,346 @@
+//! `/api/v1/receivers` (admins without bucket limits): where notifications
+//! go. A webhook's signing secret is answered once, at creation; URLs and
+//! secrets are stored sealed. `POST .../test` sends a test notification
+//! through the real delivery path; `GET /api/v1/deliveries` is the log.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use axum::extract::{ConnectInfo, State};
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::super::error::{ApiResult, responses as r};
+use super::super::extract::{Json, NoParams, Path, Query};
+use super::super::{ApiError, Caller};
+use crate::alerts::deliver::Attempt;
+use crate::alerts::receiver::{AlertOut, Notification, ReceiverKind, ReceiverSpec};
+use crate::alerts::{Target, receiver_spec};
+use crate::clock::now_ms;
+use crate::http::addr::PeerAddr;
+use crate::state::Hub;
+use crate::store::{DeliveryRow, ReceiverRow, StoreError, Write, Written};
+
+/// A receiver as listed: its settings and host, never its URL's path or secret.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct Receiver {
+    /// Row id.
+    id: i64,
+    /// Settings.
+    #[serde(flatten)]
+    spec: ReceiverSpec,
+    /// Scheme and host it posts to.
+    host: String,
+    /// Unix ms.
+    created_at: i64,
+}
+
+/// A new receiver: the secret, for webhooks, shown once.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct CreatedReceiver {
+    /// The receiver.
+    receiver: Receiver,
+    /// The HMAC-SHA256 key of `X-Pmr-Signature` (webhooks), hex; shown once.
+    secret: Option<String>,
+}
+
+/// One attempt of a test send.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct TestAttempt {
+    /// 1 for the first.
+    attempt: u32,
+    /// `delivered`, `retrying` or `failed`.
+    outcome: String,
+    /// The receiver's HTTP status.
+    http_status: Option<u16>,
+    /// Time, ms.
+    latency_ms: i64,
+    /// What went wrong.
+    error: Option<String>,
+}
+
+impl From<Attempt> for TestAttempt {
+    fn from(a: Attempt) -> Self {
+        TestAttempt {
+            attempt: a.attempt,
+            outcome: a.outcome.into(),
+            http_status: a.http_status,
+            latency_ms: a.latency_ms,
+            error: a.error,
+        }
+    }
+}
+
+/// The `{id}` of a receiver.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub(crate) struct ReceiverId {
+    /// The receiver's id.
+    id: i64,
+}
+
+fn listed(row: ReceiverRow) -> Option<Receiver> {
+    Some(Receiver {
+        id: row.id,
+        spec: receiver_spec(&row).ok()?,
+        host: row.host,
+        created_at: row.created_at,
+    })
+}
+
+async fn rows(hub: &Arc<Hub>) -> ApiResult<Vec<ReceiverRow>> {
+    let store = hub.store.clone();
+    Ok(tokio::task::spawn_blocking(move || store.receivers()).await??)
+}
+
+/// Every receiver.
+#[utoipa::path(
+    get,
+    path = "/api/v1/receivers",
+    tag = "alerts",
+    params(NoParams),
+    responses(
+        (status = 200, description = "Receivers, oldest first", body = Vec<Receiver>),
+        (status = 400, response = r::BadRequest),
+        (status = 401, response = r::Unauthorized),
+        (status = 403, response = r::Forbidden),
+        (status = 500, response = r::Internal),
+    )
+)]
+pub(crate) async fn list_receivers(
+    State(hub): State<Arc<Hub>>,
+    caller: Caller,
+    _: Query<NoParams>,
+) -> ApiResult<Json<Vec<Receiver>>> {
+    super::super::admin::require_fleet_admin(&caller, "receivers")?;
+    Ok(Json(
+        rows(&hub).await?.into_iter().filter_map(listed).collect(),
+    ))
+}
+
+/// Scheme and host of a URL that must be http(s).
+fn host_of(url: &str, kind: ReceiverKind) -> Result<String, String> {
+    let uri: axum::http::Uri = url.parse().map_err(|e| format!("url: {e}"))?;
+    let scheme = uri.scheme_str().unwrap_or_default();
+    if scheme != "https" && (scheme != "http" || kind != ReceiverKind::Webhook) {
+        return Err("url: https:// (http:// only for a webhook)".into());
+    }
+    let host = uri.authority().ok_or("url: no host")?;
+    Ok(format!("{scheme}://{host}"))
+}
+
+/// Creates a receiver: the body is its settings plus `url` (admins
+/// without bucket limits).
+#[utoipa::path(
+    post,
+    path = "/api/v1/receivers",
+    tag = "alerts",
+    params(NoParams),
+    request_body(content = ReceiverSpec, description = "The settings, plus `url`: where to POST"),
+    responses(
+        (status = 201, description = "The receiver and, for a webhook, its secret (once)", body = CreatedReceiver),
+        (status = 400, response = r::BadRequest),
+        (status = 401, response = r::Unauthorized),
+        (status = 403, response = r::Forbidden),
+        (status = 409, response = r::Conflict),
+        (status = 413, response = r::PayloadTooLarge),
+        (status = 415, response = r::UnsupportedMediaType),
+        (status = 422, response = r::Unprocessable),
+        (status = 500, response = r::Internal),
+    )
+)]
+pub(crate) async fn create_receiver(
+    State(hub): State<Arc<Hub>>,
+    ConnectInfo(PeerAddr(addr)): ConnectInfo<PeerAddr>,
+    caller: Caller,
+    _: Query<NoParams>,
+    Json(mut v): Json<serde_json::Value>,
+) -> ApiResult<(StatusCode, Json<CreatedReceiver>)> {
+    super::super::admin::require_fleet_admin(&caller, "receivers")?;
+    let unprocessable = |e: String| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e);
+    let url = v
+        .as_object_mut()
+        .and_then(|o| o.remove("url"))
+        .and_then(|u| u.as_str().map(String::from))
+        .ok_or_else(|| unprocessable("url: required, a string".into()))?;
+    let spec: ReceiverSpec = serde_json::from_value(v).map_err(|e| unprocessable(e.to_string()))?;
+    spec.check().map_err(unprocessable)?;
+    let host = host_of(&url, spec.kind).map_err(unprocessable)?;
+    let secret = (spec.kind == ReceiverKind::Webhook).then(|| {
+        let mut raw = [0u8; 32];
+        rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut raw);
+        pmr_shared::link::handshake::hex(&raw)
+    });
+    let sealed = hub
+        .alerts
+        .seal(&Target {
+            url,
+            secret: secret.clone(),
+        })
+        .map_err(ApiError::internal)?;
+    let w = Write::CreateReceiver {
+        name: spec.name.clone(),
+        kind: spec.kind.as_str().into(),
+        spec: serde_json::to_string(&spec)?,
+        sealed,
+        host: host.clone(),
+        now: now_ms(),
+    };
+    let id = match hub.ingest.writer.write(w).await {
+        Ok(Written::Id(id)) => id,
+        Err(StoreError::Conflict(_)) => {
+            let msg = format!("a receiver named {} exists already", spec.name);
+            return Err(ApiError::new(StatusCode::CONFLICT, msg));
+        }
+        Ok(other) => return Err(ApiError::internal(format!("the store answered {other:?}"))),
+        Err(e) => return Err(e.into()),
+    };
+    hub.alerts.reload();
+    let what = format!("{} ({}, {host})", spec.name, spec.kind.as_str());
+    super::super::admin::record(&hub, &caller, addr.ip(), "receiver:create", &what).await;
+    let receiver = Receiver {
+        id,
+        spec,
+        host,
+        created_at: now_ms(),
+    };
+    Ok((
+        StatusCode::CREATED,
+        Json(CreatedReceiver { receiver, secret }),
+    ))
+}
+
+/// Deletes a receiver (admins without bucket limits).
+#[utoipa::path(
+    delete,
+    path = "/api/v1/receivers/{id}",
+    tag = "alerts",
+    params(ReceiverId, NoParams),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 400, response = r::BadRequest),
+        (status = 401, response = r::Unauthorized),
+        (status = 403, response = r::Forbidden),
+        (status = 404, response = r::NotFound),
+        (status = 500, response = r::Internal),
+    )
+)]
+pub(crate) async fn delete_receiver(
+    State(hub): State<Arc<Hub>>,
+    ConnectInfo(PeerAddr(addr)): ConnectInfo<PeerAddr>,
+    caller: Caller,
+    Path(ReceiverId { id }): Path<ReceiverId>,
+    _: Query<NoParams>,
+) -> ApiResult<StatusCode> {
+    super::super::admin::require_fleet_admin(&caller, "receivers")?;
+    if hub
+        .ingest
+        .writer
+        .write(Write::DeleteReceiver { id })
+        .await?
+        != Written::Rows(1)
+    {
+        return Err(ApiError::not_found("receiver", id));
+    }
+    hub.alerts.reload();
+    super::super::admin::record(&hub, &caller, addr.ip(), "receiver:delete", &id.to_string()).await;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Sends a test notification now, through the real delivery path; the
+/// attempts (admins without bucket limits).
+#[utoipa::path(
+    post,
+    path = "/api/v1/receivers/{id}/test",
+    tag = "alerts",
+    params(ReceiverId, NoParams),
+    responses(
+        (status = 200, description = "Every attempt", body = Vec<TestAttempt>),
+        (status = 400, response = r::BadRequest),
+        (status = 401, response = r::Unauthorized),
+        (status = 403, response = r::Forbidden),
+        (status = 404, response = r::NotFound),
+        (status = 500, response = r::Internal),
+    )
+)]
+pub(crate) async fn test_receiver(
+    State(hub): State<Arc<Hub>>,
+    caller: Caller,
+    Path(ReceiverId { id }): Path<ReceiverId>,
+    _: Query<NoParams>,
+) -> ApiResult<Json<Vec<TestAttempt>>> {
+    super::super::admin::require_fleet_admin(&caller, "receivers")?;
+    let row = rows(&hub)
+        .await?
+        .into_iter()
+        .find(|r| r.id == id)
+        .ok_or_else(|| ApiError::not_found("receiver", id))?;
+    let labels = BTreeMap::from([
+        ("alertname".to_string(), "pmr-hub test".to_string()),
+        ("severity".to_string(), "info".to_string()),
+    ]);
+    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let url = crate::link_line::target(hub.store.as_ref(), &hub.config).url;
+    let n = Notification {
+        receiver_id: id,
+        receiver: receiver_spec(&row).map_err(ApiError::internal)?.name,
+        group_key: "{}:{alertname=\"pmr-hub test\"}".into(),
+        group_labels: labels.clone(),
+        alerts: vec![AlertOut {
+            status: "firing".into(),
+            labels,
+            annotations: BTreeMap::from([(
+                "summary".to_string(),
+                format!("a test notification sent by {}", caller.name),
+            )]),
+            starts_at: now,
+            ends_at: "0001-01-01T00:00:00Z".into(),
+            generator_url: url.replacen("ws", "http", 1),
+            fingerprint: "0000000000000000".into(),
+        }],
+        external_url: url.replacen("ws", "http", 1),
+    };
+    let tls = crate::alerts::deliver::tls();
+    let attempts = crate::alerts::send_now(&hub, &row, &n, &tls)
+        .await
+        .map_err(ApiError::internal)?;
+    Ok(Json(attempts.into_iter().map(TestAttempt::from).collect()))
+}
+
+/// How many log lines.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct DeliveryFilter {
+    /// Lines, newest first, 1 to 1000; default 100.
+    #[param(minimum = 1, maximum = 1000, default = 100)]
+    limit: Option<i64>,
+}
+
+/// The delivery log: every attempt, newest first (admins without bucket limits).
+#[utoipa::path(
+    get,
+    path = "/api/v1/deliveries",
+    tag = "alerts",
+    params(DeliveryFilter),
+    responses(
+        (status = 200, description = "Attempts, newest first", body = Vec<DeliveryRow>),
+        (status = 400, response = r::BadRequest),
+        (status = 401, response = r::Unauthorized),
+        (status = 403, response = r::Forbidden),
+        (status = 500, response = r::Internal),
+    )
+)]
+pub(crate) async fn list_deliveries(
+    State(hub): State<Arc<Hub>>,
+    caller: Caller,
+    Query(f): Query<DeliveryFilter>,
+) -> ApiResult<Json<Vec<DeliveryRow>>> {
+    super::super::admin::require_fleet_admin(&caller, "deliveries")?;
+    let limit = super::super::events::page_size(f.limit)?;
+    let store = hub.store.clone();
+    Ok(Json(
+        tokio::task::spawn_blocking(move || store.deliveries(limit)).await??,
+    ))
+}

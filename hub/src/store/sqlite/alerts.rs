@@ -1,0 +1,153 @@
+//! The alerting tables of the SQLite backend: rules, receivers, alert
+//! history and delivery attempts.
+
+use rusqlite::{Connection, params};
+
+use super::super::{AlertRow, DeliveryRow, ReceiverRow, RuleRow, StoreResult, Write, Written};
+use super::other;
+
+/// Applies one alerting write; `write::apply` hands over only these.
+pub(super) fn apply(c: &Connection, w: &Write) -> rusqlite::Result<Written> {
+    Ok(match w {
+        Write::CreateRule { name, spec, now } => {
+            c.execute(
+                "INSERT INTO alert_rules (name, spec, created_at) VALUES (?1, ?2, ?3)",
+                params![name, spec, now],
+            )?;
+            Written::Id(c.last_insert_rowid())
+        }
+        Write::DeleteRule { id } => Written::Rows(
+            c.execute("DELETE FROM alert_rules WHERE id = ?1", params![id])? as u64,
+        ),
+        Write::MuteRule { id, until } => Written::Rows(c.execute(
+            "UPDATE alert_rules SET muted_until = ?2 WHERE id = ?1",
+            params![id, until],
+        )? as u64),
+        Write::CreateReceiver {
+            name,
+            kind,
+            spec,
+            sealed,
+            host,
+            now,
+        } => {
+            c.execute(
+                "INSERT INTO receivers (name, kind, spec, sealed, host, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![name, kind, spec, sealed, host, now],
+            )?;
+            Written::Id(c.last_insert_rowid())
+        }
+        Write::DeleteReceiver { id } => Written::Rows(
+            c.execute("DELETE FROM receivers WHERE id = ?1", params![id])? as u64,
+        ),
+        Write::AlertFired(a) => Written::Rows(c.execute(
+            "INSERT INTO alerts (fingerprint, rule, labels, annotations, starts_at) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (fingerprint, starts_at) DO NOTHING",
+            params![a.fingerprint, a.rule, a.labels.to_string(), a.annotations.to_string(), a.starts_at],
+        )? as u64),
+        Write::AlertResolved {
+            fingerprint,
+            starts_at,
+            ends_at,
+        } => Written::Rows(c.execute(
+            "UPDATE alerts SET ends_at = ?3 WHERE fingerprint = ?1 AND starts_at = ?2",
+            params![fingerprint, starts_at, ends_at],
+        )? as u64),
+        Write::Delivery(d) => {
+            c.execute(
+                "INSERT INTO deliveries (receiver_id, group_key, alerts, attempt, outcome, http_status, latency_ms, error, at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                params![d.receiver_id, d.group_key, d.alerts, d.attempt, d.outcome, d.http_status, d.latency_ms, d.error, d.at],
+            )?;
+            // The log keeps the newest 10,000 attempts.
+            c.execute(
+                "DELETE FROM deliveries WHERE id <= (SELECT MAX(id) - 10000 FROM deliveries)",
+                [],
+            )?;
+            Written::Done
+        }
+        other => unreachable!("not an alerting write: {other:?}"),
+    })
+}
+
+pub(super) fn rules(c: &Connection) -> StoreResult<Vec<RuleRow>> {
+    let mut st = c
+        .prepare("SELECT id, spec, muted_until FROM alert_rules ORDER BY id")
+        .map_err(other)?;
+    let rows = st
+        .query_map([], |r| {
+            Ok(RuleRow {
+                id: r.get(0)?,
+                spec: r.get(1)?,
+                muted_until: r.get(2)?,
+            })
+        })
+        .map_err(other)?;
+    rows.collect::<Result<_, _>>().map_err(other)
+}
+
+pub(super) fn receivers(c: &Connection) -> StoreResult<Vec<ReceiverRow>> {
+    let mut st = c
+        .prepare("SELECT id, spec, sealed, host, created_at FROM receivers ORDER BY id")
+        .map_err(other)?;
+    let rows = st
+        .query_map([], |r| {
+            Ok(ReceiverRow {
+                id: r.get(0)?,
+                spec: r.get(1)?,
+                sealed: r.get(2)?,
+                host: r.get(3)?,
+                created_at: r.get(4)?,
+            })
+        })
+        .map_err(other)?;
+    rows.collect::<Result<_, _>>().map_err(other)
+}
+
+pub(super) fn history(c: &Connection, limit: i64) -> StoreResult<Vec<AlertRow>> {
+    let mut st = c
+        .prepare(
+            "SELECT fingerprint, rule, labels, annotations, starts_at, ends_at FROM alerts
+             ORDER BY starts_at DESC, id DESC LIMIT ?1",
+        )
+        .map_err(other)?;
+    let json = |s: String| serde_json::from_str(&s).unwrap_or(serde_json::Value::Null);
+    let rows = st
+        .query_map(params![limit], |r| {
+            Ok(AlertRow {
+                fingerprint: r.get(0)?,
+                rule: r.get(1)?,
+                labels: json(r.get(2)?),
+                annotations: json(r.get(3)?),
+                starts_at: r.get(4)?,
+                ends_at: r.get(5)?,
+            })
+        })
+        .map_err(other)?;
+    rows.collect::<Result<_, _>>().map_err(other)
+}
+
+pub(super) fn deliveries(c: &Connection, limit: i64) -> StoreResult<Vec<DeliveryRow>> {
+    let mut st = c
+        .prepare(
+            "SELECT receiver_id, group_key, alerts, attempt, outcome, http_status, latency_ms, error, at
+             FROM deliveries ORDER BY id DESC LIMIT ?1",
+        )
+        .map_err(other)?;
+    let rows = st
+        .query_map(params![limit], |r| {
+            Ok(DeliveryRow {
+                receiver_id: r.get(0)?,
+                group_key: r.get(1)?,
+                alerts: r.get(2)?,
+                attempt: r.get(3)?,
+                outcome: r.get(4)?,
+                http_status: r.get(5)?,
+                latency_ms: r.get(6)?,
+                error: r.get(7)?,
+                at: r.get(8)?,
+            })
+        })
+        .map_err(other)?;
+    rows.collect::<Result<_, _>>().map_err(other)
+}

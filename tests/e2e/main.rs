@@ -5,6 +5,7 @@
 mod harness;
 
 mod access;
+mod alerts;
 mod browser;
 mod feed;
 mod handshake;

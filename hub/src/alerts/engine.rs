@@ -77,6 +77,7 @@ pub struct Engine {
     restarts: HashMap<(i64, String), VecDeque<i64>>,
     counters: HashMap<(i64, u32), u32>,
     down_at: HashMap<i64, i64>,
+    /// When servers came back after being down.
     up_at: HashMap<i64, i64>,
 }
 
@@ -292,8 +293,10 @@ impl Engine {
                 self.down_at.insert(*server_id, now);
             }
             Change::ServerUp { server_id, .. } => {
-                self.down_at.remove(server_id);
-                self.up_at.insert(*server_id, now);
+                // Back after being down: a new drop within a minute is quiet.
+                if self.down_at.remove(server_id).is_some() {
+                    self.up_at.insert(*server_id, now);
+                }
                 self.for_rules(
                     *server_id,
                     live,

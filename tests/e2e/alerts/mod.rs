@@ -1,0 +1,316 @@
+//! Alerts end to end: a real agent whose app crash-loops, a real hub, and
+//! real webhook receivers (axum on loopback). Checks the Alertmanager body
+//! field by field, the signature, grouping, resolution, retries, a dead
+//! receiver beside a live one, offline servers and muted rules.
+
+mod receiver;
+
+use std::time::Duration;
+
+use receiver::{Answer, Receiver};
+use serde_json::{Value, json};
+
+use crate::harness::{Agent, Hub, Tls, wait_for};
+
+/// A receiver made through the API; returns (id, secret).
+fn add_receiver(hub: &Hub, name: &str, url: &str, extra: Value) -> (i64, Option<String>) {
+    let mut body = json!({"name": name, "kind": "webhook", "url": url,
+        "group_wait_secs": 1, "group_interval_secs": 2, "repeat_interval_secs": 3600});
+    for (k, v) in extra.as_object().unwrap() {
+        body[k] = v.clone();
+    }
+    let (status, v) = hub.http("POST", "/api/v1/receivers", Some(&body), true);
+    assert_eq!(status, 201, "{v}");
+    (
+        v["receiver"]["id"].as_i64().unwrap(),
+        v["secret"].as_str().map(String::from),
+    )
+}
+
+/// A rule made through the API; returns its id.
+fn add_rule(hub: &Hub, rule: Value) -> i64 {
+    let (status, v) = hub.http("POST", "/api/v1/alert-rules", Some(&rule), true);
+    assert_eq!(status, 201, "{v}");
+    v["id"].as_i64().unwrap()
+}
+
+/// Checks `X-Pmr-Signature: t=..,v1=..` against the secret.
+fn signed(got: &receiver::Got, secret: &str) -> bool {
+    let Some(sig) = got.header("x-pmr-signature") else {
+        return false;
+    };
+    let (t, v1) = sig.split_once(",v1=").unwrap();
+    let t = t.strip_prefix("t=").unwrap();
+    let key = ring::hmac::Key::new(
+        ring::hmac::HMAC_SHA256,
+        &(0..secret.len() / 2)
+            .map(|i| u8::from_str_radix(&secret[2 * i..2 * i + 2], 16).unwrap())
+            .collect::<Vec<u8>>(),
+    );
+    let mut msg = t.as_bytes().to_vec();
+    msg.push(b'.');
+    msg.extend_from_slice(&got.raw);
+    let want: String = ring::hmac::sign(&key, &msg)
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    want == v1
+}
+
+/// An agent linked as `name` with app `crash` that exits 0.3 s after it starts.
+fn crashing_agent(hub: &Hub, name: &str) -> Agent {
+    let agent = Agent::new();
+    agent.link(hub, name, &[]);
+    agent.write("crash.sh", "sleep 0.3; echo boom >&2; exit 1\n");
+    agent.ok(&["start", "crash.sh", "--name", "crash"]);
+    agent
+}
+
+#[test]
+fn a_crash_loop_fires_one_signed_grouped_alert_and_resolves() {
+    let hub = Hub::start(Tls::None);
+    let rx = Receiver::start(Answer::Script(vec![200]));
+    let (_, secret) = add_receiver(&hub, "ops", &rx.url(), json!({}));
+    let secret = secret.expect("a webhook's secret, once");
+    add_rule(
+        &hub,
+        json!({"name": "crash loop", "kind": "restarts", "count": 3, "window_secs": 6,
+               "severity": "critical", "scope": {"app": "crash"}, "labels": {"team": "web"}}),
+    );
+    let _agent = crashing_agent(&hub, "web-1");
+    let first = wait_for("the firing notification", Duration::from_secs(30), || {
+        rx.got().first().cloned()
+    });
+    assert!(
+        signed(&first, &secret),
+        "bad signature: {:?}",
+        first.header("x-pmr-signature")
+    );
+    let b = first.json();
+    assert_eq!(b["version"], "4");
+    assert_eq!(b["status"], "firing");
+    assert_eq!(b["receiver"], "ops");
+    assert_eq!(b["groupKey"], "ops:{alertname=\"crash loop\"}");
+    assert_eq!(b["groupLabels"], json!({"alertname": "crash loop"}));
+    assert_eq!(b["truncatedAlerts"], 0);
+    let common = &b["commonLabels"];
+    for (k, v) in [
+        ("alertname", "crash loop"),
+        ("app", "crash"),
+        ("server", "web-1"),
+        ("severity", "critical"),
+        ("team", "web"),
+        ("bucket", "prod"),
+    ] {
+        assert_eq!(common[k], v, "commonLabels.{k} in {b}");
+    }
+    assert!(
+        b["commonAnnotations"]["summary"]
+            .as_str()
+            .unwrap()
+            .contains("restarts"),
+        "{b}"
+    );
+    assert!(
+        b["externalURL"]
+            .as_str()
+            .unwrap()
+            .starts_with("http://127.0.0.1:"),
+        "{b}"
+    );
+    let alerts = b["alerts"].as_array().unwrap();
+    assert_eq!(alerts.len(), 1, "one alert, grouped: {b}");
+    let a = &alerts[0];
+    assert_eq!(a["status"], "firing");
+    assert_eq!(a["labels"], *common);
+    assert!(
+        a["annotations"]["description"]
+            .as_str()
+            .unwrap()
+            .contains("crash on web-1"),
+        "{a}"
+    );
+    assert!(a["startsAt"].as_str().unwrap().ends_with('Z'), "{a}");
+    assert_eq!(a["endsAt"], "0001-01-01T00:00:00Z");
+    assert!(
+        a["generatorURL"]
+            .as_str()
+            .unwrap()
+            .contains("/processes?q=crash"),
+        "{a}"
+    );
+    assert_eq!(a["fingerprint"].as_str().unwrap().len(), 16);
+    // The current alerts say the same.
+    let now = hub.get("/api/v1/alerts");
+    assert_eq!(now[0]["state"], "firing", "{now}");
+    // The app ends errored (too many unstable restarts): the window empties
+    // and the alert resolves, in one more notification of the same group.
+    let resolved = wait_for("the resolved notification", Duration::from_secs(40), || {
+        rx.got()
+            .into_iter()
+            .find(|g| g.json()["status"] == "resolved")
+    });
+    let r = resolved.json();
+    assert!(signed(&resolved, &secret));
+    assert_eq!(r["groupKey"], b["groupKey"]);
+    assert_eq!(r["alerts"][0]["status"], "resolved");
+    assert_ne!(r["alerts"][0]["endsAt"], "0001-01-01T00:00:00Z");
+    assert_eq!(r["alerts"][0]["fingerprint"], a["fingerprint"]);
+    let firing = rx
+        .got()
+        .iter()
+        .filter(|g| g.json()["status"] == "firing")
+        .count();
+    assert_eq!(firing, 1, "one firing notification for the whole loop");
+    // The history has it, resolved; the delivery log has both sends.
+    wait_for(
+        "the resolved alert in the history",
+        Duration::from_secs(5),
+        || {
+            let h = hub.get("/api/v1/alerts/history");
+            (h[0]["rule"] == "crash loop" && h[0]["ends_at"].is_i64()).then_some(())
+        },
+    );
+    let d = hub.get("/api/v1/deliveries");
+    assert!(
+        d.as_array()
+            .unwrap()
+            .iter()
+            .filter(|x| x["outcome"] == "delivered")
+            .count()
+            >= 2,
+        "{d}"
+    );
+}
+
+#[test]
+fn failed_sends_are_retried_on_5xx_only() {
+    let hub = Hub::start(Tls::None);
+    let flaky = Receiver::start(Answer::Script(vec![500, 500, 200]));
+    let (id, _) = add_receiver(&hub, "flaky", &flaky.url(), json!({}));
+    let (status, attempts) = hub.http("POST", &format!("/api/v1/receivers/{id}/test"), None, true);
+    assert_eq!(status, 200, "{attempts}");
+    let outcomes: Vec<&str> = attempts
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["outcome"].as_str().unwrap())
+        .collect();
+    assert_eq!(outcomes, ["retrying", "retrying", "delivered"]);
+    assert_eq!(flaky.got().len(), 3, "three attempts, one delivery");
+    let refusing = Receiver::start(Answer::Script(vec![403]));
+    let (id, _) = add_receiver(&hub, "refusing", &refusing.url(), json!({}));
+    let (_, attempts) = hub.http("POST", &format!("/api/v1/receivers/{id}/test"), None, true);
+    assert_eq!(
+        attempts.as_array().unwrap().len(),
+        1,
+        "no retry on 4xx: {attempts}"
+    );
+    assert_eq!(attempts[0]["http_status"], 403);
+    assert_eq!(refusing.got().len(), 1);
+    // The log has every attempt (written beside the sending, not before it).
+    wait_for("every attempt in the log", Duration::from_secs(5), || {
+        (hub.get("/api/v1/deliveries").as_array()?.len() == 4).then_some(())
+    });
+}
+
+#[test]
+fn a_dead_receiver_delays_neither_the_others_nor_ingest_and_a_muted_rule_sends_nothing() {
+    let hub = Hub::start(Tls::None);
+    let dead = Receiver::start(Answer::Never);
+    let live = Receiver::start(Answer::Script(vec![200]));
+    add_receiver(&hub, "dead", &dead.url(), json!({"timeout_secs": 30}));
+    add_receiver(&hub, "live", &live.url(), json!({}));
+    add_rule(&hub, json!({"name": "errored", "kind": "errored"}));
+    let muted = add_rule(
+        &hub,
+        json!({"name": "quiet", "kind": "restarts", "count": 1, "window_secs": 60}),
+    );
+    let (status, v) = hub.http(
+        "POST",
+        &format!("/api/v1/alert-rules/{muted}/mute"),
+        Some(&json!({"minutes": 60})),
+        true,
+    );
+    assert_eq!(status, 200, "{v}");
+    assert!(v["muted_until"].is_i64());
+    let agent = crashing_agent(&hub, "web-1");
+    // The live receiver gets the errored alert while the dead one still
+    // holds its first request open.
+    let got = wait_for(
+        "the live receiver's notification",
+        Duration::from_secs(40),
+        || {
+            live.got()
+                .into_iter()
+                .find(|g| g.json()["groupLabels"]["alertname"] == "errored")
+        },
+    );
+    assert_eq!(got.json()["alerts"][0]["labels"]["app"], "crash");
+    assert!(!dead.got().is_empty(), "the dead receiver was asked too");
+    // Ingest goes on: a new app shows in the API at once.
+    agent.write("ok.sh", "while true; do sleep 1; done\n");
+    agent.ok(&["start", "ok.sh", "--name", "fine"]);
+    wait_for("the new app in the API", Duration::from_secs(5), || {
+        hub.process("web-1", "fine")
+    });
+    // The muted rule fired (it shows) but nothing was sent for it.
+    let now = hub.get("/api/v1/alerts");
+    assert!(
+        now.as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["labels"]["alertname"] == "quiet"),
+        "{now}"
+    );
+    std::thread::sleep(Duration::from_secs(3));
+    let quiet = live
+        .got()
+        .iter()
+        .filter(|g| g.json()["groupLabels"]["alertname"] == "quiet")
+        .count();
+    assert_eq!(quiet, 0, "a muted rule sent a notification");
+}
+
+#[test]
+fn an_offline_server_fires_after_its_grace_and_resolves_when_back() {
+    let hub = Hub::start(Tls::None);
+    let rx = Receiver::start(Answer::Script(vec![200]));
+    add_receiver(&hub, "ops", &rx.url(), json!({}));
+    add_rule(
+        &hub,
+        json!({"name": "offline", "kind": "offline", "grace_secs": 2, "severity": "critical"}),
+    );
+    let agent = Agent::new();
+    agent.link(&hub, "web-1", &[]);
+    wait_for("the server online", Duration::from_secs(10), || {
+        hub.server("web-1").filter(|s| s["online"] == true)
+    });
+    agent.ok(&["kill"]);
+    let fired = wait_for("offline fired", Duration::from_secs(20), || {
+        rx.got()
+            .into_iter()
+            .find(|g| g.json()["status"] == "firing")
+    });
+    let b = fired.json();
+    assert_eq!(b["alerts"][0]["labels"]["server"], "web-1");
+    assert!(
+        b["alerts"][0]["labels"].get("app").is_none(),
+        "a server alert: {b}"
+    );
+    assert!(
+        b["alerts"][0]["generatorURL"]
+            .as_str()
+            .unwrap()
+            .contains("/servers/"),
+        "{b}"
+    );
+    // The next command starts the daemon, which links again.
+    agent.ok(&["list"]);
+    wait_for("resolved", Duration::from_secs(30), || {
+        rx.got()
+            .into_iter()
+            .find(|g| g.json()["status"] == "resolved")
+    });
+}

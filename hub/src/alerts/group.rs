@@ -178,3 +178,105 @@ impl Dispatcher {
         out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::alerts::receiver::ReceiverKind;
+
+    fn route(wait: u64, interval: u64, repeat: u64) -> Route {
+        Route {
+            id: 1,
+            spec: ReceiverSpec {
+                name: "ops".into(),
+                kind: ReceiverKind::Webhook,
+                group_by: vec!["alertname".into()],
+                group_wait_secs: wait,
+                group_interval_secs: interval,
+                repeat_interval_secs: repeat,
+                send_resolved: true,
+                timeout_secs: 10,
+                max_attempts: 5,
+            },
+        }
+    }
+
+    fn alert(fp: &str, server: &str, state: AlertState) -> Alert {
+        let mut a = Alert::test();
+        a.fingerprint = fp.into();
+        a.state = state;
+        a.labels = BTreeMap::from([
+            ("alertname".into(), "crash loop".into()),
+            ("server".into(), server.into()),
+        ]);
+        a
+    }
+
+    #[test]
+    fn groups_wait_then_send_changes_per_interval_and_repeat_unchanged() {
+        let t0 = Instant::now();
+        let s = Duration::from_secs;
+        let mut d = Dispatcher::new(vec![route(30, 300, 4 * 3600)], "https://hub".into());
+        // 1,000 alerts at once: one group, one notification after group_wait.
+        for i in 0..1000 {
+            d.add(
+                &alert(&format!("{i:016}"), &format!("web-{i}"), AlertState::Firing),
+                &[],
+                t0,
+            );
+        }
+        assert!(d.flush(t0 + s(29)).is_empty());
+        let first = d.flush(t0 + s(30));
+        assert_eq!(first.len(), 1);
+        assert_eq!(first[0].alerts.len(), 1000);
+        // Nothing new: nothing at the next interval.
+        assert!(d.flush(t0 + s(330)).is_empty());
+        // A resolution goes out at the interval after it, with the firing rest.
+        d.add(
+            &alert("0000000000000007", "web-7", AlertState::Resolved),
+            &[],
+            t0 + s(400),
+        );
+        assert!(
+            d.flush(t0 + s(500)).is_empty(),
+            "not before the group interval"
+        );
+        let second = d.flush(t0 + s(630));
+        assert_eq!(second.len(), 1);
+        assert_eq!(
+            second[0]
+                .alerts
+                .iter()
+                .filter(|a| a.status == "resolved")
+                .count(),
+            1
+        );
+        assert_eq!(second[0].alerts.len(), 1000);
+        // Unchanged and firing: again only after the repeat interval.
+        let mut at = t0 + s(630);
+        let mut sent = 0;
+        while at < t0 + s(630 + 4 * 3600) {
+            at += s(300);
+            sent += d.flush(at).len();
+        }
+        assert_eq!(sent, 1, "one repeat in four hours");
+    }
+
+    #[test]
+    fn an_alert_goes_only_to_the_receivers_its_rule_names() {
+        let mut d = Dispatcher::new(vec![route(0, 1, 10)], "https://hub".into());
+        let t0 = Instant::now();
+        d.add(
+            &alert("a", "web-1", AlertState::Firing),
+            &["pager".into()],
+            t0,
+        );
+        assert!(d.flush(t0 + Duration::from_secs(1)).is_empty());
+        d.add(
+            &alert("a", "web-1", AlertState::Firing),
+            &["ops".into()],
+            t0,
+        );
+        assert_eq!(d.flush(t0 + Duration::from_secs(1)).len(), 1);
+    }
+}

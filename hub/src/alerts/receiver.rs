@@ -246,3 +246,73 @@ impl Notification {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn alert(status: &str, server: &str) -> AlertOut {
+        AlertOut {
+            status: status.into(),
+            labels: BTreeMap::from([
+                ("alertname".into(), "crash loop".into()),
+                ("app".into(), "api".into()),
+                ("server".into(), server.into()),
+            ]),
+            annotations: BTreeMap::from([("summary".into(), "5 restarts within 60 s".into())]),
+            starts_at: "2026-12-01T00:00:00.000Z".into(),
+            ends_at: "0001-01-01T00:00:00Z".into(),
+            generator_url: "https://hub/processes?q=api".into(),
+            fingerprint: "0123456789abcdef".into(),
+        }
+    }
+
+    fn notification() -> Notification {
+        Notification {
+            receiver_id: 1,
+            receiver: "ops".into(),
+            group_key: "ops:{alertname=\"crash loop\"}".into(),
+            group_labels: BTreeMap::from([("alertname".into(), "crash loop".into())]),
+            alerts: vec![alert("firing", "web-1"), alert("resolved", "web-2")],
+            external_url: "https://hub".into(),
+        }
+    }
+
+    #[test]
+    fn alertmanager_body_has_common_labels_of_every_alert() {
+        let b = notification().alertmanager();
+        assert_eq!(b["status"], "firing");
+        assert_eq!(
+            b["commonLabels"],
+            serde_json::json!({"alertname": "crash loop", "app": "api"})
+        );
+        assert_eq!(
+            b["alerts"][1]["generatorURL"],
+            "https://hub/processes?q=api"
+        );
+    }
+
+    #[test]
+    fn slack_and_discord_bodies_carry_what_they_require() {
+        // Slack requires `text` (a string; mrkdwn links as <url|label>).
+        let s = notification().slack();
+        let text = s["text"].as_str().unwrap();
+        assert!(text.starts_with("*[FIRING:1] crash loop*"), "{text}");
+        assert!(
+            text.contains(
+                "api on web-1: 5 restarts within 60 s <https://hub/processes?q=api|open>"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("RESOLVED — api on web-2"), "{text}");
+        // Discord requires `content` of at most 2,000 characters; no pings.
+        let d = notification().discord();
+        assert!(d["content"].as_str().unwrap().chars().count() <= 2000);
+        assert_eq!(d["allowed_mentions"]["parse"], serde_json::json!([]));
+        let mut big = notification();
+        big.alerts = (0..200)
+            .map(|i| alert("firing", &format!("web-{i}")))
+            .collect();
+        assert!(big.discord()["content"].as_str().unwrap().chars().count() <= 2000);
+    }
+}

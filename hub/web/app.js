@@ -14,6 +14,9 @@ const ROUTES = [
   [/^\/servers\/(\d+)\/processes\/(\d+)$/, 'process.js', 'render'],
   [/^\/versions$/, 'versions.js', 'render'],
   [/^\/events$/, 'events.js', 'render'],
+  [/^\/alerts$/, 'alerts.js', 'render'],
+  [/^\/admin\/rules$/, 'alerts.js', 'renderRules'],
+  [/^\/admin\/receivers$/, 'alerts.js', 'renderReceivers'],
   [/^\/admin\/(keys|users|tokens|audit)$/, 'admin.js', 'render'],
   [/^\/login$/, 'login.js', 'renderLogin'],
   [/^\/setup$/, 'login.js', 'renderSetup'],
@@ -24,10 +27,14 @@ const NAV = [
   ['/processes', 'Processes', 'viewer'],
   ['/versions', 'Versions', 'viewer'],
   ['/events', 'Events', 'viewer'],
-  ['/admin/keys', 'Keys', 'admin'],
-  ['/admin/users', 'Users', 'admin'],
-  ['/admin/tokens', 'Tokens', 'admin'],
-  ['/admin/audit', 'Audit', 'admin'],
+  ['/alerts', 'Alerts', 'viewer'],
+  ['/admin', 'Admin', 'admin'],
+];
+
+// The admin pages, in a second row under the header when on one of them.
+const ADMIN = [
+  ['/admin/keys', 'Keys'], ['/admin/users', 'Users'], ['/admin/tokens', 'Tokens'],
+  ['/admin/rules', 'Alert rules'], ['/admin/receivers', 'Receivers'], ['/admin/audit', 'Audit'],
 ];
 
 let cleanup = [];
@@ -53,7 +60,7 @@ function header() {
   if (!me) return fill(top);
   const path = location.pathname;
   const nav = NAV.filter(([, , role]) => can(role)).map(([href, label]) => h('a', {
-    href: link(href),
+    href: link(href === '/admin' ? '/admin/keys' : href),
     'aria-current': (href === '/' ? path === '/' || path.startsWith('/servers') : path.startsWith(href)) ? 'page' : null,
   }, label));
   const pick = buckets.length > 1 ? h('select', {
@@ -81,7 +88,10 @@ function header() {
         live.stop();
         go('/login');
       },
-    }, 'Sign out'));
+    }, 'Sign out'),
+    path.startsWith('/admin') ? h('nav', { class: 'sub', 'aria-label': 'Admin' }, ADMIN.map(([href, label]) => h('a', {
+      href: link(href), 'aria-current': path === href ? 'page' : null,
+    }, label))) : null);
 }
 
 async function loadBuckets() {
@@ -128,7 +138,7 @@ async function route() {
 function help() {
   const d = document.getElementById('dialog');
   const keys = [['/', 'search'], ['j / k', 'next / previous row'], ['Enter', 'open the row'],
-    ['g f / g p / g v / g e', 'fleet, processes, versions, events'], ['?', 'this list']];
+    ['g f / g p / g v / g e / g a', 'fleet, processes, versions, events, alerts'], ['?', 'this list']];
   fill(d, h('form', { method: 'dialog', class: 'stack' }, h('h2', {}, 'Keyboard'),
     h('table', {}, keys.map(([k, v]) => h('tr', {}, h('td', {}, h('kbd', {}, k)), h('td', {}, v)))),
     h('button', {}, 'Close')));
@@ -145,7 +155,7 @@ function keyboard(e) {
   }
   if (pendingG) {
     pendingG = false;
-    const to = { f: '/', p: '/processes', v: '/versions', e: '/events' }[e.key];
+    const to = { f: '/', p: '/processes', v: '/versions', e: '/events', a: '/alerts' }[e.key];
     if (to) { e.preventDefault(); go(link(to)); }
     return;
   }

@@ -66,12 +66,23 @@ function actions(d, after) {
   const scope = h('select', { 'aria-label': 'Act on' },
     h('option', { value: p.name }, `app ${p.name} (every instance)`),
     h('option', { value: String(p.pm_id) }, `instance ${p.pm_id} only`));
-  const count = h('input', { type: 'number', min: 0, max: 64, value: 1, 'aria-label': 'Instances', style: 'width:5em' });
-  // The actions the app registered (@pm2/io), or a name to type.
-  const trig = p.actions && p.actions.length
-    ? h('select', { 'aria-label': 'Custom action' }, p.actions.map((a) => h('option', { value: a }, a)))
-    : h('input', { placeholder: 'action name', 'aria-label': 'Custom action', style: 'width:10em' });
-  const param = h('input', { placeholder: 'parameter', 'aria-label': 'Parameter', style: 'width:8em' });
+  const count = h('input', { type: 'number', min: 0, max: 64, value: 1, 'aria-label': 'Instances', class: 'w6' });
+  // The actions the app registered (@pm2/io), or a name to type; the
+  // list follows the app (it registers them again after a restart).
+  const slot = h('span');
+  let trig = null;
+  let known = null;
+  const offer = (actions) => {
+    const key = (actions || []).join('\n');
+    if (key === known) return;
+    known = key;
+    trig = actions && actions.length
+      ? h('select', { 'aria-label': 'Custom action' }, actions.map((a) => h('option', { value: a }, a)))
+      : h('input', { placeholder: 'action name', 'aria-label': 'Custom action', class: 'w10' });
+    fill(slot, trig);
+  };
+  offer(p.actions);
+  const param = h('input', { placeholder: 'parameter', 'aria-label': 'Parameter', class: 'w8' });
   const buttons = [];
   const run = async (verb, { params, danger, target } = {}) => {
     const t = target || scope.value;
@@ -97,7 +108,7 @@ function actions(d, after) {
     buttons.push(b);
     return b;
   };
-  return h('div', { class: 'panel stack' },
+  const el = h('div', { class: 'panel stack' },
     h('div', { class: 'actions' }, scope,
       btn('Restart', () => run('restart')), btn('Reload', () => run('reload')),
       btn('Start', () => run('start')), btn('Stop', () => run('stop', { danger: true }), 'danger'),
@@ -105,9 +116,11 @@ function actions(d, after) {
       btn('Delete', () => run('delete', { danger: true }), 'danger')),
     h('div', { class: 'actions' }, 'Scale to', count,
       btn('Scale', () => run('scale', { params: Number(count.value), danger: Number(count.value) === 0, target: p.name })),
-      h('span', { class: 'muted' }, '·'), 'Custom action', trig, param,
+      h('span', { class: 'muted' }, '·'), 'Custom action', slot, param,
       btn('Trigger', () => run('trigger', { params: { action: trig.value, param: param.value || undefined }, target: String(p.pm_id) }))),
     result);
+  el.offer = offer;
+  return el;
 }
 
 /** The process page. */
@@ -136,6 +149,7 @@ export async function render(ctx) {
         onclick: () => { range = r; setQuery({ range: r }); load(); },
       }, r)));
       if (!bar && can('operator')) fill(barBox, bar = actions(d, () => load()));
+      if (bar) bar.offer(p.actions);
       if (!logs) {
         logs = logPanel(id, p.name);
         fill(logBox, h('h2', {}, 'Live logs'), logs.el);

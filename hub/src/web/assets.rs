@@ -75,6 +75,7 @@ assets! {
     "events.js" => JS,
     "logs.js" => JS,
     "admin.js" => JS,
+    "alerts.js" => JS,
     "login.js" => JS,
     "icon.svg" => "image/svg+xml",
 }

@@ -20,7 +20,7 @@ use axum::routing::get;
 use crate::state::Hub;
 
 /// The paths of the dashboard's pages (the shell answers each).
-pub const PAGES: [&str; 12] = [
+pub const PAGES: [&str; 15] = [
     "/",
     "/login",
     "/setup",
@@ -29,6 +29,9 @@ pub const PAGES: [&str; 12] = [
     "/servers/{id}/processes/{pm_id}",
     "/versions",
     "/events",
+    "/alerts",
+    "/admin/rules",
+    "/admin/receivers",
     "/admin/keys",
     "/admin/users",
     "/admin/tokens",

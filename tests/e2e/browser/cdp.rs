@@ -95,6 +95,8 @@ impl Browser {
         b.session = attached["sessionId"].as_str().unwrap().to_string();
         b.call("Page.enable", json!({}));
         b.call("Runtime.enable", json!({}));
+        // Browser-side errors too: a CSP refusal, a failed load.
+        b.call("Log.enable", json!({}));
         b.call(
             "Emulation.setDeviceMetricsOverride",
             json!({"width": width, "height": height, "deviceScaleFactor": 1, "mobile": width < 600}),
@@ -144,6 +146,14 @@ impl Browser {
                     .or(d["text"].as_str())
                     .unwrap_or("exception");
                 self.errors.push(text.to_string());
+            }
+            Some("Log.entryAdded") if v["params"]["entry"]["level"] == "error" => {
+                let e = &v["params"]["entry"];
+                // Asking who is signed in before anyone is answers 401: expected.
+                let text = e["text"].as_str().unwrap_or_default();
+                if !text.contains("status of 401") {
+                    self.errors.push(format!("{}: {text}", e["source"]));
+                }
             }
             Some("Runtime.consoleAPICalled") if v["params"]["type"] == "error" => {
                 self.errors.push(v["params"]["args"].to_string());

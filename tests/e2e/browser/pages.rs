@@ -8,7 +8,7 @@ use super::cdp::Browser;
 use super::{agent_with_app, base, snap};
 use crate::harness::{Hub, Tls};
 
-const PAGES: [(&str, &str, &str); 9] = [
+const PAGES: [(&str, &str, &str); 12] = [
     ("fleet", "/", "web-1"),
     ("server", "/servers/1", "Processes"),
     ("processes", "/processes", "api"),
@@ -18,6 +18,9 @@ const PAGES: [(&str, &str, &str); 9] = [
     ("keys", "/admin/keys", "prod"),
     ("users", "/admin/users", "owner@example.com"),
     ("audit", "/admin/audit", "sign-in"),
+    ("alerts", "/alerts", "History"),
+    ("rules", "/admin/rules", "Start from"),
+    ("receivers", "/admin/receivers", "Delivery log"),
 ];
 
 /// Opens each page, waits for what it must show, saves its screenshot.

@@ -64,6 +64,9 @@ pub struct Config {
     /// client is the last address of `X-Forwarded-For` that is not a proxy
     /// (for sign-in and handshake limits, logs and the audit log).
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// A TOML file of alert rules (`[[rule]]` tables), for teams that keep
+    /// configuration in git; read at start and whenever it changes.
+    pub alert_rules_file: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -93,6 +96,7 @@ impl Default for Config {
             metrics_listen: None,
             public_url: None,
             trusted_proxies: Vec::new(),
+            alert_rules_file: None,
         }
     }
 }
@@ -117,6 +121,7 @@ impl Config {
             "# metrics_listen = \"127.0.0.1:9616\"\n",
             "# public_url = \"wss://hub.example.com:9615\"\n",
             "# trusted_proxies = [\"127.0.0.1\"]\n",
+            "# alert_rules_file = \"/etc/pmr-hub/alerts.toml\"\n",
         ));
         text
     }

@@ -1,5 +1,6 @@
-//! Once-a-second chores: close sessions of revoked keys, keep last-seen
-//! times, fold and prune old rows.
+//! Once-a-second chores: close sessions of revoked keys, reload alert
+//! rules changed on the command line, keep last-seen times, fold and prune
+//! old rows.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,9 +15,30 @@ use crate::store::{Write, Written};
 pub async fn run(hub: Arc<Hub>) {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     let mut n: u64 = 0;
+    let mut alerts_seen: Option<Option<String>> = None;
+    let modified = |p: &std::path::Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    let rules_file = hub.config.alert_rules_file.clone();
+    let mut file_seen = rules_file.as_deref().and_then(modified);
     loop {
         tick.tick().await;
         n += 1;
+        // Rules or receivers changed by `pmr-hub alerts` (another process).
+        let store = hub.store.clone();
+        let key = crate::alerts::cli::VERSION_KEY;
+        if let Ok(Ok(v)) = tokio::task::spawn_blocking(move || store.meta(key)).await {
+            if alerts_seen.as_ref().is_some_and(|seen| *seen != v) {
+                hub.alerts.reload();
+            }
+            alerts_seen = Some(v);
+        }
+        // The rules file changed (an edit, a checkout).
+        if let Some(p) = &rules_file {
+            let m = modified(p);
+            if m != file_seen {
+                file_seen = m;
+                hub.alerts.reload();
+            }
+        }
         let store = hub.store.clone();
         if let Ok(Ok(keys)) = tokio::task::spawn_blocking(move || store.list_keys()).await {
             let revoked: std::collections::HashSet<i64> = keys

@@ -45,6 +45,9 @@ enum Command {
     /// Users of the dashboard and the API, with their roles.
     #[command(subcommand)]
     Users(UsersCmd),
+    /// Alert rules and receivers (see docs/alerts.md).
+    #[command(subcommand)]
+    Alerts(pmr_hub::alerts::cli::AlertsCmd),
     /// Load test: N simulated agents against a hub this command starts.
     Bench {
         /// Simulated agents.
@@ -233,6 +236,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             })?;
         }
         Command::Users(cmd) => users(&open_store(&cfg)?, cmd)?,
+        Command::Alerts(cmd) => pmr_hub::alerts::cli::run(cmd, open_store(&cfg)?.as_ref(), &cfg)?,
         Command::Tokens(TokensCmd::Create { name, user, role }) => {
             let store = open_store(&cfg)?;
             commands::tokens_create(store.as_ref(), &name, user.as_deref(), role)?;
@@ -347,6 +351,11 @@ fn serve(cfg: Config) -> anyhow::Result<()> {
                 "    -d '{{\"token\":\"{token}\",\"email\":\"you@example.com\",\"password\":\"12+ characters\"}}'"
             );
             println!("  (or `pmr-hub users add EMAIL --role owner` on this machine)");
+        }
+        // A broken rules file stops the start, naming the rule and field.
+        if let Some(p) = &cfg.alert_rules_file {
+            let n = pmr_hub::alerts::file_rules(p)?.len();
+            println!("{n} alert rule(s) from {}", p.display());
         }
         let hub = pmr_hub::Hub::new(cfg, store)?;
         pmr_hub::serve(hub, listener, tls, shutdown_signal()).await

@@ -222,6 +222,11 @@ impl Engine {
         self.alerts.values().cloned().collect()
     }
 
+    /// The rules in force.
+    pub fn rules(&self) -> &[Rule] {
+        &self.rules
+    }
+
     /// The rule with `id`.
     pub fn rule(&self, id: i64) -> Option<&Rule> {
         self.rules.iter().find(|r| r.id == id)

@@ -6,6 +6,7 @@
 //! behind one seam, [`Lease`]: with several hub replicas, only the holder
 //! of the lease sends.
 
+pub mod cli;
 pub mod deliver;
 pub mod engine;
 pub mod group;
@@ -115,9 +116,93 @@ pub fn stored_rules(hub: &Hub) -> anyhow::Result<Vec<Rule>> {
     Ok(out)
 }
 
+/// The rules of a rules file (TOML, `[[rule]]` tables): ids -1, -2...
+/// An error names the file, the rule and the field.
+pub fn file_rules(path: &std::path::Path) -> anyhow::Result<Vec<Rule>> {
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct File {
+        #[serde(default)]
+        rule: Vec<toml::Value>,
+    }
+    let text =
+        std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    let file: File =
+        toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    let mut out: Vec<Rule> = Vec::new();
+    for (i, v) in file.rule.into_iter().enumerate() {
+        let json = serde_json::to_value(v)?;
+        let name = json["name"].as_str().unwrap_or("?").to_string();
+        let spec = RuleSpec::parse(json)
+            .map_err(|e| anyhow::anyhow!("{}: rule {} ({name}): {e}", path.display(), i + 1))?;
+        if out.iter().any(|r| r.spec.name == spec.name) {
+            anyhow::bail!(
+                "{}: rule {} ({name}): a rule of that name comes earlier",
+                path.display(),
+                i + 1
+            );
+        }
+        out.push(Rule {
+            id: -(i as i64) - 1,
+            spec,
+            muted_until: None,
+            source: "file",
+        });
+    }
+    Ok(out)
+}
+
+/// Every rule: the rules file's, then the stored ones (a stored rule with
+/// a file rule's name is left out: the file wins).
+pub fn all_rules(hub: &Hub) -> anyhow::Result<Vec<Rule>> {
+    let mut rules = match &hub.config.alert_rules_file {
+        Some(p) => file_rules(p)?,
+        None => Vec::new(),
+    };
+    for r in stored_rules(hub)? {
+        if rules.iter().any(|f| f.spec.name == r.spec.name) {
+            tracing::warn!("stored rule {} is shadowed by the rules file", r.spec.name);
+            continue;
+        }
+        rules.push(r);
+    }
+    Ok(rules)
+}
+
+/// The rules to list: the rules file's as in force (a broken edit of the
+/// file is not listed), then the stored ones as stored now.
+pub fn listed_rules(hub: &Hub) -> anyhow::Result<Vec<Rule>> {
+    let engine = hub.alerts.engine.lock().unwrap_or_else(|e| e.into_inner());
+    let mut rules: Vec<Rule> = engine
+        .rules()
+        .iter()
+        .filter(|r| r.source == "file")
+        .cloned()
+        .collect();
+    drop(engine);
+    for r in stored_rules(hub)? {
+        if !rules.iter().any(|f| f.spec.name == r.spec.name) {
+            rules.push(r);
+        }
+    }
+    Ok(rules)
+}
+
 /// A stored receiver with its settings parsed.
 pub fn receiver_spec(row: &ReceiverRow) -> anyhow::Result<ReceiverSpec> {
     Ok(serde_json::from_str(&row.spec)?)
+}
+
+/// Scheme and host of a receiver's URL, which must be http(s) (http only
+/// for a webhook: Slack and Discord are https).
+pub fn host_of(url: &str, kind: ReceiverKind) -> Result<String, String> {
+    let uri: axum::http::Uri = url.parse().map_err(|e| format!("url: {e}"))?;
+    let scheme = uri.scheme_str().unwrap_or_default();
+    if scheme != "https" && (scheme != "http" || kind != ReceiverKind::Webhook) {
+        return Err("url: https:// (http:// only for a webhook)".into());
+    }
+    let host = uri.authority().ok_or("url: no host")?;
+    Ok(format!("{scheme}://{host}"))
 }
 
 /// The dashboard's address, for links in notifications.
@@ -222,7 +307,19 @@ pub async fn run(hub: Arc<Hub>, lease: Arc<dyn Lease>) {
     let mut feed = hub.ingest.subscribe();
     let mut dispatcher = Dispatcher::new(Vec::new(), external_url(&hub));
     let load = |dispatcher: &mut Dispatcher| -> Vec<(i64, mpsc::Sender<Notification>)> {
-        let rules = stored_rules(&hub).unwrap_or_default();
+        let rules = match all_rules(&hub) {
+            Ok(r) => r,
+            Err(e) => {
+                // A broken edit of the rules file keeps the rules running.
+                tracing::warn!("rules not reloaded: {e:#}");
+                hub.alerts
+                    .engine
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .rules()
+                    .to_vec()
+            }
+        };
         let ts = hub
             .alerts
             .engine

@@ -119,17 +119,6 @@ pub(crate) async fn list_receivers(
     ))
 }
 
-/// Scheme and host of a URL that must be http(s).
-fn host_of(url: &str, kind: ReceiverKind) -> Result<String, String> {
-    let uri: axum::http::Uri = url.parse().map_err(|e| format!("url: {e}"))?;
-    let scheme = uri.scheme_str().unwrap_or_default();
-    if scheme != "https" && (scheme != "http" || kind != ReceiverKind::Webhook) {
-        return Err("url: https:// (http:// only for a webhook)".into());
-    }
-    let host = uri.authority().ok_or("url: no host")?;
-    Ok(format!("{scheme}://{host}"))
-}
-
 /// Creates a receiver: the body is its settings plus `url` (admins
 /// without bucket limits).
 #[utoipa::path(
@@ -166,7 +155,7 @@ pub(crate) async fn create_receiver(
         .ok_or_else(|| unprocessable("url: required, a string".into()))?;
     let spec: ReceiverSpec = serde_json::from_value(v).map_err(|e| unprocessable(e.to_string()))?;
     spec.check().map_err(unprocessable)?;
-    let host = host_of(&url, spec.kind).map_err(unprocessable)?;
+    let host = crate::alerts::host_of(&url, spec.kind).map_err(unprocessable)?;
     let secret = (spec.kind == ReceiverKind::Webhook).then(|| {
         let mut raw = [0u8; 32];
         rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut raw);

@@ -36,7 +36,7 @@ pub(crate) struct Mute {
 
 async fn rules(hub: &Arc<Hub>) -> ApiResult<Vec<Rule>> {
     let hub2 = hub.clone();
-    tokio::task::spawn_blocking(move || crate::alerts::stored_rules(&hub2))
+    tokio::task::spawn_blocking(move || crate::alerts::listed_rules(&hub2))
         .await?
         .map_err(ApiError::internal)
 }

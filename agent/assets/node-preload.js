@@ -1,5 +1,5 @@
-// Loaded by pmr (`node --require`) into cluster-mode Node apps. Nothing here
-// changes an app unless pmr passed it a listening socket:
+// Loaded by pmr (`node --require`) into Node apps. The port sharing below
+// changes nothing unless pmr passed the app a listening socket:
 // - listen(PORT) on the app's port takes the socket pmr bound once (fd 3,
 //   the LISTEN_FDS convention), so every instance shares the port and the
 //   kernel hands each connection to an instance that is free to accept it;
@@ -66,4 +66,28 @@ if (port > 0 && inherited) {
     }
   };
   process.on('SIGINT', onSigint);
+}
+
+// Exceptions go to pmr over the IPC channel, as @pm2/io reports them: an
+// unhandled rejection is logged and the app keeps running (as under pm2,
+// whose injected @pm2/io does the same); an uncaught exception is reported
+// and then crashes the app as Node would.
+if (typeof process.send === 'function') {
+  const report = (err) => {
+    const stack = err && err.stack ? String(err.stack) : String(err);
+    const message = err && err.message !== undefined ? String(err.message) : String(err);
+    try {
+      process.send({
+        type: 'process:exception',
+        data: { message: message.slice(0, 1000), stack: stack.slice(0, 3500) },
+      });
+    } catch (_) {
+      // The channel is gone: the stack still reaches the error log.
+    }
+  };
+  process.on('unhandledRejection', (reason) => {
+    console.error('pmr: unhandled promise rejection (the app keeps running):', reason);
+    report(reason);
+  });
+  process.on('uncaughtExceptionMonitor', (err) => report(err));
 }

@@ -73,6 +73,9 @@ enum Command {
         /// dashboard login, to look at it (and time API calls).
         #[arg(long, default_value_t = 0)]
         hold: u64,
+        /// Alert rules to evaluate (and a storm of errored apps halfway).
+        #[arg(long, default_value_t = 0)]
+        rules: usize,
     },
 }
 
@@ -224,6 +227,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             hostile,
             dashboards,
             hold,
+            rules,
         } => {
             pmr_hub::bench::run(pmr_hub::bench::BenchArgs {
                 agents,
@@ -233,6 +237,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 hostile,
                 dashboards,
                 hold,
+                rules,
             })?;
         }
         Command::Users(cmd) => users(&open_store(&cfg)?, cmd)?,

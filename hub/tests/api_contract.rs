@@ -9,7 +9,7 @@ use common::{Hub, Reply};
 use serde_json::Value;
 
 /// Every operation the hub's main port has, as `METHOD path`.
-const OPERATIONS: [&str; 41] = [
+const OPERATIONS: [&str; 42] = [
     "DELETE /api/v1/alert-rules/{id}",
     "DELETE /api/v1/keys/{key}",
     "DELETE /api/v1/receivers/{id}",
@@ -25,6 +25,7 @@ const OPERATIONS: [&str; 41] = [
     "GET /api/v1/changes",
     "GET /api/v1/deliveries",
     "GET /api/v1/events",
+    "GET /api/v1/exceptions",
     "GET /api/v1/keys",
     "GET /api/v1/openapi.json",
     "GET /api/v1/processes",

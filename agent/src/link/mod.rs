@@ -183,6 +183,7 @@ fn event_of(e: Lifecycle) -> Event {
             LifeKind::Deleted => EventKind::Delete,
             LifeKind::Reload => EventKind::Reload,
             LifeKind::Deploy => EventKind::Deploy,
+            LifeKind::Exception => EventKind::Exception,
         },
         pm_id: e.pm_id,
         name: e.name.to_string(),

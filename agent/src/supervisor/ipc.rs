@@ -44,8 +44,9 @@ pub struct AppIo {
 pub struct Ipc {
     /// Messages for the app.
     pub tx: mpsc::Sender<Value>,
-    /// `axm:reply` and `process:msg` messages from the app, for whoever
-    /// waits on a trigger or a `sendDataToProcessId` answer.
+    /// `axm:reply`, `process:msg` and `process:exception` messages from the
+    /// app, for whoever waits on a trigger or a `sendDataToProcessId` answer,
+    /// and for the exception reports.
     pub replies: tokio::sync::broadcast::Sender<Value>,
 }
 
@@ -148,7 +149,7 @@ fn handle(
         "axm:option:configuration" if small("", &data) => {
             io.lock().unwrap_or_else(|e| e.into_inner()).options = data;
         }
-        "axm:reply" | "process:msg" => {
+        "axm:reply" | "process:msg" | "process:exception" => {
             let _ = replies.send(msg);
         }
         _ => {}

@@ -6,6 +6,7 @@
 //! await) and a queue of control messages.
 
 pub mod cluster;
+pub mod exceptions;
 pub mod ipc;
 pub mod logs;
 pub mod monitor;
@@ -114,7 +115,7 @@ pub struct Lifecycle {
     pub code: Option<i32>,
     /// Signal name, for `Exit`.
     pub signal: Option<String>,
-    /// The new revision, for `Deploy`.
+    /// The new revision, for `Deploy`; the message and stack, for `Exception`.
     pub detail: Option<String>,
 }
 
@@ -137,6 +138,9 @@ pub enum LifeKind {
     Reload,
     /// The revision checked out under the app changed.
     Deploy,
+    /// The app reported an exception (over IPC), or died with a stack
+    /// trace in its last error lines.
+    Exception,
 }
 
 /// Which environment a snapshot carries.

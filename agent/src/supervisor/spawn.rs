@@ -68,7 +68,8 @@ pub(crate) fn spawn(spec: &AppSpec, id: u32, instance: u32) -> io::Result<Spawne
         None => None,
     };
     let node = super::cluster::is_node(spec);
-    let preload = super::cluster::preload().filter(|_| listener.is_some() && node);
+    // Every Node app: it reports exceptions; its port sharing waits for a socket.
+    let preload = super::cluster::preload().filter(|_| node);
     // Node apps get an IPC channel, as pm2 gives them, after the socket.
     let ipc = if node {
         Some(super::ipc::pair()?)

@@ -71,6 +71,7 @@ pub fn launch(l: Launch) -> Arc<Handle> {
         cron_at: None,
         watch: None,
         ready_by: None,
+        last_exception: Default::default(),
     };
     tokio::spawn(actor.run(rx));
     handle
@@ -116,6 +117,8 @@ struct Actor {
     watch: Option<super::watch::Watch>,
     /// With `wait_ready`: when a launching app is declared online anyway.
     ready_by: Option<Instant>,
+    /// When the app last reported an exception over IPC, Unix ms.
+    last_exception: Arc<std::sync::atomic::AtomicU64>,
 }
 
 enum ChildEvent {
@@ -187,6 +190,16 @@ impl Actor {
                 });
             }
         });
+    }
+
+    /// Where this instance's exception reports go.
+    fn reporter(&self) -> super::exceptions::Reporter {
+        super::exceptions::Reporter {
+            events: self.events.clone(),
+            pm_id: self.h.id,
+            name: self.h.spec().name.as_str().into(),
+            last_ipc: self.last_exception.clone(),
+        }
     }
 
     /// Logs an exit the way pm2 words it and publishes it.
@@ -318,6 +331,9 @@ impl Actor {
             Some(stream) => Some(super::ipc::serve(stream, io.clone(), ready_tx.clone())?),
             None => None,
         };
+        if let Some(ipc) = &ipc {
+            self.reporter().watch(&ipc.replies);
+        }
         Ok(Running {
             child: s.child,
             pid: s.pid,
@@ -531,6 +547,10 @@ impl Actor {
         let _ = std::fs::remove_file(&self.h.files.pid);
         let uptime_ms = run.started.elapsed().as_millis() as u64;
         let (code, signal) = self.exit_noted(status.as_ref().ok());
+        if code.is_some_and(|c| c != 0) || signal.as_deref().is_some_and(|s| s == "SIGABRT") {
+            self.reporter()
+                .after_crash(run.pumps, self.h.files.err.clone());
+        }
         let mut rt = self.h.rt();
         rt.pid = 0;
         rt.exit_code = code;

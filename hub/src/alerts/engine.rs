@@ -97,6 +97,8 @@ pub struct Engine {
     restarts: HashMap<(i64, String), VecDeque<i64>>,
     counters: HashMap<(i64, u32), u32>,
     down_at: HashMap<i64, i64>,
+    /// Exception groups seen (keys), to tell a new one.
+    known_exceptions: std::collections::HashSet<String>,
     /// When servers came back after being down.
     up_at: HashMap<i64, i64>,
 }
@@ -158,6 +160,7 @@ fn summary(kind: &RuleKind, value: &str) -> String {
             format!("offline for {value} (grace {grace_secs} s)")
         }
         RuleKind::Deploy => format!("deployed revision {value}"),
+        RuleKind::NewException => format!("a new exception: {value}"),
     }
 }
 
@@ -217,6 +220,11 @@ impl Engine {
         out
     }
 
+    /// The exception groups the store holds, so only new ones are news.
+    pub fn know_exceptions(&mut self, keys: impl IntoIterator<Item = String>) {
+        self.known_exceptions.extend(keys);
+    }
+
     /// Every alert pending or firing.
     pub fn alerts(&self) -> Vec<Alert> {
         self.alerts.values().cloned().collect()
@@ -261,7 +269,7 @@ impl Engine {
             return;
         };
         let for_ms = rule.spec.for_secs as i64 * 1000;
-        let deploy = matches!(rule.spec.kind, RuleKind::Deploy);
+        let deploy = rule.spec.kind.notice();
         let ann = annotations(rule, &l, &value);
         let rule_id = rule.id;
         let a = self.alerts.entry(fp.clone()).or_insert_with(|| Alert {
@@ -357,6 +365,28 @@ impl Engine {
                         }
                     },
                 );
+            }
+            Change::Event { server_id, event }
+                if event.kind == pmr_shared::link::messages::EventKind::Exception =>
+            {
+                let detail = event.detail.as_deref().unwrap_or_default();
+                let g = crate::ingest::exceptions::group(&event.name, detail);
+                if self.known_exceptions.insert(g.key) {
+                    let (app, message) = (event.name.clone(), g.message);
+                    self.for_rules(*server_id, live, RuleKind::notice_exception, |e, ri, v| {
+                        let ns = Engine::app_ns(v, &app);
+                        if e.rules[ri].spec.covers_app(&app, &ns) {
+                            e.observe(
+                                ri,
+                                v,
+                                Some((&app, &ns)),
+                                Some(message.clone()),
+                                now,
+                                &mut out,
+                            );
+                        }
+                    });
+                }
             }
             Change::Event { .. } | Change::ActionResult { .. } => {}
         }

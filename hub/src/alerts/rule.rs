@@ -58,6 +58,9 @@ pub enum RuleKind {
     /// An app's revision changed (a deploy); resolves after `for_secs`
     /// of the rule, or 5 minutes.
     Deploy,
+    /// An exception of a group never seen before (message and top frame);
+    /// resolves as a deploy does.
+    NewException,
 }
 
 impl RuleKind {
@@ -67,6 +70,16 @@ impl RuleKind {
             self,
             RuleKind::HostCpu { .. } | RuleKind::HostMemory { .. } | RuleKind::Offline { .. }
         )
+    }
+
+    /// Whether it fires once on an event and resolves on its own.
+    pub fn notice(&self) -> bool {
+        matches!(self, RuleKind::Deploy | RuleKind::NewException)
+    }
+
+    /// Whether it is [`RuleKind::NewException`].
+    pub fn notice_exception(&self) -> bool {
+        matches!(self, RuleKind::NewException)
     }
 
     /// Whether live samples (one a second per agent) feed it.

@@ -20,6 +20,7 @@ mod changes;
 mod doc;
 pub mod error;
 mod events;
+mod exceptions;
 pub mod extract;
 mod logs;
 pub(crate) mod ops;
@@ -96,6 +97,7 @@ fn protected() -> OpenApiRouter<Arc<Hub>> {
         .routes(json_405(routes!(admin::users::delete_user)))
         .routes(json_405(routes!(admin::users::reset_password)))
         .routes(json_405(routes!(alerts::list_alerts)))
+        .routes(json_405(routes!(exceptions::list_exceptions)))
         .routes(json_405(routes!(alerts::alert_history)))
         .routes(json_405(routes!(
             alerts::rules::list_rules,

@@ -32,13 +32,13 @@ async fn http_get(api: SocketAddr, path: &str, token: &str) -> Option<String> {
 
 /// The processes of one snapshot; `marker` (in app-0's memory) tells a
 /// probe its snapshot is in the API; `crashed` sets app-1 errored.
-fn procs(n: usize, marker: u32, crashed: bool) -> Vec<Proc> {
+fn procs(n: usize, marker: u32, crashed: bool, storm: bool) -> Vec<Proc> {
     (0..n)
         .map(|i| Proc {
             pm_id: i as u32,
             name: format!("app-{i}"),
             namespace: "default".into(),
-            status: if crashed && i == 1 {
+            status: if (crashed && i == 1) || (storm && i == 2) {
                 "errored"
             } else {
                 "online"
@@ -167,10 +167,13 @@ pub(super) async fn agent(i: usize, sh: Arc<Shared>, procs_n: usize, probe: bool
                         seq += 1;
                         marker += 1;
                         let crashed = probe && procs_n > 1 && seq % 5 == 0;
-                        let snap = Snapshot { seq, full: seq % 30 == 1, at: now_ms(), host: Host::default(), processes: procs(procs_n, marker, crashed), removed: vec![] };
+                        let snap = Snapshot { seq, full: seq % 30 == 1, at: now_ms(), host: Host::default(), processes: procs(procs_n, marker, crashed, sh.storm.load(Ordering::Relaxed)), removed: vec![] };
                         let sent = Instant::now();
                         if let (true, Some(id)) = (crashed, server_id) {
                             sh.crashes.lock().await.insert(id, sent);
+                        }
+                        if crashed {
+                            sh.crash_names.lock().await.insert(name.clone(), sent);
                         }
                         if let Err(e) = ws.send(Message::Text(serde_json::to_string(&AgentMsg::Snapshot(snap))?.into())).await {
                             break Err(e.into());

@@ -15,6 +15,7 @@ use pmr_shared::link::keys::SecretKey;
 use tokio::sync::Mutex;
 
 mod agent;
+mod alerts;
 mod dashboard;
 mod hostile;
 
@@ -39,6 +40,8 @@ pub struct BenchArgs {
     /// Seconds to keep the fleet running after the measurement, with a
     /// dashboard login printed, to look at it in a browser.
     pub hold: u64,
+    /// Alert rules, and a storm of errored apps halfway through.
+    pub rules: usize,
 }
 
 struct Shared {
@@ -58,6 +61,10 @@ struct Shared {
     crash_delays: Mutex<Vec<f64>>,
     /// The dashboards' refetch times, ms.
     fetches: Mutex<Vec<f64>>,
+    /// When each probe server last crashed an app, by server name.
+    crash_names: std::sync::Arc<Mutex<std::collections::HashMap<String, Instant>>>,
+    /// Set: every agent's app-2 is errored.
+    storm: AtomicBool,
 }
 
 fn now_ms() -> i64 {
@@ -177,6 +184,11 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     store.create_key("bench", &public)?;
     let token = "bench-token";
     store.create_token("bench", &crate::api::token_hash(token), None)?;
+    let hook_l = std::net::TcpListener::bind("127.0.0.1:0")?;
+    hook_l.set_nonblocking(true)?;
+    let hook_url = format!("http://{}/", hook_l.local_addr()?);
+    alerts::setup(&store, &dir, args.rules, args.agents, &hook_url)?;
+    let mut hook = (args.rules > 0).then_some(hook_l);
     drop(store);
     let port = std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?
@@ -199,7 +211,15 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         crashes: Mutex::new(Default::default()),
         crash_delays: Mutex::new(Vec::new()),
         fetches: Mutex::new(Vec::new()),
+        crash_names: Default::default(),
+        storm: AtomicBool::new(false),
     });
+    let seen: std::sync::Arc<std::sync::Mutex<alerts::Seen>> = Default::default();
+    if let Some(l) = hook.take() {
+        let _guard = rt.enter();
+        let l = tokio::net::TcpListener::from_std(l)?;
+        rt.spawn(alerts::receive(l, sh.crash_names.clone(), seen.clone()));
+    }
     let n = args.agents;
     let ramp = Instant::now();
     rt.block_on(async {
@@ -240,8 +260,12 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     let mut fresh_refused = 0;
     // Samples of what the hostile side holds: (pending, idle) per second.
     let mut hostile_held: Vec<(usize, usize)> = Vec::new();
+    let storm_at = Duration::from_secs(args.seconds / 2);
     while start.elapsed() < Duration::from_secs(args.seconds) {
         std::thread::sleep(Duration::from_secs(1));
+        if args.rules > 0 && start.elapsed() >= storm_at {
+            sh.storm.store(true, Ordering::Relaxed);
+        }
         peak_rss = peak_rss.max(hub_stat(hub.id()).0);
         if let Some(h) = &held_hostile {
             hostile_held.push((
@@ -348,6 +372,28 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
             percentile(&fetches, 0.5),
             percentile(&fetches, 0.99),
             fetches.len()
+        );
+    }
+    if args.rules > 0 {
+        let seen = seen.lock().unwrap_or_else(|e| e.into_inner());
+        let mut d = seen.delays.clone();
+        d.sort_by(|a, b| a.total_cmp(b));
+        println!(
+            "alert rules                              {} (1 per probe crash, 1 storm, the rest CPU rules of one server each)",
+            args.rules
+        );
+        println!(
+            "crash -> receiver beyond group wait      p50 {:.0} / p99 {:.0} / max {:.0} ms ({} alerts)",
+            percentile(&d, 0.5),
+            percentile(&d, 0.99),
+            d.last().copied().unwrap_or(f64::NAN),
+            d.len()
+        );
+        println!(
+            "storm: every app-2 errored at once       {} of {n} alerts arrived, in {} notifications; {} twice in one notification",
+            seen.storm.len(),
+            seen.storm_notifications,
+            seen.doubled
         );
     }
     if held_hostile.is_some() {

@@ -4,6 +4,7 @@
 //! order, on the [`feed`]. Sessions, the API and housekeeping never write
 //! the store or the live state's processes any other way.
 
+pub mod exceptions;
 pub mod feed;
 pub mod logs;
 pub mod snapshot;
@@ -120,8 +121,41 @@ impl Ingest {
         };
         // A replay is acked again but not news: published only when new.
         if self.writer.write(w).await? != Written::Rows(0) {
+            if event.kind == pmr_shared::link::messages::EventKind::Exception {
+                self.exception(server_id, &event).await?;
+            }
             self.feed.publish(Change::Event { server_id, event });
         }
+        Ok(())
+    }
+
+    /// Adds an exception event to its group.
+    async fn exception(&self, server_id: i64, event: &Event) -> StoreResult<()> {
+        let detail = event.detail.clone().unwrap_or_default();
+        let g = exceptions::group(&event.name, &detail);
+        let (server, bucket, revision) = self
+            .live
+            .read(server_id, |v| {
+                let rev = v.processes.get(&event.pm_id).and_then(|p| {
+                    p.versioning.as_ref()?["revision"]
+                        .as_str()
+                        .map(String::from)
+                });
+                (v.name.clone(), v.bucket.clone(), rev)
+            })
+            .unwrap_or_default();
+        let w = Write::Exception {
+            key: g.key,
+            app: event.name.clone(),
+            message: g.message,
+            frame: g.frame,
+            at: event.at,
+            server,
+            bucket,
+            revision,
+            sample: detail,
+        };
+        self.writer.write(w).await?;
         Ok(())
     }
 

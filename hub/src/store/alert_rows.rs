@@ -70,3 +70,30 @@ pub struct DeliveryRow {
     /// Unix ms.
     pub at: i64,
 }
+
+/// A group of exceptions: one message at one place in one app.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ExceptionRow {
+    /// The group's key.
+    pub key: String,
+    /// The app.
+    pub app: String,
+    /// The message (the first line).
+    pub message: String,
+    /// The top frame; "" when none was found.
+    pub frame: String,
+    /// Occurrences.
+    pub count: i64,
+    /// Unix ms.
+    pub first_seen: i64,
+    /// Unix ms.
+    pub last_seen: i64,
+    /// Servers (names) it happened on.
+    pub servers: Vec<String>,
+    /// Their buckets.
+    pub buckets: Vec<String>,
+    /// Revisions it happened at.
+    pub revisions: Vec<String>,
+    /// The latest occurrence: message, stack, error lines.
+    pub sample: String,
+}

@@ -7,7 +7,7 @@ mod rows;
 pub mod sqlite;
 mod write;
 
-pub use alert_rows::{AlertRow, DeliveryRow, ReceiverRow, RuleRow};
+pub use alert_rows::{AlertRow, DeliveryRow, ExceptionRow, ReceiverRow, RuleRow};
 pub use rows::{
     ActionRow, AuditRow, EventQuery, EventRow, KeyRow, RollupRow, ServerRow, TokenInfo, TokenRow,
     UserRow,
@@ -129,6 +129,8 @@ pub trait Store: Send + Sync + 'static {
     fn alert_history(&self, limit: i64) -> StoreResult<Vec<AlertRow>>;
     /// Delivery attempts, newest first.
     fn deliveries(&self, limit: i64) -> StoreResult<Vec<DeliveryRow>>;
+    /// Exception groups, the most recently seen first.
+    fn exception_groups(&self, limit: i64) -> StoreResult<Vec<ExceptionRow>>;
 }
 
 /// One write outside a batch: for start-up (before the writer runs) and tests.

@@ -225,6 +225,28 @@ pub enum Write {
     },
     /// One delivery attempt.
     Delivery(DeliveryRow),
+    /// One occurrence of an exception, into its group ([`Written::Rows`]:
+    /// 1 when the group is new, 0 when it grew).
+    Exception {
+        /// The group's key.
+        key: String,
+        /// The app.
+        app: String,
+        /// The message.
+        message: String,
+        /// The top frame.
+        frame: String,
+        /// When, Unix ms.
+        at: i64,
+        /// The server's name.
+        server: String,
+        /// Its bucket.
+        bucket: String,
+        /// The revision the app ran, if known.
+        revision: Option<String>,
+        /// The occurrence's detail.
+        sample: String,
+    },
     /// Deletes events, 10-second and 5-minute rollups older than these, at
     /// most a few thousand of each per write ([`Written::Rows`]: repeat
     /// while it deletes any).

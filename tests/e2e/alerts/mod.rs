@@ -385,3 +385,75 @@ fn rules_from_a_file_and_receivers_from_the_command_line_reach_a_running_hub() {
     std::thread::sleep(Duration::from_millis(1500));
     assert_eq!(hub.get("/api/v1/alert-rules")[0]["name"], "app errored");
 }
+
+#[test]
+fn exceptions_are_grouped_across_languages_and_a_new_group_alerts() {
+    let hub = Hub::start(Tls::None);
+    let rx = Receiver::start(Answer::Script(vec![200]));
+    add_receiver(&hub, "ops", &rx.url(), json!({}));
+    add_rule(
+        &hub,
+        json!({"name": "new exception", "kind": "new_exception"}),
+    );
+    let agent = Agent::new();
+    agent.link(&hub, "web-1", &[]);
+    // Node: two unhandled rejections of one kind; the app keeps running.
+    agent.write(
+        "pay.js",
+        "let n = 40;\nconst fail = () => Promise.reject(new Error(`card ${n++} declined`));\n\
+         setTimeout(fail, 300);\nsetTimeout(fail, 600);\nsetInterval(() => {}, 1000);\n",
+    );
+    agent.ok(&["start", "pay.js", "--name", "pay"]);
+    // Python: a crash with a traceback (no IPC: found in its error lines).
+    agent.write("w.py", "import time\ntime.sleep(0.3)\nprint(1 / 0)\n");
+    agent.ok(&[
+        "start",
+        "w.py",
+        "--name",
+        "worker",
+        "--interpreter",
+        "python3",
+        "--max-restarts",
+        "1",
+    ]);
+    let groups = wait_for("both groups", Duration::from_secs(30), || {
+        let g = hub.get("/api/v1/exceptions");
+        let pay = g
+            .as_array()?
+            .iter()
+            .find(|x| x["app"] == "pay" && x["count"] == 2)?
+            .clone();
+        let py = g.as_array()?.iter().find(|x| x["app"] == "worker")?.clone();
+        Some((pay, py))
+    });
+    let (pay, py) = groups;
+    assert_eq!(pay["message"], "Error: card 40 declined", "{pay}");
+    assert!(pay["frame"].as_str().unwrap().contains("pay.js"), "{pay}");
+    assert_eq!(pay["servers"], json!(["web-1"]));
+    assert!(
+        pay["sample"].as_str().unwrap().contains("card 41 declined"),
+        "the latest: {pay}"
+    );
+    assert_eq!(py["message"], "ZeroDivisionError: division by zero", "{py}");
+    assert!(py["sample"].as_str().unwrap().contains("Traceback"), "{py}");
+    // The Node app never went down for its rejections.
+    let pay_proc = agent
+        .jlist()
+        .into_iter()
+        .find(|p| p["name"] == "pay")
+        .unwrap();
+    assert_eq!(pay_proc["pm2_env"]["status"], "online");
+    assert_eq!(pay_proc["pm2_env"]["restart_time"], 0);
+    // One alert per new group, not per occurrence.
+    let fired = wait_for("two new-exception alerts", Duration::from_secs(20), || {
+        let apps: std::collections::BTreeSet<String> = rx
+            .got()
+            .iter()
+            .flat_map(|g| g.json()["alerts"].as_array().cloned().unwrap_or_default())
+            .filter(|a| a["status"] == "firing")
+            .map(|a| a["labels"]["app"].as_str().unwrap_or("").to_string())
+            .collect();
+        (apps.len() == 2).then_some(apps)
+    });
+    assert_eq!(fired.into_iter().collect::<Vec<_>>(), ["pay", "worker"]);
+}

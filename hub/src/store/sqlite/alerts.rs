@@ -1,9 +1,11 @@
 //! The alerting tables of the SQLite backend: rules, receivers, alert
-//! history and delivery attempts.
+//! history, delivery attempts and exception groups.
 
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
-use super::super::{AlertRow, DeliveryRow, ReceiverRow, RuleRow, StoreResult, Write, Written};
+use super::super::{
+    AlertRow, DeliveryRow, ExceptionRow, ReceiverRow, RuleRow, StoreResult, Write, Written,
+};
 use super::other;
 
 /// Applies one alerting write; `write::apply` hands over only these.
@@ -66,6 +68,17 @@ pub(super) fn apply(c: &Connection, w: &Write) -> rusqlite::Result<Written> {
             )?;
             Written::Done
         }
+        Write::Exception {
+            key,
+            app,
+            message,
+            frame,
+            at,
+            server,
+            bucket,
+            revision,
+            sample,
+        } => exception(c, key, app, message, frame, *at, [server, bucket, revision.as_deref().unwrap_or("")], sample)?,
         other => unreachable!("not an alerting write: {other:?}"),
     })
 }
@@ -146,6 +159,79 @@ pub(super) fn deliveries(c: &Connection, limit: i64) -> StoreResult<Vec<Delivery
                 latency_ms: r.get(6)?,
                 error: r.get(7)?,
                 at: r.get(8)?,
+            })
+        })
+        .map_err(other)?;
+    rows.collect::<Result<_, _>>().map_err(other)
+}
+
+/// Most entries of a group's servers, buckets and revisions lists.
+const MAX_LIST: usize = 50;
+
+fn with(list: &str, item: &str) -> String {
+    let mut v: Vec<String> = serde_json::from_str(list).unwrap_or_default();
+    if !item.is_empty() && !v.iter().any(|x| x == item) && v.len() < MAX_LIST {
+        v.push(item.to_string());
+    }
+    serde_json::to_string(&v).unwrap_or_else(|_| "[]".into())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn exception(
+    c: &Connection,
+    key: &str,
+    app: &str,
+    message: &str,
+    frame: &str,
+    at: i64,
+    [server, bucket, revision]: [&str; 3],
+    sample: &str,
+) -> rusqlite::Result<Written> {
+    let lists: Option<(String, String, String)> = c
+        .query_row(
+            "SELECT servers, buckets, revisions FROM exception_groups WHERE key = ?1",
+            params![key],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .optional()?;
+    let Some((servers, buckets, revisions)) = lists else {
+        c.execute(
+            "INSERT INTO exception_groups (key, app, message, frame, count, first_seen, last_seen, servers, buckets, revisions, sample)
+             VALUES (?1, ?2, ?3, ?4, 1, ?5, ?5, ?6, ?7, ?8, ?9)",
+            params![key, app, message, frame, at, with("[]", server), with("[]", bucket), with("[]", revision), sample],
+        )?;
+        return Ok(Written::Rows(1));
+    };
+    c.execute(
+        "UPDATE exception_groups SET count = count + 1, last_seen = MAX(last_seen, ?2), servers = ?3,
+         buckets = ?4, revisions = ?5, sample = ?6 WHERE key = ?1",
+        params![key, at, with(&servers, server), with(&buckets, bucket), with(&revisions, revision), sample],
+    )?;
+    Ok(Written::Rows(0))
+}
+
+pub(super) fn exception_groups(c: &Connection, limit: i64) -> StoreResult<Vec<ExceptionRow>> {
+    let mut st = c
+        .prepare(
+            "SELECT key, app, message, frame, count, first_seen, last_seen, servers, buckets, revisions, sample
+             FROM exception_groups ORDER BY last_seen DESC LIMIT ?1",
+        )
+        .map_err(other)?;
+    let list = |s: String| serde_json::from_str(&s).unwrap_or_default();
+    let rows = st
+        .query_map(params![limit], |r| {
+            Ok(ExceptionRow {
+                key: r.get(0)?,
+                app: r.get(1)?,
+                message: r.get(2)?,
+                frame: r.get(3)?,
+                count: r.get(4)?,
+                first_seen: r.get(5)?,
+                last_seen: r.get(6)?,
+                servers: list(r.get(7)?),
+                buckets: list(r.get(8)?),
+                revisions: list(r.get(9)?),
+                sample: r.get(10)?,
             })
         })
         .map_err(other)?;

@@ -266,6 +266,10 @@ impl Store for SqliteStore {
         alerts::deliveries(&self.r(), limit)
     }
 
+    fn exception_groups(&self, limit: i64) -> StoreResult<Vec<super::ExceptionRow>> {
+        alerts::exception_groups(&self.r(), limit)
+    }
+
     fn users(&self) -> StoreResult<Vec<UserRow>> {
         read::users(&self.r())
     }

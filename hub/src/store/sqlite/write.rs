@@ -73,7 +73,8 @@ pub(super) fn apply(c: &Connection, w: &Write) -> rusqlite::Result<Written> {
         | Write::DeleteReceiver { .. }
         | Write::AlertFired(_)
         | Write::AlertResolved { .. }
-        | Write::Delivery(_) => super::alerts::apply(c, w)?,
+        | Write::Delivery(_)
+        | Write::Exception { .. } => super::alerts::apply(c, w)?,
         Write::Prune {
             events_before,
             rollups_before,

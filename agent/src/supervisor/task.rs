@@ -151,6 +151,20 @@ async fn wait_wake(wake: Option<Instant>) {
 }
 
 impl Actor {
+    fn emit_detail(&self, kind: super::LifeKind, detail: &str) {
+        if self.events.receiver_count() > 0 {
+            let _ = self.events.send(super::Lifecycle {
+                pm_id: self.h.id,
+                name: self.h.spec().name.as_str().into(),
+                at: now_ms(),
+                kind,
+                code: None,
+                signal: None,
+                detail: Some(detail.into()),
+            });
+        }
+    }
+
     fn emit(&self, kind: super::LifeKind, code: Option<i32>, signal: Option<String>) {
         if self.events.receiver_count() > 0 {
             let _ = self.events.send(super::Lifecycle {
@@ -558,15 +572,16 @@ impl Actor {
         rt.usage = Default::default();
         let decision = policy::on_exit(&spec, &mut rt.counters, policy::Exit { code, uptime_ms });
         drop(rt);
-        self.emit(
-            match decision {
-                Decision::Restart { .. } => LifeKind::Restart,
-                Decision::Stop => LifeKind::Stopped,
-                Decision::Errored => LifeKind::Errored,
-            },
-            None,
-            None,
-        );
+        match decision {
+            Decision::Restart { .. } => self.emit(LifeKind::Restart, None, None),
+            // Stopped by its own exit, not by anyone's stop: the hub can
+            // tell the two apart by this detail.
+            Decision::Stop => self.emit_detail(
+                LifeKind::Stopped,
+                pmr_shared::link::messages::STOPPED_ITSELF,
+            ),
+            Decision::Errored => self.emit(LifeKind::Errored, None, None),
+        }
         let mut rt = self.h.rt();
         match decision {
             Decision::Restart { delay_ms } => {

@@ -138,6 +138,7 @@ fn summary(kind: &RuleKind, value: &str) -> String {
             format!("{value} restarts within {window_secs} s (threshold {count})")
         }
         RuleKind::Errored => "an instance is errored".into(),
+        RuleKind::Stopped => format!("stopped without anyone asking ({value})"),
         RuleKind::Cpu { above } => format!("CPU {value} above {above} %"),
         RuleKind::Memory { above_bytes } => {
             format!("memory {value} above {}", mib(*above_bytes as f64))
@@ -317,9 +318,28 @@ impl Engine {
                 }
                 self.check_restarts(*server_id, app, live, now, &mut out);
             }
-            Change::ProcessStatus { server_id, app, .. }
-            | Change::ProcessRemoved { server_id, app, .. } => {
+            Change::ProcessStatus {
+                server_id,
+                app,
+                status,
+                ..
+            } => {
                 self.check_errored(*server_id, app, live, now, &mut out);
+                if status == "online" {
+                    self.stopped(*server_id, app, None, live, now, &mut out);
+                }
+            }
+            Change::ProcessRemoved { server_id, app, .. } => {
+                self.check_errored(*server_id, app, live, now, &mut out);
+                self.stopped(*server_id, app, None, live, now, &mut out);
+            }
+            Change::Event { server_id, event }
+                if event.kind == pmr_shared::link::messages::EventKind::Stopped
+                    && event.detail.as_deref()
+                        == Some(pmr_shared::link::messages::STOPPED_ITSELF) =>
+            {
+                let why = format!("instance {}", event.pm_id);
+                self.stopped(*server_id, &event.name, Some(why), live, now, &mut out);
             }
             Change::Sample { server_id, .. } => self.check_sampled(*server_id, live, now, &mut out),
             Change::ServerDown { server_id } => {
@@ -452,6 +472,29 @@ impl Engine {
                     .map_or(0, |q| q.iter().filter(|t| **t > since).count());
                 let value = (n >= count as usize).then(|| n.to_string());
                 e.observe(ri, v, Some((&app, &ns)), value, now, out);
+            },
+        );
+    }
+
+    fn stopped(
+        &mut self,
+        id: i64,
+        app: &str,
+        value: Option<String>,
+        live: &Live,
+        now: i64,
+        out: &mut Vec<Transition>,
+    ) {
+        let app = app.to_string();
+        self.for_rules(
+            id,
+            live,
+            |k| matches!(k, RuleKind::Stopped),
+            |e, ri, v| {
+                let ns = Engine::app_ns(v, &app);
+                if e.rules[ri].spec.covers_app(&app, &ns) {
+                    e.observe(ri, v, Some((&app, &ns)), value.clone(), now, out);
+                }
             },
         );
     }

@@ -20,6 +20,9 @@ pub enum RuleKind {
     },
     /// An instance of an app is `errored`.
     Errored,
+    /// An app stopped by its own exit (no one asked: its exit code is a
+    /// stop code, or it does not restart); resolves when it runs again.
+    Stopped,
     /// An app's CPU (percent of one core, its busiest instance) above `above`.
     Cpu {
         /// Threshold, percent.

@@ -311,6 +311,10 @@ pub struct Event {
     pub detail: Option<String>,
 }
 
+/// The `detail` of a `stopped` event when the app's own exit stopped it
+/// (no one asked): an alert can tell it from a stop someone made.
+pub const STOPPED_ITSELF: &str = "exited and was not restarted";
+
 /// Min/max/avg/last of one value over a window.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct Agg {

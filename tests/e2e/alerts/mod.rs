@@ -457,3 +457,43 @@ fn exceptions_are_grouped_across_languages_and_a_new_group_alerts() {
     });
     assert_eq!(fired.into_iter().collect::<Vec<_>>(), ["pay", "worker"]);
 }
+
+#[test]
+fn an_app_stopped_by_its_own_exit_alerts_and_a_stop_someone_asked_for_does_not() {
+    let hub = Hub::start(Tls::None);
+    let rx = Receiver::start(Answer::Script(vec![200]));
+    add_receiver(&hub, "ops", &rx.url(), json!({}));
+    add_rule(&hub, json!({"name": "stopped", "kind": "stopped"}));
+    let agent = Agent::new();
+    agent.link(&hub, "web-1", &[]);
+    // Exits on its first run; runs on after.
+    agent.write(
+        "once.sh",
+        "if [ -f ran ]; then while true; do sleep 1; done; fi\ntouch ran; sleep 0.5; exit 0\n",
+    );
+    agent.write("long.sh", "while true; do sleep 1; done\n");
+    agent.ok(&["start", "long.sh", "--name", "long"]);
+    agent.ok(&["start", "once.sh", "--name", "once", "--no-autorestart"]);
+    wait_for("the process in the hub", Duration::from_secs(10), || {
+        hub.process("web-1", "long")
+    });
+    agent.ok(&["stop", "long"]);
+    let got = wait_for("the stopped alert", Duration::from_secs(20), || {
+        rx.got()
+            .into_iter()
+            .find(|g| g.json()["status"] == "firing")
+    });
+    let b = got.json();
+    assert_eq!(b["alerts"].as_array().unwrap().len(), 1, "{b}");
+    assert_eq!(
+        b["alerts"][0]["labels"]["app"], "once",
+        "only the app that stopped itself: {b}"
+    );
+    // It runs again: resolved.
+    agent.ok(&["restart", "once"]);
+    wait_for("resolved", Duration::from_secs(20), || {
+        rx.got()
+            .into_iter()
+            .find(|g| g.json()["status"] == "resolved")
+    });
+}

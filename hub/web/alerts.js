@@ -42,14 +42,16 @@ export async function render(ctx) {
           { key: 'mute', label: '', cell: (a) => muteButton(byId.get(a.rule_id), load) },
         ], rows: shown,
       }) : h('div', { class: 'notice ok' }, 'Nothing fires. ', rules.length ? `${rules.length} rules are watching.` : 'No rule yet: an admin adds them on the Rules page.'));
-      fill(past, grid({
+      const fired = hist.filter((a) => inBucket(a.labels.bucket));
+      if (!fired.length) fill(past, h('p', { class: 'muted' }, 'No alert has fired yet.'));
+      else fill(past, grid({
         columns: [
           { key: 'rule', label: 'Alert', cell: (a) => h('b', {}, a.rule) },
           { key: 'where', label: 'Where', cell: (a) => where(a.labels) },
           { key: 'summary', label: 'Summary', wrap: true, cell: (a) => a.annotations.summary },
           { key: 'starts_at', label: 'Fired', cell: (a) => ago(a.starts_at) },
           { key: 'ends_at', label: 'Resolved', cell: (a) => (a.ends_at ? h('span', { title: abs(a.ends_at) }, `after ${Math.round((a.ends_at - a.starts_at) / 1000)} s`) : h('span', { class: 'status bad' }, 'firing')) },
-        ], rows: hist.filter((a) => inBucket(a.labels.bucket)),
+        ], rows: fired,
       }));
     } catch (e) {
       fill(now, failure(e));

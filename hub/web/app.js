@@ -15,6 +15,7 @@ const ROUTES = [
   [/^\/versions$/, 'versions.js', 'render'],
   [/^\/events$/, 'events.js', 'render'],
   [/^\/alerts$/, 'alerts.js', 'render'],
+  [/^\/exceptions$/, 'exceptions.js', 'render'],
   [/^\/admin\/rules$/, 'alerts.js', 'renderRules'],
   [/^\/admin\/receivers$/, 'alerts.js', 'renderReceivers'],
   [/^\/admin\/(keys|users|tokens|audit)$/, 'admin.js', 'render'],
@@ -28,6 +29,7 @@ const NAV = [
   ['/versions', 'Versions', 'viewer'],
   ['/events', 'Events', 'viewer'],
   ['/alerts', 'Alerts', 'viewer'],
+  ['/exceptions', 'Exceptions', 'viewer'],
   ['/admin', 'Admin', 'admin'],
 ];
 

@@ -76,6 +76,7 @@ assets! {
     "logs.js" => JS,
     "admin.js" => JS,
     "alerts.js" => JS,
+    "exceptions.js" => JS,
     "login.js" => JS,
     "icon.svg" => "image/svg+xml",
 }

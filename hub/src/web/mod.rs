@@ -20,7 +20,7 @@ use axum::routing::get;
 use crate::state::Hub;
 
 /// The paths of the dashboard's pages (the shell answers each).
-pub const PAGES: [&str; 15] = [
+pub const PAGES: [&str; 16] = [
     "/",
     "/login",
     "/setup",
@@ -30,6 +30,7 @@ pub const PAGES: [&str; 15] = [
     "/versions",
     "/events",
     "/alerts",
+    "/exceptions",
     "/admin/rules",
     "/admin/receivers",
     "/admin/keys",

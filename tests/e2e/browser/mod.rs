@@ -2,6 +2,7 @@
 //! linked agents running real Node apps from git checkouts. Screenshots of
 //! every page go to `target/screenshots/` (desktop light and dark, phone).
 
+mod alerts;
 mod cdp;
 mod pages;
 mod roles;

@@ -8,7 +8,7 @@ use super::cdp::Browser;
 use super::{agent_with_app, base, snap};
 use crate::harness::{Hub, Tls};
 
-const PAGES: [(&str, &str, &str); 12] = [
+const PAGES: [(&str, &str, &str); 13] = [
     ("fleet", "/", "web-1"),
     ("server", "/servers/1", "Processes"),
     ("processes", "/processes", "api"),
@@ -18,7 +18,8 @@ const PAGES: [(&str, &str, &str); 12] = [
     ("keys", "/admin/keys", "prod"),
     ("users", "/admin/users", "owner@example.com"),
     ("audit", "/admin/audit", "sign-in"),
-    ("alerts", "/alerts", "History"),
+    ("alerts", "/alerts", "No alert has fired"),
+    ("exceptions", "/exceptions", "Exceptions"),
     ("rules", "/admin/rules", "Start from"),
     ("receivers", "/admin/receivers", "Delivery log"),
 ];

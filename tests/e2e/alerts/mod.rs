@@ -3,6 +3,7 @@
 //! field by field, the signature, grouping, resolution, retries, a dead
 //! receiver beside a live one, offline servers and muted rules.
 
+mod model;
 mod receiver;
 
 use std::time::Duration;
@@ -141,6 +142,15 @@ fn a_crash_loop_fires_one_signed_grouped_alert_and_resolves() {
         "{a}"
     );
     assert_eq!(a["fingerprint"].as_str().unwrap().len(), 16);
+    // A receiver written for Alertmanager reads it unchanged.
+    if let Some(m) = model::parsed(&first.raw) {
+        assert_eq!(m["receiver"], "ops");
+        assert_eq!(m["status"], "firing");
+        assert_eq!(m["group_key"], b["groupKey"]);
+        assert_eq!(m["alerts"][0]["fingerprint"], a["fingerprint"]);
+        assert_eq!(m["alerts"][0]["labels"]["app"], "crash");
+        assert_eq!(m["common_labels"]["severity"], "critical");
+    }
     // The current alerts say the same.
     let now = hub.get("/api/v1/alerts");
     assert_eq!(now[0]["state"], "firing", "{now}");

@@ -64,6 +64,14 @@ pub enum RuleKind {
     /// An exception of a group never seen before (message and top frame);
     /// resolves as a deploy does.
     NewException,
+    /// One exception group of an app `count` times within `window_secs`
+    /// on a server (label `exception`: its message).
+    ExceptionRate {
+        /// Occurrences that fire.
+        count: u32,
+        /// The window, seconds.
+        window_secs: u64,
+    },
 }
 
 impl RuleKind {
@@ -229,8 +237,11 @@ impl RuleSpec {
             return Err("for_secs: at most a week".into());
         }
         match &self.kind {
-            RuleKind::Restarts { count, window_secs } if *count == 0 || *window_secs == 0 => {
-                Err("restarts: count and window_secs must be at least 1".into())
+            RuleKind::Restarts { count, window_secs }
+            | RuleKind::ExceptionRate { count, window_secs }
+                if *count == 0 || *window_secs == 0 =>
+            {
+                Err("count and window_secs must be at least 1".into())
             }
             RuleKind::Metric {
                 metric,

@@ -1,0 +1,366 @@
+//! The rule engine: each change from the feed is checked against the rules
+//! it concerns, in memory (the live state for figures, never the store);
+//! a once-a-second tick handles what time alone changes (pending durations,
+//! restart windows, offline grace, deploy notices). An alert is pending
+//! while its condition holds for less than the rule's `for_secs`, then
+//! firing, then resolved when the condition ends.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::rule::{Rule, RuleKind};
+use crate::ingest::feed::Change;
+use crate::live::{Live, ServerView};
+use text::{annotations, fingerprint, labels};
+
+/// Where an alert is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AlertState {
+    /// The condition holds, for less than the rule's duration.
+    Pending,
+    /// The condition held long enough.
+    Firing,
+    /// It ended.
+    Resolved,
+}
+
+/// One alert: a rule's condition on one server or one app of a server.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Alert {
+    /// Hash of its labels, hex.
+    pub fingerprint: String,
+    /// The rule's id.
+    pub rule_id: i64,
+    /// Where it is.
+    pub state: AlertState,
+    /// alertname, severity, bucket, server, app, namespace and the rule's labels.
+    pub labels: BTreeMap<String, String>,
+    /// summary and description, with the values.
+    pub annotations: BTreeMap<String, String>,
+    /// The value that crossed the threshold, in words.
+    pub value: String,
+    /// Since when the condition holds, Unix ms.
+    pub active_since: i64,
+    /// When it started firing, Unix ms.
+    pub starts_at: Option<i64>,
+    /// When it resolved, Unix ms.
+    pub ends_at: Option<i64>,
+    /// The server it is about.
+    pub server_id: i64,
+    /// A deploy notice's end.
+    #[serde(skip)]
+    resolve_at: Option<i64>,
+}
+
+#[cfg(test)]
+impl Alert {
+    /// An empty alert for tests.
+    pub(crate) fn test() -> Alert {
+        Alert {
+            fingerprint: String::new(),
+            rule_id: 1,
+            state: AlertState::Pending,
+            labels: BTreeMap::new(),
+            annotations: BTreeMap::new(),
+            value: String::new(),
+            active_since: 0,
+            starts_at: Some(0),
+            ends_at: None,
+            server_id: 1,
+            resolve_at: None,
+        }
+    }
+}
+
+/// What changed for the dispatcher and the history.
+#[derive(Debug, Clone)]
+pub struct Transition {
+    /// The alert as it is now (firing, or resolved).
+    pub alert: Alert,
+}
+
+/// Deploy notices stay firing this long (or the rule's `for_secs`).
+const DEPLOY_NOTICE_MS: i64 = 5 * 60 * 1000;
+/// A server back online is not reported offline again within this.
+const OFFLINE_QUIET_MS: i64 = 60 * 1000;
+
+/// The engine's memory.
+#[derive(Default)]
+pub struct Engine {
+    rules: Vec<Rule>,
+    /// Indexes of rules fed by samples, by the server they name ("" for any).
+    sampled: HashMap<String, Vec<usize>>,
+    alerts: HashMap<String, Alert>,
+    restarts: HashMap<(i64, String), VecDeque<i64>>,
+    counters: HashMap<(i64, u32), u32>,
+    down_at: HashMap<i64, i64>,
+    /// Exception groups seen (keys), to tell a new one.
+    known_exceptions: std::collections::HashSet<String>,
+    /// Recent occurrences per server and exception group: times, app, message.
+    exception_times: HashMap<(i64, String), (VecDeque<i64>, String, String)>,
+    /// When servers came back after being down.
+    up_at: HashMap<i64, i64>,
+}
+
+impl Engine {
+    /// An engine over `rules`.
+    pub fn new(rules: Vec<Rule>) -> Engine {
+        let mut e = Engine::default();
+        e.set_rules(rules, 0);
+        e
+    }
+
+    /// New rules; alerts of rules gone (or changed) resolve.
+    pub fn set_rules(&mut self, rules: Vec<Rule>, now: i64) -> Vec<Transition> {
+        let keep: HashMap<i64, &Rule> = rules.iter().map(|r| (r.id, r)).collect();
+        let gone: Vec<String> = self
+            .alerts
+            .values()
+            .filter(|a| {
+                let old = self.rules.iter().find(|r| r.id == a.rule_id);
+                keep.get(&a.rule_id)
+                    .is_none_or(|r| old.is_none_or(|o| o.spec != r.spec))
+            })
+            .map(|a| a.fingerprint.clone())
+            .collect();
+        let out = gone.iter().filter_map(|f| self.end(f, now)).collect();
+        self.sampled.clear();
+        for (i, r) in rules.iter().enumerate() {
+            if r.spec.kind.sampled() {
+                let key = r.spec.scope.server.clone().unwrap_or_default();
+                self.sampled.entry(key).or_default().push(i);
+            }
+        }
+        self.rules = rules;
+        out
+    }
+
+    /// The exception groups the store holds, so only new ones are news.
+    pub fn know_exceptions(&mut self, keys: impl IntoIterator<Item = String>) {
+        self.known_exceptions.extend(keys);
+    }
+
+    /// Every alert pending or firing.
+    pub fn alerts(&self) -> Vec<Alert> {
+        self.alerts.values().cloned().collect()
+    }
+
+    /// The rules in force.
+    pub fn rules(&self) -> &[Rule] {
+        &self.rules
+    }
+
+    /// The rule with `id`.
+    pub fn rule(&self, id: i64) -> Option<&Rule> {
+        self.rules.iter().find(|r| r.id == id)
+    }
+
+    /// Ends an alert: resolved if it fired (a transition), dropped if pending.
+    fn end(&mut self, fp: &str, now: i64) -> Option<Transition> {
+        let mut a = self.alerts.remove(fp)?;
+        if a.state != AlertState::Firing {
+            return None;
+        }
+        a.state = AlertState::Resolved;
+        a.ends_at = Some(now);
+        Some(Transition { alert: a })
+    }
+
+    /// The condition of rule `ri` on a subject holds (`Some(value)`) or not.
+    fn observe(
+        &mut self,
+        ri: usize,
+        v: &ServerView,
+        app: Option<(&str, &str)>,
+        value: Option<String>,
+        now: i64,
+        out: &mut Vec<Transition>,
+    ) {
+        self.observe_labelled(ri, v, app, None, value, now, out);
+    }
+
+    /// The same, for a subject told apart by one more label (an exception
+    /// group's message).
+    #[allow(clippy::too_many_arguments)]
+    fn observe_labelled(
+        &mut self,
+        ri: usize,
+        v: &ServerView,
+        app: Option<(&str, &str)>,
+        extra: Option<(&str, &str)>,
+        value: Option<String>,
+        now: i64,
+        out: &mut Vec<Transition>,
+    ) {
+        let rule = &self.rules[ri];
+        let mut l = labels(rule, v, app);
+        if let Some((k, x)) = extra {
+            l.insert(k.into(), x.into());
+        }
+        let fp = fingerprint(&l);
+        let Some(value) = value else {
+            out.extend(self.end(&fp, now));
+            return;
+        };
+        let for_ms = rule.spec.for_secs as i64 * 1000;
+        let deploy = rule.spec.kind.notice();
+        let ann = annotations(rule, &l, &value);
+        let rule_id = rule.id;
+        let a = self.alerts.entry(fp.clone()).or_insert_with(|| Alert {
+            fingerprint: fp,
+            rule_id,
+            state: AlertState::Pending,
+            labels: l,
+            annotations: ann.clone(),
+            value: value.clone(),
+            active_since: now,
+            starts_at: None,
+            ends_at: None,
+            server_id: v.id,
+            resolve_at: None,
+        });
+        a.value = value;
+        a.annotations = ann;
+        if deploy {
+            a.resolve_at = Some(now + for_ms.max(DEPLOY_NOTICE_MS));
+        }
+        let due = deploy || now - a.active_since >= for_ms;
+        if a.state == AlertState::Pending && due {
+            a.state = AlertState::Firing;
+            a.starts_at = Some(now);
+            out.push(Transition { alert: a.clone() });
+        }
+    }
+
+    /// Applies one change from the feed.
+    pub fn on_change(&mut self, c: &Change, live: &Live, now: i64) -> Vec<Transition> {
+        let mut out = Vec::new();
+        match c {
+            Change::Restart {
+                server_id,
+                pm_id,
+                app,
+                restarts,
+            } => {
+                let prev = self.counters.insert((*server_id, *pm_id), *restarts);
+                let n = prev.map_or(1, |p| restarts.saturating_sub(p).clamp(1, 100));
+                let q = self.restarts.entry((*server_id, app.clone())).or_default();
+                q.extend(std::iter::repeat_n(now, n as usize));
+                while q.len() > 1000 {
+                    q.pop_front();
+                }
+                self.check_restarts(*server_id, app, live, now, &mut out);
+            }
+            Change::ProcessStatus {
+                server_id,
+                app,
+                status,
+                ..
+            } => {
+                self.check_errored(*server_id, app, live, now, &mut out);
+                if status == "online" {
+                    self.stopped(*server_id, app, None, live, now, &mut out);
+                }
+            }
+            Change::ProcessRemoved { server_id, app, .. } => {
+                self.check_errored(*server_id, app, live, now, &mut out);
+                self.stopped(*server_id, app, None, live, now, &mut out);
+            }
+            Change::Event { server_id, event }
+                if event.kind == pmr_shared::link::messages::EventKind::Stopped
+                    && event.detail.as_deref()
+                        == Some(pmr_shared::link::messages::STOPPED_ITSELF) =>
+            {
+                let why = format!("instance {}", event.pm_id);
+                self.stopped(*server_id, &event.name, Some(why), live, now, &mut out);
+            }
+            Change::Sample { server_id, .. } => self.check_sampled(*server_id, live, now, &mut out),
+            Change::ServerDown { server_id } => {
+                self.down_at.insert(*server_id, now);
+            }
+            Change::ServerUp { server_id, .. } => {
+                // Back after being down: a new drop within a minute is quiet.
+                if self.down_at.remove(server_id).is_some() {
+                    self.up_at.insert(*server_id, now);
+                }
+                self.for_rules(
+                    *server_id,
+                    live,
+                    |k| matches!(k, RuleKind::Offline { .. }),
+                    |e, ri, v| {
+                        e.observe(ri, v, None, None, now, &mut out);
+                    },
+                );
+            }
+            Change::Version {
+                server_id,
+                app,
+                revision,
+                ..
+            } => {
+                let rev: String = revision
+                    .as_deref()
+                    .map_or("unknown".into(), |r| r.chars().take(12).collect());
+                let app = app.clone();
+                self.for_rules(
+                    *server_id,
+                    live,
+                    |k| matches!(k, RuleKind::Deploy),
+                    |e, ri, v| {
+                        let ns = v
+                            .processes
+                            .values()
+                            .find(|p| p.name == app)
+                            .map(|p| p.namespace.clone());
+                        let ns = ns.unwrap_or_else(|| "default".into());
+                        if e.rules[ri].spec.covers_app(&app, &ns) {
+                            e.observe(ri, v, Some((&app, &ns)), Some(rev.clone()), now, &mut out);
+                        }
+                    },
+                );
+            }
+            Change::Event { server_id, event }
+                if event.kind == pmr_shared::link::messages::EventKind::Exception =>
+            {
+                let detail = event.detail.as_deref().unwrap_or_default();
+                let g = crate::ingest::exceptions::group(&event.name, detail);
+                let entry = self
+                    .exception_times
+                    .entry((*server_id, g.key.clone()))
+                    .or_insert_with(|| (VecDeque::new(), event.name.clone(), g.message.clone()));
+                entry.0.push_back(now);
+                if entry.0.len() > 1000 {
+                    entry.0.pop_front();
+                }
+                self.check_exception_rate(*server_id, &g.key, live, now, &mut out);
+                if self.known_exceptions.insert(g.key) {
+                    let (app, message) = (event.name.clone(), g.message);
+                    self.for_rules(*server_id, live, RuleKind::notice_exception, |e, ri, v| {
+                        let ns = Engine::app_ns(v, &app);
+                        if e.rules[ri].spec.covers_app(&app, &ns) {
+                            e.observe(
+                                ri,
+                                v,
+                                Some((&app, &ns)),
+                                Some(message.clone()),
+                                now,
+                                &mut out,
+                            );
+                        }
+                    });
+                }
+            }
+            Change::Event { .. } | Change::ActionResult { .. } => {}
+        }
+        out
+    }
+}
+
+mod checks;
+#[cfg(test)]
+mod tests;
+mod text;
+mod tick;

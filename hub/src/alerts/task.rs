@@ -1,0 +1,229 @@
+//! The alerting task: the change feed in, each transition recorded and
+//! grouped, notifications out to one queue and delivery task per receiver.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::{broadcast::error::RecvError, mpsc};
+
+use super::engine::{AlertState, Transition};
+use super::group::{Dispatcher, Route};
+use super::receiver::{Notification, ReceiverKind};
+use super::{Lease, all_rules, deliver, receiver_spec};
+use crate::clock::now_ms;
+use crate::state::Hub;
+use crate::store::{AlertRow, DeliveryRow, ReceiverRow, Write};
+
+/// The dashboard's address, for links in notifications.
+fn external_url(hub: &Hub) -> String {
+    let t = crate::link_line::target(hub.store.as_ref(), &hub.config);
+    t.url
+        .replacen("wss://", "https://", 1)
+        .replacen("ws://", "http://", 1)
+        .trim_end_matches('/')
+        .to_string()
+}
+
+fn record(hub: &Arc<Hub>, w: Write) {
+    let hub = hub.clone();
+    tokio::spawn(async move {
+        if let Err(e) = hub.ingest.writer.write(w).await {
+            tracing::warn!("cannot record an alert or delivery: {e}");
+        }
+    });
+}
+
+/// Delivers one notification now, every attempt recorded; the attempts.
+pub async fn send_now(
+    hub: &Arc<Hub>,
+    row: &ReceiverRow,
+    n: &Notification,
+    tls: &tokio_rustls::TlsConnector,
+) -> anyhow::Result<Vec<deliver::Attempt>> {
+    let spec = receiver_spec(row)?;
+    let target = hub.alerts.open(&row.sealed)?;
+    let secret = target
+        .secret
+        .as_deref()
+        .and_then(pmr_shared::link::handshake::unhex);
+    let body = serde_json::to_vec(&n.body(spec.kind))?;
+    let mut attempts = Vec::new();
+    deliver::deliver(
+        &target.url,
+        body,
+        secret
+            .as_deref()
+            .filter(|_| spec.kind == ReceiverKind::Webhook),
+        Duration::from_secs(spec.timeout_secs),
+        spec.max_attempts,
+        tls,
+        |a| {
+            record(
+                hub,
+                Write::Delivery(DeliveryRow {
+                    receiver_id: row.id,
+                    group_key: n.group_key.clone(),
+                    alerts: n.alerts.len() as i64,
+                    attempt: i64::from(a.attempt),
+                    outcome: a.outcome.into(),
+                    http_status: a.http_status.map(i64::from),
+                    latency_ms: a.latency_ms,
+                    error: a.error.clone(),
+                    at: now_ms(),
+                }),
+            );
+            attempts.push(a);
+        },
+    )
+    .await;
+    Ok(attempts)
+}
+
+/// Each receiver's queue: notifications wait here for its own task.
+const QUEUE: usize = 256;
+
+/// Starts one delivery task per receiver; their queues by receiver id.
+fn workers(hub: &Arc<Hub>, rows: &[ReceiverRow]) -> Vec<(i64, mpsc::Sender<Notification>)> {
+    let tls = deliver::tls();
+    rows.iter()
+        .map(|row| {
+            let (tx, mut rx) = mpsc::channel::<Notification>(QUEUE);
+            let id = row.id;
+            let (hub, row, tls) = (hub.clone(), row.clone(), tls.clone());
+            tokio::spawn(async move {
+                while let Some(n) = rx.recv().await {
+                    if let Err(e) = send_now(&hub, &row, &n, &tls).await {
+                        tracing::warn!(receiver = row.id, "cannot deliver: {e}");
+                    }
+                }
+            });
+            (id, tx)
+        })
+        .collect()
+}
+
+/// The alerting task: the feed in, notifications out, until the feed ends.
+pub async fn run(hub: Arc<Hub>, lease: Arc<dyn Lease>) {
+    let Some(mut reloads) = hub
+        .alerts
+        .reload_rx
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .take()
+    else {
+        return;
+    };
+    let mut feed = hub.ingest.subscribe();
+    let mut dispatcher = Dispatcher::new(Vec::new(), external_url(&hub));
+    // Groups stored before this start are not news.
+    let known = hub.store.exception_groups(i64::MAX).unwrap_or_default();
+    hub.alerts
+        .engine
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .know_exceptions(known.into_iter().map(|g| g.key));
+    let load = |dispatcher: &mut Dispatcher| -> Vec<(i64, mpsc::Sender<Notification>)> {
+        let rules = match all_rules(&hub) {
+            Ok(r) => r,
+            Err(e) => {
+                // A broken edit of the rules file keeps the rules running.
+                tracing::warn!("rules not reloaded: {e:#}");
+                hub.alerts
+                    .engine
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .rules()
+                    .to_vec()
+            }
+        };
+        let ts = hub
+            .alerts
+            .engine
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .set_rules(rules, now_ms());
+        let rows = hub.store.receivers().unwrap_or_default();
+        let routes = rows
+            .iter()
+            .filter_map(|r| {
+                Some(Route {
+                    id: r.id,
+                    spec: receiver_spec(r).ok()?,
+                })
+            })
+            .collect();
+        dispatcher.set_routes(routes);
+        handle(&hub, dispatcher, ts);
+        workers(&hub, &rows)
+    };
+    let mut queues = load(&mut dispatcher);
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        let due = dispatcher.due().map(tokio::time::Instant::from_std);
+        tokio::select! {
+            c = feed.recv() => match c {
+                Ok(c) => {
+                    let ts = hub.alerts.engine.lock().unwrap_or_else(|e| e.into_inner()).on_change(&c, &hub.live, now_ms());
+                    handle(&hub, &mut dispatcher, ts);
+                }
+                Err(RecvError::Lagged(n)) => tracing::warn!("alerts fell {n} changes behind the feed"),
+                Err(RecvError::Closed) => return,
+            },
+            _ = tick.tick() => {
+                let ts = hub.alerts.engine.lock().unwrap_or_else(|e| e.into_inner()).tick(&hub.live, now_ms());
+                handle(&hub, &mut dispatcher, ts);
+            }
+            () = async { match due { Some(d) => tokio::time::sleep_until(d).await, None => std::future::pending().await } } => {
+                if lease.held() {
+                    for n in dispatcher.flush(Instant::now()) {
+                        match queues.iter().find(|(id, _)| *id == n.receiver_id) {
+                            Some((_, q)) => {
+                                if q.try_send(n).is_err() {
+                                    tracing::warn!("a receiver's queue is full: a notification was dropped");
+                                }
+                            }
+                            None => tracing::warn!("no queue for receiver {}", n.receiver_id),
+                        }
+                    }
+                }
+            }
+            Some(()) = reloads.recv() => queues = load(&mut dispatcher),
+        }
+    }
+}
+
+/// Records each transition and hands it to the dispatcher (unless muted).
+fn handle(hub: &Arc<Hub>, dispatcher: &mut Dispatcher, ts: Vec<Transition>) {
+    if ts.is_empty() {
+        return;
+    }
+    let engine = hub.alerts.engine.lock().unwrap_or_else(|e| e.into_inner());
+    let now = now_ms();
+    for t in ts {
+        let a = &t.alert;
+        let Some(rule) = engine.rule(a.rule_id) else {
+            continue;
+        };
+        let starts_at = a.starts_at.unwrap_or(a.active_since);
+        let w = match a.state {
+            AlertState::Resolved => Write::AlertResolved {
+                fingerprint: a.fingerprint.clone(),
+                starts_at,
+                ends_at: a.ends_at.unwrap_or(now),
+            },
+            _ => Write::AlertFired(AlertRow {
+                fingerprint: a.fingerprint.clone(),
+                rule: rule.spec.name.clone(),
+                labels: serde_json::to_value(&a.labels).unwrap_or_default(),
+                annotations: serde_json::to_value(&a.annotations).unwrap_or_default(),
+                starts_at,
+                ends_at: None,
+            }),
+        };
+        record(hub, w);
+        if rule.muted_until.is_some_and(|m| m > now) {
+            continue;
+        }
+        dispatcher.add(a, &rule.spec.receivers, Instant::now());
+    }
+}

@@ -5,7 +5,7 @@
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::super::{Write, Written};
-use super::write::{meta_i64, set_meta};
+use super::meta::{meta_i64, set_meta};
 
 /// Applies one access write; `apply` in `write.rs` hands over only these.
 pub(super) fn apply(c: &Connection, w: &Write) -> rusqlite::Result<Written> {

@@ -9,6 +9,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 mod access;
 mod alerts;
+mod meta;
 mod migrate;
 mod read;
 mod write;

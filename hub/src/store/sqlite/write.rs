@@ -2,9 +2,10 @@
 //! (in practice the single writer's transaction, one savepoint per write).
 
 use pmr_shared::link::messages::{Event, Rollup};
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, params};
 
 use super::super::{ActionRow, COARSE_SPAN_MS, Write, Written};
+use super::meta::{meta_i64, set_meta};
 
 /// Most rows one prune deletes from each table.
 pub(crate) const PRUNE_CHUNK: i64 = 5000;
@@ -165,16 +166,6 @@ fn events_rows(c: &Connection, server_id: i64, events: &[Event]) -> rusqlite::Re
     Ok(new as u64)
 }
 
-pub(super) fn meta_i64(c: &Connection, key: &str) -> rusqlite::Result<Option<i64>> {
-    Ok(
-        c.query_row("SELECT value FROM meta WHERE key = ?1", params![key], |r| {
-            r.get::<_, String>(0)
-        })
-        .optional()?
-        .and_then(|v| v.parse().ok()),
-    )
-}
-
 /// Stores rollups once each and raises the mark; returns how many rows were new.
 fn rollup_rows(c: &Connection, server_id: i64, rollups: &[Rollup]) -> rusqlite::Result<u64> {
     let (mut high, mut new) = (0, 0);
@@ -220,14 +211,6 @@ fn insert_action(c: &Connection, a: &ActionRow) -> rusqlite::Result<()> {
     c.execute(
         "INSERT INTO actions (id, server_id, action, targets, requested_by, requested_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         params![a.id, a.server_id, a.action, a.targets, a.requested_by, a.requested_at],
-    )?;
-    Ok(())
-}
-
-pub(super) fn set_meta(c: &Connection, key: &str, value: &str) -> rusqlite::Result<()> {
-    c.execute(
-        "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-        params![key, value],
     )?;
     Ok(())
 }

@@ -69,6 +69,11 @@ pub enum AlertsCmd {
         /// Its name.
         name: String,
     },
+    /// Sends a test notification to a receiver now; prints every attempt.
+    Test {
+        /// The receiver's name.
+        name: String,
+    },
 }
 
 fn bump(store: &dyn Store) -> anyhow::Result<()> {
@@ -232,6 +237,7 @@ pub fn run(cmd: AlertsCmd, store: &dyn Store, cfg: &Config) -> anyhow::Result<()
                 );
             }
         }
+        AlertsCmd::Test { name } => test(store, cfg, &name)?,
         AlertsCmd::RemoveReceiver { name } => {
             let row = store
                 .receivers()?
@@ -246,5 +252,68 @@ pub fn run(cmd: AlertsCmd, store: &dyn Store, cfg: &Config) -> anyhow::Result<()
             println!("removed receiver {name}");
         }
     }
+    Ok(())
+}
+
+/// `alerts test NAME`: one test notification through the delivery code,
+/// each attempt printed and logged; fails unless delivered.
+fn test(store: &dyn Store, cfg: &Config, name: &str) -> anyhow::Result<()> {
+    let row = store
+        .receivers()?
+        .into_iter()
+        .find(|r| serde_json::from_str::<ReceiverSpec>(&r.spec).is_ok_and(|s| s.name == name))
+        .ok_or_else(|| anyhow::anyhow!("no receiver named {name}"))?;
+    let spec: ReceiverSpec = serde_json::from_str(&row.spec)?;
+    let target: Target =
+        serde_json::from_slice(&Sealer::open(&cfg.data_dir)?.open_sealed(&row.sealed)?)?;
+    let url = crate::link_line::target(store, cfg)
+        .url
+        .replacen("ws", "http", 1);
+    let n = super::test_notification(row.id, &spec.name, &url, "the command line");
+    let body = serde_json::to_vec(&n.body(spec.kind))?;
+    let secret = target
+        .secret
+        .as_deref()
+        .and_then(pmr_shared::link::handshake::unhex);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let mut attempts = Vec::new();
+    let delivered = rt.block_on(super::deliver::deliver(
+        &target.url,
+        body,
+        secret
+            .as_deref()
+            .filter(|_| spec.kind == ReceiverKind::Webhook),
+        std::time::Duration::from_secs(spec.timeout_secs),
+        spec.max_attempts,
+        &super::deliver::tls(),
+        |a| {
+            println!(
+                "attempt {}: {} {}{}",
+                a.attempt,
+                a.outcome,
+                a.http_status
+                    .map_or(String::new(), |s| format!("HTTP {s} ")),
+                a.error.clone().unwrap_or_default()
+            );
+            attempts.push(a);
+        },
+    ));
+    for a in attempts {
+        let row = crate::store::DeliveryRow {
+            receiver_id: row.id,
+            group_key: n.group_key.clone(),
+            alerts: 1,
+            attempt: i64::from(a.attempt),
+            outcome: a.outcome.into(),
+            http_status: a.http_status.map(i64::from),
+            latency_ms: a.latency_ms,
+            error: a.error,
+            at: now_ms(),
+        };
+        write_one(store, Write::Delivery(row))?;
+    }
+    anyhow::ensure!(delivered, "the test notification was not delivered");
     Ok(())
 }

@@ -96,6 +96,40 @@ pub fn receiver_spec(row: &ReceiverRow) -> anyhow::Result<ReceiverSpec> {
     Ok(serde_json::from_str(&row.spec)?)
 }
 
+/// A test notification for receiver `id`, sent by `who`.
+pub fn test_notification(
+    id: i64,
+    receiver: &str,
+    hub_url: &str,
+    who: &str,
+) -> receiver::Notification {
+    use std::collections::BTreeMap;
+    let labels = BTreeMap::from([
+        ("alertname".to_string(), "pmr-hub test".to_string()),
+        ("severity".to_string(), "info".to_string()),
+    ]);
+    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    receiver::Notification {
+        receiver_id: id,
+        receiver: receiver.into(),
+        group_key: format!("{receiver}:{{alertname=\"pmr-hub test\"}}"),
+        group_labels: labels.clone(),
+        alerts: vec![receiver::AlertOut {
+            status: "firing".into(),
+            labels,
+            annotations: BTreeMap::from([(
+                "summary".to_string(),
+                format!("a test notification sent by {who}"),
+            )]),
+            starts_at: now,
+            ends_at: "0001-01-01T00:00:00Z".into(),
+            generator_url: hub_url.into(),
+            fingerprint: "0000000000000000".into(),
+        }],
+        external_url: hub_url.into(),
+    }
+}
+
 /// Scheme and host of a receiver's URL, which must be http(s) (http only
 /// for a webhook: Slack and Discord are https).
 pub fn host_of(url: &str, kind: ReceiverKind) -> Result<String, String> {

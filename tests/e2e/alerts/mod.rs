@@ -219,9 +219,27 @@ fn failed_sends_are_retried_on_5xx_only() {
     );
     assert_eq!(attempts[0]["http_status"], 403);
     assert_eq!(refusing.got().len(), 1);
+    // The same from the command line.
+    let out = hub.admin(&["alerts", "test", "flaky"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && text.contains("attempt 1: delivered HTTP 200"),
+        "{text}"
+    );
+    let out = std::process::Command::new(crate::harness::bin("pmr-hub"))
+        .arg("--data-dir")
+        .arg(hub.dir.path())
+        .args(["alerts", "test", "refusing"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("not delivered"),
+        "{err}"
+    );
     // The log has every attempt (written beside the sending, not before it).
     wait_for("every attempt in the log", Duration::from_secs(5), || {
-        (hub.get("/api/v1/deliveries").as_array()?.len() == 4).then_some(())
+        (hub.get("/api/v1/deliveries").as_array()?.len() == 6).then_some(())
     });
 }
 

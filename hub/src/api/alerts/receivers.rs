@@ -3,7 +3,6 @@
 //! secrets are stored sealed. `POST .../test` sends a test notification
 //! through the real delivery path; `GET /api/v1/deliveries` is the log.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::extract::{ConnectInfo, State};
@@ -15,7 +14,7 @@ use super::super::error::{ApiResult, responses as r};
 use super::super::extract::{Json, NoParams, Path, Query};
 use super::super::{ApiError, Caller};
 use crate::alerts::deliver::Attempt;
-use crate::alerts::receiver::{AlertOut, Notification, ReceiverKind, ReceiverSpec};
+use crate::alerts::receiver::{ReceiverKind, ReceiverSpec};
 use crate::alerts::{Target, receiver_spec};
 use crate::clock::now_ms;
 use crate::http::addr::PeerAddr;
@@ -265,31 +264,11 @@ pub(crate) async fn test_receiver(
         .into_iter()
         .find(|r| r.id == id)
         .ok_or_else(|| ApiError::not_found("receiver", id))?;
-    let labels = BTreeMap::from([
-        ("alertname".to_string(), "pmr-hub test".to_string()),
-        ("severity".to_string(), "info".to_string()),
-    ]);
-    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-    let url = crate::link_line::target(hub.store.as_ref(), &hub.config).url;
-    let n = Notification {
-        receiver_id: id,
-        receiver: receiver_spec(&row).map_err(ApiError::internal)?.name,
-        group_key: "{}:{alertname=\"pmr-hub test\"}".into(),
-        group_labels: labels.clone(),
-        alerts: vec![AlertOut {
-            status: "firing".into(),
-            labels,
-            annotations: BTreeMap::from([(
-                "summary".to_string(),
-                format!("a test notification sent by {}", caller.name),
-            )]),
-            starts_at: now,
-            ends_at: "0001-01-01T00:00:00Z".into(),
-            generator_url: url.replacen("ws", "http", 1),
-            fingerprint: "0000000000000000".into(),
-        }],
-        external_url: url.replacen("ws", "http", 1),
-    };
+    let url = crate::link_line::target(hub.store.as_ref(), &hub.config)
+        .url
+        .replacen("ws", "http", 1);
+    let name = receiver_spec(&row).map_err(ApiError::internal)?.name;
+    let n = crate::alerts::test_notification(id, &name, &url, &caller.name);
     let tls = crate::alerts::deliver::tls();
     let attempts = crate::alerts::send_now(&hub, &row, &n, &tls)
         .await

@@ -17,6 +17,8 @@ const MAX_DETAIL: usize = 4000;
 const SAME_CRASH_MS: u64 = 3000;
 /// Error lines read after a crash.
 const TAIL: usize = 40;
+/// Error lines sent with an exception the app reported.
+const CONTEXT: usize = 10;
 
 /// Where an instance's exception events go.
 #[derive(Clone)]
@@ -52,8 +54,9 @@ impl Reporter {
         });
     }
 
-    /// Follows the IPC channel's reports while the child runs.
-    pub(super) fn watch(&self, replies: &tokio::sync::broadcast::Sender<Value>) {
+    /// Follows the IPC channel's reports while the child runs; each is sent
+    /// with the app's last error lines after its stack, for context.
+    pub(super) fn watch(&self, replies: &tokio::sync::broadcast::Sender<Value>, err_log: String) {
         let mut rx = replies.subscribe();
         let me = self.clone();
         tokio::spawn(async move {
@@ -71,7 +74,25 @@ impl Reporter {
                     format!("{message}\n{stack}")
                 };
                 me.last_ipc.store(now_ms(), Ordering::Relaxed);
-                me.emit(detail);
+                // What the app wrote just before (and the preload's own line).
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                let log = err_log.clone();
+                let around = tokio::task::spawn_blocking(move || {
+                    if log == "/dev/null" {
+                        return Vec::new();
+                    }
+                    super::tail::last_lines(&log, CONTEXT).unwrap_or_default()
+                })
+                .await
+                .unwrap_or_default();
+                if around.is_empty() {
+                    me.emit(detail);
+                } else {
+                    me.emit(format!(
+                        "{detail}\n--- the app's last error lines ---\n{}",
+                        around.join("\n")
+                    ));
+                }
             }
         });
     }

@@ -346,7 +346,8 @@ impl Actor {
             None => None,
         };
         if let Some(ipc) = &ipc {
-            self.reporter().watch(&ipc.replies);
+            self.reporter()
+                .watch(&ipc.replies, self.h.files.err.clone());
         }
         Ok(Running {
             child: s.child,

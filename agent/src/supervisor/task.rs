@@ -152,20 +152,21 @@ async fn wait_wake(wake: Option<Instant>) {
 
 impl Actor {
     fn emit_detail(&self, kind: super::LifeKind, detail: &str) {
-        if self.events.receiver_count() > 0 {
-            let _ = self.events.send(super::Lifecycle {
-                pm_id: self.h.id,
-                name: self.h.spec().name.as_str().into(),
-                at: now_ms(),
-                kind,
-                code: None,
-                signal: None,
-                detail: Some(detail.into()),
-            });
-        }
+        self.publish(kind, None, None, Some(detail.into()));
     }
 
     fn emit(&self, kind: super::LifeKind, code: Option<i32>, signal: Option<String>) {
+        self.publish(kind, code, signal, None);
+    }
+
+    /// Publishes a lifecycle event, if anyone listens.
+    fn publish(
+        &self,
+        kind: super::LifeKind,
+        code: Option<i32>,
+        signal: Option<String>,
+        detail: Option<String>,
+    ) {
         if self.events.receiver_count() > 0 {
             let _ = self.events.send(super::Lifecycle {
                 pm_id: self.h.id,
@@ -174,7 +175,7 @@ impl Actor {
                 kind,
                 code,
                 signal,
-                detail: None,
+                detail,
             });
         }
     }

@@ -246,3 +246,31 @@ fn bad_input_is_refused_cleanly() {
     t.wait_status(0, "errored");
     assert!(t.log("broken-error.log").contains("/nonexistent/interp"));
 }
+
+#[test]
+fn apps_are_named_by_their_script_and_a_number_is_a_name_first() {
+    let t = Pmr::new();
+    t.write("echo.js", TICKER);
+    t.write("other.js", TICKER);
+    t.ok(&["start", "echo.js"]);
+    t.ok(&["start", "other.js", "--name", "455"]);
+    t.wait_status(0, "online");
+    t.wait_status(1, "online");
+    // pm2 habits: the script file names the app it runs.
+    t.ok(&["restart", "echo.js"]);
+    assert_eq!(t.proc(0)["pm2_env"]["restart_time"], 1);
+    assert_eq!(t.proc(1)["pm2_env"]["restart_time"], 0);
+    // `455` is the app of that name before it is an id.
+    t.ok(&["restart", "455"]);
+    assert_eq!(t.proc(1)["pm2_env"]["restart_time"], 1);
+    // An id when no app or namespace has that name.
+    t.ok(&["restart", "0"]);
+    assert_eq!(t.proc(0)["pm2_env"]["restart_time"], 2);
+    t.ok(&["stop", "./echo.js"]);
+    assert_eq!(t.proc(0)["pm2_env"]["status"], "stopped");
+    let err = t.fails(&["restart", "missing.js"]);
+    assert!(
+        err.contains("Process or Namespace missing.js not found"),
+        "{err}"
+    );
+}

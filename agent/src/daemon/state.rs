@@ -346,6 +346,16 @@ fn with_suffix(path: &str, suffix: &str) -> String {
     }
 }
 
+/// Whether an app's script is the file `target` names: the same path, or
+/// one ending in it at a directory boundary (`echo.js`, `./echo.js`).
+fn script_is(script: &str, target: &str) -> bool {
+    let target = target.strip_prefix("./").unwrap_or(target);
+    script == target
+        || script
+            .strip_suffix(target)
+            .is_some_and(|head| head.ends_with('/'))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -364,14 +374,4 @@ mod tests {
         assert_eq!(r.alloc(Some(7)), 7);
         assert_eq!(r.alloc(None), 8);
     }
-}
-
-/// Whether an app's script is the file `target` names: the same path, or
-/// one ending in it at a directory boundary (`echo.js`, `./echo.js`).
-fn script_is(script: &str, target: &str) -> bool {
-    let target = target.strip_prefix("./").unwrap_or(target);
-    script == target
-        || script
-            .strip_suffix(target)
-            .is_some_and(|head| head.ends_with('/'))
 }

@@ -223,8 +223,47 @@ pub fn load(
     env_name: Option<&str>,
     shell: &BTreeMap<String, String>,
 ) -> anyhow::Result<Loaded> {
-    let file = path.display().to_string();
     let root = read(path)?;
+    let base_dir = std::path::absolute(path)?
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    load_value(
+        root,
+        &path.display().to_string(),
+        &base_dir,
+        only,
+        env_name,
+        shell,
+    )
+}
+
+/// Loads a JSON configuration given on standard input (`pmr start -`, as
+/// `cat all.json | pm2 start -`); relative paths start from `cwd`.
+pub fn load_stdin(
+    cwd: &Path,
+    only: &[String],
+    env_name: Option<&str>,
+    shell: &BTreeMap<String, String>,
+) -> anyhow::Result<Loaded> {
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
+        .map_err(|e| anyhow::anyhow!("standard input: {e}"))?;
+    let root: Value = serde_json::from_str(&text)
+        .map_err(|e| anyhow::anyhow!("standard input: not a JSON configuration: {e}"))?;
+    load_value(root, "standard input", cwd, only, env_name, shell)
+}
+
+/// Loads a parsed configuration (`file` names it in errors).
+fn load_value(
+    root: Value,
+    file: &str,
+    base_dir: &Path,
+    only: &[String],
+    env_name: Option<&str>,
+    shell: &BTreeMap<String, String>,
+) -> anyhow::Result<Loaded> {
+    let file = file.to_string();
     let apps = match &root {
         Value::Object(m) => match m.get("apps") {
             Some(Value::Array(a)) => a.clone(),
@@ -237,10 +276,6 @@ pub fn load(
     if apps.is_empty() {
         bail!("{file}: the apps list is empty");
     }
-    let base_dir = std::path::absolute(path)?
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_default();
     let mut out = Vec::new();
     let mut warnings = Vec::new();
     for (i, app) in apps.iter().enumerate() {
@@ -258,7 +293,7 @@ pub fn load(
         out.push(app_spec(
             &ctx,
             map,
-            &base_dir,
+            base_dir,
             env_name,
             shell,
             &mut warnings,

@@ -195,3 +195,61 @@ fn init_writes_a_sample_that_starts_and_never_overwrites() {
     assert_eq!(p["pm2_env"]["env"]["NODE_ENV"], "production");
     assert_eq!(p["pm2_env"]["max_memory_restart"], 300 * 1024 * 1024);
 }
+
+/// Runs `pmr ARGS` with `input` on standard input; asserts success.
+fn with_stdin(t: &Pmr, args: &[&str], input: &str) {
+    use std::io::Write as _;
+    let mut child = t
+        .command()
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "pmr {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn several_scripts_at_once_and_a_configuration_on_standard_input() {
+    let t = Pmr::new();
+    for s in ["a.sh", "b.sh", "c.sh"] {
+        t.write(s, APP);
+    }
+    // pm2's `start a.js b.js c.js -- args`: one app per script, named after it.
+    t.ok(&["start", "a.sh", "b.sh", "c.sh", "--", "--port", "9"]);
+    let names: Vec<String> = t
+        .jlist()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(names, ["a", "b", "c"]);
+    assert_eq!(
+        t.jlist()[2]["pm2_env"]["args"],
+        serde_json::json!(["--port", "9"])
+    );
+    let err = t.fails(&["start", "a.sh", "nope.sh"]);
+    assert!(err.contains("nope.sh: no such script"), "{err}");
+    // `cat all.json | pm2 start -` and `pm2 delete -`.
+    let all = r#"{"apps": [{"name": "s1", "script": "a.sh"}, {"name": "s2", "script": "b.sh"}]}"#;
+    with_stdin(&t, &["start", "-"], all);
+    assert_eq!(t.jlist().len(), 5);
+    with_stdin(&t, &["delete", "-"], all);
+    let left: Vec<String> = t
+        .jlist()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(left, ["a", "b", "c"]);
+}

@@ -258,7 +258,7 @@ fn restore_sigpipe() {
 }
 
 /// `pmr start` options, named as pm2 names them.
-#[derive(Debug, Args, Default)]
+#[derive(Debug, Clone, Args, Default)]
 pub struct StartArgs {
     /// Script, binary, shell command, or names/ids of known apps.
     pub targets: Vec<String>,

@@ -207,6 +207,22 @@ fn act(paths: &Paths, action: Action, t: TargetArgs) -> anyhow::Result<ExitCode>
     let cwd = std::env::current_dir()?;
     // An ecosystem file among the targets: restart re-reads it (start what
     // is missing, restart what is known); other actions take its app names.
+    // `pmr delete -` (and stop, restart...): the apps of a configuration
+    // given on standard input, by name.
+    if t.targets == ["-"] {
+        let loaded =
+            crate::ecosystem::load_stdin(&cwd, &t.only, t.env.as_deref(), &start::shell_env())?;
+        let names: Vec<String> = loaded.apps.into_iter().map(|a| a.name).collect();
+        let mut client = Client::connect_or_start(paths)?;
+        let reply = client.request(&Request::Act {
+            action,
+            targets: names,
+            update_env: None,
+            watch: false,
+        })?;
+        report(&t.out, reply);
+        return Ok(ExitCode::SUCCESS);
+    }
     let is_file = |x: &String| crate::ecosystem::is_config_file(x) && cwd.join(x).is_file();
     if let Some(file) = t.targets.iter().find(|x| is_file(x)) {
         let file = cwd.join(file);

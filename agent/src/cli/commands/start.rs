@@ -24,6 +24,12 @@ pub(super) fn run(paths: &Paths, args: StartArgs, reload: bool) -> anyhow::Resul
         );
     }
     let cwd = std::env::current_dir().context("cannot read the current directory")?;
+    // `cat all.json | pmr start -`: the configuration on standard input.
+    if args.targets == ["-"] {
+        let loaded =
+            crate::ecosystem::load_stdin(&cwd, &args.only, args.env.as_deref(), &shell_env())?;
+        return start_loaded(paths, loaded, args.force, reload, &args.out);
+    }
     // An ecosystem file: named, or the default one of this directory.
     let file = match args.targets.as_slice() {
         [] if args.rest.is_empty() => crate::ecosystem::find_default(&cwd),
@@ -61,13 +67,26 @@ pub(super) fn run(paths: &Paths, args: StartArgs, reload: bool) -> anyhow::Resul
             Err(_) => {}
         }
     }
-    if args.targets.len() > 1 {
-        bail!("start takes one script at a time; pass its arguments after `--`");
-    }
-    let spec = build_spec(&args, &cwd)?;
+    // Several scripts at once (`pmr start a.js b.js`), each named after
+    // its file, as pm2 does; what follows `--` goes to each.
+    let specs = if args.targets.len() > 1 {
+        if let Some(t) = args.targets.iter().find(|t| !cwd.join(t).is_file()) {
+            bail!("{t}: no such script (several scripts start together only when each is a file)");
+        }
+        let mut specs = Vec::new();
+        for t in &args.targets {
+            let mut one = args.clone();
+            one.targets = vec![t.clone()];
+            one.name = None;
+            specs.push(build_spec(&one, &cwd)?);
+        }
+        specs
+    } else {
+        vec![build_spec(&args, &cwd)?]
+    };
     let mut client = Client::connect_or_start(paths)?;
     let reply = client.request(&Request::Start {
-        apps: vec![spec],
+        apps: specs,
         force: args.force,
         update: false,
         reload: false,
@@ -102,6 +121,17 @@ pub(crate) fn start_file(
     out: &crate::cli::OutputArgs,
 ) -> anyhow::Result<ExitCode> {
     let loaded = crate::ecosystem::load(file, only, env, &shell_env())?;
+    start_loaded(paths, loaded, force, reload, out)
+}
+
+/// Starts what a configuration holds; apps known by name take its options.
+fn start_loaded(
+    paths: &Paths,
+    loaded: crate::ecosystem::Loaded,
+    force: bool,
+    reload: bool,
+    out: &crate::cli::OutputArgs,
+) -> anyhow::Result<ExitCode> {
     for w in &loaded.warnings {
         eprintln!("[PMR][WARN] {w}");
     }

@@ -219,3 +219,22 @@ fn startup_writes_a_valid_unit_and_unstartup_removes_it() {
     let out = t.ok(&["resurrect"]);
     assert!(out.contains("nothing to restore"), "{out}");
 }
+
+#[test]
+fn a_broken_dump_is_removed_and_the_backup_restores() {
+    let t = Pmr::new();
+    t.write("a.sh", "sleep 300\n");
+    t.ok(&["start", "a.sh"]);
+    t.ok(&["save"]);
+    // A second save keeps the first as dump.pm2.bak; then the dump breaks.
+    t.ok(&["save"]);
+    std::fs::write(t.home().join("dump.pm2"), "{ not json").unwrap();
+    t.ok(&["kill"]);
+    let out = t.ok(&["resurrect"]);
+    assert!(
+        out.contains("restored from") || t.jlist().len() == 1,
+        "{out}"
+    );
+    assert_eq!(t.jlist()[0]["name"], "a");
+    assert!(!t.home().join("dump.pm2").exists(), "the broken dump stays");
+}

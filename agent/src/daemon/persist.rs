@@ -74,6 +74,11 @@ pub fn load(paths: &Paths) -> anyhow::Result<(Vec<DumpEntry>, Vec<String>)> {
             let (entries, mut notes) =
                 read(&backup).map_err(|e| first.context(format!("backup unusable too: {e:#}")))?;
             notes.insert(0, note);
+            // As pm2 does: the broken dump goes, so the next save starts clean
+            // and never makes a broken file the backup.
+            if paths.dump().exists() {
+                let _ = std::fs::remove_file(paths.dump());
+            }
             Ok((entries, notes))
         }
     }

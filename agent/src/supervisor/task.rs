@@ -256,7 +256,9 @@ impl Actor {
                 },
                 () = wait_wake(self.ready_by) => self.now_online("listen_timeout"),
                 () = wait_wake(self.wake) => {
+                    // A delayed restart counts when it happens, as in pm2.
                     self.wake = None;
+                    self.h.rt().restart_time += 1;
                     self.start();
                 }
                 () = wait_change(&mut self.watch) => {
@@ -587,8 +589,8 @@ impl Actor {
         let mut rt = self.h.rt();
         match decision {
             Decision::Restart { delay_ms } => {
-                rt.restart_time += 1;
                 if delay_ms == 0 {
+                    rt.restart_time += 1;
                     drop(rt);
                     self.start();
                 } else {

@@ -182,6 +182,24 @@ fn cron_restart_fires_on_schedule_and_not_when_stopped() {
 }
 
 #[test]
+fn cron_restart_runs_a_job_that_exited_again() {
+    let t = Pmr::new();
+    // A job: runs, writes, exits; no autorestart, the cron starts it again.
+    t.write("job.sh", "echo ran >> runs.txt\n");
+    t.ok(&[
+        "start",
+        "job.sh",
+        "--cron-restart",
+        "*/2 * * * * *",
+        "--no-autorestart",
+    ]);
+    wait_until("the job ran three times", || {
+        let runs = std::fs::read_to_string(t.work().join("runs.txt")).ok()?;
+        (runs.lines().count() >= 3).then_some(())
+    });
+}
+
+#[test]
 fn watch_restarts_on_a_change_but_not_for_ignored_paths_or_its_own_logs() {
     let t = Pmr::new();
     std::fs::create_dir_all(t.work().join("src")).unwrap();

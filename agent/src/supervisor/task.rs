@@ -285,8 +285,13 @@ impl Actor {
                         self.stop().await;
                         self.h.rt().restart_time += 1;
                         self.emit(LifeKind::Restart, None, None);
-                        self.start();
+                    } else {
+                        // An app that exited on its own (a job run with
+                        // --no-autorestart) runs again, as pm2 users expect;
+                        // one someone stopped has no cron left to fire.
+                        tracing::info!("App [{}] started by cron_restart", self.label());
                     }
+                    self.start();
                 }
             }
         }

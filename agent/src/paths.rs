@@ -36,9 +36,13 @@ impl Paths {
         self.home.join("rpc.sock")
     }
 
-    /// Holds the daemon's pid and its exclusive lock.
+    /// Holds the daemon's pid and its exclusive lock: `pm2.pid`, where pm2
+    /// users look for it, or `PMR_PID_FILE_PATH` (pm2's `PM2_PID_FILE_PATH`).
     pub fn pid_file(&self) -> PathBuf {
-        self.home.join("pmr.pid")
+        match std::env::var_os("PMR_PID_FILE_PATH") {
+            Some(p) if !p.is_empty() => PathBuf::from(p),
+            _ => self.home.join("pm2.pid"),
+        }
     }
 
     /// The daemon's own log (pm2's `pm2.log`).

@@ -183,3 +183,42 @@ time.sleep(100000)
     assert_eq!(m["status"]["value"], "warmed up");
     assert!(t.ok(&["describe", "svc"]).contains("7 jobs"));
 }
+
+#[test]
+fn pm2s_environment_switches_work_under_pmrs_prefix() {
+    let t = Pmr::new();
+    t.write(
+        "polite.js",
+        "process.on('SIGINT', () => console.log('SIGINT ignored'));\n\
+         process.on('message', (m) => { if (m === 'shutdown') { console.log('bye by message'); process.exit(0); } });\n\
+         setInterval(() => {}, 1000);\n",
+    );
+    let pid_file = t.work().join("elsewhere.pid");
+    let run = |args: &[&str]| {
+        let out = t
+            .command()
+            .args(args)
+            .env("PMR_SILENT", "true")
+            .env("PMR_KILL_USE_MESSAGE", "true")
+            .env("PMR_PID_FILE_PATH", &pid_file)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    // PMR_SILENT: the table and messages are not printed.
+    let out = run(&["start", "polite.js", "-k", "20000"]);
+    assert!(out.trim().is_empty(), "printed: {out}");
+    // PMR_PID_FILE_PATH: the daemon's pid is there.
+    let pid = std::fs::read_to_string(&pid_file).unwrap();
+    assert!(pid.trim().parse::<u32>().is_ok(), "{pid}");
+    // PMR_KILL_USE_MESSAGE: every app is asked by message.
+    t.wait_status(0, "online");
+    run(&["stop", "polite"]);
+    let log = t.log("polite-out.log");
+    assert!(
+        log.contains("bye by message") && !log.contains("SIGINT ignored"),
+        "{log}"
+    );
+    run(&["kill"]);
+}

@@ -27,7 +27,7 @@ fn stale_socket_and_pid_file_are_replaced() {
     let t = Pmr::new();
     // A socket nobody listens on, and a pid file naming a dead process.
     drop(UnixListener::bind(t.home().join("rpc.sock")).unwrap());
-    std::fs::write(t.home().join("pmr.pid"), "999999").unwrap();
+    std::fs::write(t.home().join("pm2.pid"), "999999").unwrap();
     t.ok(&["ping"]);
     let pid = t.daemon_pid().unwrap();
     assert_ne!(pid, 999999);
@@ -185,7 +185,7 @@ fn startup_writes_a_valid_unit_and_unstartup_removes_it() {
         "{unit}"
     );
     assert!(
-        unit.contains(&format!("PIDFile={}/pmr.pid", t.home().display())),
+        unit.contains(&format!("PIDFile={}/pm2.pid", t.home().display())),
         "{unit}"
     );
     if std::process::Command::new("systemd-analyze")

@@ -111,7 +111,7 @@ impl Pmr {
     }
 
     pub fn daemon_pid(&self) -> Option<i32> {
-        std::fs::read_to_string(self.home().join("pmr.pid"))
+        std::fs::read_to_string(self.home().join("pm2.pid"))
             .ok()?
             .trim()
             .parse()

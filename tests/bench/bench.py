@@ -365,7 +365,7 @@ def main():
     open(writer, "w").write(writer_py(a.lines))
     managers = []
     if a.only != "pm2":
-        managers.append(Manager("pmr", a.pmr, "PMR_HOME", "pmr.pid", "logs"))
+        managers.append(Manager("pmr", a.pmr, "PMR_HOME", "pm2.pid", "logs"))
     if a.only != "pmr" and os.path.exists(a.pm2):
         managers.append(Manager("pm2", a.pm2, "PM2_HOME", "pm2.pid", "logs"))
     results = {}

@@ -206,8 +206,8 @@ pub enum Command {
 /// Output switches shared by the commands that print the table afterwards.
 #[derive(Debug, Clone, Args, Default)]
 pub struct OutputArgs {
-    /// Print nothing but errors.
-    #[arg(short, long)]
+    /// Print nothing but errors (also `PMR_SILENT=true`, pm2's `PM2_SILENT`).
+    #[arg(short, long, env = "PMR_SILENT")]
     pub silent: bool,
     /// Skip the table.
     #[arg(short = 'm', long = "mini-list")]

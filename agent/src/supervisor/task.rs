@@ -656,7 +656,9 @@ impl Actor {
         let sig = Signal::from_str(&spec.kill_signal).unwrap_or(Signal::SIGINT);
         let grace = Duration::from_millis(spec.kill_timeout);
         // An app that stopped reading its channel gets the signal instead.
-        let by_message = match (&run.ipc, spec.shutdown_with_message) {
+        // pm2's PM2_KILL_USE_MESSAGE: every app is asked by message.
+        let by_message = spec.shutdown_with_message || kill_use_message();
+        let by_message = match (&run.ipc, by_message) {
             (Some(ipc), true) => ipc.tx.try_send(serde_json::json!("shutdown")).is_ok(),
             _ => false,
         };
@@ -679,6 +681,12 @@ impl Actor {
         }
         Some(self.exit_noted(Some(&status)))
     }
+}
+
+/// `PMR_KILL_USE_MESSAGE=true` in the daemon's environment (pm2's
+/// `PM2_KILL_USE_MESSAGE`): apps are stopped with the `shutdown` message.
+fn kill_use_message() -> bool {
+    std::env::var("PMR_KILL_USE_MESSAGE").is_ok_and(|v| v == "true" || v == "1")
 }
 
 async fn wait_change(watch: &mut Option<super::watch::Watch>) {

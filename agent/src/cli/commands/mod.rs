@@ -205,8 +205,6 @@ fn report(out: &OutputArgs, reply: Response) {
 
 fn act(paths: &Paths, action: Action, t: TargetArgs) -> anyhow::Result<ExitCode> {
     let cwd = std::env::current_dir()?;
-    // An ecosystem file among the targets: restart re-reads it (start what
-    // is missing, restart what is known); other actions take its app names.
     // `pmr delete -` (and stop, restart...): the apps of a configuration
     // given on standard input, by name.
     if t.targets == ["-"] {
@@ -223,6 +221,8 @@ fn act(paths: &Paths, action: Action, t: TargetArgs) -> anyhow::Result<ExitCode>
         report(&t.out, reply);
         return Ok(ExitCode::SUCCESS);
     }
+    // An ecosystem file among the targets: restart re-reads it (start what
+    // is missing, restart what is known); other actions take its app names.
     let is_file = |x: &String| crate::ecosystem::is_config_file(x) && cwd.join(x).is_file();
     if let Some(file) = t.targets.iter().find(|x| is_file(x)) {
         let file = cwd.join(file);

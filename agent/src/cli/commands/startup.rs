@@ -59,7 +59,7 @@ pub(crate) fn unit(exe: &Path, paths: &Paths, user: &str) -> String {
          Type=forking\n\
          User={user}\n\
          Environment=PMR_HOME={home}\n\
-         PIDFile={home}/pmr.pid\n\
+         PIDFile={home}/pm2.pid\n\
          LimitNOFILE=infinity\n\
          ExecStart={exe} resurrect\n\
          ExecReload={exe} reloadLogs\n\

@@ -86,8 +86,12 @@ pub fn read(path: &Path) -> anyhow::Result<Value> {
     }
     let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {shown}"))?;
     match ext {
-        "json" => serde_json::from_str(&text)
-            .map_err(|e| anyhow::anyhow!("{shown}:{}:{}: {e}", e.line(), e.column())),
+        // pm2 reads .json files as JavaScript object literals (unquoted
+        // keys, single quotes, comments): strict JSON first, then node.
+        "json" => serde_json::from_str(&text).or_else(|e| {
+            let strict = anyhow::anyhow!("{shown}:{}:{}: {e}", e.line(), e.column());
+            evaluate_literal(path).map_err(|_| strict)
+        }),
         "yaml" | "yml" => serde_norway::from_str(&text).map_err(|e| match e.location() {
             Some(l) => anyhow::anyhow!("{shown}:{}:{}: {e}", l.line(), l.column()),
             None => anyhow::anyhow!("{shown}: {e}"),
@@ -106,6 +110,52 @@ pub fn read(path: &Path) -> anyhow::Result<Value> {
             "{shown}: unknown ecosystem format .{other} (use .js, .cjs, .mjs, .json, .yaml, .yml or .toml)"
         ),
     }
+}
+
+/// Evaluates a `.json` file as a JavaScript object literal with `node`, as
+/// pm2 reads them.
+fn evaluate_literal(path: &Path) -> anyhow::Result<Value> {
+    let script = "const t = require('fs').readFileSync(process.argv[1], 'utf8'); \
+        process.stdout.write(JSON.stringify((0, eval)('(' + t + ')')))";
+    let out = Command::new("node")
+        .arg("-e")
+        .arg(script)
+        .arg(path)
+        .output()?;
+    anyhow::ensure!(
+        out.status.success(),
+        "not a JavaScript object literal either"
+    );
+    Ok(serde_json::from_slice(&out.stdout)?)
+}
+
+/// Options pm2 takes as numbers even when written as strings (`"instances": "4"`).
+const NUMERIC: [&str; 8] = [
+    "instances",
+    "max_restarts",
+    "restart_delay",
+    "kill_timeout",
+    "listen_timeout",
+    "exp_backoff_restart_delay",
+    "min_uptime",
+    "watch_delay",
+];
+
+/// Numbers written as strings become numbers, for the options that take them.
+fn numbers_from_strings(map: &Map<String, Value>) -> Map<String, Value> {
+    map.iter()
+        .map(|(k, v)| {
+            let v = match v {
+                Value::String(t) if NUMERIC.contains(&k.as_str()) => t
+                    .trim()
+                    .parse::<i64>()
+                    .map(Value::from)
+                    .unwrap_or_else(|_| v.clone()),
+                _ => v.clone(),
+            };
+            (k.clone(), v)
+        })
+        .collect()
 }
 
 /// Runs `node` to evaluate a JavaScript ecosystem file, CommonJS or ESM.
@@ -265,7 +315,8 @@ fn load_value(
 ) -> anyhow::Result<Loaded> {
     let file = file.to_string();
     let apps = match &root {
-        Value::Object(m) => match m.get("apps") {
+        // pm2 also takes the list under `pm2`.
+        Value::Object(m) => match m.get("apps").or_else(|| m.get("pm2")) {
             Some(Value::Array(a)) => a.clone(),
             Some(other) => bail!("{file}: apps: expected a list, got {other}"),
             None => vec![root.clone()],
@@ -282,6 +333,7 @@ fn load_value(
         let Value::Object(map) = app else {
             bail!("{file}: app {}: expected an object, got {app}", i + 1)
         };
+        let map = &numbers_from_strings(map);
         let name = map.get("name").and_then(Value::as_str).map(String::from);
         if !only.is_empty() && !name.as_ref().is_some_and(|n| only.contains(n)) {
             continue;
@@ -471,7 +523,11 @@ fn app_spec(
                     ctx.file, ctx.app
                 ));
             }
-            other => bail!("{}: app {}: unknown option {other:?}", ctx.file, ctx.app),
+            // pm2 ignores what it does not know; say so, do not refuse.
+            other => warnings.push(format!(
+                "{}: app {}: unknown option {other:?} ignored",
+                ctx.file, ctx.app
+            )),
         }
     }
     // Environment, lowest first: the caller's shell (filtered), env, env_<name>.
@@ -628,14 +684,27 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("e.toml:3:"), "{e}");
-        let e = load_text(
+        // pm2 ignores unknown options: a warning that names it, not a refusal.
+        let l = load_text(
             "e.json",
             r#"{"apps":[{"name":"a","script":"app.sh","max_restart":3}]}"#,
             None,
         )
-        .unwrap_err()
-        .to_string();
-        assert!(e.contains("unknown option \"max_restart\""), "{e}");
+        .unwrap();
+        assert!(
+            l.warnings[0].contains("unknown option \"max_restart\" ignored"),
+            "{:?}",
+            l.warnings
+        );
+        // pm2's habits in .json files: numbers as strings, a `pm2` list,
+        // JavaScript object literals.
+        let l = load_text(
+            "e.json",
+            "{pm2: [{name: 'a', script: 'app.sh', instances: \"3\", // three\n max_restarts: '4'}]}",
+            None,
+        )
+        .unwrap();
+        assert_eq!((l.apps[0].instances, l.apps[0].max_restarts), (3, 4));
         let e = load_text(
             "e.json",
             r#"{"apps":[{"name":"a","script":"app.sh","instances":true}]}"#,

@@ -286,9 +286,8 @@ impl Actor {
                         self.h.rt().restart_time += 1;
                         self.emit(LifeKind::Restart, None, None);
                     } else {
-                        // An app that exited on its own (a job run with
-                        // --no-autorestart) runs again, as pm2 users expect;
-                        // one someone stopped has no cron left to fire.
+                        // An app that exited (a job run with --no-autorestart)
+                        // or was stopped runs again, as under pm2.
                         tracing::info!("App [{}] started by cron_restart", self.label());
                     }
                     self.start();
@@ -621,8 +620,8 @@ impl Actor {
     async fn stop(&mut self) {
         self.wake = None;
         self.ready_by = None;
-        // pm2 keeps firing the cron on a stopped app; a stop here means stop.
-        self.cron_at = None;
+        // The cron keeps firing on a stopped app, as in pm2 (its own
+        // e2e suite checks that a stopped app is started again).
         // A stopped app is not watched (pm2's `stop --watch`).
         self.watch = None;
         let Some(run) = self.child.take() else {

@@ -543,6 +543,7 @@ fn app_spec(
                 .collect()
         }
     };
+    let port_asked = env.contains_key("PORT");
     full.extend(env);
     if let Some(n) = named_env {
         full.extend(n);
@@ -612,9 +613,10 @@ fn app_spec(
         Some(v) => Some(abs(&ctx.string("log_file", &v)?)),
     };
     // As pm2, `instances` means cluster mode for Node; for other languages
-    // only with more than one instance (one would gain nothing, and an app
-    // binding PORT itself would find the daemon holding it).
-    let implied = instances_given && (crate::supervisor::cluster::is_node(&s) || s.instances > 1);
+    // only with more than one instance and a port to share (`port`, or
+    // `exec_mode: cluster`): otherwise they run in fork mode, as under pm2.
+    let implied = instances_given
+        && (crate::supervisor::cluster::is_node(&s) || (s.instances > 1 && port_asked));
     if let Some(m) = exec_mode.or(implied.then_some("cluster_mode")) {
         s.exec_mode = m.into();
     }

@@ -438,3 +438,39 @@ fn a_loopback_only_listen_is_never_exposed_on_the_shared_port() {
             .then_some(())
     });
 }
+
+#[test]
+fn other_languages_with_instances_run_in_fork_mode_unless_a_port_is_shared() {
+    let t = Pmr::new();
+    t.write("w.py", "import time\ntime.sleep(300)\n");
+    t.ok(&["start", "w.py", "-i", "2", "--name", "plain"]);
+    let modes: Vec<String> = t
+        .jlist()
+        .iter()
+        .map(|p| p["pm2_env"]["exec_mode"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(modes, ["fork_mode", "fork_mode"], "as under pm2");
+    let port = free_port();
+    t.ok(&[
+        "start",
+        "w.py",
+        "-i",
+        "2",
+        "--port",
+        &port.to_string(),
+        "--name",
+        "shared",
+        "-f",
+    ]);
+    let shared: Vec<String> = t
+        .jlist()
+        .iter()
+        .filter(|p| p["name"] == "shared")
+        .map(|p| p["pm2_env"]["exec_mode"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        shared,
+        ["cluster_mode", "cluster_mode"],
+        "pmr's any-language cluster mode when asked"
+    );
+}

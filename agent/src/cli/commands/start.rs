@@ -348,11 +348,11 @@ pub fn build_spec(args: &StartArgs, shell_cwd: &Path) -> anyhow::Result<AppSpec>
     spec.pid_file = args.pid.as_ref().map(|p| absolute(&cwd, p));
     if let Some(i) = &args.instances {
         spec.instances = parse_instances(i)?;
-        // Cluster mode as pm2 picks it for Node, and for any language with
-        // more than one instance; `-x` keeps fork mode.
-        if !args.execute_command
-            && (crate::supervisor::cluster::is_node(&spec) || spec.instances > 1)
-        {
+        // Cluster mode as pm2 picks it for Node; another language with
+        // more than one instance shares a port only when asked (`--port`),
+        // else its instances run in fork mode, as under pm2. `-x` keeps fork.
+        let node = crate::supervisor::cluster::is_node(&spec);
+        if !args.execute_command && (node || (spec.instances > 1 && args.port.is_some())) {
             spec.exec_mode = "cluster_mode".into();
         }
     }

@@ -10,6 +10,14 @@ pub fn pm2_env(p: &ProcessInfo, flatten_env: bool) -> Value {
         Ok(Value::Object(m)) => m,
         _ => Map::new(),
     };
+    // pm2 shows `watch: true` for `--watch` (the app's directory) and
+    // `false` when not watching; explicit paths stay a list.
+    let watch = match p.spec.watch.as_slice() {
+        [] => Value::Bool(false),
+        [only] if *only == p.spec.cwd => Value::Bool(true),
+        paths => json!(paths),
+    };
+    env.insert("watch".into(), watch);
     let spec_env = p.spec.env.clone();
     if flatten_env {
         // pm2 flattens the app's variables into pm2_env; its own keys win.

@@ -245,14 +245,14 @@ fn watch_restarts_on_a_change_but_not_for_ignored_paths_or_its_own_logs() {
     std::fs::write(t.work().join("src/app.js"), "changed again").unwrap();
     std::thread::sleep(std::time::Duration::from_millis(1000));
     assert_eq!(t.proc(0)["pm2_env"]["status"], "stopped");
-    // `restart --watch` toggles: watching was on, so now it is off.
-    let table = t.ok(&["restart", "w", "--watch"]);
+    // The stop also ended watching, as in pm2: a plain restart keeps it off.
+    let table = t.ok(&["restart", "w"]);
     assert!(table.contains("disabled"), "{table}");
     let before = t.proc(0)["pm2_env"]["restart_time"].as_u64().unwrap();
     std::fs::write(t.work().join("src/app.js"), "not watched").unwrap();
     std::thread::sleep(std::time::Duration::from_millis(1000));
     assert_eq!(t.proc(0)["pm2_env"]["restart_time"], before);
-    // ...and on again, over the app's directory.
+    // `restart --watch` toggles it on again, over the app's directory.
     let table = t.ok(&["restart", "w", "--watch"]);
     assert!(table.contains("enabled"), "{table}");
     assert!(t.ok(&["describe", "w"]).contains("✔"));
@@ -266,4 +266,25 @@ fn watch_restarts_on_a_change_but_not_for_ignored_paths_or_its_own_logs() {
     t.ok(&["stop", "w", "--watch"]);
     let table = t.ok(&["restart", "w"]);
     assert!(table.contains("disabled"), "{table}");
+}
+
+#[test]
+fn watch_shows_as_pm2_shows_it_and_a_plain_stop_ends_it() {
+    let t = Pmr::new();
+    t.write("w.sh", "while true; do sleep 1; done\n");
+    let watch = |t: &Pmr| t.proc(0)["pm2_env"]["watch"].clone();
+    t.ok(&["start", "w.sh", "--watch"]);
+    assert_eq!(watch(&t), serde_json::json!(true));
+    t.ok(&["stop", "w"]);
+    assert_eq!(
+        watch(&t),
+        serde_json::json!(false),
+        "a stop ends watching, as in pm2"
+    );
+    t.ok(&["start", "w"]);
+    assert_eq!(watch(&t), serde_json::json!(false));
+    t.ok(&["restart", "w", "--watch"]);
+    assert_eq!(watch(&t), serde_json::json!(true));
+    t.ok(&["restart", "w", "--watch"]);
+    assert_eq!(watch(&t), serde_json::json!(false));
 }

@@ -43,7 +43,8 @@ pub(crate) async fn handle(d: &Arc<Daemon>, req: Request) -> (Response, After) {
             if let Some(env) = update_env {
                 refresh_env(d, &targets, env);
             }
-            if watch {
+            // `--watch` toggles; a plain stop also ends watching, as in pm2.
+            if watch || action == Action::Stop {
                 toggle_watch(d, action, &targets);
             }
             act(d, action, &targets).await

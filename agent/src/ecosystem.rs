@@ -381,7 +381,11 @@ fn app_spec(
     let mut watch: Option<Vec<String>> = None;
     let mut exec_mode: Option<&str> = None;
     let mut instances_given = false;
-    for (key, v) in map {
+    // Options apply in name order, whatever order the file has (`env`
+    // before `port`, which adds to it).
+    let mut options: Vec<(&String, &Value)> = map.iter().collect();
+    options.sort_by_key(|(k, _)| k.as_str());
+    for (key, v) in options {
         match key.as_str() {
             "name" => s.name = ctx.string(key, v)?,
             "script" | "exec" | "cmd" | "command" => script = Some(ctx.string(key, v)?),

@@ -73,12 +73,13 @@ pub fn dump_entry(p: &ProcessInfo) -> Value {
 
 /// One element of `pmr jlist`, as `pm2 jlist` prints it.
 pub fn jlist_entry(p: &ProcessInfo) -> Value {
+    // pm2's key order (scripts grep prettylist with -m 1).
     json!({
         "pid": p.pid,
         "name": p.spec.name,
+        "pm2_env": pm2_env(p, true),
         "pm_id": p.pm_id,
         "monit": { "memory": p.memory, "cpu": (f64::from(p.cpu) * 10.0).round() / 10.0 },
-        "pm2_env": pm2_env(p, true),
     })
 }
 

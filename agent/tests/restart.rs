@@ -288,3 +288,36 @@ fn watch_shows_as_pm2_shows_it_and_a_plain_stop_ends_it() {
     t.ok(&["restart", "w", "--watch"]);
     assert_eq!(watch(&t), serde_json::json!(false));
 }
+
+#[test]
+fn restart_takes_app_options_as_pm2_does() {
+    let t = Pmr::new();
+    t.write("app.js", "setInterval(() => {}, 1000);\n");
+    t.ok(&["start", "app.js", "--cron-restart", "*/2 * * * * *"]);
+    t.wait_status(0, "online");
+    // `--cron-restart 0` removes the schedule.
+    t.ok(&["restart", "app", "--cron-restart", "0"]);
+    assert!(
+        t.proc(0)["pm2_env"]["cron_restart"].is_null(),
+        "{}",
+        t.proc(0)["pm2_env"]
+    );
+    t.ok(&["reset", "app"]);
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    assert_eq!(
+        t.proc(0)["pm2_env"]["restart_time"],
+        0,
+        "the cron still fired"
+    );
+    // `--node-args` sets the interpreter's arguments; `null` removes them.
+    t.ok(&["restart", "app", "--node-args", "--max-old-space-size=100"]);
+    assert_eq!(
+        t.proc(0)["pm2_env"]["node_args"],
+        serde_json::json!(["--max-old-space-size=100"])
+    );
+    t.ok(&["restart", "app", "--node-args=null"]);
+    assert_eq!(t.proc(0)["pm2_env"]["node_args"], serde_json::json!([]));
+    // A bad pattern changes nothing.
+    let err = t.fails(&["restart", "app", "--cron-restart", "61 * * * *"]);
+    assert!(err.contains("cron"), "{err}");
+}

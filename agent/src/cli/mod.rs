@@ -235,6 +235,12 @@ pub struct TargetArgs {
     /// With an ecosystem file: use its `env_<name>` blocks.
     #[arg(long)]
     pub env: Option<String>,
+    /// A new cron pattern for the apps (`0` removes it), as pm2 takes it.
+    #[arg(short = 'c', long)]
+    pub cron_restart: Option<String>,
+    /// New interpreter arguments for the apps (`null` removes them).
+    #[arg(long, alias = "interpreter-args", allow_hyphen_values = true)]
+    pub node_args: Option<String>,
     /// Table and message switches.
     #[command(flatten)]
     pub out: OutputArgs,

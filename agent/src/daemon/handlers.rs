@@ -39,6 +39,7 @@ pub(crate) async fn handle(d: &Arc<Daemon>, req: Request) -> (Response, After) {
             targets,
             update_env,
             watch,
+            options,
         } => {
             if let Some(env) = update_env {
                 refresh_env(d, &targets, env);
@@ -47,7 +48,10 @@ pub(crate) async fn handle(d: &Arc<Daemon>, req: Request) -> (Response, After) {
             if watch || action == Action::Stop {
                 toggle_watch(d, action, &targets);
             }
-            act(d, action, &targets).await
+            match options.map(|o| apply_options(d, &targets, &o)) {
+                Some(Err(e)) => error(e),
+                _ => act(d, action, &targets).await,
+            }
         }
         Request::List { full, targets } if targets.is_empty() => Response::Processes {
             list: d.list(env_view(full)),
@@ -194,6 +198,32 @@ fn refresh_env(
             .extend(env.iter().map(|(k, v)| (k.clone(), v.clone())));
         h.set_spec(Arc::new(spec));
     }
+}
+
+/// App options given with an action, applied to each app it names first;
+/// none is applied if one is invalid.
+fn apply_options(
+    d: &Arc<Daemon>,
+    targets: &[String],
+    o: &pmr_shared::ipc::Overrides,
+) -> Result<(), String> {
+    let handles = d.resolve(targets)?;
+    let mut specs = Vec::new();
+    for h in &handles {
+        let mut spec = (*h.spec()).clone();
+        if let Some(c) = &o.cron_restart {
+            spec.cron_restart = (c != "0").then(|| c.clone());
+        }
+        if let Some(a) = &o.interpreter_args {
+            spec.interpreter_args = a.clone();
+        }
+        validate(&spec)?;
+        specs.push(spec);
+    }
+    for (h, spec) in handles.iter().zip(specs) {
+        h.set_spec(Arc::new(spec));
+    }
+    Ok(())
 }
 
 /// pm2's `--watch` on an action: `restart` turns watching on (the app's

@@ -461,6 +461,7 @@ fn to_request(req: &ActionRequest) -> Result<Request, &'static str> {
         targets: targets.clone(),
         update_env: None,
         watch: false,
+        options: None,
     };
     Ok(match req.action {
         RemoteAction::Restart => act(Action::Restart),

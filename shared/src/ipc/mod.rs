@@ -64,6 +64,17 @@ pub enum CheckoutMove {
     Forward,
 }
 
+/// Options an action changes on the apps it names.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Overrides {
+    /// A new cron pattern; `"0"` removes it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cron_restart: Option<String>,
+    /// New interpreter (node) arguments; empty removes them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interpreter_args: Option<Vec<String>>,
+}
+
 /// A request from the CLI.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "cmd", rename_all = "snake_case")]
@@ -104,6 +115,10 @@ pub enum Request {
         /// `--watch`: `restart` toggles watching, `stop` ends it, as in pm2.
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         watch: bool,
+        /// App options given with the action (`restart app --cron-restart 0`),
+        /// applied before it, as pm2 does.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        options: Option<Overrides>,
     },
     /// Instances, optionally with their environment.
     List {

@@ -217,6 +217,7 @@ fn act(paths: &Paths, action: Action, t: TargetArgs) -> anyhow::Result<ExitCode>
             targets: names,
             update_env: None,
             watch: false,
+            options: None,
         })?;
         report(&t.out, reply);
         return Ok(ExitCode::SUCCESS);
@@ -246,17 +247,28 @@ fn act(paths: &Paths, action: Action, t: TargetArgs) -> anyhow::Result<ExitCode>
             targets: names,
             update_env: None,
             watch: t.watch,
+            options: None,
         })?;
         report(&t.out, reply);
         return Ok(ExitCode::SUCCESS);
     }
     let update_env = t.update_env.then(start::shell_env);
     let mut client = Client::connect_or_start(paths)?;
+    // App options given with the action (pm2: `restart app --cron-restart 0`).
+    let options = pmr_shared::ipc::Overrides {
+        cron_restart: t.cron_restart.clone(),
+        interpreter_args: t.node_args.as_deref().map(|a| match a {
+            "null" | "" => Vec::new(),
+            a => a.split_whitespace().map(String::from).collect(),
+        }),
+    };
+    let options = (options != Default::default()).then_some(options);
     let reply = client.request(&Request::Act {
         action,
         targets: t.targets,
         update_env,
         watch: t.watch,
+        options,
     })?;
     report(&t.out, reply);
     Ok(ExitCode::SUCCESS)

@@ -56,6 +56,7 @@ pub(super) fn run(paths: &Paths, args: StartArgs, reload: bool) -> anyhow::Resul
             targets: args.targets.clone(),
             update_env: None,
             watch: false,
+            options: None,
         }) {
             Ok(reply) => {
                 report(&args.out, reply);

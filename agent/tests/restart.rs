@@ -287,6 +287,10 @@ fn watch_shows_as_pm2_shows_it_and_a_plain_stop_ends_it() {
     assert_eq!(watch(&t), serde_json::json!(true));
     t.ok(&["restart", "w", "--watch"]);
     assert_eq!(watch(&t), serde_json::json!(false));
+    // Starting the stopped app's script with --watch watches it again.
+    t.ok(&["stop", "w"]);
+    t.ok(&["start", "w.sh", "--watch"]);
+    assert_eq!(watch(&t), serde_json::json!(true));
 }
 
 #[test]

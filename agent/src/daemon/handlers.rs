@@ -294,6 +294,14 @@ async fn start(
                 return error("Script already launched, add -f option to force re-execution");
             }
             messages.push(format!("Restarting stopped app {}", spec.name));
+            // `start app.js --watch` on a stopped app turns watching on, as in pm2.
+            if !spec.watch.is_empty() {
+                for h in &same {
+                    let mut known = (*h.spec()).clone();
+                    known.watch = spec.watch.clone();
+                    h.set_spec(Arc::new(known));
+                }
+            }
             to_restart.extend(same);
             continue;
         }

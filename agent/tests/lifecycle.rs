@@ -274,3 +274,39 @@ fn apps_are_named_by_their_script_and_a_number_is_a_name_first() {
         "{err}"
     );
 }
+
+#[test]
+fn app_settings_reach_the_app_as_pm2s_set_does() {
+    let t = Pmr::new();
+    t.write("echo.js", TICKER);
+    t.ok(&["unset", "echo"]);
+    t.ok(&["start", "echo.js", "--name", "echo"]);
+    t.wait_status(0, "online");
+    // `set app.key value`: in the app's environment, and the app restarts.
+    t.ok(&["set", "echo.config_var", "false"]);
+    let env = &t.proc(0)["pm2_env"]["env"];
+    assert_eq!(env["config_var"], "false", "{env}");
+    assert_eq!(env["echo"], r#"{"config_var":"false"}"#);
+    assert_eq!(t.proc(0)["pm2_env"]["restart_time"], 1);
+    t.ok(&["multiset", "echo.conf false echo.probes true"]);
+    let p = t.proc(0);
+    assert_eq!(
+        (
+            p["pm2_env"]["env"]["conf"].as_str(),
+            p["pm2_env"]["env"]["probes"].as_str()
+        ),
+        (Some("false"), Some("true"))
+    );
+    assert_eq!(p["pm2_env"]["restart_time"], 2);
+    // A setting made before the app exists is there when it starts.
+    t.ok(&["set", "later.mode", "fast"]);
+    t.ok(&["start", "echo.js", "--name", "later", "-f"]);
+    let later = t
+        .jlist()
+        .into_iter()
+        .find(|p| p["name"] == "later")
+        .unwrap();
+    assert_eq!(later["pm2_env"]["env"]["mode"], "fast");
+    let err = t.fails(&["multiset", "echo.conf"]);
+    assert!(err.contains("pairs"), "{err}");
+}

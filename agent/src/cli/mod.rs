@@ -185,12 +185,23 @@ pub enum Command {
         /// `simple` (pm2's word) gives the same short file.
         mode: Option<String>,
     },
-    /// Change a setting: `pmr set pmr:logrotate.max_size 10M` (retain, compress, date_format, rotate_interval).
+    /// Change a setting: `pmr set pmr:logrotate.max_size 10M` (retain, compress,
+    /// date_format, rotate_interval), or an app's: `pmr set app.key value`.
     Set {
         /// Setting name.
         key: String,
         /// New value.
         value: String,
+    },
+    /// Several app settings at once: `pmr multiset "app.key value app.key2 value2"`.
+    Multiset {
+        /// Pairs of setting and value.
+        pairs: String,
+    },
+    /// Forget an app's settings (`app`) or one of them (`app.key`).
+    Unset {
+        /// `app` or `app.key`.
+        what: String,
     },
     /// Show the settings.
     Get,

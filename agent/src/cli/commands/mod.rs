@@ -1,5 +1,6 @@
 //! One module per group of subcommands; `run` dispatches.
 
+pub(crate) mod app_conf;
 mod daemon_ops;
 pub(crate) mod link;
 pub(crate) mod logs;
@@ -51,6 +52,11 @@ pub(crate) fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Update => daemon_ops::update(&paths),
         Command::Link(args) => link::run(&paths, args),
         Command::Startup(args) => startup::startup(&paths, args),
+        Command::Set { key, value } if app_conf::is_app_key(&key) => {
+            app_conf::set(&paths, &[(key, value)])
+        }
+        Command::Multiset { pairs } => app_conf::multiset(&paths, &pairs),
+        Command::Unset { what } => app_conf::unset(&paths, &what),
         Command::Set { key, value } => {
             crate::config::set(&paths, &key, &value)?;
             println!("[PMR] {key} = {value}");

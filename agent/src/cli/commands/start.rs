@@ -85,6 +85,14 @@ pub(super) fn run(paths: &Paths, args: StartArgs, reload: bool) -> anyhow::Resul
     } else {
         vec![build_spec(&args, &cwd)?]
     };
+    // Settings made with `pmr set app.key value` before the app existed.
+    let specs: Vec<AppSpec> = specs
+        .into_iter()
+        .map(|mut s| {
+            s.env.extend(super::app_conf::env_of(paths, &s.name));
+            s
+        })
+        .collect();
     let mut client = Client::connect_or_start(paths)?;
     let reply = client.request(&Request::Start {
         apps: specs,

@@ -111,7 +111,7 @@ pub(crate) fn set(paths: &Paths, pairs: &[(String, String)]) -> anyhow::Result<E
 /// `multiset "app.key value app.key2 value2"`.
 pub(crate) fn multiset(paths: &Paths, text: &str) -> anyhow::Result<ExitCode> {
     let words: Vec<&str> = text.split_whitespace().collect();
-    if words.is_empty() || words.len() % 2 != 0 {
+    if words.is_empty() || !words.len().is_multiple_of(2) {
         anyhow::bail!("multiset takes pairs: \"app.key value app.key2 value2\"");
     }
     let pairs: Vec<(String, String)> = words

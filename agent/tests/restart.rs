@@ -324,4 +324,15 @@ fn restart_takes_app_options_as_pm2_does() {
     // A bad pattern changes nothing.
     let err = t.fails(&["restart", "app", "--cron-restart", "61 * * * *"]);
     assert!(err.contains("cron"), "{err}");
+    // A new name, with restart or with start, as pm2 renames.
+    t.ok(&["restart", "0", "--name=renamed"]);
+    assert_eq!(t.proc(0)["name"], "renamed");
+    t.ok(&["restart", "renamed"]);
+    t.ok(&["start", "0", "--name=again"]);
+    assert_eq!(t.proc(0)["name"], "again");
+    t.ok(&["start", "again", "--node-args=--harmony"]);
+    assert_eq!(
+        t.proc(0)["pm2_env"]["node_args"],
+        serde_json::json!(["--harmony"])
+    );
 }

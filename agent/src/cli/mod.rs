@@ -252,6 +252,9 @@ pub struct TargetArgs {
     /// New interpreter arguments for the apps (`null` removes them).
     #[arg(long, alias = "interpreter-args", allow_hyphen_values = true)]
     pub node_args: Option<String>,
+    /// A new name for the app (`restart 0 --name new`).
+    #[arg(long)]
+    pub name: Option<String>,
     /// Table and message switches.
     #[command(flatten)]
     pub out: OutputArgs,

@@ -217,6 +217,9 @@ fn apply_options(
         if let Some(a) = &o.interpreter_args {
             spec.interpreter_args = a.clone();
         }
+        if let Some(n) = &o.name {
+            spec.name = n.clone();
+        }
         validate(&spec)?;
         specs.push(spec);
     }

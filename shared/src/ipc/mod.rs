@@ -73,6 +73,9 @@ pub struct Overrides {
     /// New interpreter (node) arguments; empty removes them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub interpreter_args: Option<Vec<String>>,
+    /// A new name (`restart 0 --name new`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
 }
 
 /// A request from the CLI.

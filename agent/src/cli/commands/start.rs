@@ -51,12 +51,19 @@ pub(super) fn run(paths: &Paths, args: StartArgs, reload: bool) -> anyhow::Resul
     // Known apps are started (or restarted) by name, id or namespace.
     if !first_is_file && args.rest.is_empty() && !args.targets.iter().any(|t| t.contains(' ')) {
         let mut client = Client::connect_or_start(paths)?;
+        // Options given with the start of known apps apply first, as in pm2.
+        let options = pmr_shared::ipc::Overrides {
+            cron_restart: args.cron_restart.clone(),
+            interpreter_args: args.interpreter_args.as_deref().map(super::node_args),
+            name: args.name.clone(),
+        };
+        let options = (options != Default::default()).then_some(options);
         match client.request(&Request::Act {
             action: Action::Start,
             targets: args.targets.clone(),
             update_env: None,
             watch: false,
-            options: None,
+            options,
         }) {
             Ok(reply) => {
                 report(&args.out, reply);

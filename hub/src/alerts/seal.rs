@@ -25,15 +25,24 @@ impl Sealer {
                     .fill(&mut key)
                     .map_err(|_| anyhow::anyhow!("no randomness"))?;
                 use std::os::unix::fs::OpenOptionsExt;
-                let mut f = std::fs::OpenOptions::new()
+                match std::fs::OpenOptions::new()
                     .write(true)
                     .create_new(true)
                     .mode(0o600)
                     .open(&path)
-                    .with_context(|| format!("cannot create {}", path.display()))?;
-                f.write_all(&key)?;
-                f.sync_all()?;
-                key.to_vec()
+                {
+                    Ok(mut f) => {
+                        f.write_all(&key)?;
+                        f.sync_all()?;
+                        key.to_vec()
+                    }
+                    // Another process (serve, or a command) made it first: use theirs.
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => std::fs::read(&path)
+                        .with_context(|| format!("cannot read {}", path.display()))?,
+                    Err(e) => {
+                        return Err(e).with_context(|| format!("cannot create {}", path.display()));
+                    }
+                }
             }
             Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
         };

@@ -116,12 +116,12 @@ pub async fn run(hub: Arc<Hub>, lease: Arc<dyn Lease>) {
     let mut feed = hub.ingest.subscribe();
     let mut dispatcher = Dispatcher::new(Vec::new(), external_url(&hub));
     // Groups stored before this start are not news.
-    let known = hub.store.exception_groups(i64::MAX).unwrap_or_default();
+    let known = hub.store.exception_keys().unwrap_or_default();
     hub.alerts
         .engine
         .lock()
         .unwrap_or_else(|e| e.into_inner())
-        .know_exceptions(known.into_iter().map(|g| g.key));
+        .know_exceptions(known);
     let load = |dispatcher: &mut Dispatcher| -> Vec<(i64, mpsc::Sender<Notification>)> {
         let rules = match all_rules(&hub) {
             Ok(r) => r,

@@ -131,6 +131,8 @@ pub trait Store: Send + Sync + 'static {
     fn deliveries(&self, limit: i64) -> StoreResult<Vec<DeliveryRow>>;
     /// Exception groups, the most recently seen first.
     fn exception_groups(&self, limit: i64) -> StoreResult<Vec<ExceptionRow>>;
+    /// The keys of every exception group (no samples read).
+    fn exception_keys(&self) -> StoreResult<Vec<String>>;
 }
 
 /// One write outside a batch: for start-up (before the writer runs) and tests.

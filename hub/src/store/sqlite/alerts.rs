@@ -237,3 +237,11 @@ pub(super) fn exception_groups(c: &Connection, limit: i64) -> StoreResult<Vec<Ex
         .map_err(other)?;
     rows.collect::<Result<_, _>>().map_err(other)
 }
+
+pub(super) fn exception_keys(c: &Connection) -> StoreResult<Vec<String>> {
+    let mut st = c
+        .prepare("SELECT key FROM exception_groups")
+        .map_err(other)?;
+    let rows = st.query_map([], |r| r.get(0)).map_err(other)?;
+    rows.collect::<Result<_, _>>().map_err(other)
+}

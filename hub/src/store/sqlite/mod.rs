@@ -271,6 +271,10 @@ impl Store for SqliteStore {
         alerts::exception_groups(&self.r(), limit)
     }
 
+    fn exception_keys(&self) -> StoreResult<Vec<String>> {
+        alerts::exception_keys(&self.r())
+    }
+
     fn users(&self) -> StoreResult<Vec<UserRow>> {
         read::users(&self.r())
     }

@@ -1,13 +1,54 @@
-// Loaded by pmr (`node --require`) into Node apps. The port sharing below
-// changes nothing unless pmr passed the app a listening socket:
+// Loaded by pmr (`node --require`) into Node apps. In cluster mode it
+// shares the app's ports between instances without any change to the app:
 // - listen(PORT) on the app's port takes the socket pmr bound once (fd 3,
 //   the LISTEN_FDS convention), so every instance shares the port and the
 //   kernel hands each connection to an instance that is free to accept it;
-// - once that server listens, pmr is told (reload waits for it);
-// - SIGINT, when the app has no handler of its own, closes that server and
-//   lets open requests finish before exiting, so a reload drops nothing.
+// - any other port is shared too, as Node's cluster module shares it: the
+//   preload asks pmr for the port's socket over the IPC channel, pmr binds
+//   it once per address and port (for every instance and app that asks)
+//   and passes it back, and the server listens on it. listen() is
+//   asynchronous either way. If pmr cannot bind the port, or does not
+//   answer, the server binds it itself and Node reports any error as usual;
+// - once a server listens, pmr is told (reload waits for it);
+// - SIGINT, when the app has no handler of its own, closes the shared
+//   servers and lets open requests finish before exiting, so a reload
+//   drops nothing.
 'use strict';
 const net = require('net');
+
+const servers = new Set();
+let graceful = false;
+const onSigint = () => {
+  if (process.listenerCount('SIGINT') > 1) return; // the app handles it
+  process.removeListener('SIGINT', onSigint);
+  if (servers.size === 0) {
+    process.kill(process.pid, 'SIGINT');
+    return;
+  }
+  let open = servers.size;
+  for (const s of servers) {
+    s.close(() => {
+      open -= 1;
+      if (open === 0) process.exit(0);
+    });
+    if (typeof s.closeIdleConnections === 'function') s.closeIdleConnections();
+  }
+};
+/** A server on a socket pmr shares: closed gracefully on SIGINT. */
+const shareServer = (server) => {
+  servers.add(server);
+  server.once('close', () => servers.delete(server));
+  if (!graceful) {
+    graceful = true;
+    process.on('SIGINT', onSigint);
+  }
+};
+let told = false;
+const tellListening = () => {
+  if (told || typeof process.send !== 'function' || !process.connected) return;
+  told = true;
+  process.send({ type: 'pmr:listening', data: {} });
+};
 
 const port = Number(process.env.PMR_PORT || 0);
 const inherited =
@@ -15,7 +56,6 @@ const inherited =
 
 if (port > 0 && inherited) {
   const listen = net.Server.prototype.listen;
-  const servers = new Set();
   let taken = false;
   const wanted = (args) => {
     const first = args[0];
@@ -38,34 +78,44 @@ if (port > 0 && inherited) {
       return listen.apply(this, args);
     }
     taken = true;
-    servers.add(this);
-    this.once('listening', () => {
-      if (typeof process.send === 'function' && process.connected) {
-        process.send({ type: 'pmr:listening', data: { port } });
-      }
-    });
-    this.once('close', () => servers.delete(this));
+    shareServer(this);
+    this.once('listening', tellListening);
     const cb = args.find((a) => typeof a === 'function');
     return cb ? listen.call(this, { fd: 3 }, cb) : listen.call(this, { fd: 3 });
   };
+}
 
-  const onSigint = () => {
-    if (process.listenerCount('SIGINT') > 1) return; // the app handles it
-    process.removeListener('SIGINT', onSigint);
-    if (servers.size === 0) {
-      process.kill(process.pid, 'SIGINT');
-      return;
+if (process.env.PMR_SHARE === '1' && typeof process.send === 'function') {
+  // Node's internal step between resolving the address and binding it.
+  const listen2 = net.Server.prototype._listen2;
+  const waiting = new Map();
+  let seq = 0;
+  process.on('internalMessage', (msg, handle) => {
+    if (!msg || msg.cmd !== 'NODE_PMR_SOCKET') return;
+    const done = waiting.get(msg.id);
+    if (done) done(handle);
+    else if (handle) handle.close();
+  });
+  net.Server.prototype._listen2 = function (address, port, addressType, backlog, fd, flags) {
+    const args = [address, port, addressType, backlog, fd, flags];
+    this.once('listening', tellListening);
+    if (this._handle || (typeof fd === 'number' && fd >= 0) || !(port > 0) || !process.connected) {
+      return listen2.apply(this, args);
     }
-    let open = servers.size;
-    for (const s of servers) {
-      s.close(() => {
-        open -= 1;
-        if (open === 0) process.exit(0);
-      });
-      if (typeof s.closeIdleConnections === 'function') s.closeIdleConnections();
-    }
+    const id = ++seq;
+    // Also keeps the event loop alive while the socket is on its way.
+    const timer = setTimeout(() => waiting.has(id) && waiting.get(id)(null), 5000);
+    waiting.set(id, (handle) => {
+      waiting.delete(id);
+      clearTimeout(timer);
+      if (handle) {
+        this._handle = handle;
+        shareServer(this);
+      }
+      listen2.apply(this, args);
+    });
+    process.send({ type: 'pmr:listen', data: { id, address: address || null, port } });
   };
-  process.on('SIGINT', onSigint);
 }
 
 // Exceptions go to pmr over the IPC channel, as @pm2/io reports them: an

@@ -12,6 +12,7 @@ mod ecosystem;
 mod lifecycle;
 mod logs;
 mod monit;
+mod ports;
 mod restart;
 mod rotate;
 mod runtime;

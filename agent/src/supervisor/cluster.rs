@@ -1,15 +1,18 @@
-//! Cluster mode: every instance of an app shares one listening port.
+//! Cluster mode: the instances of an app share the ports they listen on.
 //!
-//! The daemon binds the port once and passes the socket to each instance
+//! The daemon binds `PORT` once and passes the socket to each instance
 //! as fd 3 with `LISTEN_FDS=1` and `LISTEN_PID` (systemd's socket-activation
 //! convention), so the kernel spreads connections over the instances that
 //! accept. Node apps need no change: a `--require` preload makes
-//! `listen(PORT)` take the inherited socket. The socket lives as long as
-//! one instance of the app runs, so a reload (new instance up before the
-//! old one stops) never closes it.
+//! `listen(PORT)` take the inherited socket, and asks the daemon over the
+//! IPC channel for any other port the app listens on (bound here on demand,
+//! shared by every instance and app that asks, as Node's cluster module
+//! does). A socket lives as long as one instance holding it runs, so a
+//! reload (new instance up before the old one stops) never closes it.
 
 use std::collections::BTreeMap;
 use std::io;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddrV4, SocketAddrV6};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
@@ -26,75 +29,100 @@ pub const LISTEN_FD: i32 = 3;
 /// reload waits in the queue instead of being refused.
 const BACKLOG: i32 = 511;
 
-/// Sockets bound for cluster apps, by port; each is kept alive by the
-/// instances running with it.
-static LISTENERS: Mutex<Vec<(u16, String, Weak<OwnedFd>)>> = Mutex::new(Vec::new());
+/// Sockets bound for cluster apps, by address and port; each is kept alive
+/// by the instances running with it, whichever app they belong to (as
+/// under Node's cluster module, two apps on one port share it).
+static LISTENERS: Mutex<Vec<(Bind, Weak<OwnedFd>)>> = Mutex::new(Vec::new());
 static PRELOAD: OnceLock<PathBuf> = OnceLock::new();
+
+/// What a shared socket listens on: an address (`None`: every address, on
+/// both IPv6 and IPv4 where it can) and a port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Bind {
+    /// A specific address, or every address.
+    pub addr: Option<IpAddr>,
+    /// The TCP port, never 0.
+    pub port: u16,
+}
+
+impl Bind {
+    /// Every address on `port`; `::` and `0.0.0.0` mean the same, as the
+    /// preload and Node's default listen treat them.
+    pub fn new(addr: Option<IpAddr>, port: u16) -> Self {
+        Self {
+            addr: addr.filter(|a| !a.is_unspecified()),
+            port,
+        }
+    }
+}
 
 /// The port the daemon binds for this app, if it runs in cluster mode
 /// with `PORT` set (and `PORT` is not incremented per instance).
 pub fn shared_port(spec: &AppSpec, env: &BTreeMap<String, String>) -> Option<u16> {
-    if spec.exec_mode != "cluster_mode"
-        || !spec.shared_port
-        || spec.increment_var.as_deref() == Some("PORT")
-    {
+    if !shares(spec) || spec.increment_var.as_deref() == Some("PORT") {
         return None;
     }
     env.get("PORT")?.trim().parse().ok().filter(|p| *p > 0)
 }
 
-/// The app's listening socket: the one its running instances share, or a
-/// new one. Another app already holding the port is an error naming it.
-pub fn listener(app: &str, port: u16) -> io::Result<Arc<OwnedFd>> {
+/// Whether the app's instances share the ports they listen on.
+pub fn shares(spec: &AppSpec) -> bool {
+    spec.exec_mode == "cluster_mode" && spec.shared_port
+}
+
+/// The socket shared on `at`: the one running instances hold, or a new one.
+pub fn listener(at: Bind) -> io::Result<Arc<OwnedFd>> {
     let mut all = LISTENERS.lock().unwrap_or_else(|e| e.into_inner());
-    all.retain(|(_, _, w)| w.strong_count() > 0);
-    if let Some((_, owner, w)) = all.iter().find(|(p, _, _)| *p == port) {
-        if owner != app {
-            return Err(io::Error::new(
-                io::ErrorKind::AddrInUse,
-                format!("port {port} is already shared by the instances of app {owner}"),
-            ));
-        }
-        if let Some(fd) = w.upgrade() {
-            return Ok(fd);
-        }
+    all.retain(|(_, w)| w.strong_count() > 0);
+    if let Some(fd) = all
+        .iter()
+        .find(|(b, _)| *b == at)
+        .and_then(|(_, w)| w.upgrade())
+    {
+        return Ok(fd);
     }
-    let fd = Arc::new(
-        bind_port(port)
-            .map_err(|e| io::Error::new(e.kind(), format!("cannot listen on port {port}: {e}")))?,
-    );
-    all.push((port, app.to_string(), Arc::downgrade(&fd)));
+    let fd = Arc::new(bind_port(at).map_err(|e| {
+        io::Error::new(e.kind(), format!("cannot listen on port {}: {e}", at.port))
+    })?);
+    all.push((at, Arc::downgrade(&fd)));
     Ok(fd)
 }
 
-/// Binds `[::]:port` (dual-stack, as Node's `listen(port)` does), or
-/// `0.0.0.0:port` where IPv6 is missing.
-fn bind_port(port: u16) -> io::Result<OwnedFd> {
+/// Binds the address, or `[::]:port` (dual-stack, as Node's `listen(port)`
+/// does) and `0.0.0.0:port` where IPv6 is missing.
+fn bind_port(at: Bind) -> io::Result<OwnedFd> {
     let flags = SockFlag::SOCK_CLOEXEC;
-    let fd = match socket(AddressFamily::Inet6, SockType::Stream, flags, None) {
-        Ok(fd) => {
+    let v4 = |ip: Ipv4Addr| -> io::Result<OwnedFd> {
+        let fd = socket(AddressFamily::Inet, SockType::Stream, flags, None)?;
+        setsockopt(&fd, sockopt::ReuseAddr, &true)?;
+        bind(
+            fd.as_raw_fd(),
+            &SockaddrIn::from(SocketAddrV4::new(ip, at.port)),
+        )?;
+        Ok(fd)
+    };
+    let fd = match at.addr {
+        Some(IpAddr::V4(ip)) => v4(ip)?,
+        Some(IpAddr::V6(ip)) => {
+            let fd = socket(AddressFamily::Inet6, SockType::Stream, flags, None)?;
             setsockopt(&fd, sockopt::ReuseAddr, &true)?;
-            setsockopt(&fd, sockopt::Ipv6V6Only, &false)?;
-            let addr = SockaddrIn6::from(std::net::SocketAddrV6::new(
-                std::net::Ipv6Addr::UNSPECIFIED,
-                port,
-                0,
-                0,
-            ));
-            bind(fd.as_raw_fd(), &addr)?;
+            bind(
+                fd.as_raw_fd(),
+                &SockaddrIn6::from(SocketAddrV6::new(ip, at.port, 0, 0)),
+            )?;
             fd
         }
-        Err(nix::errno::Errno::EAFNOSUPPORT) => {
-            let fd = socket(AddressFamily::Inet, SockType::Stream, flags, None)?;
-            setsockopt(&fd, sockopt::ReuseAddr, &true)?;
-            let addr = SockaddrIn::from(std::net::SocketAddrV4::new(
-                std::net::Ipv4Addr::UNSPECIFIED,
-                port,
-            ));
-            bind(fd.as_raw_fd(), &addr)?;
-            fd
-        }
-        Err(e) => return Err(e.into()),
+        None => match socket(AddressFamily::Inet6, SockType::Stream, flags, None) {
+            Ok(fd) => {
+                setsockopt(&fd, sockopt::ReuseAddr, &true)?;
+                setsockopt(&fd, sockopt::Ipv6V6Only, &false)?;
+                let any = SocketAddrV6::new(Ipv6Addr::UNSPECIFIED, at.port, 0, 0);
+                bind(fd.as_raw_fd(), &SockaddrIn6::from(any))?;
+                fd
+            }
+            Err(nix::errno::Errno::EAFNOSUPPORT) => v4(Ipv4Addr::UNSPECIFIED)?,
+            Err(e) => return Err(e.into()),
+        },
     };
     listen(&fd, Backlog::new(BACKLOG).unwrap_or(Backlog::MAXCONN))?;
     Ok(fd)
@@ -118,6 +146,36 @@ pub fn install_preload(home: &Path) -> io::Result<()> {
 /// The preload's path, once installed.
 pub fn preload() -> Option<&'static Path> {
     PRELOAD.get().map(PathBuf::as_path)
+}
+
+/// Sends the first bytes of `line` with `fd` attached (`SCM_RIGHTS`), as
+/// Node's IPC channel expects a handle; returns how many bytes went.
+pub(crate) async fn send_fd(
+    stream: &tokio::net::UnixStream,
+    line: &[u8],
+    fd: &OwnedFd,
+) -> io::Result<usize> {
+    use nix::sys::socket::{ControlMessage, MsgFlags, sendmsg};
+    let fds = [fd.as_raw_fd()];
+    loop {
+        stream.writable().await?;
+        let sent = stream.try_io(tokio::io::Interest::WRITABLE, || {
+            let iov = [io::IoSlice::new(line)];
+            let cmsg = [ControlMessage::ScmRights(&fds)];
+            sendmsg::<()>(
+                stream.as_raw_fd(),
+                &iov,
+                &cmsg,
+                MsgFlags::MSG_NOSIGNAL,
+                None,
+            )
+            .map_err(io::Error::from)
+        });
+        match sent {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+            other => return other,
+        }
+    }
 }
 
 /// Gives the child being spawned these descriptors at these numbers

@@ -7,7 +7,7 @@ use std::io;
 use std::os::fd::OwnedFd;
 use std::sync::{Arc, Mutex};
 
-use serde_json::Value;
+use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::UnixStream;
 use tokio::sync::{mpsc, watch};
@@ -20,6 +20,8 @@ const MAX_ENTRIES: usize = 256;
 const MAX_ENTRY_BYTES: usize = 4096;
 /// Messages queued towards an app before senders wait.
 const OUTBOX: usize = 64;
+/// Shared sockets one instance may ask for; more ports bind on their own.
+const MAX_SHARED: usize = 64;
 
 /// How far an instance has come: nothing yet, its server listens (the
 /// preload said so), or it sent `ready`.
@@ -48,6 +50,8 @@ pub struct Ipc {
     /// app, for whoever waits on a trigger or a `sendDataToProcessId` answer,
     /// and for the exception reports.
     pub replies: tokio::sync::broadcast::Sender<Value>,
+    /// The shared sockets handed to the app, open while it runs.
+    _held: Arc<Mutex<Vec<Arc<OwnedFd>>>>,
 }
 
 /// A connected pair: the app's end (to become its fd) and ours.
@@ -58,26 +62,43 @@ pub fn pair() -> io::Result<(OwnedFd, std::os::unix::net::UnixStream)> {
 }
 
 /// Serves our end: reads the app's messages into `io` and `ready_tx`,
-/// writes what is queued on `tx`.
+/// writes what is queued on `tx`. With `share` (a cluster-mode app), the
+/// app may ask for the shared socket of any port it listens on.
 pub fn serve(
     stream: std::os::unix::net::UnixStream,
     io: Arc<Mutex<AppIo>>,
     ready_tx: watch::Sender<Readiness>,
+    share: bool,
 ) -> io::Result<Ipc> {
     let stream = UnixStream::from_std(stream)?;
     let (read, mut write) = stream.into_split();
     let (tx, mut rx) = mpsc::channel::<Value>(OUTBOX);
+    let (sock_tx, mut sock_rx) = mpsc::channel::<(Value, Arc<OwnedFd>)>(8);
     let replies = tokio::sync::broadcast::channel(16).0;
     let replies_tx = replies.clone();
     tokio::spawn(async move {
-        while let Some(msg) = rx.recv().await {
+        loop {
+            let (msg, fd) = tokio::select! {
+                m = rx.recv() => match m {
+                    Some(m) => (m, None),
+                    None => break,
+                },
+                Some((m, fd)) = sock_rx.recv() => (m, Some(fd)),
+            };
             let mut line = serde_json::to_vec(&msg).unwrap_or_default();
             line.push(b'\n');
-            if write.write_all(&line).await.is_err() {
+            let sent = match fd {
+                Some(fd) => super::cluster::send_fd(write.as_ref(), &line, &fd).await,
+                None => Ok(0),
+            };
+            let Ok(sent) = sent else { break };
+            if write.write_all(&line[sent..]).await.is_err() {
                 break;
             }
         }
     });
+    let held: Arc<Mutex<Vec<Arc<OwnedFd>>>> = Default::default();
+    let (holder, replier) = (held.clone(), tx.clone());
     tokio::spawn(async move {
         let mut reader = BufReader::new(read);
         let mut line = Vec::new();
@@ -100,10 +121,67 @@ pub fn serve(
             let Ok(msg) = serde_json::from_slice::<Value>(&line) else {
                 continue;
             };
+            if share && msg.get("type").and_then(Value::as_str) == Some("pmr:listen") {
+                let data = msg.get("data").unwrap_or(&Value::Null);
+                let (answer, fd) = socket_for(data, &holder);
+                let _ = match fd {
+                    Some(fd) => sock_tx.send((answer, fd)).await.is_ok(),
+                    None => replier.send(answer).await.is_ok(),
+                };
+                continue;
+            }
             handle(msg, &io, &ready_tx, &replies_tx);
         }
     });
-    Ok(Ipc { tx, replies })
+    Ok(Ipc {
+        tx,
+        replies,
+        _held: held,
+    })
+}
+
+/// The answer to the preload's `pmr:listen {id, address, port}`: the
+/// port's shared socket wrapped as Node's IPC sends a handle, or an answer
+/// without one (the app then binds the port itself).
+fn socket_for(data: &Value, held: &Mutex<Vec<Arc<OwnedFd>>>) -> (Value, Option<Arc<OwnedFd>>) {
+    let id = data.get("id").cloned().unwrap_or(Value::Null);
+    let port = data.get("port").and_then(Value::as_u64);
+    let addr = match data.get("address") {
+        None | Some(Value::Null) => Ok(None),
+        Some(a) => a.as_str().and_then(|a| a.parse().ok()).map(Some).ok_or(()),
+    };
+    let refuse = |why: String| {
+        (
+            json!({"cmd": "NODE_PMR_SOCKET", "id": id, "error": why}),
+            None,
+        )
+    };
+    let (Some(port), Ok(addr)) = (
+        port.and_then(|p| u16::try_from(p).ok()).filter(|p| *p > 0),
+        addr,
+    ) else {
+        return refuse("not a port pmr can share".into());
+    };
+    let mut held = held.lock().unwrap_or_else(|e| e.into_inner());
+    if held.len() >= MAX_SHARED {
+        return refuse(format!("an instance shares at most {MAX_SHARED} ports"));
+    }
+    match super::cluster::listener(super::cluster::Bind::new(addr, port)) {
+        Ok(fd) => {
+            if !held.iter().any(|h| Arc::ptr_eq(h, &fd)) {
+                held.push(fd.clone());
+            }
+            let msg = json!({"cmd": "NODE_PMR_SOCKET", "id": id});
+            (
+                json!({"cmd": "NODE_HANDLE", "type": "net.Native", "msg": msg}),
+                Some(fd),
+            )
+        }
+        Err(e) => {
+            tracing::warn!("cannot share port {port}: {e}; the instance binds it itself");
+            refuse(e.to_string())
+        }
+    }
 }
 
 fn handle(

@@ -63,11 +63,16 @@ pub(crate) fn spawn(spec: &AppSpec, id: u32, instance: u32) -> io::Result<Spawne
             env.insert("LISTEN_FDS".into(), "1".into());
             env.insert("LISTEN_FDNAMES".into(), "pmr".into());
             env.insert("PMR_PORT".into(), port.to_string());
-            Some(super::cluster::listener(&spec.name, port)?)
+            Some(super::cluster::listener(super::cluster::Bind::new(
+                None, port,
+            ))?)
         }
         None => None,
     };
     let node = super::cluster::is_node(spec);
+    if node && super::cluster::shares(spec) {
+        env.insert("PMR_SHARE".into(), "1".into());
+    }
     // Every Node app: it reports exceptions; its port sharing waits for a socket.
     let preload = super::cluster::preload().filter(|_| node);
     // Node apps get an IPC channel, as pm2 gives them, after the socket.

@@ -349,7 +349,12 @@ impl Actor {
         ];
         let (ready_tx, ready) = tokio::sync::watch::channel(0);
         let ipc = match s.ipc {
-            Some(stream) => Some(super::ipc::serve(stream, io.clone(), ready_tx.clone())?),
+            Some(stream) => Some(super::ipc::serve(
+                stream,
+                io.clone(),
+                ready_tx.clone(),
+                super::cluster::shares(spec),
+            )?),
             None => None,
         };
         if let Some(ipc) = &ipc {

@@ -1,0 +1,103 @@
+//! Cluster-mode Node apps share any port they listen on, as under Node's
+//! cluster module: no `PORT` needed, several apps on one port, a loopback
+//! address kept, and the port free again once every instance is gone.
+
+use std::collections::BTreeSet;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+use crate::cluster::free_port;
+use crate::helper::{Pmr, wait_until};
+
+/// A server that listens on ports written in its code, answering `name:pid`.
+fn server(any: u16, loopback: u16) -> String {
+    format!(
+        "const http = require('http');\n\
+         const h = (q, s) => s.end(process.env.name + ':' + process.pid);\n\
+         http.createServer(h).listen({any});\n\
+         http.createServer(h).listen({loopback}, '127.0.0.1', () => console.log('both listening'));\n"
+    )
+}
+
+/// One GET on a new connection: the `name:pid` that answered.
+fn who(port: u16) -> Option<String> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+    s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .ok()?;
+    let mut out = String::new();
+    s.read_to_string(&mut out).ok()?;
+    Some(out.rsplit("\r\n\r\n").next()?.trim().to_string())
+}
+
+#[test]
+fn any_port_a_cluster_app_listens_on_is_shared_by_its_instances_and_other_apps() {
+    let t = Pmr::new();
+    let (any, loopback) = (free_port(), free_port());
+    t.write("http.js", &server(any, loopback));
+    t.ok(&["start", "http.js", "-i", "3", "--name", "a"]);
+    t.ok(&["start", "http.js", "-i", "1", "--name", "b"]);
+    let online = || {
+        let l = t.jlist();
+        (l.len() == 4 && l.iter().all(|p| p["pm2_env"]["status"] == "online")).then_some(l)
+    };
+    wait_until("four instances online", online);
+    // Both apps answer on both ports: no instance lost a bind race.
+    for port in [any, loopback] {
+        let mut seen = BTreeSet::new();
+        wait_until("answers from both apps", || {
+            if let Some(w) = who(port) {
+                seen.insert(w.split(':').next().unwrap_or("").to_string());
+            }
+            (seen.len() == 2).then_some(())
+        });
+    }
+    // The loopback server stays on loopback only.
+    assert_eq!(
+        listening_on(loopback),
+        ["0100007F"],
+        "bound to 127.0.0.1 alone"
+    );
+    let out = t.ok(&["reload", "a"]);
+    assert!(out.contains("Reloaded 3 instances"), "{out}");
+    let list = wait_until("four instances online after the reload", online);
+    for p in &list {
+        let want = if p["name"] == "a" { 1 } else { 0 };
+        assert_eq!(
+            p["pm2_env"]["restart_time"], want,
+            "{}: no crash loop",
+            p["name"]
+        );
+    }
+    assert!(
+        t.log("a-error-0.log").is_empty(),
+        "{}",
+        t.log("a-error-0.log")
+    );
+    t.ok(&["delete", "all"]);
+    // Every holder gone: the port is closed and free for anyone.
+    wait_until("the port free", || {
+        std::net::TcpListener::bind(("0.0.0.0", any)).ok()
+    });
+}
+
+/// The local addresses (as `/proc/net/tcp{,6}` writes them) listening on `port`.
+fn listening_on(port: u16) -> Vec<String> {
+    let port = format!(":{port:04X}");
+    ["/proc/net/tcp", "/proc/net/tcp6"]
+        .iter()
+        .flat_map(|f| {
+            std::fs::read_to_string(f)
+                .unwrap_or_default()
+                .lines()
+                .map(String::from)
+                .collect::<Vec<_>>()
+        })
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            (f.len() > 3 && f[1].ends_with(&port) && f[3] == "0A")
+                .then(|| f[1].trim_end_matches(&port).to_string())
+        })
+        .collect()
+}

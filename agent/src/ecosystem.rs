@@ -265,6 +265,16 @@ impl Ctx<'_> {
     }
 }
 
+/// The variables of an `env` object given as numbers or booleans.
+fn typed(v: &Value) -> std::collections::BTreeSet<String> {
+    v.as_object()
+        .into_iter()
+        .flatten()
+        .filter(|(_, v)| v.is_number() || v.is_boolean())
+        .map(|(k, _)| k.clone())
+        .collect()
+}
+
 /// Loads `path` into specs: `only` keeps these app names, `env_name` picks
 /// `env_<name>` blocks, `shell` is the caller's environment (the lowest layer).
 pub fn load(
@@ -421,10 +431,13 @@ fn app_spec(
                     _ => return Err(ctx.err(key, "fork or cluster", v)),
                 });
             }
-            "env" => env = ctx.env(key, v)?,
+            "env" => {
+                env = ctx.env(key, v)?;
+                s.typed_env = typed(v);
+            }
             k if k.starts_with("env_") => {
                 if env_name.is_some_and(|n| k == format!("env_{n}")) {
-                    named_env = Some(ctx.env(key, v)?);
+                    named_env = Some((ctx.env(key, v)?, typed(v)));
                 } else {
                     ctx.env(key, v)?;
                 }
@@ -520,6 +533,7 @@ fn app_spec(
                 .filter(|p| *p > 0)
                 .ok_or_else(|| ctx.err(key, "a port number (1-65535)", v))?;
                 env.insert("PORT".into(), port.to_string());
+                s.typed_env.insert("PORT".into());
             }
             k if NOT_YET.contains(&k) => {
                 warnings.push(format!(
@@ -549,7 +563,9 @@ fn app_spec(
     };
     let port_asked = env.contains_key("PORT");
     full.extend(env);
-    if let Some(n) = named_env {
+    if let Some((n, typed)) = named_env {
+        s.typed_env.retain(|k| !n.contains_key(k));
+        s.typed_env.extend(typed);
         full.extend(n);
     }
     full.retain(|k, _| !matches!(k.as_str(), "PMR_SECRET_KEY" | "PMR_PUBLIC_KEY"));
@@ -663,6 +679,8 @@ mod tests {
         assert_eq!(env["SHELL_VAR"], "from-shell");
         assert_eq!(env["MODE"], "prod");
         assert_eq!(env["PORT"], "3000");
+        // Shown as the number it was written as (pm2's prettylist).
+        assert_eq!(l.apps[0].typed_env, ["PORT".to_string()].into());
         let l = load_text(
             "e.json",
             r#"{"apps":[{"name":"a","script":"app.sh","env":{"MODE":"env"}}]}"#,

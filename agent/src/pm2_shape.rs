@@ -18,14 +18,20 @@ pub fn pm2_env(p: &ProcessInfo, flatten_env: bool) -> Value {
         paths => json!(paths),
     };
     env.insert("watch".into(), watch);
-    let spec_env = p.spec.env.clone();
+    env.remove("typed_env");
+    let vars: Map<String, Value> = p
+        .spec
+        .env
+        .iter()
+        .map(|(k, v)| (k.clone(), env_value(&p.spec, k, v)))
+        .collect();
     if flatten_env {
         // pm2 flattens the app's variables into pm2_env; its own keys win.
-        for (k, v) in &spec_env {
-            env.entry(k.clone())
-                .or_insert_with(|| Value::String(v.clone()));
+        for (k, v) in &vars {
+            env.entry(k.clone()).or_insert_with(|| v.clone());
         }
     }
+    env.insert("env".into(), Value::Object(vars));
     let fields = json!({
         "pm_id": p.pm_id,
         "status": p.status.as_str(),
@@ -53,6 +59,16 @@ pub fn pm2_env(p: &ProcessInfo, flatten_env: bool) -> Value {
     }
     env.insert(p.spec.instance_var.clone(), json!(p.instance));
     Value::Object(env)
+}
+
+/// A variable as pm2 shows it: a number or boolean where the configuration
+/// gave one (and the number `increment_var` makes), a string otherwise.
+fn env_value(spec: &pmr_shared::app::AppSpec, k: &str, v: &str) -> Value {
+    let typed = spec.typed_env.contains(k) || spec.increment_var.as_deref() == Some(k);
+    match serde_json::from_str::<Value>(v) {
+        Ok(t) if typed && (t.is_number() || t.is_boolean()) => t,
+        _ => Value::String(v.to_string()),
+    }
 }
 
 /// One element of the dump: the options as the user gave them (not the
@@ -96,6 +112,9 @@ mod tests {
         };
         spec.env.insert("FOO".into(), "bar".into());
         spec.env.insert("status".into(), "not-this".into());
+        spec.env.insert("PORT".into(), "3000".into());
+        spec.env.insert("SHLVL".into(), "1".into());
+        spec.typed_env.insert("PORT".into());
         let p = ProcessInfo {
             pm_id: 3,
             instance: 0,
@@ -130,5 +149,10 @@ mod tests {
         assert_eq!(v["pm2_env"]["env"]["FOO"], "bar");
         assert_eq!(v["pm2_env"]["exec_mode"], "fork_mode");
         assert_eq!(v["pm2_env"]["NODE_APP_INSTANCE"], 0);
+        // A number in the configuration stays a number; the shell's are strings.
+        assert_eq!(v["pm2_env"]["PORT"], 3000);
+        assert_eq!(v["pm2_env"]["env"]["PORT"], 3000);
+        assert_eq!(v["pm2_env"]["SHLVL"], "1");
+        assert!(v["pm2_env"].get("typed_env").is_none());
     }
 }

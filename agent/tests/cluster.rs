@@ -160,10 +160,11 @@ fn scale_up_and_down_reuses_instance_numbers() {
         v.sort();
         v
     };
+    // The oldest instance goes, as under pm2.
     t.ok(&["scale", "w", "-1"]);
-    assert_eq!(instances(&t), [(0, "0".into()), (1, "1".into())]);
-    t.ok(&["delete", "0"]);
-    // Instance 0 is free again: +2 takes 0 and 2.
+    assert_eq!(instances(&t), [(1, "1".into()), (2, "2".into())]);
+    t.ok(&["delete", "2"]);
+    // Instances 0 and 2 are free again: +2 takes them.
     let out = t.ok(&["scale", "w", "+2"]);
     assert!(out.contains("Scaling up"), "{out}");
     let got: BTreeSet<String> = instances(&t).into_iter().map(|(_, i)| i).collect();

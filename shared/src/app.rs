@@ -5,7 +5,7 @@
 //! `pm_cwd`...) so that the dump file and `jlist` read the same to pm2 users
 //! and their scripts.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
@@ -47,6 +47,10 @@ pub struct AppSpec {
     pub cwd: String,
     /// The complete environment the app starts with.
     pub env: BTreeMap<String, String>,
+    /// Variables the configuration gave as JSON numbers or booleans: shown
+    /// with that type (`PORT: 3000`), as pm2 shows them.
+    #[serde(skip_serializing_if = "BTreeSet::is_empty")]
+    pub typed_env: BTreeSet<String>,
     /// How many copies run.
     pub instances: u32,
     /// `fork_mode` or `cluster_mode`, as pm2 spells it.
@@ -135,6 +139,7 @@ impl Default for AppSpec {
             interpreter_args: Vec::new(),
             cwd: String::new(),
             env: BTreeMap::new(),
+            typed_env: BTreeSet::new(),
             instances: 1,
             exec_mode: "fork_mode".into(),
             autorestart: true,

@@ -108,7 +108,8 @@ pub(super) async fn checkout(
 }
 
 /// `pmr scale <name> <N|+N|-N>`: new instances take the lowest free
-/// instance numbers (as pm2 does); removed ones are the highest.
+/// instance numbers, and scaling down removes the oldest instances (the
+/// lowest ids), as pm2 does.
 pub(super) async fn scale(d: &Arc<Daemon>, name: &str, count: &str) -> Response {
     let mut handles: Vec<Arc<Handle>> = d
         .handles()
@@ -167,7 +168,9 @@ pub(super) async fn scale(d: &Arc<Daemon>, name: &str, count: &str) -> Response 
         };
         run_all(created, Control::Start).await;
     } else if target < handles.len() {
-        let gone = handles.split_off(target);
+        handles.sort_by_key(|h| h.id);
+        let keep = handles.split_off(handles.len() - target);
+        let gone = std::mem::replace(&mut handles, keep);
         messages.push(format!("Scaling down application {name}: -{}", gone.len()));
         gone.iter().for_each(|h| d.forget(h.id));
         run_all(gone, Control::Delete).await;

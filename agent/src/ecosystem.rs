@@ -402,7 +402,7 @@ fn app_spec(
             "args" => s.args = ctx.strings(key, v)?,
             "interpreter" | "exec_interpreter" => interpreter = Some(ctx.string(key, v)?),
             "interpreter_args" | "node_args" | "interpreterArgs" => {
-                s.interpreter_args = ctx.strings(key, v)?
+                s.interpreter_args = Some(ctx.strings(key, v)?)
             }
             "cwd" => cwd = base_dir.join(ctx.string(key, v)?),
             "instances" => {
@@ -587,7 +587,7 @@ fn app_spec(
     } else if script.contains(' ') {
         s.script = script.clone();
         s.interpreter = "bash".into();
-        s.interpreter_args = vec!["-c".into()];
+        s.interpreter_args = Some(vec!["-c".into()]);
     } else if let Some(bin) = crate::cli::find_in_path(&script) {
         s.script = bin.to_string_lossy().into_owned();
         s.interpreter = crate::cli::interpreter_for(&bin);

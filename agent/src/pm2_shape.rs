@@ -19,6 +19,9 @@ pub fn pm2_env(p: &ProcessInfo, flatten_env: bool) -> Value {
     };
     env.insert("watch".into(), watch);
     env.remove("typed_env");
+    if p.spec.interpreter_args.is_none() {
+        env.remove("node_args");
+    }
     let vars: Map<String, Value> = p
         .spec
         .env

@@ -313,14 +313,18 @@ fn restart_takes_app_options_as_pm2_does() {
         0,
         "the cron still fired"
     );
-    // `--node-args` sets the interpreter's arguments; `null` removes them.
+    // `--node-args` sets the interpreter's arguments (none at first, shown
+    // as `[]`); `null` removes them.
+    assert_eq!(t.proc(0)["pm2_env"]["node_args"], serde_json::json!([]));
     t.ok(&["restart", "app", "--node-args", "--max-old-space-size=100"]);
     assert_eq!(
         t.proc(0)["pm2_env"]["node_args"],
         serde_json::json!(["--max-old-space-size=100"])
     );
+    // pm2 shows no `node_args` key at all once they are removed.
     t.ok(&["restart", "app", "--node-args=null"]);
-    assert_eq!(t.proc(0)["pm2_env"]["node_args"], serde_json::json!([]));
+    let env = &t.proc(0)["pm2_env"];
+    assert!(env.get("node_args").is_none(), "{env}");
     // A bad pattern changes nothing.
     let err = t.fails(&["restart", "app", "--cron-restart", "61 * * * *"]);
     assert!(err.contains("cron"), "{err}");

@@ -39,9 +39,10 @@ pub struct AppSpec {
     /// Program that runs the script; `none` executes the script itself.
     #[serde(rename = "exec_interpreter")]
     pub interpreter: String,
-    /// Flags for the interpreter, before the script path.
+    /// Flags for the interpreter, before the script path; `None` once
+    /// removed (`--node-args=null`), which pm2 shows as no `node_args` key.
     #[serde(rename = "node_args")]
-    pub interpreter_args: Vec<String>,
+    pub interpreter_args: Option<Vec<String>>,
     /// Working directory of the app.
     #[serde(rename = "pm_cwd")]
     pub cwd: String,
@@ -128,6 +129,18 @@ pub struct AppSpec {
     pub vizion: bool,
 }
 
+impl AppSpec {
+    /// The interpreter's flags, none when unset.
+    pub fn node_args(&self) -> &[String] {
+        self.interpreter_args.as_deref().unwrap_or_default()
+    }
+}
+
+/// `--node-args` as pm2 takes it: `null` removes them, else words.
+pub fn parse_node_args(a: &str) -> Option<Vec<String>> {
+    (a != "null").then(|| a.split_whitespace().map(String::from).collect())
+}
+
 impl Default for AppSpec {
     fn default() -> Self {
         Self {
@@ -136,7 +149,7 @@ impl Default for AppSpec {
             script: String::new(),
             args: Vec::new(),
             interpreter: "none".into(),
-            interpreter_args: Vec::new(),
+            interpreter_args: Some(Vec::new()),
             cwd: String::new(),
             env: BTreeMap::new(),
             typed_env: BTreeSet::new(),

@@ -199,10 +199,10 @@ pub(crate) fn describe(p: &ProcessInfo, on: bool) -> String {
         ("interpreter", spec.interpreter.clone()),
         (
             "interpreter args",
-            if spec.interpreter_args.is_empty() {
+            if spec.node_args().is_empty() {
                 "N/A".into()
             } else {
-                spec.interpreter_args.join(" ")
+                spec.node_args().join(" ")
             },
         ),
         ("script id", p.pm_id.to_string()),

@@ -214,8 +214,8 @@ fn apply_options(
         if let Some(c) = &o.cron_restart {
             spec.cron_restart = (c != "0").then(|| c.clone());
         }
-        if let Some(a) = &o.interpreter_args {
-            spec.interpreter_args = a.clone();
+        if let Some(a) = &o.node_args {
+            spec.interpreter_args = pmr_shared::app::parse_node_args(a);
         }
         if let Some(n) = &o.name {
             spec.name = n.clone();

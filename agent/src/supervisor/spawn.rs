@@ -99,7 +99,7 @@ pub(crate) fn spawn(spec: &AppSpec, id: u32, instance: u32) -> io::Result<Spawne
                 argv.push("--require".into());
                 argv.push(p.into());
             }
-            argv.extend(spec.interpreter_args.iter().map(Into::into));
+            argv.extend(spec.node_args().iter().map(Into::into));
             argv.push((&spec.script).into());
             &spec.interpreter
         };

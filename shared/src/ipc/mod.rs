@@ -70,9 +70,9 @@ pub struct Overrides {
     /// A new cron pattern; `"0"` removes it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cron_restart: Option<String>,
-    /// New interpreter (node) arguments; empty removes them.
+    /// New interpreter (node) arguments as typed; `null` removes them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub interpreter_args: Option<Vec<String>>,
+    pub node_args: Option<String>,
     /// A new name (`restart 0 --name new`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,

@@ -263,7 +263,7 @@ fn act(paths: &Paths, action: Action, t: TargetArgs) -> anyhow::Result<ExitCode>
     // App options given with the action (pm2: `restart app --cron-restart 0`).
     let options = pmr_shared::ipc::Overrides {
         cron_restart: t.cron_restart.clone(),
-        interpreter_args: t.node_args.as_deref().map(node_args),
+        node_args: t.node_args.clone(),
         name: t.name.clone(),
     };
     let options = (options != Default::default()).then_some(options);
@@ -276,14 +276,6 @@ fn act(paths: &Paths, action: Action, t: TargetArgs) -> anyhow::Result<ExitCode>
     })?;
     report(&t.out, reply);
     Ok(ExitCode::SUCCESS)
-}
-
-/// `--node-args` as pm2 takes it: `null` (or nothing) removes them.
-pub(crate) fn node_args(a: &str) -> Vec<String> {
-    match a {
-        "null" | "" => Vec::new(),
-        a => a.split_whitespace().map(String::from).collect(),
-    }
 }
 
 fn simple(paths: &Paths, req: Request) -> anyhow::Result<ExitCode> {

@@ -54,7 +54,7 @@ pub(super) fn run(paths: &Paths, args: StartArgs, reload: bool) -> anyhow::Resul
         // Options given with the start of known apps apply first, as in pm2.
         let options = pmr_shared::ipc::Overrides {
             cron_restart: args.cron_restart.clone(),
-            interpreter_args: args.interpreter_args.as_deref().map(super::node_args),
+            node_args: args.interpreter_args.clone(),
             name: args.name.clone(),
         };
         let options = (options != Default::default()).then_some(options);
@@ -280,7 +280,7 @@ pub fn build_spec(args: &StartArgs, shell_cwd: &Path) -> anyhow::Result<AppSpec>
             } else if target.contains(' ') {
                 spec.script = target.clone();
                 spec.interpreter = "bash".into();
-                spec.interpreter_args = vec!["-c".into()];
+                spec.interpreter_args = Some(vec!["-c".into()]);
                 default_name = target.clone();
             } else if let Some(bin) = find_in_path(target) {
                 spec.script = bin.to_string_lossy().into_owned();
@@ -295,11 +295,11 @@ pub fn build_spec(args: &StartArgs, shell_cwd: &Path) -> anyhow::Result<AppSpec>
     if let Some(i) = &args.interpreter {
         spec.interpreter = i.clone();
         if i != "none" {
-            spec.interpreter_args.clear();
+            spec.interpreter_args = Some(Vec::new());
         }
     }
     if let Some(ia) = &args.interpreter_args {
-        spec.interpreter_args = ia.split_whitespace().map(String::from).collect();
+        spec.interpreter_args = pmr_shared::app::parse_node_args(ia);
     }
     spec.name = args.name.clone().unwrap_or(default_name);
     if let Some(ns) = &args.namespace {

@@ -34,6 +34,20 @@ fn files_named_like_pm2_with_time_prefix() {
         t.log("fmt-out.log").lines().next().unwrap(),
         format!("day {year}: hello")
     );
+
+    // `restart file.json` takes the file's new line format (pm2 users
+    // change `log_date_format` this way).
+    t.write(
+        "fmt.json",
+        r#"{"name": "fmt", "script": "fmt.sh", "log_date_format": "[day]"}"#,
+    );
+    t.ok(&["restart", "fmt.json"]);
+    wait_until("a line in the new format", || {
+        t.log("fmt-out.log")
+            .lines()
+            .any(|l| l == "day: hello")
+            .then_some(())
+    });
 }
 
 fn chrono_year() -> String {

@@ -287,21 +287,20 @@ impl Daemon {
         id: u32,
         stream: &'static str,
     ) -> Result<StreamSink, String> {
-        Ok(StreamSink {
+        let sink = StreamSink {
             file: self.log_file(path)?,
             combined: match combined {
                 Some(c) => self.log_file(c)?,
                 None => None,
             },
-            date_format: spec
-                .date_format()
-                .map(|f| logs::dayjs_to_strftime(f).into()),
-            json: spec.log_type.as_deref() == Some("json"),
+            date_format: None,
+            json: false,
             bus: self.log_bus.clone(),
             pm_id: id,
-            name: spec.name.as_str().into(),
+            name: "".into(),
             stream,
-        })
+        };
+        Ok(sink.for_spec(spec))
     }
 
     /// The shared writer for `path`, opened on first use.

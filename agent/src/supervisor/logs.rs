@@ -158,6 +158,17 @@ pub struct StreamSink {
 }
 
 impl StreamSink {
+    /// This sink with the app's current line format (`log_date_format`,
+    /// `log_type`) and name, which a restart with new options may change.
+    pub fn for_spec(&self, spec: &pmr_shared::app::AppSpec) -> Self {
+        Self {
+            date_format: spec.date_format().map(|f| dayjs_to_strftime(f).into()),
+            json: spec.log_type.as_deref() == Some("json"),
+            name: spec.name.as_str().into(),
+            ..self.clone()
+        }
+    }
+
     fn emit(&self, lines: &[u8]) {
         if lines.is_empty() {
             return;

@@ -344,8 +344,8 @@ impl Actor {
         let io: Arc<Mutex<super::ipc::AppIo>> = Default::default();
         let s = spawn::spawn(spec, self.h.id, self.h.instance)?;
         let pumps = [
-            tokio::spawn(super::logs::pump(s.stdout, self.out.clone())),
-            tokio::spawn(super::logs::pump(s.stderr, self.err.clone())),
+            tokio::spawn(super::logs::pump(s.stdout, self.out.for_spec(spec))),
+            tokio::spawn(super::logs::pump(s.stderr, self.err.for_spec(spec))),
         ];
         let (ready_tx, ready) = tokio::sync::watch::channel(0);
         let ipc = match s.ipc {

@@ -118,6 +118,14 @@ if (process.env.PMR_SHARE === '1' && typeof process.send === 'function') {
   };
 }
 
+// Once the main module's top-level code has run (its signal handlers
+// exist), pmr is told: a cluster-mode start returns then, as under pm2.
+if (typeof process.send === 'function') {
+  setImmediate(() => {
+    if (process.connected) process.send({ type: 'pmr:online', data: {} });
+  });
+}
+
 // Exceptions go to pmr over the IPC channel, as @pm2/io reports them: an
 // unhandled rejection is logged and the app keeps running (as under pm2,
 // whose injected @pm2/io does the same); an uncaught exception is reported

@@ -22,10 +22,12 @@ pub fn pm2_env(p: &ProcessInfo, flatten_env: bool) -> Value {
     if p.spec.interpreter_args.is_none() {
         env.remove("node_args");
     }
+    // The id is pm2_env's own `pm_id` (a number), not an app variable.
     let vars: Map<String, Value> = p
         .spec
         .env
         .iter()
+        .filter(|(k, v)| !(k.as_str() == "pm_id" && **v == p.pm_id.to_string()))
         .map(|(k, v)| (k.clone(), env_value(&p.spec, k, v)))
         .collect();
     if flatten_env {
@@ -118,6 +120,7 @@ mod tests {
         spec.env.insert("PORT".into(), "3000".into());
         spec.env.insert("SHLVL".into(), "1".into());
         spec.typed_env.insert("PORT".into());
+        spec.env.insert("pm_id".into(), "3".into());
         let p = ProcessInfo {
             pm_id: 3,
             instance: 0,
@@ -157,5 +160,8 @@ mod tests {
         assert_eq!(v["pm2_env"]["env"]["PORT"], 3000);
         assert_eq!(v["pm2_env"]["SHLVL"], "1");
         assert!(v["pm2_env"].get("typed_env").is_none());
+        // `pm_id` appears as pm2_env's number, never as a string variable.
+        assert_eq!(v["pm2_env"]["pm_id"], 3);
+        assert!(v["pm2_env"]["env"].get("pm_id").is_none());
     }
 }

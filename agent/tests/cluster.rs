@@ -210,6 +210,28 @@ fn send_signal_reaches_every_instance() {
     assert!(err.contains("unknown signal"), "{err}");
 }
 
+#[test]
+fn a_cluster_start_returns_once_the_top_level_code_has_run() {
+    let t = Pmr::new();
+    // Slow top-level code, then the handler: a signal sent before it
+    // exists would end the app (SIGUSR2's default action).
+    t.write(
+        "late.js",
+        "const until = Date.now() + 400; while (Date.now() < until) {}\n\
+         process.on('SIGUSR2', () => console.log('got-usr2 ' + process.env.NODE_APP_INSTANCE));\n\
+         setInterval(() => {}, 1000);\n",
+    );
+    t.ok(&["start", "late.js", "-i", "2", "--merge-logs"]);
+    t.ok(&["sendSignal", "SIGUSR2", "late"]);
+    wait_until("both handled USR2", || {
+        let log = t.log("late-out.log");
+        (log.contains("got-usr2 0") && log.contains("got-usr2 1")).then_some(())
+    });
+    for p in t.jlist() {
+        assert_eq!(p["pm2_env"]["restart_time"], 0, "{}", p["pm2_env"]);
+    }
+}
+
 /// Clients hammering `port` until `stop`: (answers per pid, failures).
 fn load(
     port: u16,

@@ -13,6 +13,9 @@ use super::persist;
 use super::state::{Daemon, NewInstance};
 use crate::supervisor::{Control, EnvView, Handle};
 
+/// Longest a cluster-mode start waits for an instance's top-level code.
+const STARTED_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// What the server should do after answering.
 pub(crate) enum After {
     /// Keep serving this client.
@@ -336,8 +339,14 @@ async fn start(
         Err(e) => return error(e),
     };
     // `autostart: false` apps are registered, stopped, until asked for.
-    let created = created.into_iter().filter(|h| h.spec().autostart).collect();
-    run_all(created, Control::Start).await;
+    let created: Vec<_> = created.into_iter().filter(|h| h.spec().autostart).collect();
+    run_all(created.clone(), Control::Start).await;
+    // In cluster mode, as under pm2, a start returns once each instance is
+    // online: its top-level code has run, so its signal handlers exist.
+    let cluster = created
+        .iter()
+        .filter(|h| h.spec().exec_mode == "cluster_mode");
+    futures_util::future::join_all(cluster.map(|h| h.started(STARTED_WAIT))).await;
     run_all(to_restart, Control::Start).await;
     if reload {
         match reload_all(d, refreshed).await {

@@ -23,13 +23,15 @@ const OUTBOX: usize = 64;
 /// Shared sockets one instance may ask for; more ports bind on their own.
 const MAX_SHARED: usize = 64;
 
-/// How far an instance has come: nothing yet, its server listens (the
-/// preload said so), or it sent `ready`.
+/// How far an instance has come: nothing yet, its top-level code has run,
+/// a server listens (the preload said so), or it sent `ready`.
 pub type Readiness = u8;
-/// The preload saw the shared port's server listening.
-pub const LISTENING: Readiness = 1;
+/// The main module's top-level code has run (the preload's `pmr:online`).
+pub const STARTED: Readiness = 1;
+/// The preload saw a server listening.
+pub const LISTENING: Readiness = 2;
 /// The app sent `process.send('ready')` (or `READY=1`).
-pub const READY: Readiness = 2;
+pub const READY: Readiness = 3;
 
 /// What an app published through @pm2/io (pm2's `axm_*` fields).
 #[derive(Debug, Default, Clone)]
@@ -50,6 +52,8 @@ pub struct Ipc {
     /// app, for whoever waits on a trigger or a `sendDataToProcessId` answer,
     /// and for the exception reports.
     pub replies: tokio::sync::broadcast::Sender<Value>,
+    /// How far the app has come, as the messages above tell.
+    pub ready: watch::Receiver<Readiness>,
     /// The shared sockets handed to the app, open while it runs.
     _held: Arc<Mutex<Vec<Arc<OwnedFd>>>>,
 }
@@ -98,6 +102,7 @@ pub fn serve(
         }
     });
     let held: Arc<Mutex<Vec<Arc<OwnedFd>>>> = Default::default();
+    let ready = ready_tx.subscribe();
     let (holder, replier) = (held.clone(), tx.clone());
     tokio::spawn(async move {
         let mut reader = BufReader::new(read);
@@ -136,6 +141,7 @@ pub fn serve(
     Ok(Ipc {
         tx,
         replies,
+        ready,
         _held: held,
     })
 }
@@ -197,10 +203,15 @@ fn handle(
     let kind = msg.get("type").and_then(Value::as_str).unwrap_or("");
     let data = msg.get("data").cloned().unwrap_or(Value::Null);
     match kind {
-        "pmr:listening" => {
+        "pmr:online" | "pmr:listening" => {
+            let level = if kind == "pmr:online" {
+                STARTED
+            } else {
+                LISTENING
+            };
             ready.send_if_modified(|r| {
                 let was = *r;
-                *r = (*r).max(LISTENING);
+                *r = (*r).max(level);
                 was != *r
             });
         }

@@ -184,6 +184,8 @@ pub struct IpcLink {
     pub tx: mpsc::Sender<serde_json::Value>,
     /// Replies and `process:msg` messages from the app.
     pub replies: tokio::sync::broadcast::Sender<serde_json::Value>,
+    /// How far the app has come (its top-level code ran, it listens...).
+    pub ready: tokio::sync::watch::Receiver<ipc::Readiness>,
 }
 
 impl Handle {
@@ -294,7 +296,23 @@ impl Handle {
         *self.ipc.lock().unwrap_or_else(|e| e.into_inner()) = ipc.map(|i| IpcLink {
             tx: i.tx.clone(),
             replies: i.replies.clone(),
+            ready: i.ready.clone(),
         });
+    }
+
+    /// Waits, at most `within`, until a Node app's top-level code has run
+    /// (so that a signal sent next finds its handlers), or it has ended.
+    /// Apps without the IPC channel return at once.
+    pub async fn started(&self, within: std::time::Duration) {
+        let ready = self
+            .ipc
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .map(|l| l.ready.clone());
+        if let Some(mut ready) = ready {
+            let _ = tokio::time::timeout(within, ready.wait_for(|r| *r >= ipc::STARTED)).await;
+        }
     }
 
     /// Asks the actor for a zero-downtime reload and waits for the outcome.

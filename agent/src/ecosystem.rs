@@ -314,6 +314,34 @@ pub fn load_stdin(
     load_value(root, "standard input", cwd, only, env_name, shell)
 }
 
+/// An entry of pm2's top-level `static` list (`{path, port, spa,
+/// basic_auth: {username, password}, name}`) as the app that serves it.
+fn static_app(file: &str, s: &Value) -> anyhow::Result<Value> {
+    let Value::Object(m) = s else {
+        bail!("{file}: static: expected an object with path and port, got {s}")
+    };
+    let port = m.get("port").cloned().unwrap_or(Value::from(8080));
+    let name = match m.get("name") {
+        Some(n) => n.clone(),
+        None => Value::String(format!(
+            "static-page-server-{}",
+            port.to_string().trim_matches('"')
+        )),
+    };
+    let auth = m.get("basic_auth");
+    let env = serde_json::json!({
+        "PMR_SERVE_PORT": port,
+        "PMR_SERVE_PATH": m.get("path").cloned().unwrap_or(Value::from(".")),
+        "PMR_SERVE_SPA": m.get("spa").map_or("false".into(), |v| v.to_string()),
+        "PMR_SERVE_HOST": m.get("host").cloned().unwrap_or(Value::Null),
+        "PMR_SERVE_HOMEPAGE": m.get("homepage").cloned().unwrap_or(Value::Null),
+        "PMR_SERVE_BASIC_AUTH": auth.is_some().to_string(),
+        "PMR_SERVE_BASIC_AUTH_USERNAME": auth.and_then(|a| a.get("username")).cloned().unwrap_or(Value::Null),
+        "PMR_SERVE_BASIC_AUTH_PASSWORD": auth.and_then(|a| a.get("password")).cloned().unwrap_or(Value::Null),
+    });
+    Ok(serde_json::json!({"name": name, "script": "serve", "env": env}))
+}
+
 /// Loads a parsed configuration (`file` names it in errors).
 fn load_value(
     root: Value,
@@ -324,16 +352,28 @@ fn load_value(
     shell: &BTreeMap<String, String>,
 ) -> anyhow::Result<Loaded> {
     let file = file.to_string();
-    let apps = match &root {
+    let statics = match root.get("static") {
+        Some(Value::Array(s)) => s
+            .iter()
+            .map(|s| static_app(&file, s))
+            .collect::<Result<Vec<_>, _>>()?,
+        Some(other) => {
+            bail!("{file}: static: expected a list of directories to serve, got {other}")
+        }
+        None => Vec::new(),
+    };
+    let mut apps = match &root {
         // pm2 also takes the list under `pm2`.
         Value::Object(m) => match m.get("apps").or_else(|| m.get("pm2")) {
             Some(Value::Array(a)) => a.clone(),
             Some(other) => bail!("{file}: apps: expected a list, got {other}"),
+            None if !statics.is_empty() => Vec::new(),
             None => vec![root.clone()],
         },
         Value::Array(a) => a.clone(),
         other => bail!("{file}: expected an object with an apps list, got {other}"),
     };
+    apps.extend(statics);
     if apps.is_empty() {
         bail!("{file}: the apps list is empty");
     }
@@ -588,6 +628,13 @@ fn app_spec(
         s.script = script.clone();
         s.interpreter = "bash".into();
         s.interpreter_args = Some(vec!["-c".into()]);
+    } else if script == "serve" {
+        // pm2's static file server (`pmr serve`), shipped with pmr.
+        let home = crate::paths::Paths::from_env()?.home;
+        s.script = crate::supervisor::node::serve_script(&home)
+            .to_string_lossy()
+            .into_owned();
+        s.interpreter = "node".into();
     } else if let Some(bin) = crate::cli::find_in_path(&script) {
         s.script = bin.to_string_lossy().into_owned();
         s.interpreter = crate::cli::interpreter_for(&bin);
@@ -636,7 +683,7 @@ fn app_spec(
     // only with more than one instance and a port to share (`port`, or
     // `exec_mode: cluster`): otherwise they run in fork mode, as under pm2.
     let implied = instances_given
-        && (crate::supervisor::cluster::is_node(&s) || (s.instances > 1 && port_asked));
+        && (crate::supervisor::node::is_node(&s) || (s.instances > 1 && port_asked));
     if let Some(m) = exec_mode.or(implied.then_some("cluster_mode")) {
         s.exec_mode = m.into();
     }

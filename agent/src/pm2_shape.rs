@@ -23,7 +23,7 @@ pub fn pm2_env(p: &ProcessInfo, flatten_env: bool) -> Value {
         env.remove("node_args");
     }
     // The id is pm2_env's own `pm_id` (a number), not an app variable.
-    let vars: Map<String, Value> = p
+    let mut vars: Map<String, Value> = p
         .spec
         .env
         .iter()
@@ -36,6 +36,13 @@ pub fn pm2_env(p: &ProcessInfo, flatten_env: bool) -> Value {
             env.entry(k.clone()).or_insert_with(|| v.clone());
         }
     }
+    // pm2 shows the app's settings (`pmr set app.key v`) under its name, as
+    // an object, `{}` when there are none.
+    let settings = match vars.get(&p.spec.name) {
+        Some(Value::String(s)) => serde_json::from_str(s).ok().filter(Value::is_object),
+        _ => None,
+    };
+    vars.insert(p.spec.name.clone(), settings.unwrap_or_else(|| json!({})));
     env.insert("env".into(), Value::Object(vars));
     let fields = json!({
         "pm_id": p.pm_id,
@@ -163,5 +170,6 @@ mod tests {
         // `pm_id` appears as pm2_env's number, never as a string variable.
         assert_eq!(v["pm2_env"]["pm_id"], 3);
         assert!(v["pm2_env"]["env"].get("pm_id").is_none());
+        assert_eq!(v["pm2_env"]["env"]["api"], json!({}), "the app's settings");
     }
 }

@@ -160,7 +160,7 @@ fn run(cli: RuntimeCli) -> anyhow::Result<ExitCode> {
     let paths = Paths::from_env()?;
     std::fs::create_dir_all(paths.logs_dir())?;
     std::fs::create_dir_all(paths.pids_dir())?;
-    if let Err(e) = crate::supervisor::cluster::install_preload(&paths.home) {
+    if let Err(e) = crate::supervisor::node::install(&paths.home) {
         eprintln!("[PMR][WARN] cluster-mode Node apps will not share their port: {e}");
     }
     let cwd = std::env::current_dir()?;

@@ -16,5 +16,6 @@ mod ports;
 mod restart;
 mod rotate;
 mod runtime;
+mod serve;
 mod stop;
 mod versioning;

@@ -42,6 +42,10 @@ pub enum Command {
     /// Start the apps of an ecosystem file, reloading those already known.
     #[command(name = "startOrReload", alias = "startOrGracefulReload")]
     StartOrReload(Box<StartArgs>),
+    /// Serve a directory over HTTP as an app (pm2's static server):
+    /// `serve [path] [port]`, `--spa`, basic auth, the directory's 404.html.
+    #[command(alias = "expose")]
+    Serve(ServeArgs),
     /// Stop apps and remove them from the list.
     #[command(alias = "del")]
     Delete(TargetArgs),
@@ -275,6 +279,36 @@ fn restore_sigpipe() {
     use nix::sys::signal::{SigHandler, Signal, signal};
     // SAFETY: restores the default disposition before any thread exists.
     let _ = unsafe { signal(Signal::SIGPIPE, SigHandler::SigDfl) };
+}
+
+/// `pmr serve` options, named as pm2 names them.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Directory to serve (default: the current one).
+    pub path: Option<String>,
+    /// Port (default 8080).
+    pub port: Option<String>,
+    /// Port, as a flag.
+    #[arg(long = "port", value_name = "PORT")]
+    pub port_flag: Option<u16>,
+    /// Single-page app: an unknown path gets the homepage.
+    #[arg(long)]
+    pub spa: bool,
+    /// The page for `/` (default `/index.html`).
+    #[arg(long)]
+    pub homepage: Option<String>,
+    /// Ask for this user name (HTTP basic auth), with the password.
+    #[arg(long)]
+    pub basic_auth_username: Option<String>,
+    /// The password that goes with `--basic-auth-username`.
+    #[arg(long)]
+    pub basic_auth_password: Option<String>,
+    /// App name (default `static-page-server-<port>`).
+    #[arg(short, long)]
+    pub name: Option<String>,
+    /// Table and message switches.
+    #[command(flatten)]
+    pub out: OutputArgs,
 }
 
 /// `pmr start` options, named as pm2 names them.

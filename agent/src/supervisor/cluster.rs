@@ -14,8 +14,7 @@ use std::collections::BTreeMap;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddrV4, SocketAddrV6};
 use std::os::fd::{AsRawFd, OwnedFd};
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, OnceLock, Weak};
+use std::sync::{Arc, Mutex, Weak};
 
 use nix::sys::socket::{
     AddressFamily, Backlog, SockFlag, SockType, SockaddrIn, SockaddrIn6, bind, listen, setsockopt,
@@ -33,7 +32,6 @@ const BACKLOG: i32 = 511;
 /// by the instances running with it, whichever app they belong to (as
 /// under Node's cluster module, two apps on one port share it).
 static LISTENERS: Mutex<Vec<(Bind, Weak<OwnedFd>)>> = Mutex::new(Vec::new());
-static PRELOAD: OnceLock<PathBuf> = OnceLock::new();
 
 /// What a shared socket listens on: an address (`None`: every address, on
 /// both IPv6 and IPv4 where it can) and a port.
@@ -128,26 +126,6 @@ fn bind_port(at: Bind) -> io::Result<OwnedFd> {
     Ok(fd)
 }
 
-/// Writes the Node preload into `$PMR_HOME` (once per daemon) so that
-/// cluster-mode Node apps can `--require` it.
-pub fn install_preload(home: &Path) -> io::Result<()> {
-    let path = home.join("node").join("pmr-preload.js");
-    let body = include_str!("../../assets/node-preload.js");
-    if std::fs::read_to_string(&path).ok().as_deref() != Some(body) {
-        std::fs::create_dir_all(path.parent().unwrap_or(home))?;
-        let tmp = path.with_extension("js.tmp");
-        std::fs::write(&tmp, body)?;
-        std::fs::rename(&tmp, &path)?;
-    }
-    let _ = PRELOAD.set(path);
-    Ok(())
-}
-
-/// The preload's path, once installed.
-pub fn preload() -> Option<&'static Path> {
-    PRELOAD.get().map(PathBuf::as_path)
-}
-
 /// Sends the first bytes of `line` with `fd` attached (`SCM_RIGHTS`), as
 /// Node's IPC channel expects a handle; returns how many bytes went.
 pub(crate) async fn send_fd(
@@ -209,18 +187,4 @@ pub(crate) fn pass_fds(cmd: &mut tokio::process::Command, fds: &[(&OwnedFd, i32)
             Ok(())
         });
     }
-}
-
-/// Whether the app runs under node (or bun), which the preload serves.
-pub fn is_node(spec: &AppSpec) -> bool {
-    let program = if spec.interpreter == "none" {
-        &spec.script
-    } else {
-        &spec.interpreter
-    };
-    let base = Path::new(program)
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    base == "node" || base.starts_with("node") && base[4..].chars().all(|c| c.is_ascii_digit())
 }

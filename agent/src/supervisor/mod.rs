@@ -10,6 +10,7 @@ pub mod exceptions;
 pub mod ipc;
 pub mod logs;
 pub mod monitor;
+pub mod node;
 pub mod notify;
 pub mod policy;
 pub mod rotate;

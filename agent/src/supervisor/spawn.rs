@@ -69,12 +69,12 @@ pub(crate) fn spawn(spec: &AppSpec, id: u32, instance: u32) -> io::Result<Spawne
         }
         None => None,
     };
-    let node = super::cluster::is_node(spec);
+    let node = super::node::is_node(spec);
     if node && super::cluster::shares(spec) {
         env.insert("PMR_SHARE".into(), "1".into());
     }
     // Every Node app: it reports exceptions; its port sharing waits for a socket.
-    let preload = super::cluster::preload().filter(|_| node);
+    let preload = super::node::preload().filter(|_| node);
     // Node apps get an IPC channel, as pm2 gives them, after the socket.
     let ipc = if node {
         Some(super::ipc::pair()?)

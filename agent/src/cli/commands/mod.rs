@@ -5,6 +5,7 @@ mod daemon_ops;
 pub(crate) mod link;
 pub(crate) mod logs;
 mod monit;
+mod serve;
 pub(crate) mod start;
 pub(crate) mod startup;
 mod view;
@@ -33,6 +34,7 @@ pub(crate) fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Reload(t) => act(&paths, Action::Reload, t),
         Command::StartOrRestart(args) => start::run(&paths, *args, false),
         Command::StartOrReload(args) => start::run(&paths, *args, true),
+        Command::Serve(args) => serve::run(&paths, args),
         Command::Delete(t) => act(&paths, Action::Delete, t),
         Command::Reset(t) => act(&paths, Action::Reset, t),
         Command::List(a) => view::list(&paths, &a.out),

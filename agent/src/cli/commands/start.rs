@@ -367,7 +367,7 @@ pub fn build_spec(args: &StartArgs, shell_cwd: &Path) -> anyhow::Result<AppSpec>
         // Cluster mode as pm2 picks it for Node; another language with
         // more than one instance shares a port only when asked (`--port`),
         // else its instances run in fork mode, as under pm2. `-x` keeps fork.
-        let node = crate::supervisor::cluster::is_node(&spec);
+        let node = crate::supervisor::node::is_node(&spec);
         if !args.execute_command && (node || (spec.instances > 1 && args.port.is_some())) {
             spec.exec_mode = "cluster_mode".into();
         }

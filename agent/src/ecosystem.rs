@@ -377,6 +377,8 @@ fn load_value(
     if apps.is_empty() {
         bail!("{file}: the apps list is empty");
     }
+    // `--env production` also takes `deploy.production.env`, below the apps' own.
+    let deploy_env = env_name.and_then(|n| root.get("deploy")?.get(n)?.get("env"));
     let mut out = Vec::new();
     let mut warnings = Vec::new();
     for (i, app) in apps.iter().enumerate() {
@@ -396,7 +398,7 @@ fn load_value(
             &ctx,
             map,
             base_dir,
-            env_name,
+            (env_name, deploy_env),
             shell,
             &mut warnings,
         )?);
@@ -414,7 +416,7 @@ fn app_spec(
     ctx: &Ctx<'_>,
     map: &Map<String, Value>,
     base_dir: &Path,
-    env_name: Option<&str>,
+    (env_name, deploy_env): (Option<&str>, Option<&Value>),
     shell: &BTreeMap<String, String>,
     warnings: &mut Vec<String>,
 ) -> anyhow::Result<AppSpec> {
@@ -588,7 +590,8 @@ fn app_spec(
             )),
         }
     }
-    // Environment, lowest first: the caller's shell (filtered), env, env_<name>.
+    // Environment, lowest first: the caller's shell (filtered),
+    // deploy.<name>.env, env, env_<name> (pm2's order).
     let mut full: BTreeMap<String, String> = match &filter {
         Some(Value::Bool(true)) => BTreeMap::new(),
         Some(Value::Bool(false)) | None => shell.clone(),
@@ -602,6 +605,16 @@ fn app_spec(
         }
     };
     let port_asked = env.contains_key("PORT");
+    if let Some(d) = deploy_env {
+        let deploy = ctx.env("deploy.env", d)?;
+        let typed_deploy = typed(d);
+        s.typed_env = typed_deploy
+            .into_iter()
+            .filter(|k| !env.contains_key(k))
+            .chain(std::mem::take(&mut s.typed_env))
+            .collect();
+        full.extend(deploy);
+    }
     full.extend(env);
     if let Some((n, typed)) = named_env {
         s.typed_env.retain(|k| !n.contains_key(k));
@@ -718,12 +731,17 @@ mod tests {
     fn env_layers_in_pm2_order() {
         let l = load_text(
             "e.json",
-            r#"{"apps":[{"name":"a","script":"app.sh","env":{"MODE":"env","PORT":3000},"env_production":{"MODE":"prod"}}]}"#,
+            r#"{"apps":[{"name":"a","script":"app.sh","env":{"MODE":"env","PORT":3000},"env_production":{"MODE":"prod"}}],
+                "deploy":{"production":{"env":{"MODE":"deploy","FROM_DEPLOY":"yes","SHELL_VAR":"deploy"}},
+                          "staging":{"env":{"STAGING":"no"}}}}"#,
             Some("production"),
         )
         .unwrap();
         let env = &l.apps[0].env;
-        assert_eq!(env["SHELL_VAR"], "from-shell");
+        // deploy.production.env is above the shell, below env and env_production.
+        assert_eq!(env["SHELL_VAR"], "deploy");
+        assert_eq!(env["FROM_DEPLOY"], "yes");
+        assert!(!env.contains_key("STAGING"));
         assert_eq!(env["MODE"], "prod");
         assert_eq!(env["PORT"], "3000");
         // Shown as the number it was written as (pm2's prettylist).

@@ -16,6 +16,11 @@
 'use strict';
 const net = require('net');
 
+// Stack traces through source maps, as under pm2, unless the app opted out.
+if (process.env.PMR_SOURCE_MAPS !== 'false' && typeof process.setSourceMapsEnabled === 'function') {
+  process.setSourceMapsEnabled(true);
+}
+
 const servers = new Set();
 let graceful = false;
 const onSigint = () => {
@@ -129,8 +134,8 @@ if (typeof process.send === 'function') {
 // Exceptions go to pmr over the IPC channel, as @pm2/io reports them: an
 // unhandled rejection is logged and the app keeps running (as under pm2,
 // whose injected @pm2/io does the same); an uncaught exception is reported
-// and then crashes the app as Node would.
-if (typeof process.send === 'function') {
+// and then crashes the app as Node would. `--no-pmx` turns this off.
+if (typeof process.send === 'function' && process.env.PMR_PMX !== 'false') {
   const report = (err) => {
     const stack = err && err.stack ? String(err.stack) : String(err);
     const message = err && err.message !== undefined ? String(err.message) : String(err);

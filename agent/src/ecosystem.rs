@@ -27,15 +27,7 @@ pub const DEFAULT_NAMES: &[&str] = &[
 ];
 
 /// pm2 options pmr accepts but does not apply yet; named in a warning.
-const NOT_YET: &[&str] = &[
-    "watch_options",
-    "source_map_support",
-    "disable_source_map_support",
-    "pmx",
-    "automation",
-    "disable_logs",
-    "force",
-];
+const NOT_YET: &[&str] = &["watch_options", "disable_logs", "force"];
 
 /// Does this path name an ecosystem file (rather than a script)?
 pub fn is_config_file(path: &str) -> bool {
@@ -535,6 +527,12 @@ fn app_spec(
             "filter_env" => filter = Some(v.clone()),
             "append_env_to_name" => append_env = ctx.boolean(key, v)?,
             "vizion" => s.vizion = ctx.boolean(key, v)?,
+            "source_map_support" => s.disable_source_map_support = !ctx.boolean(key, v)?,
+            "disable_source_map_support" => {
+                s.disable_source_map_support = ctx.boolean(key, v)?;
+            }
+            "pmx" => s.pmx = ctx.boolean(key, v)?,
+            "automation" => s.automation = ctx.boolean(key, v)?,
             "treekill" => s.treekill = ctx.boolean(key, v)?,
             "watch" => {
                 watch = match v {

@@ -64,6 +64,19 @@ fn chrono_year() -> String {
 }
 
 #[test]
+fn output_without_a_newline_reaches_the_log_once_the_app_is_quiet() {
+    let t = Pmr::new();
+    t.write(
+        "prompt.js",
+        "process.stderr.write('no newline yet');\nsetInterval(() => {}, 1000);\n",
+    );
+    t.ok(&["start", "prompt.js"]);
+    wait_until("the unfinished line in the log", || {
+        (t.log("prompt-error.log") == "no newline yet\n").then_some(())
+    });
+}
+
+#[test]
 fn custom_combined_and_null_paths() {
     let t = Pmr::new();
     t.write("both.sh", "echo OUT-LINE; echo ERR-LINE >&2; sleep 300\n");

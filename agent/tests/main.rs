@@ -12,6 +12,7 @@ mod ecosystem;
 mod lifecycle;
 mod logs;
 mod monit;
+mod node;
 mod ports;
 mod restart;
 mod rotate;

@@ -127,6 +127,14 @@ pub struct AppSpec {
     pub treekill: bool,
     /// Collect git metadata for the app.
     pub vizion: bool,
+    /// Node stack traces as written, not mapped through source maps
+    /// (pm2's default maps them).
+    pub disable_source_map_support: bool,
+    /// pm2's @pm2/io injection, which pmr's preload stands for: exceptions
+    /// reported, an unhandled rejection logged without ending the app.
+    pub pmx: bool,
+    /// pm2's other name for `pmx` (`--no-automation`); both must hold.
+    pub automation: bool,
 }
 
 impl AppSpec {
@@ -186,6 +194,9 @@ impl Default for AppSpec {
             watch_delay: 0,
             treekill: true,
             vizion: true,
+            disable_source_map_support: false,
+            pmx: true,
+            automation: true,
         }
     }
 }

@@ -412,6 +412,18 @@ pub struct StartArgs {
     /// Skip git metadata.
     #[arg(long)]
     pub no_vizion: bool,
+    /// Map Node stack traces through source maps (the default).
+    #[arg(long, conflicts_with = "disable_source_map_support")]
+    pub source_map_support: bool,
+    /// Node stack traces as written, not mapped through source maps.
+    #[arg(long)]
+    pub disable_source_map_support: bool,
+    /// No exception reports; an unhandled rejection ends a Node app as Node would.
+    #[arg(long)]
+    pub no_pmx: bool,
+    /// Same as `--no-pmx` (pm2's other name).
+    #[arg(long)]
+    pub no_automation: bool,
     /// Online only once the app says `ready` (or after --listen-timeout).
     #[arg(long)]
     pub wait_ready: bool,

@@ -251,13 +251,32 @@ fn prefix_lines(lines: &[u8], fmt: &str) -> Vec<u8> {
     out
 }
 
-/// Reads a pipe until every writer has closed it, writing whole lines.
+/// How long an unfinished line waits for the rest before it is written.
+const PARTIAL_WAIT: std::time::Duration = std::time::Duration::from_millis(200);
+
+/// Reads a pipe until every writer has closed it, writing whole lines (and
+/// an unfinished one once the app has been quiet for [`PARTIAL_WAIT`]).
 pub async fn pump(rx: pipe::Receiver, sink: StreamSink) {
     let mut carry: Vec<u8> = Vec::new();
     let mut grown = None;
     loop {
-        if rx.readable().await.is_err() {
-            break;
+        if carry.is_empty() {
+            if rx.readable().await.is_err() {
+                break;
+            }
+        } else {
+            // Output without a newline (a prompt, `write('x')`) reaches the
+            // log once the app has been quiet for a moment, as its own line.
+            match tokio::time::timeout(PARTIAL_WAIT, rx.readable()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(_)) => break,
+                Err(_) => {
+                    carry.push(b'\n');
+                    sink.emit(&carry);
+                    carry.clear();
+                    continue;
+                }
+            }
         }
         let (done, read) = SCRATCH_BUF.with(|cell| {
             let mut buf = cell.borrow_mut();

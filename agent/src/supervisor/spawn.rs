@@ -73,6 +73,12 @@ pub(crate) fn spawn(spec: &AppSpec, id: u32, instance: u32) -> io::Result<Spawne
     if node && super::cluster::shares(spec) {
         env.insert("PMR_SHARE".into(), "1".into());
     }
+    if node && spec.disable_source_map_support {
+        env.insert("PMR_SOURCE_MAPS".into(), "false".into());
+    }
+    if node && !(spec.pmx && spec.automation) {
+        env.insert("PMR_PMX".into(), "false".into());
+    }
     // Every Node app: it reports exceptions; its port sharing waits for a socket.
     let preload = super::node::preload().filter(|_| node);
     // Node apps get an IPC channel, as pm2 gives them, after the socket.

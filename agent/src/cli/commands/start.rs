@@ -383,6 +383,9 @@ pub fn build_spec(args: &StartArgs, shell_cwd: &Path) -> anyhow::Result<AppSpec>
     spec.shutdown_with_message = args.shutdown_with_message;
     spec.merge_logs = args.merge_logs || spec.instances == 1;
     spec.treekill = !args.no_treekill;
+    spec.disable_source_map_support = args.disable_source_map_support;
+    spec.pmx = !args.no_pmx;
+    spec.automation = !args.no_automation;
     spec.cron_restart = args.cron_restart.clone().filter(|c| c != "0");
     spec.log_type = args.log_type.clone().filter(|t| t == "json");
     if let Some(paths) = &args.watch {

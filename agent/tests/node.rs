@@ -1,0 +1,83 @@
+//! What every Node app gets from pmr's preload, as pm2's process container
+//! gives it: stack traces through source maps, and @pm2/io's handling of an
+//! unhandled rejection unless `--no-pmx`.
+
+use crate::helper::{Pmr, wait_until};
+
+/// A compiled file whose source map points at `main.ts`; it throws at once.
+fn compiled(t: &Pmr) {
+    t.write(
+        "main.js",
+        "throw new Error('boom');\n//# sourceMappingURL=main.js.map\n",
+    );
+    t.write(
+        "main.js.map",
+        r#"{"version":3,"file":"main.js","sources":["main.ts"],"names":[],"mappings":"AAAA"}"#,
+    );
+}
+
+fn error_log_once_crashed(t: &Pmr, name: &str) -> String {
+    wait_until("the stack in the error log", || {
+        let log = t.log(&format!("{name}-error.log"));
+        log.contains("boom").then_some(log)
+    })
+}
+
+#[test]
+fn stack_traces_follow_source_maps_unless_disabled() {
+    let t = Pmr::new();
+    compiled(&t);
+    t.ok(&["start", "main.js", "--name", "mapped", "--no-autorestart"]);
+    let log = error_log_once_crashed(&t, "mapped");
+    assert!(log.contains("main.ts:1"), "{log}");
+    t.ok(&[
+        "start",
+        "main.js",
+        "--name",
+        "raw",
+        "--no-autorestart",
+        "--disable-source-map-support",
+    ]);
+    let log = error_log_once_crashed(&t, "raw");
+    assert!(
+        log.contains("main.js:1") && !log.contains("main.ts"),
+        "{log}"
+    );
+    // The same from an ecosystem file.
+    t.write(
+        "eco.json",
+        r#"{"apps": [{"name": "eco", "script": "main.js", "autorestart": false, "source_map_support": false}]}"#,
+    );
+    t.ok(&["start", "eco.json"]);
+    let log = error_log_once_crashed(&t, "eco");
+    assert!(!log.contains("main.ts"), "{log}");
+}
+
+#[test]
+fn an_unhandled_rejection_ends_the_app_only_without_pmx() {
+    let t = Pmr::new();
+    t.write(
+        "reject.js",
+        "setTimeout(() => Promise.reject(new Error('nobody waits')), 100);\n\
+         setInterval(() => {}, 1000);\n",
+    );
+    t.ok(&["start", "reject.js", "--name", "kept", "--no-autorestart"]);
+    t.ok(&[
+        "start",
+        "reject.js",
+        "--name",
+        "plain",
+        "--no-autorestart",
+        "--no-pmx",
+    ]);
+    wait_until("the app without pmx ended by Node", || {
+        (t.status(1) == "stopped").then_some(())
+    });
+    assert_eq!(t.proc(1)["pm2_env"]["exit_code"], 1);
+    wait_until("the rejection logged", || {
+        t.log("kept-error.log")
+            .contains("nobody waits")
+            .then_some(())
+    });
+    assert_eq!(t.status(0), "online", "pm2 keeps such an app running");
+}

@@ -131,6 +131,37 @@ if (typeof process.send === 'function') {
   });
 }
 
+// Deep monitoring (pm2's `deep_monitoring`): every 2 s the app's event-loop
+// delay, heap and open handles, as @pm2/io metrics (describe, monit, hub).
+if (process.env.PMR_DEEP_MONITORING === 'true' && typeof process.send === 'function') {
+  const { monitorEventLoopDelay } = require('perf_hooks');
+  const delay = monitorEventLoopDelay({ resolution: 10 });
+  delay.enable();
+  const mib = (b) => Math.round((b / 1048576) * 10) / 10;
+  // The histogram counts the sampling interval itself; the delay is beyond it.
+  const ms = (ns) => Math.max(0, Math.round((ns / 1e6 - 10) * 100) / 100);
+  const timer = setInterval(() => {
+    if (!process.connected) return;
+    const heap = process.memoryUsage();
+    const handles =
+      typeof process.getActiveResourcesInfo === 'function' ? process.getActiveResourcesInfo().length : 0;
+    const metric = (value, unit) => ({ value, unit, type: 'internal/v8', historic: true });
+    process.send({
+      type: 'axm:monitor',
+      data: {
+        'Heap Size': metric(mib(heap.heapTotal), 'MiB'),
+        'Used Heap Size': metric(mib(heap.heapUsed), 'MiB'),
+        'Heap Usage': metric(Math.round((heap.heapUsed / heap.heapTotal) * 1000) / 10, '%'),
+        'Event Loop Latency': metric(ms(delay.percentile(50)), 'ms'),
+        'Event Loop Latency p95': metric(ms(delay.percentile(95)), 'ms'),
+        'Active handles': metric(handles, ''),
+      },
+    });
+    delay.reset();
+  }, 2000);
+  timer.unref();
+}
+
 // Exceptions go to pmr over the IPC channel, as @pm2/io reports them: an
 // unhandled rejection is logged and the app keeps running (as under pm2,
 // whose injected @pm2/io does the same); an uncaught exception is reported

@@ -412,7 +412,10 @@ fn app_spec(
     shell: &BTreeMap<String, String>,
     warnings: &mut Vec<String>,
 ) -> anyhow::Result<AppSpec> {
-    let mut s = AppSpec::default();
+    let mut s = AppSpec {
+        deep_monitoring: crate::cli::deep_monitoring_env(),
+        ..AppSpec::default()
+    };
     let mut script = None;
     let mut interpreter = None;
     let mut env = BTreeMap::new();
@@ -532,6 +535,7 @@ fn app_spec(
                 s.disable_source_map_support = ctx.boolean(key, v)?;
             }
             "pmx" => s.pmx = ctx.boolean(key, v)?,
+            "deep_monitoring" | "trace" => s.deep_monitoring |= ctx.boolean(key, v)?,
             "automation" => s.automation = ctx.boolean(key, v)?,
             "treekill" => s.treekill = ctx.boolean(key, v)?,
             "watch" => {

@@ -81,3 +81,34 @@ fn an_unhandled_rejection_ends_the_app_only_without_pmx() {
     });
     assert_eq!(t.status(0), "online", "pm2 keeps such an app running");
 }
+
+#[test]
+fn deep_monitoring_reports_the_event_loop_and_the_heap() {
+    let t = Pmr::new();
+    t.write("idle.js", "setInterval(() => {}, 1000);\n");
+    let deep = |args: &[&str]| {
+        let out = t
+            .command()
+            .args(args)
+            .env("PMR_DEEP_MONITORING", "true")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+    };
+    t.ok(&["start", "idle.js", "--name", "plain"]);
+    deep(&["start", "idle.js", "--name", "deep"]);
+    assert!(t.proc(0)["pm2_env"].get("deep_monitoring").is_none());
+    assert_eq!(t.proc(1)["pm2_env"]["deep_monitoring"], true);
+    let metrics = wait_until("the deep metrics", || {
+        let m = t.proc(1)["pm2_env"]["axm_monitor"].clone();
+        m.get("Event Loop Latency").is_some().then_some(m)
+    });
+    assert_eq!(metrics["Heap Size"]["unit"], "MiB", "{metrics}");
+    assert!(
+        metrics["Used Heap Size"]["value"].as_f64().unwrap() > 0.0,
+        "{metrics}"
+    );
+    // A restart with the variable set turns it on, as pm2's does.
+    deep(&["restart", "plain"]);
+    assert_eq!(t.proc(0)["pm2_env"]["deep_monitoring"], true);
+}

@@ -135,6 +135,10 @@ pub struct AppSpec {
     pub pmx: bool,
     /// pm2's other name for `pmx` (`--no-automation`); both must hold.
     pub automation: bool,
+    /// A Node app reports its event-loop delay, heap and handles as metrics
+    /// (pm2's `deep_monitoring`, also `PMR_DEEP_MONITORING=true`).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub deep_monitoring: bool,
 }
 
 impl AppSpec {
@@ -197,6 +201,7 @@ impl Default for AppSpec {
             disable_source_map_support: false,
             pmx: true,
             automation: true,
+            deep_monitoring: false,
         }
     }
 }

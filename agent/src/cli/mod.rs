@@ -12,7 +12,9 @@ use crate::paths::Paths;
 
 pub(crate) use client::Client;
 pub use commands::build_spec;
-pub(crate) use commands::start::{find_in_path, interpreter_for, parse_ms, shell_env};
+pub(crate) use commands::start::{
+    deep_monitoring_env, find_in_path, interpreter_for, parse_ms, shell_env,
+};
 
 /// pm2's command line, served by a lighter daemon.
 #[derive(Debug, Parser)]

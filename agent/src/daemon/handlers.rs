@@ -223,6 +223,9 @@ fn apply_options(
         if let Some(n) = &o.name {
             spec.name = n.clone();
         }
+        if let Some(on) = o.deep_monitoring {
+            spec.deep_monitoring = on;
+        }
         validate(&spec)?;
         specs.push(spec);
     }

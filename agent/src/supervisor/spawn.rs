@@ -76,6 +76,9 @@ pub(crate) fn spawn(spec: &AppSpec, id: u32, instance: u32) -> io::Result<Spawne
     if node && spec.disable_source_map_support {
         env.insert("PMR_SOURCE_MAPS".into(), "false".into());
     }
+    if node && spec.deep_monitoring {
+        env.insert("PMR_DEEP_MONITORING".into(), "true".into());
+    }
     if node && !(spec.pmx && spec.automation) {
         env.insert("PMR_PMX".into(), "false".into());
     }

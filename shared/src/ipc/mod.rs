@@ -73,6 +73,9 @@ pub struct Overrides {
     /// New interpreter (node) arguments as typed; `null` removes them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub node_args: Option<String>,
+    /// Turn deep monitoring on (`PMR_DEEP_MONITORING=true pmr restart app`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deep_monitoring: Option<bool>,
     /// A new name (`restart 0 --name new`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,

@@ -266,6 +266,7 @@ fn act(paths: &Paths, action: Action, t: TargetArgs) -> anyhow::Result<ExitCode>
     let options = pmr_shared::ipc::Overrides {
         cron_restart: t.cron_restart.clone(),
         node_args: t.node_args.clone(),
+        deep_monitoring: super::deep_monitoring_env().then_some(true),
         name: t.name.clone(),
     };
     let options = (options != Default::default()).then_some(options);

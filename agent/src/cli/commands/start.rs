@@ -55,6 +55,7 @@ pub(super) fn run(paths: &Paths, args: StartArgs, reload: bool) -> anyhow::Resul
         let options = pmr_shared::ipc::Overrides {
             cron_restart: args.cron_restart.clone(),
             node_args: args.interpreter_args.clone(),
+            deep_monitoring: deep_monitoring_env().then_some(true),
             name: args.name.clone(),
         };
         let options = (options != Default::default()).then_some(options);
@@ -109,6 +110,12 @@ pub(super) fn run(paths: &Paths, args: StartArgs, reload: bool) -> anyhow::Resul
     })?;
     report(&args.out, reply);
     Ok(ExitCode::SUCCESS)
+}
+
+/// `PMR_DEEP_MONITORING` (pm2's `PM2_DEEP_MONITORING`) set in the caller's
+/// environment turns deep monitoring on for the apps a command starts.
+pub(crate) fn deep_monitoring_env() -> bool {
+    std::env::var("PMR_DEEP_MONITORING").is_ok_and(|v| !matches!(v.as_str(), "" | "0" | "false"))
 }
 
 /// The caller's environment, as apps inherit it (bucket keys left out).
@@ -383,6 +390,7 @@ pub fn build_spec(args: &StartArgs, shell_cwd: &Path) -> anyhow::Result<AppSpec>
     spec.shutdown_with_message = args.shutdown_with_message;
     spec.merge_logs = args.merge_logs || spec.instances == 1;
     spec.treekill = !args.no_treekill;
+    spec.deep_monitoring = deep_monitoring_env();
     spec.disable_source_map_support = args.disable_source_map_support;
     spec.pmx = !args.no_pmx;
     spec.automation = !args.no_automation;

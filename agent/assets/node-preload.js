@@ -16,6 +16,16 @@
 'use strict';
 const net = require('net');
 
+// An ES-module app (`.mjs`) may import './file' without the extension, as
+// Node's old `--experimental-specifier-resolution=node` allowed.
+if (/\.mjs$/.test(process.argv[1] || '')) {
+  const { register } = require('module');
+  const { pathToFileURL } = require('url');
+  if (typeof register === 'function') {
+    register(pathToFileURL(require('path').join(__dirname, 'pmr-esm-resolve.mjs')));
+  }
+}
+
 // Stack traces through source maps, as under pm2, unless the app opted out.
 if (process.env.PMR_SOURCE_MAPS !== 'false' && typeof process.setSourceMapsEnabled === 'function') {
   process.setSourceMapsEnabled(true);

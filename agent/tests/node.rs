@@ -112,3 +112,28 @@ fn deep_monitoring_reports_the_event_loop_and_the_heap() {
     deep(&["restart", "plain"]);
     assert_eq!(t.proc(0)["pm2_env"]["deep_monitoring"], true);
 }
+
+#[test]
+fn an_es_module_app_may_import_without_the_extension() {
+    let t = Pmr::new();
+    t.write(
+        "lib.mjs",
+        "export const hello = () => console.log('hello from lib');\n",
+    );
+    t.write(
+        "main.mjs",
+        "import { hello } from './lib';\nhello();\nsetInterval(() => {}, 1000);\n",
+    );
+    t.ok(&["start", "main.mjs"]);
+    wait_until("the imported module ran", || {
+        t.log("main-out.log")
+            .contains("hello from lib")
+            .then_some(())
+    });
+    let err = t.log("main-error.log");
+    assert!(
+        err.contains("import './lib' resolved as './lib.mjs'"),
+        "{err}"
+    );
+    assert_eq!(t.status(0), "online");
+}

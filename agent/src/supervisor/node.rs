@@ -1,7 +1,7 @@
 //! The Node scripts pmr ships inside its binary, written into
 //! `$PMR_HOME/node/` by the daemon: the preload every Node app gets (port
-//! sharing, exceptions, readiness) and the static file server `pmr serve`
-//! runs.
+//! sharing, exceptions, readiness), the static file server `pmr serve`
+//! runs, and the import resolver the preload gives ES-module apps.
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -12,12 +12,16 @@ use pmr_shared::app::AppSpec;
 static PRELOAD: OnceLock<PathBuf> = OnceLock::new();
 
 /// The scripts, by file name.
-const ASSETS: [(&str, &str); 2] = [
+const ASSETS: [(&str, &str); 3] = [
     (
         "pmr-preload.js",
         include_str!("../../assets/node-preload.js"),
     ),
     ("pmr-serve.js", include_str!("../../assets/serve.js")),
+    (
+        "pmr-esm-resolve.mjs",
+        include_str!("../../assets/esm-resolve.mjs"),
+    ),
 ];
 
 /// Writes the scripts into `$PMR_HOME/node` (once per daemon, only where
@@ -28,7 +32,7 @@ pub fn install(home: &Path) -> io::Result<()> {
     for (name, body) in ASSETS {
         let path = dir.join(name);
         if std::fs::read_to_string(&path).ok().as_deref() != Some(body) {
-            let tmp = path.with_extension("js.tmp");
+            let tmp = path.with_extension("tmp");
             std::fs::write(&tmp, body)?;
             std::fs::rename(&tmp, &path)?;
         }

@@ -188,12 +188,21 @@ fn autostart_false_registers_the_app_stopped_until_started() {
 }
 
 #[test]
-fn init_writes_a_sample_that_starts_and_never_overwrites() {
+fn init_writes_a_sample_that_starts_and_keeps_the_previous_file() {
     let t = Pmr::new();
     let out = t.ok(&["init"]);
     assert!(out.contains("ecosystem.config.js"), "{out}");
-    let err = t.fails(&["init"]);
-    assert!(err.contains("already exists"), "{err}");
+    // pm2 writes over an existing file; pmr writes too, and keeps the old one.
+    t.write(
+        "ecosystem.config.js",
+        "// mine\nmodule.exports = { apps: [] };\n",
+    );
+    let out = t.ok(&["init", "echo"]);
+    assert!(out.contains("ecosystem.config.js.bak"), "{out}");
+    let kept = std::fs::read_to_string(t.work().join("ecosystem.config.js.bak")).unwrap();
+    assert!(kept.starts_with("// mine"), "{kept}");
+    t.ok(&["init"]);
+    assert!(t.work().join("ecosystem.config.js.bak.2").is_file());
     t.write("app.js", "setInterval(() => {}, 1000);\n");
     t.ok(&["start", "--env", "production"]);
     let p = t.proc(0);

@@ -185,7 +185,7 @@ pub enum Command {
     Link(commands::link::LinkArgs),
     /// Stop reporting to the hub and forget the keys.
     Unlink,
-    /// Write a sample `ecosystem.config.js` here (never over an existing file).
+    /// Write a sample `ecosystem.config.js` here (an existing one is kept as `.bak`).
     #[command(alias = "ecosystem")]
     Init {
         /// `simple` (pm2's word) gives the same short file.

@@ -12,6 +12,8 @@ mod view;
 
 use std::process::ExitCode;
 
+use anyhow::Context;
+
 pub use start::build_spec;
 
 use pmr_shared::ipc::{Action, Request, Response};
@@ -74,27 +76,7 @@ pub(crate) fn run(command: Command) -> anyhow::Result<ExitCode> {
         }
         Command::Unstartup(args) => startup::unstartup(args),
         Command::Unlink => simple(&paths, Request::Unlink),
-        Command::Init { .. } => {
-            let path = std::env::current_dir()?.join("ecosystem.config.js");
-            let mut file = match std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .open(&path)
-            {
-                Ok(f) => f,
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                    anyhow::bail!("{} already exists; it was left as it is", path.display())
-                }
-                Err(e) => {
-                    return Err(
-                        anyhow::Error::new(e).context(format!("cannot write {}", path.display()))
-                    );
-                }
-            };
-            std::io::Write::write_all(&mut file, SAMPLE_ECOSYSTEM.as_bytes())?;
-            println!("File {} generated", path.display());
-            Ok(ExitCode::SUCCESS)
-        }
+        Command::Init { .. } => init(),
         Command::Scale { name, count, out } => {
             let mut client = Client::connect_or_start(&paths)?;
             report(&out, client.request(&Request::Scale { name, count })?);
@@ -278,6 +260,42 @@ fn act(paths: &Paths, action: Action, t: TargetArgs) -> anyhow::Result<ExitCode>
         options,
     })?;
     report(&t.out, reply);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `pmr init`: writes the sample `ecosystem.config.js` here, as pm2 does;
+/// an existing file is kept as `ecosystem.config.js.bak` (or `.bak.N`)
+/// rather than overwritten.
+fn init() -> anyhow::Result<ExitCode> {
+    let path = std::env::current_dir()?.join("ecosystem.config.js");
+    let mut kept = None;
+    if path.exists() {
+        let free = (1..100)
+            .map(|n| match n {
+                1 => path.with_extension("js.bak"),
+                n => path.with_extension(format!("js.bak.{n}")),
+            })
+            .find(|p| !p.exists())
+            .with_context(|| {
+                format!(
+                    "{} and 99 backups of it exist; nothing was written",
+                    path.display()
+                )
+            })?;
+        std::fs::rename(&path, &free)
+            .with_context(|| format!("cannot keep {} as {}", path.display(), free.display()))?;
+        kept = Some(free);
+    }
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    std::io::Write::write_all(&mut file, SAMPLE_ECOSYSTEM.as_bytes())?;
+    println!("File {} generated", path.display());
+    if let Some(k) = kept {
+        println!("The previous one is kept as {}", k.display());
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -155,11 +155,9 @@ fn bare_start_uses_the_default_file() {
     t.ok(&["start"]);
     let list = t.jlist();
     assert_eq!(list.len(), 2);
-    let ports: Vec<String> = list
-        .iter()
-        .map(|p| p["pm2_env"]["PORT"].as_str().unwrap_or("").to_string())
-        .collect();
-    assert_eq!(ports, ["8000", "8001"], "increment_var counts per instance");
+    // Numbers, as the file wrote the base and as pm2 shows them.
+    let ports: Vec<&serde_json::Value> = list.iter().map(|p| &p["pm2_env"]["PORT"]).collect();
+    assert_eq!(ports, [8000, 8001], "increment_var counts per instance");
 }
 
 #[test]

@@ -286,7 +286,8 @@ fn app_settings_reach_the_app_as_pm2s_set_does() {
     t.ok(&["set", "echo.config_var", "false"]);
     let env = &t.proc(0)["pm2_env"]["env"];
     assert_eq!(env["config_var"], "false", "{env}");
-    assert_eq!(env["echo"], r#"{"config_var":"false"}"#);
+    // Shown as an object under the app's name, as pm2 shows it.
+    assert_eq!(env["echo"], serde_json::json!({"config_var": "false"}));
     assert_eq!(t.proc(0)["pm2_env"]["restart_time"], 1);
     t.ok(&["multiset", "echo.conf false echo.probes true"]);
     let p = t.proc(0);

@@ -2,7 +2,6 @@
 //! the daemon binds once; scale; sendSignal.
 
 use std::collections::BTreeSet;
-use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
@@ -42,16 +41,10 @@ pub fn free_port() -> u16 {
 
 /// One HTTP GET on a new connection: the answering pid, or `None`.
 pub fn get_pid(port: u16) -> Option<u32> {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
-    s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        .ok()?;
-    let mut out = String::new();
-    s.read_to_string(&mut out).ok()?;
-    if !out.lines().next()?.contains(" 200 ") {
-        return None;
+    match crate::helper::http(port, "GET", "/", None)? {
+        (200, body) => body.trim().parse().ok(),
+        _ => None,
     }
-    out.rsplit("\r\n\r\n").next()?.trim().parse().ok()
 }
 
 /// Pids that answered `n` requests made 8 at a time.

@@ -174,3 +174,18 @@ pub fn pids_with(marker: &str) -> Vec<u32> {
     }
     found
 }
+
+/// One HTTP/1.1 request to `127.0.0.1:port` on a new connection, with
+/// `Basic` credentials if given: (status, body), or `None` if it failed.
+pub fn http(port: u16, method: &str, path: &str, auth: Option<&str>) -> Option<(u16, String)> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+    let auth = auth.map_or(String::new(), |a| format!("Authorization: Basic {a}\r\n"));
+    let req = format!("{method} {path} HTTP/1.1\r\nHost: x\r\n{auth}Connection: close\r\n\r\n");
+    s.write_all(req.as_bytes()).ok()?;
+    let mut out = String::new();
+    s.read_to_string(&mut out).ok()?;
+    let status = out.split_whitespace().nth(1)?.parse().ok()?;
+    Some((status, out.split_once("\r\n\r\n")?.1.to_string()))
+}

@@ -2,13 +2,9 @@
 //! cluster module: no `PORT` needed, several apps on one port, a loopback
 //! address kept, and the port free again once every instance is gone.
 
-use std::collections::BTreeSet;
-use std::io::{Read, Write};
-use std::net::TcpStream;
-use std::time::Duration;
-
 use crate::cluster::free_port;
 use crate::helper::{Pmr, wait_until};
+use std::collections::BTreeSet;
 
 /// A server that listens on ports written in its code, answering `name:pid`.
 fn server(any: u16, loopback: u16) -> String {
@@ -22,13 +18,12 @@ fn server(any: u16, loopback: u16) -> String {
 
 /// One GET on a new connection: the `name:pid` that answered.
 fn who(port: u16) -> Option<String> {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
-    s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        .ok()?;
-    let mut out = String::new();
-    s.read_to_string(&mut out).ok()?;
-    Some(out.rsplit("\r\n\r\n").next()?.trim().to_string())
+    Some(
+        crate::helper::http(port, "GET", "/", None)?
+            .1
+            .trim()
+            .to_string(),
+    )
 }
 
 #[test]

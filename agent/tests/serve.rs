@@ -1,25 +1,10 @@
 //! `pmr serve`: pm2's static file server as an app, from the command line
 //! and from an ecosystem file (`static`, `script: "serve"`).
 
-use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::time::Duration;
 
 use crate::cluster::free_port;
-use crate::helper::{Pmr, wait_until};
-
-/// One request on a new connection: (status, body).
-fn http(port: u16, method: &str, path: &str, auth: Option<&str>) -> Option<(u16, String)> {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
-    let auth = auth.map_or(String::new(), |a| format!("Authorization: Basic {a}\r\n"));
-    let req = format!("{method} {path} HTTP/1.1\r\nHost: x\r\n{auth}Connection: close\r\n\r\n");
-    s.write_all(req.as_bytes()).ok()?;
-    let mut out = String::new();
-    s.read_to_string(&mut out).ok()?;
-    let status = out.split_whitespace().nth(1)?.parse().ok()?;
-    Some((status, out.split_once("\r\n\r\n")?.1.to_string()))
-}
+use crate::helper::{Pmr, http, wait_until};
 
 fn get(port: u16, path: &str) -> (u16, String) {
     http(port, "GET", path, None).expect("no answer")

@@ -70,10 +70,20 @@ fn an_unhandled_rejection_ends_the_app_only_without_pmx() {
         "--no-autorestart",
         "--no-pmx",
     ]);
-    wait_until("the app without pmx ended by Node", || {
-        (t.status(1) == "stopped").then_some(())
-    });
-    assert_eq!(t.proc(1)["pm2_env"]["exit_code"], 1);
+    t.ok(&[
+        "start",
+        "reject.js",
+        "--name",
+        "plain2",
+        "--no-autorestart",
+        "--no-automation",
+    ]);
+    for id in [1, 2] {
+        wait_until("the app without pmx ended by Node", || {
+            (t.status(id) == "stopped").then_some(())
+        });
+        assert_eq!(t.proc(id)["pm2_env"]["exit_code"], 1);
+    }
     wait_until("the rejection logged", || {
         t.log("kept-error.log")
             .contains("nobody waits")

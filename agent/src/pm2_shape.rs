@@ -69,6 +69,10 @@ pub fn pm2_env(p: &ProcessInfo, flatten_env: bool) -> Value {
     if let Value::Object(f) = fields {
         env.extend(f);
     }
+    // pm2 has no combined-log key at all when there is no such file.
+    if p.combined_log.is_none() {
+        env.remove("pm_log_path");
+    }
     env.insert(p.spec.instance_var.clone(), json!(p.instance));
     Value::Object(env)
 }
@@ -167,6 +171,7 @@ mod tests {
         assert_eq!(v["pm2_env"]["env"]["PORT"], 3000);
         assert_eq!(v["pm2_env"]["SHLVL"], "1");
         assert!(v["pm2_env"].get("typed_env").is_none());
+        assert!(v["pm2_env"].get("pm_log_path").is_none(), "no combined log");
         // `pm_id` appears as pm2_env's number, never as a string variable.
         assert_eq!(v["pm2_env"]["pm_id"], 3);
         assert!(v["pm2_env"]["env"].get("pm_id").is_none());

@@ -9,6 +9,7 @@ mod appio;
 mod cluster;
 mod daemon;
 mod ecosystem;
+mod faults;
 mod lifecycle;
 mod logs;
 mod monit;

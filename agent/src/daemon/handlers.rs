@@ -344,6 +344,17 @@ async fn start(
     // `autostart: false` apps are registered, stopped, until asked for.
     let created: Vec<_> = created.into_iter().filter(|h| h.spec().autostart).collect();
     run_all(created.clone(), Control::Start).await;
+    // A program that could not be run is an error, and nothing is left
+    // half-done: those new instances are removed again.
+    let (failed, created): (Vec<_>, Vec<_>) = created
+        .into_iter()
+        .partition(|h| h.rt().start_error.is_some());
+    if !failed.is_empty() {
+        let why = start_errors(&failed);
+        failed.iter().for_each(|h| d.forget(h.id));
+        run_all(failed, Control::Delete).await;
+        return error(format!("{why}; nothing was added for it"));
+    }
     // In cluster mode, as under pm2, a start returns once each instance is
     // online: its top-level code has run, so its signal handlers exist.
     let cluster = created
@@ -381,6 +392,18 @@ pub(super) async fn run_all(
     while set.join_next().await.is_some() {}
 }
 
+/// What could not be started, and why, one instance after the other.
+fn start_errors(failed: &[Arc<Handle>]) -> String {
+    failed
+        .iter()
+        .map(|h| {
+            let why = h.rt().start_error.clone().unwrap_or_default();
+            format!("[{}]({}) could not start: {why}", h.spec().name, h.id)
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
 async fn act(d: &Arc<Daemon>, action: Action, targets: &[String]) -> Response {
     if d.is_closing() && matches!(action, Action::Start | Action::Restart) {
         return error("the daemon is shutting down");
@@ -407,7 +430,16 @@ async fn act(d: &Arc<Daemon>, action: Action, targets: &[String]) -> Response {
     match action {
         Action::Reset => handles.iter().for_each(|h| h.reset()),
         Action::Stop => run_all(handles, Control::Stop).await,
-        Action::Restart => run_all(handles, Control::Restart).await,
+        Action::Restart => {
+            run_all(handles.clone(), Control::Restart).await;
+            let failed: Vec<_> = handles
+                .into_iter()
+                .filter(|h| h.rt().start_error.is_some())
+                .collect();
+            if !failed.is_empty() {
+                return error(start_errors(&failed));
+            }
+        }
         Action::Reload => match reload_all(d, handles).await {
             Ok(m) => messages.extend(m),
             Err(e) => return error(e),
@@ -419,10 +451,18 @@ async fn act(d: &Arc<Daemon>, action: Action, targets: &[String]) -> Response {
                     Status::Online | Status::Launching | Status::WaitingRestart
                 )
             });
+            let all: Vec<_> = running.iter().chain(&idle).cloned().collect();
             tokio::join!(
                 run_all(running, Control::Restart),
                 run_all(idle, Control::Start)
             );
+            let failed: Vec<_> = all
+                .into_iter()
+                .filter(|h| h.rt().start_error.is_some())
+                .collect();
+            if !failed.is_empty() {
+                return error(start_errors(&failed));
+            }
         }
         Action::Delete => {
             // Out of the registry first, so nothing else reaches a dying actor.

@@ -82,6 +82,8 @@ pub struct Runtime {
     pub exit_signal: Option<String>,
     /// Last CPU and memory sample.
     pub usage: monitor::Usage,
+    /// Why the last start could not run the program, until one does.
+    pub start_error: Option<String>,
 }
 
 /// Messages an instance's actor obeys; each carries an acknowledgement sent

@@ -55,6 +55,7 @@ pub fn launch(l: Launch) -> Arc<Handle> {
             exit_code: None,
             exit_signal: None,
             usage: Default::default(),
+            start_error: None,
         }),
         ctl: tx,
         io: Default::default(),
@@ -439,6 +440,7 @@ impl Actor {
         tracing::info!("App [{}] starting in -{}-", self.label(), spec.exec_mode);
         match self.spawn_running(&spec) {
             Ok(run) => {
+                self.h.rt().start_error = None;
                 self.adopt(run, &spec);
                 if spec.wait_ready {
                     // pm2: launching until `ready`, online after listen_timeout anyway.
@@ -459,6 +461,7 @@ impl Actor {
                 let mut rt = self.h.rt();
                 rt.status = Status::Errored;
                 rt.pid = 0;
+                rt.start_error = Some(err.to_string());
             }
         }
     }

@@ -28,3 +28,28 @@ fn a_program_that_cannot_run_is_an_error_and_nothing_is_added() {
     );
     assert_eq!(t.status(0), "errored");
 }
+
+#[test]
+fn names_with_control_characters_or_too_long_are_refused() {
+    let t = Pmr::new();
+    t.write("app.sh", "sleep 300\n");
+    let err = t.fails(&["start", "app.sh", "--name", "two\nlines"]);
+    assert!(
+        err.contains(r#""two\nlines""#) && err.contains("control character"),
+        "{err}"
+    );
+    let err = t.fails(&["start", "app.sh", "--name", "\x1b[2Jclear"]);
+    assert!(
+        err.contains("control character") && !err.contains('\x1b'),
+        "{err:?}"
+    );
+    let long = "n".repeat(10_000);
+    let err = t.fails(&["start", "app.sh", "--name", &long]);
+    assert!(err.contains("10000 bytes long") && err.len() < 400, "{err}");
+    assert!(t.jlist().is_empty());
+    // A rename is held to the same rule.
+    t.ok(&["start", "app.sh"]);
+    let err = t.fails(&["restart", "app", "--name", "a\tb"]);
+    assert!(err.contains("control character"), "{err}");
+    assert_eq!(t.proc(0)["name"], "app");
+}

@@ -160,9 +160,27 @@ pub(super) fn done(
 }
 
 /// Checks a spec before anything is registered.
+/// Longest app name or namespace, in bytes (the hub's limit too).
+const MAX_NAME: usize = 256;
+
 fn validate(spec: &AppSpec) -> Result<(), String> {
     if spec.name.trim().is_empty() {
         return Err("the app has no name".into());
+    }
+    for (what, v) in [("name", &spec.name), ("namespace", &spec.namespace)] {
+        // Shown escaped and cut short: the name is what is wrong with it.
+        let shown: String = v.chars().take(40).flat_map(char::escape_debug).collect();
+        if v.len() > MAX_NAME {
+            return Err(format!(
+                "app {what} \"{shown}…\" is {} bytes long; at most {MAX_NAME}",
+                v.len()
+            ));
+        }
+        if v.chars().any(char::is_control) {
+            return Err(format!(
+                "app {what} \"{shown}\" holds a control character (a newline, an escape...); names are printed in tables and logs"
+            ));
+        }
     }
     if spec.script.is_empty() {
         return Err(format!("app {}: no script given", spec.name));

@@ -53,3 +53,25 @@ fn names_with_control_characters_or_too_long_are_refused() {
     assert!(err.contains("control character"), "{err}");
     assert_eq!(t.proc(0)["name"], "app");
 }
+
+#[test]
+fn save_never_makes_a_broken_dump_the_backup() {
+    let t = Pmr::new();
+    t.write("app.sh", "sleep 300\n");
+    t.ok(&["start", "app.sh", "--name", "first"]);
+    t.ok(&["save"]);
+    t.ok(&["start", "app.sh", "--name", "second"]);
+    t.ok(&["save"]);
+    let names = |file: &str| -> Vec<String> {
+        let text = std::fs::read_to_string(t.home().join(file)).unwrap();
+        let list: Vec<serde_json::Value> = serde_json::from_str(&text).expect(file);
+        list.iter()
+            .map(|e| e["name"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(names("dump.pm2.bak"), ["first"]);
+    std::fs::write(t.home().join("dump.pm2"), "{ broken").unwrap();
+    t.ok(&["save"]);
+    assert_eq!(names("dump.pm2.bak"), ["first"], "the good backup stays");
+    assert_eq!(names("dump.pm2"), ["first", "second"]);
+}

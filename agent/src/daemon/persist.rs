@@ -32,23 +32,41 @@ pub struct DumpEntry {
     pub pmr_instance: Option<u32>,
 }
 
-/// Writes the dump atomically; the previous dump becomes the backup.
+/// Writes the dump atomically; the previous dump becomes the backup, but
+/// only if it reads back as a list: a broken dump never replaces a good
+/// backup, which may be the only good list left.
 pub fn save(paths: &Paths, list: &[ProcessInfo]) -> anyhow::Result<()> {
     let entries: Vec<Value> = list.iter().map(pm2_shape::dump_entry).collect();
     let bytes = serde_json::to_vec_pretty(&entries)?;
     let dump = paths.dump();
     if dump.exists() {
-        std::fs::copy(&dump, paths.dump_backup())
-            .with_context(|| format!("cannot keep {} as a backup", dump.display()))?;
+        match read(&dump) {
+            Ok(_) => {
+                let old = std::fs::read(&dump)
+                    .with_context(|| format!("cannot read {}", dump.display()))?;
+                replace(paths, &paths.dump_backup(), &old)
+                    .context("cannot keep the previous list as a backup")?;
+            }
+            Err(e) => tracing::warn!("{e:#}; not kept as the backup"),
+        }
     }
-    let tmp = paths.home.join("dump.pm2.tmp");
+    replace(paths, &dump, &bytes)
+}
+
+/// Writes `bytes` to a temporary file, syncs it, renames it over `path`
+/// and syncs the directory: a crash leaves the old file or the new one.
+fn replace(paths: &Paths, path: &std::path::Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let tmp = path.with_extension("tmp");
     {
         let mut f = std::fs::File::create(&tmp)
             .with_context(|| format!("cannot write {}", tmp.display()))?;
-        f.write_all(&bytes)?;
+        f.write_all(bytes)?;
         f.sync_all()?;
     }
-    std::fs::rename(&tmp, &dump).with_context(|| format!("cannot replace {}", dump.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("cannot replace {}", path.display()))?;
+    if let Ok(dir) = std::fs::File::open(&paths.home) {
+        let _ = dir.sync_all();
+    }
     Ok(())
 }
 

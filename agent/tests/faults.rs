@@ -75,3 +75,24 @@ fn save_never_makes_a_broken_dump_the_backup() {
     assert_eq!(names("dump.pm2.bak"), ["first"], "the good backup stays");
     assert_eq!(names("dump.pm2"), ["first", "second"]);
 }
+
+#[test]
+fn a_negative_duration_names_its_flag() {
+    let t = Pmr::new();
+    t.write("app.sh", "sleep 300\n");
+    for flag in [
+        "--kill-timeout",
+        "--restart-delay",
+        "--min-uptime",
+        "--listen-timeout",
+    ] {
+        let err = t.fails(&["start", "app.sh", flag, "-5"]);
+        assert!(
+            err.contains(&format!("{flag}: \"-5\" is negative")),
+            "{err}"
+        );
+    }
+    let err = t.fails(&["start", "app.sh", "--max-restarts", "-5"]);
+    assert!(err.contains("--max-restarts"), "{err}");
+    assert!(t.jlist().is_empty());
+}

@@ -346,19 +346,19 @@ pub struct StartArgs {
     #[arg(long)]
     pub no_autostart: bool,
     /// Unstable restarts allowed before `errored`.
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     pub max_restarts: Option<u32>,
     /// A run shorter than this is unstable (ms, or 1s/2m/1h).
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     pub min_uptime: Option<String>,
     /// Pause before an automatic restart (ms, or 1s...).
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     pub restart_delay: Option<String>,
     /// First delay of an exponential restart backoff (ms, or 1s...).
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     pub exp_backoff_restart_delay: Option<String>,
     /// Grace between the stop signal and SIGKILL (ms, or 1s...).
-    #[arg(short = 'k', long)]
+    #[arg(short = 'k', long, allow_hyphen_values = true)]
     pub kill_timeout: Option<String>,
     /// Stop signal (default SIGINT, as pm2).
     #[arg(long)]
@@ -400,7 +400,7 @@ pub struct StartArgs {
     #[arg(long, num_args = 1.., value_delimiter = ',')]
     pub ignore_watch: Vec<String>,
     /// Quiet time after a change before restarting (ms, or 1s...).
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     pub watch_delay: Option<String>,
     /// `json`: one JSON object per log line (message, timestamp, type, process_id, app_name).
     #[arg(long, value_parser = ["json", "raw"])]
@@ -430,7 +430,7 @@ pub struct StartArgs {
     #[arg(long)]
     pub wait_ready: bool,
     /// Longest wait for readiness at start and during reload (ms, or 1s...).
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     pub listen_timeout: Option<String>,
     /// Stop by sending the IPC message `shutdown` instead of a signal.
     #[arg(long)]

@@ -187,8 +187,11 @@ pub(crate) fn parse_ms(flag: &str, v: &str) -> anyhow::Result<u64> {
         .trim()
         .parse()
         .ok()
-        .filter(|n: &f64| n.is_finite() && *n >= 0.0)
+        .filter(|n: &f64| n.is_finite())
         .with_context(|| format!("--{flag}: {v:?} is not a duration (ms, or with s/m/h)"))?;
+    if n < 0.0 {
+        bail!("--{flag}: {v:?} is negative; give 0 or more (ms, or with s/m/h)");
+    }
     Ok((n * mult as f64) as u64)
 }
 

@@ -96,3 +96,41 @@ fn a_negative_duration_names_its_flag() {
     assert!(err.contains("--max-restarts"), "{err}");
     assert!(t.jlist().is_empty());
 }
+
+#[test]
+fn a_daemon_that_does_not_answer_is_an_error_not_a_hang() {
+    let t = Pmr::new();
+    std::fs::create_dir_all(t.home()).unwrap();
+    // Something listens on the socket and never accepts (as a daemon out of
+    // file descriptors would).
+    let _silent = std::os::unix::net::UnixListener::bind(t.home().join("rpc.sock")).unwrap();
+    let out = t
+        .command()
+        .arg("list")
+        .env("PMR_CLI_TIMEOUT", "1")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("did not answer within 1 s") && err.contains("pmr.log"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_request_over_the_frame_limit_is_refused_with_a_clear_message() {
+    let t = Pmr::new();
+    t.write("app.sh", "sleep 300\n");
+    let pad = "x".repeat(4096);
+    let apps: Vec<String> = (0..5000)
+        .map(|i| format!(r#"{{"name": "a{i}", "script": "app.sh", "env": {{"PAD": "{pad}"}}}}"#))
+        .collect();
+    t.write("big.json", &format!(r#"{{"apps": [{}]}}"#, apps.join(",")));
+    let err = t.fails(&["start", "big.json"]);
+    assert!(
+        err.contains("MiB a request may be; nothing was sent"),
+        "{err}"
+    );
+    assert!(t.jlist().is_empty());
+}

@@ -43,6 +43,25 @@ pub(crate) struct Client {
     /// The daemon's pid, from its hello.
     pub(crate) daemon_pid: u32,
     buf: Vec<u8>,
+    /// The daemon's log, named in errors.
+    log: std::path::PathBuf,
+}
+
+/// How long the daemon may take to greet a new connection (at most 10 s):
+/// a daemon that cannot accept (out of file descriptors) must not hang the CLI.
+fn hello_wait() -> Duration {
+    request_wait().min(Duration::from_secs(10))
+}
+
+/// How long a request may take (`PMR_CLI_TIMEOUT` seconds, default 300: a
+/// reload of a large cluster waits for each new instance in turn).
+fn request_wait() -> Duration {
+    let secs = std::env::var("PMR_CLI_TIMEOUT")
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .filter(|s| *s > 0)
+        .unwrap_or(300);
+    Duration::from_secs(secs)
 }
 
 impl Client {
@@ -77,11 +96,14 @@ impl Client {
             }
         };
         let writer = stream.try_clone()?;
+        stream.set_read_timeout(Some(hello_wait()))?;
+        writer.set_write_timeout(Some(request_wait()))?;
         let mut client = Client {
             reader: BufReader::new(stream),
             writer,
             daemon_pid: 0,
             buf: Vec::new(),
+            log: paths.daemon_log(),
         };
         client.send(&Request::Hello {
             protocol: PROTOCOL_VERSION,
@@ -89,7 +111,8 @@ impl Client {
         })?;
         // Read the hello loosely: a daemon of another version may add fields.
         let hello: serde_json::Value = client
-            .read_value()?
+            .read_value()
+            .map_err(|e| client.lost(e, hello_wait()))?
             .context("the daemon closed the connection")?;
         let protocol = hello.get("protocol").and_then(|p| p.as_u64()).unwrap_or(0) as u32;
         let pid = hello.get("pid").and_then(|p| p.as_u64()).unwrap_or(0) as u32;
@@ -113,9 +136,37 @@ impl Client {
     fn send(&mut self, req: &Request) -> anyhow::Result<()> {
         let mut bytes = serde_json::to_vec(req)?;
         bytes.push(b'\n');
-        self.writer
-            .write_all(&bytes)
-            .context("cannot talk to the daemon")
+        if bytes.len() > MAX_FRAME {
+            bail!(
+                "this request is {:.1} MiB, over the {} MiB a request may be; nothing was sent. \
+                 Each app carries its environment: start the apps in smaller groups, or leave \
+                 variables out with filter_env",
+                bytes.len() as f64 / 1048576.0,
+                MAX_FRAME / 1048576
+            );
+        }
+        let written = self.writer.write_all(&bytes);
+        written.map_err(|e| self.lost(e.into(), request_wait()))
+    }
+
+    /// A failed exchange as the user should read it: never an `io::Error`
+    /// (which `main` would take for a closed stdout), always what happened
+    /// and where to look.
+    fn lost(&self, e: anyhow::Error, waited: Duration) -> anyhow::Error {
+        let kind = e.downcast_ref::<std::io::Error>().map(std::io::Error::kind);
+        match kind {
+            Some(std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => anyhow::anyhow!(
+                "the daemon did not answer within {} s; it may be overloaded or out of file \
+                 descriptors: see {} (PMR_CLI_TIMEOUT=<seconds> waits longer; `pmr kill` stops it)",
+                waited.as_secs(),
+                self.log.display()
+            ),
+            Some(_) => anyhow::anyhow!(
+                "lost the connection to the daemon: {e:#}; see {}",
+                self.log.display()
+            ),
+            None => e,
+        }
     }
 
     fn read_value<T: serde::de::DeserializeOwned>(&mut self) -> anyhow::Result<Option<T>> {
@@ -137,16 +188,21 @@ impl Client {
     /// Sends a request and reads its one reply; a daemon-side error becomes `Err`.
     pub(crate) fn request(&mut self, req: &Request) -> anyhow::Result<Response> {
         self.send(req)?;
-        match self.next()? {
+        let wait = request_wait();
+        self.reader.get_ref().set_read_timeout(Some(wait))?;
+        let reply = self.read_value().map_err(|e| self.lost(e, wait))?;
+        match reply {
             Some(Response::Error { message }) => bail!(message),
             Some(r) => Ok(r),
             None => bail!("the daemon closed the connection"),
         }
     }
 
-    /// The next frame of a stream; `None` when the daemon hangs up.
+    /// The next frame of a stream (which may be quiet for long); `None`
+    /// when the daemon hangs up.
     pub(crate) fn next(&mut self) -> anyhow::Result<Option<Response>> {
-        self.read_value()
+        self.reader.get_ref().set_read_timeout(None)?;
+        self.read_value().map_err(|e| self.lost(e, Duration::ZERO))
     }
 }
 

@@ -4,7 +4,7 @@
 
 use std::os::unix::fs::PermissionsExt;
 
-use crate::helper::Pmr;
+use crate::helper::{Pmr, wait_until};
 
 #[test]
 fn a_program_that_cannot_run_is_an_error_and_nothing_is_added() {
@@ -133,4 +133,77 @@ fn a_request_over_the_frame_limit_is_refused_with_a_clear_message() {
         "{err}"
     );
     assert!(t.jlist().is_empty());
+}
+
+/// A 64 KiB tmpfs at `dir`, unmounted when dropped; `None` where this user
+/// may not mount (then `/dev/full` stands for the full disk).
+struct Tmpfs(std::path::PathBuf);
+
+impl Tmpfs {
+    fn mount(dir: &std::path::Path) -> Option<Tmpfs> {
+        std::fs::create_dir_all(dir).unwrap();
+        let ok = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=64k", "tmpfs"])
+            .arg(dir)
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        ok.then(|| Tmpfs(dir.to_path_buf()))
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(&self.0)
+            .status();
+    }
+}
+
+#[test]
+fn a_full_disk_drops_and_counts_log_bytes_and_supervision_goes_on() {
+    let t = Pmr::new();
+    t.write(
+        "talk.sh",
+        "while true; do echo line $((i=i+1)); sleep 0.01; done\n",
+    );
+    let dir = t.work().join("disk");
+    let disk = Tmpfs::mount(&dir);
+    let out = dir.join("out.log");
+    match &disk {
+        // Fill the disk but for a little room.
+        Some(_) => {
+            let filler = vec![b'x'; 60 * 1024];
+            let _ = std::fs::write(dir.join("filler"), filler);
+        }
+        None => std::os::unix::fs::symlink("/dev/full", &out).unwrap(),
+    }
+    t.ok(&["start", "talk.sh", "-o", out.to_str().unwrap()]);
+    let dropped = |t: &Pmr| t.proc(0)["pm2_env"]["log_bytes_dropped"].as_u64().unwrap();
+    wait_until("bytes dropped and counted", || {
+        (dropped(&t) > 200).then_some(())
+    });
+    let described = t.ok(&["describe", "0"]);
+    assert!(described.contains("log bytes dropped"), "{described}");
+    assert_eq!(t.status(0), "online", "supervision goes on");
+    assert_eq!(t.proc(0)["pm2_env"]["restart_time"], 0);
+    let daemon_log = || std::fs::read_to_string(t.home().join("pmr.log")).unwrap_or_default();
+    assert_eq!(
+        daemon_log().matches("log write failed").count(),
+        1,
+        "said once, not per write"
+    );
+    if disk.is_some() {
+        // Space returns: writing resumes on the same file, and it is said.
+        std::fs::remove_file(dir.join("filler")).unwrap();
+        let before = std::fs::read_to_string(&out).unwrap_or_default().len();
+        wait_until("new lines written again", || {
+            (std::fs::read_to_string(&out).unwrap_or_default().len() > before + 100).then_some(())
+        });
+        wait_until("the recovery in pmr.log", || {
+            daemon_log().contains("log writes work again").then_some(())
+        });
+    }
+    t.ok(&["delete", "all"]);
 }

@@ -317,6 +317,9 @@ pub struct ProcessInfo {
     pub combined_log: Option<String>,
     /// Resolved pid file path.
     pub pid_path: String,
+    /// Log bytes this instance's files could not take (a full disk).
+    #[serde(default)]
+    pub log_bytes_dropped: u64,
     /// The options this instance was started with.
     pub spec: AppSpec,
     /// Custom metrics the app publishes (@pm2/io, or the notify socket):

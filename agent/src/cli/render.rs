@@ -169,7 +169,7 @@ pub(crate) fn describe(p: &ProcessInfo, on: bool) -> String {
     let now = now_ms();
     let spec = &p.spec;
     let opt = |o: &Option<String>| o.clone().unwrap_or_else(|| "N/A".into());
-    let rows: Vec<(&str, String)> = vec![
+    let mut rows: Vec<(&str, String)> = vec![
         ("status", status_cell(p.status, on)),
         ("name", spec.name.clone()),
         ("namespace", spec.namespace.clone()),
@@ -227,6 +227,12 @@ pub(crate) fn describe(p: &ProcessInfo, on: bool) -> String {
                 .map_or("N/A".into(), |t| t.to_rfc3339()),
         ),
     ];
+    if p.log_bytes_dropped > 0 {
+        rows.push((
+            "log bytes dropped",
+            format!("{} (disk full?)", bytes(p.log_bytes_dropped)),
+        ));
+    }
     let rows: Vec<Vec<String>> = rows
         .into_iter()
         .map(|(k, v)| vec![k.to_string(), v])

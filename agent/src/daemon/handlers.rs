@@ -61,10 +61,7 @@ pub(crate) async fn handle(d: &Arc<Daemon>, req: Request) -> (Response, After) {
         },
         Request::List { full, targets } => match d.resolve(&targets) {
             Ok(hs) => Response::Processes {
-                list: hs
-                    .iter()
-                    .map(|h| h.info(&d.username, env_view(full)))
-                    .collect(),
+                list: hs.iter().map(|h| d.info(h, env_view(full))).collect(),
             },
             Err(e) => error(e),
         },

@@ -147,10 +147,25 @@ impl Daemon {
 
     /// Snapshots of every instance.
     pub fn list(&self, env: EnvView) -> Vec<ProcessInfo> {
-        self.handles()
-            .iter()
-            .map(|h| h.info(&self.username, env))
-            .collect()
+        self.handles().iter().map(|h| self.info(h, env)).collect()
+    }
+
+    /// One instance's snapshot, with what its log files could not take.
+    pub fn info(&self, h: &Handle, env: EnvView) -> ProcessInfo {
+        let mut info = h.info(&self.username, env);
+        let files = self.log_files.lock().unwrap_or_else(|e| e.into_inner());
+        let paths = [
+            Some(&h.files.out),
+            Some(&h.files.err),
+            h.files.combined.as_ref(),
+        ];
+        info.log_bytes_dropped = paths
+            .into_iter()
+            .flatten()
+            .filter_map(|p| files.get(Path::new(p)).and_then(Weak::upgrade))
+            .map(|f| f.dropped())
+            .sum();
+        info
     }
 
     /// Resolves names, namespaces, ids, script paths, `/regex/` and `all`

@@ -9,6 +9,7 @@ use std::cell::RefCell;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use tokio::net::unix::pipe;
@@ -41,6 +42,10 @@ pub fn is_null_path(path: &str) -> bool {
 pub struct LogFile {
     path: PathBuf,
     file: Mutex<Option<(File, u64)>>,
+    /// Bytes that could not be written (a full disk), since the daemon began.
+    dropped: AtomicU64,
+    /// Writes are failing now: said once in the daemon's log, not per write.
+    failing: AtomicBool,
 }
 
 impl LogFile {
@@ -51,12 +56,19 @@ impl LogFile {
         Ok(Self {
             path: path.to_path_buf(),
             file: Mutex::new(Some((file, size))),
+            dropped: AtomicU64::new(0),
+            failing: AtomicBool::new(false),
         })
     }
 
     /// Where this file lives.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Bytes dropped because writing failed (a full disk).
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
     }
 
     /// Appends bytes that hold whole lines in one write.
@@ -66,8 +78,17 @@ impl LogFile {
             return;
         };
         if let Err(err) = file.write_all(bytes) {
-            tracing::warn!(path = %self.path.display(), %err, "log write failed");
+            // Supervision goes on; the bytes are counted (describe, jlist).
+            self.dropped
+                .fetch_add(bytes.len() as u64, Ordering::Relaxed);
+            if !self.failing.swap(true, Ordering::Relaxed) {
+                tracing::warn!(path = %self.path.display(), %err, "log write failed; output is dropped and counted until writing works again");
+            }
             return;
+        }
+        if self.failing.swap(false, Ordering::Relaxed) {
+            let dropped = self.dropped.load(Ordering::Relaxed);
+            tracing::warn!(path = %self.path.display(), dropped, "log writes work again");
         }
         *size += bytes.len() as u64;
         // Rotating here, under the writers' lock and between whole writes,

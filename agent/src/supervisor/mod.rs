@@ -239,6 +239,7 @@ impl Handle {
             err_log: self.files.err.clone(),
             combined_log: self.files.combined.clone(),
             pid_path: self.files.pid.clone(),
+            log_bytes_dropped: 0,
             spec,
             axm_monitor: io.monitor,
             axm_actions: io.actions,

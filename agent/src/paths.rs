@@ -69,6 +69,11 @@ impl Paths {
     pub fn dump_backup(&self) -> PathBuf {
         self.home.join("dump.pm2.bak")
     }
+
+    /// The process list as it is now, rewritten after every change.
+    pub fn list_file(&self) -> PathBuf {
+        self.home.join("list.json")
+    }
 }
 
 /// pm2 replaces every character outside `[A-Za-z0-9.-]` of a name in file

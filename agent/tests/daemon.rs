@@ -238,3 +238,75 @@ fn a_broken_dump_is_removed_and_the_backup_restores() {
     assert_eq!(t.jlist()[0]["name"], "a");
     assert!(!t.home().join("dump.pm2").exists(), "the broken dump stays");
 }
+
+#[test]
+fn a_daemon_killed_without_save_loses_no_app() {
+    let t = Pmr::new();
+    t.write("quiet.js", "setInterval(() => {}, 1000);\n");
+    t.write("job.sh", "sleep 300\n");
+    t.ok(&["start", "quiet.js"]);
+    t.ok(&["restart", "quiet"]);
+    t.ok(&["start", "job.sh", "-i", "2"]);
+    t.ok(&["stop", "2"]);
+    let old_quiet = t.proc(0)["pid"].as_i64().unwrap();
+    // Another process that will wear a listed pid: never taken for the app.
+    let mut stranger = std::process::Command::new("sleep")
+        .arg("300")
+        .spawn()
+        .unwrap();
+    let list = t.home().join("list.json");
+    wait_until("the list on disk", || {
+        let text = std::fs::read_to_string(&list).ok()?;
+        (text.matches("\"pm_id\"").count() == 3 && text.contains("\"stopped\"")).then_some(())
+    });
+    let mut entries: Vec<serde_json::Value> =
+        serde_json::from_str(&std::fs::read_to_string(&list).unwrap()).unwrap();
+    entries[1]["pid"] = stranger.id().into();
+    std::fs::write(&list, serde_json::to_vec(&entries).unwrap()).unwrap();
+    let daemon = t.daemon_pid().unwrap();
+    std::process::Command::new("kill")
+        .args(["-9", &daemon.to_string()])
+        .status()
+        .unwrap();
+    wait_until("the daemon gone", || {
+        (!pid_alive(daemon.into())).then_some(())
+    });
+    // The next command's daemon restores the list before it answers.
+    let got: Vec<(u64, String, String, u64)> = t
+        .jlist()
+        .iter()
+        .map(|p| {
+            (
+                p["pm_id"].as_u64().unwrap(),
+                p["name"].as_str().unwrap().to_string(),
+                p["pm2_env"]["status"].as_str().unwrap().to_string(),
+                p["pm2_env"]["restart_time"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got[0],
+        (0, "quiet".into(), "online".into(), 1),
+        "counters kept"
+    );
+    assert_eq!(got[1].1, "job");
+    assert_eq!(
+        got[2],
+        (2, "job".into(), "stopped".into(), 0),
+        "stopped stays stopped"
+    );
+    // Never twice: the old process was stopped before the new one started,
+    // and the stranger with a listed pid was left alone.
+    assert!(
+        !pid_alive(old_quiet),
+        "the old instance still runs beside the new one"
+    );
+    assert!(
+        stranger.try_wait().unwrap().is_none(),
+        "a reused pid was signalled"
+    );
+    stranger.kill().unwrap();
+    // A clean exit leaves nothing to restore.
+    t.ok(&["kill"]);
+    assert_eq!(std::fs::read_to_string(&list).unwrap().trim(), "[]");
+}

@@ -28,6 +28,10 @@ pub(crate) enum After {
 
 /// Answers one request.
 pub(crate) async fn handle(d: &Arc<Daemon>, req: Request) -> (Response, After) {
+    let reading = matches!(
+        req,
+        Request::Ping | Request::List { .. } | Request::Logs { .. }
+    );
     let reply = match req {
         Request::Hello { .. } => error("hello sent twice"),
         Request::Ping => Response::Pong,
@@ -129,6 +133,9 @@ pub(crate) async fn handle(d: &Arc<Daemon>, req: Request) -> (Response, After) {
             );
         }
     };
+    if !reading {
+        d.list_changed.notify_one();
+    }
     (reply, After::Continue)
 }
 
@@ -574,12 +581,28 @@ async fn resurrect(d: &Arc<Daemon>) -> Response {
         Ok(e) => e,
         Err(e) => return error(format!("{e:#}")),
     };
-    let running: Vec<String> = d.handles().iter().map(|h| h.spec().name.clone()).collect();
     let mut messages = vec![format!(
         "Restoring processes located in {}",
         d.paths.dump().display()
     )];
     messages.extend(notes);
+    if let Err(e) = recreate(d, entries, &mut messages).await {
+        return error(e);
+    }
+    messages.push("Done.".into());
+    done(messages, d.list(EnvView::None))
+}
+
+/// Creates saved instances (ids, counters and instance numbers as they
+/// were) and starts those that were not stopped; apps already running
+/// under the same name are left alone. Shared by `resurrect` and the
+/// restore of the list file.
+pub(super) async fn recreate(
+    d: &Arc<Daemon>,
+    entries: Vec<persist::DumpEntry>,
+    messages: &mut Vec<String>,
+) -> Result<(), String> {
+    let running: Vec<String> = d.handles().iter().map(|h| h.spec().name.clone()).collect();
     let mut new = Vec::new();
     let mut to_start = Vec::new();
     // Instances of one app share one spec so that their files are named alike.
@@ -614,10 +637,7 @@ async fn resurrect(d: &Arc<Daemon>) -> Response {
             restart_time: e.restart_time,
         });
     }
-    let created = match d.create(new) {
-        Ok(c) => c,
-        Err(e) => return error(e),
-    };
+    let created = d.create(new)?;
     let start: Vec<Arc<Handle>> = created
         .into_iter()
         .zip(to_start)
@@ -625,8 +645,7 @@ async fn resurrect(d: &Arc<Daemon>) -> Response {
         .map(|(h, _)| h)
         .collect();
     run_all(start, Control::Start).await;
-    messages.push("Done.".into());
-    done(messages, d.list(EnvView::None))
+    Ok(())
 }
 
 /// Stops every instance in parallel; `forget` also removes them.

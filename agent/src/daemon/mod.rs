@@ -3,6 +3,7 @@
 
 mod app_ops;
 mod handlers;
+mod list_file;
 pub mod persist;
 mod server;
 pub mod state;
@@ -82,6 +83,8 @@ pub fn run(paths: Paths) -> anyhow::Result<()> {
             Ok(None) => {}
             Err(e) => tracing::error!("hub link not started: {e:#}"),
         }
+        // Before anyone is answered: `pmr list` right after shows the truth.
+        list_file::restore(&daemon).await;
         println!("{READY}");
         let _ = std::io::stdout().flush();
         detach_stdout();
@@ -193,6 +196,7 @@ async fn serve(d: Arc<Daemon>, listener: UnixListener) -> anyhow::Result<()> {
     let mut shutdown = d.shutdown.subscribe();
     tokio::spawn(sample_forever(d.clone()));
     tokio::spawn(rotate_on_schedule(d.clone()));
+    tokio::spawn(list_file::persist_forever(d.clone()));
     let save_on_exit = loop {
         tokio::select! {
             conn = listener.accept() => match conn {
@@ -228,6 +232,10 @@ async fn serve(d: Arc<Daemon>, listener: UnixListener) -> anyhow::Result<()> {
         }
         tracing::info!("stopping every app before exiting");
         handlers::stop_all(&d).await;
+    }
+    // A clean exit: nothing for the next daemon to restore.
+    if let Err(e) = list_file::write(&d.paths, &d.list(crate::supervisor::EnvView::Given)) {
+        tracing::error!("cannot write the process list: {e:#}");
     }
     Ok(())
 }

@@ -55,7 +55,7 @@ pub fn save(paths: &Paths, list: &[ProcessInfo]) -> anyhow::Result<()> {
 
 /// Writes `bytes` to a temporary file, syncs it, renames it over `path`
 /// and syncs the directory: a crash leaves the old file or the new one.
-fn replace(paths: &Paths, path: &std::path::Path, bytes: &[u8]) -> anyhow::Result<()> {
+pub(super) fn replace(paths: &Paths, path: &std::path::Path, bytes: &[u8]) -> anyhow::Result<()> {
     let tmp = path.with_extension("tmp");
     {
         let mut f = std::fs::File::create(&tmp)

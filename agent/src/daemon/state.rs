@@ -50,6 +50,8 @@ pub struct Daemon {
     pub events: broadcast::Sender<supervisor::Lifecycle>,
     /// Wakes the sampler when the first app appears.
     pub apps_changed: Notify,
+    /// A request may have changed the list: the list file is rewritten.
+    pub list_changed: Notify,
     /// Set to true once the daemon is going away.
     pub shutdown: watch::Sender<bool>,
     /// Set when the apps are being stopped for good: nothing new starts.
@@ -104,6 +106,7 @@ impl Daemon {
             log_bus: broadcast::channel(64).0,
             events: broadcast::channel(1024).0,
             apps_changed: Notify::new(),
+            list_changed: Notify::new(),
             shutdown: watch::channel(false).0,
             closing: std::sync::atomic::AtomicBool::new(false),
             link: crate::link::LinkManager::default(),

@@ -28,6 +28,16 @@ use tokio::sync::{mpsc, oneshot};
 
 pub use task::launch;
 
+/// Stops an app's process a previous daemon left running (not a child of
+/// this one): its stop signal to its process group, SIGKILL after
+/// `kill_timeout` ms.
+pub async fn stop_leftover(pid: u32, kill_signal: &str, kill_timeout: u64) {
+    use std::str::FromStr;
+    let sig =
+        nix::sys::signal::Signal::from_str(kill_signal).unwrap_or(nix::sys::signal::Signal::SIGINT);
+    stop::drain_group(pid, sig, std::time::Duration::from_millis(kill_timeout)).await;
+}
+
 /// Where an app's repository is looked for: the script's directory when the
 /// script is a file (`pmr start ~/repo/app.js` from anywhere), else its cwd.
 pub fn versioning_dir(spec: &AppSpec) -> std::path::PathBuf {

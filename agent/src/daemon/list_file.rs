@@ -1,0 +1,150 @@
+//! The process list on disk (`$PMR_HOME/list.json`), rewritten after every
+//! change (a request, an app's start, exit or restart) so that a daemon that
+//! dies without `save` (`kill -9`, the OOM killer, a panic) loses nothing:
+//! the next daemon restores the list before it answers anyone. `dump.pm2`
+//! stays the explicit save point of `save`, `resurrect` and `startup`, as in
+//! pm2. A clean exit (`kill`, SIGTERM) leaves the list empty.
+//!
+//! Apps do not yet outlive the daemon (their output pipes end with it), so
+//! an instance found still running from the last daemon (same pid, same
+//! start time) is stopped gracefully and started again, never run twice.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use pmr_shared::app::ProcessInfo;
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::persist::{self, DumpEntry};
+use super::state::Daemon;
+use crate::paths::Paths;
+use crate::pm2_shape;
+
+/// Changes that come in a burst (a crash loop, `scale 100`) are written once.
+const SETTLE: Duration = Duration::from_millis(100);
+
+/// One instance as the list file keeps it.
+#[derive(Debug, Deserialize)]
+pub(super) struct Entry {
+    /// What resurrect needs (options, id, status, counters).
+    #[serde(flatten)]
+    pub(super) dump: DumpEntry,
+    /// Its main process when the list was written, 0 for none.
+    #[serde(default)]
+    pub(super) pid: u32,
+    /// That process's start time (`/proc/<pid>/stat` field 22), so a pid
+    /// reused by another process is never taken for the app.
+    #[serde(default)]
+    pub(super) pid_start: Option<u64>,
+}
+
+/// Writes the list crash-safely (temporary file, fsync, rename).
+pub(super) fn write(paths: &Paths, list: &[ProcessInfo]) -> anyhow::Result<()> {
+    persist::replace(paths, &paths.list_file(), &render(list)?)
+}
+
+fn render(list: &[ProcessInfo]) -> anyhow::Result<Vec<u8>> {
+    let entries: Vec<Value> = list
+        .iter()
+        .map(|p| {
+            let mut e = pm2_shape::dump_entry(p);
+            e["pid"] = p.pid.into();
+            e["pid_start"] = start_ticks(p.pid).into();
+            e
+        })
+        .collect();
+    Ok(serde_json::to_vec_pretty(&entries)?)
+}
+
+/// The list the last daemon left; empty when there is none.
+pub(super) fn read(paths: &Paths) -> anyhow::Result<Vec<Entry>> {
+    let path = paths.list_file();
+    let text = match std::fs::read(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+    };
+    serde_json::from_slice(&text)
+        .with_context(|| format!("{} is not a process list", path.display()))
+}
+
+/// When process `pid` started, in clock ticks since boot.
+pub(super) fn start_ticks(pid: u32) -> Option<u64> {
+    if pid == 0 {
+        return None;
+    }
+    let line = crate::procfs::read_stat(pid)?;
+    crate::procfs::stat_field(&line, 22)?.parse().ok()
+}
+
+/// Rewrites the list whenever a request or an app's lifecycle changed it;
+/// the one writer of the file.
+pub(super) async fn persist_forever(d: Arc<Daemon>) {
+    let mut events = d.events.subscribe();
+    let mut last = Vec::new();
+    loop {
+        tokio::select! {
+            () = d.list_changed.notified() => {}
+            e = events.recv() => {
+                if matches!(e, Err(tokio::sync::broadcast::error::RecvError::Closed)) {
+                    return;
+                }
+            }
+        }
+        tokio::time::sleep(SETTLE).await;
+        while events.try_recv().is_ok() {}
+        if d.is_closing() {
+            continue;
+        }
+        let list = d.list(crate::supervisor::EnvView::Given);
+        match render(&list) {
+            Ok(bytes) if bytes == last => {}
+            Ok(bytes) => match persist::replace(&d.paths, &d.paths.list_file(), &bytes) {
+                Ok(()) => last = bytes,
+                Err(e) => tracing::error!("cannot write the process list: {e:#}"),
+            },
+            Err(e) => tracing::error!("cannot write the process list: {e:#}"),
+        }
+    }
+}
+
+/// At start: brings back the list a daemon that died left behind.
+pub(super) async fn restore(d: &Arc<Daemon>) {
+    let entries = match read(&d.paths) {
+        Ok(e) if e.is_empty() => return,
+        Ok(e) => e,
+        Err(e) => {
+            tracing::error!("{e:#}; the last process list is not restored");
+            return;
+        }
+    };
+    tracing::warn!(
+        "the last daemon ended without stopping its apps; restoring its {} instances from {}",
+        entries.len(),
+        d.paths.list_file().display()
+    );
+    let mut dumps = Vec::new();
+    for e in entries {
+        let alive = e.pid > 0 && e.pid_start.is_some() && start_ticks(e.pid) == e.pid_start;
+        if alive {
+            // Its output has nowhere to go: stop it gracefully, start it again.
+            let spec = &e.dump.spec;
+            tracing::info!(
+                "App [{}] still runs as pid {}; restarting it",
+                spec.name,
+                e.pid
+            );
+            crate::supervisor::stop_leftover(e.pid, &spec.kill_signal, spec.kill_timeout).await;
+        }
+        dumps.push(e.dump);
+    }
+    let mut messages = Vec::new();
+    if let Err(e) = super::handlers::recreate(d, dumps, &mut messages).await {
+        tracing::error!("the last process list could not be restored: {e}");
+    }
+    for m in messages {
+        tracing::info!("{m}");
+    }
+}

@@ -235,16 +235,11 @@ fn bad_input_is_refused_cleanly() {
     assert!(err.contains("SIGNOPE"), "{err}");
     assert!(t.jlist().is_empty(), "nothing may be registered");
 
-    // A binary that cannot run shows as errored, with the reason in its log.
+    // A program that cannot run: the reason, a non-zero exit, nothing added.
     t.write("broken.bin", "not really a program");
-    t.ok(&[
-        "start",
-        "broken.bin",
-        "--interpreter",
-        "/nonexistent/interp",
-    ]);
-    t.wait_status(0, "errored");
-    assert!(t.log("broken-error.log").contains("/nonexistent/interp"));
+    let err = t.fails(&["start", "broken.bin", "--interpreter", "/nonexistent/interp"]);
+    assert!(err.contains("/nonexistent/interp"), "{err}");
+    assert!(t.jlist().is_empty(), "nothing may be registered");
 }
 
 #[test]

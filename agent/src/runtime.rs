@@ -90,41 +90,6 @@ fn show(
     let _ = out.flush();
 }
 
-/// Orphans reparent to PID 1 (or to a subreaper): make this process one
-/// wherever it runs, so their exit statuses are collected here.
-fn become_reaper() {
-    if std::process::id() != 1 {
-        let _ = nix::sys::prctl::set_child_subreaper(true);
-    }
-}
-
-/// Collects the exit status of inherited orphans. The apps' own processes
-/// are left alone: tokio waits for those, and taking their status would
-/// hide their exits from the supervisor. `waitid(WNOWAIT)` shows who is
-/// waiting to be reaped without reaping, so only orphans are collected.
-fn reap_orphans(handles: &[Arc<crate::supervisor::Handle>]) {
-    use nix::sys::wait::{Id, WaitPidFlag, WaitStatus, waitid, waitpid};
-    let managed: Vec<i32> = handles
-        .iter()
-        .map(|h| h.rt().pid as i32)
-        .filter(|p| *p != 0)
-        .collect();
-    for _ in 0..1024 {
-        let peek = waitid(
-            Id::All,
-            WaitPidFlag::WEXITED | WaitPidFlag::WNOHANG | WaitPidFlag::WNOWAIT,
-        );
-        let Ok(WaitStatus::Exited(pid, _) | WaitStatus::Signaled(pid, _, _)) = peek else {
-            return;
-        };
-        if managed.contains(&pid.as_raw()) {
-            // tokio collects this one; the rest wait for the next round.
-            return;
-        }
-        let _ = waitpid(pid, Some(WaitPidFlag::WNOHANG));
-    }
-}
-
 /// Containers link by environment, as pm2-runtime does: `PMR_PUBLIC_KEY`,
 /// `PMR_SECRET_KEY`, `PMR_HUB_URL`, `PMR_MACHINE_NAME`. Half a key pair is
 /// an error, not a silent run without the hub.
@@ -186,7 +151,7 @@ fn run(cli: RuntimeCli) -> anyhow::Result<ExitCode> {
         }
         None => vec![Arc::new(crate::cli::build_spec(&cli.start, &cwd)?)],
     };
-    become_reaper();
+    crate::supervisor::orphans::become_subreaper();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -218,10 +183,10 @@ fn run(cli: RuntimeCli) -> anyhow::Result<ExitCode> {
                 ev = logs.recv() => show(ev, &cli),
                 _ = term.recv() => break,
                 _ = int.recv() => break,
-                _ = children.recv() => reap_orphans(&handles),
+                _ = children.recv() => crate::supervisor::orphans::reap(),
                 _ = check.tick() => {
                     // Signals can coalesce: sweep now and then as well.
-                    reap_orphans(&handles);
+                    crate::supervisor::orphans::reap();
                     let down = handles.iter().all(|h| matches!(h.rt().status, Status::Stopped | Status::Errored));
                     if down {
                         let errored = handles.iter().any(|h| h.rt().status == Status::Errored);

@@ -237,7 +237,12 @@ fn bad_input_is_refused_cleanly() {
 
     // A program that cannot run: the reason, a non-zero exit, nothing added.
     t.write("broken.bin", "not really a program");
-    let err = t.fails(&["start", "broken.bin", "--interpreter", "/nonexistent/interp"]);
+    let err = t.fails(&[
+        "start",
+        "broken.bin",
+        "--interpreter",
+        "/nonexistent/interp",
+    ]);
     assert!(err.contains("/nonexistent/interp"), "{err}");
     assert!(t.jlist().is_empty(), "nothing may be registered");
 }

@@ -119,3 +119,33 @@ fn descendants_in_their_own_session_are_stopped_too() {
         pids_with(&marker).is_empty().then_some(())
     });
 }
+
+#[test]
+fn a_double_forked_grandchild_is_adopted_and_stopped_with_its_app() {
+    let t = Pmr::new();
+    // The grandchild leaves the session and its parent exits: it is nobody's.
+    t.write(
+        "forker.sh",
+        "setsid sh -c 'sleep 300 & echo $! > gc.pid' &\nwhile true; do sleep 1; done\n",
+    );
+    t.ok(&["start", "forker.sh"]);
+    let pidfile = t.work().join("gc.pid");
+    let gc: i64 = wait_until("the grandchild", || {
+        std::fs::read_to_string(&pidfile).ok()?.trim().parse().ok()
+    });
+    let daemon = t.daemon_pid().unwrap();
+    let parent = |pid: i64| -> Option<i64> {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("PPid:"))
+            .and_then(|v| v.trim().parse().ok())
+    };
+    wait_until("the daemon adopted it", || {
+        (parent(gc) == Some(daemon.into())).then_some(())
+    });
+    t.ok(&["delete", "forker"]);
+    wait_until("the grandchild stopped and reaped", || {
+        (!std::path::Path::new(&format!("/proc/{gc}")).exists()).then_some(())
+    });
+}

@@ -59,6 +59,7 @@ pub fn run(paths: Paths) -> anyhow::Result<()> {
         pmr_shared::VERSION,
         std::process::id()
     );
+    crate::supervisor::orphans::become_subreaper();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -197,6 +198,7 @@ async fn serve(d: Arc<Daemon>, listener: UnixListener) -> anyhow::Result<()> {
     tokio::spawn(sample_forever(d.clone()));
     tokio::spawn(rotate_on_schedule(d.clone()));
     tokio::spawn(list_file::persist_forever(d.clone()));
+    tokio::spawn(crate::supervisor::orphans::reap_forever());
     let save_on_exit = loop {
         tokio::select! {
             conn = listener.accept() => match conn {

@@ -12,6 +12,7 @@ pub mod logs;
 pub mod monitor;
 pub mod node;
 pub mod notify;
+pub mod orphans;
 pub mod policy;
 pub mod rotate;
 mod spawn;

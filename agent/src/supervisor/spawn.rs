@@ -41,6 +41,8 @@ pub(crate) struct Spawned {
     pub(crate) listener: Option<Arc<OwnedFd>>,
     /// Our end of the Node IPC channel.
     pub(crate) ipc: Option<std::os::unix::net::UnixStream>,
+    /// Keeps the orphan reaper off this child, which its task waits for.
+    pub(crate) managed: super::orphans::Managed,
 }
 
 /// Starts the instance. Errors say what could not be started and why.
@@ -149,6 +151,7 @@ pub(crate) fn spawn(spec: &AppSpec, id: u32, instance: u32) -> io::Result<Spawne
             .map_err(|e| io::Error::new(e.kind(), format!("cannot run {program}: {e}")))?
     };
     let pid = child.id().unwrap_or(0);
+    let managed = super::orphans::Managed::new(pid);
     let stdout = pipe::Receiver::from_file(File::from(out_r))?;
     let stderr = pipe::Receiver::from_file(File::from(err_r))?;
     Ok(Spawned {
@@ -159,5 +162,6 @@ pub(crate) fn spawn(spec: &AppSpec, id: u32, instance: u32) -> io::Result<Spawne
         listener,
         // Our copy of the app's end closes here: the channel ends with the app.
         ipc: ipc.map(|(_, ours)| ours),
+        managed,
     })
 }

@@ -85,6 +85,8 @@ struct Running {
     pumps: [tokio::task::JoinHandle<()>; 2],
     /// Keeps the cluster's shared socket open while this child runs.
     _listener: Option<Arc<std::os::fd::OwnedFd>>,
+    /// Keeps the orphan reaper off `child` while this run lasts.
+    _managed: super::orphans::Managed,
     /// The Node IPC channel, for Node apps.
     ipc: Option<super::ipc::Ipc>,
     /// What this child published (metrics, actions).
@@ -368,6 +370,7 @@ impl Actor {
             started: Instant::now(),
             pumps,
             _listener: s.listener,
+            _managed: s.managed,
             ipc,
             ready,
             _notify: super::notify::register(s.pid, ready_tx, io.clone()),
@@ -685,6 +688,10 @@ impl Actor {
         // the stop is acknowledged.
         for pump in run.pumps {
             let _ = tokio::time::timeout(DRAIN_LIMIT, pump).await;
+        }
+        // What it forked off and abandoned (now our child) goes with it.
+        if spec.treekill {
+            super::orphans::stop_abandoned(self.h.id, sig, grace).await;
         }
         Some(self.exit_noted(Some(&status)))
     }

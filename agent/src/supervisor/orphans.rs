@@ -1,0 +1,129 @@
+//! The daemon (and `pmr-runtime`) is a child subreaper: a process an app
+//! forks off and abandons (a double fork: `setsid`, then fork again, its
+//! parent gone) becomes our child instead of init's. So it stays findable,
+//! is stopped with its app (it carries the app's `PMR_ID`), and is reaped
+//! when it ends. The apps' own processes are left to the task that waits
+//! for them: reaping one here would hide its exit from its supervisor.
+
+use std::collections::BTreeSet;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use nix::sys::signal::{Signal, kill};
+use nix::sys::wait::{WaitPidFlag, waitpid};
+use nix::unistd::Pid;
+
+/// Main processes of running instances: a task waits for each.
+static MANAGED: Mutex<BTreeSet<u32>> = Mutex::new(BTreeSet::new());
+
+/// Makes this process the subreaper of everything it starts.
+pub fn become_subreaper() {
+    if std::process::id() != 1 {
+        let _ = nix::sys::prctl::set_child_subreaper(true);
+    }
+}
+
+/// Marks `pid` as waited for by its task until the mark is dropped.
+pub(crate) struct Managed(u32);
+
+impl Managed {
+    pub(crate) fn new(pid: u32) -> Self {
+        MANAGED
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(pid);
+        Self(pid)
+    }
+}
+
+impl Drop for Managed {
+    fn drop(&mut self) {
+        MANAGED
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&self.0);
+    }
+}
+
+/// Our children that no task waits for: inherited orphans.
+fn orphans() -> Vec<u32> {
+    let managed = MANAGED.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return Vec::new();
+    };
+    let mut out: Vec<u32> = tasks
+        .flatten()
+        .filter_map(|t| std::fs::read_to_string(t.path().join("children")).ok())
+        .flat_map(|text| {
+            text.split_ascii_whitespace()
+                .filter_map(|c| c.parse().ok())
+                .collect::<Vec<u32>>()
+        })
+        .filter(|pid| !managed.contains(pid))
+        .collect();
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+/// Collects the exit status of every inherited orphan that has ended.
+pub fn reap() {
+    for pid in orphans() {
+        let _ = waitpid(Pid::from_raw(pid as i32), Some(WaitPidFlag::WNOHANG));
+    }
+}
+
+/// Reaps orphans each time a child ends, for as long as the daemon runs.
+pub async fn reap_forever() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let Ok(mut children) = signal(SignalKind::child()) else {
+        return;
+    };
+    while children.recv().await.is_some() {
+        reap();
+    }
+}
+
+/// Orphans that came from instance `id` (its `PMR_ID` is in their
+/// environment, as it is in every process the app started).
+fn of_instance(id: u32) -> Vec<u32> {
+    let marker = format!("PMR_ID={id}");
+    orphans()
+        .into_iter()
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/environ"))
+                .is_ok_and(|env| env.split(|b| *b == 0).any(|v| v == marker.as_bytes()))
+        })
+        .collect()
+}
+
+/// Stops what instance `id` abandoned: `sig`, then SIGKILL after `grace`.
+pub async fn stop_abandoned(id: u32, sig: Signal, grace: Duration) {
+    let left = of_instance(id);
+    if left.is_empty() {
+        return;
+    }
+    tracing::info!(
+        "stopping {} process(es) instance {id} left behind",
+        left.len()
+    );
+    for pid in &left {
+        let _ = kill(Pid::from_raw(*pid as i32), sig);
+    }
+    let deadline = tokio::time::Instant::now() + grace;
+    while tokio::time::Instant::now() < deadline {
+        reap();
+        if left
+            .iter()
+            .all(|p| kill(Pid::from_raw(*p as i32), None).is_err())
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    for pid in &left {
+        let _ = kill(Pid::from_raw(*pid as i32), Signal::SIGKILL);
+    }
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    reap();
+}

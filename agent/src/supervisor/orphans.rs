@@ -45,13 +45,38 @@ impl Drop for Managed {
     }
 }
 
+/// An inherited orphan: its number under `/proc` and its pid as we see it.
+/// They differ when `/proc` belongs to an outer pid namespace (`pmr-runtime`
+/// as PID 1 of a container started with `unshare --pid`).
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct Orphan {
+    proc: u32,
+    pid: u32,
+}
+
+/// The `NSpid` line of a `/proc/<pid>/status`: the pid in each namespace,
+/// outermost first.
+fn ns_pids(proc: &str) -> Vec<u32> {
+    std::fs::read_to_string(format!("/proc/{proc}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines().find_map(|l| l.strip_prefix("NSpid:")).map(|v| {
+                v.split_ascii_whitespace()
+                    .filter_map(|p| p.parse().ok())
+                    .collect()
+            })
+        })
+        .unwrap_or_default()
+}
+
 /// Our children that no task waits for: inherited orphans.
-fn orphans() -> Vec<u32> {
+fn orphans() -> Vec<Orphan> {
     let managed = MANAGED.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let level = ns_pids("self").len().max(1);
     let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
         return Vec::new();
     };
-    let mut out: Vec<u32> = tasks
+    let mut out: Vec<Orphan> = tasks
         .flatten()
         .filter_map(|t| std::fs::read_to_string(t.path().join("children")).ok())
         .flat_map(|text| {
@@ -59,7 +84,16 @@ fn orphans() -> Vec<u32> {
                 .filter_map(|c| c.parse().ok())
                 .collect::<Vec<u32>>()
         })
-        .filter(|pid| !managed.contains(pid))
+        .filter_map(|proc| {
+            let ns = ns_pids(&proc.to_string());
+            let pid = if ns.is_empty() {
+                proc
+            } else {
+                *ns.get(level - 1)?
+            };
+            Some(Orphan { proc, pid })
+        })
+        .filter(|o| !managed.contains(&o.pid))
         .collect();
     out.sort_unstable();
     out.dedup();
@@ -68,8 +102,8 @@ fn orphans() -> Vec<u32> {
 
 /// Collects the exit status of every inherited orphan that has ended.
 pub fn reap() {
-    for pid in orphans() {
-        let _ = waitpid(Pid::from_raw(pid as i32), Some(WaitPidFlag::WNOHANG));
+    for o in orphans() {
+        let _ = waitpid(Pid::from_raw(o.pid as i32), Some(WaitPidFlag::WNOHANG));
     }
 }
 
@@ -90,10 +124,11 @@ fn of_instance(id: u32) -> Vec<u32> {
     let marker = format!("PMR_ID={id}");
     orphans()
         .into_iter()
-        .filter(|pid| {
-            std::fs::read(format!("/proc/{pid}/environ"))
+        .filter(|o| {
+            std::fs::read(format!("/proc/{}/environ", o.proc))
                 .is_ok_and(|env| env.split(|b| *b == 0).any(|v| v == marker.as_bytes()))
         })
+        .map(|o| o.pid)
         .collect()
 }
 

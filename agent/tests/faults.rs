@@ -212,24 +212,39 @@ fn a_full_disk_drops_and_counts_log_bytes_and_supervision_goes_on() {
 fn the_daemon_log_rotates_and_keeps_three() {
     let t = Pmr::new();
     t.write("app.sh", "sleep 300\n");
-    let first = t
-        .command()
-        .args(["start", "app.sh"])
-        .env("PMR_DAEMON_LOG_MAX", "2048")
+    let first = std::process::Command::new("sh")
+        .args(["-c", &format!("ulimit -n 64 && exec {bin} ping")])
+        .env("PMR_HOME", t.home())
         .output()
         .unwrap();
     assert!(first.status.success(), "{first:?}");
-    // Each restart writes a few lines to pmr.log.
-    for _ in 0..40 {
-        t.ok(&["restart", "app"]);
+    let mut refused = None;
+    for i in 0..40 {
+        let out = t.run(&["start", "app.sh", "--name", &format!("a{i}")]);
+        if !out.status.success() {
+            refused = Some(String::from_utf8_lossy(&out.stderr).into_owned());
+            break;
+        }
     }
-    let size = |n: &str| std::fs::metadata(t.home().join(n)).map(|m| m.len());
+    let err = refused.expect("40 apps fit in 64 descriptors");
     assert!(
-        size("pmr.log").unwrap() <= 2048 + 512,
-        "pmr.log keeps to its size"
+        err.contains("Too many open files") || err.contains("out of file descriptors"),
+        "{err}"
     );
-    for old in ["pmr.log.1", "pmr.log.2", "pmr.log.3"] {
-        assert!(size(old).is_ok(), "{old} kept");
+    // Every later command answers (maybe with the reason), none hangs.
+    for _ in 0..5 {
+        let out = t
+            .command()
+            .arg("jlist")
+            .env("PMR_CLI_TIMEOUT", "5")
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            out.status.success() || err.contains("out of file descriptors"),
+            "{err}"
+        );
     }
-    assert!(size("pmr.log.4").is_err(), "no more than three kept");
+    t.ok(&["delete", "all"]);
+    t.ok(&["start", "app.sh", "--name", "after"]);
 }

@@ -114,6 +114,13 @@ impl Client {
             .read_value()
             .map_err(|e| client.lost(e, hello_wait()))?
             .context("the daemon closed the connection")?;
+        if hello.get("reply").and_then(|r| r.as_str()) == Some("error") {
+            let why = hello
+                .get("message")
+                .and_then(|m| m.as_str())
+                .unwrap_or("refused");
+            bail!("{why}");
+        }
         let protocol = hello.get("protocol").and_then(|p| p.as_u64()).unwrap_or(0) as u32;
         let pid = hello.get("pid").and_then(|p| p.as_u64()).unwrap_or(0) as u32;
         if protocol != PROTOCOL_VERSION {

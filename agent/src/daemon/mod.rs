@@ -199,14 +199,26 @@ async fn serve(d: Arc<Daemon>, listener: UnixListener) -> anyhow::Result<()> {
     tokio::spawn(rotate_on_schedule(d.clone()));
     tokio::spawn(list_file::persist_forever(d.clone()));
     tokio::spawn(crate::supervisor::orphans::reap_forever());
+    // One descriptor held back: out of descriptors, it is given up to take
+    // the waiting connection and tell the client why, instead of leaving
+    // every CLI waiting on an accept that keeps failing.
+    let mut reserve = File::open("/dev/null").ok();
     let save_on_exit = loop {
         tokio::select! {
             conn = listener.accept() => match conn {
                 Ok((stream, _)) => { tokio::spawn(server::serve_client(d.clone(), stream)); }
+                Err(e) if matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE)) && reserve.is_some() => {
+                    drop(reserve.take());
+                    if let Ok((stream, _)) = listener.accept().await {
+                        server::refuse(stream, "the pmr daemon is out of file descriptors: stop or delete apps, or raise its limit (ulimit -n, LimitNOFILE)").await;
+                    }
+                    reserve = File::open("/dev/null").ok();
+                    tracing::warn!("out of file descriptors; a client was refused");
+                }
                 Err(e) => {
-                    // Out of file descriptors, most likely: wait instead of spinning.
                     tracing::warn!("accept failed: {e}");
                     tokio::time::sleep(Duration::from_millis(100)).await;
+                    reserve = reserve.or_else(|| File::open("/dev/null").ok());
                 }
             },
             _ = term.recv() => break true,

@@ -212,6 +212,34 @@ fn a_full_disk_drops_and_counts_log_bytes_and_supervision_goes_on() {
 fn the_daemon_log_rotates_and_keeps_three() {
     let t = Pmr::new();
     t.write("app.sh", "sleep 300\n");
+    let first = t
+        .command()
+        .args(["start", "app.sh"])
+        .env("PMR_DAEMON_LOG_MAX", "2048")
+        .output()
+        .unwrap();
+    assert!(first.status.success(), "{first:?}");
+    // Each restart writes a few lines to pmr.log.
+    for _ in 0..40 {
+        t.ok(&["restart", "app"]);
+    }
+    let size = |n: &str| std::fs::metadata(t.home().join(n)).map(|m| m.len());
+    assert!(
+        size("pmr.log").unwrap() <= 2048 + 512,
+        "pmr.log keeps to its size"
+    );
+    for old in ["pmr.log.1", "pmr.log.2", "pmr.log.3"] {
+        assert!(size(old).is_ok(), "{old} kept");
+    }
+    assert!(size("pmr.log.4").is_err(), "no more than three kept");
+}
+
+#[test]
+fn out_of_file_descriptors_is_an_error_on_the_action_not_a_hang() {
+    let t = Pmr::new();
+    t.write("app.sh", "sleep 300\n");
+    // The daemon starts under a hard limit of 64 descriptors.
+    let bin = env!("CARGO_BIN_EXE_pmr");
     let first = std::process::Command::new("sh")
         .args(["-c", &format!("ulimit -n 64 && exec {bin} ping")])
         .env("PMR_HOME", t.home())

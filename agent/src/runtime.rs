@@ -177,12 +177,27 @@ fn run(cli: RuntimeCli) -> anyhow::Result<ExitCode> {
         }
         let mut term = signal(SignalKind::terminate())?;
         let mut int = signal(SignalKind::interrupt())?;
+        // SIGHUP reloads, as `pmr reload all` would: zero downtime in
+        // cluster mode (instance by instance), a restart in fork mode.
+        let mut hup = signal(SignalKind::hangup())?;
         let mut check = tokio::time::interval(Duration::from_secs(1));
         loop {
             tokio::select! {
                 ev = logs.recv() => show(ev, &cli),
                 _ = term.recv() => break,
                 _ = int.recv() => break,
+                _ = hup.recv() => {
+                    // Beside the loop, so the apps' output keeps flowing.
+                    let all = handles.clone();
+                    tokio::spawn(async move {
+                        for h in all {
+                            if let Err(e) = h.reload().await {
+                                eprintln!("[PMR][ERROR] reload: {e}");
+                            }
+                        }
+                        eprintln!("[PMR] reloaded on SIGHUP");
+                    });
+                }
                 _ = children.recv() => crate::supervisor::orphans::reap(),
                 _ = check.tick() => {
                     // Signals can coalesce: sweep now and then as well.

@@ -226,7 +226,7 @@ fn a_cluster_start_returns_once_the_top_level_code_has_run() {
 }
 
 /// Clients hammering `port` until `stop`: (answers per pid, failures).
-fn load(
+pub fn load(
     port: u16,
     stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
 ) -> std::thread::JoinHandle<(std::collections::BTreeMap<u32, usize>, Vec<String>)> {

@@ -121,3 +121,54 @@ fn runs_an_ecosystem_file_with_json_output() {
     assert_eq!(rec["message"], "hello prod");
     assert_eq!(rec["app_name"], "hello");
 }
+
+#[test]
+fn sighup_reloads_a_cluster_without_failing_a_request() {
+    use crate::cluster::{NODE_SERVER, free_port, get_pid, load};
+    let home = tempfile::Builder::new()
+        .prefix("pmr")
+        .tempdir_in("/tmp")
+        .unwrap();
+    let work = tempfile::tempdir().unwrap();
+    std::fs::write(work.path().join("server.js"), NODE_SERVER).unwrap();
+    let port = free_port();
+    struct Stopped(std::process::Child);
+    impl Drop for Stopped {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut runtime = Stopped(
+        Command::new(env!("CARGO_BIN_EXE_pmr-runtime"))
+            .args(["server.js", "-i", "2", "--port", &port.to_string()])
+            .current_dir(work.path())
+            .env("PMR_HOME", home.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let first = crate::helper::wait_until("the cluster answering", || get_pid(port));
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let clients = load(port, stop.clone());
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let pid = runtime.0.id().to_string();
+    Command::new("kill").args(["-HUP", &pid]).status().unwrap();
+    // Both instances replaced: the first pid no longer answers.
+    crate::helper::wait_until("new instances answering", || {
+        let answered: Vec<u32> = (0..20).filter_map(|_| get_pid(port)).collect();
+        (answered.len() == 20 && !answered.contains(&first)).then_some(())
+    });
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (seen, failed) = clients.join().unwrap();
+    assert!(
+        failed.is_empty(),
+        "{} requests failed during the reload",
+        failed.len()
+    );
+    assert!(seen.len() >= 3, "old and new instances answered: {seen:?}");
+    // SIGTERM still ends it cleanly.
+    Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    assert!(runtime.0.wait().unwrap().success());
+}

@@ -306,6 +306,28 @@ fn a_daemon_killed_without_save_loses_no_app() {
         "a reused pid was signalled"
     );
     stranger.kill().unwrap();
+    // The restored list is on disk at once: a second kill loses nothing
+    // and runs nothing twice either.
+    let second = t.proc(0)["pid"].as_i64().unwrap();
+    wait_until("the new pid on disk", || {
+        std::fs::read_to_string(&list)
+            .ok()?
+            .contains(&format!("\"pid\": {second}"))
+            .then_some(())
+    });
+    let daemon = t.daemon_pid().unwrap();
+    std::process::Command::new("kill")
+        .args(["-9", &daemon.to_string()])
+        .status()
+        .unwrap();
+    wait_until("the daemon gone", || {
+        (!pid_alive(daemon.into())).then_some(())
+    });
+    assert_eq!(t.jlist().len(), 3);
+    assert!(
+        !pid_alive(second),
+        "the instance restored last time still runs beside the new one"
+    );
     // A clean exit leaves nothing to restore.
     t.ok(&["kill"]);
     assert_eq!(std::fs::read_to_string(&list).unwrap().trim(), "[]");

@@ -105,15 +105,36 @@ impl Client {
             buf: Vec::new(),
             log: paths.daemon_log(),
         };
-        client.send(&Request::Hello {
+        // A daemon that dies as we connect (killed, or handing over) resets
+        // the connection: that is no daemon, not an error.
+        let reset = |k: std::io::ErrorKind| {
+            matches!(
+                k,
+                std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::BrokenPipe
+            )
+        };
+        let dying = |e: &anyhow::Error| {
+            e.downcast_ref::<std::io::Error>()
+                .is_some_and(|e| reset(e.kind()))
+        };
+        let hello = Request::Hello {
             protocol: PROTOCOL_VERSION,
             version: VERSION.into(),
-        })?;
+        };
+        let mut bytes = serde_json::to_vec(&hello)?;
+        bytes.push(b'\n');
+        match client.writer.write_all(&bytes) {
+            Err(e) if reset(e.kind()) => return Ok(None),
+            Err(e) => return Err(client.lost(e.into(), hello_wait())),
+            Ok(()) => {}
+        }
         // Read the hello loosely: a daemon of another version may add fields.
-        let hello: serde_json::Value = client
-            .read_value()
-            .map_err(|e| client.lost(e, hello_wait()))?
-            .context("the daemon closed the connection")?;
+        let hello: serde_json::Value = match client.read_value() {
+            Ok(Some(h)) => h,
+            Ok(None) => return Ok(None),
+            Err(e) if dying(&e) => return Ok(None),
+            Err(e) => return Err(client.lost(e, hello_wait())),
+        };
         if hello.get("reply").and_then(|r| r.as_str()) == Some("error") {
             let why = hello
                 .get("message")

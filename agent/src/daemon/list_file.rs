@@ -85,6 +85,19 @@ pub(super) async fn persist_forever(d: Arc<Daemon>) {
     let mut events = d.events.subscribe();
     let mut last = Vec::new();
     loop {
+        // First the list as it is (a restore came before this task), then
+        // after each change.
+        if !d.is_closing() {
+            let list = d.list(crate::supervisor::EnvView::Given);
+            match render(&list) {
+                Ok(bytes) if bytes == last => {}
+                Ok(bytes) => match persist::replace(&d.paths, &d.paths.list_file(), &bytes) {
+                    Ok(()) => last = bytes,
+                    Err(e) => tracing::error!("cannot write the process list: {e:#}"),
+                },
+                Err(e) => tracing::error!("cannot write the process list: {e:#}"),
+            }
+        }
         tokio::select! {
             () = d.list_changed.notified() => {}
             e = events.recv() => {
@@ -95,18 +108,6 @@ pub(super) async fn persist_forever(d: Arc<Daemon>) {
         }
         tokio::time::sleep(SETTLE).await;
         while events.try_recv().is_ok() {}
-        if d.is_closing() {
-            continue;
-        }
-        let list = d.list(crate::supervisor::EnvView::Given);
-        match render(&list) {
-            Ok(bytes) if bytes == last => {}
-            Ok(bytes) => match persist::replace(&d.paths, &d.paths.list_file(), &bytes) {
-                Ok(()) => last = bytes,
-                Err(e) => tracing::error!("cannot write the process list: {e:#}"),
-            },
-            Err(e) => tracing::error!("cannot write the process list: {e:#}"),
-        }
     }
 }
 
@@ -126,6 +127,7 @@ pub(super) async fn restore(d: &Arc<Daemon>) {
         d.paths.list_file().display()
     );
     let mut dumps = Vec::new();
+    let mut stops = Vec::new();
     for e in entries {
         let alive = e.pid > 0 && e.pid_start.is_some() && start_ticks(e.pid) == e.pid_start;
         if alive {
@@ -136,10 +138,13 @@ pub(super) async fn restore(d: &Arc<Daemon>) {
                 spec.name,
                 e.pid
             );
-            crate::supervisor::stop_leftover(e.pid, &spec.kill_signal, spec.kill_timeout).await;
+            let (pid, sig, grace) = (e.pid, spec.kill_signal.clone(), spec.kill_timeout);
+            stops.push(async move { crate::supervisor::stop_leftover(pid, &sig, grace).await });
         }
         dumps.push(e.dump);
     }
+    // All at once: the wait is one grace period at most, not one per app.
+    futures_util::future::join_all(stops).await;
     let mut messages = Vec::new();
     if let Err(e) = super::handlers::recreate(d, dumps, &mut messages).await {
         tracing::error!("the last process list could not be restored: {e}");

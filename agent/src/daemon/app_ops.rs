@@ -311,7 +311,14 @@ pub(super) async fn send_data(
 }
 
 /// `pmr sendSignal <signal> <targets>`: to each running instance's main process.
-pub(super) fn send_signal(d: &Arc<Daemon>, signal: &str, targets: &[String]) -> Response {
+/// How long `sendSignal` waits for the signalled apps' first output.
+const SIGNAL_ECHO: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// `pmr sendSignal <sig> <targets>`: the signal to each instance's main
+/// process. It returns once each signalled instance has written something
+/// (or after [`SIGNAL_ECHO`]), so what a handler prints at once is in the
+/// log when the command returns, as with pm2's slower CLI.
+pub(super) async fn send_signal(d: &Arc<Daemon>, signal: &str, targets: &[String]) -> Response {
     let upper = signal.trim().to_ascii_uppercase();
     let sig = match upper.parse::<i32>() {
         Ok(n) => Signal::try_from(n).ok(),
@@ -327,6 +334,8 @@ pub(super) fn send_signal(d: &Arc<Daemon>, signal: &str, targets: &[String]) -> 
         Err(e) => return error(e),
     };
     let mut messages = Vec::new();
+    let mut bus = d.log_bus.subscribe();
+    let mut waiting = std::collections::BTreeSet::new();
     for h in handles {
         let pid = h.rt().pid;
         if pid == 0 {
@@ -338,11 +347,14 @@ pub(super) fn send_signal(d: &Arc<Daemon>, signal: &str, targets: &[String]) -> 
             continue;
         }
         match nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), sig) {
-            Ok(()) => messages.push(format!(
-                "successfully sent signal {} to process id {}",
-                sig.as_str(),
-                h.id
-            )),
+            Ok(()) => {
+                waiting.insert(h.id);
+                messages.push(format!(
+                    "successfully sent signal {} to process id {}",
+                    sig.as_str(),
+                    h.id
+                ));
+            }
             Err(e) => messages.push(format!(
                 "[{}]({}): cannot send {}: {e}",
                 h.spec().name,
@@ -351,5 +363,17 @@ pub(super) fn send_signal(d: &Arc<Daemon>, signal: &str, targets: &[String]) -> 
             )),
         }
     }
+    let echoed = async {
+        while !waiting.is_empty() {
+            match bus.recv().await {
+                Ok(ev) => {
+                    waiting.remove(&ev.pm_id);
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                Err(_) => break,
+            }
+        }
+    };
+    let _ = tokio::time::timeout(SIGNAL_ECHO, echoed).await;
     done(messages, d.list(EnvView::None))
 }

@@ -91,7 +91,7 @@ pub(crate) async fn handle(d: &Arc<Daemon>, req: Request) -> (Response, After) {
             )
         }
         Request::Scale { name, count } => scale(d, &name, &count).await,
-        Request::Signal { signal, targets } => send_signal(d, &signal, &targets),
+        Request::Signal { signal, targets } => send_signal(d, &signal, &targets).await,
         Request::Trigger {
             target,
             action,

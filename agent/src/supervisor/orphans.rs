@@ -69,9 +69,19 @@ fn ns_pids(proc: &str) -> Vec<u32> {
         .unwrap_or_default()
 }
 
-/// Our children that no task waits for: inherited orphans.
+/// The process group in a `/proc/<pid>/stat` (still there for a zombie).
+fn group_of(proc: &str) -> Option<String> {
+    let line = std::fs::read_to_string(format!("/proc/{proc}/stat")).ok()?;
+    crate::procfs::stat_field(&line, 5).map(String::from)
+}
+
+/// Our children that no task waits for and that came from an app: inherited
+/// orphans. The daemon's own helpers (`git fetch`, `post_update` commands)
+/// stay in its process group, and whoever started them waits for them; apps
+/// run in groups of their own, and so does everything they leave behind.
 fn orphans() -> Vec<Orphan> {
     let managed = MANAGED.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let ours = group_of("self");
     let level = ns_pids("self").len().max(1);
     let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
         return Vec::new();
@@ -84,6 +94,7 @@ fn orphans() -> Vec<Orphan> {
                 .filter_map(|c| c.parse().ok())
                 .collect::<Vec<u32>>()
         })
+        .filter(|proc| ours.is_none() || group_of(&proc.to_string()) != ours)
         .filter_map(|proc| {
             let ns = ns_pids(&proc.to_string());
             let pid = if ns.is_empty() {

@@ -332,3 +332,31 @@ fn a_daemon_killed_without_save_loses_no_app() {
     t.ok(&["kill"]);
     assert_eq!(std::fs::read_to_string(&list).unwrap().trim(), "[]");
 }
+
+#[test]
+fn kill_after_a_killed_daemon_stops_what_it_left_running() {
+    let t = Pmr::new();
+    t.write("quiet.js", "setInterval(() => {}, 1000);\n");
+    t.ok(&["start", "quiet.js"]);
+    let app = t.proc(0)["pid"].as_i64().unwrap();
+    let list = t.home().join("list.json");
+    wait_until("the list on disk", || {
+        std::fs::read_to_string(&list)
+            .ok()?
+            .contains(&format!("\"pid\": {app}"))
+            .then_some(())
+    });
+    let daemon = t.daemon_pid().unwrap();
+    std::process::Command::new("kill")
+        .args(["-9", &daemon.to_string()])
+        .status()
+        .unwrap();
+    wait_until("the daemon gone", || {
+        (!pid_alive(daemon.into())).then_some(())
+    });
+    assert!(pid_alive(app), "a quiet app outlives its daemon");
+    let out = t.ok(&["kill"]);
+    assert!(out.contains("Daemon stopped"), "{out}");
+    wait_until("the app stopped", || (!pid_alive(app)).then_some(()));
+    assert_eq!(std::fs::read_to_string(&list).unwrap().trim(), "[]");
+}

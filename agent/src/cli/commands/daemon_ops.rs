@@ -60,7 +60,13 @@ fn terminate_by_signal(paths: &Paths, pid: u32) -> anyhow::Result<()> {
 }
 
 pub(super) fn kill(paths: &Paths) -> anyhow::Result<ExitCode> {
-    match Client::connect(paths) {
+    // A killed daemon's apps may still run: a daemon restores the list (and
+    // takes them over) so that this kill stops them too.
+    let conn = match Client::connect(paths) {
+        Ok(None) if left_behind(paths) => Client::connect_or_start(paths).map(Some),
+        other => other,
+    };
+    match conn {
         Ok(Some(mut c)) => {
             let pid = c.daemon_pid;
             let reply = c.request(&Request::Kill)?;
@@ -87,6 +93,14 @@ pub(super) fn kill(paths: &Paths) -> anyhow::Result<ExitCode> {
     }
     println!("[PMR] Daemon stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+/// Whether a daemon that was killed left apps in the list on disk.
+fn left_behind(paths: &Paths) -> bool {
+    std::fs::read_to_string(paths.list_file())
+        .ok()
+        .and_then(|t| serde_json::from_str::<Vec<serde_json::Value>>(&t).ok())
+        .is_some_and(|list| !list.is_empty())
 }
 
 pub(super) fn update(paths: &Paths) -> anyhow::Result<ExitCode> {

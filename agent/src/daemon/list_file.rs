@@ -83,16 +83,23 @@ pub(super) fn start_ticks(pid: u32) -> Option<u64> {
 /// the one writer of the file.
 pub(super) async fn persist_forever(d: Arc<Daemon>) {
     let mut events = d.events.subscribe();
-    let mut last = Vec::new();
+    // A digest of what is on disk, not a copy: the list may be large.
+    let mut last = 0u64;
     loop {
         // First the list as it is (a restore came before this task), then
         // after each change.
         if !d.is_closing() {
             let list = d.list(crate::supervisor::EnvView::Given);
+            let digest = |b: &[u8]| {
+                use std::hash::{Hash, Hasher};
+                let mut h = std::collections::hash_map::DefaultHasher::new();
+                b.hash(&mut h);
+                h.finish()
+            };
             match render(&list) {
-                Ok(bytes) if bytes == last => {}
+                Ok(bytes) if digest(&bytes) == last => {}
                 Ok(bytes) => match persist::replace(&d.paths, &d.paths.list_file(), &bytes) {
-                    Ok(()) => last = bytes,
+                    Ok(()) => last = digest(&bytes),
                     Err(e) => tracing::error!("cannot write the process list: {e:#}"),
                 },
                 Err(e) => tracing::error!("cannot write the process list: {e:#}"),

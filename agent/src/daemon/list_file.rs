@@ -14,13 +14,11 @@ use std::time::Duration;
 
 use anyhow::Context;
 use pmr_shared::app::ProcessInfo;
-use serde::Deserialize;
-use serde_json::Value;
+use serde::{Deserialize, Serialize};
 
 use super::persist::{self, DumpEntry};
 use super::state::Daemon;
 use crate::paths::Paths;
-use crate::pm2_shape;
 
 /// Changes that come in a burst (a crash loop, `scale 100`) are written once.
 const SETTLE: Duration = Duration::from_millis(100);
@@ -45,17 +43,35 @@ pub(super) fn write(paths: &Paths, list: &[ProcessInfo]) -> anyhow::Result<()> {
     persist::replace(paths, &paths.list_file(), &render(list)?)
 }
 
+/// One instance as written: the dump's fields (what [`Entry`] reads back),
+/// serialized straight from the snapshot, with no JSON tree in between (a
+/// list of large environments would make a large tree on every change).
+#[derive(Serialize)]
+struct Row<'a> {
+    #[serde(flatten)]
+    spec: &'a pmr_shared::app::AppSpec,
+    pm_id: u32,
+    status: &'a str,
+    restart_time: u32,
+    pmr_instance: u32,
+    pid: u32,
+    pid_start: Option<u64>,
+}
+
 fn render(list: &[ProcessInfo]) -> anyhow::Result<Vec<u8>> {
-    let entries: Vec<Value> = list
+    let rows: Vec<Row<'_>> = list
         .iter()
-        .map(|p| {
-            let mut e = pm2_shape::dump_entry(p);
-            e["pid"] = p.pid.into();
-            e["pid_start"] = start_ticks(p.pid).into();
-            e
+        .map(|p| Row {
+            spec: &p.spec,
+            pm_id: p.pm_id,
+            status: p.status.as_str(),
+            restart_time: p.restart_time,
+            pmr_instance: p.instance,
+            pid: p.pid,
+            pid_start: start_ticks(p.pid),
         })
         .collect();
-    Ok(serde_json::to_vec_pretty(&entries)?)
+    Ok(serde_json::to_vec_pretty(&rows)?)
 }
 
 /// The list the last daemon left; empty when there is none.

@@ -263,14 +263,7 @@ fn a_daemon_killed_without_save_loses_no_app() {
         serde_json::from_str(&std::fs::read_to_string(&list).unwrap()).unwrap();
     entries[1]["pid"] = stranger.id().into();
     std::fs::write(&list, serde_json::to_vec(&entries).unwrap()).unwrap();
-    let daemon = t.daemon_pid().unwrap();
-    std::process::Command::new("kill")
-        .args(["-9", &daemon.to_string()])
-        .status()
-        .unwrap();
-    wait_until("the daemon gone", || {
-        (!pid_alive(daemon.into())).then_some(())
-    });
+    kill_daemon(&t);
     // The next command's daemon restores the list before it answers.
     let got: Vec<(u64, String, String, u64)> = t
         .jlist()
@@ -309,20 +302,8 @@ fn a_daemon_killed_without_save_loses_no_app() {
     // The restored list is on disk at once: a second kill loses nothing
     // and runs nothing twice either.
     let second = t.proc(0)["pid"].as_i64().unwrap();
-    wait_until("the new pid on disk", || {
-        std::fs::read_to_string(&list)
-            .ok()?
-            .contains(&format!("\"pid\": {second}"))
-            .then_some(())
-    });
-    let daemon = t.daemon_pid().unwrap();
-    std::process::Command::new("kill")
-        .args(["-9", &daemon.to_string()])
-        .status()
-        .unwrap();
-    wait_until("the daemon gone", || {
-        (!pid_alive(daemon.into())).then_some(())
-    });
+    wait_listed(&t, second);
+    kill_daemon(&t);
     assert_eq!(t.jlist().len(), 3);
     assert!(
         !pid_alive(second),
@@ -340,12 +321,17 @@ fn kill_after_a_killed_daemon_stops_what_it_left_running() {
     t.ok(&["start", "quiet.js"]);
     let app = t.proc(0)["pid"].as_i64().unwrap();
     let list = t.home().join("list.json");
-    wait_until("the list on disk", || {
-        std::fs::read_to_string(&list)
-            .ok()?
-            .contains(&format!("\"pid\": {app}"))
-            .then_some(())
-    });
+    wait_listed(&t, app);
+    kill_daemon(&t);
+    assert!(pid_alive(app), "a quiet app outlives its daemon");
+    let out = t.ok(&["kill"]);
+    assert!(out.contains("Daemon stopped"), "{out}");
+    wait_until("the app stopped", || (!pid_alive(app)).then_some(()));
+    assert_eq!(std::fs::read_to_string(&list).unwrap().trim(), "[]");
+}
+
+/// `kill -9` of the daemon, waiting until it is gone.
+fn kill_daemon(t: &Pmr) {
     let daemon = t.daemon_pid().unwrap();
     std::process::Command::new("kill")
         .args(["-9", &daemon.to_string()])
@@ -354,9 +340,15 @@ fn kill_after_a_killed_daemon_stops_what_it_left_running() {
     wait_until("the daemon gone", || {
         (!pid_alive(daemon.into())).then_some(())
     });
-    assert!(pid_alive(app), "a quiet app outlives its daemon");
-    let out = t.ok(&["kill"]);
-    assert!(out.contains("Daemon stopped"), "{out}");
-    wait_until("the app stopped", || (!pid_alive(app)).then_some(()));
-    assert_eq!(std::fs::read_to_string(&list).unwrap().trim(), "[]");
+}
+
+/// Waits until `list.json` names `pid` (the list on disk is current).
+fn wait_listed(t: &Pmr, pid: i64) {
+    let list = t.home().join("list.json");
+    wait_until("the pid in list.json", || {
+        std::fs::read_to_string(&list)
+            .ok()?
+            .contains(&format!("\"pid\": {pid}"))
+            .then_some(())
+    });
 }

@@ -40,7 +40,11 @@ pub(super) struct Entry {
 
 /// Writes the list crash-safely (temporary file, fsync, rename).
 pub(super) fn write(paths: &Paths, list: &[ProcessInfo]) -> anyhow::Result<()> {
-    persist::replace(paths, &paths.list_file(), &render(list)?)
+    persist::replace(
+        paths,
+        &paths.list_file(),
+        &render(list, &mut Default::default())?,
+    )
 }
 
 /// One instance as written: the dump's fields (what [`Entry`] reads back),
@@ -58,7 +62,11 @@ struct Row<'a> {
     pid_start: Option<u64>,
 }
 
-fn render(list: &[ProcessInfo]) -> anyhow::Result<Vec<u8>> {
+/// Start times by pid, read from `/proc` once per process, not per write.
+type Starts = std::collections::HashMap<u32, Option<u64>>;
+
+fn render(list: &[ProcessInfo], starts: &mut Starts) -> anyhow::Result<Vec<u8>> {
+    starts.retain(|pid, _| list.iter().any(|p| p.pid == *pid));
     let rows: Vec<Row<'_>> = list
         .iter()
         .map(|p| Row {
@@ -68,7 +76,7 @@ fn render(list: &[ProcessInfo]) -> anyhow::Result<Vec<u8>> {
             restart_time: p.restart_time,
             pmr_instance: p.instance,
             pid: p.pid,
-            pid_start: start_ticks(p.pid),
+            pid_start: *starts.entry(p.pid).or_insert_with(|| start_ticks(p.pid)),
         })
         .collect();
     Ok(serde_json::to_vec_pretty(&rows)?)
@@ -101,6 +109,7 @@ pub(super) async fn persist_forever(d: Arc<Daemon>) {
     let mut events = d.events.subscribe();
     // A digest of what is on disk, not a copy: the list may be large.
     let mut last = 0u64;
+    let mut starts = Starts::new();
     loop {
         // First the list as it is (a restore came before this task), then
         // after each change.
@@ -112,7 +121,7 @@ pub(super) async fn persist_forever(d: Arc<Daemon>) {
                 b.hash(&mut h);
                 h.finish()
             };
-            match render(&list) {
+            match render(&list, &mut starts) {
                 Ok(bytes) if digest(&bytes) == last => {}
                 Ok(bytes) => match persist::replace(&d.paths, &d.paths.list_file(), &bytes) {
                     Ok(()) => last = digest(&bytes),

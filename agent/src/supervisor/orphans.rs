@@ -94,14 +94,15 @@ fn orphans() -> Vec<Orphan> {
                 .filter_map(|c| c.parse().ok())
                 .collect::<Vec<u32>>()
         })
+        // In our own pid namespace `/proc` numbers are our pids: the apps'
+        // main processes are skipped before any more of `/proc` is read.
+        .filter(|proc| level > 1 || !managed.contains(proc))
         .filter(|proc| ours.is_none() || group_of(&proc.to_string()) != ours)
         .filter_map(|proc| {
-            let ns = ns_pids(&proc.to_string());
-            let pid = if ns.is_empty() {
-                proc
-            } else {
-                *ns.get(level - 1)?
-            };
+            if level == 1 {
+                return Some(Orphan { proc, pid: proc });
+            }
+            let pid = *ns_pids(&proc.to_string()).get(level - 1)?;
             Some(Orphan { proc, pid })
         })
         .filter(|o| !managed.contains(&o.pid))

@@ -193,6 +193,27 @@ fn report(out: &OutputArgs, reply: Response) {
     }
 }
 
+/// `action` on the apps a configuration names (by name).
+fn act_on_apps(
+    paths: &Paths,
+    action: Action,
+    loaded: crate::ecosystem::Loaded,
+    watch: bool,
+    out: &OutputArgs,
+) -> anyhow::Result<ExitCode> {
+    let names: Vec<String> = loaded.apps.into_iter().map(|a| a.name).collect();
+    let mut client = Client::connect_or_start(paths)?;
+    let reply = client.request(&Request::Act {
+        action,
+        targets: names,
+        update_env: None,
+        watch,
+        options: None,
+    })?;
+    report(out, reply);
+    Ok(ExitCode::SUCCESS)
+}
+
 fn act(paths: &Paths, action: Action, t: TargetArgs) -> anyhow::Result<ExitCode> {
     let cwd = std::env::current_dir()?;
     // `pmr delete -` (and stop, restart...): the apps of a configuration
@@ -200,17 +221,7 @@ fn act(paths: &Paths, action: Action, t: TargetArgs) -> anyhow::Result<ExitCode>
     if t.targets == ["-"] {
         let loaded =
             crate::ecosystem::load_stdin(&cwd, &t.only, t.env.as_deref(), &start::shell_env())?;
-        let names: Vec<String> = loaded.apps.into_iter().map(|a| a.name).collect();
-        let mut client = Client::connect_or_start(paths)?;
-        let reply = client.request(&Request::Act {
-            action,
-            targets: names,
-            update_env: None,
-            watch: false,
-            options: None,
-        })?;
-        report(&t.out, reply);
-        return Ok(ExitCode::SUCCESS);
+        return act_on_apps(paths, action, loaded, false, &t.out);
     }
     // An ecosystem file among the targets: restart re-reads it (start what
     // is missing, restart what is known); other actions take its app names.
@@ -230,17 +241,7 @@ fn act(paths: &Paths, action: Action, t: TargetArgs) -> anyhow::Result<ExitCode>
             );
         }
         let loaded = crate::ecosystem::load(&file, &t.only, t.env.as_deref(), &start::shell_env())?;
-        let names: Vec<String> = loaded.apps.into_iter().map(|a| a.name).collect();
-        let mut client = Client::connect_or_start(paths)?;
-        let reply = client.request(&Request::Act {
-            action,
-            targets: names,
-            update_env: None,
-            watch: t.watch,
-            options: None,
-        })?;
-        report(&t.out, reply);
-        return Ok(ExitCode::SUCCESS);
+        return act_on_apps(paths, action, loaded, t.watch, &t.out);
     }
     let update_env = t.update_env.then(start::shell_env);
     let mut client = Client::connect_or_start(paths)?;

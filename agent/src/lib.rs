@@ -8,6 +8,7 @@ pub mod cli;
 pub mod config;
 pub mod daemon;
 pub mod ecosystem;
+pub mod keeper;
 pub mod link;
 pub mod logging;
 pub mod paths;

@@ -18,6 +18,22 @@ pub fn stat_field(line: &str, n: usize) -> Option<&str> {
     stat_fields(line)?.nth(n.checked_sub(3)?)
 }
 
+/// When process `pid` started, Unix ms (boot time plus stat field 22).
+pub fn started_ms(pid: u32) -> Option<u64> {
+    let ticks: u64 = stat_field(&read_stat(pid)?, 22)?.parse().ok()?;
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let boot: u64 = stat
+        .lines()
+        .find_map(|l| l.strip_prefix("btime "))?
+        .trim()
+        .parse()
+        .ok()?;
+    let hz = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
+        .ok()??
+        .max(1) as u64;
+    Some(boot * 1000 + ticks * 1000 / hz)
+}
+
 #[cfg(test)]
 mod tests {
     use super::stat_field;

@@ -156,7 +156,7 @@ fn run(cli: RuntimeCli) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()?;
     rt.block_on(async move {
-        if let Err(e) = crate::supervisor::notify::start(&paths.home.join("notify.sock")) {
+        if let Err(e) = crate::supervisor::notify::start(&paths.home.join("notify.sock"), None) {
             eprintln!("[PMR][WARN] no notify socket (READY=1, metrics from non-Node apps): {e}");
         }
         let d = Arc::new(Daemon::new(paths));

@@ -185,7 +185,7 @@ fn startup_writes_a_valid_unit_and_unstartup_removes_it() {
         "{unit}"
     );
     assert!(
-        unit.contains(&format!("PIDFile={}/pm2.pid", t.home().display())),
+        unit.contains(&format!("PIDFile={}/keeper.pid", t.home().display())),
         "{unit}"
     );
     if std::process::Command::new("systemd-analyze")
@@ -239,12 +239,20 @@ fn a_broken_dump_is_removed_and_the_backup_restores() {
     assert!(!t.home().join("dump.pm2").exists(), "the broken dump stays");
 }
 
+/// A daemon without a keeper (an older pmr, `PMR_NO_KEEPER`) takes its
+/// apps with it; the next one restores the list and runs nothing twice.
 #[test]
 fn a_daemon_killed_without_save_loses_no_app() {
     let t = Pmr::new();
     t.write("quiet.js", "setInterval(() => {}, 1000);\n");
     t.write("job.sh", "sleep 300\n");
-    t.ok(&["start", "quiet.js"]);
+    let first = t
+        .command()
+        .env("PMR_NO_KEEPER", "1")
+        .args(["start", "quiet.js"])
+        .output()
+        .unwrap();
+    assert!(first.status.success());
     t.ok(&["restart", "quiet"]);
     t.ok(&["start", "job.sh", "-i", "2"]);
     t.ok(&["stop", "2"]);
@@ -299,16 +307,13 @@ fn a_daemon_killed_without_save_loses_no_app() {
         "a reused pid was signalled"
     );
     stranger.kill().unwrap();
-    // The restored list is on disk at once: a second kill loses nothing
-    // and runs nothing twice either.
+    // Now under a keeper: a second kill loses nothing, and the apps keep
+    // running, taken over by the next daemon.
     let second = t.proc(0)["pid"].as_i64().unwrap();
     wait_listed(&t, second);
     kill_daemon(&t);
     assert_eq!(t.jlist().len(), 3);
-    assert!(
-        !pid_alive(second),
-        "the instance restored last time still runs beside the new one"
-    );
+    assert_eq!(t.proc(0)["pid"].as_i64(), Some(second), "taken over");
     // A clean exit leaves nothing to restore.
     t.ok(&["kill"]);
     assert_eq!(std::fs::read_to_string(&list).unwrap().trim(), "[]");

@@ -4,6 +4,7 @@
 #![allow(unreachable_pub)]
 
 mod helper;
+mod keeper;
 
 mod appio;
 mod cluster;

@@ -170,9 +170,13 @@ pub enum Command {
     Ping,
     /// Stop every app, then the daemon.
     Kill,
-    /// Save, restart the daemon with this version, resurrect.
+    /// Hand every app over to this binary (or `binary`) without restarting
+    /// any: same pids, no log line lost.
     #[command(alias = "updatePM2")]
-    Update,
+    Update {
+        /// The pmr binary to hand over to; this one by default.
+        binary: Option<std::path::PathBuf>,
+    },
     /// Link this machine to a pmr-hub: `link <secret> <public> [name] --hub URL`,
     /// or `link status`.
     ///
@@ -456,19 +460,41 @@ pub struct StartArgs {
     pub out: OutputArgs,
 }
 
+/// `pmr daemon`: the keeper, which starts the daemon itself as `pmr daemon`
+/// with the keeper's socket; `--handover-version` answers `pmr update`'s
+/// probe of a new binary.
+fn daemon_main(arg: Option<std::ffi::OsString>) -> ExitCode {
+    if arg.as_deref().is_some_and(|a| a == "--handover-version") {
+        println!(
+            "pmr-handover {} {}",
+            crate::keeper::wire::VERSION,
+            pmr_shared::VERSION
+        );
+        return ExitCode::SUCCESS;
+    }
+    let run = if std::env::var_os(crate::keeper::FD_VAR).is_some()
+        || std::env::var_os("PMR_NO_KEEPER").is_some()
+    {
+        crate::daemon::run
+    } else {
+        crate::keeper::run
+    };
+    match Paths::from_env().and_then(run) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("[PMR][ERROR] {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 /// Entry point of the `pmr` binary.
 pub fn main() -> ExitCode {
     // The daemon skips clap: building the whole command tree would fault in
     // code it never runs again, and its resident size is a target.
     let mut args = std::env::args_os().skip(1);
-    if args.next().is_some_and(|a| a == "daemon") && args.next().is_none() {
-        return match Paths::from_env().and_then(crate::daemon::run) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("[PMR][ERROR] {e:#}");
-                ExitCode::FAILURE
-            }
-        };
+    if args.next().is_some_and(|a| a == "daemon") {
+        return daemon_main(args.next());
     }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,

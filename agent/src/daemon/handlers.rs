@@ -122,6 +122,16 @@ pub(crate) async fn handle(d: &Arc<Daemon>, req: Request) -> (Response, After) {
                 Err(e) => error(format!("{e:#}")),
             }
         }
+        Request::Update { exe } => {
+            return match super::handover::probe(&exe).await {
+                Ok(version) => {
+                    *d.handover.lock().unwrap_or_else(|e| e.into_inner()) = Some(exe);
+                    let msg = format!("Handing every app over to pmr {version}");
+                    (done(vec![msg], vec![]), After::Shutdown)
+                }
+                Err(why) => (error(why), After::Continue),
+            };
+        }
         Request::Kill => {
             stop_all(d).await;
             return (
@@ -134,7 +144,7 @@ pub(crate) async fn handle(d: &Arc<Daemon>, req: Request) -> (Response, After) {
         }
     };
     if !reading {
-        d.list_changed.notify_one();
+        d.list_saved().await;
     }
     (reply, After::Continue)
 }
@@ -586,7 +596,7 @@ async fn resurrect(d: &Arc<Daemon>) -> Response {
         d.paths.dump().display()
     )];
     messages.extend(notes);
-    if let Err(e) = recreate(d, entries, &mut messages).await {
+    if let Err(e) = recreate(d, entries, &mut messages, Default::default()).await {
         return error(e);
     }
     messages.push("Done.".into());
@@ -601,6 +611,7 @@ pub(super) async fn recreate(
     d: &Arc<Daemon>,
     entries: Vec<persist::DumpEntry>,
     messages: &mut Vec<String>,
+    mut adopt: std::collections::HashMap<u32, crate::supervisor::adopt::Adoption>,
 ) -> Result<(), String> {
     let running: Vec<String> = d.handles().iter().map(|h| h.spec().name.clone()).collect();
     let mut new = Vec::new();
@@ -638,12 +649,17 @@ pub(super) async fn recreate(
         });
     }
     let created = d.create(new)?;
-    let start: Vec<Arc<Handle>> = created
-        .into_iter()
-        .zip(to_start)
-        .filter(|(_, s)| *s)
-        .map(|(h, _)| h)
-        .collect();
+    let mut start = Vec::new();
+    let mut set = JoinSet::new();
+    for (h, wanted) in created.into_iter().zip(to_start) {
+        // A process an earlier daemon started is taken over, not started.
+        if let Some(a) = adopt.remove(&h.id) {
+            set.spawn(async move { h.take_over(a).await });
+        } else if wanted {
+            start.push(h);
+        }
+    }
+    while set.join_next().await.is_some() {}
     run_all(start, Control::Start).await;
     Ok(())
 }

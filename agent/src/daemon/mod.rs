@@ -3,6 +3,7 @@
 
 mod app_ops;
 mod handlers;
+mod handover;
 mod list_file;
 pub mod persist;
 mod server;
@@ -10,6 +11,7 @@ pub mod state;
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, Write};
+use std::os::fd::AsRawFd;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::sync::Arc;
 use std::time::Duration;
@@ -32,10 +34,7 @@ pub async fn handle_request(
     (handlers::handle(d, req).await.0, ())
 }
 
-/// First line the daemon prints on stdout once its socket accepts clients.
-pub const READY: &str = "ready";
-/// First line when another daemon already serves this `$PMR_HOME`.
-pub const ALREADY_RUNNING: &str = "running";
+pub use crate::keeper::{ALREADY_RUNNING, READY};
 
 /// Runs the daemon until `pmr kill` or SIGTERM/SIGINT. Prints [`READY`] (or
 /// an error) on stdout once, so that the CLI that started it knows.
@@ -52,7 +51,23 @@ pub fn run(paths: Paths) -> anyhow::Result<()> {
             return Err(e);
         }
     };
-    let listener = bind(&paths).inspect_err(|e| println!("error: {e:#}"))?;
+    // Under a keeper: what the last daemon left (its apps' descriptors).
+    let mut inherited = crate::keeper::link::connect()
+        .inspect_err(|e| println!("error: keeper: {e}"))?
+        .unwrap_or_default();
+    let (listener, _rpc) = match inherited.take_one("rpc") {
+        // Clients that connected while no daemon ran are waiting on it.
+        Some(fd) => {
+            let l = std::os::unix::net::UnixListener::from(fd);
+            l.set_nonblocking(true)?;
+            (l, None)
+        }
+        None => {
+            let l = bind(&paths).inspect_err(|e| println!("error: {e:#}"))?;
+            let parked = crate::keeper::link::park("rpc".into(), &[l.as_raw_fd()]);
+            (l, parked)
+        }
+    };
     crate::logging::to_file(&paths.daemon_log());
     tracing::info!(
         "pmr daemon {} started, pid {}",
@@ -69,7 +84,8 @@ pub fn run(paths: Paths) -> anyhow::Result<()> {
     }
     let result = rt.block_on(async move {
         let listener = UnixListener::from_std(listener)?;
-        if let Err(e) = crate::supervisor::notify::start(&daemon.paths.home.join("notify.sock")) {
+        let notify = daemon.paths.home.join("notify.sock");
+        if let Err(e) = crate::supervisor::notify::start(&notify, inherited.take_one("notify")) {
             tracing::error!("no notify socket (READY=1, metrics from non-Node apps): {e}");
         }
         if let Err(e) = crate::config::load(&daemon.paths).and_then(|c| crate::config::apply(&c)) {
@@ -85,10 +101,12 @@ pub fn run(paths: Paths) -> anyhow::Result<()> {
             Err(e) => tracing::error!("hub link not started: {e:#}"),
         }
         // Before anyone is answered: `pmr list` right after shows the truth.
-        list_file::restore(&daemon).await;
+        list_file::restore(&daemon, inherited).await;
         println!("{READY}");
         let _ = std::io::stdout().flush();
         detach_stdout();
+        tokio::spawn(crate::keeper::link::listen());
+        crate::keeper::link::ready();
         serve(daemon, listener).await
     });
     let _ = std::fs::remove_file(paths.socket());
@@ -235,6 +253,10 @@ async fn serve(d: Arc<Daemon>, listener: UnixListener) -> anyhow::Result<()> {
         }
     };
     drop(listener);
+    let exe = d.handover.lock().unwrap_or_else(|e| e.into_inner()).take();
+    if let Some(exe) = exe {
+        handover::leave(&d, &exe).await;
+    }
     let _ = std::fs::remove_file(d.paths.socket());
     if save_on_exit {
         let list = d.list(crate::supervisor::EnvView::Given);
@@ -251,6 +273,7 @@ async fn serve(d: Arc<Daemon>, listener: UnixListener) -> anyhow::Result<()> {
     if let Err(e) = list_file::write(&d.paths, &d.list(crate::supervisor::EnvView::Given)) {
         tracing::error!("cannot write the process list: {e:#}");
     }
+    crate::keeper::link::bye();
     Ok(())
 }
 

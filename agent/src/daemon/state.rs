@@ -50,8 +50,11 @@ pub struct Daemon {
     pub events: broadcast::Sender<supervisor::Lifecycle>,
     /// Wakes the sampler when the first app appears.
     pub apps_changed: Notify,
-    /// A request may have changed the list: the list file is rewritten.
-    pub list_changed: Notify,
+    /// Bumped by each request that may change the list: the list file is
+    /// rewritten, and the request answered once it is on disk.
+    pub list_wanted: watch::Sender<u64>,
+    /// The last `list_wanted` value the list file on disk reflects.
+    pub list_written: watch::Sender<u64>,
     /// Set to true once the daemon is going away.
     pub shutdown: watch::Sender<bool>,
     /// Set when the apps are being stopped for good: nothing new starts.
@@ -60,6 +63,8 @@ pub struct Daemon {
     pub link: crate::link::LinkManager,
     /// Apps with a reload under way.
     reloading: Mutex<std::collections::BTreeSet<String>>,
+    /// Set by `pmr update`: the binary the daemon hands over to as it exits.
+    pub handover: Mutex<Option<String>>,
 }
 
 /// Marks apps as reloading until dropped.
@@ -106,12 +111,28 @@ impl Daemon {
             log_bus: broadcast::channel(64).0,
             events: broadcast::channel(1024).0,
             apps_changed: Notify::new(),
-            list_changed: Notify::new(),
+            list_wanted: watch::channel(0).0,
+            list_written: watch::channel(0).0,
             shutdown: watch::channel(false).0,
             closing: std::sync::atomic::AtomicBool::new(false),
             link: crate::link::LinkManager::default(),
             reloading: Mutex::default(),
+            handover: Mutex::default(),
         }
+    }
+
+    /// Waits (at most 2 s) until the list file holds every change made so
+    /// far: what a request changed is on disk before it is answered, so an
+    /// app the CLI reported started is known to the next daemon.
+    pub async fn list_saved(&self) {
+        let mut want = 0;
+        self.list_wanted.send_modify(|g| {
+            *g += 1;
+            want = *g;
+        });
+        let mut written = self.list_written.subscribe();
+        let limit = std::time::Duration::from_secs(2);
+        let _ = tokio::time::timeout(limit, written.wait_for(|g| *g >= want)).await;
     }
 
     /// Claims `names` for a reload or a scale; refused while one of them

@@ -31,7 +31,24 @@ const BACKLOG: i32 = 511;
 /// Sockets bound for cluster apps, by address and port; each is kept alive
 /// by the instances running with it, whichever app they belong to (as
 /// under Node's cluster module, two apps on one port share it).
-static LISTENERS: Mutex<Vec<(Bind, Weak<OwnedFd>)>> = Mutex::new(Vec::new());
+/// Each is parked with the keeper, so that a daemon that dies leaves it
+/// open for the next one.
+static LISTENERS: Mutex<Vec<(Bind, Weak<Shared>)>> = Mutex::new(Vec::new());
+
+/// A shared listening socket. The keeper's copy closes with the last
+/// holder, so a port no instance uses is free at once.
+#[derive(Debug)]
+pub struct Shared {
+    fd: OwnedFd,
+    _parked: Option<crate::keeper::link::Parked>,
+}
+
+impl Shared {
+    /// The socket.
+    pub fn fd(&self) -> &OwnedFd {
+        &self.fd
+    }
+}
 
 /// What a shared socket listens on: an address (`None`: every address, on
 /// both IPv6 and IPv4 where it can) and a port.
@@ -52,6 +69,24 @@ impl Bind {
             port,
         }
     }
+
+    /// Its name with the keeper: `bind:<address or *>:<port>`.
+    pub fn key(&self) -> String {
+        match self.addr {
+            Some(a) => format!("bind:{a}:{}", self.port),
+            None => format!("bind:*:{}", self.port),
+        }
+    }
+
+    /// The inverse of [`Bind::key`].
+    pub fn from_key(key: &str) -> Option<Self> {
+        let (addr, port) = key.strip_prefix("bind:")?.rsplit_once(':')?;
+        let addr = match addr {
+            "*" => None,
+            a => Some(a.parse().ok()?),
+        };
+        Some(Self::new(addr, port.parse().ok().filter(|p| *p > 0)?))
+    }
 }
 
 /// The port the daemon binds for this app, if it runs in cluster mode
@@ -69,7 +104,7 @@ pub fn shares(spec: &AppSpec) -> bool {
 }
 
 /// The socket shared on `at`: the one running instances hold, or a new one.
-pub fn listener(at: Bind) -> io::Result<Arc<OwnedFd>> {
+pub fn listener(at: Bind) -> io::Result<Arc<Shared>> {
     let mut all = LISTENERS.lock().unwrap_or_else(|e| e.into_inner());
     all.retain(|(_, w)| w.strong_count() > 0);
     if let Some(fd) = all
@@ -79,11 +114,28 @@ pub fn listener(at: Bind) -> io::Result<Arc<OwnedFd>> {
     {
         return Ok(fd);
     }
-    let fd = Arc::new(bind_port(at).map_err(|e| {
-        io::Error::new(e.kind(), format!("cannot listen on port {}: {e}", at.port))
-    })?);
-    all.push((at, Arc::downgrade(&fd)));
-    Ok(fd)
+    let fd = bind_port(at)
+        .map_err(|e| io::Error::new(e.kind(), format!("cannot listen on port {}: {e}", at.port)))?;
+    let parked = crate::keeper::link::park(at.key(), &[fd.as_raw_fd()]);
+    let shared = Arc::new(Shared {
+        fd,
+        _parked: parked,
+    });
+    all.push((at, Arc::downgrade(&shared)));
+    Ok(shared)
+}
+
+/// Takes back a socket an earlier daemon parked under `key` (from
+/// [`Bind::key`]); the caller keeps it alive while instances use it.
+pub fn restore(key: &str, fd: OwnedFd) -> Option<Arc<Shared>> {
+    let at = Bind::from_key(key)?;
+    let shared = Arc::new(Shared {
+        fd,
+        _parked: crate::keeper::link::claim(key.to_string()),
+    });
+    let mut all = LISTENERS.lock().unwrap_or_else(|e| e.into_inner());
+    all.push((at, Arc::downgrade(&shared)));
+    Some(shared)
 }
 
 /// Binds the address, or `[::]:port` (dual-stack, as Node's `listen(port)`

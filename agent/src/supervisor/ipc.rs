@@ -55,7 +55,7 @@ pub struct Ipc {
     /// How far the app has come, as the messages above tell.
     pub ready: watch::Receiver<Readiness>,
     /// The shared sockets handed to the app, open while it runs.
-    _held: Arc<Mutex<Vec<Arc<OwnedFd>>>>,
+    _held: Arc<Mutex<Vec<Arc<crate::supervisor::cluster::Shared>>>>,
 }
 
 /// A connected pair: the app's end (to become its fd) and ours.
@@ -77,7 +77,8 @@ pub fn serve(
     let stream = UnixStream::from_std(stream)?;
     let (read, mut write) = stream.into_split();
     let (tx, mut rx) = mpsc::channel::<Value>(OUTBOX);
-    let (sock_tx, mut sock_rx) = mpsc::channel::<(Value, Arc<OwnedFd>)>(8);
+    let (sock_tx, mut sock_rx) =
+        mpsc::channel::<(Value, Arc<crate::supervisor::cluster::Shared>)>(8);
     let replies = tokio::sync::broadcast::channel(16).0;
     let replies_tx = replies.clone();
     tokio::spawn(async move {
@@ -92,7 +93,7 @@ pub fn serve(
             let mut line = serde_json::to_vec(&msg).unwrap_or_default();
             line.push(b'\n');
             let sent = match fd {
-                Some(fd) => super::cluster::send_fd(write.as_ref(), &line, &fd).await,
+                Some(fd) => super::cluster::send_fd(write.as_ref(), &line, fd.fd()).await,
                 None => Ok(0),
             };
             let Ok(sent) = sent else { break };
@@ -101,7 +102,7 @@ pub fn serve(
             }
         }
     });
-    let held: Arc<Mutex<Vec<Arc<OwnedFd>>>> = Default::default();
+    let held: Arc<Mutex<Vec<Arc<crate::supervisor::cluster::Shared>>>> = Default::default();
     let ready = ready_tx.subscribe();
     let (holder, replier) = (held.clone(), tx.clone());
     tokio::spawn(async move {
@@ -149,7 +150,10 @@ pub fn serve(
 /// The answer to the preload's `pmr:listen {id, address, port}`: the
 /// port's shared socket wrapped as Node's IPC sends a handle, or an answer
 /// without one (the app then binds the port itself).
-fn socket_for(data: &Value, held: &Mutex<Vec<Arc<OwnedFd>>>) -> (Value, Option<Arc<OwnedFd>>) {
+fn socket_for(
+    data: &Value,
+    held: &Mutex<Vec<Arc<crate::supervisor::cluster::Shared>>>,
+) -> (Value, Option<Arc<crate::supervisor::cluster::Shared>>) {
     let id = data.get("id").cloned().unwrap_or(Value::Null);
     let port = data.get("port").and_then(Value::as_u64);
     let addr = match data.get("address") {

@@ -9,11 +9,11 @@ use std::cell::RefCell;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use tokio::net::unix::pipe;
-use tokio::sync::broadcast;
+use tokio::sync::{Notify, broadcast};
 
 /// Largest partial line kept while waiting for its newline; longer lines are
 /// written in pieces of this size so memory stays bounded.
@@ -278,19 +278,25 @@ const PARTIAL_WAIT: std::time::Duration = std::time::Duration::from_millis(200);
 /// Reads a pipe until every writer has closed it, writing whole lines (and
 /// an unfinished one once the app has been quiet for [`PARTIAL_WAIT`]).
 pub async fn pump(rx: pipe::Receiver, sink: StreamSink) {
+    let _live = Live::new();
     let mut carry: Vec<u8> = Vec::new();
     let mut grown = None;
     loop {
         if carry.is_empty() {
-            if rx.readable().await.is_err() {
-                break;
+            match readable_or_leave(&rx).await {
+                Some(Ok(())) => {}
+                Some(Err(_)) => break,
+                None => return release(grown),
             }
         } else {
             // Output without a newline (a prompt, `write('x')`) reaches the
             // log once the app has been quiet for a moment, as its own line.
-            match tokio::time::timeout(PARTIAL_WAIT, rx.readable()).await {
-                Ok(Ok(())) => {}
-                Ok(Err(_)) => break,
+            match tokio::time::timeout(PARTIAL_WAIT, readable_or_leave(&rx)).await {
+                Ok(Some(Ok(()))) => {}
+                Ok(Some(Err(_))) => break,
+                // Handing over: what is read is written; the rest stays in
+                // the pipe for the next daemon.
+                Ok(None) => break,
                 Err(_) => {
                     carry.push(b'\n');
                     sink.emit(&carry);
@@ -335,6 +341,67 @@ pub async fn pump(rx: pipe::Receiver, sink: StreamSink) {
         sink.emit(&carry);
     }
     release(grown);
+}
+
+/// Set when the daemon hands over: pumps stop reading.
+static LEAVING: AtomicBool = AtomicBool::new(false);
+/// Wakes the pumps when [`LEAVING`] is set.
+static LEAVE: Notify = Notify::const_new();
+/// Pumps still running, and a wake-up when the last one ends.
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+static ALL_DONE: Notify = Notify::const_new();
+
+/// Counts a running pump.
+struct Live;
+
+impl Live {
+    fn new() -> Self {
+        LIVE.fetch_add(1, Ordering::SeqCst);
+        Live
+    }
+}
+
+impl Drop for Live {
+    fn drop(&mut self) {
+        if LIVE.fetch_sub(1, Ordering::SeqCst) == 1 {
+            ALL_DONE.notify_waiters();
+        }
+    }
+}
+
+/// The pipe has something to read (or ended); `None` once the daemon is
+/// handing over.
+async fn readable_or_leave(rx: &pipe::Receiver) -> Option<io::Result<()>> {
+    let leave = LEAVE.notified();
+    tokio::pin!(leave);
+    leave.as_mut().enable();
+    if LEAVING.load(Ordering::SeqCst) {
+        return None;
+    }
+    tokio::select! {
+        r = rx.readable() => Some(r),
+        () = leave => None,
+    }
+}
+
+/// Stops every pump at a line boundary (a partial line is written as its
+/// own line) and waits for them, for at most a second: what they have not
+/// read stays in the pipes for the daemon that takes over.
+pub async fn stop_pumps() {
+    LEAVING.store(true, Ordering::SeqCst);
+    LEAVE.notify_waiters();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(1);
+    loop {
+        let done = ALL_DONE.notified();
+        tokio::pin!(done);
+        done.as_mut().enable();
+        if LIVE.load(Ordering::SeqCst) == 0 {
+            return;
+        }
+        if tokio::time::timeout_at(deadline, done).await.is_err() {
+            return;
+        }
+    }
 }
 
 /// Pipes enlarged so far; each costs its capacity in the user's pipe quota

@@ -5,6 +5,7 @@
 //! snapshot of its state behind a short-lived lock (never held across an
 //! await) and a queue of control messages.
 
+pub mod adopt;
 pub mod cluster;
 pub mod exceptions;
 pub mod ipc;
@@ -122,6 +123,8 @@ pub enum Control {
     Delete(oneshot::Sender<()>),
     /// Replace the running child without downtime (cluster mode).
     Reload(oneshot::Sender<Result<(), String>>),
+    /// Take over a process an earlier daemon started.
+    Adopt(Box<adopt::Adoption>, oneshot::Sender<()>),
 }
 
 /// What happened to an instance, published for the hub link (and whoever
@@ -223,6 +226,15 @@ impl Handle {
     pub async fn control(&self, make: fn(oneshot::Sender<()>) -> Control) {
         let (tx, rx) = oneshot::channel();
         if self.ctl.send(make(tx)).await.is_ok() {
+            let _ = rx.await;
+        }
+    }
+
+    /// Hands the instance a process an earlier daemon started, and waits
+    /// until it has taken it over.
+    pub async fn take_over(&self, a: adopt::Adoption) {
+        let (tx, rx) = oneshot::channel();
+        if self.ctl.send(Control::Adopt(Box::new(a), tx)).await.is_ok() {
             let _ = rx.await;
         }
     }

@@ -102,10 +102,27 @@ pub fn register(pid: u32, ready: watch::Sender<Readiness>, io: Arc<Mutex<AppIo>>
     Registration(pid, generation)
 }
 
-/// Binds `path` and serves it for the life of the process.
-pub fn start(path: &Path) -> std::io::Result<()> {
-    let _ = std::fs::remove_file(path);
-    let sock = UnixDatagram::bind(path)?;
+/// Binds `path` (or takes the socket the last daemon left with the
+/// keeper, messages sent meanwhile queued in it) and serves it for the life
+/// of the process.
+pub fn start(path: &Path, inherited: Option<std::os::fd::OwnedFd>) -> std::io::Result<()> {
+    let sock = match inherited {
+        Some(fd) => {
+            let sock = std::os::unix::net::UnixDatagram::from(fd);
+            sock.set_nonblocking(true)?;
+            UnixDatagram::from_std(sock)?
+        }
+        None => {
+            let _ = std::fs::remove_file(path);
+            let sock = UnixDatagram::bind(path)?;
+            // Parked for good: the next daemon takes it over.
+            std::mem::forget(crate::keeper::link::park(
+                "notify".into(),
+                &[sock.as_raw_fd()],
+            ));
+            sock
+        }
+    };
     setsockopt(&sock, sockopt::PassCred, &true)?;
     let _ = PATH.set(path.to_path_buf());
     tokio::spawn(serve(sock));

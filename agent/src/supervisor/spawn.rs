@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::Path;
 use std::process::Stdio;
 use std::sync::Arc;
@@ -11,7 +11,7 @@ use std::sync::Arc;
 use nix::fcntl::OFlag;
 use pmr_shared::app::AppSpec;
 use tokio::net::unix::pipe;
-use tokio::process::{Child, Command};
+use tokio::process::Command;
 
 /// The environment an instance gets: the spec's, plus pm2's instance variables.
 pub(crate) fn instance_env(spec: &AppSpec, id: u32, instance: u32) -> BTreeMap<String, String> {
@@ -33,16 +33,20 @@ pub(crate) fn instance_env(spec: &AppSpec, id: u32, instance: u32) -> BTreeMap<S
 
 /// A spawned child and the read ends of its output pipes.
 pub(crate) struct Spawned {
-    pub(crate) child: Child,
+    pub(crate) child: super::adopt::Proc,
     pub(crate) pid: u32,
     pub(crate) stdout: pipe::Receiver,
     pub(crate) stderr: pipe::Receiver,
     /// The cluster's shared listening socket, held while this child runs.
-    pub(crate) listener: Option<Arc<OwnedFd>>,
+    pub(crate) listener: Option<Arc<crate::supervisor::cluster::Shared>>,
+    /// Shared sockets a previous daemon held (adopted instances only).
+    pub(crate) binds: Vec<Arc<crate::supervisor::cluster::Shared>>,
     /// Our end of the Node IPC channel.
     pub(crate) ipc: Option<std::os::unix::net::UnixStream>,
     /// Keeps the orphan reaper off this child, which its task waits for.
     pub(crate) managed: super::orphans::Managed,
+    /// The keeper's copies of the pipes and channel, while it runs.
+    pub(crate) parked: Option<crate::keeper::link::Parked>,
 }
 
 /// Starts the instance. Errors say what could not be started and why.
@@ -139,7 +143,7 @@ pub(crate) fn spawn(spec: &AppSpec, id: u32, instance: u32) -> io::Result<Spawne
             .kill_on_drop(false);
         let mut fds: Vec<(&OwnedFd, i32)> = Vec::new();
         if let Some(l) = &listener {
-            fds.push((l, super::cluster::LISTEN_FD));
+            fds.push((l.fd(), super::cluster::LISTEN_FD));
         }
         if let Some((theirs, _)) = &ipc {
             fds.push((theirs, ipc_fd));
@@ -152,16 +156,23 @@ pub(crate) fn spawn(spec: &AppSpec, id: u32, instance: u32) -> io::Result<Spawne
     };
     let pid = child.id().unwrap_or(0);
     let managed = super::orphans::Managed::new(pid);
+    // Copies with the keeper: if this daemon dies, the app's writes wait in
+    // the pipes and the next daemon reads them (see `keeper`).
+    let mut keep = vec![out_r.as_raw_fd(), err_r.as_raw_fd()];
+    keep.extend(ipc.as_ref().map(|(_, ours)| ours.as_raw_fd()));
+    let parked = crate::keeper::link::park(format!("app:{id}:{pid}"), &keep);
     let stdout = pipe::Receiver::from_file(File::from(out_r))?;
     let stderr = pipe::Receiver::from_file(File::from(err_r))?;
     Ok(Spawned {
-        child,
+        child: super::adopt::Proc::Child(child),
         pid,
         stdout,
         stderr,
         listener,
         // Our copy of the app's end closes here: the channel ends with the app.
         ipc: ipc.map(|(_, ours)| ours),
+        binds: Vec::new(),
         managed,
+        parked,
     })
 }

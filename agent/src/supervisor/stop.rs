@@ -7,7 +7,6 @@ use std::time::Duration;
 use nix::errno::Errno;
 use nix::sys::signal::{self, Signal};
 use nix::unistd::Pid;
-use tokio::process::Child;
 use tokio::time::{Instant, sleep, timeout_at};
 
 /// How often a group that outlives its leader is checked while stopping.
@@ -110,7 +109,7 @@ pub(crate) struct Unkillable;
 /// Stops the child and its group (`sig` first, unless it was asked by
 /// message; SIGKILL after `grace`); returns how the leader exited.
 pub(crate) async fn terminate(
-    child: &mut Child,
+    child: &mut super::adopt::Proc,
     pid: u32,
     sig: Option<Signal>,
     grace: Duration,

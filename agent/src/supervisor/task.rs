@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use nix::sys::signal::Signal;
 use pmr_shared::app::{AppSpec, Status};
-use tokio::process::Child;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
@@ -79,12 +78,12 @@ pub fn launch(l: Launch) -> Arc<Handle> {
 }
 
 struct Running {
-    child: Child,
+    child: super::adopt::Proc,
     pid: u32,
     started: Instant,
     pumps: [tokio::task::JoinHandle<()>; 2],
     /// Keeps the cluster's shared socket open while this child runs.
-    _listener: Option<Arc<std::os::fd::OwnedFd>>,
+    _listener: Option<Arc<crate::supervisor::cluster::Shared>>,
     /// Keeps the orphan reaper off `child` while this run lasts.
     _managed: super::orphans::Managed,
     /// The Node IPC channel, for Node apps.
@@ -95,6 +94,10 @@ struct Running {
     ready: tokio::sync::watch::Receiver<super::ipc::Readiness>,
     /// Routes this child's notify-socket messages here while it runs.
     _notify: super::notify::Registration,
+    /// Shared sockets an earlier daemon held, kept while an adopted child runs.
+    _binds: Vec<Arc<crate::supervisor::cluster::Shared>>,
+    /// The keeper's copies of its pipes, released when this run ends.
+    _parked: Option<crate::keeper::link::Parked>,
 }
 
 impl Running {
@@ -322,6 +325,12 @@ impl Actor {
                 let outcome = self.reload().await;
                 let _ = ack.send(outcome);
             }
+            Control::Adopt(a, ack) => {
+                if self.child.is_none() {
+                    self.take_over(*a);
+                }
+                let _ = ack.send(());
+            }
             Control::Delete(ack) => {
                 self.stop().await;
                 self.emit(LifeKind::Deleted, None, None);
@@ -342,10 +351,15 @@ impl Actor {
     /// IPC channel; of the instance's state, only its published metrics
     /// are reset.
     fn spawn_running(&self, spec: &AppSpec) -> std::io::Result<Running> {
+        self.running(spec, spawn::spawn(spec, self.h.id, self.h.instance)?)
+    }
+
+    /// Output pumps, IPC channel and notify routing for a spawned (or
+    /// adopted) child.
+    fn running(&self, spec: &AppSpec, s: spawn::Spawned) -> std::io::Result<Running> {
         // Metrics and actions belong to one run: the new child publishes
         // into its own, which replaces the old one's when it is adopted.
         let io: Arc<Mutex<super::ipc::AppIo>> = Default::default();
-        let s = spawn::spawn(spec, self.h.id, self.h.instance)?;
         let pumps = [
             tokio::spawn(super::logs::pump(s.stdout, self.out.for_spec(spec))),
             tokio::spawn(super::logs::pump(s.stderr, self.err.for_spec(spec))),
@@ -375,7 +389,34 @@ impl Actor {
             ready,
             _notify: super::notify::register(s.pid, ready_tx, io.clone()),
             io,
+            _binds: s.binds,
+            _parked: s.parked,
         })
+    }
+
+    /// Carries on with a process an earlier daemon started: same pid,
+    /// uptime and counters; its exit (even one that happened while no
+    /// daemon ran) goes through the restart policy as usual.
+    fn take_over(&mut self, a: super::adopt::Adoption) {
+        let spec = self.h.spec();
+        let (pid, since) = (a.pid, a.pm_uptime);
+        let run = match super::adopt::spawned(a).and_then(|s| self.running(&spec, s)) {
+            Ok(run) => run,
+            Err(e) => {
+                tracing::error!("App [{}] pid {pid} not taken over: {e}", self.label());
+                return;
+            }
+        };
+        self.adopt(run, &spec);
+        if let Some(run) = self.child.as_mut() {
+            let age = Duration::from_millis(now_ms().saturating_sub(since));
+            run.started = Instant::now().checked_sub(age).unwrap_or(run.started);
+        }
+        let mut rt = self.h.rt();
+        rt.pm_uptime = since;
+        rt.status = Status::Online;
+        drop(rt);
+        tracing::info!("App [{}] taken over, pid {pid}", self.label());
     }
 
     /// Makes `run` the instance's child: pid file, state, cron and watch.

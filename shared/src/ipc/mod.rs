@@ -156,6 +156,12 @@ pub enum Request {
     Resurrect,
     /// Stop every app, then the daemon.
     Kill,
+    /// Hand the apps, their descriptors and the state over to the binary
+    /// `exe` (`pmr update`): no app restarts.
+    Update {
+        /// The new binary.
+        exe: String,
+    },
     /// Store the hub link settings and (re)connect.
     Link {
         /// Where and how to connect.

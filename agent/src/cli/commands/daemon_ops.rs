@@ -1,9 +1,10 @@
 //! Commands about the daemon itself: `ping`, `kill`, `update`, `resurrect`.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use anyhow::bail;
+use anyhow::{Context, bail};
 use nix::sys::signal::{Signal, kill as send_signal};
 use nix::unistd::Pid;
 use pmr_shared::ipc::Request;
@@ -103,7 +104,56 @@ fn left_behind(paths: &Paths) -> bool {
         .is_some_and(|list| !list.is_empty())
 }
 
-pub(super) fn update(paths: &Paths) -> anyhow::Result<ExitCode> {
+/// `pmr update`: the running daemon hands every app over to this binary
+/// (no app restarts). A daemon that cannot (another protocol, no keeper)
+/// is replaced the way pm2 does it: save, stop, start, resurrect.
+pub(super) fn update(paths: &Paths, binary: Option<PathBuf>) -> anyhow::Result<ExitCode> {
+    let failed = paths.home.join(crate::keeper::UPDATE_FAILED);
+    if let Ok(Some(mut c)) = Client::connect(paths) {
+        let old = c.daemon_pid;
+        let exe = match binary {
+            Some(b) => std::path::absolute(&b)
+                .with_context(|| format!("cannot resolve {}", b.display()))?,
+            None => std::env::current_exe().context("cannot find the pmr executable")?,
+        };
+        let _ = std::fs::remove_file(&failed);
+        let asked = c.request(&Request::Update {
+            exe: exe.to_string_lossy().into_owned(),
+        });
+        match asked {
+            Ok(reply) => {
+                let mini = OutputArgs {
+                    mini: true,
+                    ..Default::default()
+                };
+                report(&mini, reply);
+                if !client::wait_gone(old, DAEMON_EXIT_LIMIT) {
+                    bail!("the daemon (pid {old}) did not hand over");
+                }
+                let c = Client::connect_or_start(paths)?;
+                if let Ok(why) = std::fs::read_to_string(&failed) {
+                    let _ = std::fs::remove_file(&failed);
+                    bail!(
+                        "the update failed: {why}; the previous pmr runs again (pid {}), every app as it was",
+                        c.daemon_pid
+                    );
+                }
+                println!(
+                    "[PMR] Daemon {old} handed over to daemon {} ({}); no app restarted",
+                    c.daemon_pid,
+                    pmr_shared::VERSION
+                );
+                return Ok(ExitCode::SUCCESS);
+            }
+            Err(e) => {
+                let why = format!("{e:#}");
+                if !why.contains("unknown variant") && !why.contains("without a keeper") {
+                    bail!("the update did not start: {why}; the running daemon keeps every app");
+                }
+                println!("[PMR] {why}: restarting the daemon and its apps instead");
+            }
+        }
+    }
     let running = match Client::connect(paths) {
         Ok(Some(c)) => Some(c.daemon_pid),
         Ok(None) => None,

@@ -53,7 +53,7 @@ pub(crate) fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Resurrect => daemon_ops::resurrect(&paths),
         Command::Ping => daemon_ops::ping(&paths),
         Command::Kill => daemon_ops::kill(&paths),
-        Command::Update => daemon_ops::update(&paths),
+        Command::Update { binary } => daemon_ops::update(&paths, binary),
         Command::Link(args) => link::run(&paths, args),
         Command::Startup(args) => startup::startup(&paths, args),
         Command::Set { key, value } if app_conf::is_app_key(&key) => {

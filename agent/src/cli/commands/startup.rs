@@ -44,8 +44,10 @@ fn names(a: &StartupArgs) -> anyhow::Result<(String, String)> {
     Ok((user, service))
 }
 
-/// The unit text: `resurrect` starts the daemon and its saved apps; the
-/// daemon's pid file tells systemd which process to watch.
+/// The unit text: `resurrect` starts the daemon and its saved apps. systemd
+/// watches the keeper, not the daemon: a daemon that crashes is replaced
+/// by the keeper with every app running, where a unit restart would stop
+/// the whole group.
 pub(crate) fn unit(exe: &Path, paths: &Paths, user: &str) -> String {
     let home = paths.home.display();
     let exe = exe.display();
@@ -59,7 +61,7 @@ pub(crate) fn unit(exe: &Path, paths: &Paths, user: &str) -> String {
          Type=forking\n\
          User={user}\n\
          Environment=PMR_HOME={home}\n\
-         PIDFile={home}/pm2.pid\n\
+         PIDFile={home}/keeper.pid\n\
          LimitNOFILE=infinity\n\
          ExecStart={exe} resurrect\n\
          ExecReload={exe} reloadLogs\n\

@@ -1,0 +1,378 @@
+//! The keeper's one loop: a signalfd for its children and signals, the
+//! daemon's socket, and two deadlines (a restart back-off, a health check).
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::Write;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
+use std::os::unix::process::CommandExt;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use nix::fcntl::{Flock, FlockArg};
+use nix::sys::signal::{SigSet, Signal, kill};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
+use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+use nix::unistd::Pid;
+
+use super::wire::{self, Msg};
+use crate::paths::Paths;
+
+/// Reaped exits kept for the next daemon; beyond this the oldest go.
+const MAX_EXITS: usize = 65_536;
+/// How long a daemon started by `pmr update` has to take over.
+const HEALTH_LIMIT: Duration = Duration::from_secs(30);
+/// A daemon that lived at least this long restarts at once if it dies.
+const STABLE: Duration = Duration::from_secs(10);
+/// The longest wait before restarting a daemon that keeps dying.
+const MAX_BACKOFF: Duration = Duration::from_secs(10);
+
+/// What to do when the daemon exits.
+enum Then {
+    /// It crashed: start another.
+    Restart,
+    /// `pmr kill` or SIGTERM: exit too.
+    Exit,
+    /// `pmr update`: start this binary.
+    Handover(String),
+}
+
+struct Keeper {
+    paths: Paths,
+    /// The binary of the last daemon that proved healthy, held open so
+    /// that replacing the file on disk cannot take the way back away.
+    good: File,
+    parked: BTreeMap<String, Vec<OwnedFd>>,
+    exits: Vec<(u32, i32)>,
+    daemon: Option<Daemon>,
+    backoff: Duration,
+    restart_at: Option<Instant>,
+}
+
+struct Daemon {
+    pid: Pid,
+    sock: Option<OwnedFd>,
+    started: Instant,
+    then: Then,
+    /// Set for a daemon started by `pmr update`, until it says `Ready`.
+    on_probation: Option<(Instant, String)>,
+}
+
+/// Runs the keeper until its daemon exits cleanly. Prints nothing itself:
+/// the first daemon inherits its stdout and prints the ready line.
+pub fn run(paths: Paths) -> anyhow::Result<()> {
+    let _ = nix::unistd::setsid();
+    std::fs::create_dir_all(&paths.home)
+        .with_context(|| format!("cannot create {}", paths.home.display()))?;
+    let lock_path = paths.home.join("keeper.pid");
+    let file = File::options()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&lock_path)
+        .with_context(|| format!("cannot open {}", lock_path.display()))?;
+    let Ok(mut lock) = Flock::lock(file, FlockArg::LockExclusiveNonblock) else {
+        // Another keeper serves this home; its daemon answers (or soon will).
+        println!("{}", super::ALREADY_RUNNING);
+        return Ok(());
+    };
+    lock.set_len(0)?;
+    write!(lock, "{}", std::process::id())?;
+    nix::sys::prctl::set_child_subreaper(true)?;
+    let mut mask = SigSet::empty();
+    for s in [
+        Signal::SIGCHLD,
+        Signal::SIGTERM,
+        Signal::SIGINT,
+        Signal::SIGQUIT,
+        Signal::SIGHUP,
+    ] {
+        mask.add(s);
+    }
+    mask.thread_block()?;
+    let signals = SignalFd::with_flags(&mask, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)?;
+    let mut k = Keeper {
+        good: File::open("/proc/self/exe").context("cannot open the pmr binary")?,
+        paths,
+        parked: BTreeMap::new(),
+        exits: Vec::new(),
+        daemon: None,
+        backoff: Duration::ZERO,
+        restart_at: None,
+    };
+    let exe = format!("/proc/self/fd/{}", k.good.as_raw_fd());
+    k.spawn(&exe, true, None)?;
+    // Later daemons print nowhere: only the CLI that started us reads this.
+    if let Ok(null) = File::options().write(true).open("/dev/null") {
+        let _ = nix::unistd::dup2_stdout(&null);
+    }
+    while k.daemon.is_some() || k.restart_at.is_some() {
+        k.turn(&signals);
+    }
+    let _ = lock.set_len(0);
+    Ok(())
+}
+
+impl Keeper {
+    /// Starts a daemon from `exe`; `first` gives it the keeper's stdout.
+    #[allow(unsafe_code)]
+    fn spawn(&mut self, exe: &str, first: bool, failed: Option<&str>) -> anyhow::Result<()> {
+        let (ours, theirs) = wire::pair()?;
+        let fd: RawFd = theirs.as_raw_fd();
+        let mut cmd = Command::new(exe);
+        cmd.arg0("pmr")
+            .arg("daemon")
+            .env("PMR_HOME", &self.paths.home)
+            .env(super::FD_VAR, fd.to_string())
+            .current_dir(&self.paths.home)
+            .stdin(Stdio::null());
+        if !first {
+            cmd.stdout(Stdio::null());
+        }
+        if let Some(why) = failed {
+            cmd.env("PMR_UPDATE_FAILED", why);
+        }
+        // SAFETY: only async-signal-safe calls between fork and exec.
+        unsafe {
+            cmd.pre_exec(move || {
+                let _ = SigSet::all().thread_unblock();
+                // The daemon's end survives the exec.
+                if libc::fcntl(fd, libc::F_SETFD, 0) == -1 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let child = cmd.spawn().with_context(|| format!("cannot start {exe}"))?;
+        drop(theirs);
+        self.daemon = Some(Daemon {
+            pid: Pid::from_raw(child.id() as i32),
+            sock: Some(ours),
+            started: Instant::now(),
+            then: Then::Restart,
+            on_probation: None,
+        });
+        Ok(())
+    }
+
+    /// Waits for one thing to happen, and handles it.
+    fn turn(&mut self, signals: &SignalFd) {
+        let now = Instant::now();
+        let deadline = [
+            self.restart_at,
+            self.daemon
+                .as_ref()
+                .and_then(|d| d.on_probation.as_ref().map(|p| p.0)),
+        ]
+        .into_iter()
+        .flatten()
+        .min();
+        let timeout = deadline.map_or(-1, |d| {
+            d.saturating_duration_since(now).as_millis().min(60_000) as i32
+        });
+        use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+        let sock = self.daemon.as_ref().and_then(|d| d.sock.as_ref());
+        let mut fds = vec![PollFd::new(signals.as_fd(), PollFlags::POLLIN)];
+        if let Some(s) = sock {
+            fds.push(PollFd::new(s.as_fd(), PollFlags::POLLIN));
+        }
+        let _ = poll(
+            &mut fds,
+            PollTimeout::try_from(timeout).unwrap_or(PollTimeout::NONE),
+        );
+        let woke = |f: &PollFd<'_>| f.revents().is_some_and(|r| !r.is_empty());
+        let (from_signals, from_daemon) = (woke(&fds[0]), fds.get(1).is_some_and(woke));
+        drop(fds);
+        if from_daemon {
+            self.read_daemon();
+        }
+        if from_signals {
+            while let Ok(Some(info)) = signals.read_signal() {
+                self.on_signal(info.ssi_signo as i32);
+            }
+        }
+        let now = Instant::now();
+        if self.restart_at.is_some_and(|t| t <= now) {
+            self.restart_at = None;
+            let exe = format!("/proc/self/fd/{}", self.good.as_raw_fd());
+            if let Err(e) = self.spawn(&exe, false, None) {
+                self.say(&format!("cannot restart the daemon: {e:#}"));
+                self.restart_at = Some(now + MAX_BACKOFF);
+            }
+        }
+        if let Some(d) = &self.daemon
+            && let Some((by, exe)) = &d.on_probation
+            && *by <= now
+        {
+            let why = format!(
+                "{exe} did not take over within {} s",
+                HEALTH_LIMIT.as_secs()
+            );
+            self.say(&why);
+            let _ = kill(d.pid, Signal::SIGKILL);
+        }
+    }
+
+    /// Reads every message the daemon sent.
+    fn read_daemon(&mut self) {
+        loop {
+            let Some(d) = self.daemon.as_mut() else {
+                return;
+            };
+            let Some(sock) = d.sock.as_ref() else { return };
+            let got = wire::recv(sock.as_fd(), true);
+            let (msg, fds) = match got {
+                Ok(Some(m)) => m,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == std::io::ErrorKind::InvalidData => {
+                    self.say(&format!("ignored: {e}"));
+                    continue;
+                }
+                // The daemon is gone (or going); its exit is reaped below.
+                Ok(None) | Err(_) => {
+                    d.sock = None;
+                    return;
+                }
+            };
+            match msg {
+                Msg::Hello { .. } => self.greet(),
+                Msg::Park { key } => {
+                    self.parked.insert(key, fds);
+                }
+                Msg::Unpark { key } => {
+                    self.parked.remove(&key);
+                }
+                Msg::Ready => {
+                    if let Some((_, exe)) = d.on_probation.take() {
+                        match File::open(&exe) {
+                            Ok(f) => self.good = f,
+                            Err(e) => self.say(&format!("cannot keep {exe} open: {e}")),
+                        }
+                    }
+                }
+                Msg::Bye => d.then = Then::Exit,
+                Msg::Handover { exe } => d.then = Then::Handover(exe),
+                Msg::Parked { .. } | Msg::Exited { .. } | Msg::End => {}
+            }
+        }
+    }
+
+    /// Answers a daemon's hello: the version, then all it must take over.
+    fn greet(&mut self) {
+        let Some(sock) = self.daemon.as_ref().and_then(|d| d.sock.as_ref()) else {
+            return;
+        };
+        let sock = sock.as_fd();
+        let mut sent = wire::send(sock, &Msg::Hello { v: wire::VERSION }, &[]);
+        for (key, fds) in &self.parked {
+            let raw: Vec<RawFd> = fds.iter().map(|f| f.as_raw_fd()).collect();
+            sent = sent.and_then(|()| wire::send(sock, &Msg::Parked { key: key.clone() }, &raw));
+        }
+        for &(pid, status) in &self.exits {
+            sent = sent.and_then(|()| wire::send(sock, &Msg::Exited { pid, status }, &[]));
+        }
+        if sent.and_then(|()| wire::send(sock, &Msg::End, &[])).is_ok() {
+            self.exits.clear();
+        }
+    }
+
+    fn on_signal(&mut self, signo: i32) {
+        if signo != libc::SIGCHLD {
+            if signo == libc::SIGHUP {
+                return;
+            }
+            // Stopped by systemd or a user: the daemon stops the apps.
+            self.restart_at = None;
+            if let Some(d) = self.daemon.as_mut() {
+                d.then = Then::Exit;
+                let _ = kill(d.pid, Signal::SIGTERM);
+            }
+            return;
+        }
+        loop {
+            let (pid, status) = match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
+                Ok(WaitStatus::Exited(pid, code)) => (pid, code << 8),
+                Ok(WaitStatus::Signaled(pid, sig, core)) => {
+                    (pid, sig as i32 | if core { 0x80 } else { 0 })
+                }
+                Ok(WaitStatus::StillAlive) | Err(_) => return,
+                Ok(_) => continue,
+            };
+            if self.daemon.as_ref().is_some_and(|d| d.pid == pid) {
+                self.daemon_exited(status);
+                continue;
+            }
+            // An app whose daemon died: its status goes to the daemon.
+            let pid = pid.as_raw() as u32;
+            let sent = self
+                .daemon
+                .as_ref()
+                .and_then(|d| d.sock.as_ref())
+                .is_some_and(|s| wire::send(s.as_fd(), &Msg::Exited { pid, status }, &[]).is_ok());
+            if !sent {
+                if self.exits.len() >= MAX_EXITS {
+                    self.exits.remove(0);
+                }
+                self.exits.push((pid, status));
+            }
+        }
+    }
+
+    fn daemon_exited(&mut self, status: i32) {
+        let Some(d) = self.daemon.take() else { return };
+        if let Some((_, exe)) = &d.on_probation {
+            let why =
+                format!("the new daemon ({exe}) exited before it took over (wait status {status})");
+            self.say(&format!("{why}; going back to the previous binary"));
+            let _ = std::fs::write(self.paths.home.join(super::UPDATE_FAILED), &why);
+            let exe = format!("/proc/self/fd/{}", self.good.as_raw_fd());
+            if let Err(e) = self.spawn(&exe, false, Some(&why)) {
+                self.say(&format!("cannot start the previous daemon: {e:#}"));
+                self.restart_at = Some(Instant::now() + MAX_BACKOFF);
+            }
+            return;
+        }
+        match d.then {
+            Then::Exit => self.parked.clear(),
+            Then::Handover(exe) => {
+                self.say(&format!("handing over to {exe}"));
+                match self.spawn(&exe, false, None) {
+                    Ok(()) => {
+                        if let Some(new) = self.daemon.as_mut() {
+                            new.on_probation = Some((Instant::now() + HEALTH_LIMIT, exe));
+                        }
+                    }
+                    Err(e) => {
+                        let why = format!("{e:#}");
+                        let _ = std::fs::write(self.paths.home.join(super::UPDATE_FAILED), &why);
+                        self.say(&format!("{why}; going back to the previous binary"));
+                        let exe = format!("/proc/self/fd/{}", self.good.as_raw_fd());
+                        let _ = self.spawn(&exe, false, Some(&why));
+                    }
+                }
+            }
+            Then::Restart => {
+                let lived = d.started.elapsed();
+                self.backoff = if lived >= STABLE {
+                    Duration::ZERO
+                } else {
+                    (self.backoff * 2).clamp(Duration::from_millis(200), MAX_BACKOFF)
+                };
+                self.say(&format!(
+                    "the daemon (pid {}) died (wait status {status}); its apps keep running, a new daemon takes them over in {} ms",
+                    d.pid,
+                    self.backoff.as_millis()
+                ));
+                self.restart_at = Some(Instant::now() + self.backoff);
+            }
+        }
+    }
+
+    /// One line in the daemon's log (the keeper's stderr).
+    fn say(&self, what: &str) {
+        let now = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.6fZ");
+        eprintln!("{now} keeper: {what}");
+    }
+}

@@ -7,7 +7,6 @@
 pub mod cli;
 pub mod config;
 pub mod daemon;
-pub mod ecosystem;
 pub mod keeper;
 pub mod link;
 pub mod logging;
@@ -15,4 +14,5 @@ pub mod paths;
 pub mod pm2_shape;
 pub mod procfs;
 pub mod runtime;
+pub mod spec;
 pub mod supervisor;

@@ -132,17 +132,19 @@ fn run(cli: RuntimeCli) -> anyhow::Result<ExitCode> {
     // Keys for the hub are read before the apps' environment is captured.
     let link = link_from_env()?;
     let file = match cli.start.targets.as_slice() {
-        [] if cli.start.rest.is_empty() => crate::ecosystem::find_default(&cwd),
-        [t] if crate::ecosystem::is_config_file(t) && cwd.join(t).is_file() => Some(cwd.join(t)),
+        [] if cli.start.rest.is_empty() => crate::spec::ecosystem::find_default(&cwd),
+        [t] if crate::spec::ecosystem::is_config_file(t) && cwd.join(t).is_file() => {
+            Some(cwd.join(t))
+        }
         _ => None,
     };
     let specs: Vec<Arc<pmr_shared::app::AppSpec>> = match file {
         Some(f) => {
-            let loaded = crate::ecosystem::load(
+            let loaded = crate::spec::ecosystem::load(
                 &f,
                 &cli.start.only,
                 cli.start.env.as_deref(),
-                &crate::cli::shell_env(),
+                &crate::spec::shell_env(),
             )?;
             for w in &loaded.warnings {
                 eprintln!("[PMR][WARN] {w}");
@@ -168,7 +170,7 @@ fn run(cli: RuntimeCli) -> anyhow::Result<ExitCode> {
             .collect();
         let handles = d.create(new).map_err(anyhow::Error::msg)?;
         if let Some(settings) = link {
-            d.link.start(&d, settings)?;
+            d.link.start(crate::daemon::port(&d), settings)?;
         }
         let mut children = signal(SignalKind::child())?;
         let mut logs = d.log_bus.subscribe();

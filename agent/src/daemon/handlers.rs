@@ -510,7 +510,7 @@ fn link(d: &Arc<Daemon>, settings: pmr_shared::ipc::LinkSettings) -> Response {
         return error(format!("{e:#}"));
     }
     // Started first, stored second: a link that cannot start is not kept.
-    if let Err(e) = d.link.start(d, settings.clone()) {
+    if let Err(e) = d.link.start(super::port(d), settings.clone()) {
         return error(format!("{e:#}"));
     }
     match crate::link::settings::save(&d.paths.home, &settings) {

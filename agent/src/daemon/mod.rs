@@ -25,13 +25,25 @@ use crate::paths::Paths;
 use crate::supervisor::monitor::Sampler;
 use state::Daemon;
 
-/// Answers one request the way the socket server does; the hub link runs
-/// remote actions through here, so they behave exactly like the CLI's.
-pub async fn handle_request(
-    d: &Arc<Daemon>,
-    req: pmr_shared::ipc::Request,
-) -> (pmr_shared::ipc::Response, ()) {
-    (handlers::handle(d, req).await.0, ())
+/// The hub link's view of this daemon: its requests go through the same
+/// handlers as the CLI's, served by a task that ends with the link.
+pub fn port(d: &Arc<Daemon>) -> crate::link::Port {
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<crate::link::Asked>(16);
+    let server = d.clone();
+    tokio::spawn(async move {
+        while let Some((req, reply)) = rx.recv().await {
+            let d = server.clone();
+            tokio::spawn(async move {
+                let _ = reply.send(handlers::handle(&d, req).await.0);
+            });
+        }
+    });
+    crate::link::Port {
+        home: d.paths.home.clone(),
+        requests: tx,
+        events: d.events.clone(),
+        logs: d.log_bus.clone(),
+    }
 }
 
 pub use crate::keeper::{ALREADY_RUNNING, READY};
@@ -93,7 +105,7 @@ pub fn run(paths: Paths) -> anyhow::Result<()> {
         }
         match crate::link::settings::load(&daemon.paths.home) {
             Ok(Some(s)) => {
-                if let Err(e) = daemon.link.start(&daemon, s) {
+                if let Err(e) = daemon.link.start(port(&daemon), s) {
                     tracing::error!("hub link not started: {e:#}");
                 }
             }

@@ -12,7 +12,6 @@ use pmr_shared::link::limits::MAX_LOG_LINE;
 use pmr_shared::link::messages::{LogBatch, LogLine};
 use tokio::sync::broadcast::{self, error::RecvError};
 
-use crate::daemon::state::Daemon;
 use crate::supervisor::logs::LogEvent;
 use crate::supervisor::now_ms;
 
@@ -38,15 +37,19 @@ pub(super) struct Follow {
 
 impl Follow {
     /// Follows `apps` (`*`: all) from now on; an empty list stops.
-    pub(super) fn set(&mut self, d: &Daemon, apps: Vec<String>) {
+    pub(super) fn set(
+        &mut self,
+        port: &super::Port,
+        list: Vec<pmr_shared::app::ProcessInfo>,
+        apps: Vec<String>,
+    ) {
         let before = std::mem::replace(&mut self.apps, apps.into_iter().collect());
         let new = |name: &str| {
             let now = self.apps.contains("*") || self.apps.contains(name);
             let was = before.contains("*") || before.contains(name);
             now && !was
         };
-        let tails: Vec<_> = d
-            .list(crate::supervisor::EnvView::None)
+        let tails: Vec<_> = list
             .into_iter()
             .filter(|p| new(&p.spec.name))
             .take(TAIL_INSTANCES)
@@ -61,7 +64,7 @@ impl Follow {
             self.batch = LogBatch::default();
             self.bytes = 0;
         } else if self.rx.is_none() {
-            self.rx = Some(d.log_bus.subscribe());
+            self.rx = Some(port.logs.subscribe());
         }
     }
 

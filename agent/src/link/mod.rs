@@ -5,9 +5,12 @@
 mod follow;
 pub mod host;
 pub mod outbox;
+mod port;
 mod session;
 pub mod settings;
 pub mod tls;
+
+pub use port::{Asked, Port};
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -20,8 +23,7 @@ use tokio::sync::Notify;
 use tokio::sync::broadcast::error::RecvError;
 use tokio::task::JoinHandle;
 
-use crate::daemon::state::Daemon;
-use crate::supervisor::{EnvView, LifeKind, Lifecycle};
+use crate::supervisor::{LifeKind, Lifecycle};
 
 /// Length of one rollup window.
 const ROLLUP_SPAN: Duration = Duration::from_secs(10);
@@ -68,11 +70,11 @@ impl Drop for Running {
 
 impl LinkManager {
     /// Starts (or restarts with new settings) the link.
-    pub fn start(&self, d: &Arc<Daemon>, s: LinkSettings) -> anyhow::Result<()> {
+    pub fn start(&self, port: Port, s: LinkSettings) -> anyhow::Result<()> {
         let (secret, _) = settings::validate(&s)?;
         // One writer of the outbox files at a time.
         self.stop();
-        let machine_id = settings::machine_id(&d.paths.home);
+        let machine_id = settings::machine_id(&port.home);
         let tls = if s.hub.starts_with("wss://") {
             Some(tls::client_config(
                 s.ca.as_deref(),
@@ -89,13 +91,13 @@ impl LinkManager {
                 since: crate::supervisor::now_ms() as i64,
                 ..Default::default()
             }),
-            outbox: Mutex::new(outbox::Outbox::open(&d.paths.home.join("link"))),
+            outbox: Mutex::new(outbox::Outbox::open(&port.home.join("link"))),
             queued: Notify::new(),
             busy_wait_ms: Default::default(),
         });
-        let collector = tokio::spawn(collect(d.clone(), shared.clone()));
+        let collector = tokio::spawn(collect(port.clone(), shared.clone()));
         let conn = tokio::spawn(session::run_forever(
-            d.clone(),
+            port,
             shared.clone(),
             session::Target {
                 settings: s,
@@ -194,8 +196,8 @@ fn event_of(e: Lifecycle) -> Event {
 }
 
 /// Queues lifecycle events as they happen and a rollup every 10 s.
-async fn collect(d: Arc<Daemon>, shared: Arc<Shared>) {
-    let mut rx = d.events.subscribe();
+async fn collect(port: Port, shared: Arc<Shared>) {
+    let mut rx = port.events.subscribe();
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     let mut windows: HashMap<u32, Window> = HashMap::new();
     let mut window_start = crate::supervisor::now_ms() as i64;
@@ -210,7 +212,7 @@ async fn collect(d: Arc<Daemon>, shared: Arc<Shared>) {
                 Err(RecvError::Closed) => return,
             },
             _ = tick.tick() => {
-                for p in d.list(EnvView::None) {
+                for p in port.list().await {
                     let w = windows.entry(p.pm_id).or_default();
                     w.name.clone_from(&p.spec.name);
                     add(&mut w.cpu, f64::from(p.cpu));

@@ -19,10 +19,10 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
+use super::Port;
 use super::host::HostSampler;
 use super::{SecretKeyBox, Shared};
-use crate::daemon::state::Daemon;
-use crate::supervisor::{EnvView, now_ms};
+use crate::supervisor::now_ms;
 
 /// Everything needed to connect.
 pub(crate) struct Target {
@@ -51,10 +51,10 @@ fn random_below(n: u64) -> u64 {
 }
 
 /// Connects, and reconnects, until the link is stopped (the task aborted).
-pub(crate) async fn run_forever(d: Arc<Daemon>, shared: Arc<Shared>, target: Target) {
+pub(crate) async fn run_forever(port: Port, shared: Arc<Shared>, target: Target) {
     let mut attempt: u32 = 0;
     loop {
-        let result = session(&d, &shared, &target).await;
+        let result = session(&port, &shared, &target).await;
         let was_connected = {
             let mut st = shared.state();
             let was = st.connected;
@@ -174,7 +174,7 @@ async fn send(ws: &mut Ws, msg: &AgentMsg) -> Result<(), String> {
 }
 
 /// One connection, until it fails; `Err` says why, for `pmr link status`.
-async fn session(d: &Arc<Daemon>, shared: &Arc<Shared>, t: &Target) -> Result<(), String> {
+async fn session(port: &Port, shared: &Arc<Shared>, t: &Target) -> Result<(), String> {
     let s = &t.settings;
     let url = format!("{}/agent/v1", s.hub.trim_end_matches('/'));
     let config = WebSocketConfig::default()
@@ -283,7 +283,8 @@ async fn session(d: &Arc<Daemon>, shared: &Arc<Shared>, t: &Target) -> Result<()
                 seq += 1;
                 let full = since_full >= FULL_EVERY;
                 since_full = if full { 1 } else { since_full + 1 };
-                let snap = snapshot(d, &mut host, &mut last, seq, full);
+                let list = port.list().await;
+                let snap = snapshot(list, &port.home, &mut host, &mut last, seq, full);
                 send(&mut ws, &AgentMsg::Snapshot(snap)).await?;
             }
             () = shared.queued.notified() => {
@@ -331,12 +332,12 @@ async fn session(d: &Arc<Daemon>, shared: &Arc<Shared>, t: &Target) -> Result<()
                     HubMsg::Ack { stream, seq } => shared.outbox().ack(stream, seq),
                     HubMsg::Resend => since_full = FULL_EVERY,
                     HubMsg::Action(req) => {
-                        let (d, tx) = (d.clone(), results_tx.clone());
+                        let (port, tx) = (port.clone(), results_tx.clone());
                         tokio::spawn(async move {
-                            let _ = tx.send(run_action(&d, req).await).await;
+                            let _ = tx.send(run_action(&port, req).await).await;
                         });
                     }
-                    HubMsg::Logs { apps } => follow.set(d, apps),
+                    HubMsg::Logs { apps } => follow.set(port, port.list().await, apps),
                     HubMsg::Hello { .. } | HubMsg::Welcome { .. } => {}
                 }
             }
@@ -351,7 +352,8 @@ const HUB_TYPES: [&str; 6] = ["hello", "welcome", "ack", "resend", "action", "lo
 const METRICS_EVERY: u64 = 5;
 
 fn snapshot(
-    d: &Daemon,
+    list: Vec<pmr_shared::app::ProcessInfo>,
+    home: &std::path::Path,
     host: &mut HostSampler,
     last: &mut HashMap<u32, Proc>,
     seq: u64,
@@ -360,8 +362,7 @@ fn snapshot(
     // Custom metrics (a Node app's heap changes every second) go up every
     // 5 s, so an idle app does not appear in every delta.
     let fresh_metrics = full || seq.is_multiple_of(METRICS_EVERY);
-    let now: Vec<Proc> = d
-        .list(EnvView::None)
+    let now: Vec<Proc> = list
         .into_iter()
         .map(|p| Proc {
             pm_id: p.pm_id,
@@ -415,14 +416,14 @@ fn snapshot(
         seq,
         full,
         at: now_ms() as i64,
-        host: host.sample(&d.paths.home),
+        host: host.sample(home),
         processes,
         removed,
     }
 }
 
 /// Runs a hub action through the same entry point as the CLI.
-async fn run_action(d: &Arc<Daemon>, req: ActionRequest) -> ActionResult {
+async fn run_action(port: &Port, req: ActionRequest) -> ActionResult {
     let request = match to_request(&req) {
         Ok(r) => r,
         Err(message) => {
@@ -433,7 +434,7 @@ async fn run_action(d: &Arc<Daemon>, req: ActionRequest) -> ActionResult {
             };
         }
     };
-    let (reply, _) = crate::daemon::handle_request(d, request).await;
+    let reply = port.ask(request).await;
     match reply {
         Response::Done { messages, .. } => ActionResult {
             id: req.id,

@@ -56,12 +56,15 @@ fn spec(paths: &Paths, args: &ServeArgs, shell_cwd: &Path) -> anyhow::Result<App
     let script = crate::supervisor::node::serve_script(&paths.home);
     let start = StartArgs {
         targets: vec![script.to_string_lossy().into_owned()],
-        name: Some(
-            args.name
-                .clone()
-                .unwrap_or_else(|| format!("static-page-server-{port}")),
-        ),
-        cwd: Some(dir.to_string_lossy().into_owned()),
+        app: crate::spec::AppFlags {
+            name: Some(
+                args.name
+                    .clone()
+                    .unwrap_or_else(|| format!("static-page-server-{port}")),
+            ),
+            cwd: Some(dir.to_string_lossy().into_owned()),
+            ..Default::default()
+        },
         ..Default::default()
     };
     let mut spec = super::build_spec(&start, shell_cwd)?;

@@ -4,6 +4,7 @@
 //! The CLI reaches the supervisor only through the socket protocol in
 //! `pmr_shared::ipc`; the supervisor knows nothing of the CLI.
 
+pub mod appspec;
 pub mod cli;
 pub mod config;
 pub mod daemon;
@@ -14,5 +15,4 @@ pub mod paths;
 pub mod pm2_shape;
 pub mod procfs;
 pub mod runtime;
-pub mod spec;
 pub mod supervisor;

@@ -132,19 +132,19 @@ fn run(cli: RuntimeCli) -> anyhow::Result<ExitCode> {
     // Keys for the hub are read before the apps' environment is captured.
     let link = link_from_env()?;
     let file = match cli.start.targets.as_slice() {
-        [] if cli.start.rest.is_empty() => crate::spec::ecosystem::find_default(&cwd),
-        [t] if crate::spec::ecosystem::is_config_file(t) && cwd.join(t).is_file() => {
+        [] if cli.start.rest.is_empty() => crate::appspec::ecosystem::find_default(&cwd),
+        [t] if crate::appspec::ecosystem::is_config_file(t) && cwd.join(t).is_file() => {
             Some(cwd.join(t))
         }
         _ => None,
     };
     let specs: Vec<Arc<pmr_shared::app::AppSpec>> = match file {
         Some(f) => {
-            let loaded = crate::spec::ecosystem::load(
+            let loaded = crate::appspec::ecosystem::load(
                 &f,
                 &cli.start.only,
                 cli.start.env.as_deref(),
-                &crate::spec::shell_env(),
+                &crate::appspec::shell_env(),
             )?;
             for w in &loaded.warnings {
                 eprintln!("[PMR][WARN] {w}");

@@ -324,7 +324,7 @@ pub struct StartArgs {
     pub rest: Vec<String>,
     /// The app's options.
     #[command(flatten)]
-    pub app: crate::spec::AppFlags,
+    pub app: crate::appspec::AppFlags,
     /// Start even if the same script already runs.
     #[arg(short, long)]
     pub force: bool,

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use nix::sys::signal::Signal;
 
-use super::handlers::{done, error, run_all};
+use super::reply::{done, error, run_all};
 use super::state::{Daemon, NewInstance};
 use crate::supervisor::{Control, EnvView, Handle};
 use pmr_shared::ipc::Response;

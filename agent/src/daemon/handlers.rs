@@ -1,15 +1,14 @@
 //! One function per request; the socket server only frames and dispatches.
 
-use std::str::FromStr;
 use std::sync::Arc;
 
-use nix::sys::signal::Signal;
 use pmr_shared::app::{AppSpec, Status};
 use pmr_shared::ipc::{Action, Request, Response};
-use tokio::task::JoinSet;
 
 use super::app_ops::{checkout, reload_all, scale, send_data, send_signal, trigger};
 use super::persist;
+use super::recreate::{recreate, validate};
+use super::reply::{done, error, run_all};
 use super::state::{Daemon, NewInstance};
 use crate::supervisor::{Control, EnvView, Handle};
 
@@ -155,69 +154,6 @@ fn env_view(full: bool) -> EnvView {
     } else {
         EnvView::None
     }
-}
-
-pub(super) fn error(message: impl Into<String>) -> Response {
-    Response::Error {
-        message: message.into(),
-    }
-}
-
-pub(super) fn done(
-    messages: Vec<String>,
-    processes: Vec<pmr_shared::app::ProcessInfo>,
-) -> Response {
-    Response::Done {
-        messages,
-        processes,
-    }
-}
-
-/// Checks a spec before anything is registered.
-/// Longest app name or namespace, in bytes (the hub's limit too).
-const MAX_NAME: usize = 256;
-
-fn validate(spec: &AppSpec) -> Result<(), String> {
-    if spec.name.trim().is_empty() {
-        return Err("the app has no name".into());
-    }
-    for (what, v) in [("name", &spec.name), ("namespace", &spec.namespace)] {
-        // Shown escaped and cut short: the name is what is wrong with it.
-        let shown: String = v.chars().take(40).flat_map(char::escape_debug).collect();
-        if v.len() > MAX_NAME {
-            return Err(format!(
-                "app {what} \"{shown}…\" is {} bytes long; at most {MAX_NAME}",
-                v.len()
-            ));
-        }
-        if v.chars().any(char::is_control) {
-            return Err(format!(
-                "app {what} \"{shown}\" holds a control character (a newline, an escape...); names are printed in tables and logs"
-            ));
-        }
-    }
-    if spec.script.is_empty() {
-        return Err(format!("app {}: no script given", spec.name));
-    }
-    if spec.instances == 0 {
-        return Err(format!("app {}: instances must be at least 1", spec.name));
-    }
-    if Signal::from_str(&spec.kill_signal).is_err() {
-        return Err(format!(
-            "app {}: unknown kill signal {}",
-            spec.name, spec.kill_signal
-        ));
-    }
-    if let Some(c) = &spec.cron_restart {
-        crate::supervisor::parse_cron(c).map_err(|e| format!("app {}: {e}", spec.name))?;
-    }
-    if !std::path::Path::new(&spec.cwd).is_dir() {
-        return Err(format!(
-            "app {}: working directory {} does not exist",
-            spec.name, spec.cwd
-        ));
-    }
-    Ok(())
 }
 
 /// `--update-env`: the caller's variables laid over each target's own (as
@@ -412,18 +348,6 @@ async fn start(
     done(messages, d.list(EnvView::None))
 }
 
-/// Runs one control on many instances at once and waits for all.
-pub(super) async fn run_all(
-    handles: Vec<Arc<Handle>>,
-    make: fn(tokio::sync::oneshot::Sender<()>) -> Control,
-) {
-    let mut set = JoinSet::new();
-    for h in handles {
-        set.spawn(async move { h.control(make).await });
-    }
-    while set.join_next().await.is_some() {}
-}
-
 /// What could not be started, and why, one instance after the other.
 fn start_errors(failed: &[Arc<Handle>]) -> String {
     failed
@@ -601,67 +525,6 @@ async fn resurrect(d: &Arc<Daemon>) -> Response {
     }
     messages.push("Done.".into());
     done(messages, d.list(EnvView::None))
-}
-
-/// Creates saved instances (ids, counters and instance numbers as they
-/// were) and starts those that were not stopped; apps already running
-/// under the same name are left alone. Shared by `resurrect` and the
-/// restore of the list file.
-pub(super) async fn recreate(
-    d: &Arc<Daemon>,
-    entries: Vec<persist::DumpEntry>,
-    messages: &mut Vec<String>,
-    mut adopt: std::collections::HashMap<u32, crate::supervisor::adopt::Adoption>,
-) -> Result<(), String> {
-    let running: Vec<String> = d.handles().iter().map(|h| h.spec().name.clone()).collect();
-    let mut new = Vec::new();
-    let mut to_start = Vec::new();
-    // Instances of one app share one spec so that their files are named alike.
-    let mut specs: Vec<Arc<AppSpec>> = Vec::new();
-    for e in entries {
-        if running.contains(&e.spec.name) {
-            messages.push(format!("{} is already running, not restored", e.spec.name));
-            continue;
-        }
-        if let Err(err) = validate(&e.spec) {
-            messages.push(format!("not restored: {err}"));
-            continue;
-        }
-        let spec = match specs.iter().find(|s| ***s == e.spec) {
-            Some(s) => s.clone(),
-            None => {
-                let s = Arc::new(e.spec.clone());
-                specs.push(s.clone());
-                s
-            }
-        };
-        let instance = e.pmr_instance.unwrap_or_else(|| {
-            new.iter()
-                .filter(|n: &&NewInstance| Arc::ptr_eq(&n.spec, &spec))
-                .count() as u32
-        });
-        to_start.push(e.status.as_deref() != Some("stopped"));
-        new.push(NewInstance {
-            spec,
-            instance,
-            wanted_id: e.pm_id,
-            restart_time: e.restart_time,
-        });
-    }
-    let created = d.create(new)?;
-    let mut start = Vec::new();
-    let mut set = JoinSet::new();
-    for (h, wanted) in created.into_iter().zip(to_start) {
-        // A process an earlier daemon started is taken over, not started.
-        if let Some(a) = adopt.remove(&h.id) {
-            set.spawn(async move { h.take_over(a).await });
-        } else if wanted {
-            start.push(h);
-        }
-    }
-    while set.join_next().await.is_some() {}
-    run_all(start, Control::Start).await;
-    Ok(())
 }
 
 /// Stops every instance in parallel; `forget` also removes them.

@@ -234,7 +234,7 @@ pub(super) async fn restore(d: &Arc<Daemon>, mut inherited: Inherited) {
     // All at once: the wait is one grace period at most, not one per app.
     futures_util::future::join_all(stops).await;
     let mut messages = Vec::new();
-    if let Err(e) = super::handlers::recreate(d, dumps, &mut messages, adopt).await {
+    if let Err(e) = super::recreate::recreate(d, dumps, &mut messages, adopt).await {
         tracing::error!("the last process list could not be restored: {e}");
     }
     for m in messages {

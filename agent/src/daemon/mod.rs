@@ -6,6 +6,8 @@ mod handlers;
 mod handover;
 mod list_file;
 pub mod persist;
+mod recreate;
+mod reply;
 mod server;
 pub mod state;
 

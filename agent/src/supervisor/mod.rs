@@ -7,6 +7,7 @@
 
 pub mod adopt;
 pub mod cluster;
+pub mod dayjs;
 pub mod exceptions;
 pub mod ipc;
 pub mod logs;
@@ -15,6 +16,7 @@ pub mod node;
 pub mod notify;
 pub mod orphans;
 pub mod policy;
+mod proc;
 pub mod rotate;
 mod spawn;
 mod stop;

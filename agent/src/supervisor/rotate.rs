@@ -117,7 +117,7 @@ pub fn rotate(path: &Path) -> io::Result<PathBuf> {
     let cfg = config();
     let (stem, ext) = split(path);
     let stamp = chrono::Local::now()
-        .format(&super::logs::dayjs_to_strftime(&cfg.date_format))
+        .format(&super::dayjs::to_strftime(&cfg.date_format))
         .to_string();
     let dir = path.parent().unwrap_or(Path::new("."));
     let mut target = dir.join(format!("{stem}__{stamp}{ext}"));

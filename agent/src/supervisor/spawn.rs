@@ -33,7 +33,7 @@ pub(crate) fn instance_env(spec: &AppSpec, id: u32, instance: u32) -> BTreeMap<S
 
 /// A spawned child and the read ends of its output pipes.
 pub(crate) struct Spawned {
-    pub(crate) child: super::adopt::Proc,
+    pub(crate) child: super::proc::Proc,
     pub(crate) pid: u32,
     pub(crate) stdout: pipe::Receiver,
     pub(crate) stderr: pipe::Receiver,
@@ -164,7 +164,7 @@ pub(crate) fn spawn(spec: &AppSpec, id: u32, instance: u32) -> io::Result<Spawne
     let stdout = pipe::Receiver::from_file(File::from(out_r))?;
     let stderr = pipe::Receiver::from_file(File::from(err_r))?;
     Ok(Spawned {
-        child: super::adopt::Proc::Child(child),
+        child: super::proc::Proc::Child(child),
         pid,
         stdout,
         stderr,

@@ -109,7 +109,7 @@ pub(crate) struct Unkillable;
 /// Stops the child and its group (`sig` first, unless it was asked by
 /// message; SIGKILL after `grace`); returns how the leader exited.
 pub(crate) async fn terminate(
-    child: &mut super::adopt::Proc,
+    child: &mut super::proc::Proc,
     pid: u32,
     sig: Option<Signal>,
     grace: Duration,

@@ -78,7 +78,7 @@ pub fn launch(l: Launch) -> Arc<Handle> {
 }
 
 struct Running {
-    child: super::adopt::Proc,
+    child: super::proc::Proc,
     pid: u32,
     started: Instant,
     pumps: [tokio::task::JoinHandle<()>; 2],

@@ -124,7 +124,7 @@ fn print_line(
     }
     let stamp = args.timestamp.as_deref().map(|f| {
         chrono::Local::now()
-            .format(&crate::supervisor::logs::dayjs_to_strftime(f))
+            .format(&crate::supervisor::dayjs::to_strftime(f))
             .to_string()
     });
     if args.format {

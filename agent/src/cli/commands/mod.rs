@@ -197,7 +197,7 @@ fn report(out: &OutputArgs, reply: Response) {
 fn act_on_apps(
     paths: &Paths,
     action: Action,
-    loaded: crate::spec::ecosystem::Loaded,
+    loaded: crate::appspec::ecosystem::Loaded,
     watch: bool,
     out: &OutputArgs,
 ) -> anyhow::Result<ExitCode> {
@@ -219,17 +219,18 @@ fn act(paths: &Paths, action: Action, t: TargetArgs) -> anyhow::Result<ExitCode>
     // `pmr delete -` (and stop, restart...): the apps of a configuration
     // given on standard input, by name.
     if t.targets == ["-"] {
-        let loaded = crate::spec::ecosystem::load_stdin(
+        let loaded = crate::appspec::ecosystem::load_stdin(
             &cwd,
             &t.only,
             t.env.as_deref(),
-            &crate::spec::shell_env(),
+            &crate::appspec::shell_env(),
         )?;
         return act_on_apps(paths, action, loaded, false, &t.out);
     }
     // An ecosystem file among the targets: restart re-reads it (start what
     // is missing, restart what is known); other actions take its app names.
-    let is_file = |x: &String| crate::spec::ecosystem::is_config_file(x) && cwd.join(x).is_file();
+    let is_file =
+        |x: &String| crate::appspec::ecosystem::is_config_file(x) && cwd.join(x).is_file();
     if let Some(file) = t.targets.iter().find(|x| is_file(x)) {
         let file = cwd.join(file);
         if matches!(action, Action::Restart | Action::Start | Action::Reload) {
@@ -244,21 +245,21 @@ fn act(paths: &Paths, action: Action, t: TargetArgs) -> anyhow::Result<ExitCode>
                 &t.out,
             );
         }
-        let loaded = crate::spec::ecosystem::load(
+        let loaded = crate::appspec::ecosystem::load(
             &file,
             &t.only,
             t.env.as_deref(),
-            &crate::spec::shell_env(),
+            &crate::appspec::shell_env(),
         )?;
         return act_on_apps(paths, action, loaded, t.watch, &t.out);
     }
-    let update_env = t.update_env.then(crate::spec::shell_env);
+    let update_env = t.update_env.then(crate::appspec::shell_env);
     let mut client = Client::connect_or_start(paths)?;
     // App options given with the action (pm2: `restart app --cron-restart 0`).
     let options = pmr_shared::ipc::Overrides {
         cron_restart: t.cron_restart.clone(),
         node_args: t.node_args.clone(),
-        deep_monitoring: crate::spec::deep_monitoring_env().then_some(true),
+        deep_monitoring: crate::appspec::deep_monitoring_env().then_some(true),
         name: t.name.clone(),
     };
     let options = (options != Default::default()).then_some(options);

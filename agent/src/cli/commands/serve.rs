@@ -56,7 +56,7 @@ fn spec(paths: &Paths, args: &ServeArgs, shell_cwd: &Path) -> anyhow::Result<App
     let script = crate::supervisor::node::serve_script(&paths.home);
     let start = StartArgs {
         targets: vec![script.to_string_lossy().into_owned()],
-        app: crate::spec::AppFlags {
+        app: crate::appspec::AppFlags {
             name: Some(
                 args.name
                     .clone()

@@ -9,16 +9,16 @@ use pmr_shared::app::AppSpec;
 use pmr_shared::ipc::{Action, Request};
 
 use super::report;
+use crate::appspec::shell_env;
 use crate::cli::{Client, StartArgs};
 use crate::paths::Paths;
-use crate::spec::shell_env;
 
 /// `reload`: known apps of an ecosystem file reload instead of restarting
 /// (`startOrReload`).
 pub(super) fn run(paths: &Paths, args: StartArgs, reload: bool) -> anyhow::Result<ExitCode> {
     if args.targets.is_empty()
         && args.rest.is_empty()
-        && crate::spec::ecosystem::find_default(&std::env::current_dir()?).is_none()
+        && crate::appspec::ecosystem::find_default(&std::env::current_dir()?).is_none()
     {
         bail!(
             "nothing to start: give a script, a binary, `-- command args`, an app name, or an ecosystem file (none here)"
@@ -27,7 +27,7 @@ pub(super) fn run(paths: &Paths, args: StartArgs, reload: bool) -> anyhow::Resul
     let cwd = std::env::current_dir().context("cannot read the current directory")?;
     // `cat all.json | pmr start -`: the configuration on standard input.
     if args.targets == ["-"] {
-        let loaded = crate::spec::ecosystem::load_stdin(
+        let loaded = crate::appspec::ecosystem::load_stdin(
             &cwd,
             &args.only,
             args.env.as_deref(),
@@ -37,8 +37,8 @@ pub(super) fn run(paths: &Paths, args: StartArgs, reload: bool) -> anyhow::Resul
     }
     // An ecosystem file: named, or the default one of this directory.
     let file = match args.targets.as_slice() {
-        [] if args.rest.is_empty() => crate::spec::ecosystem::find_default(&cwd),
-        [t] if crate::spec::ecosystem::is_config_file(t) && cwd.join(t).is_file() => {
+        [] if args.rest.is_empty() => crate::appspec::ecosystem::find_default(&cwd),
+        [t] if crate::appspec::ecosystem::is_config_file(t) && cwd.join(t).is_file() => {
             Some(cwd.join(t))
         }
         _ => None,
@@ -62,7 +62,7 @@ pub(super) fn run(paths: &Paths, args: StartArgs, reload: bool) -> anyhow::Resul
         let options = pmr_shared::ipc::Overrides {
             cron_restart: args.app.cron_restart.clone(),
             node_args: args.app.interpreter_args.clone(),
-            deep_monitoring: crate::spec::deep_monitoring_env().then_some(true),
+            deep_monitoring: crate::appspec::deep_monitoring_env().then_some(true),
             name: args.app.name.clone(),
         };
         let options = (options != Default::default()).then_some(options);
@@ -130,14 +130,14 @@ pub(crate) fn start_file(
     reload: bool,
     out: &crate::cli::OutputArgs,
 ) -> anyhow::Result<ExitCode> {
-    let loaded = crate::spec::ecosystem::load(file, only, env, &shell_env())?;
+    let loaded = crate::appspec::ecosystem::load(file, only, env, &shell_env())?;
     start_loaded(paths, loaded, force, reload, out)
 }
 
 /// Starts what a configuration holds; apps known by name take its options.
 fn start_loaded(
     paths: &Paths,
-    loaded: crate::spec::ecosystem::Loaded,
+    loaded: crate::appspec::ecosystem::Loaded,
     force: bool,
     reload: bool,
     out: &crate::cli::OutputArgs,
@@ -158,5 +158,5 @@ fn start_loaded(
 
 /// Turns `pmr start` options into an [`AppSpec`], resolving paths against `shell_cwd`.
 pub fn build_spec(args: &StartArgs, shell_cwd: &Path) -> anyhow::Result<AppSpec> {
-    crate::spec::from_flags(&args.app, args.targets.first(), &args.rest, shell_cwd)
+    crate::appspec::from_flags(&args.app, args.targets.first(), &args.rest, shell_cwd)
 }

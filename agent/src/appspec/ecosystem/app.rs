@@ -52,7 +52,7 @@ impl Ctx<'_> {
                 .filter(|f| *f >= 0.0)
                 .map(|f| f as u64)
                 .ok_or_else(|| self.err(key, "milliseconds", v)),
-            Value::String(s) => crate::spec::parse_ms(key, s)
+            Value::String(s) => crate::appspec::parse_ms(key, s)
                 .map_err(|_| self.err(key, "milliseconds or 1s/2m/1h", v)),
             other => Err(self.err(key, "milliseconds", other)),
         }
@@ -104,7 +104,7 @@ pub(super) fn app_spec(
     warnings: &mut Vec<String>,
 ) -> anyhow::Result<AppSpec> {
     let mut s = AppSpec {
-        deep_monitoring: crate::spec::deep_monitoring_env(),
+        deep_monitoring: crate::appspec::deep_monitoring_env(),
         ..AppSpec::default()
     };
     let mut script = None;
@@ -329,7 +329,7 @@ pub(super) fn app_spec(
     let path = cwd.join(&script);
     if path.is_file() {
         s.script = path.to_string_lossy().into_owned();
-        s.interpreter = crate::spec::interpreter_for(&path);
+        s.interpreter = crate::appspec::interpreter_for(&path);
     } else if script.contains(' ') {
         s.script = script.clone();
         s.interpreter = "bash".into();
@@ -341,9 +341,9 @@ pub(super) fn app_spec(
             .to_string_lossy()
             .into_owned();
         s.interpreter = "node".into();
-    } else if let Some(bin) = crate::spec::find_in_path(&script) {
+    } else if let Some(bin) = crate::appspec::find_in_path(&script) {
         s.script = bin.to_string_lossy().into_owned();
-        s.interpreter = crate::spec::interpreter_for(&bin);
+        s.interpreter = crate::appspec::interpreter_for(&bin);
     } else {
         bail!(
             "{}: app {}: script not found: {}",

@@ -23,10 +23,13 @@ use crate::paths::Paths;
 const MAX_EXITS: usize = 65_536;
 /// How long a daemon started by `pmr update` has to take over.
 const HEALTH_LIMIT: Duration = Duration::from_secs(30);
-/// A daemon that lived at least this long restarts at once if it dies.
-const STABLE: Duration = Duration::from_secs(10);
-/// The longest wait before restarting a daemon that keeps dying.
-const MAX_BACKOFF: Duration = Duration::from_secs(10);
+/// A daemon that served this long after taking over restarts at once if
+/// it dies; one that dies sooner (or before it is ready) waits, longer
+/// each time, so a crash loop does not spin.
+const STABLE: Duration = Duration::from_secs(1);
+/// The longest wait before restarting a daemon that keeps dying (below
+/// the CLI's 10 s wait for an answer).
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
 /// What to do when the daemon exits.
 enum Then {
@@ -53,10 +56,11 @@ struct Keeper {
 struct Daemon {
     pid: Pid,
     sock: Option<OwnedFd>,
-    started: Instant,
     then: Then,
     /// Set for a daemon started by `pmr update`, until it says `Ready`.
     on_probation: Option<(Instant, String)>,
+    /// When it said `Ready`.
+    ready: Option<Instant>,
 }
 
 /// Runs the keeper until its daemon exits cleanly. Prints nothing itself:
@@ -150,9 +154,9 @@ impl Keeper {
         self.daemon = Some(Daemon {
             pid: Pid::from_raw(child.id() as i32),
             sock: Some(ours),
-            started: Instant::now(),
             then: Then::Restart,
             on_probation: None,
+            ready: None,
         });
         Ok(())
     }
@@ -245,6 +249,7 @@ impl Keeper {
                     self.parked.remove(&key);
                 }
                 Msg::Ready => {
+                    d.ready = Some(Instant::now());
                     if let Some((_, exe)) = d.on_probation.take() {
                         match File::open(&exe) {
                             Ok(f) => self.good = f,
@@ -354,8 +359,8 @@ impl Keeper {
                 }
             }
             Then::Restart => {
-                let lived = d.started.elapsed();
-                self.backoff = if lived >= STABLE {
+                let served = d.ready.map_or(Duration::ZERO, |r| r.elapsed());
+                self.backoff = if served >= STABLE {
                     Duration::ZERO
                 } else {
                     (self.backoff * 2).clamp(Duration::from_millis(200), MAX_BACKOFF)

@@ -59,9 +59,12 @@ pub(crate) async fn handle(d: &Arc<Daemon>, req: Request) -> (Response, After) {
                 _ => act(d, action, &targets).await,
             }
         }
-        Request::List { full, targets } if targets.is_empty() => Response::Processes {
-            list: d.list(env_view(full)),
-        },
+        Request::List { full, targets } if targets.is_empty() => {
+            d.fresh_usage().await;
+            Response::Processes {
+                list: d.list(env_view(full)),
+            }
+        }
         Request::List { full, targets } => match d.resolve(&targets) {
             Ok(hs) => Response::Processes {
                 list: hs.iter().map(|h| d.info(h, env_view(full))).collect(),
@@ -144,6 +147,8 @@ pub(crate) async fn handle(d: &Arc<Daemon>, req: Request) -> (Response, After) {
     };
     if !reading {
         d.list_saved().await;
+        // A new app, or a new memory limit: the sampler looks again.
+        d.apps_changed.notify_one();
     }
     (reply, After::Continue)
 }

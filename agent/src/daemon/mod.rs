@@ -332,10 +332,20 @@ async fn sample_forever(d: Arc<Daemon>) {
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        if d.registry().apps.is_empty() {
-            d.apps_changed.notified().await;
+        // Nobody looks and no app has a memory limit: no round, no timer
+        // (reading /proc for every app each second is most of an idle
+        // daemon's CPU). A list, or any request that changes an app, wakes it.
+        if d.registry().apps.is_empty() || !d.usage_wanted() {
+            tokio::select! {
+                () = d.apps_changed.notified() => {}
+                () = d.sample_now.notified() => {}
+            }
+            continue;
         }
-        tick.tick().await;
+        tokio::select! {
+            _ = tick.tick() => {}
+            () = d.sample_now.notified() => {}
+        }
         let elapsed = sampler.begin();
         // Sampling is synchronous, so it runs under the registry lock rather
         // than cloning every handle each second.
@@ -380,5 +390,7 @@ async fn sample_forever(d: Arc<Daemon>) {
             }
         }
         sampler.end();
+        d.usage_times.lock().unwrap_or_else(|e| e.into_inner()).1 = std::time::Instant::now();
+        d.sampled.send_modify(|n| *n += 1);
     }
 }

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 use pmr_shared::app::{AppSpec, ProcessInfo};
+use std::time::Instant;
 use tokio::sync::{Notify, broadcast, watch};
 
 use crate::paths::{Paths, file_safe_name};
@@ -65,6 +66,14 @@ pub struct Daemon {
     reloading: Mutex<std::collections::BTreeSet<String>>,
     /// Set by `pmr update`: the binary the daemon hands over to as it exits.
     pub handover: Mutex<Option<String>>,
+    /// When CPU and memory were last asked for (a list, `monit`, the hub),
+    /// and when they were last sampled: the sampler only runs while someone
+    /// looks, or while an app has a memory limit to check.
+    pub usage_times: Mutex<(Instant, Instant)>,
+    /// Wakes the sampler for a round now.
+    pub sample_now: Notify,
+    /// Counts sampling rounds.
+    pub sampled: watch::Sender<u64>,
 }
 
 /// Marks apps as reloading until dropped.
@@ -118,6 +127,9 @@ impl Daemon {
             link: crate::link::LinkManager::default(),
             reloading: Mutex::default(),
             handover: Mutex::default(),
+            usage_times: Mutex::new((Instant::now(), Instant::now())),
+            sample_now: Notify::new(),
+            sampled: watch::channel(0).0,
         }
     }
 
@@ -133,6 +145,37 @@ impl Daemon {
         let mut written = self.list_written.subscribe();
         let limit = std::time::Duration::from_secs(2);
         let _ = tokio::time::timeout(limit, written.wait_for(|g| *g >= want)).await;
+    }
+
+    /// Marks CPU and memory as looked at, and waits (at most 1 s) for a
+    /// sampling round if the last one is over a second old: a list after a
+    /// quiet spell shows memory as it is, and CPU averaged since the last
+    /// round, as pm2 shows it.
+    pub async fn fresh_usage(&self) {
+        let stale = {
+            let mut t = self.usage_times.lock().unwrap_or_else(|e| e.into_inner());
+            t.0 = Instant::now();
+            t.1.elapsed() >= std::time::Duration::from_secs(1)
+        };
+        if stale && !self.registry().apps.is_empty() {
+            let mut rounds = self.sampled.subscribe();
+            rounds.mark_unchanged();
+            self.sample_now.notify_one();
+            let limit = std::time::Duration::from_secs(1);
+            let _ = tokio::time::timeout(limit, rounds.changed()).await;
+        }
+    }
+
+    /// Whether a sampling round is worth its cost: someone looked in the
+    /// last 5 s, or an app has a memory limit.
+    pub fn usage_wanted(&self) -> bool {
+        let looked = self.usage_times.lock().unwrap_or_else(|e| e.into_inner()).0;
+        looked.elapsed() < std::time::Duration::from_secs(5)
+            || self
+                .registry()
+                .apps
+                .values()
+                .any(|h| h.spec().max_memory_restart.is_some())
     }
 
     /// Claims `names` for a reload or a scale; refused while one of them

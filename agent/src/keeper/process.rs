@@ -107,7 +107,7 @@ pub fn run(paths: Paths) -> anyhow::Result<()> {
         restart_at: None,
     };
     let exe = format!("/proc/self/fd/{}", k.good.as_raw_fd());
-    k.spawn(&exe, true, None)?;
+    k.spawn(&exe, true)?;
     // Later daemons print nowhere: only the CLI that started us reads this.
     if let Ok(null) = File::options().write(true).open("/dev/null") {
         let _ = nix::unistd::dup2_stdout(&null);
@@ -122,7 +122,7 @@ pub fn run(paths: Paths) -> anyhow::Result<()> {
 impl Keeper {
     /// Starts a daemon from `exe`; `first` gives it the keeper's stdout.
     #[allow(unsafe_code)]
-    fn spawn(&mut self, exe: &str, first: bool, failed: Option<&str>) -> anyhow::Result<()> {
+    fn spawn(&mut self, exe: &str, first: bool) -> anyhow::Result<()> {
         let (ours, theirs) = wire::pair()?;
         let fd: RawFd = theirs.as_raw_fd();
         let mut cmd = Command::new(exe);
@@ -134,9 +134,6 @@ impl Keeper {
             .stdin(Stdio::null());
         if !first {
             cmd.stdout(Stdio::null());
-        }
-        if let Some(why) = failed {
-            cmd.env("PMR_UPDATE_FAILED", why);
         }
         // SAFETY: only async-signal-safe calls between fork and exec.
         unsafe {
@@ -201,7 +198,7 @@ impl Keeper {
         if self.restart_at.is_some_and(|t| t <= now) {
             self.restart_at = None;
             let exe = format!("/proc/self/fd/{}", self.good.as_raw_fd());
-            if let Err(e) = self.spawn(&exe, false, None) {
+            if let Err(e) = self.spawn(&exe, false) {
                 self.say(&format!("cannot restart the daemon: {e:#}"));
                 self.restart_at = Some(now + MAX_BACKOFF);
             }
@@ -333,7 +330,7 @@ impl Keeper {
             self.say(&format!("{why}; going back to the previous binary"));
             let _ = std::fs::write(self.paths.home.join(super::UPDATE_FAILED), &why);
             let exe = format!("/proc/self/fd/{}", self.good.as_raw_fd());
-            if let Err(e) = self.spawn(&exe, false, Some(&why)) {
+            if let Err(e) = self.spawn(&exe, false) {
                 self.say(&format!("cannot start the previous daemon: {e:#}"));
                 self.restart_at = Some(Instant::now() + MAX_BACKOFF);
             }
@@ -343,7 +340,7 @@ impl Keeper {
             Then::Exit => self.parked.clear(),
             Then::Handover(exe) => {
                 self.say(&format!("handing over to {exe}"));
-                match self.spawn(&exe, false, None) {
+                match self.spawn(&exe, false) {
                     Ok(()) => {
                         if let Some(new) = self.daemon.as_mut() {
                             new.on_probation = Some((Instant::now() + HEALTH_LIMIT, exe));
@@ -354,7 +351,7 @@ impl Keeper {
                         let _ = std::fs::write(self.paths.home.join(super::UPDATE_FAILED), &why);
                         self.say(&format!("{why}; going back to the previous binary"));
                         let exe = format!("/proc/self/fd/{}", self.good.as_raw_fd());
-                        let _ = self.spawn(&exe, false, Some(&why));
+                        let _ = self.spawn(&exe, false);
                     }
                 }
             }
@@ -375,9 +372,17 @@ impl Keeper {
         }
     }
 
-    /// One line in the daemon's log (the keeper's stderr).
+    /// One line in the daemon's log, opened for each line: the daemon
+    /// rotates that file, and the keeper speaks rarely.
     fn say(&self, what: &str) {
         let now = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.6fZ");
-        eprintln!("{now} keeper: {what}");
+        let line = format!("{now} keeper: {what}\n");
+        let log = File::options()
+            .append(true)
+            .create(true)
+            .open(self.paths.daemon_log());
+        if log.and_then(|mut f| f.write_all(line.as_bytes())).is_err() {
+            eprint!("{line}");
+        }
     }
 }

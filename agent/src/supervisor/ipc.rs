@@ -106,10 +106,13 @@ pub fn serve(
     let ready = ready_tx.subscribe();
     let (holder, replier) = (held.clone(), tx.clone());
     tokio::spawn(async move {
-        let mut reader = BufReader::new(read);
+        // Messages are small (metrics, readiness): a small buffer per app,
+        // and a line grown by a large one is given back after it.
+        let mut reader = BufReader::with_capacity(1024, read);
         let mut line = Vec::new();
         loop {
             line.clear();
+            line.shrink_to(4096);
             match (&mut reader)
                 .take(MAX_MESSAGE as u64 + 1)
                 .read_until(b'\n', &mut line)

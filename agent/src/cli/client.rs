@@ -244,6 +244,7 @@ pub(crate) fn start_daemon(paths: &Paths) -> anyhow::Result<()> {
         .open(paths.daemon_log())
         .with_context(|| format!("cannot open {}", paths.daemon_log().display()))?;
     let exe = std::env::current_exe().context("cannot find the pmr executable")?;
+    let exe = crate::daemon::binary(&exe);
     let mut child = std::process::Command::new(exe)
         .arg("daemon")
         .env("PMR_HOME", &paths.home)

@@ -8,7 +8,6 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::paths::Paths;
 
 pub(crate) use client::Client;
 pub use commands::build_spec;
@@ -339,41 +338,13 @@ pub struct StartArgs {
     pub out: OutputArgs,
 }
 
-/// `pmr daemon`: the keeper, which starts the daemon itself as `pmr daemon`
-/// with the keeper's socket; `--handover-version` answers `pmr update`'s
-/// probe of a new binary.
-fn daemon_main(arg: Option<std::ffi::OsString>) -> ExitCode {
-    if arg.as_deref().is_some_and(|a| a == "--handover-version") {
-        println!(
-            "pmr-handover {} {}",
-            crate::keeper::wire::VERSION,
-            pmr_shared::VERSION
-        );
-        return ExitCode::SUCCESS;
-    }
-    let run = if std::env::var_os(crate::keeper::FD_VAR).is_some()
-        || std::env::var_os("PMR_NO_KEEPER").is_some()
-    {
-        crate::daemon::run
-    } else {
-        crate::keeper::run
-    };
-    match Paths::from_env().and_then(run) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("[PMR][ERROR] {e:#}");
-            ExitCode::FAILURE
-        }
-    }
-}
-
 /// Entry point of the `pmr` binary.
 pub fn main() -> ExitCode {
     // The daemon skips clap: building the whole command tree would fault in
     // code it never runs again, and its resident size is a target.
     let mut args = std::env::args_os().skip(1);
     if args.next().is_some_and(|a| a == "daemon") {
-        return daemon_main(args.next());
+        return crate::daemon::main(args);
     }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,

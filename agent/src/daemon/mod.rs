@@ -2,6 +2,7 @@
 //! CLI command. It owns the apps; the CLI only talks to it over the socket.
 
 mod app_ops;
+mod entry;
 mod handlers;
 mod handover;
 mod list_file;
@@ -49,6 +50,7 @@ pub fn port(d: &Arc<Daemon>) -> crate::link::Port {
 }
 
 pub use crate::keeper::{ALREADY_RUNNING, READY};
+pub use entry::{binary, main};
 
 /// Runs the daemon until `pmr kill` or SIGTERM/SIGINT. Prints [`READY`] (or
 /// an error) on stdout once, so that the CLI that started it knows.

@@ -116,6 +116,7 @@ pub(super) fn update(paths: &Paths, binary: Option<PathBuf>) -> anyhow::Result<E
                 .with_context(|| format!("cannot resolve {}", b.display()))?,
             None => std::env::current_exe().context("cannot find the pmr executable")?,
         };
+        let exe = crate::daemon::binary(&exe);
         let _ = std::fs::remove_file(&failed);
         let asked = c.request(&Request::Update {
             exe: exe.to_string_lossy().into_owned(),

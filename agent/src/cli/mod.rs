@@ -8,7 +8,6 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
-
 pub(crate) use client::Client;
 pub use commands::build_spec;
 

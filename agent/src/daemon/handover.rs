@@ -61,6 +61,8 @@ pub(super) async fn probe(exe: &str) -> Result<String, String> {
 /// every pipe read up to a line boundary, then exit without stopping an app.
 pub(super) async fn leave(d: &Arc<Daemon>, exe: &str) -> ! {
     tracing::info!("handing every app over to {exe}");
+    // Requests under way finish here; later ones are told to run again.
+    d.quiesce(Duration::from_secs(10)).await;
     d.closing.store(true, std::sync::atomic::Ordering::Relaxed);
     if let Err(e) = list_file::write(&d.paths, &d.list(crate::supervisor::EnvView::Given)) {
         tracing::error!("cannot write the process list: {e:#}");

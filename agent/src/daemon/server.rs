@@ -63,7 +63,23 @@ pub(crate) async fn serve_client(d: Arc<Daemon>, stream: UnixStream) {
                 return;
             }
         };
-        let (reply, after) = handlers::handle(&d, req).await;
+        // Being replaced (`pmr update`): nothing new starts here; the
+        // client runs it again and reaches the new daemon.
+        if d.is_leaving() {
+            let why = "the pmr daemon is being replaced (pmr update): run the command again";
+            let _ = write_frame(
+                &mut write,
+                &Response::Error {
+                    message: why.into(),
+                },
+            )
+            .await;
+            return;
+        }
+        let (reply, after) = {
+            let _busy = d.busy();
+            handlers::handle(&d, req).await
+        };
         if write_frame(&mut write, &reply).await.is_err() {
             return;
         }

@@ -74,6 +74,19 @@ pub struct Daemon {
     pub sample_now: Notify,
     /// Counts sampling rounds.
     pub sampled: watch::Sender<u64>,
+    /// Requests being answered; a hand-over waits for them.
+    in_flight: watch::Sender<usize>,
+    /// Set once a hand-over began: no new request is taken.
+    leaving: std::sync::atomic::AtomicBool,
+}
+
+/// Counts one request in flight while it lives.
+pub struct Busy<'a>(&'a Daemon);
+
+impl Drop for Busy<'_> {
+    fn drop(&mut self) {
+        self.0.in_flight.send_modify(|n| *n -= 1);
+    }
 }
 
 /// Marks apps as reloading until dropped.
@@ -130,6 +143,8 @@ impl Daemon {
             usage_times: Mutex::new((Instant::now(), Instant::now())),
             sample_now: Notify::new(),
             sampled: watch::channel(0).0,
+            in_flight: watch::channel(0).0,
+            leaving: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -145,6 +160,26 @@ impl Daemon {
         let mut written = self.list_written.subscribe();
         let limit = std::time::Duration::from_secs(2);
         let _ = tokio::time::timeout(limit, written.wait_for(|g| *g >= want)).await;
+    }
+
+    /// Counts a request as in flight until the guard drops.
+    pub fn busy(&self) -> Busy<'_> {
+        self.in_flight.send_modify(|n| *n += 1);
+        Busy(self)
+    }
+
+    /// Whether a hand-over began.
+    pub fn is_leaving(&self) -> bool {
+        self.leaving.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Takes no new request, and waits (at most `limit`) for those being
+    /// answered, so none is cut off by a hand-over.
+    pub async fn quiesce(&self, limit: std::time::Duration) {
+        self.leaving
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        let mut n = self.in_flight.subscribe();
+        let _ = tokio::time::timeout(limit, n.wait_for(|n| *n == 0)).await;
     }
 
     /// Marks CPU and memory as looked at, and waits (at most 1 s) for a

@@ -15,6 +15,7 @@
 //! The keeper never reads app output, never parses configuration and runs
 //! no async runtime: it has little that could fail or need an upgrade.
 
+mod children;
 pub mod link;
 mod process;
 pub mod wire;

@@ -5,34 +5,31 @@ use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::Write;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
-use std::os::unix::process::CommandExt;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use nix::fcntl::{Flock, FlockArg};
 use nix::sys::signal::{SigSet, Signal, kill};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
-use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::Pid;
 
 use super::wire::{self, Msg};
 use crate::paths::Paths;
 
 /// Reaped exits kept for the next daemon; beyond this the oldest go.
-const MAX_EXITS: usize = 65_536;
+pub(super) const MAX_EXITS: usize = 65_536;
 /// How long a daemon started by `pmr update` has to take over.
-const HEALTH_LIMIT: Duration = Duration::from_secs(30);
+pub(super) const HEALTH_LIMIT: Duration = Duration::from_secs(30);
 /// A daemon that served this long after taking over restarts at once if
 /// it dies; one that dies sooner (or before it is ready) waits, longer
 /// each time, so a crash loop does not spin.
-const STABLE: Duration = Duration::from_secs(1);
+pub(super) const STABLE: Duration = Duration::from_secs(1);
 /// The longest wait before restarting a daemon that keeps dying (below
 /// the CLI's 10 s wait for an answer).
-const MAX_BACKOFF: Duration = Duration::from_secs(5);
+pub(super) const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
 /// What to do when the daemon exits.
-enum Then {
+pub(super) enum Then {
     /// It crashed: start another.
     Restart,
     /// `pmr kill` or SIGTERM: exit too.
@@ -41,26 +38,26 @@ enum Then {
     Handover(String),
 }
 
-struct Keeper {
-    paths: Paths,
+pub(super) struct Keeper {
+    pub(super) paths: Paths,
     /// The binary of the last daemon that proved healthy, held open so
     /// that replacing the file on disk cannot take the way back away.
-    good: File,
-    parked: BTreeMap<String, Vec<OwnedFd>>,
-    exits: Vec<(u32, i32)>,
-    daemon: Option<Daemon>,
-    backoff: Duration,
-    restart_at: Option<Instant>,
+    pub(super) good: File,
+    pub(super) parked: BTreeMap<String, Vec<OwnedFd>>,
+    pub(super) exits: Vec<(u32, i32)>,
+    pub(super) daemon: Option<Daemon>,
+    pub(super) backoff: Duration,
+    pub(super) restart_at: Option<Instant>,
 }
 
-struct Daemon {
-    pid: Pid,
-    sock: Option<OwnedFd>,
-    then: Then,
+pub(super) struct Daemon {
+    pub(super) pid: Pid,
+    pub(super) sock: Option<OwnedFd>,
+    pub(super) then: Then,
     /// Set for a daemon started by `pmr update`, until it says `Ready`.
-    on_probation: Option<(Instant, String)>,
+    pub(super) on_probation: Option<(Instant, String)>,
     /// When it said `Ready`.
-    ready: Option<Instant>,
+    pub(super) ready: Option<Instant>,
 }
 
 /// Runs the keeper until its daemon exits cleanly. Prints nothing itself:
@@ -120,44 +117,6 @@ pub fn run(paths: Paths) -> anyhow::Result<()> {
 }
 
 impl Keeper {
-    /// Starts a daemon from `exe`; `first` gives it the keeper's stdout.
-    #[allow(unsafe_code)]
-    fn spawn(&mut self, exe: &str, first: bool) -> anyhow::Result<()> {
-        let (ours, theirs) = wire::pair()?;
-        let fd: RawFd = theirs.as_raw_fd();
-        let mut cmd = Command::new(exe);
-        cmd.arg0("pmr")
-            .arg("daemon")
-            .env("PMR_HOME", &self.paths.home)
-            .env(super::FD_VAR, fd.to_string())
-            .current_dir(&self.paths.home)
-            .stdin(Stdio::null());
-        if !first {
-            cmd.stdout(Stdio::null());
-        }
-        // SAFETY: only async-signal-safe calls between fork and exec.
-        unsafe {
-            cmd.pre_exec(move || {
-                let _ = SigSet::all().thread_unblock();
-                // The daemon's end survives the exec.
-                if libc::fcntl(fd, libc::F_SETFD, 0) == -1 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                Ok(())
-            });
-        }
-        let child = cmd.spawn().with_context(|| format!("cannot start {exe}"))?;
-        drop(theirs);
-        self.daemon = Some(Daemon {
-            pid: Pid::from_raw(child.id() as i32),
-            sock: Some(ours),
-            then: Then::Restart,
-            on_probation: None,
-            ready: None,
-        });
-        Ok(())
-    }
-
     /// Waits for one thing to happen, and handles it.
     fn turn(&mut self, signals: &SignalFd) {
         let now = Instant::now();
@@ -262,7 +221,7 @@ impl Keeper {
     }
 
     /// Answers a daemon's hello: the version, then all it must take over.
-    fn greet(&mut self) {
+    pub(super) fn greet(&mut self) {
         let Some(sock) = self.daemon.as_ref().and_then(|d| d.sock.as_ref()) else {
             return;
         };
@@ -280,101 +239,9 @@ impl Keeper {
         }
     }
 
-    fn on_signal(&mut self, signo: i32) {
-        if signo != libc::SIGCHLD {
-            if signo == libc::SIGHUP {
-                return;
-            }
-            // Stopped by systemd or a user: the daemon stops the apps.
-            self.restart_at = None;
-            if let Some(d) = self.daemon.as_mut() {
-                d.then = Then::Exit;
-                let _ = kill(d.pid, Signal::SIGTERM);
-            }
-            return;
-        }
-        loop {
-            let (pid, status) = match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
-                Ok(WaitStatus::Exited(pid, code)) => (pid, code << 8),
-                Ok(WaitStatus::Signaled(pid, sig, core)) => {
-                    (pid, sig as i32 | if core { 0x80 } else { 0 })
-                }
-                Ok(WaitStatus::StillAlive) | Err(_) => return,
-                Ok(_) => continue,
-            };
-            if self.daemon.as_ref().is_some_and(|d| d.pid == pid) {
-                self.daemon_exited(status);
-                continue;
-            }
-            // An app whose daemon died: its status goes to the daemon.
-            let pid = pid.as_raw() as u32;
-            let sent = self
-                .daemon
-                .as_ref()
-                .and_then(|d| d.sock.as_ref())
-                .is_some_and(|s| wire::send(s.as_fd(), &Msg::Exited { pid, status }, &[]).is_ok());
-            if !sent {
-                if self.exits.len() >= MAX_EXITS {
-                    self.exits.remove(0);
-                }
-                self.exits.push((pid, status));
-            }
-        }
-    }
-
-    fn daemon_exited(&mut self, status: i32) {
-        let Some(d) = self.daemon.take() else { return };
-        if let Some((_, exe)) = &d.on_probation {
-            let why =
-                format!("the new daemon ({exe}) exited before it took over (wait status {status})");
-            self.say(&format!("{why}; going back to the previous binary"));
-            let _ = std::fs::write(self.paths.home.join(super::UPDATE_FAILED), &why);
-            let exe = format!("/proc/self/fd/{}", self.good.as_raw_fd());
-            if let Err(e) = self.spawn(&exe, false) {
-                self.say(&format!("cannot start the previous daemon: {e:#}"));
-                self.restart_at = Some(Instant::now() + MAX_BACKOFF);
-            }
-            return;
-        }
-        match d.then {
-            Then::Exit => self.parked.clear(),
-            Then::Handover(exe) => {
-                self.say(&format!("handing over to {exe}"));
-                match self.spawn(&exe, false) {
-                    Ok(()) => {
-                        if let Some(new) = self.daemon.as_mut() {
-                            new.on_probation = Some((Instant::now() + HEALTH_LIMIT, exe));
-                        }
-                    }
-                    Err(e) => {
-                        let why = format!("{e:#}");
-                        let _ = std::fs::write(self.paths.home.join(super::UPDATE_FAILED), &why);
-                        self.say(&format!("{why}; going back to the previous binary"));
-                        let exe = format!("/proc/self/fd/{}", self.good.as_raw_fd());
-                        let _ = self.spawn(&exe, false);
-                    }
-                }
-            }
-            Then::Restart => {
-                let served = d.ready.map_or(Duration::ZERO, |r| r.elapsed());
-                self.backoff = if served >= STABLE {
-                    Duration::ZERO
-                } else {
-                    (self.backoff * 2).clamp(Duration::from_millis(200), MAX_BACKOFF)
-                };
-                self.say(&format!(
-                    "the daemon (pid {}) died (wait status {status}); its apps keep running, a new daemon takes them over in {} ms",
-                    d.pid,
-                    self.backoff.as_millis()
-                ));
-                self.restart_at = Some(Instant::now() + self.backoff);
-            }
-        }
-    }
-
     /// One line in the daemon's log, opened for each line: the daemon
     /// rotates that file, and the keeper speaks rarely.
-    fn say(&self, what: &str) {
+    pub(super) fn say(&self, what: &str) {
         let now = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.6fZ");
         let line = format!("{now} keeper: {what}\n");
         let log = File::options()

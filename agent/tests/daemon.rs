@@ -269,6 +269,9 @@ fn a_daemon_killed_without_save_loses_no_app() {
     });
     let mut entries: Vec<serde_json::Value> =
         serde_json::from_str(&std::fs::read_to_string(&list).unwrap()).unwrap();
+    // The real instance 1 (left running by the keeper-less daemon) is
+    // stopped at the end, whatever happens to it.
+    let real_job = entries[1]["pid"].as_i64().unwrap_or(0);
     entries[1]["pid"] = stranger.id().into();
     std::fs::write(&list, serde_json::to_vec(&entries).unwrap()).unwrap();
     kill_daemon(&t);
@@ -307,6 +310,11 @@ fn a_daemon_killed_without_save_loses_no_app() {
         "a reused pid was signalled"
     );
     stranger.kill().unwrap();
+    if real_job > 0 {
+        let _ = std::process::Command::new("kill")
+            .args(["-9", &real_job.to_string()])
+            .status();
+    }
     // Now under a keeper: a second kill loses nothing, and the apps keep
     // running, taken over by the next daemon.
     let second = t.proc(0)["pid"].as_i64().unwrap();

@@ -344,7 +344,8 @@ fn kill_after_a_killed_daemon_stops_what_it_left_running() {
 }
 
 /// `kill -9` of the daemon, waiting until it is gone.
-fn kill_daemon(t: &Pmr) {
+/// `kill -9` of the daemon, and waits until it is gone.
+pub(crate) fn kill_daemon(t: &Pmr) {
     let daemon = t.daemon_pid().unwrap();
     std::process::Command::new("kill")
         .args(["-9", &daemon.to_string()])

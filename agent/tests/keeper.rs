@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use crate::cluster::free_port;
-use crate::helper::{Pmr, http, pid_alive, wait_until};
+use crate::helper::{Pmr, http, wait_until};
 
 /// HTTP requests in a loop on new connections, counting answers and failures.
 struct Load {
@@ -90,6 +90,20 @@ fn identity(t: &Pmr) -> Vec<(u64, i64, u64)> {
         .collect()
 }
 
+/// After the daemon (`daemon`) was replaced: a new one, every instance as
+/// it was, the load answered on without a failure, the logger writing.
+fn carried_on(t: &Pmr, load: Load, before: &[(u64, i64, u64)], daemon: i32) {
+    assert_eq!(identity(t), before, "same ids, pids and restart counts");
+    assert_ne!(t.daemon_pid(), Some(daemon), "a new daemon");
+    let seen = load.answered();
+    wait_until("requests answered after", || {
+        (load.answered() > seen + 20).then_some(())
+    });
+    let (_, failed) = load.finish();
+    assert_eq!(failed, 0, "failed requests");
+    lines_grow(t, 60);
+}
+
 /// Waits until the logger has written `n` lines more than it had.
 fn lines_grow(t: &Pmr, n: usize) {
     let had = t.log("logger-out.log").lines().count();
@@ -124,23 +138,9 @@ fn apps_outlive_a_killed_daemon_and_the_next_one_takes_them_over() {
     wait_until("requests answered", || (load.answered() > 20).then_some(()));
     lines_grow(&t, 60);
     let daemon = t.daemon_pid().unwrap();
-    std::process::Command::new("kill")
-        .args(["-9", &daemon.to_string()])
-        .status()
-        .unwrap();
-    wait_until("the daemon gone", || {
-        (!pid_alive(daemon.into())).then_some(())
-    });
+    crate::daemon::kill_daemon(&t);
     // Right after: the next daemon shows the truth, the same processes.
-    assert_eq!(identity(&t), before, "same ids, pids and restart counts");
-    assert_ne!(t.daemon_pid(), Some(daemon), "a new daemon");
-    let seen = load.answered();
-    wait_until("requests answered after", || {
-        (load.answered() > seen + 20).then_some(())
-    });
-    let (_, failed) = load.finish();
-    assert_eq!(failed, 0, "failed requests");
-    lines_grow(&t, 60);
+    carried_on(&t, load, &before, daemon);
     // The adopted cluster still reloads and shares its port.
     t.ok(&["reload", "web"]);
     wait_until("the port answering after the reload", || {
@@ -165,15 +165,7 @@ fn update_hands_every_app_over_without_a_restart() {
     lines_grow(&t, 60);
     let out = t.ok(&["update"]);
     assert!(out.contains("no app restarted"), "{out}");
-    assert_eq!(identity(&t), before, "same ids, pids and restart counts");
-    assert_ne!(t.daemon_pid(), Some(daemon), "a new daemon");
-    let seen = load.answered();
-    wait_until("requests answered after", || {
-        (load.answered() > seen + 20).then_some(())
-    });
-    let (_, failed) = load.finish();
-    assert_eq!(failed, 0, "failed requests");
-    lines_grow(&t, 60);
+    carried_on(&t, load, &before, daemon);
     every_line_once(&t);
 }
 

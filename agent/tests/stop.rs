@@ -149,3 +149,24 @@ fn a_double_forked_grandchild_is_adopted_and_stopped_with_its_app() {
         (!std::path::Path::new(&format!("/proc/{gc}")).exists()).then_some(())
     });
 }
+
+#[test]
+fn what_an_app_abandoned_before_a_daemon_crash_is_stopped_with_it() {
+    let t = Pmr::new();
+    t.write(
+        "forker.sh",
+        "setsid sh -c 'sleep 300 & echo $! > gc.pid' &\nwhile true; do sleep 1; done\n",
+    );
+    t.ok(&["start", "forker.sh"]);
+    let pidfile = t.work().join("gc.pid");
+    let gc: i64 = wait_until("the grandchild", || {
+        std::fs::read_to_string(&pidfile).ok()?.trim().parse().ok()
+    });
+    // The daemon that adopted it dies: it is the keeper's now.
+    crate::daemon::kill_daemon(&t);
+    assert!(t.jlist().len() == 1, "the app taken over");
+    t.ok(&["delete", "forker"]);
+    wait_until("the grandchild stopped and reaped", || {
+        (!std::path::Path::new(&format!("/proc/{gc}")).exists()).then_some(())
+    });
+}

@@ -14,10 +14,10 @@ use super::wire::{self, Msg, VERSION};
 
 struct Link {
     sock: OwnedFd,
-    /// Adopted apps waiting for their exit status, by pid.
+    /// Adopted apps waiting for their exit status, by pid. Registered
+    /// before [`listen`] reads the socket, so no report comes too early;
+    /// one for any other pid (an orphan an app left) is dropped.
     waiting: Mutex<HashMap<u32, oneshot::Sender<i32>>>,
-    /// Statuses that came before anyone waited for them.
-    reaped: Mutex<HashMap<u32, i32>>,
 }
 
 static LINK: OnceLock<Link> = OnceLock::new();
@@ -86,7 +86,6 @@ pub fn connect() -> io::Result<Option<Inherited>> {
     let _ = LINK.set(Link {
         sock,
         waiting: Mutex::default(),
-        reaped: Mutex::default(),
     });
     Ok(Some(got))
 }
@@ -140,22 +139,10 @@ pub fn claim(key: String) -> Option<Parked> {
 pub fn exit_of(pid: u32) -> oneshot::Receiver<i32> {
     let (tx, rx) = oneshot::channel();
     if let Some(l) = LINK.get() {
-        let early = l
-            .reaped
+        l.waiting
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .remove(&pid);
-        match early {
-            Some(status) => {
-                let _ = tx.send(status);
-            }
-            None => {
-                l.waiting
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .insert(pid, tx);
-            }
-        }
+            .insert(pid, tx);
     }
     rx
 }
@@ -183,16 +170,8 @@ pub async fn listen() {
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
                     .remove(&pid);
-                match tx {
-                    Some(tx) => {
-                        let _ = tx.send(status);
-                    }
-                    None => {
-                        let mut reaped = l.reaped.lock().unwrap_or_else(|e| e.into_inner());
-                        if reaped.len() < 65_536 {
-                            reaped.insert(pid, status);
-                        }
-                    }
+                if let Some(tx) = tx {
+                    let _ = tx.send(status);
                 }
             }
             Ok(Some(_)) => {}

@@ -136,11 +136,38 @@ fn of_instance(id: u32) -> Vec<u32> {
     let marker = format!("PMR_ID={id}");
     orphans()
         .into_iter()
+        .chain(kept())
         .filter(|o| {
             std::fs::read(format!("/proc/{}/environ", o.proc))
                 .is_ok_and(|env| env.split(|b| *b == 0).any(|v| v == marker.as_bytes()))
         })
         .map(|o| o.pid)
+        .collect()
+}
+
+/// The keeper's children other than this daemon and the apps' main
+/// processes: what apps abandoned while an earlier daemon ran (or none
+/// did), re-parented to the keeper. The keeper reaps them.
+fn kept() -> Vec<Orphan> {
+    // Pids as `/proc` numbers them only in our own pid namespace.
+    if !crate::keeper::link::active() || ns_pids("self").len() > 1 {
+        return Vec::new();
+    }
+    let keeper = std::os::unix::process::parent_id();
+    let managed = MANAGED.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{keeper}/task")) else {
+        return Vec::new();
+    };
+    tasks
+        .flatten()
+        .filter_map(|t| std::fs::read_to_string(t.path().join("children")).ok())
+        .flat_map(|text| {
+            text.split_ascii_whitespace()
+                .filter_map(|c| c.parse().ok())
+                .collect::<Vec<u32>>()
+        })
+        .filter(|p| *p != std::process::id() && !managed.contains(p))
+        .map(|pid| Orphan { proc: pid, pid })
         .collect()
 }
 

@@ -10,7 +10,7 @@ use anyhow::{Context, bail};
 use pmr_shared::ipc::{MAX_FRAME, Request, Response};
 use pmr_shared::{PROTOCOL_VERSION, VERSION};
 
-use crate::daemon::{ALREADY_RUNNING, READY};
+use crate::daemon::{ALREADY_RUNNING, READY, REPLACED};
 use crate::paths::Paths;
 
 /// The daemon answered with another protocol version.
@@ -45,6 +45,8 @@ pub(crate) struct Client {
     buf: Vec<u8>,
     /// The daemon's log, named in errors.
     log: std::path::PathBuf,
+    /// Where to connect again when the daemon is being replaced.
+    paths: Paths,
 }
 
 /// How long the daemon may take to greet a new connection (at most 10 s):
@@ -104,6 +106,7 @@ impl Client {
             daemon_pid: 0,
             buf: Vec::new(),
             log: paths.daemon_log(),
+            paths: paths.clone(),
         };
         // A daemon that dies as we connect (killed, or handing over) resets
         // the connection: that is no daemon, not an error.
@@ -214,16 +217,48 @@ impl Client {
     }
 
     /// Sends a request and reads its one reply; a daemon-side error becomes `Err`.
+    /// A daemon being replaced (`pmr update`) refuses the request before
+    /// doing anything, or has exited without reading it (it answers what it
+    /// took before it leaves): either way the request is sent once more, to
+    /// the new daemon.
     pub(crate) fn request(&mut self, req: &Request) -> anyhow::Result<Response> {
-        self.send(req)?;
-        let wait = request_wait();
-        self.reader.get_ref().set_read_timeout(Some(wait))?;
-        let reply = self.read_value().map_err(|e| self.lost(e, wait))?;
+        let reply = self.exchange(req);
+        let replaced = match &reply {
+            Ok(Some(Response::Error { message })) => message == REPLACED,
+            Ok(None) | Err(_) => {
+                self.daemon_pid != 0 && wait_gone(self.daemon_pid, Duration::from_secs(2))
+            }
+            Ok(Some(_)) => false,
+        };
+        let reply = if replaced && self.reconnect() {
+            self.exchange(req)?
+        } else {
+            reply?
+        };
         match reply {
             Some(Response::Error { message }) => bail!(message),
             Some(r) => Ok(r),
             None => bail!("the daemon closed the connection"),
         }
+    }
+
+    /// Connects to the daemon that replaced this one; false if none came.
+    fn reconnect(&mut self) -> bool {
+        let paths = self.paths.clone();
+        match Self::connect(&paths) {
+            Ok(Some(c)) => {
+                *self = c;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    fn exchange(&mut self, req: &Request) -> anyhow::Result<Option<Response>> {
+        self.send(req)?;
+        let wait = request_wait();
+        self.reader.get_ref().set_read_timeout(Some(wait))?;
+        self.read_value().map_err(|e| self.lost(e, wait))
     }
 
     /// The next frame of a stream (which may be quiet for long); `None`

@@ -50,6 +50,10 @@ pub fn port(d: &Arc<Daemon>) -> crate::link::Port {
 }
 
 pub use crate::keeper::{ALREADY_RUNNING, READY};
+
+/// The answer to a request that reaches a daemon being replaced (`pmr
+/// update`): nothing was done, and the CLI sends it again to the new one.
+pub const REPLACED: &str = "the pmr daemon is being replaced (pmr update): run the command again";
 pub use entry::{binary, main};
 
 /// Runs the daemon until `pmr kill` or SIGTERM/SIGINT. Prints [`READY`] (or

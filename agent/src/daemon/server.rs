@@ -66,7 +66,7 @@ pub(crate) async fn serve_client(d: Arc<Daemon>, stream: UnixStream) {
         // Being replaced (`pmr update`): nothing new starts here; the
         // client runs it again and reaches the new daemon.
         if d.is_leaving() {
-            let why = "the pmr daemon is being replaced (pmr update): run the command again";
+            let why = super::REPLACED;
             let _ = write_frame(
                 &mut write,
                 &Response::Error {
@@ -76,11 +76,13 @@ pub(crate) async fn serve_client(d: Arc<Daemon>, stream: UnixStream) {
             .await;
             return;
         }
-        let (reply, after) = {
-            let _busy = d.busy();
-            handlers::handle(&d, req).await
-        };
-        if write_frame(&mut write, &reply).await.is_err() {
+        // In flight until its reply is written: a daemon that is replaced
+        // exits only after it, so a request that got no reply was not done.
+        let busy = d.busy();
+        let (reply, after) = handlers::handle(&d, req).await;
+        let written = write_frame(&mut write, &reply).await;
+        drop(busy);
+        if written.is_err() {
             return;
         }
         match after {

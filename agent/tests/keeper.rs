@@ -234,3 +234,30 @@ fn an_app_that_died_while_no_daemon_ran_is_restarted_with_its_status() {
     let log = std::fs::read_to_string(t.home().join("pmr.log")).unwrap();
     assert!(log.contains("via signal [SIGKILL]"), "{log}");
 }
+
+#[test]
+fn an_update_lets_requests_under_way_finish_and_later_ones_reach_the_new_daemon() {
+    let t = Pmr::new();
+    // Ignores SIGINT: its stop takes the whole kill_timeout.
+    t.write("slow.sh", "trap '' INT; while true; do sleep 1; done\n");
+    t.ok(&["start", "slow.sh", "--kill-timeout", "2000"]);
+    let daemon = t.daemon_pid().unwrap();
+    let mut stop = t.command();
+    stop.args(["stop", "slow"]);
+    let stop = std::thread::spawn(move || stop.output());
+    wait_until("the stop under way", || {
+        (t.proc(0)["pm2_env"]["status"] == "stopping").then_some(())
+    });
+    let update = t.command().arg("update").spawn().unwrap();
+    let list = t.jlist();
+    let stop = stop.join().unwrap().unwrap();
+    assert!(
+        stop.status.success(),
+        "the stop was cut off: {}",
+        String::from_utf8_lossy(&stop.stderr)
+    );
+    assert!(update.wait_with_output().unwrap().status.success());
+    assert_eq!(list.len(), 1);
+    assert_eq!(t.status(0), "stopped");
+    assert_ne!(t.daemon_pid(), Some(daemon), "a new daemon");
+}

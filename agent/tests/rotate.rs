@@ -87,7 +87,14 @@ fn retain_and_compress() {
     t.ok(&["set", "pmr:logrotate.max_size", "20K"]);
     t.ok(&["set", "pmr:logrotate.retain", "3"]);
     t.ok(&["set", "pmr:logrotate.compress", "true"]);
-    t.write("chat.sh", "for i in $(seq 3000); do echo \"line $i padding padding padding padding\"; done; sleep 300\n");
+    // Paced, so that the daemon reads it in small batches: a log rotates
+    // between whole writes, and one batch read under load can be larger
+    // than max_size, which would make fewer rotations than retain needs.
+    t.write(
+        "chat.sh",
+        "for i in $(seq 3000); do echo \"line $i padding padding padding padding\"; \
+         [ $((i % 100)) = 0 ] && sleep 0.05; done; sleep 300\n",
+    );
     t.ok(&["start", "chat.sh"]);
     let gz = wait_until("three compressed files, no more", || {
         let gz: Vec<_> = logs(&t)

@@ -120,19 +120,24 @@ fn descendants_in_their_own_session_are_stopped_too() {
     });
 }
 
-#[test]
-fn a_double_forked_grandchild_is_adopted_and_stopped_with_its_app() {
-    let t = Pmr::new();
-    // The grandchild leaves the session and its parent exits: it is nobody's.
+/// Starts `forker`, whose grandchild leaves the session while its parent
+/// exits: it is nobody's. Returns the grandchild's pid.
+fn forker(t: &Pmr) -> i64 {
     t.write(
         "forker.sh",
         "setsid sh -c 'sleep 300 & echo $! > gc.pid' &\nwhile true; do sleep 1; done\n",
     );
     t.ok(&["start", "forker.sh"]);
     let pidfile = t.work().join("gc.pid");
-    let gc: i64 = wait_until("the grandchild", || {
+    wait_until("the grandchild", || {
         std::fs::read_to_string(&pidfile).ok()?.trim().parse().ok()
-    });
+    })
+}
+
+#[test]
+fn a_double_forked_grandchild_is_adopted_and_stopped_with_its_app() {
+    let t = Pmr::new();
+    let gc = forker(&t);
     let daemon = t.daemon_pid().unwrap();
     let parent = |pid: i64| -> Option<i64> {
         let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
@@ -153,15 +158,7 @@ fn a_double_forked_grandchild_is_adopted_and_stopped_with_its_app() {
 #[test]
 fn what_an_app_abandoned_before_a_daemon_crash_is_stopped_with_it() {
     let t = Pmr::new();
-    t.write(
-        "forker.sh",
-        "setsid sh -c 'sleep 300 & echo $! > gc.pid' &\nwhile true; do sleep 1; done\n",
-    );
-    t.ok(&["start", "forker.sh"]);
-    let pidfile = t.work().join("gc.pid");
-    let gc: i64 = wait_until("the grandchild", || {
-        std::fs::read_to_string(&pidfile).ok()?.trim().parse().ok()
-    });
+    let gc = forker(&t);
     // The daemon that adopted it dies: it is the keeper's now.
     crate::daemon::kill_daemon(&t);
     assert!(t.jlist().len() == 1, "the app taken over");

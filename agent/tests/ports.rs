@@ -34,7 +34,10 @@ fn any_port_a_cluster_app_listens_on_is_shared_by_its_instances_and_other_apps()
     let t = Pmr::new();
     let (any, loopback) = (free_port(), free_port());
     t.write("http.js", &server(any, loopback));
-    t.ok(&["start", "http.js", "-i", "3", "--name", "a"]);
+    // A listen_timeout of ten minutes: a reload moves on at Node's
+    // `listening` event, never waits it out.
+    let a = ["start", "http.js", "-i", "3", "--name", "a"];
+    t.ok(&[&a[..], &["--listen-timeout", "600000"]].concat());
     t.ok(&["start", "http.js", "-i", "1", "--name", "b"]);
     let online = || {
         let l = t.jlist();
@@ -60,8 +63,21 @@ fn any_port_a_cluster_app_listens_on_is_shared_by_its_instances_and_other_apps()
         ["0100007F"],
         "bound to 127.0.0.1 alone"
     );
-    let out = t.ok(&["reload", "a"]);
-    assert!(out.contains("Reloaded 3 instances"), "{out}");
+    let mut reload = t
+        .command()
+        .args(["reload", "a"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("pmr runs");
+    let status = wait_until("the reload, at each new instance's listening event", || {
+        reload.try_wait().ok().flatten()
+    });
+    let mut out = String::new();
+    std::io::Read::read_to_string(reload.stdout.as_mut().unwrap(), &mut out).unwrap();
+    assert!(
+        status.success() && out.contains("Reloaded 3 instances"),
+        "{out}"
+    );
     let list = wait_until("four instances online after the reload", online);
     for p in &list {
         let want = if p["name"] == "a" { 1 } else { 0 };

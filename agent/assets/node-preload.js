@@ -190,7 +190,11 @@ if (typeof process.send === 'function' && process.env.PMR_PMX !== 'false') {
     }
   };
   process.on('unhandledRejection', (reason) => {
-    console.error('pmr: unhandled promise rejection (the app keeps running):', reason);
+    // pm2's words, which its users grep their logs for.
+    console.error(
+      'You have triggered an unhandledRejection, you may have forgotten to catch a Promise rejection:\n' +
+        (reason && reason.stack ? reason.stack : String(reason)),
+    );
     report(reason);
   });
   process.on('uncaughtExceptionMonitor', (err) => report(err));

@@ -220,5 +220,14 @@ fn pm2s_environment_switches_work_under_pmrs_prefix() {
         log.contains("bye by message") && !log.contains("SIGINT ignored"),
         "{log}"
     );
+    // An empty PMR_SILENT (`PM2_SILENT=` in a script) is off, not an error.
+    let out = t
+        .command()
+        .arg("list")
+        .env("PMR_SILENT", "")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("polite"));
     run(&["kill"]);
 }

@@ -222,8 +222,9 @@ pub enum Command {
 /// Output switches shared by the commands that print the table afterwards.
 #[derive(Debug, Clone, Args, Default)]
 pub struct OutputArgs {
-    /// Print nothing but errors (also `PMR_SILENT=true`, pm2's `PM2_SILENT`).
-    #[arg(short, long, env = "PMR_SILENT")]
+    /// Print nothing but errors (also `PMR_SILENT=true`, pm2's `PM2_SILENT`;
+    /// empty, `false`, `no`, `off` or `0` leave it off).
+    #[arg(short, long, env = "PMR_SILENT", value_parser = clap::builder::FalseyValueParser::new())]
     pub silent: bool,
     /// Skip the table.
     #[arg(short = 'm', long = "mini-list")]

@@ -163,10 +163,48 @@ fn update_hands_every_app_over_without_a_restart() {
     let load = Load::start(port);
     wait_until("requests answered", || (load.answered() > 20).then_some(()));
     lines_grow(&t, 60);
+    // A `pmr logs` following the logger follows the new daemon too.
+    let seen = t.work().join("followed.txt");
+    let mut follow = t
+        .command()
+        .args(["logs", "logger", "--raw", "--lines", "0"])
+        .stdout(std::fs::File::create(&seen).unwrap())
+        .spawn()
+        .unwrap();
+    let followed = || std::fs::read_to_string(&seen).unwrap();
+    wait_until("the follower printing", || {
+        (followed().lines().count() > 20).then_some(())
+    });
     let out = t.ok(&["update"]);
     assert!(out.contains("no app restarted"), "{out}");
     carried_on(&t, load, &before, daemon);
     every_line_once(&t);
+    let last = t.log("logger-out.log").lines().last().unwrap().to_string();
+    wait_until("the follower at the logger's last line", || {
+        followed().lines().any(|l| l == last).then_some(())
+    });
+    let _ = follow.kill();
+    let _ = follow.wait();
+    // From its first line to the last, none missing across the hand-over
+    // (a line written while it subscribed again may show twice).
+    let numbers: Vec<u64> = followed()
+        .lines()
+        .map(|l| l.strip_prefix("n ").and_then(|n| n.parse().ok()).unwrap())
+        .collect();
+    let first = numbers[0];
+    let end: u64 = last.strip_prefix("n ").unwrap().parse().unwrap();
+    let mut counts = vec![0u32; (end - first + 1) as usize];
+    for n in &numbers {
+        counts[(n - first) as usize] += 1;
+    }
+    let missing: Vec<u64> = (first..=end)
+        .filter(|n| counts[(n - first) as usize] == 0)
+        .collect();
+    assert!(missing.is_empty(), "the follower missed {missing:?}");
+    assert!(
+        counts.iter().all(|&c| c <= 2),
+        "a line shown more than twice"
+    );
 }
 
 #[test]

@@ -242,6 +242,19 @@ impl Client {
         }
     }
 
+    /// After a stream (`logs`, `monit`) ended: if its daemon was replaced
+    /// (`pmr update`, or the keeper replacing a crashed one), subscribes
+    /// with `req` again, to the new daemon. False when the daemon is gone
+    /// for good (`pmr kill`) or still runs (it ended the stream itself).
+    pub(crate) fn resubscribe(&mut self, req: &Request) -> bool {
+        let old = self.daemon_pid;
+        old != 0
+            && wait_gone(old, Duration::from_secs(2))
+            && self.reconnect()
+            && self.daemon_pid != old
+            && self.request(req).is_ok()
+    }
+
     /// Connects to the daemon that replaced this one; false if none came.
     fn reconnect(&mut self) -> bool {
         let paths = self.paths.clone();

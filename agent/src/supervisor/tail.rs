@@ -28,6 +28,29 @@ pub fn last_lines(path: &str, n: usize) -> std::io::Result<Vec<String>> {
     Ok(lines[start..].iter().map(|s| s.to_string()).collect())
 }
 
+/// The whole lines written to a file since it was `from` bytes long (all
+/// of it if it is now shorter: it was rotated), at most the last `cap`
+/// bytes of them: what a follower missed while its daemon was replaced.
+pub fn lines_since(path: &str, from: u64, cap: u64) -> std::io::Result<Vec<String>> {
+    let mut f = File::open(path)?;
+    let len = f.metadata()?.len();
+    let from = if len < from { 0 } else { from };
+    let capped = len.saturating_sub(cap) > from;
+    let from = from.max(len.saturating_sub(cap));
+    f.seek(SeekFrom::Start(from))?;
+    let mut bytes = Vec::new();
+    f.take(len - from).read_to_end(&mut bytes)?;
+    // Cut by the cap: the first line is not whole. A line still being
+    // written comes whole with the stream.
+    let start = match bytes.iter().position(|&b| b == b'\n') {
+        Some(i) if capped => i + 1,
+        _ => 0,
+    };
+    let end = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    let text = String::from_utf8_lossy(&bytes[start.min(end)..end]);
+    Ok(text.lines().map(str::to_string).collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -41,5 +64,17 @@ mod tests {
         let got = last_lines(path.to_str().unwrap(), 3).unwrap();
         assert_eq!(got, ["line 49997", "line 49998", "line 49999"]);
         assert!(last_lines(path.to_str().unwrap(), 0).unwrap().is_empty());
+    }
+
+    #[test]
+    fn lines_since_an_offset_whole_lines_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.log");
+        let p = path.to_str().unwrap();
+        std::fs::write(&path, "a\nb\nc\nhalf").unwrap();
+        assert_eq!(lines_since(p, 2, 1 << 20).unwrap(), ["b", "c"]);
+        assert_eq!(lines_since(p, 0, 7).unwrap(), ["c"], "capped: whole lines");
+        // Shorter than it was: rotated, read from the start.
+        assert_eq!(lines_since(p, 100, 1 << 20).unwrap(), ["a", "b", "c"]);
     }
 }

@@ -1,6 +1,7 @@
 //! `pmr logs`: the last lines of each app's files, then new lines as the
 //! daemon writes them (pushed over the socket, no file polling).
 
+use std::collections::HashMap;
 use std::io::Write;
 use std::process::ExitCode;
 
@@ -10,7 +11,10 @@ use pmr_shared::ipc::{Request, Response};
 
 use crate::cli::{Client, render};
 use crate::paths::Paths;
-use crate::supervisor::tail::last_lines;
+use crate::supervisor::tail::{last_lines, lines_since};
+
+/// At most this much of each file is printed after a hand-over.
+const CATCH_UP_CAP: u64 = 1 << 20;
 
 /// `pmr logs` options, as pm2 names them.
 #[derive(Debug, Args)]
@@ -57,10 +61,11 @@ pub(crate) fn run(paths: &Paths, args: LogsArgs) -> anyhow::Result<ExitCode> {
     // Subscribe before reading the files, so no line falls between the tail
     // and the stream (one may show twice, none is lost).
     let mut follower = Client::connect_or_start(paths)?;
+    let subscribe = Request::Logs {
+        target: args.target.clone(),
+    };
     if !args.nostream {
-        follower.request(&Request::Logs {
-            target: args.target.clone(),
-        })?;
+        follower.request(&subscribe)?;
     }
     let mut client = Client::connect_or_start(paths)?;
     let list = match client.request(&Request::List {
@@ -79,7 +84,21 @@ pub(crate) fn run(paths: &Paths, args: LogsArgs) -> anyhow::Result<ExitCode> {
     if args.nostream {
         return Ok(ExitCode::SUCCESS);
     }
-    while let Some(frame) = follower.next()? {
+    loop {
+        let frame = match follower.next() {
+            Ok(Some(frame)) => frame,
+            ended => {
+                // The files as they were when the old daemon left: what the
+                // new one writes before we follow it is read from them.
+                let sizes = sizes(&list);
+                if !follower.resubscribe(&subscribe) {
+                    return ended.map(|_| ExitCode::SUCCESS);
+                }
+                eprintln!("[PMR] the daemon was replaced (pmr update); following the new one");
+                catch_up(&mut out, &list, &sizes, &args, on)?;
+                continue;
+            }
+        };
         match frame {
             Response::Log {
                 pm_id,
@@ -99,7 +118,49 @@ pub(crate) fn run(paths: &Paths, args: LogsArgs) -> anyhow::Result<ExitCode> {
             _ => {}
         }
     }
-    Ok(ExitCode::SUCCESS)
+}
+
+/// The files a follow prints, each with whether it is stderr.
+fn files<'a>(
+    list: &'a [ProcessInfo],
+    args: &'a LogsArgs,
+) -> impl Iterator<Item = (&'a ProcessInfo, &'a String, bool)> {
+    let mut seen = Vec::new();
+    list.iter()
+        .flat_map(|p| [(p, &p.out_log, false), (p, &p.err_log, true)])
+        .filter(move |(_, path, err)| {
+            let wanted = !((args.out && *err) || (args.err && !*err) || *path == "/dev/null");
+            let first = !seen.contains(path);
+            seen.push(*path);
+            wanted && first
+        })
+}
+
+/// Each log file's length now.
+fn sizes(list: &[ProcessInfo]) -> HashMap<&str, u64> {
+    list.iter()
+        .flat_map(|p| [p.out_log.as_str(), p.err_log.as_str()])
+        .map(|path| (path, std::fs::metadata(path).map_or(0, |m| m.len())))
+        .collect()
+}
+
+/// Prints the lines written since `sizes` (a line written meanwhile may
+/// come again with the stream; none is lost).
+fn catch_up(
+    out: &mut impl Write,
+    list: &[ProcessInfo],
+    sizes: &HashMap<&str, u64>,
+    args: &LogsArgs,
+    on: bool,
+) -> anyhow::Result<()> {
+    for (p, path, err) in files(list, args) {
+        let from = sizes.get(path.as_str()).copied().unwrap_or(0);
+        for line in lines_since(path, from, CATCH_UP_CAP).unwrap_or_default() {
+            print_line(out, p.pm_id, &p.spec.name, err, &line, args, on)?;
+        }
+    }
+    out.flush()?;
+    Ok(())
 }
 
 fn print_line(
@@ -156,7 +217,6 @@ fn tail_files(
     args: &LogsArgs,
     on: bool,
 ) -> anyhow::Result<()> {
-    let mut seen = Vec::new();
     if !args.bare() {
         let what = args
             .target
@@ -168,23 +228,16 @@ fn tail_files(
             args.lines
         )?;
     }
-    for p in list {
-        for (path, err) in [(&p.out_log, false), (&p.err_log, true)] {
-            if (args.out && err) || (args.err && !err) || path == "/dev/null" || seen.contains(path)
-            {
-                continue;
-            }
-            seen.push(path.clone());
-            let lines = last_lines(path, args.lines).unwrap_or_default();
-            if !args.bare() {
-                writeln!(out, "{path} last {} lines:", args.lines)?;
-            }
-            for line in lines {
-                print_line(out, p.pm_id, &p.spec.name, err, &line, args, on)?;
-            }
-            if !args.bare() {
-                writeln!(out)?;
-            }
+    for (p, path, err) in files(list, args) {
+        let lines = last_lines(path, args.lines).unwrap_or_default();
+        if !args.bare() {
+            writeln!(out, "{path} last {} lines:", args.lines)?;
+        }
+        for line in lines {
+            print_line(out, p.pm_id, &p.spec.name, err, &line, args, on)?;
+        }
+        if !args.bare() {
+            writeln!(out)?;
         }
     }
     Ok(())

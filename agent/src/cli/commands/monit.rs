@@ -60,12 +60,19 @@ pub(crate) fn run(paths: &Paths) -> anyhow::Result<ExitCode> {
     }
     let mut client = Client::connect_or_start(paths)?;
     let mut follower = Client::connect_or_start(paths)?;
-    follower.request(&Request::Logs { target: None })?;
+    let subscribe = Request::Logs { target: None };
+    follower.request(&subscribe)?;
     // Bounded: when the screen falls behind a flood, the reader waits and the
     // daemon drops lines for this follower only, never for the log files.
     let (tx, rx) = mpsc::sync_channel::<LogLine>(4096);
     std::thread::spawn(move || {
-        while let Ok(Some(frame)) = follower.next() {
+        loop {
+            let frame = match follower.next() {
+                Ok(Some(frame)) => frame,
+                // Followed on across a hand-over (`pmr update`).
+                _ if follower.resubscribe(&subscribe) => continue,
+                _ => return,
+            };
             if let Response::Log {
                 pm_id,
                 stream,

@@ -1,6 +1,6 @@
 //! The daemon can die or be replaced and no app notices: a 4-instance Node
 //! cluster under continuous HTTP load and a fast logger, across `kill -9`
-//! of the daemon and across `pmr update`.
+//! of the daemon and across `pmr update`, with a `pmr logs` following.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -129,6 +129,62 @@ fn every_line_once(t: &Pmr) {
     assert!(want > 100, "only {want} lines");
 }
 
+/// A `pmr logs logger --raw` running across a hand-over.
+struct Follower {
+    child: std::process::Child,
+    out: std::path::PathBuf,
+}
+
+impl Follower {
+    /// Starts following; returns once it printed.
+    fn start(t: &Pmr) -> Self {
+        let out = t.work().join("followed.txt");
+        let child = t
+            .command()
+            .args(["logs", "logger", "--raw", "--lines", "0"])
+            .stdout(std::fs::File::create(&out).unwrap())
+            .spawn()
+            .unwrap();
+        let f = Self { child, out };
+        wait_until("the follower printing", || {
+            (f.lines().len() > 20).then_some(())
+        });
+        f
+    }
+
+    fn lines(&self) -> Vec<String> {
+        let text = std::fs::read_to_string(&self.out).unwrap();
+        text.lines().map(str::to_string).collect()
+    }
+
+    /// Once the logger stopped: the follower printed every line from its
+    /// first to the logger's last (one written while it subscribed again
+    /// may show twice), so it followed the new daemon.
+    fn saw_every_line(mut self, t: &Pmr) {
+        let last = t.log("logger-out.log").lines().last().unwrap().to_string();
+        wait_until("the follower at the logger's last line", || {
+            self.lines().contains(&last).then_some(())
+        });
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let number = |l: &str| -> u64 { l.strip_prefix("n ").unwrap().parse().unwrap() };
+        let numbers: Vec<u64> = self.lines().iter().map(|l| number(l)).collect();
+        let (first, end) = (numbers[0], number(&last));
+        let mut counts = vec![0u32; (end - first + 1) as usize];
+        for n in numbers {
+            counts[(n - first) as usize] += 1;
+        }
+        let missing: Vec<u64> = (first..=end)
+            .filter(|n| counts[(n - first) as usize] == 0)
+            .collect();
+        assert!(missing.is_empty(), "the follower missed {missing:?}");
+        assert!(
+            counts.iter().all(|&c| c <= 2),
+            "a line shown more than twice"
+        );
+    }
+}
+
 #[test]
 fn apps_outlive_a_killed_daemon_and_the_next_one_takes_them_over() {
     let t = Pmr::new();
@@ -137,6 +193,7 @@ fn apps_outlive_a_killed_daemon_and_the_next_one_takes_them_over() {
     let load = Load::start(port);
     wait_until("requests answered", || (load.answered() > 20).then_some(()));
     lines_grow(&t, 60);
+    let follower = Follower::start(&t);
     let daemon = t.daemon_pid().unwrap();
     crate::daemon::kill_daemon(&t);
     // Right after: the next daemon shows the truth, the same processes.
@@ -147,6 +204,7 @@ fn apps_outlive_a_killed_daemon_and_the_next_one_takes_them_over() {
         http(port, "GET", "/", None)
     });
     every_line_once(&t);
+    follower.saw_every_line(&t);
     assert!(
         t.log("web-error-0.log").is_empty(),
         "{}",
@@ -163,48 +221,12 @@ fn update_hands_every_app_over_without_a_restart() {
     let load = Load::start(port);
     wait_until("requests answered", || (load.answered() > 20).then_some(()));
     lines_grow(&t, 60);
-    // A `pmr logs` following the logger follows the new daemon too.
-    let seen = t.work().join("followed.txt");
-    let mut follow = t
-        .command()
-        .args(["logs", "logger", "--raw", "--lines", "0"])
-        .stdout(std::fs::File::create(&seen).unwrap())
-        .spawn()
-        .unwrap();
-    let followed = || std::fs::read_to_string(&seen).unwrap();
-    wait_until("the follower printing", || {
-        (followed().lines().count() > 20).then_some(())
-    });
+    let follower = Follower::start(&t);
     let out = t.ok(&["update"]);
     assert!(out.contains("no app restarted"), "{out}");
     carried_on(&t, load, &before, daemon);
     every_line_once(&t);
-    let last = t.log("logger-out.log").lines().last().unwrap().to_string();
-    wait_until("the follower at the logger's last line", || {
-        followed().lines().any(|l| l == last).then_some(())
-    });
-    let _ = follow.kill();
-    let _ = follow.wait();
-    // From its first line to the last, none missing across the hand-over
-    // (a line written while it subscribed again may show twice).
-    let numbers: Vec<u64> = followed()
-        .lines()
-        .map(|l| l.strip_prefix("n ").and_then(|n| n.parse().ok()).unwrap())
-        .collect();
-    let first = numbers[0];
-    let end: u64 = last.strip_prefix("n ").unwrap().parse().unwrap();
-    let mut counts = vec![0u32; (end - first + 1) as usize];
-    for n in &numbers {
-        counts[(n - first) as usize] += 1;
-    }
-    let missing: Vec<u64> = (first..=end)
-        .filter(|n| counts[(n - first) as usize] == 0)
-        .collect();
-    assert!(missing.is_empty(), "the follower missed {missing:?}");
-    assert!(
-        counts.iter().all(|&c| c <= 2),
-        "a line shown more than twice"
-    );
+    follower.saw_every_line(&t);
 }
 
 #[test]

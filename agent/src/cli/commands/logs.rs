@@ -94,7 +94,9 @@ pub(crate) fn run(paths: &Paths, args: LogsArgs) -> anyhow::Result<ExitCode> {
                 if !follower.resubscribe(&subscribe) {
                     return ended.map(|_| ExitCode::SUCCESS);
                 }
-                eprintln!("[PMR] the daemon was replaced (pmr update); following the new one");
+                eprintln!(
+                    "[PMR] the daemon was replaced (pmr update, or a crash); following the new one"
+                );
                 catch_up(&mut out, &list, &sizes, &args, on)?;
                 continue;
             }

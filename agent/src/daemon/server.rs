@@ -52,29 +52,12 @@ pub(crate) async fn serve_client(d: Arc<Daemon>, stream: UnixStream) {
         let req: Request = match read_frame(&mut reader, &mut buf).await {
             Ok(Some(r)) => r,
             Ok(None) => return,
-            Err(e) => {
-                let _ = write_frame(
-                    &mut write,
-                    &Response::Error {
-                        message: e.to_string(),
-                    },
-                )
-                .await;
-                return;
-            }
+            Err(e) => return answer_error(&mut write, e.to_string()).await,
         };
         // Being replaced (`pmr update`): nothing new starts here; the
         // client runs it again and reaches the new daemon.
         if d.is_leaving() {
-            let why = super::REPLACED;
-            let _ = write_frame(
-                &mut write,
-                &Response::Error {
-                    message: why.into(),
-                },
-            )
-            .await;
-            return;
+            return answer_error(&mut write, super::REPLACED.into()).await;
         }
         // In flight until its reply is written: a daemon that is replaced
         // exits only after it, so a request that got no reply was not done.
@@ -97,6 +80,11 @@ pub(crate) async fn serve_client(d: Arc<Daemon>, stream: UnixStream) {
             }
         }
     }
+}
+
+/// Answers with an error; the caller then ends the connection.
+async fn answer_error(write: &mut OwnedWriteHalf, message: String) {
+    let _ = write_frame(write, &Response::Error { message }).await;
 }
 
 /// Streams log lines of the target's instances until the client leaves.

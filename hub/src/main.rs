@@ -357,9 +357,11 @@ fn serve(cfg: Config) -> anyhow::Result<()> {
             );
             println!("  (or `pmr-hub users add EMAIL --role owner` on this machine)");
         }
-        // A broken rules file stops the start, naming the rule and field.
+        // A broken rules file stops the start, naming the rule and field;
+        // so does a rule that names a receiver that does not exist.
         if let Some(p) = &cfg.alert_rules_file {
-            let n = pmr_hub::alerts::file_rules(p)?.len();
+            let receivers = pmr_hub::alerts::receiver_names(store.as_ref())?;
+            let n = pmr_hub::alerts::file_rules(p, Some(&receivers))?.len();
             println!("{n} alert rule(s) from {}", p.display());
         }
         let hub = pmr_hub::Hub::new(cfg, store)?;

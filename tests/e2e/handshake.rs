@@ -84,6 +84,7 @@ pub fn event(seq: u64) -> AgentMsg {
         kind: pmr_shared::link::messages::EventKind::Online,
         pm_id: 0,
         name: "x".into(),
+        namespace: None,
         code: None,
         signal: None,
         detail: None,

@@ -189,6 +189,7 @@ fn event_of(e: Lifecycle) -> Event {
         },
         pm_id: e.pm_id,
         name: e.name.to_string(),
+        namespace: Some(e.namespace.to_string()),
         code: e.code,
         signal: e.signal,
         detail: e.detail,

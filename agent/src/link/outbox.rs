@@ -241,6 +241,7 @@ mod tests {
             kind: EventKind::Exit,
             pm_id: 0,
             name: "a".into(),
+            namespace: None,
             code: Some(1),
             signal: None,
             detail: None,

@@ -26,6 +26,7 @@ pub(super) struct Reporter {
     pub(super) events: tokio::sync::broadcast::Sender<Lifecycle>,
     pub(super) pm_id: u32,
     pub(super) name: Arc<str>,
+    pub(super) namespace: Arc<str>,
     /// When the app last reported one over IPC, Unix ms.
     pub(super) last_ipc: Arc<AtomicU64>,
 }
@@ -46,6 +47,7 @@ impl Reporter {
         let _ = self.events.send(Lifecycle {
             pm_id: self.pm_id,
             name: self.name.clone(),
+            namespace: self.namespace.clone(),
             at: now_ms(),
             kind: LifeKind::Exception,
             code: None,

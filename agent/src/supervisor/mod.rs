@@ -137,6 +137,8 @@ pub struct Lifecycle {
     pub pm_id: u32,
     /// App name.
     pub name: Arc<str>,
+    /// The app's namespace, so every label of the event travels with it.
+    pub namespace: Arc<str>,
     /// When, Unix ms.
     pub at: u64,
     /// What.

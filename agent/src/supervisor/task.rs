@@ -177,6 +177,7 @@ impl Actor {
             let _ = self.events.send(super::Lifecycle {
                 pm_id: self.h.id,
                 name: self.h.spec().name.as_str().into(),
+                namespace: self.h.spec().namespace.as_str().into(),
                 at: now_ms(),
                 kind,
                 code,
@@ -203,6 +204,7 @@ impl Actor {
                 let _ = events.send(super::Lifecycle {
                     pm_id: h.id,
                     name: h.spec().name.as_str().into(),
+                    namespace: h.spec().namespace.as_str().into(),
                     at: now_ms(),
                     kind: LifeKind::Deploy,
                     code: None,
@@ -219,6 +221,7 @@ impl Actor {
             events: self.events.clone(),
             pm_id: self.h.id,
             name: self.h.spec().name.as_str().into(),
+            namespace: self.h.spec().namespace.as_str().into(),
             last_ipc: self.last_exception.clone(),
         }
     }

@@ -123,7 +123,13 @@ pub fn run(cmd: AlertsCmd, store: &dyn Store, cfg: &Config) -> anyhow::Result<()
             };
             let v: serde_json::Value =
                 serde_json::from_str(&text).map_err(|e| anyhow::anyhow!("{file}: {e}"))?;
-            let spec = RuleSpec::parse(v).map_err(|e| anyhow::anyhow!("{file}: {e}"))?;
+            let receivers = super::receiver_names(store)?;
+            let spec = RuleSpec::parse(v)
+                .and_then(|s| {
+                    s.check_receivers(receivers.iter().map(String::as_str))
+                        .map(|()| s)
+                })
+                .map_err(|e| anyhow::anyhow!("{file}: {e}"))?;
             let w = Write::CreateRule {
                 name: spec.name.clone(),
                 spec: serde_json::to_string(&spec)?,
@@ -194,7 +200,7 @@ pub fn run(cmd: AlertsCmd, store: &dyn Store, cfg: &Config) -> anyhow::Result<()
                 timeout_secs: 10,
                 max_attempts: 5,
             };
-            spec.check().map_err(anyhow::Error::msg)?;
+            spec.check()?;
             let host = super::host_of(&url, kind).map_err(|e| anyhow::anyhow!("--{e}"))?;
             let secret = (kind == ReceiverKind::Webhook).then(|| {
                 let mut raw = [0u8; 32];
@@ -246,6 +252,12 @@ pub fn run(cmd: AlertsCmd, store: &dyn Store, cfg: &Config) -> anyhow::Result<()
                     serde_json::from_str::<ReceiverSpec>(&r.spec).is_ok_and(|s| s.name == name)
                 })
                 .ok_or_else(|| anyhow::anyhow!("no receiver named {name}"))?;
+            let users = super::rules_using(store, cfg.alert_rules_file.as_deref(), &name)?;
+            anyhow::ensure!(
+                users.is_empty(),
+                "receiver {name} is named by rule(s) {}: change them first",
+                users.join(", ")
+            );
             write_one(store, Write::DeleteReceiver { id: row.id })?;
             admin::audit(store, "receiver:delete", &name)?;
             bump(store)?;

@@ -4,12 +4,19 @@
 //! sent at most every `group_interval`, an unchanged firing group again
 //! after `repeat_interval`; one notification carries the whole group, and
 //! resolved alerts leave it once sent.
+//!
+//! What each receiver was last told about each group is the notification
+//! log (Alertmanager's nflog), kept in the store: whether a group needs a
+//! notification is decided against it, so a restarted hub does not send
+//! an unchanged group again before `repeat_interval`, and a notification
+//! that failed every attempt is tried again at the next `group_interval`.
+//! Times are Unix ms, as the log stores them.
 
-use std::collections::{BTreeMap, HashMap};
-use std::time::{Duration, Instant};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use super::engine::{Alert, AlertState};
 use super::receiver::{AlertOut, Notification, ReceiverSpec};
+use crate::store::NotifiedRow;
 
 /// A receiver as the dispatcher knows it.
 #[derive(Debug, Clone)]
@@ -24,16 +31,26 @@ struct Group {
     route: usize,
     labels: BTreeMap<String, String>,
     alerts: BTreeMap<String, AlertOut>,
-    next: Instant,
-    last_sent: Option<Instant>,
-    changed: bool,
+    next: i64,
+    /// A notification of it is being delivered.
+    in_flight: bool,
 }
 
-/// Every group of every receiver.
+/// What a receiver was last told about a group.
+#[derive(Debug, Clone, Default, PartialEq)]
+struct Sent {
+    at: i64,
+    firing: BTreeSet<String>,
+    resolved: BTreeSet<String>,
+}
+
+/// Every group of every receiver, and what each receiver was told.
 #[derive(Default)]
 pub struct Dispatcher {
     routes: Vec<Route>,
     groups: HashMap<String, Group>,
+    /// The notification log, by receiver id and group key.
+    log: HashMap<(i64, String), Sent>,
     external_url: String,
 }
 
@@ -43,13 +60,54 @@ fn rfc3339(ms: i64) -> String {
         .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
+/// How long a log entry is kept after its notification.
+const LOG_KEEP_MS: i64 = 7 * 86_400_000;
+
+/// Alertmanager's `needsUpdate`: whether a group with these firing and
+/// resolved alerts must be notified, given what was last sent.
+fn needs_update(
+    last: Option<&Sent>,
+    firing: &BTreeSet<String>,
+    resolved: &BTreeSet<String>,
+    send_resolved: bool,
+    repeat_ms: i64,
+    now: i64,
+) -> bool {
+    let Some(last) = last else {
+        return !firing.is_empty();
+    };
+    if !firing.is_subset(&last.firing) {
+        return true;
+    }
+    if firing.is_empty() {
+        return !last.firing.is_empty();
+    }
+    if send_resolved && !resolved.is_subset(&last.resolved) {
+        return true;
+    }
+    now >= last.at + repeat_ms
+}
+
 impl Dispatcher {
     /// A dispatcher linking to pages under `external_url`.
     pub fn new(routes: Vec<Route>, external_url: String) -> Dispatcher {
         Dispatcher {
             routes,
             groups: HashMap::new(),
+            log: HashMap::new(),
             external_url,
+        }
+    }
+
+    /// The notification log as stored: a restarted hub knows what it sent.
+    pub fn restore_log(&mut self, rows: Vec<NotifiedRow>) {
+        for r in rows {
+            let sent = Sent {
+                at: r.sent_at,
+                firing: r.firing.into_iter().collect(),
+                resolved: r.resolved.into_iter().collect(),
+            };
+            self.log.insert((r.receiver_id, r.group_key), sent);
         }
     }
 
@@ -65,6 +123,8 @@ impl Dispatcher {
             let id = ids[g.route];
             g.route = routes.iter().position(|r| r.id == id).unwrap_or(0);
         }
+        self.log
+            .retain(|(id, _), _| routes.iter().any(|r| r.id == *id));
         self.routes = routes;
     }
 
@@ -99,7 +159,7 @@ impl Dispatcher {
 
     /// An alert fired or resolved: into a group of each receiver in `to`
     /// (names; empty: every receiver).
-    pub fn add(&mut self, a: &Alert, to: &[String], now: Instant) {
+    pub fn add(&mut self, a: &Alert, to: &[String], now: i64) {
         let out = self.out(a);
         for (ri, route) in self.routes.iter().enumerate() {
             if !to.is_empty() && !to.contains(&route.spec.name) {
@@ -120,39 +180,52 @@ impl Dispatcher {
                 .collect();
             let inner: Vec<String> = labels.iter().map(|(k, v)| format!("{k}={v:?}")).collect();
             let key = format!("{}:{{{}}}", route.spec.name, inner.join(","));
-            let wait = Duration::from_secs(route.spec.group_wait_secs);
+            let wait = route.spec.group_wait_secs as i64 * 1000;
             let g = self.groups.entry(key).or_insert_with(|| Group {
                 route: ri,
                 labels,
                 alerts: BTreeMap::new(),
                 next: now + wait,
-                last_sent: None,
-                changed: false,
+                in_flight: false,
             });
             if a.state == AlertState::Resolved && !g.alerts.contains_key(&a.fingerprint) {
-                // Resolved before it was ever sent here: nothing to say.
+                // Resolved before it was ever in the group: nothing to say.
                 continue;
             }
             g.alerts.insert(a.fingerprint.clone(), out.clone());
-            g.changed = true;
         }
     }
 
-    /// When the next group is due.
-    pub fn due(&self) -> Option<Instant> {
+    /// When the next group is due, Unix ms.
+    pub fn due(&self) -> Option<i64> {
         self.groups.values().map(|g| g.next).min()
     }
 
-    /// The notifications due at `now`.
-    pub fn flush(&mut self, now: Instant) -> Vec<Notification> {
+    /// The notifications due at `now`. Each is in flight until [`ack`] says
+    /// how its delivery went.
+    ///
+    /// [`ack`]: Dispatcher::ack
+    pub fn flush(&mut self, now: i64) -> Vec<Notification> {
         let mut out = Vec::new();
         let mut empty = Vec::new();
         for (key, g) in self.groups.iter_mut().filter(|(_, g)| g.next <= now) {
             let route = &self.routes[g.route];
-            let firing = g.alerts.values().any(|a| a.status == "firing");
-            let repeat = Duration::from_secs(route.spec.repeat_interval_secs);
-            let repeat_due = firing && g.last_sent.is_none_or(|t| now >= t + repeat);
-            if (g.changed || repeat_due) && !g.alerts.is_empty() {
+            g.next = now + route.spec.group_interval_secs as i64 * 1000;
+            if g.in_flight {
+                continue;
+            }
+            let of = |status: &str| -> BTreeSet<String> {
+                g.alerts
+                    .values()
+                    .filter(|a| a.status == status)
+                    .map(|a| a.fingerprint.clone())
+                    .collect()
+            };
+            let (firing, resolved) = (of("firing"), of("resolved"));
+            let last = self.log.get(&(route.id, key.clone()));
+            let repeat = route.spec.repeat_interval_secs as i64 * 1000;
+            let send_resolved = route.spec.send_resolved;
+            if needs_update(last, &firing, &resolved, send_resolved, repeat, now) {
                 let mut alerts: Vec<AlertOut> = g.alerts.values().cloned().collect();
                 alerts.sort_by_key(|a| a.status != "firing");
                 out.push(Notification {
@@ -163,120 +236,63 @@ impl Dispatcher {
                     alerts,
                     external_url: self.external_url.clone(),
                 });
-                g.last_sent = Some(now);
-                g.changed = false;
-                g.alerts.retain(|_, a| a.status == "firing");
+                g.in_flight = true;
+            } else if firing.is_empty() {
+                // Only resolved alerts the receiver need not hear of.
+                g.alerts.clear();
             }
-            g.next = now + Duration::from_secs(route.spec.group_interval_secs);
-            if g.alerts.is_empty() {
+            if g.alerts.is_empty() && !g.in_flight {
                 empty.push(key.clone());
             }
         }
         for k in empty {
             self.groups.remove(&k);
         }
+        self.log.retain(|_, s| s.at > now - LOG_KEEP_MS);
         out
+    }
+
+    /// How the delivery of notification `n` ended, at `now`: delivered, it
+    /// is the receiver's last word on the group (returned, to be stored),
+    /// and the resolved alerts it carried leave the group; failed, nothing
+    /// changes, so the group is tried again at its next interval.
+    pub fn ack(&mut self, n: &Notification, delivered: bool, now: i64) -> Option<NotifiedRow> {
+        let g = self.groups.get_mut(&n.group_key)?;
+        g.in_flight = false;
+        if !delivered {
+            return None;
+        }
+        let of = |status: &str| -> Vec<String> {
+            n.alerts
+                .iter()
+                .filter(|a| a.status == status)
+                .map(|a| a.fingerprint.clone())
+                .collect()
+        };
+        let row = NotifiedRow {
+            receiver_id: n.receiver_id,
+            group_key: n.group_key.clone(),
+            sent_at: now,
+            firing: of("firing"),
+            resolved: of("resolved"),
+        };
+        for fp in &row.resolved {
+            if g.alerts.get(fp).is_some_and(|a| a.status == "resolved") {
+                g.alerts.remove(fp);
+            }
+        }
+        if g.alerts.is_empty() {
+            self.groups.remove(&n.group_key);
+        }
+        let sent = Sent {
+            at: now,
+            firing: row.firing.iter().cloned().collect(),
+            resolved: row.resolved.iter().cloned().collect(),
+        };
+        self.log.insert((n.receiver_id, n.group_key.clone()), sent);
+        Some(row)
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::alerts::receiver::ReceiverKind;
-
-    fn route(wait: u64, interval: u64, repeat: u64) -> Route {
-        Route {
-            id: 1,
-            spec: ReceiverSpec {
-                name: "ops".into(),
-                kind: ReceiverKind::Webhook,
-                group_by: vec!["alertname".into()],
-                group_wait_secs: wait,
-                group_interval_secs: interval,
-                repeat_interval_secs: repeat,
-                send_resolved: true,
-                timeout_secs: 10,
-                max_attempts: 5,
-            },
-        }
-    }
-
-    fn alert(fp: &str, server: &str, state: AlertState) -> Alert {
-        let mut a = Alert::test();
-        a.fingerprint = fp.into();
-        a.state = state;
-        a.labels = BTreeMap::from([
-            ("alertname".into(), "crash loop".into()),
-            ("server".into(), server.into()),
-        ]);
-        a
-    }
-
-    #[test]
-    fn groups_wait_then_send_changes_per_interval_and_repeat_unchanged() {
-        let t0 = Instant::now();
-        let s = Duration::from_secs;
-        let mut d = Dispatcher::new(vec![route(30, 300, 4 * 3600)], "https://hub".into());
-        // 1,000 alerts at once: one group, one notification after group_wait.
-        for i in 0..1000 {
-            d.add(
-                &alert(&format!("{i:016}"), &format!("web-{i}"), AlertState::Firing),
-                &[],
-                t0,
-            );
-        }
-        assert!(d.flush(t0 + s(29)).is_empty());
-        let first = d.flush(t0 + s(30));
-        assert_eq!(first.len(), 1);
-        assert_eq!(first[0].alerts.len(), 1000);
-        // Nothing new: nothing at the next interval.
-        assert!(d.flush(t0 + s(330)).is_empty());
-        // A resolution goes out at the interval after it, with the firing rest.
-        d.add(
-            &alert("0000000000000007", "web-7", AlertState::Resolved),
-            &[],
-            t0 + s(400),
-        );
-        assert!(
-            d.flush(t0 + s(500)).is_empty(),
-            "not before the group interval"
-        );
-        let second = d.flush(t0 + s(630));
-        assert_eq!(second.len(), 1);
-        assert_eq!(
-            second[0]
-                .alerts
-                .iter()
-                .filter(|a| a.status == "resolved")
-                .count(),
-            1
-        );
-        assert_eq!(second[0].alerts.len(), 1000);
-        // Unchanged and firing: again only after the repeat interval.
-        let mut at = t0 + s(630);
-        let mut sent = 0;
-        while at < t0 + s(630 + 4 * 3600) {
-            at += s(300);
-            sent += d.flush(at).len();
-        }
-        assert_eq!(sent, 1, "one repeat in four hours");
-    }
-
-    #[test]
-    fn an_alert_goes_only_to_the_receivers_its_rule_names() {
-        let mut d = Dispatcher::new(vec![route(0, 1, 10)], "https://hub".into());
-        let t0 = Instant::now();
-        d.add(
-            &alert("a", "web-1", AlertState::Firing),
-            &["pager".into()],
-            t0,
-        );
-        assert!(d.flush(t0 + Duration::from_secs(1)).is_empty());
-        d.add(
-            &alert("a", "web-1", AlertState::Firing),
-            &["ops".into()],
-            t0,
-        );
-        assert_eq!(d.flush(t0 + Duration::from_secs(1)).len(), 1);
-    }
-}
+mod tests;

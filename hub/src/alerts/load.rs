@@ -11,7 +11,7 @@ pub fn stored_rules(hub: &Hub) -> anyhow::Result<Vec<Rule>> {
     for r in hub.store.alert_rules()? {
         let parsed = serde_json::from_str(&r.spec)
             .map_err(|e| e.to_string())
-            .and_then(RuleSpec::parse);
+            .and_then(|v| RuleSpec::parse(v).map_err(|e| e.to_string()));
         match parsed {
             Ok(spec) => out.push(Rule {
                 id: r.id,
@@ -26,8 +26,12 @@ pub fn stored_rules(hub: &Hub) -> anyhow::Result<Vec<Rule>> {
 }
 
 /// The rules of a rules file (TOML, `[[rule]]` tables): ids -1, -2...
+/// With `receivers`, each receiver a rule names must be among them.
 /// An error names the file, the rule and the field.
-pub fn file_rules(path: &std::path::Path) -> anyhow::Result<Vec<Rule>> {
+pub fn file_rules(
+    path: &std::path::Path,
+    receivers: Option<&[String]>,
+) -> anyhow::Result<Vec<Rule>> {
     #[derive(Deserialize)]
     #[serde(deny_unknown_fields)]
     struct File {
@@ -42,8 +46,14 @@ pub fn file_rules(path: &std::path::Path) -> anyhow::Result<Vec<Rule>> {
     for (i, v) in file.rule.into_iter().enumerate() {
         let json = serde_json::to_value(v)?;
         let name = json["name"].as_str().unwrap_or("?").to_string();
-        let spec = RuleSpec::parse(json)
-            .map_err(|e| anyhow::anyhow!("{}: rule {} ({name}): {e}", path.display(), i + 1))?;
+        let spec = RuleSpec::parse(json).and_then(|s| match receivers {
+            Some(known) => s
+                .check_receivers(known.iter().map(String::as_str))
+                .map(|()| s),
+            None => Ok(s),
+        });
+        let spec =
+            spec.map_err(|e| anyhow::anyhow!("{}: rule {} ({name}): {e}", path.display(), i + 1))?;
         if out.iter().any(|r| r.spec.name == spec.name) {
             anyhow::bail!(
                 "{}: rule {} ({name}): a rule of that name comes earlier",
@@ -64,8 +74,9 @@ pub fn file_rules(path: &std::path::Path) -> anyhow::Result<Vec<Rule>> {
 /// Every rule: the rules file's, then the stored ones (a stored rule with
 /// a file rule's name is left out: the file wins).
 pub fn all_rules(hub: &Hub) -> anyhow::Result<Vec<Rule>> {
+    let receivers = super::receiver_names(hub.store.as_ref())?;
     let mut rules = match &hub.config.alert_rules_file {
-        Some(p) => file_rules(p)?,
+        Some(p) => file_rules(p, Some(&receivers))?,
         None => Vec::new(),
     };
     for r in stored_rules(hub)? {

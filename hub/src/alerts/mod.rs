@@ -10,6 +10,7 @@ pub mod cli;
 pub mod deliver;
 pub mod engine;
 pub mod group;
+pub mod invalid;
 pub mod receiver;
 pub mod rule;
 pub mod seal;
@@ -96,6 +97,39 @@ pub fn receiver_spec(row: &ReceiverRow) -> anyhow::Result<ReceiverSpec> {
     Ok(serde_json::from_str(&row.spec)?)
 }
 
+/// The names of the stored receivers, for rules that name them.
+pub fn receiver_names(store: &dyn crate::store::Store) -> crate::store::StoreResult<Vec<String>> {
+    Ok(store
+        .receivers()?
+        .iter()
+        .filter_map(|r| receiver_spec(r).ok().map(|s| s.name))
+        .collect())
+}
+
+/// The rules (stored ones and, with `file`, the rules file's) that send
+/// to receiver `name`: a receiver in use is not deleted.
+pub fn rules_using(
+    store: &dyn crate::store::Store,
+    file: Option<&std::path::Path>,
+    name: &str,
+) -> anyhow::Result<Vec<String>> {
+    let mut specs: Vec<rule::RuleSpec> = match file {
+        Some(p) => file_rules(p, None)?.into_iter().map(|r| r.spec).collect(),
+        None => Vec::new(),
+    };
+    for r in store.alert_rules()? {
+        let parsed = serde_json::from_str(&r.spec).ok();
+        if let Some(s) = parsed.and_then(|v| rule::RuleSpec::parse(v).ok()) {
+            specs.push(s);
+        }
+    }
+    Ok(specs
+        .into_iter()
+        .filter(|s| s.receivers.iter().any(|r| r == name))
+        .map(|s| s.name)
+        .collect())
+}
+
 /// A test notification for receiver `id`, sent by `who`.
 pub fn test_notification(
     id: i64,
@@ -132,13 +166,14 @@ pub fn test_notification(
 
 /// Scheme and host of a receiver's URL, which must be http(s) (http only
 /// for a webhook: Slack and Discord are https).
-pub fn host_of(url: &str, kind: ReceiverKind) -> Result<String, String> {
-    let uri: axum::http::Uri = url.parse().map_err(|e| format!("url: {e}"))?;
+pub fn host_of(url: &str, kind: ReceiverKind) -> Result<String, invalid::Invalid> {
+    let bad = |m: &str| invalid::Invalid::new("url", m);
+    let uri: axum::http::Uri = url.parse().map_err(|e| bad(&format!("{e}")))?;
     let scheme = uri.scheme_str().unwrap_or_default();
     if scheme != "https" && (scheme != "http" || kind != ReceiverKind::Webhook) {
-        return Err("url: https:// (http:// only for a webhook)".into());
+        return Err(bad("https:// (http:// only for a webhook)"));
     }
-    let host = uri.authority().ok_or("url: no host")?;
+    let host = uri.authority().ok_or_else(|| bad("no host"))?;
     Ok(format!("{scheme}://{host}"))
 }
 

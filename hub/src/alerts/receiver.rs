@@ -8,6 +8,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use utoipa::ToSchema;
 
+use super::invalid::Invalid;
+
 /// The kinds of receiver.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -85,20 +87,46 @@ pub struct ReceiverSpec {
 }
 
 impl ReceiverSpec {
+    /// Reads and checks a receiver's settings; the error names the field.
+    pub fn parse(v: Value) -> Result<ReceiverSpec, Invalid> {
+        if !v.is_object() {
+            return Err(Invalid::new("", "a receiver is a JSON object"));
+        }
+        let spec: ReceiverSpec = Invalid::parse(v)?;
+        spec.check()?;
+        Ok(spec)
+    }
+
     /// Checks every field; the error names the field.
-    pub fn check(&self) -> Result<(), String> {
+    pub fn check(&self) -> Result<(), Invalid> {
         if self.name.is_empty() || self.name.len() > 128 || self.name.chars().any(char::is_control)
         {
-            return Err("name: 1 to 128 bytes, no control characters".into());
+            return Err(Invalid::new(
+                "name",
+                "1 to 128 bytes, no control characters",
+            ));
         }
-        if self.group_interval_secs == 0 || self.repeat_interval_secs == 0 {
-            return Err("group_interval_secs and repeat_interval_secs: at least 1".into());
+        for (i, l) in self.group_by.iter().enumerate() {
+            if l.is_empty() || l.len() > 128 || l.chars().any(char::is_control) {
+                let field = format!("group_by[{i}]");
+                return Err(Invalid::new(field, "a label name, 1 to 128 bytes"));
+            }
+        }
+        for (field, v) in [
+            ("group_wait_secs", self.group_wait_secs),
+            ("group_interval_secs", self.group_interval_secs),
+            ("repeat_interval_secs", self.repeat_interval_secs),
+        ] {
+            let min = u64::from(field != "group_wait_secs");
+            if !(min..=7 * 86400).contains(&v) {
+                return Err(Invalid::new(field, format!("{min} to 604800 (a week)")));
+            }
         }
         if !(1..=60).contains(&self.timeout_secs) {
-            return Err("timeout_secs: 1 to 60".into());
+            return Err(Invalid::new("timeout_secs", "1 to 60"));
         }
         if !(1..=10).contains(&self.max_attempts) {
-            return Err("max_attempts: 1 to 10".into());
+            return Err(Invalid::new("max_attempts", "1 to 10"));
         }
         Ok(())
     }

@@ -2,7 +2,7 @@
 //! grouped, notifications out to one queue and delivery task per receiver.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tokio::sync::{broadcast::error::RecvError, mpsc};
 
@@ -82,24 +82,88 @@ pub async fn send_now(
 /// Each receiver's queue: notifications wait here for its own task.
 const QUEUE: usize = 256;
 
+/// How a notification's delivery ended: it, and whether it was delivered.
+type Ack = (Notification, bool);
+
 /// Starts one delivery task per receiver; their queues by receiver id.
-fn workers(hub: &Arc<Hub>, rows: &[ReceiverRow]) -> Vec<(i64, mpsc::Sender<Notification>)> {
+/// Each delivery's end goes back on `acks`.
+fn workers(
+    hub: &Arc<Hub>,
+    rows: &[ReceiverRow],
+    acks: &mpsc::Sender<Ack>,
+) -> Vec<(i64, mpsc::Sender<Notification>)> {
     let tls = deliver::tls();
     rows.iter()
         .map(|row| {
             let (tx, mut rx) = mpsc::channel::<Notification>(QUEUE);
             let id = row.id;
-            let (hub, row, tls) = (hub.clone(), row.clone(), tls.clone());
+            let (hub, row, tls, acks) = (hub.clone(), row.clone(), tls.clone(), acks.clone());
             tokio::spawn(async move {
                 while let Some(n) = rx.recv().await {
-                    if let Err(e) = send_now(&hub, &row, &n, &tls).await {
-                        tracing::warn!(receiver = row.id, "cannot deliver: {e}");
+                    let delivered = match send_now(&hub, &row, &n, &tls).await {
+                        Ok(attempts) => attempts.last().is_some_and(|a| a.outcome == "delivered"),
+                        Err(e) => {
+                            tracing::warn!(receiver = row.id, "cannot deliver: {e}");
+                            false
+                        }
+                    };
+                    if acks.send((n, delivered)).await.is_err() {
+                        return;
                     }
                 }
             });
             (id, tx)
         })
         .collect()
+}
+
+/// What the store kept of alerting when the hub stopped: firing alerts
+/// (their rows closed once if their rule is gone), the notification log,
+/// the restarts within the longest window. Restored alerts rejoin their
+/// groups, which the log then keeps quiet until something changes or
+/// `repeat_interval` is due.
+fn restore(hub: &Arc<Hub>, dispatcher: &mut Dispatcher) {
+    let now = now_ms();
+    let (open, log) = match (hub.store.open_alerts(), hub.store.notification_log()) {
+        (Ok(open), Ok(log)) => (open, log),
+        (Err(e), _) | (_, Err(e)) => {
+            tracing::warn!("alerts not restored: {e}");
+            return;
+        }
+    };
+    dispatcher.restore_log(log);
+    let mut engine = hub.alerts.engine.lock().unwrap_or_else(|e| e.into_inner());
+    let longest = engine
+        .rules()
+        .iter()
+        .filter_map(|r| match r.spec.kind {
+            super::rule::RuleKind::Restarts { window_secs, .. } => Some(window_secs as i64 * 1000),
+            _ => None,
+        })
+        .max();
+    if let Some(longest) = longest {
+        for (server, app, at) in hub.store.restarts_since(now - longest).unwrap_or_default() {
+            engine.count_restart(server, &app, None, at);
+        }
+    }
+    for (fingerprint, starts_at) in engine.restore(&open) {
+        record(
+            hub,
+            Write::AlertResolved {
+                fingerprint,
+                starts_at,
+                ends_at: now,
+            },
+        );
+    }
+    for a in engine.alerts() {
+        let Some(rule) = engine.rule(a.rule_id) else {
+            continue;
+        };
+        if rule.muted_until.is_none_or(|m| m <= now) {
+            dispatcher.add(&a, &rule.spec.receivers, now);
+        }
+    }
 }
 
 /// The alerting task: the feed in, notifications out, until the feed ends.
@@ -122,7 +186,9 @@ pub async fn run(hub: Arc<Hub>, lease: Arc<dyn Lease>) {
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .know_exceptions(known);
-    let load = |dispatcher: &mut Dispatcher| -> Vec<(i64, mpsc::Sender<Notification>)> {
+    let load = |dispatcher: &mut Dispatcher,
+                acks: &mpsc::Sender<Ack>|
+     -> Vec<(i64, mpsc::Sender<Notification>)> {
         let rules = match all_rules(&hub) {
             Ok(r) => r,
             Err(e) => {
@@ -154,12 +220,17 @@ pub async fn run(hub: Arc<Hub>, lease: Arc<dyn Lease>) {
             .collect();
         dispatcher.set_routes(routes);
         handle(&hub, dispatcher, ts);
-        workers(&hub, &rows)
+        workers(&hub, &rows, acks)
     };
-    let mut queues = load(&mut dispatcher);
+    let (acks_tx, mut acks) = mpsc::channel::<Ack>(QUEUE);
+    let mut queues = load(&mut dispatcher, &acks_tx);
+    restore(&hub, &mut dispatcher);
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     loop {
-        let due = dispatcher.due().map(tokio::time::Instant::from_std);
+        let due = dispatcher.due().map(|at| {
+            let wait = u64::try_from(at - now_ms()).unwrap_or(0);
+            tokio::time::Instant::now() + Duration::from_millis(wait)
+        });
         tokio::select! {
             c = feed.recv() => match c {
                 Ok(c) => {
@@ -175,19 +246,27 @@ pub async fn run(hub: Arc<Hub>, lease: Arc<dyn Lease>) {
             }
             () = async { match due { Some(d) => tokio::time::sleep_until(d).await, None => std::future::pending().await } } => {
                 if lease.held() {
-                    for n in dispatcher.flush(Instant::now()) {
-                        match queues.iter().find(|(id, _)| *id == n.receiver_id) {
-                            Some((_, q)) => {
-                                if q.try_send(n).is_err() {
-                                    tracing::warn!("a receiver's queue is full: a notification was dropped");
-                                }
-                            }
-                            None => tracing::warn!("no queue for receiver {}", n.receiver_id),
+                    for n in dispatcher.flush(now_ms()) {
+                        let queued = match queues.iter().find(|(id, _)| *id == n.receiver_id) {
+                            Some((_, q)) => q.try_send(n).map_err(|e| match e {
+                                mpsc::error::TrySendError::Full(n) | mpsc::error::TrySendError::Closed(n) => n,
+                            }),
+                            None => Err(n),
+                        };
+                        if let Err(n) = queued {
+                            // Kept in its group: tried again at its next interval.
+                            tracing::warn!(receiver = n.receiver_id, "a receiver's queue is full: its notification waits for the next interval");
+                            dispatcher.ack(&n, false, now_ms());
                         }
                     }
                 }
             }
-            Some(()) = reloads.recv() => queues = load(&mut dispatcher),
+            Some((n, delivered)) = acks.recv() => {
+                if let Some(row) = dispatcher.ack(&n, delivered, now_ms()) {
+                    record(&hub, Write::Notified(row));
+                }
+            }
+            Some(()) = reloads.recv() => queues = load(&mut dispatcher, &acks_tx),
         }
     }
 }
@@ -218,12 +297,13 @@ fn handle(hub: &Arc<Hub>, dispatcher: &mut Dispatcher, ts: Vec<Transition>) {
                 annotations: serde_json::to_value(&a.annotations).unwrap_or_default(),
                 starts_at,
                 ends_at: None,
+                server_id: Some(a.server_id),
             }),
         };
         record(hub, w);
         if rule.muted_until.is_some_and(|m| m > now) {
             continue;
         }
-        dispatcher.add(a, &rule.spec.receivers, Instant::now());
+        dispatcher.add(a, &rule.spec.receivers, now);
     }
 }

@@ -135,6 +135,7 @@ mod tests {
                         kind: EventKind::Exit,
                         pm_id: 0,
                         name: "api".into(),
+                        namespace: None,
                         code: None,
                         signal: None,
                         detail: None,

@@ -46,6 +46,24 @@ pub struct AlertRow {
     pub starts_at: i64,
     /// When it resolved, Unix ms; null while firing.
     pub ends_at: Option<i64>,
+    /// The server it is about (null in rows written before version 0.2).
+    pub server_id: Option<i64>,
+}
+
+/// One entry of the notification log: what a receiver was last told
+/// about a group, and when.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NotifiedRow {
+    /// The receiver's id.
+    pub receiver_id: i64,
+    /// The group notified.
+    pub group_key: String,
+    /// When the notification was delivered, Unix ms.
+    pub sent_at: i64,
+    /// Fingerprints of the firing alerts it carried.
+    pub firing: Vec<String>,
+    /// Fingerprints of the resolved alerts it carried.
+    pub resolved: Vec<String>,
 }
 
 /// One delivery attempt.

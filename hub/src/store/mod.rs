@@ -7,7 +7,7 @@ mod rows;
 pub mod sqlite;
 mod write;
 
-pub use alert_rows::{AlertRow, DeliveryRow, ExceptionRow, ReceiverRow, RuleRow};
+pub use alert_rows::{AlertRow, DeliveryRow, ExceptionRow, NotifiedRow, ReceiverRow, RuleRow};
 pub use rows::{
     ActionRow, AuditRow, EventQuery, EventRow, KeyRow, RollupRow, ServerRow, TokenInfo, TokenRow,
     UserRow,
@@ -127,6 +127,14 @@ pub trait Store: Send + Sync + 'static {
     fn receivers(&self) -> StoreResult<Vec<ReceiverRow>>;
     /// Alerts that fired, newest first.
     fn alert_history(&self, limit: i64) -> StoreResult<Vec<AlertRow>>;
+    /// Alerts that fired and have not resolved, oldest first: restored at
+    /// start.
+    fn open_alerts(&self) -> StoreResult<Vec<AlertRow>>;
+    /// The notification log.
+    fn notification_log(&self) -> StoreResult<Vec<NotifiedRow>>;
+    /// Restarts recorded since `since` (Unix ms), oldest first, at most
+    /// 100,000: server id, app, when.
+    fn restarts_since(&self, since: i64) -> StoreResult<Vec<(i64, String, i64)>>;
     /// Delivery attempts, newest first.
     fn deliveries(&self, limit: i64) -> StoreResult<Vec<DeliveryRow>>;
     /// Exception groups, the most recently seen first.

@@ -5,7 +5,7 @@ use pmr_shared::link::messages::{Event, Rollup};
 
 use super::ActionRow;
 use super::AuditRow;
-use super::alert_rows::{AlertRow, DeliveryRow};
+use super::alert_rows::{AlertRow, DeliveryRow, NotifiedRow};
 
 /// One write. The hub's single writer (`ingest::writer`) is the only caller
 /// of [`Store::write`], and puts many writes into one transaction.
@@ -223,6 +223,8 @@ pub enum Write {
         /// Unix ms.
         ends_at: i64,
     },
+    /// A group was notified: its entry in the notification log.
+    Notified(NotifiedRow),
     /// One delivery attempt.
     Delivery(DeliveryRow),
     /// One occurrence of an exception, into its group ([`Written::Rows`]:

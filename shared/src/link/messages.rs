@@ -300,6 +300,10 @@ pub struct Event {
     pub pm_id: u32,
     /// App name.
     pub name: String,
+    /// The app's namespace, sent with the event so the hub labels it
+    /// without looking the app up (absent from agents before 0.2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
     /// Exit code, for `exit`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code: Option<i32>,

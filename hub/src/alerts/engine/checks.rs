@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use super::text::mib;
-use super::{Engine, Transition};
+use super::{Engine, ExceptionTimes, Transition};
 use crate::alerts::rule::RuleKind;
 use crate::live::{Live, ServerView};
 
@@ -43,6 +43,7 @@ impl Engine {
         &mut self,
         id: i64,
         app: &str,
+        namespace: Option<&str>,
         live: &Live,
         now: i64,
         out: &mut Vec<Transition>,
@@ -53,7 +54,7 @@ impl Engine {
             live,
             |k| matches!(k, RuleKind::Restarts { .. }),
             |e, ri, v| {
-                let ns = Engine::app_ns(v, &app);
+                let ns = namespace.map_or_else(|| Engine::app_ns(v, &app), String::from);
                 if !e.rules[ri].spec.covers_app(&app, &ns) {
                     return;
                 }
@@ -79,7 +80,12 @@ impl Engine {
         now: i64,
         out: &mut Vec<Transition>,
     ) {
-        let Some((times, app, message)) = self.exception_times.get(&(id, key.to_string())).cloned()
+        let Some(ExceptionTimes {
+            times,
+            app,
+            namespace,
+            message,
+        }) = self.exception_times.get(&(id, key.to_string())).cloned()
         else {
             return;
         };
@@ -92,7 +98,7 @@ impl Engine {
                 let RuleKind::ExceptionRate { count, window_secs } = e.rules[ri].spec.kind else {
                     return;
                 };
-                let ns = Engine::app_ns(v, &app);
+                let ns = namespace.clone().unwrap_or_else(|| Engine::app_ns(v, &app));
                 if !e.rules[ri].spec.covers_app(&app, &ns) {
                     return;
                 }
@@ -114,10 +120,12 @@ impl Engine {
         );
     }
 
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn stopped(
         &mut self,
         id: i64,
         app: &str,
+        namespace: Option<&str>,
         value: Option<String>,
         live: &Live,
         now: i64,
@@ -129,7 +137,7 @@ impl Engine {
             live,
             |k| matches!(k, RuleKind::Stopped),
             |e, ri, v| {
-                let ns = Engine::app_ns(v, &app);
+                let ns = namespace.map_or_else(|| Engine::app_ns(v, &app), String::from);
                 if e.rules[ri].spec.covers_app(&app, &ns) {
                     e.observe(ri, v, Some((&app, &ns)), value.clone(), now, out);
                 }

@@ -13,6 +13,7 @@ use utoipa::ToSchema;
 use super::rule::{Rule, RuleKind};
 use crate::ingest::feed::Change;
 use crate::live::{Live, ServerView};
+use crate::store::AlertRow;
 use text::{annotations, fingerprint, labels};
 
 /// Where an alert is in its life.
@@ -87,6 +88,17 @@ const DEPLOY_NOTICE_MS: i64 = 5 * 60 * 1000;
 /// A server back online is not reported offline again within this.
 const OFFLINE_QUIET_MS: i64 = 60 * 1000;
 
+/// Recent occurrences of one exception group on one server, with the
+/// labels its events carried.
+#[derive(Debug, Clone)]
+struct ExceptionTimes {
+    times: VecDeque<i64>,
+    app: String,
+    /// As the agent sent it; `None` from agents that do not send it.
+    namespace: Option<String>,
+    message: String,
+}
+
 /// The engine's memory.
 #[derive(Default)]
 pub struct Engine {
@@ -94,13 +106,15 @@ pub struct Engine {
     /// Indexes of rules fed by samples, by the server they name ("" for any).
     sampled: HashMap<String, Vec<usize>>,
     alerts: HashMap<String, Alert>,
+    /// Restart times per server and app, oldest first.
     restarts: HashMap<(i64, String), VecDeque<i64>>,
-    counters: HashMap<(i64, u32), u32>,
+    /// The namespace the restart events of an app carried.
+    restart_ns: HashMap<(i64, String), String>,
     down_at: HashMap<i64, i64>,
     /// Exception groups seen (keys), to tell a new one.
     known_exceptions: std::collections::HashSet<String>,
-    /// Recent occurrences per server and exception group: times, app, message.
-    exception_times: HashMap<(i64, String), (VecDeque<i64>, String, String)>,
+    /// Recent occurrences per server and exception group.
+    exception_times: HashMap<(i64, String), ExceptionTimes>,
     /// When servers came back after being down.
     up_at: HashMap<i64, i64>,
 }
@@ -136,6 +150,60 @@ impl Engine {
         }
         self.rules = rules;
         out
+    }
+
+    /// Notes a restart of `app` (in namespace `ns`, when the agent said) at
+    /// `at`, kept in time order, at most 1,000 per app.
+    pub fn count_restart(&mut self, server_id: i64, app: &str, ns: Option<&str>, at: i64) {
+        if let Some(ns) = ns {
+            self.restart_ns
+                .insert((server_id, app.to_string()), ns.to_string());
+        }
+        let q = self
+            .restarts
+            .entry((server_id, app.to_string()))
+            .or_default();
+        let i = q.partition_point(|t| *t <= at);
+        q.insert(i, at);
+        while q.len() > 1000 {
+            q.pop_front();
+        }
+    }
+
+    /// The alerts that were firing when the hub stopped, as the store
+    /// kept them: firing again with their start and labels, so none is
+    /// announced as new. Returns the rows to close (fingerprint, start):
+    /// those whose rule is gone, and duplicates of one fingerprint.
+    pub fn restore(&mut self, rows: &[AlertRow]) -> Vec<(String, i64)> {
+        let mut close = Vec::new();
+        for row in rows {
+            let rule = self.rules.iter().find(|r| r.spec.name == row.rule);
+            let (Some(rule), false) = (rule, self.alerts.contains_key(&row.fingerprint)) else {
+                close.push((row.fingerprint.clone(), row.starts_at));
+                continue;
+            };
+            let map = |v: &serde_json::Value| -> BTreeMap<String, String> {
+                serde_json::from_value(v.clone()).unwrap_or_default()
+            };
+            let annotations = map(&row.annotations);
+            let a = Alert {
+                fingerprint: row.fingerprint.clone(),
+                rule_id: rule.id,
+                state: AlertState::Firing,
+                labels: map(&row.labels),
+                value: String::new(),
+                annotations,
+                active_since: row.starts_at,
+                starts_at: Some(row.starts_at),
+                ends_at: None,
+                server_id: row.server_id.unwrap_or_default(),
+                resolve_at: rule.spec.kind.notice().then(|| {
+                    row.starts_at + (rule.spec.for_secs as i64 * 1000).max(DEPLOY_NOTICE_MS)
+                }),
+            };
+            self.alerts.insert(a.fingerprint.clone(), a);
+        }
+        close
     }
 
     /// The exception groups the store holds, so only new ones are news.
@@ -239,20 +307,14 @@ impl Engine {
     pub fn on_change(&mut self, c: &Change, live: &Live, now: i64) -> Vec<Transition> {
         let mut out = Vec::new();
         match c {
-            Change::Restart {
-                server_id,
-                pm_id,
-                app,
-                restarts,
-            } => {
-                let prev = self.counters.insert((*server_id, *pm_id), *restarts);
-                let n = prev.map_or(1, |p| restarts.saturating_sub(p).clamp(1, 100));
-                let q = self.restarts.entry((*server_id, app.clone())).or_default();
-                q.extend(std::iter::repeat_n(now, n as usize));
-                while q.len() > 1000 {
-                    q.pop_front();
-                }
-                self.check_restarts(*server_id, app, live, now, &mut out);
+            // Each restart is counted from its own event, at the time the
+            // agent says it happened: a sampled counter misses fast loops.
+            Change::Event { server_id, event }
+                if event.kind == pmr_shared::link::messages::EventKind::Restart =>
+            {
+                let ns = event.namespace.as_deref();
+                self.count_restart(*server_id, &event.name, ns, event.at.min(now));
+                self.check_restarts(*server_id, &event.name, ns, live, now, &mut out);
             }
             Change::ProcessStatus {
                 server_id,
@@ -262,12 +324,12 @@ impl Engine {
             } => {
                 self.check_errored(*server_id, app, live, now, &mut out);
                 if status == "online" {
-                    self.stopped(*server_id, app, None, live, now, &mut out);
+                    self.stopped(*server_id, app, None, None, live, now, &mut out);
                 }
             }
             Change::ProcessRemoved { server_id, app, .. } => {
                 self.check_errored(*server_id, app, live, now, &mut out);
-                self.stopped(*server_id, app, None, live, now, &mut out);
+                self.stopped(*server_id, app, None, None, live, now, &mut out);
             }
             Change::Event { server_id, event }
                 if event.kind == pmr_shared::link::messages::EventKind::Stopped
@@ -275,7 +337,8 @@ impl Engine {
                         == Some(pmr_shared::link::messages::STOPPED_ITSELF) =>
             {
                 let why = format!("instance {}", event.pm_id);
-                self.stopped(*server_id, &event.name, Some(why), live, now, &mut out);
+                let ns = event.namespace.as_deref();
+                self.stopped(*server_id, &event.name, ns, Some(why), live, now, &mut out);
             }
             Change::Sample { server_id, .. } => self.check_sampled(*server_id, live, now, &mut out),
             Change::ServerDown { server_id } => {
@@ -330,16 +393,22 @@ impl Engine {
                 let entry = self
                     .exception_times
                     .entry((*server_id, g.key.clone()))
-                    .or_insert_with(|| (VecDeque::new(), event.name.clone(), g.message.clone()));
-                entry.0.push_back(now);
-                if entry.0.len() > 1000 {
-                    entry.0.pop_front();
+                    .or_insert_with(|| ExceptionTimes {
+                        times: VecDeque::new(),
+                        app: event.name.clone(),
+                        namespace: event.namespace.clone(),
+                        message: g.message.clone(),
+                    });
+                entry.times.push_back(now);
+                if entry.times.len() > 1000 {
+                    entry.times.pop_front();
                 }
                 self.check_exception_rate(*server_id, &g.key, live, now, &mut out);
                 if self.known_exceptions.insert(g.key) {
                     let (app, message) = (event.name.clone(), g.message);
+                    let ns = event.namespace.clone();
                     self.for_rules(*server_id, live, RuleKind::notice_exception, |e, ri, v| {
-                        let ns = Engine::app_ns(v, &app);
+                        let ns = ns.clone().unwrap_or_else(|| Engine::app_ns(v, &app));
                         if e.rules[ri].spec.covers_app(&app, &ns) {
                             e.observe(
                                 ri,
@@ -353,7 +422,7 @@ impl Engine {
                     });
                 }
             }
-            Change::Event { .. } | Change::ActionResult { .. } => {}
+            Change::Event { .. } | Change::Restart { .. } | Change::ActionResult { .. } => {}
         }
         out
     }

@@ -42,12 +42,54 @@ mod kinds {
     use super::super::*;
     use super::support::*;
 
-    fn restart(n: u32) -> Change {
-        Change::Restart {
+    /// A restart event the agent stamped at `at`.
+    fn restart_at(at: i64) -> Change {
+        Change::Event {
             server_id: 1,
-            pm_id: 0,
-            app: "api".into(),
-            restarts: n,
+            event: pmr_shared::link::messages::Event {
+                seq: 1,
+                at,
+                kind: pmr_shared::link::messages::EventKind::Restart,
+                pm_id: 0,
+                name: "api".into(),
+                namespace: Some("default".into()),
+                code: None,
+                signal: None,
+                detail: None,
+            },
+        }
+    }
+
+    fn restart(n: u32) -> Change {
+        restart_at(i64::from(n - 1) * 1000)
+    }
+
+    #[test]
+    fn a_fast_crash_loop_counts_every_restart_even_in_one_snapshot() {
+        // Six crashes 150 ms apart, the events arriving together a second
+        // later (as one snapshot interval would bunch them): six counted.
+        let live = live_with("online");
+        let r = rule(
+            1,
+            serde_json::json!({"name": "loop", "kind": "restarts", "count": 6, "window_secs": 60}),
+        );
+        let mut e = Engine::new(vec![r]);
+        let mut fired = Vec::new();
+        for i in 0..6 {
+            fired.extend(e.on_change(&restart_at(10_000 + i * 150), &live, 11_000));
+        }
+        assert_eq!(fired.len(), 1, "six restarts reach a threshold of six");
+        assert_eq!(fired[0].alert.value, "6");
+        // A replay of restarts an hour old does not count in a minute's window.
+        let mut e = Engine::new(vec![rule(
+            1,
+            serde_json::json!({"name": "loop", "kind": "restarts", "count": 2, "window_secs": 60}),
+        )]);
+        for i in 0..5 {
+            assert!(
+                e.on_change(&restart_at(i * 100), &live, 3_600_000)
+                    .is_empty()
+            );
         }
     }
 
@@ -142,6 +184,10 @@ mod exceptions {
     use super::support::*;
 
     fn exception(msg: &str) -> Change {
+        exception_in("api", None, msg)
+    }
+
+    fn exception_in(app: &str, namespace: Option<&str>, msg: &str) -> Change {
         Change::Event {
             server_id: 1,
             event: pmr_shared::link::messages::Event {
@@ -149,7 +195,8 @@ mod exceptions {
                 at: 0,
                 kind: pmr_shared::link::messages::EventKind::Exception,
                 pm_id: 0,
-                name: "api".into(),
+                name: app.into(),
+                namespace: namespace.map(String::from),
                 code: None,
                 signal: None,
                 detail: Some(format!("{msg}\n    at f (/a.js:1:1)")),
@@ -177,5 +224,35 @@ mod exceptions {
         let resolved = e.tick(&live, 10_500);
         assert_eq!(resolved.len(), 1);
         assert_eq!(resolved[0].alert.state, AlertState::Resolved);
+    }
+
+    #[test]
+    fn an_exception_is_labelled_with_the_namespace_its_event_carries() {
+        // `fresh` started a moment ago: the live list does not have it yet.
+        let live = live_with("online");
+        let scoped = rule(
+            1,
+            serde_json::json!({"name": "pay", "kind": "exception_rate", "count": 2,
+                "window_secs": 60, "scope": {"namespace": "payments"}}),
+        );
+        let any = rule(
+            2,
+            serde_json::json!({"name": "all", "kind": "exception_rate", "count": 2, "window_secs": 60}),
+        );
+        let mut e = Engine::new(vec![scoped, any]);
+        let boom = exception_in("fresh", Some("payments"), "Error: boom");
+        assert!(e.on_change(&boom, &live, 0).is_empty());
+        let fired = e.on_change(&boom, &live, 100);
+        assert_eq!(fired.len(), 2, "the scoped rule fires too: {fired:?}");
+        for t in &fired {
+            assert_eq!(t.alert.labels["namespace"], "payments");
+            assert_eq!(t.alert.labels["app"], "fresh");
+        }
+        // Once the app is listed, its exceptions are still one group each.
+        assert!(
+            e.on_change(&boom, &live, 200).is_empty(),
+            "no second fingerprint"
+        );
+        assert_eq!(e.alerts().len(), 2);
     }
 }

@@ -1,7 +1,7 @@
 //! What time alone changes: sliding windows, pending durations, offline
 //! grace periods, notices that end.
 
-use super::{AlertState, Engine, OFFLINE_QUIET_MS, Transition};
+use super::{AlertState, Engine, ExceptionTimes, OFFLINE_QUIET_MS, Transition};
 use crate::alerts::rule::RuleKind;
 use crate::live::Live;
 
@@ -26,8 +26,14 @@ impl Engine {
             }
             !q.is_empty()
         });
-        let keys: Vec<(i64, String)> = self.restarts.keys().cloned().collect();
-        let firing_restarts: Vec<(i64, String)> = self
+        let restarts = &self.restarts;
+        self.restart_ns.retain(|k, _| restarts.contains_key(k));
+        let keys: Vec<(i64, String, Option<String>)> = self
+            .restarts
+            .keys()
+            .map(|k| (k.0, k.1.clone(), self.restart_ns.get(k).cloned()))
+            .collect();
+        let firing_restarts: Vec<(i64, String, Option<String>)> = self
             .alerts
             .values()
             .filter(|a| {
@@ -36,10 +42,13 @@ impl Engine {
                     Some(RuleKind::Restarts { .. })
                 )
             })
-            .filter_map(|a| Some((a.server_id, a.labels.get("app")?.clone())))
+            .filter_map(|a| {
+                let ns = a.labels.get("namespace").cloned();
+                Some((a.server_id, a.labels.get("app")?.clone(), ns))
+            })
             .collect();
-        for (id, app) in keys.into_iter().chain(firing_restarts) {
-            self.check_restarts(id, &app, live, now, &mut out);
+        for (id, app, ns) in firing_restarts.into_iter().chain(keys) {
+            self.check_restarts(id, &app, ns.as_deref(), live, now, &mut out);
         }
         // Exception rates slide too.
         let longest_exc = self
@@ -52,17 +61,18 @@ impl Engine {
             .max()
             .unwrap_or(0);
         let mut keys = Vec::new();
-        self.exception_times.retain(|k, (q, _, _)| {
-            let had = !q.is_empty();
-            while q.front().is_some_and(|t| *t <= now - longest_exc) {
-                q.pop_front();
-            }
-            if had {
-                keys.push(k.clone());
-            }
-            // One that just emptied stays a tick, so its alert resolves.
-            had
-        });
+        self.exception_times
+            .retain(|k, ExceptionTimes { times: q, .. }| {
+                let had = !q.is_empty();
+                while q.front().is_some_and(|t| *t <= now - longest_exc) {
+                    q.pop_front();
+                }
+                if had {
+                    keys.push(k.clone());
+                }
+                // One that just emptied stays a tick, so its alert resolves.
+                had
+            });
         for (id, key) in keys {
             self.check_exception_rate(id, &key, live, now, &mut out);
         }

@@ -14,6 +14,7 @@ use super::super::error::{ApiResult, responses as r};
 use super::super::extract::{Json, NoParams, Path, Query};
 use super::super::{ApiError, Caller};
 use crate::alerts::deliver::Attempt;
+use crate::alerts::invalid::Invalid;
 use crate::alerts::receiver::{ReceiverKind, ReceiverSpec};
 use crate::alerts::{Target, receiver_spec};
 use crate::clock::now_ms;
@@ -146,14 +147,13 @@ pub(crate) async fn create_receiver(
     Json(mut v): Json<serde_json::Value>,
 ) -> ApiResult<(StatusCode, Json<CreatedReceiver>)> {
     super::super::admin::require_fleet_admin(&caller, "receivers")?;
-    let unprocessable = |e: String| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e);
+    let unprocessable = |e: Invalid| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e.to_string());
     let url = v
         .as_object_mut()
         .and_then(|o| o.remove("url"))
         .and_then(|u| u.as_str().map(String::from))
-        .ok_or_else(|| unprocessable("url: required, a string".into()))?;
-    let spec: ReceiverSpec = serde_json::from_value(v).map_err(|e| unprocessable(e.to_string()))?;
-    spec.check().map_err(unprocessable)?;
+        .ok_or_else(|| unprocessable(Invalid::new("url", "required, a string")))?;
+    let spec = ReceiverSpec::parse(v).map_err(unprocessable)?;
     let host = crate::alerts::host_of(&url, spec.kind).map_err(unprocessable)?;
     let secret = (spec.kind == ReceiverKind::Webhook).then(|| {
         let mut raw = [0u8; 32];
@@ -222,6 +222,22 @@ pub(crate) async fn delete_receiver(
     _: Query<NoParams>,
 ) -> ApiResult<StatusCode> {
     super::super::admin::require_fleet_admin(&caller, "receivers")?;
+    let row = hub.store.receivers()?.into_iter().find(|r| r.id == id);
+    let name = row
+        .and_then(|r| crate::alerts::receiver_spec(&r).ok())
+        .map(|s| s.name);
+    if let Some(name) = name {
+        let file = hub.config.alert_rules_file.as_deref();
+        let users = crate::alerts::rules_using(hub.store.as_ref(), file, &name)
+            .map_err(ApiError::internal)?;
+        if !users.is_empty() {
+            let msg = format!(
+                "receiver {name} is named by rule(s) {}: change them first",
+                users.join(", ")
+            );
+            return Err(ApiError::new(StatusCode::CONFLICT, msg));
+        }
+    }
     if hub
         .ingest
         .writer

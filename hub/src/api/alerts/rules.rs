@@ -12,6 +12,7 @@ use super::super::error::{ApiResult, responses as r};
 use super::super::extract::{Json, NoParams, Path, Query};
 use super::super::{ApiError, Caller};
 use crate::access::Role;
+use crate::alerts::invalid::Invalid;
 use crate::alerts::rule::{Rule, RuleSpec};
 use crate::clock::now_ms;
 use crate::http::addr::PeerAddr;
@@ -89,8 +90,11 @@ pub(crate) async fn create_rule(
     Json(v): Json<serde_json::Value>,
 ) -> ApiResult<(StatusCode, Json<Rule>)> {
     super::super::admin::require_fleet_admin(&caller, "alert rules")?;
-    let spec =
-        RuleSpec::parse(v).map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e))?;
+    let unprocessable = |e: Invalid| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e.to_string());
+    let spec = RuleSpec::parse(v).map_err(unprocessable)?;
+    let receivers = crate::alerts::receiver_names(hub.store.as_ref())?;
+    spec.check_receivers(receivers.iter().map(String::as_str))
+        .map_err(unprocessable)?;
     let w = Write::CreateRule {
         name: spec.name.clone(),
         spec: serde_json::to_string(&spec)?,

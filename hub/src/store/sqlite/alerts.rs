@@ -4,7 +4,8 @@
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::super::{
-    AlertRow, DeliveryRow, ExceptionRow, ReceiverRow, RuleRow, StoreResult, Write, Written,
+    AlertRow, DeliveryRow, ExceptionRow, NotifiedRow, ReceiverRow, RuleRow, StoreResult, Write,
+    Written,
 };
 use super::other;
 
@@ -43,18 +44,36 @@ pub(super) fn apply(c: &Connection, w: &Write) -> rusqlite::Result<Written> {
             c.execute("DELETE FROM receivers WHERE id = ?1", params![id])? as u64,
         ),
         Write::AlertFired(a) => Written::Rows(c.execute(
-            "INSERT INTO alerts (fingerprint, rule, labels, annotations, starts_at) VALUES (?1, ?2, ?3, ?4, ?5)
+            "INSERT INTO alerts (fingerprint, rule, labels, annotations, starts_at, server_id)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
              ON CONFLICT (fingerprint, starts_at) DO NOTHING",
-            params![a.fingerprint, a.rule, a.labels.to_string(), a.annotations.to_string(), a.starts_at],
+            params![a.fingerprint, a.rule, a.labels.to_string(), a.annotations.to_string(), a.starts_at, a.server_id],
         )? as u64),
+        // Closed once: a second resolution of the same row changes nothing.
         Write::AlertResolved {
             fingerprint,
             starts_at,
             ends_at,
         } => Written::Rows(c.execute(
-            "UPDATE alerts SET ends_at = ?3 WHERE fingerprint = ?1 AND starts_at = ?2",
+            "UPDATE alerts SET ends_at = ?3 WHERE fingerprint = ?1 AND starts_at = ?2 AND ends_at IS NULL",
             params![fingerprint, starts_at, ends_at],
         )? as u64),
+        Write::Notified(n) => {
+            let list = |v: &Vec<String>| serde_json::to_string(v).unwrap_or_else(|_| "[]".into());
+            c.execute(
+                "INSERT INTO alert_notifications (receiver_id, group_key, sent_at, firing, resolved)
+                 VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (receiver_id, group_key) DO UPDATE SET
+                   sent_at = excluded.sent_at, firing = excluded.firing, resolved = excluded.resolved",
+                params![n.receiver_id, n.group_key, n.sent_at, list(&n.firing), list(&n.resolved)],
+            )?;
+            // Entries of groups quiet for a week are of no more use.
+            c.execute(
+                "DELETE FROM alert_notifications WHERE sent_at < ?1",
+                params![n.sent_at - 7 * 86_400_000],
+            )?;
+            Written::Done
+        }
         Write::Delivery(d) => {
             c.execute(
                 "INSERT INTO deliveries (receiver_id, group_key, alerts, attempt, outcome, http_status, latency_ms, error, at)
@@ -117,16 +136,12 @@ pub(super) fn receivers(c: &Connection) -> StoreResult<Vec<ReceiverRow>> {
     rows.collect::<Result<_, _>>().map_err(other)
 }
 
-pub(super) fn history(c: &Connection, limit: i64) -> StoreResult<Vec<AlertRow>> {
-    let mut st = c
-        .prepare(
-            "SELECT fingerprint, rule, labels, annotations, starts_at, ends_at FROM alerts
-             ORDER BY starts_at DESC, id DESC LIMIT ?1",
-        )
-        .map_err(other)?;
+/// Alert rows as `sql` selects them (its columns in `AlertRow`'s order).
+fn alert_rows(c: &Connection, sql: &str, p: impl rusqlite::Params) -> StoreResult<Vec<AlertRow>> {
+    let mut st = c.prepare(sql).map_err(other)?;
     let json = |s: String| serde_json::from_str(&s).unwrap_or(serde_json::Value::Null);
     let rows = st
-        .query_map(params![limit], |r| {
+        .query_map(p, |r| {
             Ok(AlertRow {
                 fingerprint: r.get(0)?,
                 rule: r.get(1)?,
@@ -134,8 +149,61 @@ pub(super) fn history(c: &Connection, limit: i64) -> StoreResult<Vec<AlertRow>> 
                 annotations: json(r.get(3)?),
                 starts_at: r.get(4)?,
                 ends_at: r.get(5)?,
+                server_id: r.get(6)?,
             })
         })
+        .map_err(other)?;
+    rows.collect::<Result<_, _>>().map_err(other)
+}
+
+pub(super) fn history(c: &Connection, limit: i64) -> StoreResult<Vec<AlertRow>> {
+    alert_rows(
+        c,
+        "SELECT fingerprint, rule, labels, annotations, starts_at, ends_at, server_id FROM alerts
+         ORDER BY starts_at DESC, id DESC LIMIT ?1",
+        params![limit],
+    )
+}
+
+pub(super) fn open(c: &Connection) -> StoreResult<Vec<AlertRow>> {
+    alert_rows(
+        c,
+        "SELECT fingerprint, rule, labels, annotations, starts_at, ends_at, server_id FROM alerts
+         WHERE ends_at IS NULL ORDER BY starts_at, id",
+        [],
+    )
+}
+
+pub(super) fn notification_log(c: &Connection) -> StoreResult<Vec<NotifiedRow>> {
+    let mut st = c
+        .prepare(
+            "SELECT receiver_id, group_key, sent_at, firing, resolved FROM alert_notifications",
+        )
+        .map_err(other)?;
+    let list = |s: String| serde_json::from_str(&s).unwrap_or_default();
+    let rows = st
+        .query_map([], |r| {
+            Ok(NotifiedRow {
+                receiver_id: r.get(0)?,
+                group_key: r.get(1)?,
+                sent_at: r.get(2)?,
+                firing: list(r.get(3)?),
+                resolved: list(r.get(4)?),
+            })
+        })
+        .map_err(other)?;
+    rows.collect::<Result<_, _>>().map_err(other)
+}
+
+pub(super) fn restarts_since(c: &Connection, since: i64) -> StoreResult<Vec<(i64, String, i64)>> {
+    let mut st = c
+        .prepare(
+            "SELECT server_id, app, at FROM events WHERE kind = 'restart' AND at > ?1
+             ORDER BY at LIMIT 100000",
+        )
+        .map_err(other)?;
+    let rows = st
+        .query_map(params![since], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
         .map_err(other)?;
     rows.collect::<Result<_, _>>().map_err(other)
 }

@@ -10,6 +10,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/sqlite/002_users.sql"),
     include_str!("../../../migrations/sqlite/003_alerts.sql"),
     include_str!("../../../migrations/sqlite/004_exceptions.sql"),
+    include_str!("../../../migrations/sqlite/005_alert_state.sql"),
 ];
 
 /// Brings the database up to the newest schema; refuses a newer one.

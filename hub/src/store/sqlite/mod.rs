@@ -263,6 +263,18 @@ impl Store for SqliteStore {
         alerts::history(&self.r(), limit)
     }
 
+    fn open_alerts(&self) -> StoreResult<Vec<super::AlertRow>> {
+        alerts::open(&self.r())
+    }
+
+    fn notification_log(&self) -> StoreResult<Vec<super::NotifiedRow>> {
+        alerts::notification_log(&self.r())
+    }
+
+    fn restarts_since(&self, since: i64) -> StoreResult<Vec<(i64, String, i64)>> {
+        alerts::restarts_since(&self.r(), since)
+    }
+
     fn deliveries(&self, limit: i64) -> StoreResult<Vec<super::DeliveryRow>> {
         alerts::deliveries(&self.r(), limit)
     }

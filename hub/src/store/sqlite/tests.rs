@@ -34,6 +34,7 @@ fn event(seq: u64) -> Event {
         kind: EventKind::Exit,
         pm_id: 0,
         name: "api".into(),
+        namespace: None,
         code: Some(1),
         signal: None,
         detail: None,
@@ -288,4 +289,65 @@ fn pruning_goes_in_bounded_chunks_until_done() {
         }
     }
     assert_eq!(steps, [chunk, chunk, 12_000 - 2 * chunk]);
+}
+
+#[test]
+fn alert_state_survives_a_reopen_and_ids_are_never_reused() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("hub.db");
+    let s = SqliteStore::open(&db).unwrap();
+    let rule = |name: &str| match write_one(
+        &s,
+        Write::CreateRule {
+            name: name.into(),
+            spec: "{}".into(),
+            now: 1,
+        },
+    )
+    .unwrap()
+    {
+        Written::Id(id) => id,
+        other => panic!("{other:?}"),
+    };
+    let (a, b) = (rule("a"), rule("b"));
+    assert_eq!(new_rows(&s, Write::DeleteRule { id: b }), 1);
+    let c = rule("c");
+    assert!(
+        c > b && b > a,
+        "a deleted rule's id is not given again: {a} {b} {c}"
+    );
+    let fired = crate::store::AlertRow {
+        fingerprint: "f1".into(),
+        rule: "a".into(),
+        labels: serde_json::json!({"app": "api"}),
+        annotations: serde_json::json!({}),
+        starts_at: 100,
+        ends_at: None,
+        server_id: Some(7),
+    };
+    assert_eq!(new_rows(&s, Write::AlertFired(fired.clone())), 1);
+    assert_eq!(new_rows(&s, Write::AlertFired(fired)), 0, "fired once");
+    let log = crate::store::NotifiedRow {
+        receiver_id: 3,
+        group_key: "ops:{}".into(),
+        sent_at: 150,
+        firing: vec!["f1".into()],
+        resolved: vec![],
+    };
+    write_one(&s, Write::Notified(log.clone())).unwrap();
+    drop(s);
+    let s = SqliteStore::open(&db).unwrap();
+    let open = s.open_alerts().unwrap();
+    assert_eq!(open.len(), 1);
+    assert_eq!((open[0].server_id, open[0].starts_at), (Some(7), 100));
+    assert_eq!(s.notification_log().unwrap(), vec![log]);
+    let resolve = |at| Write::AlertResolved {
+        fingerprint: "f1".into(),
+        starts_at: 100,
+        ends_at: at,
+    };
+    assert_eq!(new_rows(&s, resolve(200)), 1);
+    assert_eq!(new_rows(&s, resolve(300)), 0, "closed exactly once");
+    assert!(s.open_alerts().unwrap().is_empty());
+    assert_eq!(s.alert_history(10).unwrap()[0].ends_at, Some(200));
 }

@@ -74,6 +74,7 @@ pub(super) fn apply(c: &Connection, w: &Write) -> rusqlite::Result<Written> {
         | Write::DeleteReceiver { .. }
         | Write::AlertFired(_)
         | Write::AlertResolved { .. }
+        | Write::Notified(_)
         | Write::Delivery(_)
         | Write::Exception { .. } => super::alerts::apply(c, w)?,
         Write::Prune {

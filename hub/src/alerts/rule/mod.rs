@@ -7,6 +7,10 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::invalid::Invalid;
+
+mod parse;
+
 /// What a rule watches.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -120,8 +124,8 @@ pub struct Scope {
     pub namespace: Option<String>,
 }
 
-/// A rule as written: in the API, a rules file, or the store. (Unknown
-/// fields are refused by [`RuleSpec::parse`]: serde cannot with `flatten`.)
+/// A rule as written: in the API, a rules file, or the store; read by
+/// [`RuleSpec::parse`], which names the field of any mistake.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct RuleSpec {
     /// The rule's name: the `alertname` label; unique.
@@ -151,11 +155,6 @@ pub struct RuleSpec {
     pub receivers: Vec<String>,
 }
 
-/// Kind fields that may be left out (and are then not serialized back).
-fn optional(k: &str) -> bool {
-    k == "above" || k == "below"
-}
-
 fn warning() -> String {
     "warning".into()
 }
@@ -170,95 +169,82 @@ fn label_name_ok(k: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
-/// Fields every rule may have; each kind adds its own.
-const COMMON: [&str; 8] = [
-    "name",
-    "kind",
-    "scope",
-    "for_secs",
-    "severity",
-    "labels",
-    "annotations",
-    "receivers",
-];
+/// Text fields: 1 to `max` bytes, no control characters.
+fn text(field: &str, v: &str, max: usize) -> Result<(), Invalid> {
+    if v.is_empty() || v.len() > max || v.chars().any(char::is_control) {
+        Err(Invalid::new(
+            field,
+            format!("1 to {max} bytes, no control characters"),
+        ))
+    } else {
+        Ok(())
+    }
+}
 
 impl RuleSpec {
     /// Parses and checks a rule; an unknown or wrong field is named.
-    pub fn parse(v: serde_json::Value) -> Result<RuleSpec, String> {
-        let keys: Vec<String> = v
-            .as_object()
-            .ok_or("a rule is an object")?
-            .keys()
-            .cloned()
-            .collect();
-        let spec: RuleSpec = serde_json::from_value(v).map_err(|e| e.to_string())?;
-        let own = serde_json::to_value(&spec.kind).map_err(|e| e.to_string())?;
-        let own = own
-            .as_object()
-            .map(|o| o.keys().cloned().collect::<Vec<_>>());
-        let own = own.unwrap_or_default();
-        if let Some(k) = keys
-            .iter()
-            .find(|k| !COMMON.contains(&k.as_str()) && !own.contains(k) && !optional(k))
-        {
-            return Err(format!("unknown field `{k}`"));
-        }
-        spec.check()?;
-        Ok(spec)
+    pub fn parse(v: serde_json::Value) -> Result<RuleSpec, Invalid> {
+        parse::parse(v)
     }
 
-    /// Checks every field; the error names the field.
-    pub fn check(&self) -> Result<(), String> {
-        let text = |field: &str, v: &str, max: usize| {
-            if v.is_empty() || v.len() > max || v.chars().any(char::is_control) {
-                Err(format!("{field}: 1 to {max} bytes, no control characters"))
-            } else {
-                Ok(())
-            }
-        };
+    /// Checks the fields every kind has; the error names the field.
+    pub fn check(&self) -> Result<(), Invalid> {
         text("name", &self.name, 128)?;
         if !SEVERITIES.contains(&self.severity.as_str()) {
-            return Err("severity: critical, warning or info".into());
+            return Err(Invalid::new("severity", "critical, warning or info"));
         }
         for (k, v) in &self.labels {
             if !label_name_ok(k) {
-                return Err(format!(
-                    "labels.{k}: a label name is [A-Za-z_][A-Za-z0-9_]*"
+                return Err(Invalid::new(
+                    format!("labels.{k}"),
+                    "a label name is [A-Za-z_][A-Za-z0-9_]*",
                 ));
             }
             text(&format!("labels.{k}"), v, 256)?;
         }
         for (k, v) in &self.annotations {
             if v.len() > 4096 {
-                return Err(format!("annotations.{k}: at most 4096 bytes"));
+                return Err(Invalid::new(
+                    format!("annotations.{k}"),
+                    "at most 4096 bytes",
+                ));
+            }
+        }
+        for (i, r) in self.receivers.iter().enumerate() {
+            text(&format!("receivers[{i}]"), r, 128)?;
+        }
+        for (field, v) in [
+            ("scope.bucket", &self.scope.bucket),
+            ("scope.server", &self.scope.server),
+            ("scope.app", &self.scope.app),
+            ("scope.namespace", &self.scope.namespace),
+        ] {
+            if let Some(v) = v {
+                text(field, v, 256)?;
             }
         }
         if self.for_secs > 7 * 86400 {
-            return Err("for_secs: at most a week".into());
+            return Err(Invalid::new("for_secs", "at most a week (604800)"));
         }
-        match &self.kind {
-            RuleKind::Restarts { count, window_secs }
-            | RuleKind::ExceptionRate { count, window_secs }
-                if *count == 0 || *window_secs == 0 =>
-            {
-                Err("count and window_secs must be at least 1".into())
+        Ok(())
+    }
+
+    /// Checks that every receiver the rule names exists.
+    pub fn check_receivers<'a>(
+        &self,
+        known: impl IntoIterator<Item = &'a str> + Clone,
+    ) -> Result<(), Invalid> {
+        for (i, r) in self.receivers.iter().enumerate() {
+            if !known.clone().into_iter().any(|k| k == r) {
+                return Err(Invalid::new(
+                    format!("receivers[{i}]"),
+                    format!(
+                        "no receiver is named `{r}` (add it first: dashboard, API or `pmr-hub alerts add-receiver`)"
+                    ),
+                ));
             }
-            RuleKind::Metric {
-                metric,
-                above,
-                below,
-            } => {
-                text("metric", metric, 256)?;
-                if above.is_none() && below.is_none() {
-                    return Err("metric: give `above`, `below` or both".into());
-                }
-                Ok(())
-            }
-            RuleKind::Offline { grace_secs } if *grace_secs == 0 => {
-                Err("offline: grace_secs must be at least 1".into())
-            }
-            _ => Ok(()),
         }
+        Ok(())
     }
 
     /// Whether the rule applies to a server of `bucket` named `server`.
@@ -295,6 +281,7 @@ pub struct Rule {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn rules_parse_from_json_and_are_checked() {
@@ -313,11 +300,64 @@ mod tests {
         );
         assert!(r.check().is_ok());
         assert!(r.covers_app("api", "default") && !r.covers_app("web", "default"));
-        let bad = RuleSpec::parse(json(r#"{"name": "x", "kind": "metric", "metric": "q"}"#));
-        assert!(bad.unwrap_err().contains("above"));
-        let unknown = RuleSpec::parse(json(r#"{"name": "x", "kind": "errored", "bogus": 1}"#));
-        assert_eq!(unknown.unwrap_err(), "unknown field `bogus`");
-        let wrong_kind = RuleSpec::parse(json(r#"{"name": "x", "kind": "errored", "count": 1}"#));
-        assert_eq!(wrong_kind.unwrap_err(), "unknown field `count`");
+        let err = |t: &str| RuleSpec::parse(json(t)).unwrap_err().to_string();
+        assert_eq!(
+            err(r#"{"name": "x", "kind": "metric", "metric": "q"}"#),
+            "above: give `above`, `below` or both"
+        );
+        assert_eq!(
+            err(r#"{"name": "x", "kind": "errored", "bogus": 1}"#),
+            "bogus: unknown field `bogus`, expected one of `name`, `kind`, `scope`, `for_secs`, `severity`, `labels`, `annotations`, `receivers`, `count`, `window_secs`, `above`, `below`, `above_bytes`, `grace_secs`, `metric`"
+        );
+        assert_eq!(
+            err(r#"{"name": "x", "kind": "errored", "count": 1}"#),
+            "count: not a field of kind `errored`"
+        );
+    }
+
+    #[test]
+    fn every_mistake_names_its_field() {
+        let err = |t: &str| {
+            let e = RuleSpec::parse(serde_json::from_str(t).unwrap()).unwrap_err();
+            (e.field, e.message)
+        };
+        let field = |t: &str| err(t).0;
+        let r = r#""name": "x", "kind": "restarts", "window_secs": 60"#;
+        assert_eq!(field(&format!("{{{r}, \"count\": -1}}")), "count");
+        assert_eq!(field(&format!("{{{r}, \"count\": 0}}")), "count");
+        assert_eq!(field(&format!("{{{r}}}")), "count");
+        assert_eq!(
+            field(&format!("{{{r}, \"count\": 2, \"for_secs\": \"5m\"}}")),
+            "for_secs"
+        );
+        assert_eq!(
+            field(r#"{"name": "x", "kind": "cpu", "above": "high"}"#),
+            "above"
+        );
+        assert_eq!(
+            field(r#"{"name": "x", "kind": "cpu", "above": -5}"#),
+            "above"
+        );
+        assert_eq!(
+            field(r#"{"name": "x", "kind": "host_cpu", "above": 101}"#),
+            "above"
+        );
+        assert_eq!(
+            field(r#"{"name": "x", "kind": "cpu", "above": 5, "scope": {"app": 3}}"#),
+            "scope.app"
+        );
+        assert_eq!(
+            field(r#"{"name": "x", "kind": "errored", "receivers": ["ok", 7]}"#),
+            "receivers[1]"
+        );
+        assert_eq!(field(r#"{"name": "x", "kind": "nope"}"#), "kind");
+        assert_eq!(field(r#"{"kind": "errored"}"#), "name");
+        let e =
+            RuleSpec::parse(json!({"name": "x", "kind": "errored", "receivers": ["ops"]})).unwrap();
+        assert_eq!(
+            e.check_receivers(["pager"]).unwrap_err().to_string(),
+            "receivers[0]: no receiver is named `ops` (add it first: dashboard, API or `pmr-hub alerts add-receiver`)"
+        );
+        assert!(e.check_receivers(["ops"]).is_ok());
     }
 }

@@ -5,6 +5,7 @@
 
 mod model;
 mod receiver;
+mod restart;
 
 use std::time::Duration;
 
@@ -76,7 +77,7 @@ fn a_crash_loop_fires_one_signed_grouped_alert_and_resolves() {
     let secret = secret.expect("a webhook's secret, once");
     add_rule(
         &hub,
-        json!({"name": "crash loop", "kind": "restarts", "count": 3, "window_secs": 6,
+        json!({"name": "crash loop", "kind": "restarts", "count": 3, "window_secs": 10,
                "severity": "critical", "scope": {"app": "crash"}, "labels": {"team": "web"}}),
     );
     let _agent = crashing_agent(&hub, "web-1");
@@ -407,7 +408,7 @@ fn rules_from_a_file_and_receivers_from_the_command_line_reach_a_running_hub() {
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        !out.status.success() && err.contains("rule 1 (x): unknown field `bogus`"),
+        !out.status.success() && err.contains("rule 1 (x): bogus: unknown field `bogus`"),
         "{err}"
     );
     std::thread::sleep(Duration::from_millis(1500));

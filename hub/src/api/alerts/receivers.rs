@@ -199,7 +199,8 @@ pub(crate) async fn create_receiver(
     ))
 }
 
-/// Deletes a receiver (admins without bucket limits).
+/// Deletes a receiver (admins without bucket limits); one a rule sends
+/// to is refused (409) until the rule changes.
 #[utoipa::path(
     delete,
     path = "/api/v1/receivers/{id}",
@@ -211,6 +212,7 @@ pub(crate) async fn create_receiver(
         (status = 401, response = r::Unauthorized),
         (status = 403, response = r::Forbidden),
         (status = 404, response = r::NotFound),
+        (status = 409, response = r::Conflict),
         (status = 500, response = r::Internal),
     )
 )]

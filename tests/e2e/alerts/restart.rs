@@ -171,3 +171,49 @@ fn a_refused_rule_or_receiver_names_its_field() {
     assert_eq!(status, 409, "{v}");
     assert!(v["error"].as_str().unwrap().contains("to ops"), "{v}");
 }
+
+/// `pmr-hub alerts test ops` on `hub`'s data, with `env` set.
+fn test_send(hub: &Hub, env: &[(&str, &std::path::Path)]) -> String {
+    let mut cmd = std::process::Command::new(crate::harness::bin("pmr-hub"));
+    cmd.arg("--data-dir")
+        .arg(hub.dir.path())
+        .args(["alerts", "test", "ops"])
+        .env_remove("SSL_CERT_FILE")
+        .env_remove("SSL_CERT_DIR");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap();
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+#[test]
+fn a_receiver_behind_a_private_ca_is_trusted_through_ssl_cert_file() {
+    // The HTTPS receiver: a second hub serving a certificate of a CA made
+    // for the test (its POST answer is 405, which only a TLS peer can give).
+    let certs = tempfile::tempdir().unwrap();
+    let tls = crate::tls::make_ca(certs.path());
+    let crate::harness::Tls::Ca { ca, .. } = &tls else {
+        unreachable!()
+    };
+    let ca = ca.clone();
+    let https = Hub::start(tls);
+    let hub = Hub::start(Tls::None);
+    let url = format!("https://127.0.0.1:{}/healthz", https.port);
+    let out = hub.admin(&["alerts", "add-receiver", "--name", "ops", "--url", &url]);
+    assert!(out.status.success(), "{out:?}");
+    let untrusted = test_send(&hub, &[]);
+    assert!(
+        untrusted.contains("certificate") && !untrusted.contains("HTTP 405"),
+        "an unknown CA is refused: {untrusted}"
+    );
+    let trusted = test_send(&hub, &[("SSL_CERT_FILE", &ca)]);
+    assert!(
+        trusted.contains("HTTP 405") && !trusted.contains("certificate"),
+        "the CA in SSL_CERT_FILE is trusted: {trusted}"
+    );
+}

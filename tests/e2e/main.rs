@@ -9,6 +9,7 @@ mod alerts;
 mod browser;
 mod feed;
 mod handshake;
+mod history;
 mod hostile_http;
 mod hostile_ws;
 mod link;

@@ -197,11 +197,18 @@ fn event_of(e: Lifecycle) -> Event {
 }
 
 /// Queues lifecycle events as they happen and a rollup every 10 s.
+///
+/// Rollup windows are aligned to wall-clock multiples of 10 s and are
+/// exactly 10 s wide: a window closes at the first tick past its end,
+/// however late, so a slow tick never widens one (the hub's 10-second
+/// history holds one row per window, aligned across servers).
 async fn collect(port: Port, shared: Arc<Shared>) {
+    let span = ROLLUP_SPAN.as_millis() as i64;
     let mut rx = port.events.subscribe();
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     let mut windows: HashMap<u32, Window> = HashMap::new();
-    let mut window_start = crate::supervisor::now_ms() as i64;
+    let now = crate::supervisor::now_ms() as i64;
+    let mut window_start = now - now % span;
     loop {
         tokio::select! {
             ev = rx.recv() => match ev {
@@ -213,24 +220,24 @@ async fn collect(port: Port, shared: Arc<Shared>) {
                 Err(RecvError::Closed) => return,
             },
             _ = tick.tick() => {
-                for p in port.list().await {
-                    let w = windows.entry(p.pm_id).or_default();
-                    w.name.clone_from(&p.spec.name);
-                    add(&mut w.cpu, f64::from(p.cpu));
-                    add(&mut w.mem, p.memory as f64);
-                }
                 let now = crate::supervisor::now_ms() as i64;
-                if now - window_start >= ROLLUP_SPAN.as_millis() as i64 {
+                if now >= window_start + span {
                     let processes: Vec<ProcRollup> = windows
                         .drain()
                         .map(|(pm_id, w)| ProcRollup { pm_id, name: w.name, cpu: agg(w.cpu), memory: agg(w.mem) })
                         .collect();
                     if !processes.is_empty() {
-                        let span_ms = (now - window_start) as u32;
+                        let span_ms = span as u32;
                         shared.outbox().push_rollup(Rollup { seq: 0, start: window_start, span_ms, processes });
                         shared.queued.notify_one();
                     }
-                    window_start = now;
+                    window_start = now - now % span;
+                }
+                for p in port.list().await {
+                    let w = windows.entry(p.pm_id).or_default();
+                    w.name.clone_from(&p.spec.name);
+                    add(&mut w.cpu, f64::from(p.cpu));
+                    add(&mut w.mem, p.memory as f64);
                 }
             }
         }

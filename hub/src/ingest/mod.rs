@@ -19,6 +19,8 @@ use crate::store::{StoreError, StoreResult, Write, Written};
 use feed::{Change, Feed};
 use writer::Writer;
 
+/// Width of the 10-second history rows, ms.
+const FINE_SPAN_MS: u32 = 10_000;
 /// The way in.
 pub struct Ingest {
     live: Arc<Live>,
@@ -159,8 +161,14 @@ impl Ingest {
         Ok(())
     }
 
-    /// Stores a rollup; returns once it is committed.
-    pub async fn rollup(&self, server_id: i64, rollup: Rollup, now: i64) -> StoreResult<()> {
+    /// Stores a rollup; returns once it is committed. A window narrower
+    /// than the coarse rows is a 10-second row, whatever its exact width:
+    /// agents before 0.2 closed windows late (10,001 or 11,000 ms), and
+    /// the history reads the 10-second tier by its width.
+    pub async fn rollup(&self, server_id: i64, mut rollup: Rollup, now: i64) -> StoreResult<()> {
+        if i64::from(rollup.span_ms) < crate::store::COARSE_SPAN_MS {
+            rollup.span_ms = FINE_SPAN_MS;
+        }
         self.live.touch(server_id, now);
         let w = Write::Rollups {
             server_id,

@@ -4,6 +4,7 @@
 
 mod alerts;
 mod cdp;
+mod live_rows;
 mod pages;
 mod roles;
 mod scale;

@@ -44,7 +44,12 @@ pub fn router(hub: Arc<Hub>, door: Arc<agents::Door>) -> Router {
     let app = api::router(hub.clone())
         .layer(axum::Extension(door))
         .merge(web::router());
-    finish(app, &hub)
+    let app = finish(app, &hub);
+    if hub.tls() {
+        app.layer(axum::middleware::map_response(web::hsts))
+    } else {
+        app
+    }
 }
 
 /// The routes of a separate `/metrics` listener.

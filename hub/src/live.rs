@@ -353,6 +353,7 @@ mod tests {
                 id: "x".into(),
                 ok: true,
                 message: String::new(),
+                instances: Vec::new(),
             },
         );
         assert_eq!(

@@ -155,7 +155,7 @@ async function audit(main) {
         { key: 'actor', label: 'Who' },
         { key: 'action', label: 'What', cell: (a) => h('code', {}, a.action) },
         { key: 'target', label: 'On', wrap: true },
-        { key: 'result', label: 'Result', cell: (a) => h('span', { class: `pill ${a.result === 'ok' || a.result === 'sent' ? 'ok' : 'bad'}` }, a.result) },
+        { key: 'result', label: 'Result', wrap: true, cell: (a) => h('span', { class: `pill ${a.result === 'ok' || a.result.startsWith('ok:') ? 'ok' : 'bad'}` }, a.result) },
         { key: 'address', label: 'From', minor: true, cell: (a) => h('code', {}, a.address) },
       ], rows,
     }));

@@ -51,6 +51,14 @@ export async function api(path, { method = 'GET', body } = {}) {
 
 /** Loads who is signed in; null when no one is. */
 export async function loadSession() {
+  // The hub marks the page it served to a browser without a session
+  // cookie: no one is signed in, and asking would log a 401 error.
+  const none = document.querySelector('meta[name="pmr-session"][content="none"]');
+  if (none) {
+    none.remove();
+    me = null;
+    return me;
+  }
   try {
     me = await api('/api/v1/session');
   } catch (e) {

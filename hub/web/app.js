@@ -56,6 +56,13 @@ function toggleTheme() {
   document.documentElement.dataset.theme = next;
 }
 
+/** The navigation entry a page belongs to: a process page is under Processes. */
+function section(path) {
+  if (/^\/servers\/\d+\/processes\//.test(path)) return '/processes';
+  if (path === '/' || path.startsWith('/servers')) return '/';
+  return (NAV.find(([href]) => href !== '/' && path.startsWith(href)) || [null])[0];
+}
+
 function header() {
   const top = document.getElementById('top');
   const me = session();
@@ -63,7 +70,7 @@ function header() {
   const path = location.pathname;
   const nav = NAV.filter(([, , role]) => can(role)).map(([href, label]) => h('a', {
     href: link(href === '/admin' ? '/admin/keys' : href),
-    'aria-current': (href === '/' ? path === '/' || path.startsWith('/servers') : path.startsWith(href)) ? 'page' : null,
+    'aria-current': section(path) === href ? 'page' : null,
   }, label));
   const pick = buckets.length > 1 ? h('select', {
     'aria-label': 'Bucket', class: 'bucket',
@@ -78,10 +85,10 @@ function header() {
       e.preventDefault();
       const q = e.target.elements.q.value.trim();
       if (q) go(link(`/processes?q=${encodeURIComponent(q)}`));
-    } }, h('input', { name: 'q', type: 'search', placeholder: 'Find server, app, revision…', 'aria-label': 'Find anywhere' })),
+    } }, h('input', { name: 'q', type: 'search', placeholder: 'Find…', title: 'Find a server, app, namespace or revision', 'aria-label': 'Find anywhere' })),
     pick,
     h('span', { class: 'live', title: 'Live updates' }, h('span', { 'aria-hidden': 'true' }, '●'), ' live'),
-    h('button', { type: 'button', class: 'small', title: 'Light or dark', onclick: toggleTheme }, '◑'),
+    h('button', { type: 'button', class: 'small', title: 'Light or dark theme', 'aria-label': 'Light or dark theme', onclick: toggleTheme }, '◑'),
     h('span', { class: 'who', title: me.buckets ? `buckets: ${me.buckets.join(', ')}` : 'every bucket' },
       `${me.name} · ${me.role}`),
     h('button', {
@@ -113,8 +120,9 @@ async function route() {
   const path = location.pathname;
   const open = path === '/login' || path === '/setup';
   if (!open && !session()) {
-    location.assign(`/login?next=${encodeURIComponent(path + location.search)}`);
-    return;
+    // The sign-in page is this same shell: no second load on the way.
+    history.replaceState(null, '', `/login?next=${encodeURIComponent(path + location.search)}`);
+    return route();
   }
   header();
   const found = ROUTES.map(([re, file, fn]) => [path.match(re), file, fn]).find(([m]) => m);
@@ -123,7 +131,7 @@ async function route() {
     return;
   }
   const [m, file, fn] = found;
-  live.scope(path.startsWith('/servers/') ? Number(m[1]) : null);
+  live.scope(path.startsWith('/servers/') ? Number(m[1]) : null, path === '/' || path === '/processes');
   const mod = await import(`./${file}`);
   const ctx = {
     main, params: m.slice(1), query: new URLSearchParams(location.search),
@@ -137,12 +145,15 @@ async function route() {
   }
 }
 
+// The shortcuts, as the README lists them (a test holds the two together).
+const KEYS = [[['/'], 'search'], [['j', 'k'], 'next / previous row'], [['Enter'], 'open the row'],
+  [['g f', 'g p', 'g v', 'g e', 'g a'], 'go to fleet, processes, versions, events, alerts'], [['?'], 'this list']];
+
 function help() {
   const d = document.getElementById('dialog');
-  const keys = [['/', 'search'], ['j / k', 'next / previous row'], ['Enter', 'open the row'],
-    ['g f / g p / g v / g e / g a', 'fleet, processes, versions, events, alerts'], ['?', 'this list']];
-  fill(d, h('form', { method: 'dialog', class: 'stack' }, h('h2', {}, 'Keyboard'),
-    h('table', {}, keys.map(([k, v]) => h('tr', {}, h('td', {}, h('kbd', {}, k)), h('td', {}, v)))),
+  const keys = (ks) => ks.map((k, i) => [i ? ' / ' : '', h('kbd', {}, k)]);
+  fill(d, h('form', { method: 'dialog', class: 'stack', 'aria-label': 'Keyboard shortcuts' }, h('h2', {}, 'Keyboard'),
+    h('table', {}, KEYS.map(([k, v]) => h('tr', {}, h('td', {}, keys(k)), h('td', {}, v)))),
     h('button', {}, 'Close')));
   d.showModal();
 }

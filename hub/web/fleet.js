@@ -1,7 +1,7 @@
 // Fleet: every server with its state, host figures and apps by status;
-// and one server's page. Status changes arrive live; host figures are
-// refreshed every 10 s while the page is open (a per-second sample stream
-// for a whole fleet would cost more than it shows).
+// and one server's page. Status changes arrive live; each server's host
+// figures come with its samples, paced by the hub to one every 5 s (a
+// per-second sample stream for a whole fleet would cost more than it shows).
 
 import { api, can } from './api.js';
 import * as live from './live.js';
@@ -113,7 +113,16 @@ export async function render(ctx) {
   const apply = (c) => {
     const s = servers.find((x) => x.id === c.server_id);
     if (!s || c.type === 'process_removed') return refetch();
-    if (c.type === 'server_up' || c.type === 'server_down') {
+    if (c.type === 'sample') {
+      // Each server's figures every 5 s: host CPU and memory, apps by status.
+      if (c.host) s.host = { ...s.host, ...c.host };
+      if (c.processes) {
+        s.statuses = {};
+        for (const p of c.processes) s.statuses[p.status] = (s.statuses[p.status] || 0) + 1;
+      }
+      s.online = true;
+      s.last_seen = Date.now();
+    } else if (c.type === 'server_up' || c.type === 'server_down') {
       s.online = c.type === 'server_up';
       s.last_seen = Date.now();
     } else if (c.type === 'process_status') {
@@ -122,7 +131,7 @@ export async function render(ctx) {
     }
     redraw();
   };
-  ctx.onCleanup(live.on(CHANGES, apply, load));
+  ctx.onCleanup(live.on([...CHANGES, 'sample'], apply, load));
   const tick = setInterval(load, 30000);
   ctx.onCleanup(() => clearInterval(tick));
 }

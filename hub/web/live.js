@@ -1,7 +1,8 @@
 // The live channel: one EventSource on /api/v1/changes per tab (browsers
 // allow six HTTP/1.1 connections per host across tabs). On a server's or
 // a process's page it follows that server only, with its samples (one a
-// second); elsewhere every server, without samples. Pages subscribe to
+// second); on the fleet-wide tables every server with each one's figures
+// every 5 s; elsewhere every server, without samples. Pages subscribe to
 // kinds of change; when the stream drops, the banner says so and how old
 // the data is, and on return every page catches up.
 
@@ -13,6 +14,7 @@ let source = null;
 let lostAt = null;
 let timer = null;
 let server = null;
+let fleetSamples = false;
 
 const KINDS = ['server_up', 'server_down', 'process_status', 'restart', 'process_removed',
   'version', 'event', 'action_result'];
@@ -38,7 +40,9 @@ function dispatch(kind, data) {
 /** Opens the stream (once). */
 export function start() {
   if (source) return;
-  const kinds = server === null ? '' : `?kinds=${[...KINDS, 'sample'].join(',')}&server=${server}`;
+  const all = [...KINDS, 'sample'].join(',');
+  const kinds = server !== null ? `?kinds=${all}&server=${server}`
+    : fleetSamples ? `?kinds=${all}&every=5` : '';
   source = new EventSource(`/api/v1/changes${kinds}`);
   source.onopen = () => {
     if (lostAt !== null) {
@@ -74,10 +78,14 @@ export function stop() {
   source = null;
 }
 
-/** Follows one server (its id) or, with null, the whole fleet. */
-export function scope(id) {
-  if (id === server) return;
+/**
+ * Follows one server (its id, with every sample) or, with null, the whole
+ * fleet (with each server's figures every 5 s when `samples`).
+ */
+export function scope(id, samples = false) {
+  if (id === server && (id !== null || samples === fleetSamples)) return;
   server = id;
+  fleetSamples = samples;
   if (source) {
     stop();
     start();

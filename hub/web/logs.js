@@ -7,7 +7,7 @@ const KEEP = 1000;
 
 /** A panel following `server`'s output (`app`, or every app); call close() on leave. */
 export function logPanel(server, app) {
-  const pre = h('pre', { class: 'logs', 'aria-live': 'off', tabindex: '0' });
+  const pre = h('pre', { class: 'logs', role: 'log', 'aria-label': app ? `Output of ${app}` : 'Output of every app', 'aria-live': 'off', tabindex: '0' });
   const state = h('span', { class: 'muted' }, 'connecting…');
   let paused = false;
   let dropped = 0;

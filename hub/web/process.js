@@ -84,17 +84,33 @@ function actions(d, after) {
   offer(p.actions);
   const param = h('input', { placeholder: 'parameter', 'aria-label': 'Parameter', class: 'w8' });
   const buttons = [];
+  // How many instances a verb on `t` touches: the app's, on this server.
+  const reach = async (t) => {
+    if (t !== p.name) return 1;
+    try {
+      const s = await api(`/api/v1/servers/${d.server_id}`);
+      return s.processes.filter((x) => x.name === p.name).length;
+    } catch {
+      return 1;
+    }
+  };
   const run = async (verb, { params, danger, target } = {}) => {
     const t = target || scope.value;
-    if (danger && !(await confirm(`${verb} ${t} on ${d.server}?`, verb))) return;
+    // Stopping or restarting more than one instance, or anything
+    // dangerous, asks first and names what it touches.
+    const n = ['restart', 'reload', 'stop', 'delete'].includes(verb) ? await reach(t) : 1;
+    const Verb = verb[0].toUpperCase() + verb.slice(1);
+    const what = n > 1 ? `${t} on ${d.server}: ${n} instances` : `${t} on ${d.server}`;
+    if ((danger || n > 1) && !(await confirm(`${Verb} ${what}?`, Verb))) return;
     for (const b of buttons) b.disabled = true;
     fill(result, h('span', { class: 'status warn' }, `${verb}: waiting for ${d.server}…`));
     try {
       const body = { server: d.server_id, action: verb, targets: [t], wait: true };
       if (params !== undefined) body.params = params;
       const r = await api('/api/v1/actions', { method: 'POST', body });
+      // The outcome in words; the agent's own text on hover.
       fill(result, r.status === 'done'
-        ? h('span', { class: `status ${r.ok ? 'ok' : 'bad'}` }, `${verb} ${r.ok ? 'done' : 'failed'}: ${r.message || ''}`)
+        ? h('span', { class: `status ${r.ok ? 'ok' : 'bad'}`, title: r.message || null }, r.summary || `${verb} ${r.ok ? 'done' : 'failed'}: ${r.message || ''}`)
         : h('span', { class: 'status warn' }, `${verb} sent; no answer yet (action ${r.id})`));
       after();
     } catch (e) {

@@ -6,10 +6,10 @@ import { api } from './api.js';
 import * as live from './live.js';
 import { inBucket, link, setQuery } from './nav.js';
 import { grid, nextSort, parseSort, sortParam } from './table.js';
-import { bytes, dur, failure, fill, h, pct, revision, search, select, status } from './ui.js';
+import { bytes, failure, fill, h, pct, revision, search, select, status, uptime } from './ui.js';
 
-function uptime(p) {
-  return p.status === 'online' && p.pm_uptime ? Date.now() - p.pm_uptime : -1;
+function since(p) {
+  return p.status === 'online' && p.pm_uptime ? p.pm_uptime : 0;
 }
 
 /** The process table's columns (the server column on the fleet-wide list). */
@@ -18,11 +18,11 @@ export function processColumns(withServer) {
     { key: 'status', label: 'Status', cell: (p) => status(p.server_online === false ? 'offline' : p.status) },
     { key: 'name', label: 'App', cell: (p) => h('a', { href: link(`/servers/${p.server_id}/processes/${p.pm_id}`) }, p.name) },
     withServer && { key: 'server', label: 'Server', cell: (p) => h('a', { href: link(`/servers/${p.server_id}`) }, p.server) },
-    { key: 'pm_id', label: 'id', num: true, minor: true },
+    { key: 'pm_id', label: 'id', num: true, phoneLabel: true, cell: (p) => h('code', {}, p.pm_id) },
     { key: 'namespace', label: 'Namespace', minor: true },
-    { key: 'pid', label: 'pid', num: true, minor: true, cell: (p) => h('code', {}, p.pid || '–') },
-    { key: 'uptime', label: 'Uptime', num: true, minor: true, value: uptime, cell: (p) => (uptime(p) >= 0 ? dur(uptime(p)) : '–') },
-    { key: 'restart_time', label: '↺', num: true, phoneLabel: true },
+    { key: 'pid', label: 'pid', num: true, phoneLabel: true, cell: (p) => h('code', {}, p.pid || '–') },
+    { key: 'uptime', label: 'Uptime', num: true, phoneLabel: true, value: (p) => (since(p) ? Date.now() - since(p) : -1), cell: (p) => uptime(since(p)) },
+    { key: 'restart_time', label: '↺', name: 'Restarts', num: true, phoneLabel: true },
     { key: 'cpu', label: 'CPU', num: true, phoneLabel: true, cell: (p) => pct(p.cpu) },
     { key: 'memory', label: 'Memory', num: true, phoneLabel: true, cell: (p) => bytes(p.memory) },
     { key: 'revision', label: 'Revision', minor: true, value: (p) => p.versioning?.revision || '', cell: (p) => revision(p.versioning) },
@@ -64,6 +64,7 @@ export async function render(ctx) {
   let sort = parseSort(query, null);
   let limit = 500;
   let procs = [];
+  let byServer = new Map();
   const list = h('div');
   const summary = h('span', { class: 'count' });
   const draw = () => {
@@ -81,6 +82,11 @@ export async function render(ctx) {
   const load = async () => {
     try {
       procs = await api('/api/v1/processes');
+      byServer = new Map();
+      for (const p of procs) {
+        if (!byServer.has(p.server_id)) byServer.set(p.server_id, new Map());
+        byServer.get(p.server_id).set(p.pm_id, p);
+      }
       draw();
     } catch (e) {
       fill(list, failure(e));
@@ -99,21 +105,42 @@ export async function render(ctx) {
       }), 'Group by app')),
     list);
   await load();
-  // A change lands on its row at once; new or removed processes and
-  // returning servers bring a refetch (at most every 5 s), figures come
-  // every 30 s (the list is megabytes on a large fleet).
+  // Every figure of a row follows the change feed: a status change or a
+  // restart lands at once with the new pid and start time, each server's
+  // figures (CPU, memory, pid, uptime) come every 5 s, and the uptime
+  // counts on screen. Only what a change cannot say by itself (a new
+  // process, a returning server) brings a refetch, at most every 5 s.
   const redraw = live.throttle(draw, 250);
   const refetch = live.throttle(load, 5000);
-  ctx.onCleanup(live.on(['process_status', 'restart', 'process_removed', 'server_up', 'server_down', 'version'], (c) => {
-    const p = procs.find((x) => x.server_id === c.server_id && x.pm_id === c.pm_id);
-    if (p && c.type === 'process_status') p.status = c.status;
-    else if (p && c.type === 'restart') p.restart_time = c.restarts;
-    else if (p && c.type === 'version') p.versioning = { ...p.versioning, revision: c.revision };
-    else if (c.type === 'server_down') {
+  const row = (server, pm) => byServer.get(server)?.get(pm);
+  const running = (p, c) => {
+    if (c.pid !== undefined) p.pid = c.pid;
+    if (c.pm_uptime !== undefined) p.pm_uptime = c.pm_uptime;
+  };
+  ctx.onCleanup(live.on(['process_status', 'restart', 'process_removed', 'server_up', 'server_down', 'version', 'sample'], (c) => {
+    if (c.type === 'sample') {
+      const mine = byServer.get(c.server_id) || new Map();
+      for (const f of c.processes || []) {
+        const p = mine.get(f.pm_id);
+        if (!p) { refetch(); continue; }
+        Object.assign(p, f);
+        p.server_online = true;
+      }
+      if (c.processes && mine.size > c.processes.length) refetch();
+      return redraw();
+    }
+    const p = row(c.server_id, c.pm_id);
+    if (p && c.type === 'process_status') {
+      p.status = c.status;
+      running(p, c);
+    } else if (p && c.type === 'restart') {
+      p.restart_time = c.restarts;
+      running(p, c);
+    } else if (p && c.type === 'version') {
+      p.versioning = { ...p.versioning, revision: c.revision };
+    } else if (c.type === 'server_down') {
       for (const x of procs) if (x.server_id === c.server_id) x.server_online = false;
     } else refetch();
     redraw();
   }, load));
-  const tick = setInterval(load, 30000);
-  ctx.onCleanup(() => clearInterval(tick));
 }

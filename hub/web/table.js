@@ -5,7 +5,8 @@
 import { h } from './ui.js';
 
 /**
- * columns: [{key, label, num, minor, value(row), cell(row)}]; sort:
+ * columns: [{key, label, name (spoken, when the label is a symbol), num,
+ * minor (hidden on phones), phoneLabel, value(row), cell(row)}]; sort:
  * {key, dir: 1|-1}; onSort(key); href(row) opens the row; limit rows shown.
  */
 export function grid({ columns, rows, sort, onSort, href, limit = 500, more }) {
@@ -20,20 +21,24 @@ export function grid({ columns, rows, sort, onSort, href, limit = 500, more }) {
     });
   }
   const shown = list.slice(0, limit);
+  // A header a screen reader can say (`name` when the label is a symbol);
+  // a sortable one is a button, reached with Tab and pressed with Enter.
+  const title = (c) => (c.name ? [h('span', { 'aria-hidden': 'true' }, c.label), h('span', { class: 'sr' }, c.name)] : c.label);
   const head = h('tr', {}, columns.map((c) => h('th', {
     class: c.num ? 'num' : null,
     scope: 'col',
-    'data-sort': onSort ? c.key : null,
+    title: c.name || null,
     'aria-sort': sort && sort.key === c.key ? (sort.dir > 0 ? 'ascending' : 'descending') : null,
-    onclick: onSort ? () => onSort(c.key) : null,
-  }, c.label)));
+  }, onSort && c.label ? h('button', {
+    type: 'button', class: 'sort', 'data-sort': c.key, onclick: () => onSort(c.key),
+  }, title(c)) : title(c))));
   const body = shown.map((r) => {
     if (r.group) return h('tr', { class: 'group' }, h('td', { colspan: columns.length }, r.group));
     const to = href ? href(r) : null;
     return h('tr', { 'data-href': to },
       columns.map((c) => h('td', {
         class: [c.num ? 'num' : '', c.minor ? 'minor' : '', c.wrap ? 'wrap' : ''].join(' ').trim() || null,
-        'data-label': c.phoneLabel ? c.label : null,
+        'data-label': c.phoneLabel ? (c.name || c.label) : null,
       }, c.cell ? c.cell(r) : r[c.key] ?? '')));
   });
   const table = h('table', { class: `grid${href ? ' nav' : ''}` }, h('thead', {}, head), h('tbody', {}, body));

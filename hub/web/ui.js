@@ -63,6 +63,23 @@ export function dur(ms) {
   return out.join(' ');
 }
 
+/**
+ * An uptime that counts on screen: "5m 2s" since `since` (Unix ms), kept
+ * current by one timer for the whole page; '–' when not running.
+ */
+export function uptime(since) {
+  if (!since) return h('span', {}, '–');
+  return h('span', { 'data-since': since }, dur(Date.now() - since));
+}
+
+setInterval(() => {
+  const now = Date.now();
+  for (const el of document.querySelectorAll('[data-since]')) {
+    const t = dur(now - Number(el.dataset.since));
+    if (el.textContent !== t) el.textContent = t;
+  }
+}, 1000);
+
 /** An absolute time in the viewer's zone. */
 export function abs(ms) {
   return ms ? new Date(ms).toLocaleString() : '–';

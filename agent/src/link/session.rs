@@ -11,7 +11,7 @@ use pmr_shared::ipc::{Action, LinkSettings, Request, Response};
 use pmr_shared::link::handshake::{self, AuthFields};
 use pmr_shared::link::messages::{
     ActionRequest, ActionResult, AgentMsg, HubMsg, LINK_PROTOCOL, MAX_FRAME_BYTES, Proc,
-    RemoteAction, Snapshot, close,
+    RemoteAction, Snapshot, Touched, close,
 };
 use rustls::ClientConfig;
 use tokio::sync::mpsc;
@@ -431,27 +431,57 @@ async fn run_action(port: &Port, req: ActionRequest) -> ActionResult {
                 id: req.id,
                 ok: false,
                 message: message.into(),
+                instances: Vec::new(),
             };
         }
     };
     let reply = port.ask(request).await;
     match reply {
-        Response::Done { messages, .. } => ActionResult {
+        Response::Done {
+            messages,
+            processes,
+        } => ActionResult {
             id: req.id,
             ok: true,
+            instances: touched(&messages, &processes),
             message: messages.join("\n"),
         },
         Response::Error { message } => ActionResult {
             id: req.id,
             ok: false,
             message,
+            instances: Vec::new(),
         },
         _ => ActionResult {
             id: req.id,
             ok: true,
             message: String::new(),
+            instances: Vec::new(),
         },
     }
+}
+
+/// The instances an action touched, as they are now: the daemon names
+/// each in a `[name](id) ✓` line (as pm2 prints them) and lists every
+/// process after it; a deleted one is no longer listed.
+fn touched(messages: &[String], list: &[pmr_shared::app::ProcessInfo]) -> Vec<Touched> {
+    messages
+        .iter()
+        .filter_map(|m| {
+            let (name, id) = m
+                .strip_prefix('[')?
+                .strip_suffix(") ✓")?
+                .rsplit_once("](")?;
+            let pm_id: u32 = id.parse().ok()?;
+            let now = list.iter().find(|p| p.pm_id == pm_id);
+            Some(Touched {
+                pm_id,
+                name: name.to_string(),
+                pid: now.map_or(0, |p| p.pid),
+                status: now.map_or("deleted", |p| p.status.as_str()).to_string(),
+            })
+        })
+        .collect()
 }
 
 /// The CLI request a hub action stands for, or why it cannot be run.

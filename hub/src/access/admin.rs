@@ -88,10 +88,25 @@ pub fn token_owner(
     Ok((user.id, role))
 }
 
+/// The system account running this command, by its uid (`$USER` is
+/// unset under systemd, cron, `docker exec` and `su -c`), with the account
+/// that went through sudo when there is one.
+fn system_user() -> String {
+    let uid = nix::unistd::Uid::current();
+    let name = nix::unistd::User::from_uid(uid)
+        .ok()
+        .flatten()
+        .map_or_else(|| format!("uid {uid}"), |u| u.name);
+    match std::env::var("SUDO_USER") {
+        Ok(by) if !by.is_empty() && by != name => format!("{by} (as {name}, via sudo)"),
+        _ => name,
+    }
+}
+
 /// Writes an admin change made on the command line to the audit log
 /// (the actor is the local account that ran it).
 pub fn audit(store: &dyn Store, action: &str, target: &str) -> anyhow::Result<()> {
-    let who = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
+    let who = system_user();
     let row = crate::store::AuditRow {
         at: now_ms(),
         actor: format!("cli:{who}"),

@@ -92,3 +92,19 @@ pub static SHELL: Asset = Asset::new(
 pub fn find(name: &str) -> Option<&'static Asset> {
     ALL.iter().find(|a| a.name == name)
 }
+
+/// The shell for a browser without a session cookie: a `<meta
+/// name="pmr-session" content="none">` tells the page that no one is
+/// signed in, so it need not ask.
+pub fn signed_out_shell() -> &'static Asset {
+    static SIGNED_OUT: OnceLock<Asset> = OnceLock::new();
+    SIGNED_OUT.get_or_init(|| {
+        let html = String::from_utf8_lossy(SHELL.body).replacen(
+            "<head>",
+            "<head>\n<meta name=\"pmr-session\" content=\"none\">",
+            1,
+        );
+        let body: &'static [u8] = Box::leak(html.into_bytes().into_boxed_slice());
+        Asset::new("index.html", "text/html; charset=utf-8", body)
+    })
+}

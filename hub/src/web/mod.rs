@@ -63,8 +63,42 @@ fn secure_headers(h: &mut HeaderMap) {
     }
 }
 
+/// On a hub that serves TLS, every answer tells the browser to come back
+/// over HTTPS only, for a year (HSTS).
+pub async fn hsts(mut r: Response) -> Response {
+    r.headers_mut().insert(
+        header::STRICT_TRANSPORT_SECURITY,
+        HeaderValue::from_static("max-age=31536000"),
+    );
+    r
+}
+
+/// Whether the request carries a session cookie (valid or not).
+fn has_session_cookie(req: &HeaderMap) -> bool {
+    req.get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .any(|c| {
+            let name = c.trim().split('=').next().unwrap_or_default();
+            name == crate::access::session::COOKIE || name == crate::access::session::COOKIE_TLS
+        })
+}
+
+/// The shell; without a session cookie, the variant that says so, so the
+/// page opens the sign-in form without asking the API first (a 401 that
+/// every browser logs as an error).
 async fn shell(req: HeaderMap) -> Response {
-    serve(&req, &assets::SHELL)
+    let mut r = if has_session_cookie(&req) {
+        serve(&req, &assets::SHELL)
+    } else {
+        serve(&req, assets::signed_out_shell())
+    };
+    r.headers_mut().insert(
+        header::VARY,
+        HeaderValue::from_static("Accept-Encoding, Cookie"),
+    );
+    r
 }
 
 async fn asset(axum::extract::Path(file): axum::extract::Path<String>, req: HeaderMap) -> Response {

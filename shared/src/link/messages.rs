@@ -405,6 +405,25 @@ pub struct ActionResult {
     pub ok: bool,
     /// What happened, or the error.
     pub message: String,
+    /// The instances the action touched, as they are after it (none for
+    /// a failure, a trigger, or an agent older than this field): the hub
+    /// words the outcome from them ("api restarted on web-1: 1 instance,
+    /// new pid 2841").
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub instances: Vec<Touched>,
+}
+
+/// One instance an action touched.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Touched {
+    /// Instance id.
+    pub pm_id: u32,
+    /// App name.
+    pub name: String,
+    /// Its pid now, 0 when not running.
+    pub pid: u32,
+    /// Its status now (pm2's words).
+    pub status: String,
 }
 
 #[cfg(test)]

@@ -149,11 +149,8 @@ impl Browser {
             }
             Some("Log.entryAdded") if v["params"]["entry"]["level"] == "error" => {
                 let e = &v["params"]["entry"];
-                // Asking who is signed in before anyone is answers 401: expected.
                 let text = e["text"].as_str().unwrap_or_default();
-                if !text.contains("status of 401") {
-                    self.errors.push(format!("{}: {text}", e["source"]));
-                }
+                self.errors.push(format!("{}: {text}", e["source"]));
             }
             Some("Runtime.consoleAPICalled") if v["params"]["type"] == "error" => {
                 self.errors.push(v["params"]["args"].to_string());

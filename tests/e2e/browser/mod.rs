@@ -2,11 +2,14 @@
 //! linked agents running real Node apps from git checkouts. Screenshots of
 //! every page go to `target/screenshots/` (desktop light and dark, phone).
 
+mod actions;
 mod alerts;
 mod cdp;
+mod live_rows;
 mod pages;
 mod roles;
 mod scale;
+mod shell;
 
 use std::path::PathBuf;
 

@@ -61,7 +61,7 @@ fn a_crash_shows_live_and_roles_hold_in_the_browser() {
     b.click("button", "Restart");
     b.wait(
         "the agent's answer",
-        "document.querySelector('.result')?.innerText.includes('restart done')",
+        "document.querySelector('.result')?.innerText.includes('api restarted on web-1: 1 instance, new pid')",
     );
     snap(&mut b, "process-after-restart");
     // The app's own action (registered as @pm2/io does), with its parameter.
@@ -149,6 +149,9 @@ fn over_tls_the_session_cookie_is_secure_and_the_dashboard_works() {
         (Some(true), Some(true))
     );
     assert_eq!(c["sameSite"], "Lax");
+    // On the TLS port every answer asks the browser to stay on HTTPS.
+    let hsts = b.eval("fetch('/').then(r => r.headers.get('strict-transport-security'))");
+    assert_eq!(hsts, json!("max-age=31536000"));
     assert!(b.errors.is_empty(), "{:?}", b.errors);
 }
 

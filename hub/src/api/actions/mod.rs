@@ -1,6 +1,7 @@
 //! `POST /api/v1/actions` (ask a server's agent to restart, stop, scale, ...
 //! some apps) and `GET /api/v1/actions/{id}` (what became of it).
 
+mod outcome;
 mod verb;
 
 use std::sync::Arc;
@@ -74,6 +75,11 @@ pub(super) struct ActionTicket {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = String, required = false)]
     message: Option<String>,
+    /// The outcome in one sentence ("api restarted on web-1: 1 instance,
+    /// new pid 2841"), when done; absent when sent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = String, required = false)]
+    summary: Option<String>,
 }
 
 impl ActionTicket {
@@ -83,7 +89,18 @@ impl ActionTicket {
             status: ActionState::Sent,
             ok: None,
             message: None,
+            summary: None,
         }
+    }
+}
+
+/// Writes one audit line; a failed write is logged, never the caller's
+/// error (the action itself may already be on its way).
+async fn audit(hub: &Hub, mut row: AuditRow, result: String) {
+    row.at = now_ms();
+    row.result = result;
+    if let Err(e) = hub.ingest.writer.write(Write::Audit(row)).await {
+        tracing::warn!("cannot write the audit log: {e}");
     }
 }
 
@@ -115,7 +132,25 @@ pub(super) async fn create_action(
     _: Query<NoParams>,
     Json(a): Json<NewAction>,
 ) -> ApiResult<(StatusCode, Json<ActionTicket>)> {
-    caller.require(Role::Operator)?;
+    let verb = serde_json::to_value(a.action)?;
+    let verb = verb.as_str().unwrap_or_default().to_string();
+    let mut line = AuditRow {
+        at: 0,
+        actor: caller.name.clone(),
+        address: addr.ip().to_string(),
+        action: format!("action:{verb}"),
+        target: format!("{} on {}", a.targets.join(","), a.server),
+        result: String::new(),
+    };
+    if let Err(e) = caller.require(Role::Operator) {
+        let why = format!(
+            "refused: needs the operator role, {} has {}",
+            caller.name,
+            caller.role.as_str()
+        );
+        audit(&hub, line, why).await;
+        return Err(e);
+    }
     let servers = hub.live.servers();
     // Servers of buckets the caller may not see do not exist for it.
     let matching: Vec<_> = servers
@@ -134,6 +169,7 @@ pub(super) async fn create_action(
     };
     if !target.online {
         let msg = format!("server {} is offline: the action was not sent", target.name);
+        audit(&hub, line, format!("not sent: {} is offline", target.name)).await;
         return Err(ApiError::new(StatusCode::CONFLICT, msg));
     }
     if a.targets.is_empty() && !matches!(a.action, Verb::Flush) {
@@ -145,11 +181,10 @@ pub(super) async fn create_action(
     let mut raw = [0u8; 8];
     rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut raw);
     let id = format!("a-{}", pmr_shared::link::handshake::hex(&raw));
-    let verb = serde_json::to_value(a.action)?;
     let row = ActionRow {
         id: id.clone(),
         server_id: target.id,
-        action: verb.as_str().unwrap_or_default().to_string(),
+        action: verb.clone(),
         targets: a.targets.join(","),
         requested_by: caller.name.clone(),
         requested_at: now_ms(),
@@ -166,46 +201,60 @@ pub(super) async fn create_action(
         params: a.params,
     });
     let sent = hub.live.send_action(target.id, msg, id.clone());
-    let audit = AuditRow {
-        at: now_ms(),
-        actor: caller.name.clone(),
-        address: addr.ip().to_string(),
-        action: format!("action:{}", verb.as_str().unwrap_or_default()),
-        target: format!("{} on {}: {}", id, target.name, a_targets),
-        result: if sent.is_some() {
-            "sent"
-        } else {
-            "agent unavailable"
-        }
-        .into(),
-    };
-    // The action is on its way: a failed audit line must not make it look
-    // failed (a client would retry and run it twice).
-    if let Err(e) = hub.ingest.writer.write(Write::Audit(audit)).await {
-        tracing::warn!("cannot write the audit log: {e}");
-    }
+    line.target = format!("{} on {}: {}", id, target.name, a_targets);
+    // The audit line says how the action ended, once the agent answered.
     let Some(done) = sent else {
+        let why = "not sent: the agent's queue is full or it just left".to_string();
+        audit(&hub, line, why).await;
         return Err(ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "the agent's queue is full or it just left: retry",
         ));
     };
+    let (server_id, server) = (target.id, target.name.clone());
+    let outcome = move |r: &pmr_shared::link::messages::ActionResult| {
+        let said = outcome::words(&verb, &a_targets, &server, r);
+        (
+            if r.ok {
+                format!("ok: {said}")
+            } else {
+                said.clone()
+            },
+            said,
+        )
+    };
     if !a.wait {
-        hub.live.forget_action(target.id, &id);
+        let hub = hub.clone();
+        let key = id.clone();
+        tokio::spawn(async move {
+            match tokio::time::timeout(WAIT * 2, done).await {
+                Ok(Ok(r)) => audit(&hub, line, outcome(&r).0).await,
+                _ => {
+                    hub.live.forget_action(server_id, &key);
+                    audit(&hub, line, "sent; no answer from the agent in 60 s".into()).await;
+                }
+            }
+        });
         return Ok((StatusCode::ACCEPTED, Json(ActionTicket::sent(id))));
     }
     match tokio::time::timeout(WAIT, done).await {
-        Ok(Ok(r)) => Ok((
-            StatusCode::OK,
-            Json(ActionTicket {
-                id,
-                status: ActionState::Done,
-                ok: Some(r.ok),
-                message: Some(r.message),
-            }),
-        )),
+        Ok(Ok(r)) => {
+            let (result, said) = outcome(&r);
+            audit(&hub, line, result).await;
+            Ok((
+                StatusCode::OK,
+                Json(ActionTicket {
+                    id,
+                    status: ActionState::Done,
+                    ok: Some(r.ok),
+                    message: Some(r.message),
+                    summary: Some(said),
+                }),
+            ))
+        }
         _ => {
-            hub.live.forget_action(target.id, &id);
+            hub.live.forget_action(server_id, &id);
+            audit(&hub, line, "sent; no answer from the agent in 30 s".into()).await;
             Ok((StatusCode::ACCEPTED, Json(ActionTicket::sent(id))))
         }
     }

@@ -4,7 +4,10 @@
 //! behind gets a `resync` event (refetch what it shows, then go on), and a
 //! comment every 15 s keeps proxies from closing a quiet stream. Every 15 s
 //! the caller's token or session is checked again: a signed-out, removed or
-//! expired caller's stream ends.
+//! expired caller's stream ends. Events carry the live figures a page
+//! shows (see [`figures`]); `every` paces a fleet-wide stream's samples.
+
+mod figures;
 
 use std::collections::HashSet;
 use std::convert::Infallible;
@@ -50,6 +53,9 @@ pub(super) struct ChangeFilter {
     /// `restart`, `process_removed`, `version`, `sample`, `event`,
     /// `action_result`; default all but `sample` (one per agent a second).
     kinds: Option<String>,
+    /// Samples of one server at most every this many seconds (1 to 60;
+    /// default: each one), for a page that follows a whole fleet's figures.
+    every: Option<u64>,
 }
 
 fn server_of(c: &Change) -> i64 {
@@ -96,46 +102,62 @@ pub(super) async fn follow_changes(
             format!("kinds: unknown kind `{bad}`"),
         ));
     }
+    if f.every.is_some_and(|e| !(1..=60).contains(&e)) {
+        return Err(ApiError::new(
+            axum::http::StatusCode::BAD_REQUEST,
+            "every: seconds between samples of one server, 1 to 60",
+        ));
+    }
     let feed = hub.ingest.subscribe();
     let first_check = tokio::time::Instant::now() + RECHECK;
-    let state = (feed, caller, first_check);
-    let stream = futures_util::stream::unfold(state, move |(mut feed, mut caller, mut check)| {
-        let (kinds, hub) = (kinds.clone(), hub.clone());
-        async move {
-            loop {
-                let received = tokio::select! {
-                    r = feed.recv() => r,
-                    () = tokio::time::sleep_until(check) => {
-                        // Signed out, removed, expired or re-scoped since the
-                        // stream began: it ends, or follows the new limits.
-                        caller = super::auth::recheck(&hub, &caller).await.ok()??;
-                        check += RECHECK;
-                        continue;
-                    }
-                };
-                match received {
-                    Ok(c) => {
-                        let server = server_of(&c);
-                        // A caller limited to some buckets sees only their servers' changes.
-                        let visible = caller.buckets.is_none()
-                            || hub.live.bucket_of(server).is_some_and(|b| caller.sees(&b));
-                        if !kinds.contains(c.kind())
-                            || f.server.is_some_and(|s| s != server)
-                            || !visible
-                        {
+    let pace = figures::Pace::new(f.every.unwrap_or(0));
+    let state = (feed, caller, first_check, pace);
+    let stream =
+        futures_util::stream::unfold(state, move |(mut feed, mut caller, mut check, mut pace)| {
+            let (kinds, hub) = (kinds.clone(), hub.clone());
+            async move {
+                loop {
+                    let received = tokio::select! {
+                        r = feed.recv() => r,
+                        () = tokio::time::sleep_until(check) => {
+                            // Signed out, removed, expired or re-scoped since the
+                            // stream began: it ends, or follows the new limits.
+                            caller = super::auth::recheck(&hub, &caller).await.ok()??;
+                            check += RECHECK;
                             continue;
                         }
-                        let event = Event::default().event(c.kind()).json_data(&c).ok()?;
-                        return Some((Ok(event), (feed, caller, check)));
+                    };
+                    match received {
+                        Ok(c) => {
+                            let server = server_of(&c);
+                            // A caller limited to some buckets sees only their servers' changes.
+                            let visible = caller.buckets.is_none()
+                                || hub.live.bucket_of(server).is_some_and(|b| caller.sees(&b));
+                            if !kinds.contains(c.kind())
+                                || f.server.is_some_and(|s| s != server)
+                                || !visible
+                            {
+                                continue;
+                            }
+                            if matches!(c, Change::Sample { .. })
+                                && !pace.admit(server, crate::clock::now_ms())
+                            {
+                                continue;
+                            }
+                            let Some(data) = figures::enrich(&c, &hub.live) else {
+                                continue;
+                            };
+                            let event = Event::default().event(c.kind()).json_data(&data).ok()?;
+                            return Some((Ok(event), (feed, caller, check, pace)));
+                        }
+                        Err(RecvError::Lagged(n)) => {
+                            let event = Event::default().event("resync").data(n.to_string());
+                            return Some((Ok(event), (feed, caller, check, pace)));
+                        }
+                        Err(RecvError::Closed) => return None,
                     }
-                    Err(RecvError::Lagged(n)) => {
-                        let event = Event::default().event("resync").data(n.to_string());
-                        return Some((Ok(event), (feed, caller, check)));
-                    }
-                    Err(RecvError::Closed) => return None,
                 }
             }
-        }
-    });
+        });
     Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
 }

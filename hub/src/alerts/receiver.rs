@@ -87,9 +87,11 @@ pub struct ReceiverSpec {
 impl ReceiverSpec {
     /// Checks every field; the error names the field.
     pub fn check(&self) -> Result<(), String> {
-        if self.name.is_empty() || self.name.len() > 128 || self.name.chars().any(char::is_control)
+        if self.name.is_empty()
+            || self.name.chars().count() > 128
+            || self.name.chars().any(char::is_control)
         {
-            return Err("name: 1 to 128 bytes, no control characters".into());
+            return Err("name: 1 to 128 characters, no control characters".into());
         }
         if self.group_interval_secs == 0 || self.repeat_interval_secs == 0 {
             return Err("group_interval_secs and repeat_interval_secs: at least 1".into());

@@ -210,8 +210,10 @@ impl RuleSpec {
     /// Checks every field; the error names the field.
     pub fn check(&self) -> Result<(), String> {
         let text = |field: &str, v: &str, max: usize| {
-            if v.is_empty() || v.len() > max || v.chars().any(char::is_control) {
-                Err(format!("{field}: 1 to {max} bytes, no control characters"))
+            if v.is_empty() || v.chars().count() > max || v.chars().any(char::is_control) {
+                Err(format!(
+                    "{field}: 1 to {max} characters, no control characters"
+                ))
             } else {
                 Ok(())
             }
@@ -229,8 +231,8 @@ impl RuleSpec {
             text(&format!("labels.{k}"), v, 256)?;
         }
         for (k, v) in &self.annotations {
-            if v.len() > 4096 {
-                return Err(format!("annotations.{k}: at most 4096 bytes"));
+            if v.chars().count() > 4096 {
+                return Err(format!("annotations.{k}: at most 4096 characters"));
             }
         }
         if self.for_secs > 7 * 86400 {

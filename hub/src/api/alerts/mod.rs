@@ -4,6 +4,7 @@
 //! bucket limits manage rules and receivers.
 
 pub(super) mod receivers;
+mod rule_body;
 pub(super) mod rules;
 
 use std::sync::Arc;

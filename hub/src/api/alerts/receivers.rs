@@ -146,15 +146,17 @@ pub(crate) async fn create_receiver(
     Json(mut v): Json<serde_json::Value>,
 ) -> ApiResult<(StatusCode, Json<CreatedReceiver>)> {
     super::super::admin::require_fleet_admin(&caller, "receivers")?;
-    let unprocessable = |e: String| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e);
-    let url = v
-        .as_object_mut()
-        .and_then(|o| o.remove("url"))
-        .and_then(|u| u.as_str().map(String::from))
-        .ok_or_else(|| unprocessable("url: required, a string".into()))?;
-    let spec: ReceiverSpec = serde_json::from_value(v).map_err(|e| unprocessable(e.to_string()))?;
-    spec.check().map_err(unprocessable)?;
-    let host = crate::alerts::host_of(&url, spec.kind).map_err(unprocessable)?;
+    let url = match v.as_object_mut().map(|o| o.remove("url")) {
+        None => return Err(ApiError::invalid_checked("a receiver is a JSON object")),
+        Some(Some(serde_json::Value::String(u))) => u,
+        Some(Some(_)) => return Err(ApiError::invalid("url", "a string")),
+        Some(None) => return Err(ApiError::invalid("url", "required")),
+    };
+    let spec: ReceiverSpec = super::super::extract::body_value(v)?;
+    spec.check().map_err(ApiError::invalid_checked)?;
+    super::super::contract::receiver_url(&url, spec.kind == ReceiverKind::Webhook)
+        .map_err(|e| ApiError::invalid("url", e))?;
+    let host = crate::alerts::host_of(&url, spec.kind).map_err(ApiError::invalid_checked)?;
     let secret = (spec.kind == ReceiverKind::Webhook).then(|| {
         let mut raw = [0u8; 32];
         rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut raw);
@@ -236,6 +238,9 @@ pub(crate) async fn delete_receiver(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// How long a test send may take, retries included, before the answer.
+const TEST_LIMIT: std::time::Duration = std::time::Duration::from_secs(15);
+
 /// Sends a test notification now, through the real delivery path; the
 /// attempts (admins without bucket limits).
 #[utoipa::path(
@@ -250,6 +255,7 @@ pub(crate) async fn delete_receiver(
         (status = 403, response = r::Forbidden),
         (status = 404, response = r::NotFound),
         (status = 500, response = r::Internal),
+        (status = 504, description = "The receiver did not take it within 15 s, retries included", body = crate::http::error::ErrorBody),
     )
 )]
 pub(crate) async fn test_receiver(
@@ -270,9 +276,17 @@ pub(crate) async fn test_receiver(
     let name = receiver_spec(&row).map_err(ApiError::internal)?.name;
     let n = crate::alerts::test_notification(id, &name, &url, &caller.name);
     let tls = crate::alerts::deliver::tls();
-    let attempts = crate::alerts::send_now(&hub, &row, &n, &tls)
-        .await
-        .map_err(ApiError::internal)?;
+    let send = crate::alerts::send_now(&hub, &row, &n, &tls);
+    let Ok(sent) = tokio::time::timeout(TEST_LIMIT, send).await else {
+        return Err(ApiError::new(
+            StatusCode::GATEWAY_TIMEOUT,
+            format!(
+                "the receiver did not take the test notification within {} s (the delivery log has each attempt)",
+                TEST_LIMIT.as_secs()
+            ),
+        ));
+    };
+    let attempts = sent.map_err(ApiError::internal)?;
     Ok(Json(attempts.into_iter().map(TestAttempt::from).collect()))
 }
 

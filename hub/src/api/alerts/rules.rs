@@ -89,8 +89,7 @@ pub(crate) async fn create_rule(
     Json(v): Json<serde_json::Value>,
 ) -> ApiResult<(StatusCode, Json<Rule>)> {
     super::super::admin::require_fleet_admin(&caller, "alert rules")?;
-    let spec =
-        RuleSpec::parse(v).map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e))?;
+    let spec = super::rule_body::parse(v)?;
     let w = Write::CreateRule {
         name: spec.name.clone(),
         spec: serde_json::to_string(&spec)?,

@@ -5,6 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 need=()
 command -v tmux >/dev/null || need+=(tmux)
+# The API contract test installs schemathesis into a virtual environment.
+python3 -c "import ensurepip" 2>/dev/null || need+=(python3-venv)
 # The dashboard's tests drive a real headless Chromium.
 [ -x "${CHROMIUM:-/usr/bin/chromium}" ] || need+=(chromium fonts-liberation)
 if ((${#need[@]})); then

@@ -325,3 +325,100 @@ fn hub_sources_register_routes_only_through_the_routes_macro() {
         root.display()
     );
 }
+
+#[test]
+fn one_status_per_kind_of_bad_body_and_the_field_is_named() {
+    let hub = Hub::start();
+    // Not JSON: 400, wherever it is sent.
+    for path in [
+        "/api/v1/keys",
+        "/api/v1/alert-rules",
+        "/api/v1/receivers",
+        "/api/v1/users",
+    ] {
+        hub.post_json(path, "{").error(400, path);
+    }
+    // Readable JSON with a bad field: 422 naming the field, on every route.
+    let cases = [
+        ("/api/v1/keys", r#"{"bucket": "no spaces"}"#, "bucket"),
+        ("/api/v1/tokens", r#"{"name": ""}"#, "name"),
+        (
+            "/api/v1/users",
+            r#"{"email": "x", "role": "viewer"}"#,
+            "email",
+        ),
+        (
+            "/api/v1/users",
+            r#"{"email": "a@b.c", "role": "viewer", "buckets": ["ok", "not ok"]}"#,
+            "buckets[1]",
+        ),
+        (
+            "/api/v1/session",
+            r#"{"email": "x", "password": "p"}"#,
+            "email",
+        ),
+        (
+            "/api/v1/alert-rules",
+            r#"{"name": "r", "kind": "restarts", "count": -1, "window_secs": 60}"#,
+            "count",
+        ),
+        (
+            "/api/v1/alert-rules",
+            r#"{"name": "r", "kind": "restarts", "count": 1, "window_secs": 60, "for_secs": "5m"}"#,
+            "for_secs",
+        ),
+        (
+            "/api/v1/alert-rules",
+            r#"{"name": "r", "kind": "cpu", "above": "high", "scope": {"app": 1}}"#,
+            "above",
+        ),
+        (
+            "/api/v1/receivers",
+            r#"{"name": "r", "kind": "slack", "url": "https://h", "max_attempts": "five"}"#,
+            "max_attempts",
+        ),
+        (
+            "/api/v1/receivers",
+            r#"{"name": "r", "kind": "slack", "url": "https://h", "group_wait_secs": -1}"#,
+            "group_wait_secs",
+        ),
+        (
+            "/api/v1/receivers",
+            r#"{"name": "r", "kind": "slack", "url": "http://h"}"#,
+            "url",
+        ),
+        (
+            "/api/v1/alert-rules/1/mute",
+            r#"{"minutes": -5}"#,
+            "minutes",
+        ),
+    ];
+    for (path, body, field) in cases {
+        let r = hub.post_json(path, body);
+        let msg = r.error(422, &format!("{path} {body}"));
+        assert_eq!(r.json()["field"], field, "{path} {body}: {msg}");
+        assert!(msg.contains(field.trim_end_matches("[1]")), "{msg}");
+    }
+    // A whole number written with a fraction is an integer, as in JSON Schema.
+    let r = hub.post_json("/api/v1/alert-rules/999/mute", r#"{"minutes": 5.0}"#);
+    r.error(404, "mute of a missing rule");
+}
+
+#[test]
+fn event_streams_are_declared_as_text_event_stream() {
+    let hub = Hub::start();
+    let doc = hub.request("GET", "/api/v1/openapi.json", &[], b"").json();
+    for path in ["/api/v1/changes", "/api/v1/servers/{id}/logs"] {
+        let content = &doc["paths"][path]["get"]["responses"]["200"]["content"];
+        let keys: Vec<&String> = content.as_object().unwrap().keys().collect();
+        assert_eq!(keys, ["text/event-stream"], "{path}");
+        let schema = &content["text/event-stream"]["schema"];
+        assert_eq!(schema["type"], "string", "{path}: {schema}");
+        assert!(
+            content["text/event-stream"]["example"]
+                .as_str()
+                .unwrap()
+                .starts_with("event: ")
+        );
+    }
+}

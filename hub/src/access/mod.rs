@@ -61,7 +61,7 @@ impl std::str::FromStr for Role {
 
 /// Checks an e-mail address's shape (the hub sends no mail: it is a login name).
 pub fn valid_email(email: &str) -> Result<(), String> {
-    let ok = email.len() <= 254
+    let ok = email.chars().count() <= 254
         && !email.chars().any(|c| c.is_whitespace() || c.is_control())
         && email
             .split_once('@')
@@ -83,7 +83,7 @@ pub fn valid_bucket(bucket: &str) -> Result<(), String> {
         && bucket.len() <= 64
         && bucket
             .chars()
-            .all(|c| c.is_alphanumeric() || "-_.".contains(c));
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
     if ok {
         Ok(())
     } else {

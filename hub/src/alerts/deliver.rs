@@ -120,6 +120,27 @@ where
     Ok(status)
 }
 
+/// The wait after attempt `attempt` (1 for the first) before the next.
+fn backoff(attempt: u32) -> Duration {
+    Duration::from_millis(500u64 << (attempt - 1).min(6)).min(Duration::from_secs(30))
+}
+
+/// How many of `max` attempts of `timeout` each, with their waits, fit in
+/// `budget` at worst (at least one).
+pub fn attempts_within(budget: Duration, timeout: Duration, max: u32) -> u32 {
+    let mut worst = Duration::ZERO;
+    for n in 1..=max.max(1) {
+        worst += timeout;
+        if n > 1 {
+            worst += backoff(n - 1);
+        }
+        if worst > budget {
+            return (n - 1).max(1);
+        }
+    }
+    max.max(1)
+}
+
 /// Sends `body` until it is delivered, refused (4xx) or out of attempts;
 /// `record` sees every attempt. Returns whether it was delivered.
 pub async fn deliver(
@@ -170,14 +191,24 @@ pub async fn deliver(
         if outcome != "retrying" {
             return ok;
         }
-        let backoff = Duration::from_millis(500u64 << (attempt - 1).min(6));
-        tokio::time::sleep(backoff.min(Duration::from_secs(30))).await;
+        tokio::time::sleep(backoff(attempt)).await;
     }
     false
 }
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_budget_takes_only_the_attempts_that_fit() {
+        use std::time::Duration;
+        let s = Duration::from_secs;
+        // 10 s each: one fits in 12 s, whatever the maximum.
+        assert_eq!(super::attempts_within(s(12), s(10), 5), 1);
+        // 2 s each, waits 0.5, 1, 2, 4: 2+2.5+3+4 = 11.5 s for four.
+        assert_eq!(super::attempts_within(s(12), s(2), 6), 4);
+        assert_eq!(super::attempts_within(s(60), s(1), 3), 3);
+    }
+
     #[test]
     fn the_signature_is_hmac_sha256_of_timestamp_dot_body() {
         // A known answer, from Python:

@@ -12,6 +12,7 @@ pub mod engine;
 pub mod group;
 pub mod invalid;
 pub mod receiver;
+pub mod record;
 pub mod rule;
 pub mod seal;
 
@@ -52,6 +53,8 @@ pub struct Target {
 /// The API's way to the alerting task.
 pub struct Handle {
     engine: Arc<Mutex<Engine>>,
+    /// Alerting rows on their way to the store.
+    pub recorder: record::Recorder,
     reload: mpsc::Sender<()>,
     reload_rx: Mutex<Option<mpsc::Receiver<()>>>,
     sealer: seal::Sealer,
@@ -63,6 +66,7 @@ impl Handle {
         let (tx, rx) = mpsc::channel(4);
         Ok(Handle {
             engine: Arc::new(Mutex::new(Engine::default())),
+            recorder: record::Recorder::default(),
             reload: tx,
             reload_rx: Mutex::new(Some(rx)),
             sealer: seal::Sealer::open(data_dir)?,

@@ -99,17 +99,19 @@ impl ReceiverSpec {
 
     /// Checks every field; the error names the field.
     pub fn check(&self) -> Result<(), Invalid> {
-        if self.name.is_empty() || self.name.len() > 128 || self.name.chars().any(char::is_control)
+        if self.name.is_empty()
+            || self.name.chars().count() > 128
+            || self.name.chars().any(char::is_control)
         {
             return Err(Invalid::new(
                 "name",
-                "1 to 128 bytes, no control characters",
+                "1 to 128 characters, no control characters",
             ));
         }
         for (i, l) in self.group_by.iter().enumerate() {
-            if l.is_empty() || l.len() > 128 || l.chars().any(char::is_control) {
+            if l.is_empty() || l.chars().count() > 128 || l.chars().any(char::is_control) {
                 let field = format!("group_by[{i}]");
-                return Err(Invalid::new(field, "a label name, 1 to 128 bytes"));
+                return Err(Invalid::new(field, "a label name, 1 to 128 characters"));
             }
         }
         for (field, v) in [

@@ -25,22 +25,25 @@ fn external_url(hub: &Hub) -> String {
 }
 
 fn record(hub: &Arc<Hub>, w: Write) {
-    let hub = hub.clone();
-    tokio::spawn(async move {
-        if let Err(e) = hub.ingest.writer.write(w).await {
-            tracing::warn!("cannot record an alert or delivery: {e}");
-        }
-    });
+    hub.alerts.recorder.record(&hub.ingest.writer, w);
 }
 
 /// Delivers one notification now, every attempt recorded; the attempts.
+/// With a `budget`, only the attempts (and waits between them) that fit in
+/// it are made, so a caller waiting for the outcome gets it in time.
 pub async fn send_now(
     hub: &Arc<Hub>,
     row: &ReceiverRow,
     n: &Notification,
     tls: &tokio_rustls::TlsConnector,
+    budget: Option<Duration>,
 ) -> anyhow::Result<Vec<deliver::Attempt>> {
-    let spec = receiver_spec(row)?;
+    let mut spec = receiver_spec(row)?;
+    if let Some(budget) = budget {
+        let timeout = Duration::from_secs(spec.timeout_secs).min(budget);
+        spec.timeout_secs = timeout.as_secs().max(1);
+        spec.max_attempts = deliver::attempts_within(budget, timeout, spec.max_attempts);
+    }
     let target = hub.alerts.open(&row.sealed)?;
     let secret = target
         .secret
@@ -100,7 +103,7 @@ fn workers(
             let (hub, row, tls, acks) = (hub.clone(), row.clone(), tls.clone(), acks.clone());
             tokio::spawn(async move {
                 while let Some(n) = rx.recv().await {
-                    let delivered = match send_now(&hub, &row, &n, &tls).await {
+                    let delivered = match send_now(&hub, &row, &n, &tls, None).await {
                         Ok(attempts) => attempts.last().is_some_and(|a| a.outcome == "delivered"),
                         Err(e) => {
                             tracing::warn!(receiver = row.id, "cannot deliver: {e}");
@@ -178,6 +181,11 @@ pub async fn run(hub: Arc<Hub>, lease: Arc<dyn Lease>) {
         return;
     };
     let mut feed = hub.ingest.subscribe();
+    let recording = hub.clone();
+    tokio::spawn(async move {
+        let writer = recording.ingest.writer.clone();
+        recording.alerts.recorder.run(writer).await;
+    });
     let mut dispatcher = Dispatcher::new(Vec::new(), external_url(&hub));
     // Groups stored before this start are not news.
     let known = hub.store.exception_keys().unwrap_or_default();

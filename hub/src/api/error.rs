@@ -14,6 +14,8 @@ use crate::store::StoreError;
 pub struct ApiError {
     status: StatusCode,
     message: String,
+    /// The request body's field at fault, when one is.
+    field: Option<String>,
 }
 
 /// What every fallible handler returns.
@@ -25,6 +27,38 @@ impl ApiError {
         Self {
             status,
             message: message.into(),
+            field: None,
+        }
+    }
+
+    /// 422 for a readable JSON body with a bad field: names the field (a
+    /// path such as `scope.app`) in the message and in the body's `field`.
+    pub fn invalid(field: impl Into<String>, message: impl std::fmt::Display) -> Self {
+        let field = field.into();
+        Self {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            message: format!("{field}: {message}"),
+            field: Some(field),
+        }
+    }
+
+    /// 422 naming `field` with a message that already says what is wrong.
+    pub fn invalid_at(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            message: message.into(),
+            field: Some(field.into()),
+        }
+    }
+
+    /// 422 from a check whose message starts with the field it is about
+    /// (`name: 1 to 128 bytes`, ``unknown field `x` ``), which it names.
+    pub fn invalid_checked(message: impl Into<String>) -> Self {
+        let message = message.into();
+        Self {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            field: field_of(&message),
+            message,
         }
     }
 
@@ -33,7 +67,8 @@ impl ApiError {
         Self::new(StatusCode::NOT_FOUND, format!("no such {what}: {id}"))
     }
 
-    /// 400 for a request parameter that parsed but is out of range.
+    /// 400 for a path or query parameter that parsed but is out of range
+    /// (a bad body field is [`ApiError::invalid`], 422).
     pub fn bad_request(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, message)
     }
@@ -44,6 +79,11 @@ impl ApiError {
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
     }
 
+    /// The body field at fault, if one is.
+    pub fn field(&self) -> Option<&str> {
+        self.field.as_deref()
+    }
+
     /// The status this error answers with.
     pub fn status(&self) -> StatusCode {
         self.status
@@ -52,7 +92,44 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        crate::http::error_response(self.status, self.message)
+        crate::http::error::field_error_response(self.status, self.message, self.field)
+    }
+}
+
+/// The field a check's message is about: its leading `path:` (letters,
+/// digits, `_`, `.`, `[`, `]`), or the name in ``unknown field `x` `` or
+/// ``missing field `x` ``.
+pub(crate) fn field_of(message: &str) -> Option<String> {
+    for lead in ["unknown field `", "missing field `"] {
+        if let Some(rest) = message.strip_prefix(lead) {
+            return rest.split('`').next().map(String::from);
+        }
+    }
+    let (head, _) = message.split_once(": ")?;
+    let ok = !head.is_empty()
+        && head
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_.[]".contains(c));
+    ok.then(|| head.to_string())
+}
+
+/// A refused rule or receiver: 422 with the field it names.
+impl From<crate::alerts::invalid::Invalid> for ApiError {
+    fn from(e: crate::alerts::invalid::Invalid) -> Self {
+        let message = e.to_string();
+        Self {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            field: (!e.field.is_empty()).then_some(e.field),
+            message,
+        }
+    }
+}
+
+impl ApiError {
+    /// The same error answered with `status` (its field kept).
+    pub fn with_status(mut self, status: StatusCode) -> Self {
+        self.status = status;
+        self
     }
 }
 
@@ -88,8 +165,8 @@ pub use crate::http::error::ErrorBody;
 pub(super) mod responses {
     use super::{ErrorBody, ToResponse};
 
-    /// A path parameter, query parameter or JSON body that does not parse,
-    /// an unknown query parameter, or a value out of its documented range.
+    /// A path or query parameter that does not parse or is out of its
+    /// documented range, an unknown query parameter, or a body that is not JSON.
     #[derive(ToResponse)]
     pub(crate) struct BadRequest(ErrorBody);
 
@@ -124,7 +201,8 @@ pub(super) mod responses {
     #[derive(ToResponse)]
     pub(crate) struct UnsupportedMediaType(ErrorBody);
 
-    /// The JSON body parses but a field is missing, of the wrong type, unknown or invalid.
+    /// The JSON body parses but a field is missing, of the wrong type,
+    /// unknown or invalid; `field` names it.
     #[derive(ToResponse)]
     pub(crate) struct Unprocessable(ErrorBody);
 

@@ -2,8 +2,12 @@
 //! rejection turned into an [`ApiError`], so a bad request is answered with
 //! the JSON error shape, the right status and the name of the field or
 //! parameter at fault, never with axum's plain-text body.
+//!
+//! One status rule for bodies: 415 without the JSON content type, 413 past
+//! the limit, 400 for bytes that are not JSON, 422 for JSON with a bad
+//! field, whose path (`scope.app`, `targets[1]`) is in the answer's `field`.
 
-use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
@@ -41,10 +45,33 @@ where
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::Json::<T>::from_request(req, state).await {
-            Ok(axum::Json(v)) => Ok(Json(v)),
-            Err(r) => Err(json_rejection(&r)),
+        if !json_content_type(req.headers()) {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "send the request body with `Content-Type: application/json`",
+            ));
         }
+        let bytes = match axum::body::Bytes::from_request(req, state).await {
+            Ok(b) => b,
+            Err(r) if r.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                return Err(ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    format!(
+                        "the request body is over the {} byte limit",
+                        super::BODY_LIMIT
+                    ),
+                ));
+            }
+            Err(r) => return Err(ApiError::new(r.status(), r.body_text())),
+        };
+        let mut value: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                format!("request body is not JSON: {e}"),
+            )
+        })?;
+        whole_numbers(&mut value);
+        body_value(value).map(Json)
     }
 }
 
@@ -84,24 +111,64 @@ where
     }
 }
 
-/// 415 without the JSON content type, 400 for bad syntax, 422 for a field
-/// of the wrong type or value, 413 past the body limit.
-fn json_rejection(r: &JsonRejection) -> ApiError {
-    let message = match r {
-        JsonRejection::JsonDataError(e) => format!("invalid request body: {}", cause(e)),
-        JsonRejection::JsonSyntaxError(e) => format!("request body is not JSON: {}", cause(e)),
-        JsonRejection::MissingJsonContentType(_) => {
-            "send the request body with `Content-Type: application/json`".to_string()
-        }
-        JsonRejection::BytesRejection(_) if r.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            format!(
-                "the request body is over the {} byte limit",
-                super::BODY_LIMIT
-            )
-        }
-        other => other.body_text(),
+/// `application/json`, or `application/<anything>+json`, parameters aside.
+fn json_content_type(headers: &axum::http::HeaderMap) -> bool {
+    let Some(ct) = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
     };
-    ApiError::new(r.status(), message)
+    let essence = ct.split(';').next().unwrap_or_default().trim();
+    let essence = essence.to_ascii_lowercase();
+    essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
+/// JSON Schema counts `5.0` as an integer, so the API does too: a number
+/// with no fraction becomes an integer before a typed field reads it.
+pub(crate) fn whole_numbers(v: &mut serde_json::Value) {
+    use serde_json::Value;
+    match v {
+        Value::Number(n) if n.is_f64() => {
+            let f = n.as_f64().unwrap_or(f64::NAN);
+            if f.fract() == 0.0 && f >= -(2f64.powi(63)) && f < 2f64.powi(63) {
+                *v = Value::from(f as i64);
+            } else if f.fract() == 0.0 && f >= 0.0 && f < 2f64.powi(64) {
+                *v = Value::from(f as u64);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(whole_numbers),
+        Value::Object(map) => map.values_mut().for_each(whole_numbers),
+        _ => {}
+    }
+}
+
+/// Reads a JSON value into `T`; a bad field is a 422 naming its path.
+pub(crate) fn body_value<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, ApiError> {
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner().to_string();
+        // An unknown or missing field is named by the message, not the path
+        // (which is the object holding it).
+        let named = super::error::field_of(&inner)
+            .filter(|_| inner.starts_with("unknown field") || inner.starts_with("missing field"));
+        let at = |f: &str| {
+            if path == "." {
+                f.to_string()
+            } else {
+                format!("{path}.{f}")
+            }
+        };
+        match named {
+            Some(f) => ApiError::invalid_at(at(&f), inner),
+            None if path == "." => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!("invalid request body: {inner}"),
+            ),
+            None => ApiError::invalid(path, inner),
+        }
+    })
 }
 
 /// 400 naming the query parameter that is unknown or does not parse.

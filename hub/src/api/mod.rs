@@ -17,6 +17,7 @@ mod admin;
 mod alerts;
 mod auth;
 mod changes;
+mod contract;
 mod doc;
 pub mod error;
 mod events;
@@ -60,9 +61,13 @@ pub fn router(hub: Arc<Hub>) -> Router<Arc<Hub>> {
         .0
 }
 
-/// The OpenAPI 3.1 document of every API route, built from the handlers.
-pub fn openapi() -> utoipa::openapi::OpenApi {
-    protected().merge(public()).into_openapi()
+/// The OpenAPI 3.1 document of every API route, built from the handlers,
+/// with every constraint the server enforces ([`contract`]).
+pub fn openapi() -> serde_json::Value {
+    let mut doc = serde_json::to_value(protected().merge(public()).into_openapi())
+        .unwrap_or_else(|e| serde_json::json!({"error": e.to_string(), "status": 500}));
+    contract::tighten(&mut doc);
+    doc
 }
 
 /// Routes that need a token.

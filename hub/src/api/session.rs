@@ -114,7 +114,7 @@ pub(super) async fn sign_in(
     Json(c): Json<Credentials>,
 ) -> ApiResult<Response> {
     // A malformed address is no account: refused before any budget or hash.
-    valid_email(&c.email).map_err(ApiError::bad_request)?;
+    valid_email(&c.email).map_err(|e| ApiError::invalid("email", e))?;
     let peer = AddrKey::from(addr.0.ip());
     if !hub.logins.allow(peer, &c.email) {
         let mut r = ApiError::new(

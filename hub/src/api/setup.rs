@@ -89,8 +89,8 @@ pub(super) async fn create_owner(
     _: Query<NoParams>,
     Json(s): Json<Setup>,
 ) -> ApiResult<(StatusCode, Json<Created>)> {
-    valid_email(&s.email).map_err(ApiError::bad_request)?;
-    password::acceptable(&s.password).map_err(ApiError::bad_request)?;
+    valid_email(&s.email).map_err(|e| ApiError::invalid("email", e))?;
+    password::acceptable(&s.password).map_err(|e| ApiError::invalid("password", e))?;
     let pw = s.password;
     let password_hash = tokio::task::spawn_blocking(move || password::hash(&pw))
         .await?

@@ -171,10 +171,10 @@ fn label_name_ok(k: &str) -> bool {
 
 /// Text fields: 1 to `max` bytes, no control characters.
 fn text(field: &str, v: &str, max: usize) -> Result<(), Invalid> {
-    if v.is_empty() || v.len() > max || v.chars().any(char::is_control) {
+    if v.is_empty() || v.chars().count() > max || v.chars().any(char::is_control) {
         Err(Invalid::new(
             field,
-            format!("1 to {max} bytes, no control characters"),
+            format!("1 to {max} characters, no control characters"),
         ))
     } else {
         Ok(())
@@ -203,10 +203,10 @@ impl RuleSpec {
             text(&format!("labels.{k}"), v, 256)?;
         }
         for (k, v) in &self.annotations {
-            if v.len() > 4096 {
+            if v.chars().count() > 4096 {
                 return Err(Invalid::new(
                     format!("annotations.{k}"),
-                    "at most 4096 bytes",
+                    "at most 4096 characters",
                 ));
             }
         }

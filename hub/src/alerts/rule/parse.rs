@@ -95,9 +95,24 @@ fn percent(field: &'static str, v: f64, share: bool) -> Result<f64, Invalid> {
 /// Reads and checks a rule from JSON (the API, the store, or a rules file
 /// read as TOML); the error names the field.
 pub(super) fn parse(v: serde_json::Value) -> Result<RuleSpec, Invalid> {
-    if !v.is_object() {
+    let Some(keys) = v.as_object() else {
         return Err(Invalid::new("", "a rule is a JSON object"));
-    }
+    };
+    // A kind's field given as null is still given (and refused beside
+    // another kind).
+    let given = |k: &str| keys.contains_key(k);
+    let given: BTreeMap<&'static str, bool> = [
+        "count",
+        "window_secs",
+        "above",
+        "below",
+        "above_bytes",
+        "grace_secs",
+        "metric",
+    ]
+    .into_iter()
+    .map(|k| (k, given(k)))
+    .collect();
     let raw: Raw = Invalid::parse(v)?;
     let kind_name = serde_json::to_value(raw.kind)
         .ok()
@@ -105,15 +120,7 @@ pub(super) fn parse(v: serde_json::Value) -> Result<RuleSpec, Invalid> {
         .unwrap_or_default();
     let mut f = Fields {
         kind: &kind_name,
-        given: BTreeMap::from([
-            ("count", raw.count.is_some()),
-            ("window_secs", raw.window_secs.is_some()),
-            ("above", raw.above.is_some()),
-            ("below", raw.below.is_some()),
-            ("above_bytes", raw.above_bytes.is_some()),
-            ("grace_secs", raw.grace_secs.is_some()),
-            ("metric", raw.metric.is_some()),
-        ]),
+        given,
     };
     let at_least_1 = |field: &'static str, n: u64| {
         if n == 0 {

@@ -116,6 +116,7 @@ async fn audit(hub: &Hub, mut row: AuditRow, result: String) {
         (status = 202, description = "Sent: without `wait`, or the agent did not answer in 30 s", body = ActionTicket),
         (status = 400, response = r::BadRequest),
         (status = 401, response = r::Unauthorized),
+        (status = 403, response = r::Forbidden),
         (status = 404, response = r::NotFound),
         (status = 409, response = r::Conflict),
         (status = 413, response = r::PayloadTooLarge),
@@ -173,9 +174,9 @@ pub(super) async fn create_action(
         return Err(ApiError::new(StatusCode::CONFLICT, msg));
     }
     if a.targets.is_empty() && !matches!(a.action, Verb::Flush) {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "targets: name at least one app, id, namespace or `all`",
+        return Err(ApiError::invalid(
+            "targets",
+            "name at least one app, id, namespace or `all`",
         ));
     }
     let mut raw = [0u8; 8];

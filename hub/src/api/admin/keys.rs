@@ -135,7 +135,7 @@ pub(crate) async fn create_key(
     Json(k): Json<NewKey>,
 ) -> ApiResult<(StatusCode, Json<CreatedKey>)> {
     caller.require(Role::Admin)?;
-    valid_bucket(&k.bucket).map_err(ApiError::bad_request)?;
+    valid_bucket(&k.bucket).map_err(|e| ApiError::invalid("bucket", e))?;
     if !caller.sees(&k.bucket) {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,

@@ -104,10 +104,11 @@ pub(crate) async fn create_token(
     Json(t): Json<NewToken>,
 ) -> ApiResult<(StatusCode, Json<CreatedToken>)> {
     super::require_fleet_admin(&caller, "tokens")?;
-    let name = t.name.trim().to_string();
+    let name = t.name;
     if name.is_empty() || name.chars().count() > 64 || name.chars().any(char::is_control) {
-        return Err(ApiError::bad_request(
-            "name: 1 to 64 characters, no control characters",
+        return Err(ApiError::invalid(
+            "name",
+            "1 to 64 characters, no control characters",
         ));
     }
     let email = t.user.unwrap_or_else(|| caller.name.clone());

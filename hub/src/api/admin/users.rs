@@ -136,11 +136,11 @@ pub(crate) async fn create_user(
     Json(u): Json<NewUser>,
 ) -> ApiResult<(StatusCode, Json<WithPassword>)> {
     super::require_fleet_admin(&caller, "users")?;
-    valid_email(&u.email).map_err(ApiError::bad_request)?;
+    valid_email(&u.email).map_err(|e| ApiError::invalid("email", e))?;
     above(&caller, u.role)?;
     if let Some(b) = &u.buckets {
-        for name in b {
-            valid_bucket(name).map_err(|e| ApiError::bad_request(format!("buckets: {e}")))?;
+        for (i, name) in b.iter().enumerate() {
+            valid_bucket(name).map_err(|e| ApiError::invalid(format!("buckets[{i}]"), e))?;
         }
     }
     let (pw, password_hash) = new_password().await?;

@@ -12,7 +12,6 @@ use super::super::error::{ApiResult, responses as r};
 use super::super::extract::{Json, NoParams, Path, Query};
 use super::super::{ApiError, Caller};
 use crate::access::Role;
-use crate::alerts::invalid::Invalid;
 use crate::alerts::rule::{Rule, RuleSpec};
 use crate::clock::now_ms;
 use crate::http::addr::PeerAddr;
@@ -90,11 +89,12 @@ pub(crate) async fn create_rule(
     Json(v): Json<serde_json::Value>,
 ) -> ApiResult<(StatusCode, Json<Rule>)> {
     super::super::admin::require_fleet_admin(&caller, "alert rules")?;
-    let unprocessable = |e: Invalid| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e.to_string());
-    let spec = RuleSpec::parse(v).map_err(unprocessable)?;
+    let spec = RuleSpec::parse(v)?;
+    // A receiver that does not exist is a conflict with the hub's state
+    // (the document cannot say which names exist), not a malformed body.
     let receivers = crate::alerts::receiver_names(hub.store.as_ref())?;
     spec.check_receivers(receivers.iter().map(String::as_str))
-        .map_err(unprocessable)?;
+        .map_err(|e| ApiError::from(e).with_status(StatusCode::CONFLICT))?;
     let w = Write::CreateRule {
         name: spec.name.clone(),
         spec: serde_json::to_string(&spec)?,

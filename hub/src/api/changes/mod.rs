@@ -79,7 +79,8 @@ fn server_of(c: &Change) -> i64 {
     tag = "changes",
     params(ChangeFilter),
     responses(
-        (status = 200, description = "`text/event-stream`: one event per change, named after its kind (`event: restart`), its data the change as JSON (`{\"type\":\"restart\",\"server_id\":1,...}`); `event: resync` when the client fell behind and must refetch", content_type = "text/event-stream", body = String),
+        (status = 200, description = "A stream of server-sent events (`text/event-stream`), not one JSON document: one event per change, named after its kind (`event: restart`), its `data:` line the change as JSON (`{\"type\":\"restart\",\"server_id\":1,...}`), then a blank line; `event: resync` when the client fell behind and must refetch; a `:` comment line every 15 s keeps proxies from closing a quiet stream.", content_type = "text/event-stream", body = String,
+            example = json!("event: restart\ndata: {\"type\":\"restart\",\"server_id\":1,\"pm_id\":0,\"app\":\"api\",\"restarts\":3}\n\n")),
         (status = 400, response = r::BadRequest),
         (status = 401, response = r::Unauthorized),
         (status = 500, response = r::Internal),

@@ -7,7 +7,7 @@ import { chart } from './chart.js';
 import * as live from './live.js';
 import { logPanel } from './logs.js';
 import { link, setQuery } from './nav.js';
-import { abs, ago, bytes, confirm, dur, failure, fill, h, pct, revision, status } from './ui.js';
+import { abs, ago, bytes, confirm, dur, eventDetail, failure, fill, h, pct, revision, status } from './ui.js';
 
 const RANGES = { '1h': 3600e3, '24h': 86400e3, '7d': 7 * 86400e3 };
 
@@ -56,7 +56,7 @@ function timeline(events) {
     h('td', {}, ago(e.at)),
     h('td', {}, h('span', { class: `pill ${['exit', 'errored', 'exception'].includes(e.kind) ? 'bad' : ''}` }, e.kind)),
     h('td', { class: 'num' }, `#${e.pm_id}`),
-    h('td', { class: 'wrap' }, [e.code != null ? `code ${e.code}` : null, e.signal, e.detail].filter(Boolean).join(' · '))))));
+    h('td', { class: 'wrap' }, eventDetail(e))))));
 }
 
 /** The action bar: each verb asks the agent and shows its answer. */

@@ -8,6 +8,7 @@ mod cdp;
 mod forms;
 mod live_rows;
 mod pages;
+mod reasons;
 mod roles;
 mod scale;
 mod shell;

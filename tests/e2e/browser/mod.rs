@@ -12,6 +12,7 @@ mod reasons;
 mod roles;
 mod scale;
 mod shell;
+mod versions;
 
 use std::path::PathBuf;
 

@@ -8,6 +8,7 @@ mod cdp;
 mod forms;
 mod live_rows;
 mod pages;
+mod phone;
 mod reasons;
 mod roles;
 mod scale;

@@ -5,6 +5,7 @@
 mod actions;
 mod alerts;
 mod cdp;
+mod charts;
 mod forms;
 mod live_rows;
 mod pages;

@@ -48,7 +48,7 @@ fn phone_cards_tell_two_instances_of_one_app_apart() {
             .as_array()
             .unwrap()
             .iter()
-            .find(|p| p["pm_id"].to_string() == id)
+            .find(|p| p["pm_id"].as_i64() == id.parse().ok())
             .unwrap_or_else(|| panic!("no card shows the instance id: {c}"));
         assert_eq!(field(c, "pid"), p["pid"].to_string(), "{c}");
         let up = field(c, "Uptime");

@@ -6,7 +6,7 @@ import { api, can } from './api.js';
 import * as live from './live.js';
 import { inBucket, link } from './nav.js';
 import { grid } from './table.js';
-import { abs, ago, confirm, copyBlock, failure, fill, h, toast } from './ui.js';
+import { abs, ago, failure, fill, h, toast } from './ui.js';
 
 const SEVERITY = { critical: 'bad', warning: 'warn', info: '' };
 
@@ -41,7 +41,7 @@ export async function render(ctx) {
           { key: 'since', label: 'Since', cell: (a) => ago(a.starts_at || a.active_since) },
           { key: 'mute', label: '', cell: (a) => muteButton(byId.get(a.rule_id), load) },
         ], rows: shown,
-      }) : h('div', { class: 'notice ok' }, 'Nothing fires. ', rules.length ? `${rules.length} rules are watching.` : 'No rule yet: an admin adds them on the Rules page.'));
+      }) : h('div', { class: 'notice ok' }, 'Nothing fires. ', rules.length ? `${rules.length} rules are watching.` : 'No rule yet: an admin adds them on the Alert rules page.'));
       const fired = hist.filter((a) => inBucket(a.labels.bucket));
       if (!fired.length) fill(past, h('p', { class: 'muted' }, 'No alert has fired yet.'));
       else fill(past, grid({
@@ -57,7 +57,10 @@ export async function render(ctx) {
       fill(now, failure(e));
     }
   };
-  fill(ctx.main, h('h1', {}, 'Alerts'), now, h('h2', {}, 'History'), past);
+  const manage = can('admin')
+    ? h('p', { class: 'muted' }, 'Alerts come from ', h('a', { href: '/admin/rules' }, 'alert rules'), ' and go to ', h('a', { href: '/admin/receivers' }, 'receivers'), '.')
+    : h('p', { class: 'muted' }, 'Alerts come from alert rules, which admins make on the Alert rules page.');
+  fill(ctx.main, h('h1', {}, 'Alerts'), manage, now, h('h2', {}, 'History'), past);
   await load();
   ctx.onCleanup(live.on(['process_status', 'restart', 'server_up', 'server_down', 'version'], live.throttle(load, 2000), load));
   const tick = setInterval(load, 15000);
@@ -77,115 +80,4 @@ function muteButton(rule, after) {
       } catch (e) { toast(e.message, 'bad'); }
     },
   }, muted ? 'Unmute' : 'Mute 1 h');
-}
-
-const EXAMPLES = {
-  restarts: { name: 'crash loop', kind: 'restarts', count: 5, window_secs: 300, severity: 'critical' },
-  errored: { name: 'app errored', kind: 'errored', for_secs: 30, severity: 'critical' },
-  cpu: { name: 'busy app', kind: 'cpu', above: 90, for_secs: 300 },
-  memory: { name: 'big app', kind: 'memory', above_bytes: 1073741824, for_secs: 300 },
-  host_cpu: { name: 'busy server', kind: 'host_cpu', above: 90, for_secs: 300 },
-  host_memory: { name: 'server memory', kind: 'host_memory', above: 90, for_secs: 300 },
-  metric: { name: 'queue backlog', kind: 'metric', metric: 'queue', above: 1000, for_secs: 60 },
-  offline: { name: 'server offline', kind: 'offline', grace_secs: 120, severity: 'critical' },
-  deploy: { name: 'deploy', kind: 'deploy', severity: 'info' },
-};
-
-/** Admins: rules, as JSON (the API's own shape), with an example per kind. */
-export async function renderRules(ctx) {
-  const list = h('div');
-  const text = h('textarea', { rows: 8, class: 'mono wide', 'aria-label': 'Rule (JSON)' });
-  const pick = h('select', { 'aria-label': 'Kind', onchange: () => { text.value = JSON.stringify({ ...EXAMPLES[pick.value], scope: {} }, null, 2); } },
-    Object.keys(EXAMPLES).map((k) => h('option', { value: k }, k)));
-  text.value = JSON.stringify({ ...EXAMPLES.restarts, scope: {} }, null, 2);
-  const load = async () => {
-    const rules = await api('/api/v1/alert-rules');
-    fill(list, rules.length ? grid({
-      columns: [
-        { key: 'name', label: 'Name', cell: (r) => h('b', {}, r.name) },
-        { key: 'kind', label: 'Kind', cell: (r) => h('code', {}, r.kind) },
-        { key: 'scope', label: 'Scope', cell: (r) => Object.entries(r.scope).filter(([, v]) => v).map(([k, v]) => `${k}=${v}`).join(' ') || 'everything' },
-        { key: 'severity', label: 'Severity', cell: (r) => h('span', { class: `pill ${SEVERITY[r.severity] || ''}` }, r.severity) },
-        { key: 'muted', label: 'Muted', cell: (r) => (r.muted_until > Date.now() ? `until ${abs(r.muted_until)}` : '') },
-        { key: 'act', label: '', cell: (r) => h('button', { type: 'button', class: 'small danger', onclick: async () => {
-          if (!(await confirm(`Delete rule ${r.name}? Its alerts resolve.`, 'Delete'))) return;
-          try { await api(`/api/v1/alert-rules/${r.id}`, { method: 'DELETE' }); load(); } catch (e) { toast(e.message, 'bad'); }
-        } }, 'Delete') },
-      ], rows: rules,
-    }) : h('p', { class: 'muted' }, 'No rule yet.'));
-  };
-  const add = h('button', { type: 'button', class: 'primary', onclick: async () => {
-    let body;
-    try { body = JSON.parse(text.value); } catch (e) { toast(`Not JSON: ${e.message}`, 'bad'); return; }
-    try { await api('/api/v1/alert-rules', { method: 'POST', body }); toast('Rule added'); load(); } catch (e) { toast(e.message, 'bad'); }
-  } }, 'Add rule');
-  fill(ctx.main, h('h1', {}, 'Alert rules'),
-    h('div', { class: 'panel stack' }, h('div', { class: 'row' }, 'Start from', pick, h('a', { href: '/api/v1/openapi.json' }, 'the RuleSpec schema')), text, add),
-    list);
-  try { await load(); } catch (e) { fill(list, failure(e)); }
-}
-
-/** Admins: receivers (a webhook's secret shown once), test sends, the log. */
-export async function renderReceivers(ctx) {
-  const out = h('div');
-  const list = h('div');
-  const log = h('div');
-  const load = async () => {
-    const [rs, ds] = await Promise.all([api('/api/v1/receivers'), api('/api/v1/deliveries?limit=100')]);
-    const names = new Map(rs.map((r) => [r.id, r.name]));
-    fill(list, rs.length ? grid({
-      columns: [
-        { key: 'name', label: 'Name', cell: (r) => h('b', {}, r.name) },
-        { key: 'kind', label: 'Kind' },
-        { key: 'host', label: 'Posts to', cell: (r) => h('code', {}, r.host) },
-        { key: 'group', label: 'Grouping', cell: (r) => `by ${r.group_by.join(', ')} · wait ${r.group_wait_secs} s · every ${r.group_interval_secs} s · repeat ${r.repeat_interval_secs} s` },
-        { key: 'act', label: '', cell: (r) => h('span', { class: 'row' },
-          h('button', { type: 'button', class: 'small', onclick: async (e) => {
-            e.target.disabled = true;
-            try {
-              const attempts = await api(`/api/v1/receivers/${r.id}/test`, { method: 'POST' });
-              const last = attempts[attempts.length - 1];
-              toast(`${r.name}: ${last.outcome} after ${attempts.length} attempt(s)${last.error ? `: ${last.error}` : ''}`, last.outcome === 'delivered' ? 'info' : 'bad');
-              load();
-            } catch (err) { toast(err.message, 'bad'); } finally { e.target.disabled = false; }
-          } }, 'Send a test'),
-          h('button', { type: 'button', class: 'small danger', onclick: async () => {
-            if (!(await confirm(`Delete receiver ${r.name}?`, 'Delete'))) return;
-            try { await api(`/api/v1/receivers/${r.id}`, { method: 'DELETE' }); load(); } catch (err) { toast(err.message, 'bad'); }
-          } }, 'Delete')) },
-      ], rows: rs,
-    }) : h('p', { class: 'muted' }, 'No receiver yet: alerts show here but go nowhere.'));
-    fill(log, ds.length ? grid({
-      columns: [
-        { key: 'at', label: 'When', cell: (d) => ago(d.at) },
-        { key: 'receiver', label: 'Receiver', cell: (d) => names.get(d.receiver_id) || `#${d.receiver_id}` },
-        { key: 'group_key', label: 'Group', cell: (d) => h('code', {}, d.group_key) },
-        { key: 'alerts', label: 'Alerts', num: true },
-        { key: 'attempt', label: 'Attempt', num: true },
-        { key: 'outcome', label: 'Outcome', cell: (d) => h('span', { class: `pill ${d.outcome === 'delivered' ? 'ok' : d.outcome === 'failed' ? 'bad' : 'warn'}` }, d.outcome) },
-        { key: 'http_status', label: 'HTTP', num: true, cell: (d) => d.http_status ?? '–' },
-        { key: 'latency_ms', label: 'Latency', num: true, cell: (d) => `${d.latency_ms} ms` },
-        { key: 'error', label: 'Error', wrap: true, cell: (d) => d.error || '' },
-      ], rows: ds,
-    }) : h('p', { class: 'muted' }, 'Nothing sent yet.'));
-  };
-  const f = h('form', { class: 'inline panel' },
-    h('label', {}, 'Name', h('input', { name: 'name', required: true })),
-    h('label', {}, 'Kind', h('select', { name: 'kind' }, ['webhook', 'slack', 'discord'].map((k) => h('option', { value: k }, k)))),
-    h('label', {}, 'URL', h('input', { name: 'url', type: 'url', required: true, class: 'w22' })),
-    h('label', {}, 'Group wait (s)', h('input', { name: 'group_wait_secs', type: 'number', min: 0, value: 30, class: 'w6' })),
-    h('button', { class: 'primary' }, 'Add receiver'));
-  f.addEventListener('submit', async (e) => {
-    e.preventDefault();
-    const d = new FormData(f);
-    try {
-      const r = await api('/api/v1/receivers', { method: 'POST', body: { name: d.get('name'), kind: d.get('kind'), url: d.get('url'), group_wait_secs: Number(d.get('group_wait_secs')) } });
-      fill(out, r.secret ? h('div', { class: 'panel notice ok stack' }, h('p', {}, `${r.receiver.name} added. Its signing secret (X-Pmr-Signature), shown once:`), copyBlock(r.secret), h('p', { class: 'muted' }, 'See docs/alerts.md to verify it.'))
-        : h('div', { class: 'panel notice ok' }, `${r.receiver.name} added.`));
-      f.reset();
-      load();
-    } catch (err) { toast(err.message, 'bad'); }
-  });
-  fill(ctx.main, h('h1', {}, 'Receivers'), f, out, list, h('h2', {}, 'Delivery log'), log);
-  try { await load(); } catch (e) { fill(list, failure(e)); }
 }

@@ -16,11 +16,12 @@ export function can(role) {
   return !!me && RANK[me.role] >= RANK[role];
 }
 
-/** An API error: the hub's message and status. */
+/** An API error: the hub's message, status and the field at fault, if named. */
 export class ApiError extends Error {
-  constructor(status, message) {
+  constructor(status, message, field) {
     super(message);
     this.status = status;
+    this.field = field || null;
   }
 }
 
@@ -46,7 +47,7 @@ export async function api(path, { method = 'GET', body } = {}) {
     me = null;
     location.assign(`/login?next=${encodeURIComponent(location.pathname + location.search)}`);
   }
-  throw new ApiError(r.status, message);
+  throw new ApiError(r.status, message, data && data.field);
 }
 
 /** Loads who is signed in; null when no one is. */

@@ -10,29 +10,40 @@ function el(tag, attrs, text) {
   return e;
 }
 
-function clock(ms, span) {
+/** A time on an axis of `span` ms: with the date past a day, seconds under 10 minutes. */
+export function clock(ms, span) {
   const d = new Date(ms);
-  return span > 86400000
-    ? d.toLocaleDateString(undefined, { month: 'short', day: 'numeric' }) + ' ' + d.toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit' })
-    : d.toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit' });
+  if (span > 86400000) return d.toLocaleDateString(undefined, { month: 'short', day: 'numeric' }) + ' ' + d.toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit' });
+  return d.toLocaleTimeString(undefined, span < 600000 ? { hour: '2-digit', minute: '2-digit', second: '2-digit' } : { hour: '2-digit', minute: '2-digit' });
+}
+
+/** The axis top: at least `floor`, rounded up to 1, 2 or 5 times a power of ten of `unit`s. */
+function niceTop(max, floor, unit) {
+  const v = Math.max(max * 1.1, floor) / unit;
+  const p = 10 ** Math.floor(Math.log10(v));
+  return [1, 2, 5, 10].map((m) => m * p).find((n) => n >= v) * unit;
 }
 
 /**
  * rows: [{t, avg, min, max}] in time order; from/to: the x range (ms);
- * format(v): axis and hover text. Gaps longer than 3 rows break the line.
+ * format(v): axis and hover text; floor: the least top of the value axis
+ * (an idle app's CPU reads 0 / 0.5 / 1 %, not 0 / 0 / 0); unit: what the
+ * top is a round number of (MiB for memory). Gaps longer than
+ * 3 rows break the line. onZoom(from, to): called when a span is dragged
+ * across the chart.
  */
-export function chart({ rows, from, to, format, label, step }) {
+export function chart({ rows, from, to, format, label, step, floor = 1e-9, unit = 1, onZoom }) {
   // Drawn at the width it will show at, so text is never stretched.
   const W = Math.max(280, (document.querySelector('main')?.clientWidth || 640) - 60);
   const H = 160; const L = 64; const B = 18; const T = 8;
   const svg = el('svg', { class: 'chart', viewBox: `0 0 ${W} ${H}`, width: W, height: H, role: 'img', 'aria-label': label });
-  const top = Math.max(1e-9, ...rows.map((r) => r.max)) * 1.1;
+  const top = niceTop(Math.max(0, ...rows.map((r) => r.max)), floor, unit);
   const x = (t) => L + ((t - from) / Math.max(1, to - from)) * (W - L - 4);
   const y = (v) => T + (1 - v / top) * (H - T - B);
   for (const f of [0, 0.5, 1]) {
     const v = top * f;
     svg.append(el('line', { class: 'axis', x1: L, x2: W - 4, y1: y(v), y2: y(v) }));
-    svg.append(el('text', { x: L - 4, y: y(v) + 4, 'text-anchor': 'end' }, format(v)));
+    svg.append(el('text', { class: 'value', x: L - 4, y: y(v) + 4, 'text-anchor': 'end' }, format(v)));
   }
   for (const f of [0, 0.5, 1]) {
     const t = from + (to - from) * f;
@@ -55,5 +66,32 @@ export function chart({ rows, from, to, format, label, step }) {
   if (!rows.length) {
     svg.append(el('text', { x: W / 2, y: H / 2, 'text-anchor': 'middle' }, 'no data in this range'));
   }
+  if (onZoom) zoomable(svg, (px) => from + ((px - L) / (W - L - 4)) * (to - from), H, onZoom);
   return svg;
+}
+
+/** Drag across the chart to pick a span (at least 20 s); `at(px)` is the time under x. */
+function zoomable(svg, at, H, onZoom) {
+  let start = null;
+  const pick = el('rect', { class: 'pick', x: 0, y: 0, width: 0, height: H, visibility: 'hidden' });
+  svg.append(pick);
+  const px = (e) => (e.clientX - svg.getBoundingClientRect().left) * (svg.viewBox.baseVal.width / svg.getBoundingClientRect().width);
+  svg.addEventListener('pointerdown', (e) => {
+    start = px(e);
+    svg.setPointerCapture?.(e.pointerId);
+  });
+  svg.addEventListener('pointermove', (e) => {
+    if (start === null) return;
+    const now = px(e);
+    pick.setAttribute('x', Math.min(start, now));
+    pick.setAttribute('width', Math.abs(now - start));
+    pick.setAttribute('visibility', 'visible');
+  });
+  svg.addEventListener('pointerup', (e) => {
+    if (start === null) return;
+    const [a, b] = [at(start), at(px(e))].sort((x, y) => x - y);
+    start = null;
+    pick.setAttribute('visibility', 'hidden');
+    if (b - a >= 20000) onZoom(Math.round(a), Math.round(b));
+  });
 }

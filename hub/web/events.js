@@ -4,7 +4,7 @@
 import { api } from './api.js';
 import * as live from './live.js';
 import { inBucket, link, setQuery } from './nav.js';
-import { ago, failure, fill, h, select } from './ui.js';
+import { ago, eventDetail, failure, fill, h, select } from './ui.js';
 
 function row(e) {
   const bad = ['exit', 'errored', 'exception'].includes(e.kind);
@@ -13,7 +13,7 @@ function row(e) {
     h('td', {}, h('span', { class: `pill ${bad ? 'bad' : ''}` }, e.kind)),
     h('td', {}, h('a', { href: link(`/servers/${e.server_id}`) }, e.server)),
     h('td', {}, h('a', { href: link(`/servers/${e.server_id}/processes/${e.pm_id}`) }, `${e.app} #${e.pm_id}`)),
-    h('td', { class: 'wrap' }, [e.code != null ? `code ${e.code}` : null, e.signal, e.detail].filter(Boolean).join(' · ')));
+    h('td', { class: 'wrap' }, eventDetail(e)));
 }
 
 /** The events page. */

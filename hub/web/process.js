@@ -1,15 +1,17 @@
-// One process: its figures, CPU and memory over 1 h / 24 h / 7 d from the
-// rollups, custom metrics, revision, event timeline and, for operators,
-// its actions with a confirmation, a pending state and the agent's answer.
+// One process: its figures, CPU and memory from the rollups (15 min to
+// 7 d, fitted to the data, zoomable by dragging), custom metrics,
+// revision, event timeline and, for operators, its actions with a
+// confirmation, a pending state and the agent's answer.
 
 import { api, can } from './api.js';
-import { chart } from './chart.js';
+import { chart, clock } from './chart.js';
 import * as live from './live.js';
 import { logPanel } from './logs.js';
 import { link, setQuery } from './nav.js';
-import { abs, ago, bytes, confirm, dur, failure, fill, h, pct, revision, status } from './ui.js';
+import { abs, ago, bytes, confirm, dur, eventDetail, failure, fill, h, pct, revision, status } from './ui.js';
 
-const RANGES = { '1h': 3600e3, '24h': 86400e3, '7d': 7 * 86400e3 };
+const RANGES = { '15m': 900e3, '1h': 3600e3, '6h': 6 * 3600e3, '24h': 86400e3, '7d': 7 * 86400e3 };
+const MiB = 1048576;
 
 function figure(label, value) {
   return h('div', { class: 'figure' }, h('b', {}, value), h('span', {}, label));
@@ -20,15 +22,30 @@ function metricValue(v) {
   return typeof v === 'object' ? JSON.stringify(v) : String(v);
 }
 
-function charts(d, range) {
+/**
+ * The span the charts show: a zoom (from/to in the URL), else the range up
+ * to now, cut to where the data starts (an app two minutes old fills its
+ * charts, not the right edge of an hour), with its words.
+ */
+function span(d, view) {
+  if (view.zoom) return { ...view.zoom, words: `${clock(view.zoom.from, view.zoom.to - view.zoom.from)} to ${clock(view.zoom.to, view.zoom.to - view.zoom.from)} (zoomed)` };
   const to = Date.now();
-  const from = to - RANGES[range];
-  const rows = (key) => d.history.map((r) => ({ t: r.start, min: r[key][0], max: r[key][1], avg: r[key][2] }));
+  const from = to - RANGES[view.range];
+  const first = d.history.length ? d.history[0].start : to;
+  if (first - d.span_ms <= from) return { from, to, words: `last ${view.range}` };
+  const fitted = Math.min(first, to - 60000);
+  return { from: fitted, to, words: `last ${dur(to - fitted)}: no data before, of the last ${view.range}` };
+}
+
+function charts(d, view, onZoom) {
+  const { from, to, words } = span(d, view);
+  const inside = d.history.filter((r) => r.start + d.span_ms >= from && r.start <= to);
+  const rows = (key) => inside.map((r) => ({ t: r.start, min: r[key][0], max: r[key][1], avg: r[key][2] }));
   const res = d.span_ms >= 60000 ? `${d.span_ms / 60000}-minute` : `${d.span_ms / 1000}-second`;
-  const head = (what) => h('div', { class: 'chart-head' }, h('span', {}, what), h('span', {}, `last ${range}, ${res} averages, band: min to max`));
+  const head = (what) => h('div', { class: 'chart-head' }, h('span', {}, what), h('span', {}, `${words}, ${res} averages, band: min to max`));
   return [
-    h('div', { class: 'panel' }, head('CPU, % of one core'), chart({ rows: rows('cpu'), from, to, step: d.span_ms, format: (v) => pct(v), label: `CPU over the last ${range}` })),
-    h('div', { class: 'panel' }, head('Memory, resident'), chart({ rows: rows('memory'), from, to, step: d.span_ms, format: (v) => bytes(v), label: `Memory over the last ${range}` })),
+    h('div', { class: 'panel' }, head('CPU, % of one core'), chart({ rows: rows('cpu'), from, to, step: d.span_ms, floor: 1, onZoom, format: (v) => pct(v), label: `CPU, ${words}` })),
+    h('div', { class: 'panel' }, head('Memory, resident'), chart({ rows: rows('memory'), from, to, step: d.span_ms, floor: MiB, unit: MiB, onZoom, format: (v) => bytes(v), label: `Memory, ${words}` })),
   ];
 }
 
@@ -56,7 +73,7 @@ function timeline(events) {
     h('td', {}, ago(e.at)),
     h('td', {}, h('span', { class: `pill ${['exit', 'errored', 'exception'].includes(e.kind) ? 'bad' : ''}` }, e.kind)),
     h('td', { class: 'num' }, `#${e.pm_id}`),
-    h('td', { class: 'wrap' }, [e.code != null ? `code ${e.code}` : null, e.signal, e.detail].filter(Boolean).join(' · '))))));
+    h('td', { class: 'wrap' }, eventDetail(e))))));
 }
 
 /** The action bar: each verb asks the agent and shows its answer. */
@@ -142,7 +159,11 @@ function actions(d, after) {
 /** The process page. */
 export async function render(ctx) {
   const [id, pm] = ctx.params.map(Number);
-  let range = RANGES[ctx.query.get('range')] ? ctx.query.get('range') : '1h';
+  // What the charts show: a preset range up to now, or a zoom (from/to in
+  // the URL, so a zoomed view can be pasted into a chat).
+  const view = { range: RANGES[ctx.query.get('range')] ? ctx.query.get('range') : '1h', zoom: null };
+  const [zf, zt] = [Number(ctx.query.get('from')), Number(ctx.query.get('to'))];
+  if (zf > 0 && zt > zf) view.zoom = { from: zf, to: zt };
   // The page's parts, made once: a reload fills `top` and `rest` only, so
   // the action bar keeps its pending state and the log view its scroll.
   const top = h('div');
@@ -155,15 +176,19 @@ export async function render(ctx) {
   ctx.onCleanup(() => logs && logs.close());
   const load = async () => {
     try {
-      const since = Date.now() - RANGES[range];
+      const since = view.zoom ? view.zoom.from : Date.now() - RANGES[view.range];
       const d = await api(`/api/v1/servers/${id}/processes/${pm}?since=${since}`);
       const p = d.process;
       const ev = await api(`/api/v1/events?server=${id}&app=${encodeURIComponent(p.name)}&limit=30`);
       const up = p.status === 'online' && p.pm_uptime ? dur(Date.now() - p.pm_uptime) : '–';
-      const tabs = h('span', { class: 'tabs' }, Object.keys(RANGES).map((r) => h('button', {
-        type: 'button', 'aria-pressed': String(r === range),
-        onclick: () => { range = r; setQuery({ range: r }); load(); },
-      }, r)));
+      const tabs = h('span', { class: 'tabs', role: 'group', 'aria-label': 'Range' }, Object.keys(RANGES).map((r) => h('button', {
+        type: 'button', 'aria-pressed': String(!view.zoom && r === view.range),
+        onclick: () => { view.range = r; view.zoom = null; setQuery({ range: r, from: null, to: null }); load(); },
+      }, r)), view.zoom ? h('button', {
+        type: 'button', class: 'small',
+        onclick: () => { view.zoom = null; setQuery({ from: null, to: null }); load(); },
+      }, 'Reset zoom') : null);
+      const zoom = (from, to) => { view.zoom = { from, to }; setQuery({ from, to }); load(); };
       if (!bar && can('operator')) fill(barBox, bar = actions(d, () => load()));
       if (bar) bar.offer(p.actions);
       if (!logs) {
@@ -179,8 +204,8 @@ export async function render(ctx) {
           figure('pid', h('code', {}, p.pid || '–')), figure('instance', `#${p.pm_id} · ${p.exec_mode.replace('_mode', '')}`),
           figure('namespace', p.namespace), figure('started', p.pm_uptime ? abs(p.pm_uptime) : '–')));
       fill(rest,
-        h('div', { class: 'row' }, h('h2', {}, 'History'), tabs),
-        charts(d, range),
+        h('div', { class: 'row' }, h('h2', {}, 'History'), tabs, h('span', { class: 'muted' }, 'drag across a chart to zoom')),
+        charts(d, view, zoom),
         h('h2', {}, 'Custom metrics'),
         metrics.length ? h('dl', { class: 'kv panel' }, metrics.map(([k, v]) => [h('dt', {}, k), h('dd', {}, metricValue(v))]))
           : h('p', { class: 'muted' }, 'None reported (an app adds them with @pm2/io).'),

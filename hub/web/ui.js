@@ -105,6 +105,23 @@ export function status(s) {
   return h('span', { class: `status ${cls}` }, h('span', { 'aria-hidden': 'true' }, icon), ` ${s}`);
 }
 
+// Why an app restarted, as the agent says it in the event's detail.
+const REASONS = {
+  crash: 'it crashed: restarted by its restart policy',
+  cron: 'its cron schedule',
+  watch: 'a watched file changed',
+  memory: 'over its memory limit',
+  cli: 'pmr restart on the server',
+  reload: 'a reload (fork mode)',
+};
+
+/** An event's particulars in words: exit code, signal, and why it restarted. */
+export function eventDetail(e) {
+  let d = e.detail;
+  if (e.kind === 'restart' && d) d = d.startsWith('user:') ? `by ${d.slice(5)} (hub)` : REASONS[d] || d;
+  return [e.code != null ? `code ${e.code}` : null, e.signal, d].filter(Boolean).join(' · ');
+}
+
 /** A short revision in monospace, the full one on hover. */
 export function revision(v) {
   const r = v && v.revision;

@@ -46,6 +46,7 @@ pub(crate) async fn handle(d: &Arc<Daemon>, req: Request) -> (Response, After) {
             update_env,
             watch,
             options,
+            by,
         } => {
             if let Some(env) = update_env {
                 refresh_env(d, &targets, env);
@@ -56,7 +57,7 @@ pub(crate) async fn handle(d: &Arc<Daemon>, req: Request) -> (Response, After) {
             }
             match options.map(|o| apply_options(d, &targets, &o)) {
                 Some(Err(e)) => error(e),
-                _ => act(d, action, &targets).await,
+                _ => act(d, action, &targets, restarter(by)).await,
             }
         }
         Request::List { full, targets } if targets.is_empty() => {
@@ -351,7 +352,7 @@ async fn start(
             Err(e) => return error(e),
         }
     } else {
-        run_all(refreshed, Control::Restart).await;
+        run_all(refreshed, restarter(None)).await;
     }
     for (name, n) in rescale {
         match scale(d, &name, &n.to_string()).await {
@@ -375,7 +376,21 @@ fn start_errors(failed: &[Arc<Handle>]) -> String {
         .join("; ")
 }
 
-async fn act(d: &Arc<Daemon>, action: Action, targets: &[String]) -> Response {
+/// A restart that says who asked: a hub user by name, else the CLI.
+fn restarter(
+    by: Option<String>,
+) -> impl Fn(tokio::sync::oneshot::Sender<()>) -> Control + Clone + Send + 'static {
+    use pmr_shared::link::messages::restart_reason::{CLI, USER};
+    let why: Arc<str> = by.map_or(CLI.into(), |u| format!("{USER}{u}").into());
+    move |ack| Control::Restart(why.clone(), ack)
+}
+
+async fn act(
+    d: &Arc<Daemon>,
+    action: Action,
+    targets: &[String],
+    restart: impl Fn(tokio::sync::oneshot::Sender<()>) -> Control + Clone + Send + 'static,
+) -> Response {
     if d.is_closing() && matches!(action, Action::Start | Action::Restart) {
         return error("the daemon is shutting down");
     }
@@ -402,7 +417,7 @@ async fn act(d: &Arc<Daemon>, action: Action, targets: &[String]) -> Response {
         Action::Reset => handles.iter().for_each(|h| h.reset()),
         Action::Stop => run_all(handles, Control::Stop).await,
         Action::Restart => {
-            run_all(handles.clone(), Control::Restart).await;
+            run_all(handles.clone(), restart).await;
             let failed: Vec<_> = handles
                 .into_iter()
                 .filter(|h| h.rt().start_error.is_some())
@@ -423,10 +438,7 @@ async fn act(d: &Arc<Daemon>, action: Action, targets: &[String]) -> Response {
                 )
             });
             let all: Vec<_> = running.iter().chain(&idle).cloned().collect();
-            tokio::join!(
-                run_all(running, Control::Restart),
-                run_all(idle, Control::Start)
-            );
+            tokio::join!(run_all(running, restart), run_all(idle, Control::Start));
             let failed: Vec<_> = all
                 .into_iter()
                 .filter(|h| h.rt().start_error.is_some())

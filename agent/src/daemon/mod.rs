@@ -389,9 +389,11 @@ async fn sample_forever(d: Arc<Daemon>) {
                         }
                     });
                 } else {
-                    tokio::spawn(
-                        async move { h.control(crate::supervisor::Control::Restart).await },
-                    );
+                    tokio::spawn(async move {
+                        let why = pmr_shared::link::messages::restart_reason::MEMORY;
+                        h.control(|ack| crate::supervisor::Control::Restart(why.into(), ack))
+                            .await
+                    });
                 }
             }
         }

@@ -29,10 +29,11 @@ pub(super) fn done(
 /// Runs one control on many instances at once and waits for all.
 pub(super) async fn run_all(
     handles: Vec<Arc<Handle>>,
-    make: fn(tokio::sync::oneshot::Sender<()>) -> Control,
+    make: impl Fn(tokio::sync::oneshot::Sender<()>) -> Control + Clone + Send + 'static,
 ) {
     let mut set = JoinSet::new();
     for h in handles {
+        let make = make.clone();
         set.spawn(async move { h.control(make).await });
     }
     while set.join_next().await.is_some() {}

@@ -493,6 +493,7 @@ fn to_request(req: &ActionRequest) -> Result<Request, &'static str> {
         update_env: None,
         watch: false,
         options: None,
+        by: req.by.clone(),
     };
     Ok(match req.action {
         RemoteAction::Restart => act(Action::Restart),

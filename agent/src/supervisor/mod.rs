@@ -119,8 +119,9 @@ pub enum Control {
     Start(oneshot::Sender<()>),
     /// Stop gracefully if running; cancel a pending restart.
     Stop(oneshot::Sender<()>),
-    /// Stop if running, then start.
-    Restart(oneshot::Sender<()>),
+    /// Stop if running, then start; the reason goes in the `restart`
+    /// event's detail (`pmr_shared::link::messages::restart_reason`).
+    Restart(Arc<str>, oneshot::Sender<()>),
     /// Stop if running, then end the actor.
     Delete(oneshot::Sender<()>),
     /// Replace the running child without downtime (cluster mode).
@@ -227,7 +228,7 @@ impl Handle {
     }
 
     /// Sends a control message and waits until the actor has carried it out.
-    pub async fn control(&self, make: fn(oneshot::Sender<()>) -> Control) {
+    pub async fn control(&self, make: impl FnOnce(oneshot::Sender<()>) -> Control) {
         let (tx, rx) = oneshot::channel();
         if self.ctl.send(make(tx)).await.is_ok() {
             let _ = rx.await;

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use nix::sys::signal::Signal;
 use pmr_shared::app::{AppSpec, Status};
+use pmr_shared::link::messages::restart_reason;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
@@ -283,7 +284,7 @@ impl Actor {
                         self.stop().await;
                         self.watch = watch;
                         self.h.rt().restart_time += 1;
-                        self.emit(LifeKind::Restart, None, None);
+                        self.emit_detail(LifeKind::Restart, restart_reason::WATCH);
                         self.start();
                     }
                 }
@@ -293,7 +294,7 @@ impl Actor {
                         tracing::info!("App [{}] restarted by cron_restart", self.label());
                         self.stop().await;
                         self.h.rt().restart_time += 1;
-                        self.emit(LifeKind::Restart, None, None);
+                        self.emit_detail(LifeKind::Restart, restart_reason::CRON);
                     } else {
                         // An app that exited (a job run with --no-autorestart)
                         // or was stopped runs again, as under pm2.
@@ -320,8 +321,8 @@ impl Actor {
                 self.stop().await;
                 let _ = ack.send(());
             }
-            Control::Restart(ack) => {
-                self.restart().await;
+            Control::Restart(why, ack) => {
+                self.restart(&why).await;
                 let _ = ack.send(());
             }
             Control::Reload(ack) => {
@@ -514,14 +515,15 @@ impl Actor {
     }
 
     /// A requested restart: stop, then start; counted only when it ran.
-    async fn restart(&mut self) {
+    /// `why` says who asked (the event's detail).
+    async fn restart(&mut self, why: &str) {
         let was_running = self.child.is_some();
         self.stop().await;
         self.fresh_counters();
         if was_running {
             self.h.rt().restart_time += 1;
         }
-        self.emit(LifeKind::Restart, None, None);
+        self.emit_detail(LifeKind::Restart, why);
         self.start();
     }
 
@@ -531,7 +533,7 @@ impl Actor {
     async fn reload(&mut self) -> Result<(), String> {
         let spec = self.h.spec();
         if self.child.is_none() || spec.exec_mode != "cluster_mode" {
-            self.restart().await;
+            self.restart(restart_reason::RELOAD).await;
             return Ok(());
         }
         tracing::info!(
@@ -636,7 +638,7 @@ impl Actor {
         let decision = policy::on_exit(&spec, &mut rt.counters, policy::Exit { code, uptime_ms });
         drop(rt);
         match decision {
-            Decision::Restart { .. } => self.emit(LifeKind::Restart, None, None),
+            Decision::Restart { .. } => self.emit_detail(LifeKind::Restart, restart_reason::CRASH),
             // Stopped by its own exit, not by anyone's stop: the hub can
             // tell the two apart by this detail.
             Decision::Stop => self.emit_detail(

@@ -125,6 +125,11 @@ pub enum Request {
         /// applied before it, as pm2 does.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         options: Option<Overrides>,
+        /// Who asked, when not the local command line: a hub user's name
+        /// for an action sent through the link. A restart says so in its
+        /// event's detail.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        by: Option<String>,
     },
     /// Instances, optionally with their environment.
     List {

@@ -319,6 +319,26 @@ pub struct Event {
 /// (no one asked): an alert can tell it from a stop someone made.
 pub const STOPPED_ITSELF: &str = "exited and was not restarted";
 
+/// Why an instance restarted: the `detail` of a `restart` event, so the
+/// hub can say who or what restarted an app.
+pub mod restart_reason {
+    /// It exited on its own and the restart policy started it again.
+    pub const CRASH: &str = "crash";
+    /// Its `cron_restart` schedule.
+    pub const CRON: &str = "cron";
+    /// A watched file changed.
+    pub const WATCH: &str = "watch";
+    /// It used more than its `max_memory_restart`.
+    pub const MEMORY: &str = "memory";
+    /// Someone asked on the server's command line (`pmr restart`).
+    pub const CLI: &str = "cli";
+    /// A reload of a fork-mode app (a reload there is a restart).
+    pub const RELOAD: &str = "reload";
+    /// Before a hub user's name (`user:ada@example.com`): an action sent
+    /// from the hub's dashboard or API.
+    pub const USER: &str = "user:";
+}
+
 /// Min/max/avg/last of one value over a window.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct Agg {
@@ -394,6 +414,10 @@ pub struct ActionRequest {
     /// Action parameters (instances for scale, name and argument for trigger).
     #[serde(default, skip_serializing_if = "serde_json::Value::is_null")]
     pub params: serde_json::Value,
+    /// The hub user who asked (their name, as in the audit log), so the
+    /// agent's restart event says who restarted the app.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by: Option<String>,
 }
 
 /// An action's outcome.

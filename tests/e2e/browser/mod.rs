@@ -5,11 +5,16 @@
 mod actions;
 mod alerts;
 mod cdp;
+mod charts;
+mod forms;
 mod live_rows;
 mod pages;
+mod phone;
+mod reasons;
 mod roles;
 mod scale;
 mod shell;
+mod versions;
 
 use std::path::PathBuf;
 

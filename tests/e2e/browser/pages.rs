@@ -20,7 +20,7 @@ const PAGES: [(&str, &str, &str); 13] = [
     ("audit", "/admin/audit", "sign-in"),
     ("alerts", "/alerts", "No alert has fired"),
     ("exceptions", "/exceptions", "Exceptions"),
-    ("rules", "/admin/rules", "Start from"),
+    ("rules", "/admin/rules", "Add rule"),
     ("receivers", "/admin/receivers", "Delivery log"),
 ];
 

@@ -78,6 +78,7 @@ fn apply(paths: &Paths, app: &str) -> anyhow::Result<()> {
         update_env: Some(env_of(paths, app)),
         watch: false,
         options: None,
+        by: None,
     };
     match c.request(&req) {
         Ok(_) => Ok(()),

@@ -209,6 +209,7 @@ fn act_on_apps(
         update_env: None,
         watch,
         options: None,
+        by: None,
     })?;
     report(out, reply);
     Ok(ExitCode::SUCCESS)
@@ -269,6 +270,7 @@ fn act(paths: &Paths, action: Action, t: TargetArgs) -> anyhow::Result<ExitCode>
         update_env,
         watch: t.watch,
         options,
+        by: None,
     })?;
     report(&t.out, reply);
     Ok(ExitCode::SUCCESS)

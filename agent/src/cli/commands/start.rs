@@ -72,6 +72,7 @@ pub(super) fn run(paths: &Paths, args: StartArgs, reload: bool) -> anyhow::Resul
             update_env: None,
             watch: false,
             options,
+            by: None,
         }) {
             Ok(reply) => {
                 report(&args.out, reply);

@@ -200,6 +200,7 @@ pub(super) async fn create_action(
         action: a.action.into(),
         targets: a.targets,
         params: a.params,
+        by: Some(caller.name.clone()),
     });
     let sent = hub.live.send_action(target.id, msg, id.clone());
     line.target = format!("{} on {}: {}", id, target.name, a_targets);

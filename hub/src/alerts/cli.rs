@@ -299,6 +299,7 @@ fn test(store: &dyn Store, cfg: &Config, name: &str) -> anyhow::Result<()> {
             .filter(|_| spec.kind == ReceiverKind::Webhook),
         std::time::Duration::from_secs(spec.timeout_secs),
         spec.max_attempts,
+        None,
         &super::deliver::tls(),
         |a| {
             println!(

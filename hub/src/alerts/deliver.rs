@@ -125,30 +125,17 @@ fn backoff(attempt: u32) -> Duration {
     Duration::from_millis(500u64 << (attempt - 1).min(6)).min(Duration::from_secs(30))
 }
 
-/// How many of `max` attempts of `timeout` each, with their waits, fit in
-/// `budget` at worst (at least one).
-pub fn attempts_within(budget: Duration, timeout: Duration, max: u32) -> u32 {
-    let mut worst = Duration::ZERO;
-    for n in 1..=max.max(1) {
-        worst += timeout;
-        if n > 1 {
-            worst += backoff(n - 1);
-        }
-        if worst > budget {
-            return (n - 1).max(1);
-        }
-    }
-    max.max(1)
-}
-
-/// Sends `body` until it is delivered, refused (4xx) or out of attempts;
+/// Sends `body` until it is delivered, refused (4xx), out of attempts or
+/// (with a `deadline`) out of time: no attempt or wait runs past it.
 /// `record` sees every attempt. Returns whether it was delivered.
+#[allow(clippy::too_many_arguments)]
 pub async fn deliver(
     url: &str,
     body: Vec<u8>,
     secret: Option<&[u8]>,
     timeout: Duration,
     max_attempts: u32,
+    deadline: Option<Instant>,
     tls: &TlsConnector,
     mut record: impl FnMut(Attempt),
 ) -> bool {
@@ -160,6 +147,7 @@ pub async fn deliver(
             headers.push(("x-pmr-signature", signature(s, ts, &body)));
         }
         let t = Instant::now();
+        let timeout = deadline.map_or(timeout, |d| timeout.min(d.saturating_duration_since(t)));
         let r = tokio::time::timeout(timeout, post(url, body.clone(), &headers, tls)).await;
         let latency_ms = t.elapsed().as_millis() as i64;
         let (status, error) = match r {
@@ -172,7 +160,10 @@ pub async fn deliver(
         };
         let ok = status.is_some_and(|s| (200..300).contains(&s));
         let final_no = status.is_some_and(|s| (400..500).contains(&s));
-        let last = attempt == max_attempts.max(1);
+        // Another attempt needs its wait and a second at least.
+        let out_of_time = deadline
+            .is_some_and(|d| Instant::now() + backoff(attempt) + Duration::from_secs(1) > d);
+        let last = attempt == max_attempts.max(1) || out_of_time;
         let outcome = if ok {
             "delivered"
         } else if final_no || last {
@@ -198,17 +189,6 @@ pub async fn deliver(
 
 #[cfg(test)]
 mod tests {
-    #[test]
-    fn a_budget_takes_only_the_attempts_that_fit() {
-        use std::time::Duration;
-        let s = Duration::from_secs;
-        // 10 s each: one fits in 12 s, whatever the maximum.
-        assert_eq!(super::attempts_within(s(12), s(10), 5), 1);
-        // 2 s each, waits 0.5, 1, 2, 4: 2+2.5+3+4 = 11.5 s for four.
-        assert_eq!(super::attempts_within(s(12), s(2), 6), 4);
-        assert_eq!(super::attempts_within(s(60), s(1), 3), 3);
-    }
-
     #[test]
     fn the_signature_is_hmac_sha256_of_timestamp_dot_body() {
         // A known answer, from Python:

@@ -29,8 +29,8 @@ fn record(hub: &Arc<Hub>, w: Write) {
 }
 
 /// Delivers one notification now, every attempt recorded; the attempts.
-/// With a `budget`, only the attempts (and waits between them) that fit in
-/// it are made, so a caller waiting for the outcome gets it in time.
+/// With a `budget`, no attempt or wait runs past it, so a caller waiting
+/// for the outcome gets it in time.
 pub async fn send_now(
     hub: &Arc<Hub>,
     row: &ReceiverRow,
@@ -38,12 +38,8 @@ pub async fn send_now(
     tls: &tokio_rustls::TlsConnector,
     budget: Option<Duration>,
 ) -> anyhow::Result<Vec<deliver::Attempt>> {
-    let mut spec = receiver_spec(row)?;
-    if let Some(budget) = budget {
-        let timeout = Duration::from_secs(spec.timeout_secs).min(budget);
-        spec.timeout_secs = timeout.as_secs().max(1);
-        spec.max_attempts = deliver::attempts_within(budget, timeout, spec.max_attempts);
-    }
+    let spec = receiver_spec(row)?;
+    let deadline = budget.map(|b| std::time::Instant::now() + b);
     let target = hub.alerts.open(&row.sealed)?;
     let secret = target
         .secret
@@ -59,6 +55,7 @@ pub async fn send_now(
             .filter(|_| spec.kind == ReceiverKind::Webhook),
         Duration::from_secs(spec.timeout_secs),
         spec.max_attempts,
+        deadline,
         tls,
         |a| {
             record(

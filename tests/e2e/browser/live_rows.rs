@@ -80,7 +80,7 @@ fn every_figure_of_a_process_row_follows_the_change_feed() {
     agent.write("go", "");
     b.wait(
         "CPU busy in the row",
-        &format!("parseFloat({}) >= 30", cell("burn", "CPU")),
+        &format!("parseFloat({}) >= 10", cell("burn", "CPU")),
     );
     b.wait(
         "memory in the row",

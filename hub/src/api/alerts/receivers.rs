@@ -255,20 +255,20 @@ pub(crate) async fn delete_receiver(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// How long a test send may take, retries and waits included: it makes
-/// only the attempts that fit, so its answer always comes.
+/// How long a test send may take, retries and waits included: no attempt
+/// or wait runs past it, so its answer always comes.
 const TEST_BUDGET: std::time::Duration = std::time::Duration::from_secs(12);
 
-/// Sends a test notification now, through the real delivery path, with as
-/// many of the receiver's attempts as fit in 12 s; the attempts (admins
-/// without bucket limits).
+/// Sends a test notification now, through the real delivery path, with the
+/// receiver's attempts that fit in 12 s; the attempts (admins without
+/// bucket limits).
 #[utoipa::path(
     post,
     path = "/api/v1/receivers/{id}/test",
     tag = "alerts",
     params(ReceiverId, NoParams),
     responses(
-        (status = 200, description = "Every attempt (as many of the receiver's as fit in 12 s)", body = Vec<TestAttempt>),
+        (status = 200, description = "Every attempt (those of the receiver's that fit in 12 s)", body = Vec<TestAttempt>),
         (status = 400, response = r::BadRequest),
         (status = 401, response = r::Unauthorized),
         (status = 403, response = r::Forbidden),

@@ -1,5 +1,7 @@
 // A live log view: the lines a server's apps (or one app) write while the
-// view is open. The hub asks the agent for them only while a view is open.
+// view is open, after the last few written before, each with the time the
+// agent read it from the app. The hub asks the agent for them only while a
+// view is open.
 
 import { abs, h } from './ui.js';
 

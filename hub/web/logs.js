@@ -1,7 +1,9 @@
 // A live log view: the lines a server's apps (or one app) write while the
-// view is open. The hub asks the agent for them only while a view is open.
+// view is open, after the last few written before, each with the time the
+// agent read it from the app. The hub asks the agent for them only while a
+// view is open.
 
-import { h } from './ui.js';
+import { abs, h } from './ui.js';
 
 const KEEP = 1000;
 
@@ -27,13 +29,20 @@ export function logPanel(server, app) {
     if (paused) return;
     const stick = pre.scrollTop + pre.clientHeight >= pre.scrollHeight - 4;
     for (const l of batch.lines) {
-      const t = new Date(l.at).toLocaleTimeString();
       pre.append(h('div', { class: l.stream === 'err' ? 'err' : null },
-        h('span', { class: 'muted' }, `${t} ${app ? '' : `${l.app} `}#${l.pm_id} `), l.line));
+        stamp(l.at), h('span', { class: 'muted' }, ` ${app ? '' : `${l.app} `}#${l.pm_id} `), l.line));
     }
     while (pre.childElementCount > KEEP) pre.firstElementChild.remove();
     if (stick) pre.scrollTop = pre.scrollHeight;
   });
   const el = h('div', { class: 'panel stack' }, h('div', { class: 'row' }, state, h('span', { class: 'grow' }), pause, clear), pre);
   return { el, close: () => src.close() };
+}
+
+/** When the agent's daemon read the line from the app: the clock time, the full date on hover. */
+function stamp(at) {
+  const d = new Date(at);
+  const today = d.toDateString() === new Date().toDateString();
+  const text = today ? d.toLocaleTimeString() : d.toLocaleString();
+  return h('time', { class: 'muted', datetime: d.toISOString(), title: abs(at) }, text);
 }

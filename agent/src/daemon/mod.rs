@@ -46,6 +46,16 @@ pub fn port(d: &Arc<Daemon>) -> crate::link::Port {
         requests: tx,
         events: d.events.clone(),
         logs: d.log_bus.clone(),
+        recent: {
+            let d = d.clone();
+            Arc::new(move |path: &str, pm_id: u32, n: usize| {
+                let files = d.open_log_files();
+                let f = files
+                    .iter()
+                    .find(|f| f.path() == std::path::Path::new(path))?;
+                Some(f.recent(pm_id, n))
+            })
+        },
     }
 }
 

@@ -4,7 +4,9 @@
 //! so the apps' log files are never slowed: a follower that falls behind
 //! loses lines, and the next batch says how many. An app that starts being
 //! followed first sends the last lines of its log files, so a view that
-//! opens is not empty.
+//! opens is not empty, each dated when the daemon read it from the app
+//! (lines the daemon did not read itself, from before `pmr update` or a
+//! daemon crash, are dated by their file's last change).
 
 use std::collections::HashSet;
 
@@ -13,7 +15,6 @@ use pmr_shared::link::messages::{LogBatch, LogLine};
 use tokio::sync::broadcast::{self, error::RecvError};
 
 use crate::supervisor::logs::LogEvent;
-use crate::supervisor::now_ms;
 
 /// Most lines in one batch; batches go at most every [`EVERY`].
 pub(super) const BATCH_LINES: usize = 100;
@@ -56,7 +57,7 @@ impl Follow {
             .collect();
         for p in tails {
             for (path, stream) in [(&p.out_log, "out"), (&p.err_log, "err")] {
-                self.tail(p.pm_id, &p.spec.name, path, stream);
+                self.tail(port, p.pm_id, &p.spec.name, path, stream);
             }
         }
         if self.apps.is_empty() {
@@ -68,18 +69,33 @@ impl Follow {
         }
     }
 
-    /// The last lines of one log file, dated by the file's last change.
-    fn tail(&mut self, pm_id: u32, app: &str, path: &str, stream: &'static str) {
-        if path == "/dev/null" {
+    /// The last lines one instance wrote to one log file, each dated when
+    /// the daemon read it; read from the file, dated by its last change,
+    /// when the daemon kept none (it began after they were written).
+    fn tail(
+        &mut self,
+        port: &super::Port,
+        pm_id: u32,
+        app: &str,
+        path: &str,
+        stream: &'static str,
+    ) {
+        if crate::supervisor::logs::is_null_path(path) {
             return;
         }
-        let at = std::fs::metadata(path)
-            .and_then(|m| m.modified())
-            .ok()
-            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-            .map_or(0, |d| d.as_millis() as i64);
-        let lines = crate::supervisor::tail::last_lines(path, TAIL_LINES).unwrap_or_default();
-        for line in lines {
+        let kept = (port.recent)(path, pm_id, TAIL_LINES).unwrap_or_default();
+        let lines: Vec<(i64, String)> = if kept.is_empty() {
+            let at = std::fs::metadata(path)
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .map_or(0, |d| d.as_millis() as i64);
+            let lines = crate::supervisor::tail::last_lines(path, TAIL_LINES).unwrap_or_default();
+            lines.into_iter().map(|l| (at, l)).collect()
+        } else {
+            kept.into_iter().map(|l| (l.at as i64, l.line)).collect()
+        };
+        for (at, line) in lines {
             let line = clean(&line);
             if self.batch.lines.len() >= BATCH_LINES || self.bytes + line.len() > BATCH_BYTES {
                 return;
@@ -119,7 +135,7 @@ impl Follow {
         if !self.apps.contains("*") && !self.apps.contains(&*ev.name) {
             return;
         }
-        let at = now_ms() as i64;
+        let at = ev.at as i64;
         for line in ev.data.lines() {
             let line = clean(line);
             if self.batch.lines.len() >= BATCH_LINES || self.bytes + line.len() > BATCH_BYTES {

@@ -11,6 +11,13 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 
 use crate::supervisor::Lifecycle;
 use crate::supervisor::logs::LogEvent;
+use crate::supervisor::logs_recent::RecentLine;
+
+/// The last lines (at most the count given) an instance wrote to a log
+/// file, with when the daemon read each; `None` when the daemon has no such
+/// file open.
+pub(crate) type Recent =
+    std::sync::Arc<dyn Fn(&str, u32, usize) -> Option<Vec<RecentLine>> + Send + Sync>;
 
 /// A request and where its answer goes.
 pub type Asked = (Request, oneshot::Sender<Response>);
@@ -26,6 +33,8 @@ pub struct Port {
     pub events: broadcast::Sender<Lifecycle>,
     /// Log lines as they are written.
     pub logs: broadcast::Sender<LogEvent>,
+    /// Lines written before: what a log view that opens shows first.
+    pub recent: Recent,
 }
 
 impl Port {

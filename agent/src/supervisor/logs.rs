@@ -46,6 +46,8 @@ pub struct LogFile {
     dropped: AtomicU64,
     /// Writes are failing now: said once in the daemon's log, not per write.
     failing: AtomicBool,
+    /// The last lines written, with when each was read.
+    recent: super::logs_recent::Recent,
 }
 
 impl LogFile {
@@ -58,12 +60,19 @@ impl LogFile {
             file: Mutex::new(Some((file, size))),
             dropped: AtomicU64::new(0),
             failing: AtomicBool::new(false),
+            recent: Default::default(),
         })
     }
 
     /// Where this file lives.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The last `n` lines instance `pm_id` wrote here since the daemon
+    /// began, each with when it was read, oldest first.
+    pub fn recent(&self, pm_id: u32, n: usize) -> Vec<super::logs_recent::RecentLine> {
+        self.recent.of(pm_id, n)
     }
 
     /// Bytes dropped because writing failed (a full disk).
@@ -130,6 +139,7 @@ impl LogFile {
         match guard.as_mut() {
             Some((file, size)) => {
                 *size = 0;
+                self.recent.clear();
                 file.set_len(0)
             }
             None => Ok(()),
@@ -147,6 +157,8 @@ fn open_append(path: &Path) -> io::Result<File> {
 /// A chunk of whole lines, published while someone follows the logs.
 #[derive(Debug, Clone)]
 pub struct LogEvent {
+    /// When the daemon read these lines from the app's pipe, Unix ms.
+    pub at: u64,
     /// Instance id.
     pub pm_id: u32,
     /// App name.
@@ -215,14 +227,17 @@ impl StreamSink {
                 None => lines,
             }
         };
+        let at = super::now_ms();
         if let Some(f) = &self.file {
             f.write(bytes);
+            f.recent.push(at, self.pm_id, bytes);
         }
         if let Some(f) = &self.combined {
             f.write(bytes);
         }
         if self.bus.receiver_count() > 0 {
             let _ = self.bus.send(LogEvent {
+                at,
                 pm_id: self.pm_id,
                 name: self.name.clone(),
                 stream: self.stream,

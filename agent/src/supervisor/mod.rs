@@ -11,6 +11,7 @@ pub mod dayjs;
 pub mod exceptions;
 pub mod ipc;
 pub mod logs;
+pub mod logs_recent;
 pub mod monitor;
 pub mod node;
 pub mod notify;

@@ -155,7 +155,8 @@ pub struct LogBatch {
 /// One line an app wrote.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LogLine {
-    /// Agent clock, Unix ms.
+    /// When the agent's daemon read the line from the app's pipe (agent
+    /// clock, Unix ms), so lines sent late still show when they were printed.
     pub at: i64,
     /// Instance id.
     pub pm_id: u32,

@@ -8,6 +8,7 @@ mod cdp;
 mod charts;
 mod forms;
 mod live_rows;
+mod logs;
 mod pages;
 mod phone;
 mod reasons;

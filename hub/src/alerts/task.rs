@@ -242,7 +242,12 @@ pub async fn run(hub: Arc<Hub>, lease: Arc<dyn Lease>) {
                     let ts = hub.alerts.engine.lock().unwrap_or_else(|e| e.into_inner()).on_change(&c, &hub.live, now_ms());
                     handle(&hub, &mut dispatcher, ts);
                 }
-                Err(RecvError::Lagged(n)) => tracing::warn!("alerts fell {n} changes behind the feed"),
+                Err(RecvError::Lagged(n)) => {
+                    // Missed changes: catch up from the live state.
+                    tracing::warn!("alerts fell {n} changes behind the feed: checking every server again");
+                    let ts = hub.alerts.engine.lock().unwrap_or_else(|e| e.into_inner()).resync(&hub.live, now_ms());
+                    handle(&hub, &mut dispatcher, ts);
+                }
                 Err(RecvError::Closed) => return,
             },
             _ = tick.tick() => {

@@ -429,6 +429,7 @@ impl Engine {
 }
 
 mod checks;
+mod resync;
 #[cfg(test)]
 mod tests;
 mod text;

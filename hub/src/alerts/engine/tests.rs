@@ -149,6 +149,21 @@ mod kinds {
     }
 
     #[test]
+    fn an_engine_that_missed_changes_catches_up_from_the_live_state() {
+        let r = rule(1, serde_json::json!({"name": "down", "kind": "errored"}));
+        let mut e = Engine::new(vec![r]);
+        // The status change was dropped: only the live state says errored.
+        let fired = e.resync(&live_with("errored"), 1000);
+        assert_eq!(fired.len(), 1);
+        assert_eq!(fired[0].alert.state, AlertState::Firing);
+        assert!(e.resync(&live_with("errored"), 2000).is_empty(), "once");
+        // Back online, that change dropped too: resolved on the next catch-up.
+        let resolved = e.resync(&live_with("online"), 3000);
+        assert_eq!(resolved.len(), 1);
+        assert_eq!(resolved[0].alert.state, AlertState::Resolved);
+    }
+
+    #[test]
     fn offline_fires_after_grace_and_is_quiet_for_a_minute_after_a_return() {
         let live = live_with("online");
         let r = rule(

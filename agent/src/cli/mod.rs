@@ -171,6 +171,10 @@ pub enum Command {
     Update {
         /// The pmr binary to hand over to; this one by default.
         binary: Option<std::path::PathBuf>,
+        /// Go ahead even when the apps cannot be handed over (their keeper
+        /// is gone) and so restart.
+        #[arg(long)]
+        force: bool,
     },
     /// Link this machine to a pmr-hub: `link <secret> <public> [name] --hub URL`,
     /// or `link status`.

@@ -31,6 +31,24 @@ pub(crate) async fn handle(d: &Arc<Daemon>, req: Request) -> (Response, After) {
         req,
         Request::Ping | Request::List { .. } | Request::Logs { .. }
     );
+    // A change the next daemon could not know (a full disk, no descriptor
+    // left) is not made: the list is written first, as it is.
+    let recorded = matches!(
+        req,
+        Request::Start { .. }
+            | Request::Act { .. }
+            | Request::Scale { .. }
+            | Request::Resurrect
+            | Request::Update { .. }
+    );
+    if recorded && let Err(e) = d.list_saved().await {
+        let why = format!(
+            "{e}; nothing was done: the change could not be recorded, so a daemon started \
+             later would undo it (free space in {}, then run the command again)",
+            d.paths.home.display()
+        );
+        return (error(why), After::Continue);
+    }
     let reply = match req {
         Request::Hello { .. } => error("hello sent twice"),
         Request::Ping => Response::Pong,
@@ -146,7 +164,14 @@ pub(crate) async fn handle(d: &Arc<Daemon>, req: Request) -> (Response, After) {
         }
     };
     if !reading {
-        d.list_saved().await;
+        if let Err(e) = d.list_saved().await
+            && !matches!(reply, Response::Error { .. })
+        {
+            let why = format!(
+                "done, but not recorded: {e}; a daemon started later would not know of this change"
+            );
+            return (error(why), After::Continue);
+        }
         // A new app, or a new memory limit: the sampler looks again.
         d.apps_changed.notify_one();
         give_back_free_memory();

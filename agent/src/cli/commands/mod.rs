@@ -8,6 +8,7 @@ mod monit;
 mod serve;
 pub(crate) mod start;
 pub(crate) mod startup;
+mod update;
 mod view;
 
 use std::process::ExitCode;
@@ -53,7 +54,7 @@ pub(crate) fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Resurrect => daemon_ops::resurrect(&paths),
         Command::Ping => daemon_ops::ping(&paths),
         Command::Kill => daemon_ops::kill(&paths),
-        Command::Update { binary } => daemon_ops::update(&paths, binary),
+        Command::Update { binary, force } => update::update(&paths, binary, force),
         Command::Link(args) => link::run(&paths, args),
         Command::Startup(args) => startup::startup(&paths, args),
         Command::Set { key, value } if app_conf::is_app_key(&key) => {

@@ -7,6 +7,7 @@ mod helper;
 mod keeper;
 
 mod appio;
+mod cli_checks;
 mod cluster;
 mod daemon;
 mod ecosystem;

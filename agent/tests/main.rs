@@ -18,6 +18,7 @@ mod logs;
 mod monit;
 mod node;
 mod parallel;
+mod pm2_commands;
 mod ports;
 mod restart;
 mod rotate;

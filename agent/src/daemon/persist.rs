@@ -53,6 +53,13 @@ pub fn save(paths: &Paths, list: &[ProcessInfo]) -> anyhow::Result<()> {
     replace(paths, &dump, &bytes)
 }
 
+/// `cleardump`: an empty dump (`[]`), written as pm2 writes it.
+pub fn write_empty(dump: &std::path::Path) -> anyhow::Result<()> {
+    let tmp = dump.with_extension("tmp");
+    std::fs::write(&tmp, b"[]").with_context(|| format!("cannot write {}", tmp.display()))?;
+    std::fs::rename(&tmp, dump).with_context(|| format!("cannot replace {}", dump.display()))
+}
+
 /// Writes `bytes` to a temporary file, syncs it, renames it over `path`
 /// and syncs the directory: a crash leaves the old file or the new one.
 pub(super) fn replace(paths: &Paths, path: &std::path::Path, bytes: &[u8]) -> anyhow::Result<()> {

@@ -205,3 +205,49 @@ fn kill_stops_a_daemon_that_does_not_answer() {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+/// The pids in the list on disk (read without asking the daemon).
+fn listed_pids(t: &Pmr) -> Vec<i64> {
+    let text = std::fs::read_to_string(t.home().join("list.json")).unwrap();
+    let list: Vec<serde_json::Value> = serde_json::from_str(&text).unwrap();
+    list.iter()
+        .filter_map(|p| p["pid"].as_i64())
+        .filter(|p| *p > 0)
+        .collect()
+}
+
+#[test]
+fn a_daemon_that_took_over_out_of_descriptors_still_stops_on_sigterm() {
+    let t = Pmr::new();
+    let first = exhausted(&t);
+    let pids = listed_pids(&t);
+    // The keeper starts another daemon, which takes the apps over under
+    // the same limit, and clients pile up on it.
+    signal("-KILL", first);
+    let second = wait_until("the keeper's new daemon", || {
+        t.daemon_pid()
+            .map(i64::from)
+            .filter(|p| *p != first && pid_alive(*p))
+    });
+    let clients: Vec<_> = (0..6)
+        .map(|_| {
+            t.command()
+                .arg("jlist")
+                .env("PMR_CLI_TIMEOUT", "2")
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for mut c in clients {
+        let _ = c.wait();
+    }
+    signal("-TERM", second);
+    wait_until("the daemon exits on SIGTERM", || {
+        (!pid_alive(second)).then_some(())
+    });
+    for pid in pids {
+        wait_until("its apps stopped", || (!pid_alive(pid)).then_some(()));
+    }
+}

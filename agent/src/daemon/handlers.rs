@@ -31,22 +31,7 @@ pub(crate) async fn handle(d: &Arc<Daemon>, req: Request) -> (Response, After) {
         req,
         Request::Ping | Request::List { .. } | Request::Logs { .. }
     );
-    // A change the next daemon could not know (a full disk, no descriptor
-    // left) is not made: the list is written first, as it is.
-    let recorded = matches!(
-        req,
-        Request::Start { .. }
-            | Request::Act { .. }
-            | Request::Scale { .. }
-            | Request::Resurrect
-            | Request::Update { .. }
-    );
-    if recorded && let Err(e) = d.list_saved().await {
-        let why = format!(
-            "{e}; nothing was done: the change could not be recorded, so a daemon started \
-             later would undo it (free space in {}, then run the command again)",
-            d.paths.home.display()
-        );
+    if let Err(why) = super::list_file::writable_before(d, &req).await {
         return (error(why), After::Continue);
     }
     let reply = match req {
@@ -164,12 +149,7 @@ pub(crate) async fn handle(d: &Arc<Daemon>, req: Request) -> (Response, After) {
         }
     };
     if !reading {
-        if let Err(e) = d.list_saved().await
-            && !matches!(reply, Response::Error { .. })
-        {
-            let why = format!(
-                "done, but not recorded: {e}; a daemon started later would not know of this change"
-            );
+        if let Err(why) = super::list_file::recorded_after(d, &reply).await {
             return (error(why), After::Continue);
         }
         // A new app, or a new memory limit: the sampler looks again.

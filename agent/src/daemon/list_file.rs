@@ -170,6 +170,47 @@ pub(super) async fn persist_forever(d: Arc<Daemon>) {
     }
 }
 
+/// Before a request that changes apps: the list is written as it is, and
+/// if that fails (a full disk, no descriptor left) the request is refused
+/// with the reason, so nothing is changed that a later daemon would undo.
+pub(super) async fn writable_before(
+    d: &Daemon,
+    req: &pmr_shared::ipc::Request,
+) -> Result<(), String> {
+    use pmr_shared::ipc::Request;
+    let changes = matches!(
+        req,
+        Request::Start { .. }
+            | Request::Act { .. }
+            | Request::Scale { .. }
+            | Request::Resurrect
+            | Request::Update { .. }
+    );
+    if !changes {
+        return Ok(());
+    }
+    d.list_saved().await.map_err(|e| {
+        format!(
+            "{e}; nothing was done: the change could not be recorded, so a daemon started \
+             later would undo it (free space in {}, then run the command again)",
+            d.paths.home.display()
+        )
+    })
+}
+
+/// After a request: its change is on disk, or the reply says it is not.
+pub(super) async fn recorded_after(
+    d: &Daemon,
+    reply: &pmr_shared::ipc::Response,
+) -> Result<(), String> {
+    match d.list_saved().await {
+        Err(e) if !matches!(reply, pmr_shared::ipc::Response::Error { .. }) => Err(format!(
+            "done, but not recorded: {e}; a daemon started later would not know of this change"
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// At start: brings back the list a daemon that died (or handed over) left
 /// behind. Under a keeper, each instance whose process still runs is taken
 /// over with the pipes the keeper held; one that died meanwhile goes through

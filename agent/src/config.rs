@@ -30,8 +30,26 @@ pub fn apply(cfg: &Config) -> anyhow::Result<()> {
     crate::supervisor::rotate::configure(cfg.logrotate.clone()).map_err(anyhow::Error::msg)
 }
 
+/// The rotation settings, by their names in `config.toml`.
+pub const ROTATE_KEYS: [&str; 8] = [
+    "max_size",
+    "retain",
+    "compress",
+    "date_format",
+    "rotate_interval",
+    "worker_interval",
+    "rotate_module",
+    "tz",
+];
+
+/// Whether `key` names one of pmr's own settings (`pmr:...`) or one of
+/// pm2-logrotate's, which pmr's built-in rotation takes.
+pub fn is_setting(key: &str) -> bool {
+    key.starts_with("pmr:") || key.starts_with("pm2-logrotate:")
+}
+
 /// `pmr:logrotate.max_size` (or pm2-logrotate's `pm2-logrotate:max_size`) → field.
-fn field(key: &str) -> anyhow::Result<&str> {
+fn field(key: &str) -> anyhow::Result<&'static str> {
     let name = key
         .strip_prefix("pmr:logrotate.")
         .or_else(|| key.strip_prefix("pm2-logrotate:"))
@@ -39,18 +57,41 @@ fn field(key: &str) -> anyhow::Result<&str> {
             // pm2-logrotate's camelCase names.
             "dateFormat" => "date_format",
             "rotateInterval" => "rotate_interval",
+            "workerInterval" => "worker_interval",
+            "rotateModule" => "rotate_module",
+            "TZ" => "tz",
             f => f,
         });
-    name.filter(|f| {
-        matches!(
-            *f,
-            "max_size" | "retain" | "compress" | "date_format" | "rotate_interval"
-        )
-    })
-    .with_context(|| {
-        format!(
-            "unknown setting {key:?} (known: pmr:logrotate.max_size, .retain, .compress, .date_format, .rotate_interval)"
-        )
+    name.and_then(|f| ROTATE_KEYS.iter().find(|k| **k == f).copied())
+        .with_context(|| {
+            format!(
+                "unknown setting {key:?} (known: pmr:logrotate.<key> or pm2-logrotate:<key> for {})",
+                ROTATE_KEYS.join(", ")
+            )
+        })
+}
+
+/// What a setting pm2-logrotate has, and pmr does not need, means here.
+pub fn note(key: &str) -> Option<&'static str> {
+    match field(key).ok()? {
+        "worker_interval" => Some(
+            "pmr checks a log's size at every write, so this interval is kept for pm2-logrotate's configuration only",
+        ),
+        "rotate_module" => Some(
+            "pmr runs no modules; its own log (pmr.log) keeps to its own size (PMR_DAEMON_LOG_MAX) and three old files",
+        ),
+        _ => None,
+    }
+}
+
+/// The value of one setting as `set` takes it (`pmr get pm2-logrotate:retain`).
+pub fn get(paths: &Paths, key: &str) -> anyhow::Result<String> {
+    let name = field(key)?;
+    let cfg = toml::Value::try_from(load(paths)?.logrotate)?;
+    Ok(match cfg.get(name) {
+        Some(toml::Value::String(s)) => s.clone(),
+        Some(v) => v.to_string(),
+        None => String::new(),
     })
 }
 
@@ -65,12 +106,13 @@ pub fn set(paths: &Paths, key: &str, value: &str) -> anyhow::Result<Config> {
         Err(_) => toml::Table::new(),
     };
     let v = match name {
-        "retain" => toml::Value::Integer(
+        "retain" | "worker_interval" => toml::Value::Integer(
             value
-                .parse()
-                .with_context(|| format!("{key}: {value:?} is not a number"))?,
+                .parse::<u32>()
+                .with_context(|| format!("{key}: {value:?} is not a number"))?
+                .into(),
         ),
-        "compress" => toml::Value::Boolean(
+        "compress" | "rotate_module" => toml::Value::Boolean(
             value
                 .parse()
                 .with_context(|| format!("{key}: use true or false"))?,
@@ -95,6 +137,7 @@ pub fn set(paths: &Paths, key: &str, value: &str) -> anyhow::Result<Config> {
         crate::supervisor::parse_cron(&cfg.logrotate.rotate_interval)
             .map_err(|e| anyhow::anyhow!("{key}: {e} (use \"\" for no scheduled rotation)"))?;
     }
+    crate::supervisor::zone::check(&cfg.logrotate.tz).map_err(|e| anyhow::anyhow!("{key}: {e}"))?;
     std::fs::create_dir_all(&paths.home)?;
     let tmp = paths.home.join("config.toml.tmp");
     std::fs::write(&tmp, toml::to_string(&table)?)?;

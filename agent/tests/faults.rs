@@ -137,13 +137,18 @@ fn a_request_over_the_frame_limit_is_refused_with_a_clear_message() {
 
 /// A 64 KiB tmpfs at `dir`, unmounted when dropped; `None` where this user
 /// may not mount (then `/dev/full` stands for the full disk).
-struct Tmpfs(std::path::PathBuf);
+pub(crate) struct Tmpfs(pub(crate) std::path::PathBuf);
 
 impl Tmpfs {
     fn mount(dir: &std::path::Path) -> Option<Tmpfs> {
+        Self::mount_sized(dir, "64k")
+    }
+
+    /// A tmpfs of `size` (`64k`, `1m`) at `dir`.
+    pub(crate) fn mount_sized(dir: &std::path::Path, size: &str) -> Option<Tmpfs> {
         std::fs::create_dir_all(dir).unwrap();
         let ok = std::process::Command::new("mount")
-            .args(["-t", "tmpfs", "-o", "size=64k", "tmpfs"])
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
             .arg(dir)
             .stderr(std::process::Stdio::null())
             .status()

@@ -7,14 +7,18 @@ mod helper;
 mod keeper;
 
 mod appio;
+mod cli_checks;
 mod cluster;
 mod daemon;
 mod ecosystem;
 mod faults;
+mod hostile;
 mod lifecycle;
 mod logs;
 mod monit;
 mod node;
+mod parallel;
+mod pm2_commands;
 mod ports;
 mod restart;
 mod rotate;

@@ -36,6 +36,30 @@ impl std::fmt::Display for Mismatch {
 
 impl std::error::Error for Mismatch {}
 
+/// The daemon took a connection or a request and did not answer in time
+/// (stopped, overloaded, out of descriptors).
+#[derive(Debug)]
+pub(crate) struct NoAnswer {
+    /// How long the CLI waited.
+    pub waited: Duration,
+    /// The daemon's log.
+    pub log: std::path::PathBuf,
+}
+
+impl std::fmt::Display for NoAnswer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "the daemon did not answer within {} s; it may be overloaded or out of file \
+             descriptors: see {} (PMR_CLI_TIMEOUT=<seconds> waits longer; `pmr kill` stops it)",
+            self.waited.as_secs(),
+            self.log.display()
+        )
+    }
+}
+
+impl std::error::Error for NoAnswer {}
+
 /// A connection to the daemon, past the version check.
 pub(crate) struct Client {
     reader: BufReader<UnixStream>,
@@ -186,12 +210,11 @@ impl Client {
     fn lost(&self, e: anyhow::Error, waited: Duration) -> anyhow::Error {
         let kind = e.downcast_ref::<std::io::Error>().map(std::io::Error::kind);
         match kind {
-            Some(std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => anyhow::anyhow!(
-                "the daemon did not answer within {} s; it may be overloaded or out of file \
-                 descriptors: see {} (PMR_CLI_TIMEOUT=<seconds> waits longer; `pmr kill` stops it)",
-                waited.as_secs(),
-                self.log.display()
-            ),
+            Some(std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => NoAnswer {
+                waited,
+                log: self.log.clone(),
+            }
+            .into(),
             Some(_) => anyhow::anyhow!(
                 "lost the connection to the daemon: {e:#}; see {}",
                 self.log.display()

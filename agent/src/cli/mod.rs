@@ -142,7 +142,7 @@ pub enum Command {
     /// Print and follow app logs.
     Logs(commands::logs::LogsArgs),
     /// Terminal dashboard: every app's status, CPU and memory over time, and logs.
-    #[command(alias = "dashboard")]
+    #[command(aliases = ["dashboard", "dash"])]
     Monit,
     /// Empty the log files.
     Flush {
@@ -171,6 +171,10 @@ pub enum Command {
     Update {
         /// The pmr binary to hand over to; this one by default.
         binary: Option<std::path::PathBuf>,
+        /// Go ahead even when the apps cannot be handed over (their keeper
+        /// is gone) and so restart.
+        #[arg(long)]
+        force: bool,
     },
     /// Link this machine to a pmr-hub: `link <secret> <public> [name] --hub URL`,
     /// or `link status`.
@@ -190,8 +194,9 @@ pub enum Command {
         /// `simple` (pm2's word) gives the same short file.
         mode: Option<String>,
     },
-    /// Change a setting: `pmr set pmr:logrotate.max_size 10M` (retain, compress,
-    /// date_format, rotate_interval), or an app's: `pmr set app.key value`.
+    /// Change a setting: `pmr set pmr:logrotate.max_size 10M` (or pm2-logrotate's
+    /// `pm2-logrotate:max_size`; retain, compress, dateFormat, rotateInterval,
+    /// rotateModule, workerInterval, TZ), or an app's: `pmr set app.key value`.
     Set {
         /// Setting name.
         key: String,
@@ -208,8 +213,11 @@ pub enum Command {
         /// `app` or `app.key`.
         what: String,
     },
-    /// Show the settings.
-    Get,
+    /// Show the settings, or one of them (`get pm2-logrotate:retain`).
+    Get {
+        /// One setting, as `set` names it.
+        key: Option<String>,
+    },
     /// Write and enable a systemd unit that resurrects the saved apps at boot.
     Startup(commands::startup::StartupArgs),
     /// Remove the unit `startup` wrote.
@@ -217,6 +225,9 @@ pub enum Command {
     /// Run the daemon (started by the CLI; not for direct use).
     #[command(hide = true)]
     Daemon,
+    /// pm2's other commands.
+    #[command(flatten)]
+    Extra(commands::pm2_extra::Extra),
 }
 
 /// Output switches shared by the commands that print the table afterwards.

@@ -31,6 +31,9 @@ pub(crate) async fn handle(d: &Arc<Daemon>, req: Request) -> (Response, After) {
         req,
         Request::Ping | Request::List { .. } | Request::Logs { .. }
     );
+    if let Err(why) = super::list_file::writable_before(d, &req).await {
+        return (error(why), After::Continue);
+    }
     let reply = match req {
         Request::Hello { .. } => error("hello sent twice"),
         Request::Ping => Response::Pong,
@@ -147,7 +150,9 @@ pub(crate) async fn handle(d: &Arc<Daemon>, req: Request) -> (Response, After) {
         }
     };
     if !reading {
-        d.list_saved().await;
+        if let Err(why) = super::list_file::recorded_after(d, &reply).await {
+            return (error(why), After::Continue);
+        }
         // A new app, or a new memory limit: the sampler looks again.
         d.apps_changed.notify_one();
         give_back_free_memory();

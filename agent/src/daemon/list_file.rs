@@ -119,10 +119,15 @@ pub(super) async fn persist_forever(d: Arc<Daemon>) {
     let mut last = 0u64;
     let mut starts = Starts::new();
     let mut wanted = d.list_wanted.subscribe();
+    let mut seen = 0;
     loop {
         // First the list as it is (a restore came before this task), then
         // after each change.
         let generation = *wanted.borrow_and_update();
+        // A request always writes, even what is on disk already: that is
+        // how it learns the file can be written before it changes anything.
+        let asked = std::mem::replace(&mut seen, generation) != generation;
+        let mut failed = None;
         if !d.is_closing() {
             let list = d.list(crate::supervisor::EnvView::Given);
             let digest = |b: &[u8]| {
@@ -132,15 +137,20 @@ pub(super) async fn persist_forever(d: Arc<Daemon>) {
                 h.finish()
             };
             match render(&list, &mut starts) {
-                Ok(bytes) if digest(&bytes) == last => {}
+                Ok(bytes) if !asked && digest(&bytes) == last => {}
                 Ok(bytes) => match persist::replace(&d.paths, &d.paths.list_file(), &bytes) {
                     Ok(()) => last = digest(&bytes),
-                    Err(e) => tracing::error!("cannot write the process list: {e:#}"),
+                    Err(e) => failed = Some(format!("{e:#}")),
                 },
-                Err(e) => tracing::error!("cannot write the process list: {e:#}"),
+                Err(e) => failed = Some(format!("{e:#}")),
             }
         }
-        d.list_written.send_replace(generation);
+        if let Some(e) = &failed {
+            // Forget what is on disk: the next change writes again.
+            last = 0;
+            tracing::error!("cannot write the process list: {e}");
+        }
+        d.list_written.send_replace((generation, failed));
         tokio::select! {
             // A request waits for its change to be on disk: no settling.
             r = wanted.changed() => if r.is_err() { return },
@@ -157,6 +167,47 @@ pub(super) async fn persist_forever(d: Arc<Daemon>) {
                 while events.try_recv().is_ok() {}
             }
         }
+    }
+}
+
+/// Before a request that changes apps: the list is written as it is, and
+/// if that fails (a full disk, no descriptor left) the request is refused
+/// with the reason, so nothing is changed that a later daemon would undo.
+pub(super) async fn writable_before(
+    d: &Daemon,
+    req: &pmr_shared::ipc::Request,
+) -> Result<(), String> {
+    use pmr_shared::ipc::Request;
+    let changes = matches!(
+        req,
+        Request::Start { .. }
+            | Request::Act { .. }
+            | Request::Scale { .. }
+            | Request::Resurrect
+            | Request::Update { .. }
+    );
+    if !changes {
+        return Ok(());
+    }
+    d.list_saved().await.map_err(|e| {
+        format!(
+            "{e}; nothing was done: the change could not be recorded, so a daemon started \
+             later would undo it (free space in {}, then run the command again)",
+            d.paths.home.display()
+        )
+    })
+}
+
+/// After a request: its change is on disk, or the reply says it is not.
+pub(super) async fn recorded_after(
+    d: &Daemon,
+    reply: &pmr_shared::ipc::Response,
+) -> Result<(), String> {
+    match d.list_saved().await {
+        Err(e) if !matches!(reply, pmr_shared::ipc::Response::Error { .. }) => Err(format!(
+            "done, but not recorded: {e}; a daemon started later would not know of this change"
+        )),
+        _ => Ok(()),
     }
 }
 

@@ -2,6 +2,7 @@
 //! CLI command. It owns the apps; the CLI only talks to it over the socket.
 
 mod app_ops;
+mod background;
 mod entry;
 mod handlers;
 mod handover;
@@ -25,7 +26,6 @@ use tokio::net::UnixListener;
 use tokio::signal::unix::{SignalKind, signal};
 
 use crate::paths::Paths;
-use crate::supervisor::monitor::Sampler;
 use state::Daemon;
 
 /// The hub link's view of this daemon: its requests go through the same
@@ -243,32 +243,52 @@ async fn serve(d: Arc<Daemon>, listener: UnixListener) -> anyhow::Result<()> {
     // Registering a handler is how SIGHUP gets ignored, as in pm2.
     let mut hup = signal(SignalKind::hangup())?;
     let mut shutdown = d.shutdown.subscribe();
-    tokio::spawn(sample_forever(d.clone()));
-    tokio::spawn(rotate_on_schedule(d.clone()));
+    tokio::spawn(background::sample_forever(d.clone()));
+    tokio::spawn(background::rotate_on_schedule(d.clone()));
     tokio::spawn(list_file::persist_forever(d.clone()));
     tokio::spawn(crate::supervisor::orphans::reap_forever());
-    // One descriptor held back: out of descriptors, it is given up to take
-    // the waiting connection and tell the client why, instead of leaving
-    // every CLI waiting on an accept that keeps failing.
-    let mut reserve = File::open("/dev/null").ok();
+    // Descriptors held back (the accept-EMFILE trick): out of descriptors,
+    // they are given up so that the next accept serves the waiting client,
+    // whose `stop`, `delete` or `kill` frees more; they are taken again once
+    // it leaves. No arm awaits anything unbounded: a signal is always seen.
+    let mut reserve = take_reserve(Vec::new());
+    let (back_tx, mut back_rx) = tokio::sync::mpsc::unbounded_channel::<()>();
+    // `Some(false)`: released for the next client; `Some(true)`: lent to it.
+    let mut lending: Option<bool> = None;
+    let mut failures = 0u64;
     let save_on_exit = loop {
         tokio::select! {
             conn = listener.accept() => match conn {
+                Ok((stream, _)) if lending == Some(false) => {
+                    lending = Some(true);
+                    let (d, back) = (d.clone(), back_tx.clone());
+                    tokio::spawn(async move {
+                        server::serve_client(d, stream).await;
+                        let _ = back.send(());
+                    });
+                }
                 Ok((stream, _)) => { tokio::spawn(server::serve_client(d.clone(), stream)); }
-                Err(e) if matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE)) && reserve.is_some() => {
-                    drop(reserve.take());
-                    if let Ok((stream, _)) = listener.accept().await {
-                        server::refuse(stream, "the pmr daemon is out of file descriptors: stop or delete apps, or raise its limit (ulimit -n, LimitNOFILE)").await;
-                    }
-                    reserve = File::open("/dev/null").ok();
-                    tracing::warn!("out of file descriptors; a client was refused");
+                Err(e) if matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE)) && lending.is_none() && !reserve.is_empty() => {
+                    reserve.clear();
+                    lending = Some(false);
+                    tracing::warn!("out of file descriptors: the next client is served from the reserve");
                 }
                 Err(e) => {
-                    tracing::warn!("accept failed: {e}");
+                    if failures.is_multiple_of(100) {
+                        tracing::warn!("accept failed ({} times): {e}", failures + 1);
+                    }
+                    failures += 1;
                     tokio::time::sleep(Duration::from_millis(100)).await;
-                    reserve = reserve.or_else(|| File::open("/dev/null").ok());
+                    if lending != Some(true) {
+                        lending = None;
+                        reserve = take_reserve(reserve);
+                    }
                 }
             },
+            Some(()) = back_rx.recv() => {
+                lending = None;
+                reserve = take_reserve(reserve);
+            }
             _ = term.recv() => break true,
             _ = int.recv() => break true,
             _ = quit.recv() => break true,
@@ -307,108 +327,18 @@ async fn serve(d: Arc<Daemon>, listener: UnixListener) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Rotates every non-empty log on `logrotate.rotate_interval`'s schedule,
-/// sleeping until the next occurrence (or a settings change).
-async fn rotate_on_schedule(d: Arc<Daemon>) {
-    use crate::supervisor::rotate;
-    loop {
-        let changed = rotate::CHANGED.notified();
-        let Some(wait) = rotate::next_scheduled() else {
-            changed.await;
-            continue;
-        };
-        tokio::select! {
-            () = tokio::time::sleep(wait) => {
-                let files = d.open_log_files();
-                let rotated = files.len();
-                // Renames and reopens only: compression runs on its own thread.
-                for f in files {
-                    if let Err(e) = f.rotate_now() {
-                        tracing::warn!(path = %f.path().display(), "scheduled rotation failed: {e}");
-                    }
-                }
-                tracing::info!("scheduled log rotation: {rotated} files checked");
-                // The next occurrence is computed from a time past this one.
-                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-            }
-            () = changed => {}
-        }
-    }
-}
+/// How many descriptors are held back for a daemon out of them: one for
+/// the client's connection, the rest for what its request needs (the list
+/// file and its directory, a signal to an app).
+const RESERVE: usize = 8;
 
-/// Samples CPU and memory of every running instance each second.
-async fn sample_forever(d: Arc<Daemon>) {
-    let every = std::env::var("PMR_WORKER_INTERVAL")
-        .ok()
-        .and_then(|v| v.parse::<u64>().ok())
-        .map_or(Duration::from_secs(1), |ms| {
-            Duration::from_millis(ms.max(100))
-        });
-    let mut sampler = Sampler::new();
-    let mut tick = tokio::time::interval(every);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        // Nobody looks and no app has a memory limit: no round, no timer
-        // (reading /proc for every app each second is most of an idle
-        // daemon's CPU). A list, or any request that changes an app, wakes it.
-        if d.registry().apps.is_empty() || !d.usage_wanted() {
-            tokio::select! {
-                () = d.apps_changed.notified() => {}
-                () = d.sample_now.notified() => {}
-            }
-            continue;
+/// Fills the reserve up to [`RESERVE`] descriptors (as many as it can).
+fn take_reserve(mut held: Vec<File>) -> Vec<File> {
+    while held.len() < RESERVE {
+        match File::open("/dev/null") {
+            Ok(f) => held.push(f),
+            Err(_) => break,
         }
-        tokio::select! {
-            _ = tick.tick() => {}
-            () = d.sample_now.notified() => {}
-        }
-        let elapsed = sampler.begin();
-        // Sampling is synchronous, so it runs under the registry lock rather
-        // than cloning every handle each second.
-        for h in d.registry().apps.values() {
-            let pid = h.rt().pid;
-            if pid == 0 {
-                continue;
-            }
-            let usage = sampler.tree(pid, elapsed);
-            let mut rt = h.rt();
-            if rt.pid == pid {
-                rt.usage = usage;
-            }
-            // max_memory_restart, checked on every sample (pm2: every 30 s).
-            let over = h
-                .spec()
-                .max_memory_restart
-                .is_some_and(|limit| usage.memory > limit);
-            if over && rt.pid == pid && rt.status == pmr_shared::app::Status::Online {
-                rt.status = pmr_shared::app::Status::Stopping;
-                drop(rt);
-                tracing::warn!(
-                    "App [{}:{}] uses {} bytes, over its max_memory_restart; restarting",
-                    h.spec().name,
-                    h.id,
-                    usage.memory
-                );
-                let h = h.clone();
-                // In cluster mode a reload: the others keep serving and the
-                // new instance is up before the old one goes (as in pm2).
-                if h.spec().exec_mode == "cluster_mode" {
-                    tokio::spawn(async move {
-                        if let Err(e) = h.reload().await {
-                            tracing::warn!("max_memory_restart reload failed: {e}");
-                        }
-                    });
-                } else {
-                    tokio::spawn(async move {
-                        let why = pmr_shared::link::messages::restart_reason::MEMORY;
-                        h.control(|ack| crate::supervisor::Control::Restart(why.into(), ack))
-                            .await
-                    });
-                }
-            }
-        }
-        sampler.end();
-        d.usage_times.lock().unwrap_or_else(|e| e.into_inner()).1 = std::time::Instant::now();
-        d.sampled.send_modify(|n| *n += 1);
     }
+    held
 }

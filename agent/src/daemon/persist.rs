@@ -53,15 +53,25 @@ pub fn save(paths: &Paths, list: &[ProcessInfo]) -> anyhow::Result<()> {
     replace(paths, &dump, &bytes)
 }
 
+/// `cleardump`: an empty dump (`[]`), written as pm2 writes it.
+pub fn write_empty(dump: &std::path::Path) -> anyhow::Result<()> {
+    let tmp = dump.with_extension("tmp");
+    std::fs::write(&tmp, b"[]").with_context(|| format!("cannot write {}", tmp.display()))?;
+    std::fs::rename(&tmp, dump).with_context(|| format!("cannot replace {}", dump.display()))
+}
+
 /// Writes `bytes` to a temporary file, syncs it, renames it over `path`
 /// and syncs the directory: a crash leaves the old file or the new one.
 pub(super) fn replace(paths: &Paths, path: &std::path::Path, bytes: &[u8]) -> anyhow::Result<()> {
     let tmp = path.with_extension("tmp");
-    {
-        let mut f = std::fs::File::create(&tmp)
-            .with_context(|| format!("cannot write {}", tmp.display()))?;
+    let written = std::fs::File::create(&tmp).and_then(|mut f| {
         f.write_all(bytes)?;
-        f.sync_all()?;
+        f.sync_all()
+    });
+    if let Err(e) = written {
+        // What was written of it is space a full disk needs back.
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e).with_context(|| format!("cannot write {}", tmp.display()));
     }
     std::fs::rename(&tmp, path).with_context(|| format!("cannot replace {}", path.display()))?;
     if let Ok(dir) = std::fs::File::open(&paths.home) {

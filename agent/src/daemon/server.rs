@@ -15,17 +15,6 @@ use tokio::sync::broadcast::error::RecvError;
 use super::handlers::{self, After};
 use super::state::Daemon;
 
-/// Answers a client that cannot be served with one error frame, in place of
-/// the greeting, and hangs up.
-pub(crate) async fn refuse(stream: UnixStream, why: &str) {
-    let (_, mut write) = stream.into_split();
-    let frame = Response::Error {
-        message: why.into(),
-    };
-    let wait = std::time::Duration::from_secs(1);
-    let _ = tokio::time::timeout(wait, write_frame(&mut write, &frame)).await;
-}
-
 /// Serves one client until it hangs up.
 pub(crate) async fn serve_client(d: Arc<Daemon>, stream: UnixStream) {
     let (read, mut write) = stream.into_split();

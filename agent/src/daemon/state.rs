@@ -54,8 +54,9 @@ pub struct Daemon {
     /// Bumped by each request that may change the list: the list file is
     /// rewritten, and the request answered once it is on disk.
     pub list_wanted: watch::Sender<u64>,
-    /// The last `list_wanted` value the list file on disk reflects.
-    pub list_written: watch::Sender<u64>,
+    /// The last `list_wanted` value the list file on disk was written for,
+    /// and why that write failed, if it did.
+    pub list_written: watch::Sender<(u64, Option<String>)>,
     /// Set to true once the daemon is going away.
     pub shutdown: watch::Sender<bool>,
     /// Set when the apps are being stopped for good: nothing new starts.
@@ -134,7 +135,7 @@ impl Daemon {
             events: broadcast::channel(1024).0,
             apps_changed: Notify::new(),
             list_wanted: watch::channel(0).0,
-            list_written: watch::channel(0).0,
+            list_written: watch::channel((0, None)).0,
             shutdown: watch::channel(false).0,
             closing: std::sync::atomic::AtomicBool::new(false),
             link: crate::link::LinkManager::default(),
@@ -150,8 +151,9 @@ impl Daemon {
 
     /// Waits (at most 2 s) until the list file holds every change made so
     /// far: what a request changed is on disk before it is answered, so an
-    /// app the CLI reported started is known to the next daemon.
-    pub async fn list_saved(&self) {
+    /// app the CLI reported started is known to the next daemon. `Err` says
+    /// why the file could not be written (a full disk, no descriptor left).
+    pub async fn list_saved(&self) -> Result<(), String> {
         let mut want = 0;
         self.list_wanted.send_modify(|g| {
             *g += 1;
@@ -159,7 +161,11 @@ impl Daemon {
         });
         let mut written = self.list_written.subscribe();
         let limit = std::time::Duration::from_secs(2);
-        let _ = tokio::time::timeout(limit, written.wait_for(|g| *g >= want)).await;
+        match tokio::time::timeout(limit, written.wait_for(|(g, _)| *g >= want)).await {
+            Ok(Ok(done)) => done.1.clone().map_or(Ok(()), Err),
+            // Slow (a loaded disk): the writer carries on; not a failure.
+            _ => Ok(()),
+        }
     }
 
     /// Counts a request as in flight until the guard drops.

@@ -34,3 +34,19 @@ pub const FD_VAR: &str = "PMR_KEEPER_FD";
 /// File the keeper writes when a binary given to `pmr update` failed its
 /// health check, read (and removed) by the `pmr update` that asked.
 pub const UPDATE_FAILED: &str = "update.failed";
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn architecture_md_gives_the_keepers_back_off() {
+        let doc = include_str!("../../../docs/architecture.md");
+        let said = format!(
+            "200 ms doubling to {} s",
+            super::process::MAX_BACKOFF.as_secs()
+        );
+        assert!(
+            doc.contains(&said),
+            "docs/architecture.md must say {said:?}"
+        );
+    }
+}

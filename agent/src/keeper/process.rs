@@ -74,10 +74,16 @@ pub fn run(paths: Paths) -> anyhow::Result<()> {
         .truncate(false)
         .open(&lock_path)
         .with_context(|| format!("cannot open {}", lock_path.display()))?;
-    let Ok(mut lock) = Flock::lock(file, FlockArg::LockExclusiveNonblock) else {
-        // Another keeper serves this home; its daemon answers (or soon will).
-        println!("{}", super::ALREADY_RUNNING);
-        return Ok(());
+    let mut lock = match lock_or_wait(&paths, file) {
+        Ok(Some(lock)) => lock,
+        Ok(None) => {
+            println!("{}", super::ALREADY_RUNNING);
+            return Ok(());
+        }
+        Err(e) => {
+            println!("error: {e:#}");
+            return Err(e);
+        }
     };
     lock.set_len(0)?;
     write!(lock, "{}", std::process::id())?;
@@ -114,6 +120,39 @@ pub fn run(paths: Paths) -> anyhow::Result<()> {
     }
     let _ = lock.set_len(0);
     Ok(())
+}
+
+/// How long a keeper that lost the race to start waits for the winner's
+/// daemon to answer.
+const WINNER_WAIT: Duration = Duration::from_secs(30);
+
+/// Takes the keeper lock, or, when another keeper holds it (several CLIs
+/// started a daemon at once), waits until that keeper's daemon answers on
+/// the socket: `None` then, so the caller reports "running" only once a
+/// client can be served. A winner that dies meanwhile leaves the lock to us.
+fn lock_or_wait(paths: &Paths, mut file: File) -> anyhow::Result<Option<Flock<File>>> {
+    let start = Instant::now();
+    loop {
+        match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+            Ok(lock) => return Ok(Some(lock)),
+            Err((f, _)) => file = f,
+        }
+        if std::os::unix::net::UnixStream::connect(paths.socket()).is_ok() {
+            return Ok(None);
+        }
+        if start.elapsed() >= WINNER_WAIT {
+            let mut pid = String::new();
+            let _ = std::io::Read::read_to_string(&mut file, &mut pid);
+            anyhow::bail!(
+                "another keeper (pid {}) holds {} but its daemon did not answer on {} within {} s",
+                pid.trim(),
+                paths.home.join("keeper.pid").display(),
+                paths.socket().display(),
+                WINNER_WAIT.as_secs()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 impl Keeper {

@@ -27,6 +27,7 @@ pub fn validate(s: &LinkSettings) -> anyhow::Result<(SecretKey, PublicKey)> {
     if !(url.starts_with("wss://") || url.starts_with("ws://")) {
         bail!("--hub {url}: use wss://host:port (or ws:// for a hub without TLS)");
     }
+    check_hub_url(url)?;
     if url.starts_with("ws://") && (s.ca.is_some() || s.fingerprint.is_some()) {
         bail!(
             "--ca and --fingerprint secure wss:// links; {url} is plain ws://, which nothing would verify"
@@ -44,6 +45,65 @@ pub fn validate(s: &LinkSettings) -> anyhow::Result<(SecretKey, PublicKey)> {
         super::tls::parse_fingerprint(fp)?;
     }
     Ok((secret, public))
+}
+
+/// Checks the hub's address as the link will use it: one `ws(s)://host[:port][/path]`
+/// whose host is a name or an IP address, so `wss://a,wss://b` or a stray
+/// character fails here, not at the first connection.
+fn check_hub_url(url: &str) -> anyhow::Result<()> {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let bad =
+        |why: &str| anyhow::anyhow!("--hub {url:?}: {why}; use wss://host:port (one address)");
+    let rest = url
+        .strip_prefix("wss://")
+        .or_else(|| url.strip_prefix("ws://"))
+        .ok_or_else(|| bad("not a ws:// or wss:// address"))?;
+    if url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(bad("it holds a space or a control character"));
+    }
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    if authority.contains('@') {
+        return Err(bad(
+            "a user name in the address is not used; the keys authenticate",
+        ));
+    }
+    let (host, port) = match authority.strip_prefix('[') {
+        // An IPv6 literal: [::1]:9615.
+        Some(v6) => {
+            let (ip, after) = v6.split_once(']').ok_or_else(|| bad("unclosed ["))?;
+            ip.parse::<std::net::Ipv6Addr>()
+                .map_err(|_| bad("not an IPv6 address between [ ]"))?;
+            (ip, after.strip_prefix(':'))
+        }
+        None => match authority.rsplit_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (authority, None),
+        },
+    };
+    let label_ok = |l: &str| {
+        !l.is_empty()
+            && l.len() <= 63
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+            && l.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    };
+    if !authority.starts_with('[') && (host.len() > 253 || !host.split('.').all(label_ok)) {
+        return Err(bad(&format!("{host:?} is not a host name or address")));
+    }
+    if let Some(p) = port
+        && !p.parse::<u16>().is_ok_and(|p| p > 0)
+    {
+        return Err(bad(&format!("{p:?} is not a port (1-65535)")));
+    }
+    if rest.contains("://") {
+        return Err(bad("it holds more than one address"));
+    }
+    // What the connection itself parses.
+    format!("{}/agent/v1", url.trim_end_matches('/'))
+        .into_client_request()
+        .map_err(|e| bad(&e.to_string()))?;
+    Ok(())
 }
 
 /// Writes the settings with mode 0600 (it holds the secret key).

@@ -25,6 +25,7 @@ pub mod tail;
 pub mod task;
 pub mod versioning;
 mod watch;
+pub mod zone;
 
 use std::sync::{Arc, Mutex, MutexGuard};
 

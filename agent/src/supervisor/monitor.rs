@@ -1,8 +1,9 @@
 //! CPU and memory of each instance's whole process tree, from `/proc`.
 //!
-//! The sampler keeps `/proc/<pid>/stat` open between samples and re-reads it
-//! with `pread`, so one sample of an idle app costs one system call instead
-//! of a directory scan; children are re-listed every few samples.
+//! The sampler reads `/proc/<pid>/stat` of each process it tracks and
+//! re-lists children every few samples, not at every one. No `/proc` file
+//! stays open between rounds: a daemon out of descriptors must not be
+//! holding them for its sampler.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -18,7 +19,6 @@ const TICKS_PER_SEC: f64 = 100.0;
 const RELIST_EVERY: u32 = 5;
 
 struct Tracked {
-    stat: File,
     kids: Vec<u32>,
     ticks: u64,
     seen: bool,
@@ -130,25 +130,21 @@ impl Sampler {
     /// Returns (utime+stime ticks, rss pages, newly tracked).
     fn read_stat(&mut self, pid: u32) -> Option<(u64, u64, bool)> {
         let fresh = !self.procs.contains_key(&pid);
-        let tracked = match self.procs.entry(pid) {
-            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
-            std::collections::hash_map::Entry::Vacant(e) => {
-                let stat = File::open(format!("/proc/{pid}/stat")).ok()?;
-                e.insert(Tracked {
-                    stat,
-                    kids: Vec::new(),
-                    ticks: 0,
-                    seen: true,
-                })
-            }
-        };
-        let n = match tracked.stat.read_at(&mut self.buf, 0) {
+        // Opened and closed within the round.
+        let read =
+            File::open(format!("/proc/{pid}/stat")).and_then(|f| f.read_at(&mut self.buf, 0));
+        let n = match read {
             Ok(n) if n > 0 => n,
             _ => {
                 self.procs.remove(&pid);
                 return None;
             }
         };
+        self.procs.entry(pid).or_insert_with(|| Tracked {
+            kids: Vec::new(),
+            ticks: 0,
+            seen: true,
+        });
         let parsed = parse_stat(&self.buf[..n]);
         if parsed.is_none() {
             self.procs.remove(&pid);
@@ -158,8 +154,6 @@ impl Sampler {
     }
 
     fn read_children(&mut self, pid: u32) {
-        // Opened per re-listing rather than kept: one descriptor per tracked
-        // process is enough, and big process trees must not exhaust them.
         let Some(t) = self.procs.get_mut(&pid) else {
             return;
         };

@@ -27,6 +27,15 @@ pub struct RotateConfig {
     /// Cron pattern (seconds optional) on which every non-empty log is
     /// rotated whatever its size; empty for none.
     pub rotate_interval: String,
+    /// pm2-logrotate's `workerInterval` (seconds between its size checks);
+    /// pmr checks the size at every write, so it is kept, not needed.
+    pub worker_interval: u64,
+    /// pm2-logrotate's `rotateModule` (rotate pm2 modules' logs); pmr has
+    /// no modules, and its own `pmr.log` keeps to its own size.
+    pub rotate_module: bool,
+    /// Time zone of the date in rotated names (`Europe/Paris`, `UTC`);
+    /// empty for the system's, as pm2-logrotate's `TZ`.
+    pub tz: String,
 }
 
 impl Default for RotateConfig {
@@ -40,6 +49,9 @@ impl Default for RotateConfig {
             date_format: "YYYY-MM-DD_HH-mm-ss".into(),
             // pm2-logrotate's default: every day at midnight.
             rotate_interval: "0 0 * * *".into(),
+            worker_interval: 30,
+            rotate_module: true,
+            tz: String::new(),
         }
     }
 }
@@ -67,6 +79,7 @@ pub fn configure(cfg: RotateConfig) -> Result<(), String> {
         crate::supervisor::parse_cron(&cfg.rotate_interval)
             .map_err(|e| format!("logrotate.rotate_interval: {e}"))?;
     }
+    super::zone::check(&cfg.tz).map_err(|e| format!("logrotate.tz: {e}"))?;
     MAX_SIZE.store(size, Ordering::Relaxed);
     *CONFIG.write().unwrap_or_else(|e| e.into_inner()) = Some(cfg);
     CHANGED.notify_waiters();
@@ -116,9 +129,14 @@ fn split(path: &Path) -> (String, String) {
 pub fn rotate(path: &Path) -> io::Result<PathBuf> {
     let cfg = config();
     let (stem, ext) = split(path);
-    let stamp = chrono::Local::now()
-        .format(&super::dayjs::to_strftime(&cfg.date_format))
-        .to_string();
+    let format = super::dayjs::to_strftime(&cfg.date_format);
+    let stamp = match super::zone::offset(&cfg.tz) {
+        Some(zone) => chrono::Utc::now()
+            .with_timezone(&zone)
+            .format(&format)
+            .to_string(),
+        None => chrono::Local::now().format(&format).to_string(),
+    };
     let dir = path.parent().unwrap_or(Path::new("."));
     let mut target = dir.join(format!("{stem}__{stamp}{ext}"));
     let mut n = 1;

@@ -3,8 +3,9 @@
 //!
 //! JavaScript is evaluated by the installed `node` (CommonJS and ESM alike,
 //! through `import()`); the other formats are parsed here, and their errors
-//! name the file, line and column. Unlike pm2, an unknown option is an error
-//! that names it: a typo must not silently drop a setting.
+//! name the file, line and column. As in pm2, an unknown option is a
+//! warning, not an error; unlike pm2, the warning names the option and the
+//! app, so a typo does not silently drop a setting.
 
 mod app;
 mod read;

@@ -108,3 +108,15 @@ fn filter_env_and_not_yet_options() {
         "watch: true watches the app's directory"
     );
 }
+
+#[test]
+fn the_docs_say_an_unknown_option_is_a_warning() {
+    // What the code does (above) is what the README and this module say.
+    let readme = include_str!("../../../../README.md");
+    assert!(
+        readme.contains("an unknown option in one is a warning"),
+        "README.md must say an unknown ecosystem option is a warning"
+    );
+    let header = include_str!("mod.rs");
+    assert!(!header.contains("an unknown option is an error"), "mod.rs");
+}

@@ -38,6 +38,26 @@ fn save(paths: &Paths, conf: &Conf) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Every app's settings, for `get` and `conf`.
+pub(crate) fn all(paths: &Paths) -> anyhow::Result<Map<String, Value>> {
+    Ok(load(paths)?
+        .into_iter()
+        .map(|(app, values)| (app, Value::Object(values)))
+        .collect())
+}
+
+/// One app setting (`app.key`), if set.
+pub(crate) fn get(paths: &Paths, key: &str) -> anyhow::Result<Option<String>> {
+    let Some((app, k)) = key.split_once('.') else {
+        anyhow::bail!("{key}: a setting is app.key, pmr:logrotate.<key> or pm2-logrotate:<key>");
+    };
+    let conf = load(paths)?;
+    Ok(conf
+        .get(app)
+        .and_then(|m| m.get(k))
+        .map(|v| v.as_str().map_or_else(|| v.to_string(), String::from)))
+}
+
 /// Whether `key` is an app's setting (`app.key`), not one of pmr's (`pmr:...`).
 pub(crate) fn is_app_key(key: &str) -> bool {
     !key.starts_with("pmr:")

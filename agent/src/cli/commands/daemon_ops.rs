@@ -1,10 +1,9 @@
 //! Commands about the daemon itself: `ping`, `kill`, `update`, `resurrect`.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use nix::sys::signal::{Signal, kill as send_signal};
 use nix::unistd::Pid;
 use pmr_shared::ipc::Request;
@@ -15,7 +14,7 @@ use crate::cli::{Client, OutputArgs};
 use crate::paths::Paths;
 
 /// How long a daemon gets to stop its apps and exit.
-const DAEMON_EXIT_LIMIT: Duration = Duration::from_secs(60);
+pub(super) const DAEMON_EXIT_LIMIT: Duration = Duration::from_secs(60);
 
 pub(super) fn ping(paths: &Paths) -> anyhow::Result<ExitCode> {
     let mut c = Client::connect_or_start(paths)?;
@@ -33,7 +32,7 @@ pub(super) fn resurrect(paths: &Paths) -> anyhow::Result<ExitCode> {
 
 /// The pid of a live daemon of `paths`: only a process holding the pid
 /// file's lock is one, whatever number the file holds.
-fn daemon_pid(paths: &Paths) -> Option<u32> {
+pub(super) fn daemon_pid(paths: &Paths) -> Option<u32> {
     use nix::fcntl::{Flock, FlockArg};
     let file = std::fs::File::open(paths.pid_file()).ok()?;
     match Flock::lock(file, FlockArg::LockSharedNonblock) {
@@ -48,7 +47,7 @@ fn daemon_pid(paths: &Paths) -> Option<u32> {
 
 /// Asks a daemon of any version to exit the way SIGTERM does: it saves the
 /// process list, stops its apps and leaves.
-fn terminate_by_signal(paths: &Paths, pid: u32) -> anyhow::Result<()> {
+pub(super) fn terminate_by_signal(paths: &Paths, pid: u32) -> anyhow::Result<()> {
     send_signal(Pid::from_raw(pid as i32), Signal::SIGTERM)?;
     if !client::wait_gone(pid, DAEMON_EXIT_LIMIT) {
         bail!(
@@ -70,7 +69,13 @@ pub(super) fn kill(paths: &Paths) -> anyhow::Result<ExitCode> {
     match conn {
         Ok(Some(mut c)) => {
             let pid = c.daemon_pid;
-            let reply = c.request(&Request::Kill)?;
+            let reply = match c.request(&Request::Kill) {
+                Err(e) if e.downcast_ref::<client::NoAnswer>().is_some() => {
+                    println!("[PMR] {e:#}");
+                    return kill_silent(paths, pid);
+                }
+                other => other?,
+            };
             report(
                 &OutputArgs {
                     mini: true,
@@ -90,10 +95,69 @@ pub(super) fn kill(paths: &Paths) -> anyhow::Result<ExitCode> {
             let pid = e.downcast_ref::<Mismatch>().map_or(0, |m| m.pid);
             terminate_by_signal(paths, pid)?;
         }
+        Err(e) if e.downcast_ref::<client::NoAnswer>().is_some() => {
+            let Some(pid) = daemon_pid(paths) else {
+                return Err(e);
+            };
+            println!("[PMR] {e:#}");
+            return kill_silent(paths, pid);
+        }
         Err(e) => return Err(e),
     }
     println!("[PMR] Daemon stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+/// `pmr kill` when the daemon takes connections but does not answer
+/// (stopped with SIGSTOP, overloaded): SIGTERM (and SIGCONT, so a stopped
+/// daemon gets it), which saves, stops the apps and exits; SIGKILL if it is
+/// still there after the apps' longest `kill_timeout`, and then the daemon
+/// the keeper starts in its place (it takes the apps over) is asked to
+/// stop them.
+fn kill_silent(paths: &Paths, pid: u32) -> anyhow::Result<ExitCode> {
+    let grace = Duration::from_millis(longest_kill_timeout(paths)) + Duration::from_secs(3);
+    println!(
+        "[PMR] Sending SIGTERM to daemon {pid} (pid file {}); SIGKILL if it is still there in {} s",
+        paths.pid_file().display(),
+        grace.as_secs()
+    );
+    let target = Pid::from_raw(pid as i32);
+    send_signal(target, Signal::SIGTERM)?;
+    let _ = send_signal(target, Signal::SIGCONT);
+    if client::wait_gone(pid, grace) {
+        let _ = std::fs::remove_file(paths.socket());
+        println!("[PMR] Daemon {pid} stopped by SIGTERM");
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!("[PMR] Daemon {pid} still there: sending SIGKILL");
+    let _ = send_signal(target, Signal::SIGKILL);
+    if !client::wait_gone(pid, Duration::from_secs(10)) {
+        bail!("the daemon (pid {pid}) survived SIGKILL");
+    }
+    // Its apps outlive it (the keeper holds them) until a daemon stops them.
+    if left_behind(paths) {
+        println!("[PMR] Stopping the apps daemon {pid} left");
+        let mut c = Client::connect_or_start(paths)?;
+        let next = c.daemon_pid;
+        c.request(&Request::Kill)?;
+        if !client::wait_gone(next, DAEMON_EXIT_LIMIT) {
+            bail!("the daemon (pid {next}) did not exit");
+        }
+    }
+    println!("[PMR] Daemon stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The longest `kill_timeout` among the apps in the list on disk (ms).
+fn longest_kill_timeout(paths: &Paths) -> u64 {
+    std::fs::read_to_string(paths.list_file())
+        .ok()
+        .and_then(|t| serde_json::from_str::<Vec<serde_json::Value>>(&t).ok())
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|e| e.get("kill_timeout").and_then(serde_json::Value::as_u64))
+        .max()
+        .unwrap_or(1600)
 }
 
 /// Whether a daemon that was killed left apps in the list on disk.
@@ -102,80 +166,4 @@ fn left_behind(paths: &Paths) -> bool {
         .ok()
         .and_then(|t| serde_json::from_str::<Vec<serde_json::Value>>(&t).ok())
         .is_some_and(|list| !list.is_empty())
-}
-
-/// `pmr update`: the running daemon hands every app over to this binary
-/// (no app restarts). A daemon that cannot (another protocol, no keeper)
-/// is replaced the way pm2 does it: save, stop, start, resurrect.
-pub(super) fn update(paths: &Paths, binary: Option<PathBuf>) -> anyhow::Result<ExitCode> {
-    let failed = paths.home.join(crate::keeper::UPDATE_FAILED);
-    if let Ok(Some(mut c)) = Client::connect(paths) {
-        let old = c.daemon_pid;
-        let exe = match binary {
-            Some(b) => std::path::absolute(&b)
-                .with_context(|| format!("cannot resolve {}", b.display()))?,
-            None => std::env::current_exe().context("cannot find the pmr executable")?,
-        };
-        let exe = crate::daemon::binary(&exe);
-        let _ = std::fs::remove_file(&failed);
-        let asked = c.request(&Request::Update {
-            exe: exe.to_string_lossy().into_owned(),
-        });
-        match asked {
-            Ok(reply) => {
-                let mini = OutputArgs {
-                    mini: true,
-                    ..Default::default()
-                };
-                report(&mini, reply);
-                if !client::wait_gone(old, DAEMON_EXIT_LIMIT) {
-                    bail!("the daemon (pid {old}) did not hand over");
-                }
-                let c = Client::connect_or_start(paths)?;
-                if let Ok(why) = std::fs::read_to_string(&failed) {
-                    let _ = std::fs::remove_file(&failed);
-                    bail!(
-                        "the update failed: {why}; the previous pmr runs again (pid {}), every app as it was",
-                        c.daemon_pid
-                    );
-                }
-                println!(
-                    "[PMR] Daemon {old} handed over to daemon {} ({}); no app restarted",
-                    c.daemon_pid,
-                    pmr_shared::VERSION
-                );
-                return Ok(ExitCode::SUCCESS);
-            }
-            Err(e) => {
-                let why = format!("{e:#}");
-                if !why.contains("unknown variant") && !why.contains("without a keeper") {
-                    bail!("the update did not start: {why}; the running daemon keeps every app");
-                }
-                println!("[PMR] {why}: restarting the daemon and its apps instead");
-            }
-        }
-    }
-    let running = match Client::connect(paths) {
-        Ok(Some(c)) => Some(c.daemon_pid),
-        Ok(None) => None,
-        Err(e) => match e.downcast_ref::<Mismatch>() {
-            Some(m) => Some(m.pid),
-            None => return Err(e),
-        },
-    };
-    if let Some(pid) = running.or_else(|| daemon_pid(paths)) {
-        println!("[PMR] Saving the process list and stopping daemon {pid}");
-        terminate_by_signal(paths, pid)?;
-    }
-    let mut c = Client::connect_or_start(paths)?;
-    println!(
-        "[PMR] Daemon {} ({}) started",
-        c.daemon_pid,
-        pmr_shared::VERSION
-    );
-    if paths.dump().exists() {
-        let reply = c.request(&Request::Resurrect)?;
-        report(&OutputArgs::default(), reply);
-    }
-    Ok(ExitCode::SUCCESS)
 }

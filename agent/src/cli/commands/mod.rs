@@ -5,9 +5,11 @@ mod daemon_ops;
 pub(crate) mod link;
 pub(crate) mod logs;
 mod monit;
+pub(crate) mod pm2_extra;
 mod serve;
 pub(crate) mod start;
 pub(crate) mod startup;
+mod update;
 mod view;
 
 use std::process::ExitCode;
@@ -53,27 +55,20 @@ pub(crate) fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Resurrect => daemon_ops::resurrect(&paths),
         Command::Ping => daemon_ops::ping(&paths),
         Command::Kill => daemon_ops::kill(&paths),
-        Command::Update { binary } => daemon_ops::update(&paths, binary),
+        Command::Update { binary, force } => update::update(&paths, binary, force),
         Command::Link(args) => link::run(&paths, args),
         Command::Startup(args) => startup::startup(&paths, args),
-        Command::Set { key, value } if app_conf::is_app_key(&key) => {
-            app_conf::set(&paths, &[(key, value)])
-        }
+        Command::Set { key, value } => set(&paths, key, value),
         Command::Multiset { pairs } => app_conf::multiset(&paths, &pairs),
         Command::Unset { what } => app_conf::unset(&paths, &what),
-        Command::Set { key, value } => {
-            crate::config::set(&paths, &key, &value)?;
-            println!("[PMR] {key} = {value}");
-            // A running daemon takes it now; a later one reads the file.
-            if let Some(mut c) = Client::connect(&paths)? {
-                c.request(&Request::ReloadConfig)?;
+        Command::Get { key } => {
+            match key.as_deref() {
+                None | Some("all") => pm2_extra::print_settings(&paths)?,
+                Some(k) => pm2_extra::print_setting(&paths, k)?,
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Get => {
-            print!("{}", toml::to_string(&crate::config::load(&paths)?)?);
-            Ok(ExitCode::SUCCESS)
-        }
+        Command::Extra(cmd) => pm2_extra::run(&paths, cmd),
         Command::Unstartup(args) => startup::unstartup(args),
         Command::Unlink => simple(&paths, Request::Unlink),
         Command::Init { .. } => init(),
@@ -143,6 +138,24 @@ pub(crate) fn run(command: Command) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// `set key value`: pmr's settings (`pmr:...`, pm2-logrotate's keys,
+/// which the built-in rotation takes) or an app's (`app.key`).
+fn set(paths: &Paths, key: String, value: String) -> anyhow::Result<ExitCode> {
+    if !crate::config::is_setting(&key) && app_conf::is_app_key(&key) {
+        return app_conf::set(paths, &[(key, value)]);
+    }
+    crate::config::set(paths, &key, &value)?;
+    println!("[PMR] {key} = {value}");
+    if let Some(note) = crate::config::note(&key) {
+        println!("[PMR] {note}");
+    }
+    // A running daemon takes it now; a later one reads the file.
+    if let Some(mut c) = Client::connect(paths)? {
+        c.request(&Request::ReloadConfig)?;
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// What `pmr init` writes: the options pm2 users reach for first.

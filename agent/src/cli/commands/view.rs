@@ -12,7 +12,11 @@ use crate::cli::{Client, OutputArgs};
 use crate::paths::Paths;
 use crate::pm2_shape;
 
-fn fetch(paths: &Paths, full: bool, targets: Vec<String>) -> anyhow::Result<Vec<ProcessInfo>> {
+pub(super) fn fetch(
+    paths: &Paths,
+    full: bool,
+    targets: Vec<String>,
+) -> anyhow::Result<Vec<ProcessInfo>> {
     let mut client = Client::connect_or_start(paths)?;
     match client.request(&Request::List { full, targets })? {
         Response::Processes { list } => Ok(list),

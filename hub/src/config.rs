@@ -133,16 +133,72 @@ impl Config {
             Some(url) => match url.strip_prefix("sqlite://") {
                 Some(p) => Ok(PathBuf::from(p)),
                 None => anyhow::bail!(
-                    "--database {url}: only sqlite://PATH is supported in this version"
+                    "--database {}: only sqlite://PATH is supported in this version",
+                    mask_passwords(url)
                 ),
             },
         }
     }
 }
 
+/// `text` with the password of every URL in it replaced by `****`
+/// (`postgres://u:s3cret@db/x` → `postgres://u:****@db/x`), so that no
+/// error message or log line shows one. Masks generously: from the first
+/// `:` after `scheme://` to the last `@` before the next space or quote.
+pub fn mask_passwords(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find("://") {
+        let (before, after) = rest.split_at(i + 3);
+        out.push_str(before);
+        let end = after
+            .find(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | '`' | '<' | '>'))
+            .unwrap_or(after.len());
+        let url = &after[..end];
+        match (url.rfind('@'), url.find(':')) {
+            (Some(at), Some(colon)) if colon < at => {
+                out.push_str(&url[..=colon]);
+                out.push_str("****");
+                out.push_str(&url[at..]);
+            }
+            _ => out.push_str(url),
+        }
+        rest = &after[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn passwords_in_urls_are_masked() {
+        let cases = [
+            ("postgres://u:s3cret@db/x", "postgres://u:****@db/x"),
+            (
+                "--database postgres://u:s3:c@r@db:5432/x?a=b: no",
+                "--database postgres://u:****@db:5432/x?a=b: no",
+            ),
+            (
+                "x = \"postgres://u:p/w@db\"\n",
+                "x = \"postgres://u:****@db\"\n",
+            ),
+            (
+                "a https://u@h/p and sqlite:///tmp/x.db",
+                "a https://u@h/p and sqlite:///tmp/x.db",
+            ),
+            (
+                "wss://h:9615 then http://a:b@c",
+                "wss://h:9615 then http://a:****@c",
+            ),
+            ("no url at all: u:p@h", "no url at all: u:p@h"),
+        ];
+        for (raw, masked) in cases {
+            assert_eq!(mask_passwords(raw), masked, "{raw}");
+        }
+    }
 
     #[test]
     fn default_toml_round_trips_and_unknown_keys_fail() {

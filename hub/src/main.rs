@@ -182,7 +182,10 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("pmr-hub: {e:#}");
+            // A URL's password (a --database value quoted by an error,
+            // say) never reaches the terminal or a service's journal.
+            let message = pmr_hub::config::mask_passwords(&format!("{e:#}"));
+            eprintln!("pmr-hub: {message}");
             ExitCode::FAILURE
         }
     }

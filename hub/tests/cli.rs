@@ -191,3 +191,52 @@ fn users_add_list_reset_remove_and_no_password_is_stored() {
     let list = String::from_utf8(hub(dir.path(), &["users", "list"]).stdout).unwrap();
     assert!(!list.contains("ops@example.com"), "{list}");
 }
+
+#[test]
+fn a_database_url_password_is_never_printed() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = "postgres://u:s3cret@db/x";
+    let cfg = dir.path().join("hub.toml");
+    std::fs::write(&cfg, format!("database = \"{url}\"\n")).unwrap();
+    let broken = dir.path().join("broken.toml");
+    // An unterminated string: TOML's error quotes the line.
+    std::fs::write(&broken, format!("database = \"{url}\n")).unwrap();
+    let bin = env!("CARGO_BIN_EXE_pmr-hub");
+    let data = dir.path().to_str().unwrap();
+    let runs = [
+        Command::new(bin)
+            .args(["--data-dir", data, "--database", url, "serve"])
+            .output(),
+        Command::new(bin)
+            .args(["--data-dir", data, "keys", "list"])
+            .env("PMR_HUB_DATABASE", url)
+            .output(),
+        Command::new(bin)
+            .args([
+                "--data-dir",
+                data,
+                "--config",
+                cfg.to_str().unwrap(),
+                "serve",
+            ])
+            .output(),
+        Command::new(bin)
+            .args(["--data-dir", data, "--config", broken.to_str().unwrap()])
+            .args(["serve"])
+            .output(),
+    ];
+    for (i, out) in runs.into_iter().enumerate() {
+        let out = out.unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(!out.status.success(), "run {i}: {text}");
+        assert!(
+            !text.contains("s3cret"),
+            "run {i} shows the password: {text}"
+        );
+        assert!(text.contains("u:****@db"), "run {i} names the URL: {text}");
+    }
+}

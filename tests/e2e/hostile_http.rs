@@ -16,14 +16,7 @@ pub fn raw(port: u16, request: &str) -> (u16, String, String) {
     s.write_all(request.as_bytes()).unwrap();
     let mut out = Vec::new();
     let _ = s.read_to_end(&mut out);
-    let text = String::from_utf8_lossy(&out).to_string();
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let status = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    (status, head.to_ascii_lowercase(), body.to_string())
+    split_answer(&out)
 }
 
 #[test]
@@ -57,6 +50,104 @@ fn every_router_level_error_is_json() {
             serde_json::from_str(&body).unwrap_or_else(|_| panic!("{want}: {body}"));
         assert!(v["error"].is_string() && v["status"] == want, "{v}");
     }
+}
+
+/// Requests hyper refuses before any route sees them: a target past the
+/// 65534 bytes `http::Uri` holds, a head past hyper's 64 KiB buffer, more
+/// header lines than it parses, a request line that is not HTTP.
+fn unparsable_requests() -> Vec<(String, u16)> {
+    let long = format!("/api/v1/servers?{}", "a".repeat(64 * 1024));
+    let big_header = format!("X-Big: {}\r\n", "b".repeat(70 * 1024));
+    let lines: String = (0..300).map(|i| format!("X-H{i}: v\r\n")).collect();
+    let get = |path: &str, extra: &str| {
+        format!("GET {path} HTTP/1.1\r\nHost: x\r\n{extra}Connection: close\r\n\r\n")
+    };
+    vec![
+        (get(&long, ""), 414),
+        (get("/healthz", &big_header), 431),
+        (get("/healthz", &lines), 431),
+        ("NOT HTTP AT ALL\r\n\r\n".to_string(), 400),
+        (
+            "GET /healthz HTTP/1.1\r\nBad Header Line\r\n\r\n".to_string(),
+            400,
+        ),
+    ]
+}
+
+/// Asserts one answer is the hub's JSON error with status `want`.
+fn assert_json_error(req: &str, want: u16, (status, head, body): (u16, String, String)) {
+    assert_eq!(status, want, "{req:.60}: {head}\n{body}");
+    assert!(
+        head.contains("content-type: application/json"),
+        "{want}: {head}"
+    );
+    let v: serde_json::Value =
+        serde_json::from_str(&body).unwrap_or_else(|_| panic!("{want}: {head}\n{body:?}"));
+    assert!(v["error"].is_string() && v["status"] == want, "{v}");
+}
+
+#[test]
+fn requests_hyper_refuses_get_the_same_json_errors() {
+    let hub = Hub::start(Tls::None);
+    for (req, want) in unparsable_requests() {
+        assert_json_error(&req, want, raw(hub.port, &req));
+    }
+    // The hub still serves.
+    let (status, _, _) = raw(
+        hub.port,
+        "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(status, 200);
+}
+
+#[test]
+fn requests_hyper_refuses_get_json_errors_over_tls_too() {
+    let certs = tempfile::tempdir().unwrap();
+    let tls = crate::tls::make_ca(certs.path());
+    let Tls::Ca { ca, .. } = &tls else {
+        unreachable!()
+    };
+    let ca = ca.clone();
+    let hub = Hub::start(tls);
+    for (req, want) in unparsable_requests() {
+        assert_json_error(&req, want, raw_tls(hub.port, &ca, &req));
+    }
+}
+
+/// [`raw`] over TLS, trusting the CA in `ca`.
+fn raw_tls(port: u16, ca: &std::path::Path, request: &str) -> (u16, String, String) {
+    let mut roots = rustls::RootCertStore::empty();
+    for c in rustls_pemfile_certs(&std::fs::read(ca).unwrap()) {
+        roots.add(c).unwrap();
+    }
+    let cfg = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    let conn = rustls::ClientConnection::new(std::sync::Arc::new(cfg), name).unwrap();
+    let tcp = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    tcp.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let mut tls = rustls::StreamOwned::new(conn, tcp);
+    tls.write_all(request.as_bytes()).unwrap();
+    let mut out = Vec::new();
+    let _ = tls.read_to_end(&mut out);
+    split_answer(&out)
+}
+
+/// (status, lower-cased head, body) of a raw answer.
+fn split_answer(out: &[u8]) -> (u16, String, String) {
+    let text = String::from_utf8_lossy(out).to_string();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    (status, head.to_ascii_lowercase(), body.to_string())
 }
 
 pub fn config(dir: &std::path::Path, body: &str) -> String {

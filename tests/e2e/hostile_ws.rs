@@ -330,3 +330,88 @@ async fn an_agent_refused_as_busy_says_why_and_waits_the_retry_after() {
     // from the refusal (the status is read a moment after).
     assert!(wait > 2.5, "the agent retries after {wait} s: {status}");
 }
+
+/// A masked client text frame carrying `payload`.
+fn masked_text_frame(payload: &[u8]) -> Vec<u8> {
+    let mut f = vec![0x81u8];
+    match payload.len() {
+        n if n < 126 => f.push(0x80 | n as u8),
+        n if n <= 0xffff => {
+            f.push(0x80 | 126);
+            f.extend_from_slice(&(n as u16).to_be_bytes());
+        }
+        n => {
+            f.push(0x80 | 127);
+            f.extend_from_slice(&(n as u64).to_be_bytes());
+        }
+    }
+    let mask = [0x12u8, 0x34, 0x56, 0x78];
+    f.extend_from_slice(&mask);
+    f.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+    f
+}
+
+/// The close code the hub sends when the upgrade request and one text
+/// frame of `len` bytes come in a single write (a `hello` may come first,
+/// when the hub's read stopped short of what it holds).
+fn close_after_upgrade_with_frame(hub: &Hub, len: usize) -> u16 {
+    use std::io::{Read, Write};
+    let upgrade = format!(
+        "GET /agent/v1 HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nUpgrade: websocket\r\n\
+         Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
+        hub.port
+    );
+    let mut bytes = upgrade.into_bytes();
+    bytes.extend(masked_text_frame(&vec![b'x'; len]));
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", hub.port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    s.write_all(&bytes).unwrap();
+    // The 101's head, then the frames the hub sends.
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    let head_end = loop {
+        if let Some(i) = got.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
+        let n = s.read(&mut buf).unwrap();
+        assert!(n > 0, "closed before the upgrade answer");
+        got.extend_from_slice(&buf[..n]);
+    };
+    assert!(
+        got.starts_with(b"HTTP/1.1 101"),
+        "{:?}",
+        String::from_utf8_lossy(&got)
+    );
+    let rest = got.split_off(head_end);
+    let mut ws = tungstenite::WebSocket::from_partially_read(
+        s,
+        rest,
+        tungstenite::protocol::Role::Client,
+        None,
+    );
+    loop {
+        match ws.read() {
+            Ok(Message::Text(t)) if t.contains("\"hello\"") => continue,
+            Ok(Message::Close(Some(frame))) => return frame.code.into(),
+            other => panic!("expected a close: {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn frame_bytes_sent_with_the_upgrade_count_toward_the_pre_auth_limit() {
+    let hub = Hub::start(Tls::None);
+    // 20 KiB is over the 16 KiB an agent may send before `welcome`: 1009,
+    // not the 4400 of a frame read whole.
+    assert_eq!(
+        close_after_upgrade_with_frame(&hub, 20 * 1024),
+        close::TOO_BIG
+    );
+    // 15 KiB is within it (the request head is not counted): read, and
+    // refused as a frame that is not `auth`.
+    assert_eq!(
+        close_after_upgrade_with_frame(&hub, 15 * 1024),
+        close::BAD_FRAME
+    );
+}

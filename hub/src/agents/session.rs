@@ -41,13 +41,19 @@ pub async fn run(
     (place, mut eviction): (Place, Eviction),
     conn: Option<Arc<Conn>>,
 ) {
-    let outcome = tokio::select! {
-        r = handshake::run(&hub, &door, &mut socket) => r,
-        () = eviction.wait() => Err(Refusal::Close {
-            code: close::TRY_AGAIN,
-            label: "evicted",
-            detail: String::new(),
-        }),
+    let outcome = if conn.as_ref().is_some_and(|c| c.over_budget()) {
+        // The upgrade came with more than the budget already (hyper read
+        // it with the request): refused below, before `hello`.
+        Err(Refusal::Gone)
+    } else {
+        tokio::select! {
+            r = handshake::run(&hub, &door, &mut socket) => r,
+            () = eviction.wait() => Err(Refusal::Close {
+                code: close::TRY_AGAIN,
+                label: "evicted",
+                detail: String::new(),
+            }),
+        }
     };
     drop(place);
     let authed = match outcome {

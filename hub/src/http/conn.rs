@@ -1,24 +1,26 @@
-//! One accepted connection: its place in the fair pool of connections, and
-//! the guard around its socket. The guard ends a connection whose writes
-//! stall (a client that stops reading its response would otherwise hold it
-//! forever: hyper has no write timeout), and caps what an upgraded,
-//! not-yet-authenticated websocket may make the hub read (an `auth` is well
-//! under 1 KiB; without the cap each pending handshake could buffer a 1 MiB
-//! frame).
+//! One accepted connection: its place in the fair pool of connections,
+//! what an upgraded, not-yet-authenticated websocket may still make the hub
+//! read (an `auth` is well under 1 KiB; without the cap each pending
+//! handshake could buffer a 1 MiB frame), and the guard around its socket,
+//! which ends a connection whose writes stall (a client that stops reading
+//! its response would otherwise hold it forever: hyper has no write
+//! timeout). Reads are counted above TLS, in [`super::plain`].
 
 use std::io;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
-use std::sync::Arc;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::Sleep;
 
 use super::fair::Place;
+use super::heads::Heads;
 
-/// Bytes an upgraded websocket may send before it authenticates.
+/// Bytes an upgraded websocket may send before it authenticates, those
+/// hyper read past the upgrade request included.
 pub const PRE_AUTH_READ_BUDGET: u64 = 16 * 1024;
 
 /// What the handlers may do about the connection they run on.
@@ -27,6 +29,8 @@ pub struct Conn {
     /// Bytes it may still send; `u64::MAX` for no limit.
     budget: AtomicU64,
     over: AtomicBool,
+    /// Where its request heads end in what it read.
+    heads: Mutex<Heads>,
 }
 
 impl Conn {
@@ -36,25 +40,53 @@ impl Conn {
             place,
             budget: AtomicU64::new(u64::MAX),
             over: AtomicBool::new(false),
+            heads: Mutex::new(Heads::default()),
         })
+    }
+
+    /// hyper parsed a request head; `body` is the body's length on the
+    /// wire (`None`: chunked, unknown).
+    pub fn request(&self, body: Option<u64>) {
+        self.heads().request(body);
     }
 
     /// An upgrade to the agents' websocket: the connection leaves its
     /// address's share (the pending-handshake pool governs it now) and may
-    /// read at most [`PRE_AUTH_READ_BUDGET`] more bytes until [`Conn::authenticated`].
+    /// read at most [`PRE_AUTH_READ_BUDGET`] more bytes until
+    /// [`Conn::authenticated`], counting those hyper already read past the
+    /// upgrade request (a frame sent in the same write).
     pub fn upgraded(&self) {
         self.place.settle();
-        self.budget.store(PRE_AUTH_READ_BUDGET, Ordering::Release);
+        let read_ahead = self.heads().beyond_head();
+        match PRE_AUTH_READ_BUDGET.checked_sub(read_ahead) {
+            Some(left) => self.budget.store(left, Ordering::Release),
+            None => {
+                self.budget.store(0, Ordering::Release);
+                self.over.store(true, Ordering::Release);
+            }
+        }
     }
 
     /// The agent proved its key: no read cap any more.
     pub fn authenticated(&self) {
         self.budget.store(u64::MAX, Ordering::Release);
+        self.heads().stop();
     }
 
-    /// Whether reads stopped because the budget ran out.
+    /// Whether reads stopped, or must stop, because the budget ran out.
     pub fn over_budget(&self) -> bool {
         self.over.load(Ordering::Acquire)
+    }
+
+    /// Notes bytes read from the client; false when they exceed the budget.
+    pub(crate) fn read(&self, bytes: &[u8]) -> bool {
+        self.heads().read(bytes);
+        self.spend(bytes.len() as u64)
+    }
+
+    fn heads(&self) -> std::sync::MutexGuard<'_, Heads> {
+        // The tracker holds no invariant a panic elsewhere could break.
+        self.heads.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Spends `n` bytes; false when that exceeds the budget.
@@ -72,20 +104,18 @@ impl Conn {
     }
 }
 
-/// The socket, guarded.
+/// The socket, guarded against stalled writes.
 pub struct Guarded<IO> {
     io: IO,
-    conn: Arc<Conn>,
     write_limit: Duration,
     stall: Option<Pin<Box<Sleep>>>,
 }
 
 impl<IO> Guarded<IO> {
-    /// Guards `io` of `conn`; a write that cannot progress for `write_limit` fails.
-    pub fn new(io: IO, conn: Arc<Conn>, write_limit: Duration) -> Self {
+    /// Guards `io`; a write that cannot progress for `write_limit` fails.
+    pub fn new(io: IO, write_limit: Duration) -> Self {
         Self {
             io,
-            conn,
             write_limit,
             stall: None,
         }
@@ -124,16 +154,7 @@ impl<IO: AsyncRead + Unpin> AsyncRead for Guarded<IO> {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        let before = buf.filled().len();
-        ready!(Pin::new(&mut self.io).poll_read(cx, buf))?;
-        let n = (buf.filled().len() - before) as u64;
-        if !self.conn.spend(n) {
-            return Poll::Ready(Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                "more bytes than a handshake needs",
-            )));
-        }
-        Poll::Ready(Ok(()))
+        Pin::new(&mut self.io).poll_read(cx, buf)
     }
 }
 

@@ -1,6 +1,8 @@
 //! Limits every request meets before its route, answered as JSON errors:
 //! the request line and head sizes (414, 431), the time a request may take
-//! (408), and the router's own 404 and 405.
+//! (408), and the router's own 404 and 405. What hyper refuses before the
+//! router (heads it cannot parse or hold) gets the same messages, through
+//! [`super::plain`].
 
 use std::time::Duration;
 
@@ -18,15 +20,25 @@ pub const MAX_HEADERS: usize = 100;
 /// Most bytes of header names and values in a request.
 pub const MAX_HEADER_BYTES: usize = 16 * 1024;
 
+/// Why a request target is refused with 414, here or by hyper.
+pub fn target_too_long() -> String {
+    format!("the request target is longer than {MAX_URI} bytes")
+}
+
+/// Why a request head is refused with 431, here or by hyper.
+pub fn head_too_large() -> String {
+    format!("at most {MAX_HEADERS} header lines and {MAX_HEADER_BYTES} bytes of headers")
+}
+
+/// Why hyper refuses a request with 400: it could not parse the head.
+pub const NOT_HTTP: &str = "the request line or a header line is not valid HTTP/1.1";
+
 /// Refuses oversized request heads, then runs the request within `limit`.
 pub async fn guard(State(limit): State<Duration>, req: Request, next: Next) -> Response {
     let target = req.uri().path_and_query().map_or(0, |p| p.as_str().len())
         + req.uri().authority().map_or(0, |a| a.as_str().len());
     if target > MAX_URI {
-        return error_response(
-            StatusCode::URI_TOO_LONG,
-            format!("the request target is longer than {MAX_URI} bytes"),
-        );
+        return error_response(StatusCode::URI_TOO_LONG, target_too_long());
     }
     let headers = req.headers();
     let bytes: usize = headers
@@ -36,7 +48,7 @@ pub async fn guard(State(limit): State<Duration>, req: Request, next: Next) -> R
     if headers.len() > MAX_HEADERS || bytes > MAX_HEADER_BYTES {
         return error_response(
             StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-            format!("at most {MAX_HEADERS} header lines and {MAX_HEADER_BYTES} bytes of headers"),
+            head_too_large(),
         );
     }
     match tokio::time::timeout(limit, next.run(req)).await {

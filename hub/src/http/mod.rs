@@ -1,11 +1,14 @@
-//! The hub's HTTP side below the routes: one error shape, the connection
-//! loop with its timeouts and per-address caps, and request limits.
+//! The hub's HTTP side below the routes: one error shape (hyper's own
+//! refusals included), the connection loop with its timeouts and
+//! per-address caps, request limits, and the read budget of upgrades.
 
 pub mod addr;
 pub mod conn;
 pub mod error;
 pub mod fair;
+pub mod heads;
 pub mod limits;
+pub mod plain;
 pub mod serve;
 
 pub use error::error_response;

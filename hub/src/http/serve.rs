@@ -4,7 +4,9 @@
 //! [`Config::write_timeout_secs`] ends it), TLS has
 //! [`Config::tls_handshake_timeout_secs`], a request head has
 //! [`Config::header_timeout_secs`] (which also ends idle keep-alive
-//! connections and slowloris clients), and shutdown is graceful.
+//! connections and slowloris clients), its plaintext is [`Plain`] (reads
+//! counted, hyper's bare refusals answered as JSON), and shutdown is
+//! graceful.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -23,12 +25,16 @@ use tokio_rustls::TlsAcceptor;
 use super::addr::AddrKey;
 use super::conn::{Conn, Guarded};
 use super::fair::{Eviction, FairPool, Full};
+use super::plain::Plain;
 use crate::config::Config;
 use crate::http::addr::PeerAddr;
 
-/// Largest request head hyper buffers; heads up to [`super::limits`]'s
-/// caps get a JSON 414/431 from the router, larger ones hyper's bare 431.
-const MAX_HEAD_BUF: usize = 64 * 1024;
+/// Largest request head hyper buffers: a little over the 65534-byte target
+/// `http::Uri` holds, so that a longer one is hyper's 414 rather than 431
+/// however the bytes arrive. Heads within [`super::limits`]'s caps get
+/// their 414/431 from the router; hyper's own refusals of larger ones are
+/// rewritten to the same JSON by [`Plain`].
+const MAX_HEAD_BUF: usize = 72 * 1024;
 /// Header lines hyper parses; the router answers more than 100 with 431.
 const MAX_HEADER_LINES: usize = 256;
 
@@ -135,7 +141,7 @@ pub async fn run(
         };
         let _ = tcp.set_nodelay(true);
         let conn = Conn::new(place);
-        let tcp = Guarded::new(tcp, conn.clone(), write_limit);
+        let tcp = Guarded::new(tcp, write_limit);
         let (app, http, stop) = (s.app.clone(), http.clone(), stop_rx.clone());
         let proxies = s.proxies.clone();
         let tls = s.tls.clone();
@@ -174,6 +180,17 @@ struct Peer {
     proxies: Arc<Vec<std::net::IpAddr>>,
 }
 
+/// The length of a request's body on the wire; `None` when chunked.
+fn wire_body_len(headers: &axum::http::HeaderMap) -> Option<u64> {
+    if headers.contains_key(axum::http::header::TRANSFER_ENCODING) {
+        return None;
+    }
+    match headers.get(axum::http::header::CONTENT_LENGTH) {
+        None => Some(0),
+        Some(v) => v.to_str().ok()?.trim().parse().ok(),
+    }
+}
+
 async fn connection<I>(
     io: I,
     mut peer: Peer,
@@ -194,9 +211,11 @@ async fn connection<I>(
             req.extensions_mut().insert(super::ForwardedTls);
         }
         req.extensions_mut().insert(ConnectInfo(PeerAddr(who)));
+        conn.request(wire_body_len(req.headers()));
         req.extensions_mut().insert(conn.clone());
         tower::ServiceExt::oneshot(app.clone(), req)
     });
+    let io = Plain::new(io, peer.conn.clone());
     let served = http
         .serve_connection(TokioIo::new(io), service)
         .with_upgrades();

@@ -25,6 +25,8 @@ pub struct Hub {
     pub metrics: metrics::Metrics,
     /// Alerts: the engine's state, rule reloads, sealed receiver secrets.
     pub alerts: crate::alerts::Handle,
+    /// The fleet's figures every 5 s, shared by every fleet-wide page.
+    pub(crate) figures: crate::api::changes::Digests,
 }
 
 impl Hub {
@@ -42,6 +44,7 @@ impl Hub {
         let alerts = crate::alerts::Handle::new(&config.data_dir)?;
         Ok(Arc::new(Self {
             alerts,
+            figures: Default::default(),
             ingest: ingest::Ingest::new(live.clone(), writer, metrics.log_viewers.clone()),
             logins: Default::default(),
             config,

@@ -1,8 +1,9 @@
 // The live channel: one EventSource on /api/v1/changes per tab (browsers
 // allow six HTTP/1.1 connections per host across tabs). On a server's or
 // a process's page it follows that server only, with its samples (one a
-// second); on the fleet-wide tables every server with each one's figures
-// every 5 s; elsewhere every server, without samples. Pages subscribe to
+// second); on the fleet-wide tables every server, with the fleet's figures
+// as one digest every 5 s (`figures`); elsewhere every server, without
+// samples. Pages subscribe to
 // kinds of change; when the stream drops, the banner says so and how old
 // the data is, and on return every page catches up.
 
@@ -68,6 +69,12 @@ export function start() {
       try { dispatch(kind, JSON.parse(e.data)); } catch { /* a malformed line is skipped */ }
     });
   }
+  // Fleet-wide figures come as one digest every 5 s: each entry is a sample.
+  source.addEventListener('figures', (e) => {
+    let d;
+    try { d = JSON.parse(e.data); } catch { return; }
+    for (const s of d.servers || []) dispatch('sample', s);
+  });
   // The hub says we fell behind: refetch everything shown.
   source.addEventListener('resync', () => { for (const fn of catchUps) fn(); });
 }

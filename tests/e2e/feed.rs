@@ -148,3 +148,49 @@ fn log_lines_flow_only_while_someone_watches() {
     let (status, _) = hub.http("GET", "/api/v1/servers/999/logs", None, true);
     assert_eq!(status, 404);
 }
+
+#[test]
+fn a_fleet_wide_follower_gets_the_figures_as_one_digest_not_each_sample() {
+    let hub = Hub::start(Tls::None);
+    let agent = Agent::new();
+    agent.write("s.sh", "while true; do sleep 1; done\n");
+    agent.ok(&["start", "s.sh", "--name", "api"]);
+    agent.link(&hub, "web-1", &[]);
+    wait_until("the app on the hub", || hub.process("web-1", "api"));
+    let mut s = TcpStream::connect(("127.0.0.1", hub.port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    write!(
+        s,
+        "GET /api/v1/changes?kinds=sample,restart&every=5 HTTP/1.1\r\nHost: x\r\n\
+         Authorization: Bearer {}\r\n\r\n",
+        hub.token
+    )
+    .unwrap();
+    let (mut kinds, mut kind) = (Vec::new(), String::new());
+    let mut digest = None;
+    for l in BufReader::new(s).lines() {
+        let l = l.expect("no digest within 20 s");
+        if let Some(k) = l.strip_prefix("event: ") {
+            kind = k.to_string();
+            kinds.push(kind.clone());
+        } else if let Some(data) = l.strip_prefix("data: ")
+            && kind == "figures"
+        {
+            digest = Some(serde_json::from_str::<serde_json::Value>(data).unwrap());
+            break;
+        }
+    }
+    assert!(
+        !kinds.iter().any(|k| k == "sample"),
+        "samples one by one: {kinds:?}"
+    );
+    let d = digest.unwrap();
+    let server = &d["servers"][0];
+    assert_eq!(server["type"], "sample", "{d}");
+    let p = &server["processes"][0];
+    assert!(
+        p["pid"].as_u64().unwrap() > 0 && p["status"] == "online",
+        "{d}"
+    );
+    assert!(server["host"]["mem_total"].as_u64().unwrap() > 0, "{d}");
+}

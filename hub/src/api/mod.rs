@@ -16,7 +16,7 @@ mod actions;
 mod admin;
 mod alerts;
 mod auth;
-mod changes;
+pub(crate) mod changes;
 mod contract;
 mod doc;
 pub mod error;

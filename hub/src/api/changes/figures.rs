@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use serde_json::{Value, json};
 
 use crate::ingest::feed::Change;
-use crate::live::Live;
+use crate::live::{Live, ServerView};
 
 /// Samples of one server sent at most once per `every_ms` on one stream.
 #[derive(Default)]
@@ -62,31 +62,35 @@ pub(super) fn enrich(c: &Change, live: &Live) -> Option<Value> {
             }
         }
         Change::Sample { server_id, .. } => {
-            let figures = live.read(*server_id, |s| {
-                let procs: Vec<Value> = s
-                    .processes
-                    .values()
-                    .map(|p| {
-                        json!({
-                            "pm_id": p.pm_id, "pid": p.pid, "pm_uptime": p.pm_uptime,
-                            "status": p.status, "restart_time": p.restart_time,
-                            "cpu": p.cpu, "memory": p.memory,
-                        })
-                    })
-                    .collect();
-                let h = &s.host;
-                let host = json!({
-                    "cpu": h.cpu, "mem_used": h.mem_used, "mem_total": h.mem_total,
-                    "load": h.load,
-                });
-                (procs, host)
-            });
+            let figures = live.read(*server_id, server_figures);
             if let (Some((procs, host)), Some(o)) = (figures, v.as_object_mut()) {
-                o.insert("processes".into(), Value::Array(procs));
+                o.insert("processes".into(), procs);
                 o.insert("host".into(), host);
             }
         }
         _ => {}
     }
     Some(v)
+}
+
+/// A server's figures as a `sample` event carries them: every process's
+/// pid, start, status, restarts, CPU and memory, and the host's.
+pub(super) fn server_figures(s: &ServerView) -> (Value, Value) {
+    let procs: Vec<Value> = s
+        .processes
+        .values()
+        .map(|p| {
+            json!({
+                "pm_id": p.pm_id, "pid": p.pid, "pm_uptime": p.pm_uptime,
+                "status": p.status, "restart_time": p.restart_time,
+                "cpu": p.cpu, "memory": p.memory,
+            })
+        })
+        .collect();
+    let h = &s.host;
+    let host = json!({
+        "cpu": h.cpu, "mem_used": h.mem_used, "mem_total": h.mem_total,
+        "load": h.load,
+    });
+    (Value::Array(procs), host)
 }

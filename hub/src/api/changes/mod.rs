@@ -5,9 +5,13 @@
 //! comment every 15 s keeps proxies from closing a quiet stream. Every 15 s
 //! the caller's token or session is checked again: a signed-out, removed or
 //! expired caller's stream ends. Events carry the live figures a page
-//! shows (see [`figures`]); `every` paces a fleet-wide stream's samples.
+//! shows (see [`figures`]); a fleet-wide stream with `every` gets the
+//! fleet's figures as one shared digest every 5 s (see [`digest`]).
 
+mod digest;
 mod figures;
+
+pub(crate) use digest::Digests;
 
 use std::collections::HashSet;
 use std::convert::Infallible;
@@ -54,8 +58,23 @@ pub(super) struct ChangeFilter {
     /// `action_result`; default all but `sample` (one per agent a second).
     kinds: Option<String>,
     /// Samples of one server at most every this many seconds (1 to 60;
-    /// default: each one), for a page that follows a whole fleet's figures.
+    /// default: each one); without `server`, the fleet's figures as one
+    /// `figures` digest every 5 s (this rounded up to 5) instead of samples.
     every: Option<u64>,
+}
+
+/// What one stream keeps between its events.
+struct Follow {
+    feed: tokio::sync::broadcast::Receiver<Change>,
+    caller: super::Caller,
+    /// When the caller is checked again.
+    check: tokio::time::Instant,
+    pace: figures::Pace,
+    /// The fleet's figures, for a fleet-wide stream with `every`.
+    digests: Option<tokio::sync::watch::Receiver<digest::Digest>>,
+    /// One digest in this many is sent.
+    digest_every: u64,
+    digests_seen: u64,
 }
 
 fn server_of(c: &Change) -> i64 {
@@ -79,7 +98,7 @@ fn server_of(c: &Change) -> i64 {
     tag = "changes",
     params(ChangeFilter),
     responses(
-        (status = 200, description = "A stream of server-sent events (`text/event-stream`), not one JSON document: one event per change, named after its kind (`event: restart`), its `data:` line the change as JSON (`{\"type\":\"restart\",\"server_id\":1,...}`), then a blank line; `event: resync` when the client fell behind and must refetch; a `:` comment line every 15 s keeps proxies from closing a quiet stream.", content_type = "text/event-stream", body = String,
+        (status = 200, description = "A stream of server-sent events (`text/event-stream`), not one JSON document: one event per change, named after its kind (`event: restart`), its `data:` line the change as JSON (`{\"type\":\"restart\",\"server_id\":1,...}`), then a blank line; with `kinds` holding `sample`, `every` and no `server`, no `sample` events but `event: figures` every 5 s, `{\"servers\": [sample, ...]}` for the servers whose figures changed; `event: resync` when the client fell behind and must refetch; a `:` comment line every 15 s keeps proxies from closing a quiet stream.", content_type = "text/event-stream", body = String,
             example = json!("event: restart\ndata: {\"type\":\"restart\",\"server_id\":1,\"pm_id\":0,\"app\":\"api\",\"restarts\":3}\n\n")),
         (status = 400, response = r::BadRequest),
         (status = 401, response = r::Unauthorized),
@@ -109,56 +128,91 @@ pub(super) async fn follow_changes(
             "every: seconds between samples of one server, 1 to 60",
         ));
     }
-    let feed = hub.ingest.subscribe();
-    let first_check = tokio::time::Instant::now() + RECHECK;
-    let pace = figures::Pace::new(f.every.unwrap_or(0));
-    let state = (feed, caller, first_check, pace);
-    let stream =
-        futures_util::stream::unfold(state, move |(mut feed, mut caller, mut check, mut pace)| {
-            let (kinds, hub) = (kinds.clone(), hub.clone());
-            async move {
-                loop {
-                    let received = tokio::select! {
-                        r = feed.recv() => r,
-                        () = tokio::time::sleep_until(check) => {
-                            // Signed out, removed, expired or re-scoped since the
-                            // stream began: it ends, or follows the new limits.
-                            caller = super::auth::recheck(&hub, &caller).await.ok()??;
-                            check += RECHECK;
+    // A fleet-wide stream with `every` gets the figures as one shared
+    // digest every 5 s (or every `every` rounded up to 5 s), not per sample.
+    let fleet_figures = f.every.is_some() && f.server.is_none() && kinds.contains("sample");
+    let state = Follow {
+        feed: hub.ingest.subscribe(),
+        check: tokio::time::Instant::now() + RECHECK,
+        pace: figures::Pace::new(f.every.unwrap_or(0)),
+        digests: fleet_figures.then(|| hub.figures.subscribe(&hub.live)),
+        digest_every: f
+            .every
+            .unwrap_or(0)
+            .div_ceil(digest::PERIOD.as_secs())
+            .max(1),
+        digests_seen: 0,
+        caller,
+    };
+    let stream = futures_util::stream::unfold(state, move |mut st| {
+        let (kinds, hub) = (kinds.clone(), hub.clone());
+        async move {
+            loop {
+                let digest = async {
+                    match st.digests.as_mut() {
+                        Some(rx) => rx.changed().await.is_ok(),
+                        None => std::future::pending().await,
+                    }
+                };
+                let received = tokio::select! {
+                    r = st.feed.recv() => r,
+                    true = digest => {
+                        st.digests_seen += 1;
+                        if st.digests_seen % st.digest_every != 0 {
                             continue;
                         }
-                    };
-                    match received {
-                        Ok(c) => {
-                            let server = server_of(&c);
-                            // A caller limited to some buckets sees only their servers' changes.
-                            let visible = caller.buckets.is_none()
-                                || hub.live.bucket_of(server).is_some_and(|b| caller.sees(&b));
-                            if !kinds.contains(c.kind())
-                                || f.server.is_some_and(|s| s != server)
-                                || !visible
-                            {
-                                continue;
-                            }
-                            if matches!(c, Change::Sample { .. })
-                                && !pace.admit(server, crate::clock::now_ms())
-                            {
-                                continue;
-                            }
-                            let Some(data) = figures::enrich(&c, &hub.live) else {
-                                continue;
-                            };
-                            let event = Event::default().event(c.kind()).json_data(&data).ok()?;
-                            return Some((Ok(event), (feed, caller, check, pace)));
-                        }
-                        Err(RecvError::Lagged(n)) => {
-                            let event = Event::default().event("resync").data(n.to_string());
-                            return Some((Ok(event), (feed, caller, check, pace)));
-                        }
-                        Err(RecvError::Closed) => return None,
+                        let d = st.digests.as_mut()?.borrow_and_update().clone();
+                        let caller = &st.caller;
+                        let Some(data) = digest::event_data(&d, |e| caller.sees(&e.bucket)) else {
+                            continue;
+                        };
+                        let event = Event::default().event("figures").data(data);
+                        return Some((Ok(event), st));
                     }
+                    () = tokio::time::sleep_until(st.check) => {
+                        // Signed out, removed, expired or re-scoped since the
+                        // stream began: it ends, or follows the new limits.
+                        st.caller = super::auth::recheck(&hub, &st.caller).await.ok()??;
+                        st.check += RECHECK;
+                        continue;
+                    }
+                };
+                match received {
+                    // Fleet-wide figures come from the digest.
+                    Ok(Change::Sample { .. }) if st.digests.is_some() => continue,
+                    Ok(c) => {
+                        let server = server_of(&c);
+                        // A caller limited to some buckets sees only their servers' changes.
+                        let visible = st.caller.buckets.is_none()
+                            || hub
+                                .live
+                                .bucket_of(server)
+                                .is_some_and(|b| st.caller.sees(&b));
+                        if !kinds.contains(c.kind())
+                            || f.server.is_some_and(|s| s != server)
+                            || !visible
+                        {
+                            continue;
+                        }
+                        if matches!(c, Change::Sample { .. })
+                            && !st.pace.admit(server, crate::clock::now_ms())
+                        {
+                            continue;
+                        }
+                        let Some(data) = figures::enrich(&c, &hub.live) else {
+                            continue;
+                        };
+                        let event = Event::default().event(c.kind()).json_data(&data).ok()?;
+                        return Some((Ok(event), st));
+                    }
+                    Err(RecvError::Lagged(n)) => {
+                        let event = Event::default().event("resync").data(n.to_string());
+                        return Some((Ok(event), st));
+                    }
+                    Err(RecvError::Closed) => return None,
                 }
             }
-        });
+        }
+    });
     Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
 }

@@ -1,0 +1,94 @@
+//! Fleet-wide figures, made once for every stream: every 5 s, each server
+//! whose snapshot is newer than the last digest gets one entry (the shape
+//! of a `sample` event), serialized once and shared by every fleet-wide
+//! stream, which sends the entries its caller may see as one `figures`
+//! event. At 10,000 servers that is one pass over the live state per 5 s,
+//! not 2,000 enriched events a second per open page; a storm of changes
+//! costs the pages nothing more.
+
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use serde_json::json;
+use tokio::sync::watch;
+
+use super::figures::server_figures;
+use crate::live::Live;
+
+/// How often a digest is made.
+pub(crate) const PERIOD: Duration = Duration::from_secs(5);
+
+/// One server's figures, serialized.
+pub(crate) struct Entry {
+    /// Its bucket, for callers limited to some.
+    pub(crate) bucket: String,
+    /// The `sample` event's JSON.
+    pub(crate) json: String,
+}
+
+/// The latest digest: servers whose figures changed in its period.
+pub(crate) type Digest = Arc<Vec<Entry>>;
+
+/// The digests, made by one task started by the first fleet-wide stream.
+#[derive(Default)]
+pub(crate) struct Digests(OnceLock<watch::Sender<Digest>>);
+
+impl Digests {
+    /// Follows the digests (starting the task that makes them, once).
+    pub(crate) fn subscribe(&self, live: &Arc<Live>) -> watch::Receiver<Digest> {
+        self.0
+            .get_or_init(|| {
+                let (tx, _) = watch::channel(Digest::default());
+                let (tx2, live) = (tx.clone(), live.clone());
+                tokio::spawn(async move { make(&tx2, &live).await });
+                tx
+            })
+            .subscribe()
+    }
+}
+
+/// Makes a digest every [`PERIOD`] while anyone follows them.
+async fn make(tx: &watch::Sender<Digest>, live: &Live) {
+    let mut tick = tokio::time::interval(PERIOD);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut since = i64::MIN;
+    loop {
+        tick.tick().await;
+        if tx.receiver_count() == 0 {
+            // Nobody looks: the next follower gets what changed meanwhile.
+            continue;
+        }
+        let now = crate::clock::now_ms();
+        let mut entries = Vec::new();
+        live.each(|v| {
+            if v.last_seen <= since {
+                return;
+            }
+            let (processes, host) = server_figures(v);
+            let e = json!({"type": "sample", "server_id": v.id, "at": v.snapshot_at,
+                "processes": processes, "host": host});
+            entries.push(Entry {
+                bucket: v.bucket.clone(),
+                json: e.to_string(),
+            });
+        });
+        since = now;
+        tx.send_replace(Arc::new(entries));
+    }
+}
+
+/// The `figures` event's data: `{"servers": [...]}` with the entries `sees`
+/// admits; none when it admits none.
+pub(crate) fn event_data(d: &Digest, mut sees: impl FnMut(&Entry) -> bool) -> Option<String> {
+    let mut out = String::from("{\"servers\":[");
+    let mut any = false;
+    for e in d.iter().filter(|e| sees(e)) {
+        if any {
+            out.push(',');
+        }
+        out.push_str(&e.json);
+        any = true;
+    }
+    out.push_str("]}");
+    any.then_some(out)
+}

@@ -79,6 +79,9 @@ pub async fn send_now(
     Ok(attempts)
 }
 
+/// A catch-up from the live state after a lag runs at most this often.
+const RESYNC_EVERY_MS: i64 = 5_000;
+
 /// Each receiver's queue: notifications wait here for its own task.
 const QUEUE: usize = 256;
 
@@ -231,6 +234,7 @@ pub async fn run(hub: Arc<Hub>, lease: Arc<dyn Lease>) {
     let mut queues = load(&mut dispatcher, &acks_tx);
     restore(&hub, &mut dispatcher);
     let mut tick = tokio::time::interval(Duration::from_secs(1));
+    let (mut resync_due, mut last_resync) = (false, i64::MIN / 2);
     loop {
         let due = dispatcher.due().map(|at| {
             let wait = u64::try_from(at - now_ms()).unwrap_or(0);
@@ -243,15 +247,24 @@ pub async fn run(hub: Arc<Hub>, lease: Arc<dyn Lease>) {
                     handle(&hub, &mut dispatcher, ts);
                 }
                 Err(RecvError::Lagged(n)) => {
-                    // Missed changes: catch up from the live state.
-                    tracing::warn!("alerts fell {n} changes behind the feed: checking every server again");
-                    let ts = hub.alerts.engine.lock().unwrap_or_else(|e| e.into_inner()).resync(&hub.live, now_ms());
-                    handle(&hub, &mut dispatcher, ts);
+                    // Missed changes: caught up from the live state at the
+                    // next tick, at most once per RESYNC_EVERY.
+                    if !resync_due {
+                        tracing::warn!("alerts fell {n} changes behind the feed: checking every server again");
+                    }
+                    resync_due = true;
                 }
                 Err(RecvError::Closed) => return,
             },
             _ = tick.tick() => {
-                let ts = hub.alerts.engine.lock().unwrap_or_else(|e| e.into_inner()).tick(&hub.live, now_ms());
+                let now = now_ms();
+                let mut engine = hub.alerts.engine.lock().unwrap_or_else(|e| e.into_inner());
+                let mut ts = engine.tick(&hub.live, now);
+                if resync_due && now >= last_resync + RESYNC_EVERY_MS {
+                    ts.extend(engine.resync(&hub.live, now));
+                    (resync_due, last_resync) = (false, now);
+                }
+                drop(engine);
                 handle(&hub, &mut dispatcher, ts);
             }
             () = async { match due { Some(d) => tokio::time::sleep_until(d).await, None => std::future::pending().await } } => {

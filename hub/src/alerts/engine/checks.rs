@@ -14,20 +14,30 @@ impl Engine {
         id: i64,
         live: &Live,
         kind: impl Fn(&RuleKind) -> bool,
+        f: impl FnMut(&mut Engine, usize, &ServerView),
+    ) {
+        // No rule of the kind: the view is not even copied.
+        if !self.rules.iter().any(|r| kind(&r.spec.kind)) {
+            return;
+        }
+        if let Some(v) = live.get(id) {
+            self.for_rules_in(&v, kind, f);
+        }
+    }
+
+    /// [`Engine::for_rules`] on a view the caller holds already.
+    pub(super) fn for_rules_in(
+        &mut self,
+        v: &ServerView,
+        kind: impl Fn(&RuleKind) -> bool,
         mut f: impl FnMut(&mut Engine, usize, &ServerView),
     ) {
         let idx: Vec<usize> = (0..self.rules.len())
             .filter(|i| kind(&self.rules[*i].spec.kind))
             .collect();
-        if idx.is_empty() {
-            return;
-        }
-        let Some(v) = live.get(id) else {
-            return;
-        };
         for ri in idx {
             if self.rules[ri].spec.covers_server(&v.bucket, &v.name) {
-                f(self, ri, &v);
+                f(self, ri, v);
             }
         }
     }
@@ -153,14 +163,28 @@ impl Engine {
         now: i64,
         out: &mut Vec<Transition>,
     ) {
-        let app = app.to_string();
-        self.for_rules(
-            id,
-            live,
+        if !self.rules.iter().any(|r| r.spec.kind == RuleKind::Errored) {
+            return;
+        }
+        if let Some(v) = live.get(id) {
+            self.check_errored_in(&v, app, now, out);
+        }
+    }
+
+    /// [`Engine::check_errored`] on a view the caller holds already.
+    pub(super) fn check_errored_in(
+        &mut self,
+        v: &ServerView,
+        app: &str,
+        now: i64,
+        out: &mut Vec<Transition>,
+    ) {
+        self.for_rules_in(
+            v,
             |k| matches!(k, RuleKind::Errored),
             |e, ri, v| {
-                let ns = Engine::app_ns(v, &app);
-                if !e.rules[ri].spec.covers_app(&app, &ns) {
+                let ns = Engine::app_ns(v, app);
+                if !e.rules[ri].spec.covers_app(app, &ns) {
                     return;
                 }
                 let errored = v
@@ -169,7 +193,7 @@ impl Engine {
                     .filter(|p| p.name == app && p.status == "errored")
                     .count();
                 let value = (errored > 0).then(|| format!("{errored} instance(s) errored"));
-                e.observe(ri, v, Some((&app, &ns)), value, now, out);
+                e.observe(ri, v, Some((app, &ns)), value, now, out);
             },
         );
     }

@@ -6,6 +6,7 @@
 use std::collections::BTreeSet;
 
 use super::{Engine, Transition};
+use crate::alerts::rule::RuleKind;
 use crate::live::Live;
 
 impl Engine {
@@ -13,29 +14,50 @@ impl Engine {
     /// and servers' online state, from `live`.
     pub fn resync(&mut self, live: &Live, now: i64) -> Vec<Transition> {
         let mut out = Vec::new();
+        let stopped_rules = self.rules.iter().any(|r| r.spec.kind == RuleKind::Stopped);
         // Apps with an alert now, whether or not still on their server.
-        let alerted: BTreeSet<(i64, String)> = self
+        let mut alerted: BTreeSet<(i64, String)> = self
             .alerts
             .values()
             .filter_map(|a| Some((a.server_id, a.labels.get("app")?.clone())))
             .collect();
-        let mut apps: BTreeSet<(i64, String)> = BTreeSet::new();
+        // One copy of each view, taken one at a time (the live state is
+        // never held while rules are checked).
         for v in live.servers() {
             if !v.online {
                 self.down_at.entry(v.id).or_insert(now);
             } else if self.down_at.remove(&v.id).is_some() {
                 self.up_at.insert(v.id, now);
             }
-            for p in v.processes.values() {
-                apps.insert((v.id, p.name.clone()));
-                if p.status == "online" {
-                    let ns = Some(p.namespace.as_str());
-                    self.stopped(v.id, &p.name, ns, None, live, now, &mut out);
+            let apps: BTreeSet<&str> = v.processes.values().map(|p| p.name.as_str()).collect();
+            for app in apps {
+                alerted.remove(&(v.id, app.to_string()));
+                self.check_errored_in(&v, app, now, &mut out);
+            }
+            if stopped_rules {
+                // Running again: a `stopped` alert of the app ends.
+                let online: BTreeSet<(&str, &str)> = v
+                    .processes
+                    .values()
+                    .filter(|p| p.status == "online")
+                    .map(|p| (p.name.as_str(), p.namespace.as_str()))
+                    .collect();
+                for (app, ns) in online {
+                    self.for_rules_in(
+                        &v,
+                        |k| matches!(k, RuleKind::Stopped),
+                        |e, ri, v| {
+                            if e.rules[ri].spec.covers_app(app, ns) {
+                                e.observe(ri, v, Some((app, ns)), None, now, &mut out);
+                            }
+                        },
+                    );
                 }
             }
         }
-        for (id, app) in apps.iter().chain(&alerted) {
-            self.check_errored(*id, app, live, now, &mut out);
+        // Alerted apps no longer on their server.
+        for (id, app) in alerted {
+            self.check_errored(id, &app, live, now, &mut out);
         }
         out
     }

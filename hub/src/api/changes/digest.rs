@@ -1,8 +1,8 @@
 //! Fleet-wide figures, made once for every stream: every 5 s, each server
 //! whose snapshot is newer than the last digest gets one entry (the shape
 //! of a `sample` event), serialized once and shared by every fleet-wide
-//! stream, which sends the entries its caller may see as one `figures`
-//! event. At 10,000 servers that is one pass over the live state per 5 s,
+//! stream, which sends the entries its caller may see as `figures` events
+//! of at most 256 KiB, between the changes (a change goes first). At 10,000 servers that is one pass over the live state per 5 s,
 //! not 2,000 enriched events a second per open page; a storm of changes
 //! costs the pages nothing more.
 
@@ -77,12 +77,29 @@ async fn make(tx: &watch::Sender<Digest>, live: &Live) {
     }
 }
 
-/// The `figures` event's data: `{"servers": [...]}` with the entries `sees`
-/// admits; none when it admits none.
-pub(crate) fn event_data(d: &Digest, mut sees: impl FnMut(&Entry) -> bool) -> Option<String> {
+/// Most bytes of one `figures` event: a digest goes out in chunks, so a
+/// change waits behind one chunk at most.
+const CHUNK: usize = 256 * 1024;
+
+/// One `figures` event's data, `{"servers": [...]}`, from entry `from` on:
+/// the entries `sees` admits, up to [`CHUNK`] bytes (at least one entry);
+/// none when it admits none. Also the entry the next chunk starts at.
+pub(crate) fn event_data(
+    d: &Digest,
+    from: usize,
+    mut sees: impl FnMut(&Entry) -> bool,
+) -> (Option<String>, usize) {
     let mut out = String::from("{\"servers\":[");
     let mut any = false;
-    for e in d.iter().filter(|e| sees(e)) {
+    let mut next = from;
+    for e in d.iter().skip(from) {
+        if any && out.len() + e.json.len() > CHUNK {
+            break;
+        }
+        next += 1;
+        if !sees(e) {
+            continue;
+        }
         if any {
             out.push(',');
         }
@@ -90,5 +107,5 @@ pub(crate) fn event_data(d: &Digest, mut sees: impl FnMut(&Entry) -> bool) -> Op
         any = true;
     }
     out.push_str("]}");
-    any.then_some(out)
+    (any.then_some(out), next)
 }

@@ -75,6 +75,8 @@ struct Follow {
     /// One digest in this many is sent.
     digest_every: u64,
     digests_seen: u64,
+    /// The digest being sent, and the entry it goes on from.
+    unsent: Option<(digest::Digest, usize)>,
 }
 
 fn server_of(c: &Change) -> i64 {
@@ -142,6 +144,7 @@ pub(super) async fn follow_changes(
             .div_ceil(digest::PERIOD.as_secs())
             .max(1),
         digests_seen: 0,
+        unsent: None,
         caller,
     };
     let stream = futures_util::stream::unfold(state, move |mut st| {
@@ -154,20 +157,34 @@ pub(super) async fn follow_changes(
                         None => std::future::pending().await,
                     }
                 };
+                let has_chunk = st.unsent.is_some();
+                // Changes first: a crash never waits behind the figures,
+                // which go out in chunks between them.
                 let received = tokio::select! {
+                    biased;
                     r = st.feed.recv() => r,
-                    true = digest => {
-                        st.digests_seen += 1;
-                        if st.digests_seen % st.digest_every != 0 {
-                            continue;
-                        }
-                        let d = st.digests.as_mut()?.borrow_and_update().clone();
+                    () = std::future::ready(()), if has_chunk => {
+                        let (d, from) = st.unsent.take()?;
                         let caller = &st.caller;
-                        let Some(data) = digest::event_data(&d, |e| caller.sees(&e.bucket)) else {
+                        let (data, next) = digest::event_data(&d, from, |e| caller.sees(&e.bucket));
+                        if next < d.len() {
+                            st.unsent = Some((d, next));
+                        }
+                        let Some(data) = data else {
                             continue;
                         };
                         let event = Event::default().event("figures").data(data);
                         return Some((Ok(event), st));
+                    }
+                    true = digest => {
+                        st.digests_seen += 1;
+                        if st.digests_seen % st.digest_every == 0 {
+                            // A page still sending an older digest skips
+                            // its rest: the newer one has every server in it.
+                            let d = st.digests.as_mut()?.borrow_and_update().clone();
+                            st.unsent = Some((d, 0));
+                        }
+                        continue;
                     }
                     () = tokio::time::sleep_until(st.check) => {
                         // Signed out, removed, expired or re-scoped since the

@@ -7,14 +7,20 @@ use std::time::Duration;
 
 use crate::harness::{Agent, Hub, Tls, wait_until};
 
-#[test]
-fn a_crash_on_an_agent_reaches_a_follower_of_the_change_feed() {
+/// A hub and an agent linked to it as `web-1`, running app `api`.
+fn linked_api() -> (Hub, Agent) {
     let hub = Hub::start(Tls::None);
     let agent = Agent::new();
     agent.write("s.sh", "while true; do sleep 1; done\n");
     agent.ok(&["start", "s.sh", "--name", "api"]);
     agent.link(&hub, "web-1", &[]);
     wait_until("the app on the hub", || hub.process("web-1", "api"));
+    (hub, agent)
+}
+
+#[test]
+fn a_crash_on_an_agent_reaches_a_follower_of_the_change_feed() {
+    let (hub, agent) = linked_api();
 
     let mut s = TcpStream::connect(("127.0.0.1", hub.port)).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
@@ -151,12 +157,7 @@ fn log_lines_flow_only_while_someone_watches() {
 
 #[test]
 fn a_fleet_wide_follower_gets_the_figures_as_one_digest_not_each_sample() {
-    let hub = Hub::start(Tls::None);
-    let agent = Agent::new();
-    agent.write("s.sh", "while true; do sleep 1; done\n");
-    agent.ok(&["start", "s.sh", "--name", "api"]);
-    agent.link(&hub, "web-1", &[]);
-    wait_until("the app on the hub", || hub.process("web-1", "api"));
+    let (hub, _agent) = linked_api();
     let mut s = TcpStream::connect(("127.0.0.1", hub.port)).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
     write!(

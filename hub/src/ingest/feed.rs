@@ -116,8 +116,30 @@ impl Change {
     }
 }
 
+/// A change as subscribers get it: one shared copy, with room for its
+/// text as the change streams send it, made once by the first stream that
+/// sends it (a storm of 10,000 changes to 20 pages is 10,000 encodings,
+/// not 200,000).
+#[derive(Debug)]
+pub struct Published {
+    /// The change.
+    pub change: Change,
+    /// Its event data as `api/changes` sends it (`None`: not sent).
+    pub sse: std::sync::OnceLock<Option<String>>,
+}
+
+impl std::ops::Deref for Published {
+    type Target = Change;
+    fn deref(&self) -> &Change {
+        &self.change
+    }
+}
+
+/// What subscribers receive.
+pub type Item = std::sync::Arc<Published>;
+
 /// The sending side.
-pub struct Feed(broadcast::Sender<Change>);
+pub struct Feed(broadcast::Sender<Item>);
 
 impl Default for Feed {
     fn default() -> Self {
@@ -127,12 +149,13 @@ impl Default for Feed {
 
 impl Feed {
     /// A new subscriber, from now on.
-    pub fn subscribe(&self) -> broadcast::Receiver<Change> {
+    pub fn subscribe(&self) -> broadcast::Receiver<Item> {
         self.0.subscribe()
     }
 
     /// Publishes a change (nothing happens without subscribers).
     pub fn publish(&self, change: Change) {
-        let _ = self.0.send(change);
+        let sse = std::sync::OnceLock::new();
+        let _ = self.0.send(std::sync::Arc::new(Published { change, sse }));
     }
 }

@@ -48,7 +48,7 @@ impl Ingest {
     }
 
     /// A subscriber to every change from now on.
-    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<Change> {
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<feed::Item> {
         self.feed.subscribe()
     }
 

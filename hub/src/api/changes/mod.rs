@@ -65,7 +65,7 @@ pub(super) struct ChangeFilter {
 
 /// What one stream keeps between its events.
 struct Follow {
-    feed: tokio::sync::broadcast::Receiver<Change>,
+    feed: tokio::sync::broadcast::Receiver<crate::ingest::feed::Item>,
     caller: super::Caller,
     /// When the caller is checked again.
     check: tokio::time::Instant,
@@ -196,7 +196,9 @@ pub(super) async fn follow_changes(
                 };
                 match received {
                     // Fleet-wide figures come from the digest.
-                    Ok(Change::Sample { .. }) if st.digests.is_some() => continue,
+                    Ok(c) if st.digests.is_some() && matches!(c.change, Change::Sample { .. }) => {
+                        continue;
+                    }
                     Ok(c) => {
                         let server = server_of(&c);
                         // A caller limited to some buckets sees only their servers' changes.
@@ -211,15 +213,19 @@ pub(super) async fn follow_changes(
                         {
                             continue;
                         }
-                        if matches!(c, Change::Sample { .. })
+                        if matches!(c.change, Change::Sample { .. })
                             && !st.pace.admit(server, crate::clock::now_ms())
                         {
                             continue;
                         }
-                        let Some(data) = figures::enrich(&c, &hub.live) else {
+                        // Encoded once, by the first stream that sends it.
+                        let data = c.sse.get_or_init(|| {
+                            figures::enrich(&c.change, &hub.live).map(|v| v.to_string())
+                        });
+                        let Some(data) = data else {
                             continue;
                         };
-                        let event = Event::default().event(c.kind()).json_data(&data).ok()?;
+                        let event = Event::default().event(c.kind()).data(data);
                         return Some((Ok(event), st));
                     }
                     Err(RecvError::Lagged(n)) => {

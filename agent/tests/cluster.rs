@@ -31,12 +31,21 @@ print("serving on fd 3", flush=True)
 s.serve_forever()
 "#;
 
+/// A port free on every address, below the kernel's ephemeral range
+/// (32768 and up): a port the kernel handed out could meanwhile become the
+/// local port of another test's outgoing connection, and the daemon's bind
+/// on all addresses would then fail ("Address already in use").
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let seed = std::process::id().wrapping_mul(7919);
+    loop {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let port = 20_000 + (seed.wrapping_add(n.wrapping_mul(104_729)) % 12_000) as u16;
+        if std::net::TcpListener::bind(("0.0.0.0", port)).is_ok() {
+            return port;
+        }
+    }
 }
 
 /// One HTTP GET on a new connection: the answering pid, or `None`.

@@ -26,7 +26,7 @@ pub struct Hub {
     /// Alerts: the engine's state, rule reloads, sealed receiver secrets.
     pub alerts: crate::alerts::Handle,
     /// The fleet's figures every 5 s, shared by every fleet-wide page.
-    pub(crate) figures: crate::api::changes::Digests,
+    pub figures: ingest::digest::Digests,
 }
 
 impl Hub {

@@ -16,7 +16,7 @@ mod actions;
 mod admin;
 mod alerts;
 mod auth;
-pub(crate) mod changes;
+mod changes;
 mod contract;
 mod doc;
 pub mod error;

@@ -4,6 +4,7 @@
 //! order, on the [`feed`]. Sessions, the API and housekeeping never write
 //! the store or the live state's processes any other way.
 
+pub mod digest;
 pub mod exceptions;
 pub mod feed;
 pub mod logs;

@@ -8,8 +8,9 @@ use std::collections::HashMap;
 
 use serde_json::{Value, json};
 
+use crate::ingest::digest::server_figures;
 use crate::ingest::feed::Change;
-use crate::live::{Live, ServerView};
+use crate::live::Live;
 
 /// Samples of one server sent at most once per `every_ms` on one stream.
 #[derive(Default)]
@@ -71,26 +72,4 @@ pub(super) fn enrich(c: &Change, live: &Live) -> Option<Value> {
         _ => {}
     }
     Some(v)
-}
-
-/// A server's figures as a `sample` event carries them: every process's
-/// pid, start, status, restarts, CPU and memory, and the host's.
-pub(super) fn server_figures(s: &ServerView) -> (Value, Value) {
-    let procs: Vec<Value> = s
-        .processes
-        .values()
-        .map(|p| {
-            json!({
-                "pm_id": p.pm_id, "pid": p.pid, "pm_uptime": p.pm_uptime,
-                "status": p.status, "restart_time": p.restart_time,
-                "cpu": p.cpu, "memory": p.memory,
-            })
-        })
-        .collect();
-    let h = &s.host;
-    let host = json!({
-        "cpu": h.cpu, "mem_used": h.mem_used, "mem_total": h.mem_total,
-        "load": h.load,
-    });
-    (Value::Array(procs), host)
 }

@@ -8,10 +8,9 @@
 //! shows (see [`figures`]); a fleet-wide stream with `every` gets the
 //! fleet's figures as one shared digest every 5 s (see [`digest`]).
 
-mod digest;
 mod figures;
 
-pub(crate) use digest::Digests;
+use crate::ingest::digest;
 
 use std::collections::HashSet;
 use std::convert::Infallible;

@@ -9,33 +9,32 @@
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use serde_json::json;
+use serde_json::{Value, json};
 use tokio::sync::watch;
 
-use super::figures::server_figures;
-use crate::live::Live;
+use crate::live::{Live, ServerView};
 
 /// How often a digest is made.
-pub(crate) const PERIOD: Duration = Duration::from_secs(5);
+pub const PERIOD: Duration = Duration::from_secs(5);
 
 /// One server's figures, serialized.
-pub(crate) struct Entry {
+pub struct Entry {
     /// Its bucket, for callers limited to some.
-    pub(crate) bucket: String,
+    pub bucket: String,
     /// The `sample` event's JSON.
-    pub(crate) json: String,
+    pub json: String,
 }
 
 /// The latest digest: servers whose figures changed in its period.
-pub(crate) type Digest = Arc<Vec<Entry>>;
+pub type Digest = Arc<Vec<Entry>>;
 
 /// The digests, made by one task started by the first fleet-wide stream.
 #[derive(Default)]
-pub(crate) struct Digests(OnceLock<watch::Sender<Digest>>);
+pub struct Digests(OnceLock<watch::Sender<Digest>>);
 
 impl Digests {
     /// Follows the digests (starting the task that makes them, once).
-    pub(crate) fn subscribe(&self, live: &Arc<Live>) -> watch::Receiver<Digest> {
+    pub fn subscribe(&self, live: &Arc<Live>) -> watch::Receiver<Digest> {
         self.0
             .get_or_init(|| {
                 let (tx, _) = watch::channel(Digest::default());
@@ -84,7 +83,7 @@ const CHUNK: usize = 256 * 1024;
 /// One `figures` event's data, `{"servers": [...]}`, from entry `from` on:
 /// the entries `sees` admits, up to [`CHUNK`] bytes (at least one entry);
 /// none when it admits none. Also the entry the next chunk starts at.
-pub(crate) fn event_data(
+pub fn event_data(
     d: &Digest,
     from: usize,
     mut sees: impl FnMut(&Entry) -> bool,
@@ -108,4 +107,26 @@ pub(crate) fn event_data(
     }
     out.push_str("]}");
     (any.then_some(out), next)
+}
+
+/// A server's figures as a `sample` event carries them: every process's
+/// pid, start, status, restarts, CPU and memory, and the host's.
+pub fn server_figures(s: &ServerView) -> (Value, Value) {
+    let procs: Vec<Value> = s
+        .processes
+        .values()
+        .map(|p| {
+            json!({
+                "pm_id": p.pm_id, "pid": p.pid, "pm_uptime": p.pm_uptime,
+                "status": p.status, "restart_time": p.restart_time,
+                "cpu": p.cpu, "memory": p.memory,
+            })
+        })
+        .collect();
+    let h = &s.host;
+    let host = json!({
+        "cpu": h.cpu, "mem_used": h.mem_used, "mem_total": h.mem_total,
+        "load": h.load,
+    });
+    (Value::Array(procs), host)
 }

@@ -15,6 +15,7 @@ pub mod receiver;
 pub mod record;
 pub mod rule;
 pub mod seal;
+pub mod url;
 
 use std::sync::{Arc, Mutex};
 
@@ -23,7 +24,7 @@ use tokio::sync::mpsc;
 
 use crate::store::ReceiverRow;
 use engine::Engine;
-use receiver::{ReceiverKind, ReceiverSpec};
+use receiver::ReceiverSpec;
 
 /// Whether this hub may send notifications now. One hub holds it always;
 /// replicas will take it through the store.
@@ -168,21 +169,9 @@ pub fn test_notification(
     }
 }
 
-/// Scheme and host of a receiver's URL, which must be http(s) (http only
-/// for a webhook: Slack and Discord are https).
-pub fn host_of(url: &str, kind: ReceiverKind) -> Result<String, invalid::Invalid> {
-    let bad = |m: &str| invalid::Invalid::new("url", m);
-    let uri: axum::http::Uri = url.parse().map_err(|e| bad(&format!("{e}")))?;
-    let scheme = uri.scheme_str().unwrap_or_default();
-    if scheme != "https" && (scheme != "http" || kind != ReceiverKind::Webhook) {
-        return Err(bad("https:// (http:// only for a webhook)"));
-    }
-    let host = uri.authority().ok_or_else(|| bad("no host"))?;
-    Ok(format!("{scheme}://{host}"))
-}
-
 mod load;
 mod task;
 
 pub use load::{all_rules, file_rules, listed_rules, stored_rules};
 pub use task::{run, send_now};
+pub use url::host_of;

@@ -136,15 +136,7 @@ fn restore(hub: &Arc<Hub>, dispatcher: &mut Dispatcher) {
     };
     dispatcher.restore_log(log);
     let mut engine = hub.alerts.engine.lock().unwrap_or_else(|e| e.into_inner());
-    let longest = engine
-        .rules()
-        .iter()
-        .filter_map(|r| match r.spec.kind {
-            super::rule::RuleKind::Restarts { window_secs, .. } => Some(window_secs as i64 * 1000),
-            _ => None,
-        })
-        .max();
-    if let Some(longest) = longest {
+    if let Some(longest) = engine.restart_window_ms() {
         for (server, app, at) in hub.store.restarts_since(now - longest).unwrap_or_default() {
             engine.count_restart(server, &app, None, at);
         }

@@ -11,15 +11,7 @@ impl Engine {
     pub fn tick(&mut self, live: &Live, now: i64) -> Vec<Transition> {
         let mut out = Vec::new();
         // Restart windows slide: re-check every app with recent restarts.
-        let longest = self
-            .rules
-            .iter()
-            .filter_map(|r| match r.spec.kind {
-                RuleKind::Restarts { window_secs, .. } => Some(window_secs as i64 * 1000),
-                _ => None,
-            })
-            .max()
-            .unwrap_or(0);
+        let longest = self.restart_window_ms().unwrap_or(0);
         self.restarts.retain(|_, q| {
             while q.front().is_some_and(|t| *t <= now - longest) {
                 q.pop_front();
@@ -126,5 +118,18 @@ impl Engine {
             out.extend(self.end(&fp, now));
         }
         out
+    }
+}
+
+impl Engine {
+    /// The longest window of the `restarts` rules, ms (none without one).
+    pub fn restart_window_ms(&self) -> Option<i64> {
+        self.rules
+            .iter()
+            .filter_map(|r| match r.spec.kind {
+                RuleKind::Restarts { window_secs, .. } => Some(window_secs as i64 * 1000),
+                _ => None,
+            })
+            .max()
     }
 }

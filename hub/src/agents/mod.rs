@@ -38,6 +38,8 @@ pub struct Door {
     pub pending: Arc<FairPool>,
     /// The rate-limited log of refused handshakes.
     pub refusals: refusals::Refusals,
+    /// The time and rate limits of each welcomed session.
+    pub session: session::Limits,
 }
 
 impl Door {
@@ -53,6 +55,7 @@ impl Door {
                 pending,
             ),
             refusals: refusals::Refusals::default(),
+            session: session::Limits::default(),
         })
     }
 

@@ -1,4 +1,5 @@
-//! Types that the pmr CLI, the daemon and (later) the hub agree on.
+//! Types the pmr CLI, the daemon and the hub agree on, and the one rule for
+//! their locks ([`sync`]).
 //!
 //! Nothing here starts a runtime or touches the file system: the crate is the
 //! vocabulary, the binaries are the behaviour.
@@ -7,6 +8,7 @@ pub mod app;
 pub mod ipc;
 #[cfg(feature = "link")]
 pub mod link;
+pub mod sync;
 
 /// Version of the local socket protocol. Bumped on any incompatible change of
 /// [`ipc::Request`] or [`ipc::Response`]; a CLI and a daemon that disagree refuse

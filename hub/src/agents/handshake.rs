@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use axum::extract::ws::{Message, WebSocket};
+use axum::extract::ws::{Message, Utf8Bytes, WebSocket};
 use pmr_shared::link::handshake::{self, AuthFields, MAX_SKEW_MS, NONCE_TTL_MS};
 use pmr_shared::link::keys::PublicKey;
 use pmr_shared::link::limits;
@@ -72,22 +72,44 @@ pub async fn run(hub: &Hub, door: &super::Door, socket: &mut WebSocket) -> Resul
     if socket.send(Message::Text(text.into())).await.is_err() {
         return Err(Refusal::Gone);
     }
+    let text = first_text(socket).await?;
+    let msg = serde_json::from_str::<AgentMsg>(&text);
+    verify(
+        hub,
+        door,
+        (&nonce, issued),
+        msg.map_err(|_| refuse(close::BAD_FRAME, "bad_frame"))?,
+    )
+    .await
+}
+
+/// The agent's first frame, which must be text and come within the hello deadline.
+async fn first_text(socket: &mut WebSocket) -> Result<Utf8Bytes, Refusal> {
     let first = tokio::time::timeout(HELLO_TIMEOUT, socket.recv())
         .await
         .map_err(|_| refuse(close::TIMEOUT, "timeout"))?;
-    let text = match first {
-        Some(Ok(Message::Text(t))) => t,
-        Some(Ok(Message::Close(_))) | None => return Err(Refusal::Gone),
-        Some(Ok(_)) => return Err(refuse(close::BAD_FRAME, "bad_frame")),
-        Some(Err(e)) => {
-            return match ws_error_code(e) {
-                Some(close::TOO_BIG) => Err(refuse(close::TOO_BIG, "too_big")),
-                Some(code) => Err(refuse(code, "bad_frame")),
-                None => Err(Refusal::Gone),
-            };
-        }
-    };
-    let Ok(AgentMsg::Auth {
+    match first {
+        Some(Ok(Message::Text(t))) => Ok(t),
+        Some(Ok(Message::Close(_))) | None => Err(Refusal::Gone),
+        Some(Ok(_)) => Err(refuse(close::BAD_FRAME, "bad_frame")),
+        Some(Err(e)) => match ws_error_code(e) {
+            Some(close::TOO_BIG) => Err(refuse(close::TOO_BIG, "too_big")),
+            Some(code) => Err(refuse(code, "bad_frame")),
+            None => Err(Refusal::Gone),
+        },
+    }
+}
+
+/// Checks an `auth` answer to the hello that issued `nonce` at `issued`:
+/// protocol, nonce, clock, fields, a known and live key, its signature,
+/// and the key's handshake rate.
+async fn verify(
+    hub: &Hub,
+    door: &super::Door,
+    (nonce, issued): (&[u8; 32], i64),
+    msg: AgentMsg,
+) -> Result<Authed, Refusal> {
+    let AgentMsg::Auth {
         proto,
         public_key,
         machine_id,
@@ -96,7 +118,7 @@ pub async fn run(hub: &Hub, door: &super::Door, socket: &mut WebSocket) -> Resul
         ts,
         nonce: echoed,
         sig,
-    }) = serde_json::from_str::<AgentMsg>(&text)
+    } = msg
     else {
         return Err(refuse(close::BAD_FRAME, "bad_frame"));
     };
@@ -104,7 +126,7 @@ pub async fn run(hub: &Hub, door: &super::Door, socket: &mut WebSocket) -> Resul
         return Err(refuse(close::PROTOCOL, "protocol"));
     }
     let now = now_ms();
-    if echoed != handshake::hex(&nonce) || now - issued > NONCE_TTL_MS {
+    if echoed != handshake::hex(nonce) || now - issued > NONCE_TTL_MS {
         return Err(refuse(close::NONCE, "nonce"));
     }
     if (now - ts).abs() > MAX_SKEW_MS {
@@ -135,7 +157,7 @@ pub async fn run(hub: &Hub, door: &super::Door, socket: &mut WebSocket) -> Resul
     }
     let fields = AuthFields {
         hub_id: &hub.hub_id,
-        nonce: &nonce,
+        nonce,
         proto,
         public_key: &public_key,
         machine_id: &machine_id,

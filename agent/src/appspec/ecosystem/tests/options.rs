@@ -512,5 +512,20 @@ fn every_option_its_values_and_its_errors() {
             r#"{"name":"a","script":"app.sh","env":{"PMR_SECRET_KEY":"s","X":"x"}}"#,
             r#"{"env":{"SHELL_VAR":"from-shell","X":"x"}} []"#,
         ),
+        // Two spellings of one option: the last in name order wins.
+        (
+            r#"{"name":"a","script":"app.sh","err":"x.log","error_file":"y.log","out":"o"}"#,
+            r#"{"pm_out_log_path":"<dir>/o","pm_err_log_path":"<dir>/y.log"} []"#,
+        ),
+        (
+            r#"{"name":"a","command":"app.sh","exec":"sleep 2"}"#,
+            r#"{"pm_exec_path":"sleep 2","node_args":["-c"]} []"#,
+        ),
+        // Named as written, as every other spelling is (the reader before
+        // serde said `log_file` here).
+        (
+            r#"{"name":"a","script":"app.sh","log":[]}"#,
+            r#"error: <dir>/e.json: app a: option log: expected a string, got []"#,
+        ),
     ]);
 }

@@ -13,6 +13,16 @@ const MAX_WALK: usize = 10_000;
 /// Tags listed at most (pm2 keeps 10).
 const MAX_TAGS: usize = 10;
 
+/// Where an app's repository is looked for: the script's directory when the
+/// script is a file (`pmr start ~/repo/app.js` from anywhere), else its cwd.
+pub fn versioning_dir(spec: &pmr_shared::app::AppSpec) -> std::path::PathBuf {
+    let script = std::path::Path::new(&spec.script);
+    match script.parent() {
+        Some(dir) if script.is_absolute() && script.is_file() => dir.to_path_buf(),
+        _ => std::path::PathBuf::from(&spec.cwd),
+    }
+}
+
 /// pm2's `versioning` object for the repository holding `cwd`, or `None`
 /// when `cwd` is in no repository.
 pub fn read(cwd: &Path) -> Option<Value> {

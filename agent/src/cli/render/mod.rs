@@ -1,7 +1,7 @@
 //! Text output of the command line, as pm2 prints it: box-drawn tables
-//! ([`table`]), the process table of `pmr list` ([`process_table`]), the
-//! `describe` sheet ([`describe`]), `prettylist`'s `util.inspect` layout
-//! ([`inspect`]), and the human forms of durations and sizes here.
+//! ([`table()`]), the process table of `pmr list` ([`process_table`]), the
+//! `describe` sheet ([`describe()`]), `prettylist`'s `util.inspect` layout
+//! ([`inspect()`]), and the human forms of durations and sizes here.
 
 mod describe;
 mod inspect;

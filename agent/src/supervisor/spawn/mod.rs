@@ -1,5 +1,5 @@
 //! Turning an [`AppSpec`] into a running child in its own process group:
-//! its environment ([`env`]), its command line (the interpreter, the Node
+//! its environment ([`mod@env`]), its command line (the interpreter, the Node
 //! preload, the script and its arguments), the descriptors it inherits (a
 //! shared listening socket, the Node IPC channel) and its output pipes,
 //! whose read ends are also parked with the keeper so that a daemon

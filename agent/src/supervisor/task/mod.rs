@@ -3,11 +3,11 @@
 //! on anything else, so one slow app cannot hold up another.
 //!
 //! This file holds the actor's state and its event loop; what each event
-//! does lives beside it: starting or taking over a child ([`child`]), its
-//! unasked exit and the restart policy ([`exit`]), stop and restart
-//! ([`stopping`]), zero-downtime reload ([`reload`]), cron and watch
-//! restarts ([`triggers`]), and the lifecycle events it publishes
-//! ([`events`]).
+//! does lives beside it: starting or taking over a child (`child`), its
+//! unasked exit and the restart policy (`exit`), stop and restart
+//! (`stopping`), zero-downtime reload (`reload`), cron and watch
+//! restarts (`triggers`), and the lifecycle events it publishes
+//! (`events`).
 
 mod child;
 mod events;

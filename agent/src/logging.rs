@@ -41,6 +41,8 @@ struct Rotating {
 }
 
 impl Rotating {
+    /// Opens the daemon log for appending; `PMR_DAEMON_LOG_MAX` (bytes, 1 KiB
+    /// at least) sets when it rotates, 10 MiB by default.
     fn open(path: &Path) -> io::Result<Self> {
         let file = append(path)?;
         let limit = std::env::var("PMR_DAEMON_LOG_MAX")
@@ -90,6 +92,7 @@ impl Write for Rotating {
     }
 }
 
+/// `path` opened for appending, created if missing.
 fn append(path: &Path) -> io::Result<File> {
     std::fs::OpenOptions::new()
         .create(true)

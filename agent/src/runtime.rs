@@ -28,6 +28,7 @@ use crate::supervisor::Control;
     version,
     about = "Run apps in the foreground (containers)"
 )]
+/// `pmr-runtime`'s flags: how the apps' output is printed on standard output.
 struct RuntimeCli {
     /// Print the apps' lines without the `id|name |` prefix.
     #[arg(long, conflicts_with = "json")]
@@ -121,6 +122,9 @@ fn link_from_env() -> anyhow::Result<Option<pmr_shared::ipc::LinkSettings>> {
     }
 }
 
+/// Supervises in this process the apps of an ecosystem file (the one given,
+/// or this directory's default) or of the command line, until none is left
+/// or a signal stops them all: what a container's entry point does.
 fn run(cli: RuntimeCli) -> anyhow::Result<ExitCode> {
     let paths = Paths::from_env()?;
     std::fs::create_dir_all(paths.logs_dir())?;

@@ -38,6 +38,8 @@ pub(super) enum Then {
     Handover(String),
 }
 
+/// The keeper's state: the daemon it watches, what it holds for it, and
+/// when to start it again.
 pub(super) struct Keeper {
     pub(super) paths: Paths,
     /// The binary of the last daemon that proved healthy, held open so
@@ -50,6 +52,7 @@ pub(super) struct Keeper {
     pub(super) restart_at: Option<Instant>,
 }
 
+/// The daemon process the keeper watches, and what it said about itself.
 pub(super) struct Daemon {
     pub(super) pid: Pid,
     pub(super) sock: Option<OwnedFd>,

@@ -218,6 +218,7 @@ impl Handle {
         self.io.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
+    /// Makes `io` what the instance shows: the new run's, when it becomes the child.
     pub(crate) fn set_app_io(&self, io: Arc<Mutex<ipc::AppIo>>) {
         *self.io.lock().unwrap_or_else(|e| e.into_inner()) = io;
     }
@@ -227,6 +228,7 @@ impl Handle {
         self.ipc.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
+    /// Publishes the running child's IPC channel (or that there is none).
     pub(crate) fn set_ipc(&self, ipc: Option<&ipc::Ipc>) {
         *self.ipc.lock().unwrap_or_else(|e| e.into_inner()) = ipc.map(|i| IpcLink {
             tx: i.tx.clone(),

@@ -27,6 +27,7 @@ pub fn become_subreaper() {
 pub(crate) struct Managed(u32);
 
 impl Managed {
+    /// Marks `pid` as its task's to wait for, until the guard is dropped.
     pub(crate) fn new(pid: u32) -> Self {
         MANAGED
             .lock()

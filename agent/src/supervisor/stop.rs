@@ -96,6 +96,8 @@ fn same_alive(&(pid, started): &(u32, u64)) -> bool {
     start_time(pid) == Some(started)
 }
 
+/// Sends `sig` to each process still alive as the same process (pid and
+/// start time), never to a newcomer that reused a pid.
 fn signal_each(procs: &[(u32, u64)], sig: Signal) {
     for p in procs.iter().filter(|p| same_alive(p)) {
         let _ = signal::kill(Pid::from_raw(p.0 as i32), sig);

@@ -1,4 +1,12 @@
 //! One module per group of subcommands; `run` dispatches.
+//!
+//! A command is a request to the daemon (started on demand) and the
+//! printing of its answer in pm2's words; the daemon does the work. Views
+//! (`view`), logs (`logs`), the dashboard (`monit`), starting (`start`,
+//! `serve`), per-app settings (`app_conf`), the daemon's own life
+//! (`daemon_ops`, `update`, `startup`), the hub link (`link`) and pm2's
+//! less used commands (`pm2_extra`) each have a module; the actions on
+//! targets (`act`) and the one-line requests are here.
 
 pub(crate) mod app_conf;
 mod daemon_ops;
@@ -228,6 +236,9 @@ fn act_on_apps(
     Ok(ExitCode::SUCCESS)
 }
 
+/// `stop`, `restart`, `reload`, `delete`, `reset` on their targets: app
+/// names, ids, `all`, a namespace, an ecosystem file, or `-` for a JSON
+/// configuration on standard input.
 fn act(paths: &Paths, action: Action, t: TargetArgs) -> anyhow::Result<ExitCode> {
     let cwd = std::env::current_dir()?;
     // `pmr delete -` (and stop, restart...): the apps of a configuration
@@ -325,6 +336,8 @@ fn init() -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Sends a request whose answer is only messages (`flush`, `save`…) and
+/// prints them without the table.
 fn simple(paths: &Paths, req: Request) -> anyhow::Result<ExitCode> {
     let mut client = Client::connect_or_start(paths)?;
     let reply = client.request(&req)?;

@@ -44,6 +44,7 @@ pub(crate) fn uptime(ms: u64) -> String {
 
 /// pm2's memory form: `0b`, `512.0kb`, `40.1mb`, `1.2gb`.
 pub(crate) fn bytes(n: u64) -> String {
+    /// Decimal units, largest first, as pm2 prints them.
     const UNITS: [(&str, f64); 3] = [("gb", 1e9), ("mb", 1e6), ("kb", 1e3)];
     let mut f = n as f64;
     for (unit, size) in UNITS {

@@ -13,6 +13,7 @@ use serde_json::Value;
 /// A parser's result: the value, or what was expected instead.
 type Parsed<T> = Result<T, String>;
 
+/// The error every parser gives: what was wanted, and the value as written.
 fn expected(wanted: &str, got: &Value) -> String {
     format!("expected {wanted}, got {got}")
 }

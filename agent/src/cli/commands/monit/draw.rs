@@ -44,6 +44,7 @@ impl Monit {
         );
     }
 
+    /// The process table, with the selection highlighted.
     fn draw_processes(&mut self, f: &mut ratatui::Frame, area: Rect) {
         let rows = self.list.iter().map(|p| {
             Row::new(vec![
@@ -72,6 +73,7 @@ impl Monit {
         f.render_stateful_widget(table, area, &mut self.table);
     }
 
+    /// The selected app's last log lines that fit, errors in red.
     fn draw_logs(&self, f: &mut ratatui::Frame, area: Rect) {
         let (title, lines) = match self.selected() {
             Some(p) => {
@@ -107,6 +109,7 @@ impl Monit {
         );
     }
 
+    /// CPU and memory sparklines of the selected app, newest at the right.
     fn draw_charts(&self, f: &mut ratatui::Frame, cpu: Rect, mem: Rect) {
         let Some(p) = self.selected() else {
             f.render_widget(Block::bordered().title(" CPU "), cpu);
@@ -142,6 +145,7 @@ impl Monit {
         );
     }
 
+    /// The selected app's facts and custom metrics.
     fn draw_meta(&self, f: &mut ratatui::Frame, area: Rect) {
         let Some(p) = self.selected() else {
             f.render_widget(Block::bordered().title(" Metadata "), area);

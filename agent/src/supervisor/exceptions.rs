@@ -23,9 +23,13 @@ const CONTEXT: usize = 10;
 /// Where an instance's exception events go.
 #[derive(Clone)]
 pub(super) struct Reporter {
+    /// Where `exception` events go.
     pub(super) events: tokio::sync::broadcast::Sender<Lifecycle>,
+    /// The instance reported on.
     pub(super) pm_id: u32,
+    /// Its app's name, carried by each event.
     pub(super) name: Arc<str>,
+    /// Its app's namespace, carried by each event.
     pub(super) namespace: Arc<str>,
     /// When the app last reported one over IPC, Unix ms.
     pub(super) last_ipc: Arc<AtomicU64>,

@@ -91,7 +91,9 @@ pub struct Handle {
     pub(super) spec: Mutex<Arc<AppSpec>>,
     /// Its files.
     pub files: InstanceFiles,
+    /// Status, pid, counters: written by the actor, read by everyone.
     pub(super) rt: Mutex<Runtime>,
+    /// The actor's queue; closed once the actor has ended (deleted).
     pub(super) ctl: mpsc::Sender<Control>,
     /// What the running child published (@pm2/io, notify socket); each run
     /// has its own, swapped in when the run becomes the instance's child.

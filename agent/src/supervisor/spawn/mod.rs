@@ -26,9 +26,13 @@ use super::cluster;
 
 /// A spawned child and the read ends of its output pipes.
 pub(crate) struct Spawned {
+    /// The process, for its task to wait for.
     pub(crate) child: super::proc::Proc,
+    /// Its pid, which leads its process group.
     pub(crate) pid: u32,
+    /// The read end of its stdout, for the log pump.
     pub(crate) stdout: pipe::Receiver,
+    /// The read end of its stderr, for the log pump.
     pub(crate) stderr: pipe::Receiver,
     /// The cluster's shared listening socket, held while this child runs.
     pub(crate) listener: Option<Arc<cluster::Shared>>,

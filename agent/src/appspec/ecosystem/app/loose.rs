@@ -80,7 +80,9 @@ pub(super) fn words(v: &Value) -> Parsed<Vec<String>> {
 /// numbers or booleans (shown typed, as pm2's `prettylist` does).
 #[derive(Default)]
 pub(super) struct Vars {
+    /// Each variable as the app gets it: a string.
     pub(super) vars: BTreeMap<String, String>,
+    /// Those written as numbers or booleans.
     pub(super) typed: BTreeSet<String>,
 }
 
@@ -244,6 +246,7 @@ pub(super) mod de {
 
     macro_rules! wrap {
         ($($name:ident -> $t:ty),* $(,)?) => {$(
+            /// The parser of the same name, for `#[serde(deserialize_with)]`.
             pub(in super::super) fn $name<'de, D: Deserializer<'de>>(
                 d: D,
             ) -> Result<Option<$t>, D::Error> {

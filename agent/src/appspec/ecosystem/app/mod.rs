@@ -22,7 +22,9 @@ const NOT_YET: &[&str] = &["watch_options", "disable_logs", "force"];
 
 /// Where an option came from, for errors that name it.
 pub(super) struct Ctx<'a> {
+    /// The file as the user named it (or "standard input").
     pub(super) file: &'a str,
+    /// The app's name, or `#n` for an entry without one.
     pub(super) app: String,
 }
 

@@ -1,6 +1,12 @@
 //! Starting the instance's child (or carrying on with one an earlier
 //! daemon started) and making it the instance's run: log pumps, IPC,
 //! notify routing, pid file, cron and watch; then launching → online.
+//!
+//! `Actor::child` is `Some` exactly while a run is the instance's, and
+//! `adopt` is the one place that makes it so, for a fresh spawn, a reload's
+//! new child and a process taken over from an earlier daemon alike: it
+//! writes the pid file, publishes the run's IPC channel and metrics to the
+//! [`Handle`](crate::supervisor::Handle), and arms cron and watch.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

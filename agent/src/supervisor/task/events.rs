@@ -1,6 +1,10 @@
 //! What the actor tells the rest of the daemon: lifecycle events on the
 //! broadcast channel (the hub link and `pmr logs` listen), exits in pm2's
 //! words in the daemon log, a new git revision as a `deploy` event.
+//!
+//! Publishing never waits: with no listener the event is dropped, and a
+//! slow listener loses the oldest events (a broadcast channel), never
+//! holding up the actor.
 
 use std::process::ExitStatus;
 

@@ -1,6 +1,12 @@
 //! The child ended without being asked to: its leftovers are drained, the
 //! exit is logged and published, a crash is reported, and the restart
 //! policy ([`crate::supervisor::policy`]) decides what happens next.
+//!
+//! The order is fixed: the `exit` event, then what the policy decided
+//! (`restart`, `stopped` with the `STOPPED_ITSELF` detail, so the hub can
+//! tell it from a requested stop, or `errored`). `restart_time` counts a
+//! restart when it happens, not when it is decided: a delayed restart
+//! counts when its timer fires (`WaitingRestart` until then), as in pm2.
 
 use std::process::ExitStatus;
 use std::str::FromStr;

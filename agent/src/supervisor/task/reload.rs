@@ -1,6 +1,11 @@
 //! Zero-downtime reload in cluster mode: the new child starts beside the
 //! old one, which stops only once the new one is ready; if the new one
 //! fails, the old one keeps serving and the caller is told why.
+//!
+//! Only cluster-mode apps reload this way; in fork mode a reload is a
+//! restart. The new child is awaited until it is `LISTENING` (or `READY`
+//! with `wait_ready`), at most `listen_timeout`, after which the switch
+//! happens anyway, as pm2 does. A reload counts as one restart.
 
 use std::time::Duration;
 

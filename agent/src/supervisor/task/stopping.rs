@@ -1,6 +1,12 @@
 //! Stopping the instance's child when asked (stop, restart, delete): the
 //! stop signal or `shutdown` message, SIGKILL after `kill_timeout`, its last
 //! output written, what it abandoned stopped too.
+//!
+//! A stop clears what would start the app again on its own (a pending
+//! restart, a readiness wait, file watching) but not the cron: pm2 starts
+//! a stopped app again when its cron fires. A process that survives SIGKILL
+//! (uninterruptible sleep) is left to be reaped in the background and the
+//! instance is marked `errored`, so the actor never hangs on it.
 
 use std::str::FromStr;
 use std::time::Duration;

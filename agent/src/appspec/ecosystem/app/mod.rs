@@ -4,6 +4,7 @@
 //! directory, the script found, and environments layered (`shell` <
 //! `deploy.<name>.env` < `env` < `env_<name>`).
 
+mod env;
 mod loose;
 mod options;
 
@@ -14,7 +15,8 @@ use anyhow::bail;
 use pmr_shared::app::AppSpec;
 use serde_json::{Map, Value};
 
-use loose::{Filter, LogFile, Vars};
+use env::layered_env;
+use loose::{LogFile, Vars};
 use options::Pm2App;
 
 /// pm2 options pmr accepts but does not apply yet; named in a warning.
@@ -44,58 +46,10 @@ pub(super) fn app_spec(
     shell: &BTreeMap<String, String>,
     warnings: &mut Vec<String>,
 ) -> anyhow::Result<AppSpec> {
-    let o = Pm2App::read(map).map_err(|(key, what)| ctx.option(&key, &what))?;
+    let mut o = Pm2App::read(map).map_err(|(key, what)| ctx.option(&key, &what))?;
     let named_env = other_options(ctx, &o.other, env_name, warnings)?;
-    let d = AppSpec::default();
-    let mut s = AppSpec {
-        name: o.name.unwrap_or_default(),
-        args: o.args.unwrap_or_default(),
-        interpreter_args: o.interpreter_args,
-        instances: o.instances.unwrap_or(d.instances),
-        log_date_format: o.log_date_format,
-        time: o.time.unwrap_or(d.time),
-        error_file: o.error_file,
-        out_file: o.out_file,
-        pid_file: o.pid_file,
-        log_type: o.log_type.unwrap_or(d.log_type),
-        min_uptime: o.min_uptime.unwrap_or(d.min_uptime),
-        max_restarts: o.max_restarts.unwrap_or(d.max_restarts),
-        restart_delay: o.restart_delay.unwrap_or(d.restart_delay),
-        exp_backoff_restart_delay: o
-            .exp_backoff_restart_delay
-            .unwrap_or(d.exp_backoff_restart_delay),
-        autorestart: o.autorestart.unwrap_or(d.autorestart),
-        autostart: o.autostart.unwrap_or(d.autostart),
-        cron_restart: o.cron_restart.unwrap_or(d.cron_restart),
-        max_memory_restart: o.max_memory_restart.or(d.max_memory_restart),
-        post_update: o.post_update.unwrap_or(d.post_update),
-        shared_port: o.shared_port.unwrap_or(d.shared_port),
-        wait_ready: o.wait_ready.unwrap_or(d.wait_ready),
-        listen_timeout: o.listen_timeout.unwrap_or(d.listen_timeout),
-        shutdown_with_message: o.shutdown_with_message.unwrap_or(d.shutdown_with_message),
-        kill_timeout: o.kill_timeout.unwrap_or(d.kill_timeout),
-        kill_signal: o.kill_signal.unwrap_or(d.kill_signal),
-        stop_exit_codes: o.stop_exit_codes.unwrap_or(d.stop_exit_codes),
-        treekill: o.treekill.unwrap_or(d.treekill),
-        namespace: o.namespace.unwrap_or(d.namespace),
-        instance_var: o.instance_var.unwrap_or(d.instance_var),
-        increment_var: o.increment_var,
-        ignore_watch: o.ignore_watch.unwrap_or(d.ignore_watch),
-        watch_delay: o.watch_delay.unwrap_or(d.watch_delay),
-        vizion: o.vizion.unwrap_or(d.vizion),
-        // `source_map_support` wins over `disable_source_map_support`.
-        disable_source_map_support: o
-            .source_map_support
-            .map(|on| !on)
-            .or(o.disable_source_map_support)
-            .unwrap_or(d.disable_source_map_support),
-        pmx: o.pmx.unwrap_or(d.pmx),
-        deep_monitoring: crate::appspec::deep_monitoring_env()
-            || o.deep_monitoring == Some(true)
-            || o.trace == Some(true),
-        automation: o.automation.unwrap_or(d.automation),
-        ..d
-    };
+    let instances_given = o.instances.is_some();
+    let mut s = plain(&mut o);
     let mut env = o.env.unwrap_or_default();
     if let Some(port) = o.port {
         env.vars.insert("PORT".into(), port.to_string());
@@ -130,6 +84,28 @@ pub(super) fn app_spec(
         s.name = format!("{}-{n}", s.name);
     }
     s.cwd = cwd.to_string_lossy().into_owned();
+    // As pm2, `instances` means cluster mode for Node; for other languages
+    // only with more than one instance and a port to share (`port`, or
+    // `exec_mode: cluster`): otherwise they run in fork mode, as under pm2.
+    let implied = instances_given
+        && (crate::supervisor::node::is_node(&s) || (s.instances > 1 && port_asked));
+    if let Some(m) = o.exec_mode.or(implied.then(|| "cluster_mode".into())) {
+        s.exec_mode = m;
+    }
+    s.merge_logs = o.merge_logs.unwrap_or(s.instances == 1);
+    under_cwd(&mut s, &cwd, o.log_file, o.watch.flatten())?;
+    Ok(s)
+}
+
+/// The app's files under its directory (`NULL`/`/dev/null` kept as they
+/// are): logs, pid file, the combined log (`true`: the default one, named
+/// after the app), and the watched paths (none named: the directory).
+fn under_cwd(
+    s: &mut AppSpec,
+    cwd: &Path,
+    log_file: Option<LogFile>,
+    watch: Option<Vec<String>>,
+) -> anyhow::Result<()> {
     let abs = |p: &str| {
         if crate::supervisor::logs::is_null_path(p) {
             p.to_string()
@@ -140,7 +116,7 @@ pub(super) fn app_spec(
     s.out_file = s.out_file.as_deref().map(abs);
     s.error_file = s.error_file.as_deref().map(abs);
     s.pid_file = s.pid_file.as_deref().map(abs);
-    s.log_file = match o.log_file {
+    s.log_file = match log_file {
         None | Some(LogFile::Off) => None,
         Some(LogFile::Default) => Some(
             crate::paths::Paths::from_env()?
@@ -151,23 +127,73 @@ pub(super) fn app_spec(
         ),
         Some(LogFile::At(p)) => Some(abs(&p)),
     };
-    // As pm2, `instances` means cluster mode for Node; for other languages
-    // only with more than one instance and a port to share (`port`, or
-    // `exec_mode: cluster`): otherwise they run in fork mode, as under pm2.
-    let implied = o.instances.is_some()
-        && (crate::supervisor::node::is_node(&s) || (s.instances > 1 && port_asked));
-    if let Some(m) = o.exec_mode.or(implied.then(|| "cluster_mode".into())) {
-        s.exec_mode = m;
-    }
-    s.merge_logs = o.merge_logs.unwrap_or(s.instances == 1);
-    if let Some(paths) = o.watch.flatten() {
+    if let Some(paths) = watch {
         s.watch = if paths.is_empty() {
             vec![s.cwd.clone()]
         } else {
             paths.iter().map(|p| abs(p)).collect()
         };
     }
-    Ok(s)
+    Ok(())
+}
+
+/// The options that go into the spec as they are (defaults for those
+/// absent); what needs the app's directory, the script or the
+/// environment is done by [`app_spec`].
+fn plain(o: &mut Pm2App) -> AppSpec {
+    let d = AppSpec::default();
+    AppSpec {
+        name: o.name.take().unwrap_or_default(),
+        args: o.args.take().unwrap_or_default(),
+        interpreter_args: o.interpreter_args.take(),
+        instances: o.instances.take().unwrap_or(d.instances),
+        log_date_format: o.log_date_format.take(),
+        time: o.time.take().unwrap_or(d.time),
+        error_file: o.error_file.take(),
+        out_file: o.out_file.take(),
+        pid_file: o.pid_file.take(),
+        log_type: o.log_type.take().unwrap_or(d.log_type),
+        min_uptime: o.min_uptime.take().unwrap_or(d.min_uptime),
+        max_restarts: o.max_restarts.take().unwrap_or(d.max_restarts),
+        restart_delay: o.restart_delay.take().unwrap_or(d.restart_delay),
+        exp_backoff_restart_delay: o
+            .exp_backoff_restart_delay
+            .unwrap_or(d.exp_backoff_restart_delay),
+        autorestart: o.autorestart.take().unwrap_or(d.autorestart),
+        autostart: o.autostart.take().unwrap_or(d.autostart),
+        cron_restart: o.cron_restart.take().unwrap_or(d.cron_restart),
+        max_memory_restart: o.max_memory_restart.take().or(d.max_memory_restart),
+        post_update: o.post_update.take().unwrap_or(d.post_update),
+        shared_port: o.shared_port.take().unwrap_or(d.shared_port),
+        wait_ready: o.wait_ready.take().unwrap_or(d.wait_ready),
+        listen_timeout: o.listen_timeout.take().unwrap_or(d.listen_timeout),
+        shutdown_with_message: o
+            .shutdown_with_message
+            .take()
+            .unwrap_or(d.shutdown_with_message),
+        kill_timeout: o.kill_timeout.take().unwrap_or(d.kill_timeout),
+        kill_signal: o.kill_signal.take().unwrap_or(d.kill_signal),
+        stop_exit_codes: o.stop_exit_codes.take().unwrap_or(d.stop_exit_codes),
+        treekill: o.treekill.take().unwrap_or(d.treekill),
+        namespace: o.namespace.take().unwrap_or(d.namespace),
+        instance_var: o.instance_var.take().unwrap_or(d.instance_var),
+        increment_var: o.increment_var.take(),
+        ignore_watch: o.ignore_watch.take().unwrap_or(d.ignore_watch),
+        watch_delay: o.watch_delay.take().unwrap_or(d.watch_delay),
+        vizion: o.vizion.take().unwrap_or(d.vizion),
+        // `source_map_support` wins over `disable_source_map_support`.
+        disable_source_map_support: o
+            .source_map_support
+            .map(|on| !on)
+            .or(o.disable_source_map_support.take())
+            .unwrap_or(d.disable_source_map_support),
+        pmx: o.pmx.take().unwrap_or(d.pmx),
+        deep_monitoring: crate::appspec::deep_monitoring_env()
+            || o.deep_monitoring.take() == Some(true)
+            || o.trace.take() == Some(true),
+        automation: o.automation.take().unwrap_or(d.automation),
+        ..d
+    }
 }
 
 /// The options serde did not take: every `env_<name>` block is checked and
@@ -201,48 +227,6 @@ fn other_options(
         }
     }
     Ok(named)
-}
-
-/// The app's environment, lowest first: the caller's shell (filtered),
-/// `deploy.<name>.env`, `env` (with `port`), `env_<name>` (pm2's order);
-/// `s.typed_env` follows which layer set each variable.
-fn layered_env(
-    ctx: &Ctx<'_>,
-    s: &mut AppSpec,
-    shell: &BTreeMap<String, String>,
-    filter: Option<Filter>,
-    deploy_env: Option<&Value>,
-    env: Vars,
-    named_env: Option<Vars>,
-) -> anyhow::Result<BTreeMap<String, String>> {
-    let mut full: BTreeMap<String, String> = match filter {
-        Some(Filter::All) => BTreeMap::new(),
-        Some(Filter::None) | None => shell.clone(),
-        Some(Filter::Prefixes(drop)) => shell
-            .iter()
-            .filter(|(k, _)| !drop.iter().any(|d| k.starts_with(d.as_str())))
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect(),
-    };
-    s.typed_env = env.typed;
-    if let Some(d) = deploy_env {
-        let deploy = loose::vars(d).map_err(|what| ctx.option("deploy.env", &what))?;
-        s.typed_env = deploy
-            .typed
-            .into_iter()
-            .filter(|k| !env.vars.contains_key(k))
-            .chain(std::mem::take(&mut s.typed_env))
-            .collect();
-        full.extend(deploy.vars);
-    }
-    full.extend(env.vars);
-    if let Some(n) = named_env {
-        s.typed_env.retain(|k| !n.vars.contains_key(k));
-        s.typed_env.extend(n.typed);
-        full.extend(n.vars);
-    }
-    full.retain(|k, _| !matches!(k.as_str(), "PMR_SECRET_KEY" | "PMR_PUBLIC_KEY"));
-    Ok(full)
 }
 
 /// Finds the script as pm2 does: a file under `cwd`, a shell command (it

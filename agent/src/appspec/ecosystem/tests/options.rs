@@ -46,10 +46,11 @@ fn check(cases: &[(&str, &str)]) {
     }
 }
 
-/// Each option, under each of its spellings, with good and bad values:
-/// the fields it sets, or the error naming file, app and option.
+/// What runs: name, script and its spellings, arguments, interpreter, cwd.
+/// Each case below gives, with good and bad values, the fields an option
+/// sets or the error naming file, app and option.
 #[test]
-fn every_option_its_values_and_its_errors() {
+fn what_runs() {
     check(&[
         (
             r#"{"name":true,"script":"app.sh"}"#,
@@ -126,6 +127,13 @@ fn every_option_its_values_and_its_errors() {
             r#"{"name":"a","script":"app.sh","cwd":[]}"#,
             r#"error: <dir>/e.json: app a: option cwd: expected a string, got []"#,
         ),
+    ]);
+}
+
+/// `instances` and `exec_mode`: counts, `max`, and the mode they imply.
+#[test]
+fn cluster() {
+    check(&[
         (
             r#"{"name":"a","script":"app.sh","instances":3}"#,
             r#"{"instances":3,"merge_logs":false} []"#,
@@ -166,6 +174,13 @@ fn every_option_its_values_and_its_errors() {
             r#"{"name":"a","script":"app.sh","exec_mode":"bogus"}"#,
             r#"error: <dir>/e.json: app a: option exec_mode: expected fork or cluster, got "bogus""#,
         ),
+    ]);
+}
+
+/// `env`, `env_<name>` and their layering over the shell.
+#[test]
+fn environment() {
+    check(&[
         (
             r#"{"name":"a","script":"app.sh","env":{"A":1,"B":null,"C":{"d":1},"D":true,"E":"e"}}"#,
             r#"{"env":{"A":"1","B":"","C":"{\"d\":1}","D":"true","E":"e","SHELL_VAR":"from-shell"},"typed_env":["A","D"]} []"#,
@@ -194,6 +209,13 @@ fn every_option_its_values_and_its_errors() {
             r#"{"name":"a","script":"app.sh","append_env_to_name":"yes"}"#,
             r#"error: <dir>/e.json: app a: option append_env_to_name: expected true or false, got "yes""#,
         ),
+    ]);
+}
+
+/// Log files, their spellings, and where they go.
+#[test]
+fn log_files() {
+    check(&[
         (
             r#"{"name":"a","script":"app.sh","log_date_format":"YYYY","time":true}"#,
             r#"{"time":true,"log_date_format":"YYYY"} []"#,
@@ -247,6 +269,13 @@ fn every_option_its_values_and_its_errors() {
             r#"{"name":"a","script":"app.sh","merge_logs":1}"#,
             r#"error: <dir>/e.json: app a: option merge_logs: expected true or false, got 1"#,
         ),
+    ]);
+}
+
+/// Restart and stop policy: durations, counts, flags, signals, exit codes.
+#[test]
+fn restart_and_stop_policy() {
+    check(&[
         (
             r#"{"name":"a","script":"app.sh","min_uptime":"2s","restart_delay":"1500","exp_backoff_restart_delay":100}"#,
             r#"{"min_uptime":2000,"restart_delay":1500,"exp_backoff_restart_delay":100} []"#,
@@ -351,6 +380,13 @@ fn every_option_its_values_and_its_errors() {
             r#"{"name":"a","script":"app.sh","stop_exit_codes":1.5}"#,
             r#"error: <dir>/e.json: app a: option stop_exit_codes: expected exit codes, got 1.5"#,
         ),
+    ]);
+}
+
+/// Namespace, instance variables and the Node switches.
+#[test]
+fn names_and_node_switches() {
+    check(&[
         (
             r#"{"name":"a","script":"app.sh","namespace":"ns","instance_var":"INST","increment_var":"PORT"}"#,
             r#"{"namespace":"ns","instance_var":"INST","increment_var":"PORT"} []"#,
@@ -391,6 +427,13 @@ fn every_option_its_values_and_its_errors() {
             r#"{"name":"a","script":"app.sh","trace":"on"}"#,
             r#"error: <dir>/e.json: app a: option trace: expected true or false, got "on""#,
         ),
+    ]);
+}
+
+/// Watching and cron restarts.
+#[test]
+fn watch_and_cron() {
+    check(&[
         (
             r#"{"name":"a","script":"app.sh","watch":true}"#,
             r#"{"watch":["<dir>"]} []"#,
@@ -436,6 +479,13 @@ fn every_option_its_values_and_its_errors() {
             r#"{"name":"a","script":"app.sh","cron":false}"#,
             r#"error: <dir>/e.json: app a: option cron: expected a string, got false"#,
         ),
+    ]);
+}
+
+/// Memory limit, `port`, `filter_env`, options not applied and unknown ones, two spellings at once.
+#[test]
+fn memory_port_filter_and_unknown_options() {
+    check(&[
         (
             r#"{"name":"a","script":"app.sh","max_memory_restart":"10M"}"#,
             r#"{"max_memory_restart":10485760} []"#,

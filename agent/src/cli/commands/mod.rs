@@ -26,7 +26,7 @@ use anyhow::Context;
 
 pub use start::build_spec;
 
-use pmr_shared::ipc::{Action, Request, Response};
+use pmr_shared::ipc::{Action, CheckoutMove, Request, Response};
 
 use super::render;
 use super::{Client, Command, OutputArgs, TargetArgs};
@@ -69,82 +69,42 @@ pub(crate) fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Set { key, value } => set(&paths, key, value),
         Command::Multiset { pairs } => app_conf::multiset(&paths, &pairs),
         Command::Unset { what } => app_conf::unset(&paths, &what),
-        Command::Get { key } => {
-            match key.as_deref() {
-                None | Some("all") => pm2_extra::print_settings(&paths)?,
-                Some(k) => pm2_extra::print_setting(&paths, k)?,
-            }
-            Ok(ExitCode::SUCCESS)
-        }
+        Command::Get { key } => get(&paths, key.as_deref()),
         Command::Extra(cmd) => pm2_extra::run(&paths, cmd),
         Command::Unstartup(args) => startup::unstartup(args),
         Command::Unlink => simple(&paths, Request::Unlink),
         Command::Init { .. } => init(),
         Command::Scale { name, count, out } => {
-            let mut client = Client::connect_or_start(&paths)?;
-            report(&out, client.request(&Request::Scale { name, count })?);
-            Ok(ExitCode::SUCCESS)
+            with_table(&paths, &out, Request::Scale { name, count })
         }
         Command::Trigger {
             target,
             action,
             param,
-        } => {
-            let mut client = Client::connect_or_start(&paths)?;
-            if let Response::Done { messages, .. } = client.request(&Request::Trigger {
+        } => trigger(
+            &paths,
+            Request::Trigger {
                 target,
                 action,
                 param,
-            })? {
-                for m in messages {
-                    println!("{m}");
-                }
-            }
-            Ok(ExitCode::SUCCESS)
-        }
+            },
+        ),
         Command::SendData { id, data, topic } => {
+            // pm2 sends the data as JSON when it parses, else as a string.
             let data = serde_json::from_str(&data).unwrap_or(serde_json::Value::String(data));
-            let mut client = Client::connect_or_start(&paths)?;
-            if let Response::Done { messages, .. } =
-                client.request(&Request::SendData { id, topic, data })?
-            {
-                say(&OutputArgs::default(), &messages);
-            }
-            Ok(ExitCode::SUCCESS)
+            trigger(&paths, Request::SendData { id, topic, data })
         }
         Command::RefreshVersioning { targets } => {
             simple(&paths, Request::RefreshVersioning { targets })
         }
-        Command::Pull { target, commit } => simple(
-            &paths,
-            Request::Checkout {
-                target,
-                to: pmr_shared::ipc::CheckoutMove::Pull { commit },
-            },
-        ),
-        Command::Backward { target } => simple(
-            &paths,
-            Request::Checkout {
-                target,
-                to: pmr_shared::ipc::CheckoutMove::Backward,
-            },
-        ),
-        Command::Forward { target } => simple(
-            &paths,
-            Request::Checkout {
-                target,
-                to: pmr_shared::ipc::CheckoutMove::Forward,
-            },
-        ),
+        Command::Pull { target, commit } => checkout(&paths, target, CheckoutMove::Pull { commit }),
+        Command::Backward { target } => checkout(&paths, target, CheckoutMove::Backward),
+        Command::Forward { target } => checkout(&paths, target, CheckoutMove::Forward),
         Command::SendSignal {
             signal,
             targets,
             out,
-        } => {
-            let mut client = Client::connect_or_start(&paths)?;
-            report(&out, client.request(&Request::Signal { signal, targets })?);
-            Ok(ExitCode::SUCCESS)
-        }
+        } => with_table(&paths, &out, Request::Signal { signal, targets }),
     }
 }
 
@@ -349,4 +309,44 @@ fn simple(paths: &Paths, req: Request) -> anyhow::Result<ExitCode> {
         reply,
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// `pmr get [key]`: one setting, or all of them (`all` or no key).
+fn get(paths: &Paths, key: Option<&str>) -> anyhow::Result<ExitCode> {
+    match key {
+        None | Some("all") => pm2_extra::print_settings(paths)?,
+        Some(k) => pm2_extra::print_setting(paths, k)?,
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Sends a request whose answer is messages and the process table
+/// (`scale`, `sendSignal`), printed as after an action.
+fn with_table(paths: &Paths, out: &OutputArgs, req: Request) -> anyhow::Result<ExitCode> {
+    let mut client = Client::connect_or_start(paths)?;
+    report(out, client.request(&req)?);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `trigger` and `send-data`: the app's replies, one a line, without the
+/// `[PMR]` prefix for `trigger` (scripts read them as the app wrote them).
+fn trigger(paths: &Paths, req: Request) -> anyhow::Result<ExitCode> {
+    let bare = matches!(req, Request::Trigger { .. });
+    let mut client = Client::connect_or_start(paths)?;
+    if let Response::Done { messages, .. } = client.request(&req)? {
+        if bare {
+            for m in messages {
+                println!("{m}");
+            }
+        } else {
+            say(&OutputArgs::default(), &messages);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `pull`, `backward`, `forward`: moves the target's checkout; the daemon
+/// runs its `post_update` commands and reloads it on the new revision.
+fn checkout(paths: &Paths, target: String, to: CheckoutMove) -> anyhow::Result<ExitCode> {
+    simple(paths, Request::Checkout { target, to })
 }

@@ -34,9 +34,13 @@ const KEEP: u32 = 3;
 
 /// The daemon's log file, rotated by size.
 struct Rotating {
+    /// The log file; its older copies are `path.1` to `path.3`.
     path: PathBuf,
+    /// The file being appended to.
     file: File,
+    /// Bytes in the current file, counted as they are written.
     size: u64,
+    /// Size past which the next write rotates first.
     limit: u64,
 }
 

@@ -14,6 +14,7 @@ use super::wire::{self, Msg, VERSION};
 
 /// The daemon's connection to its keeper.
 struct Link {
+    /// The daemon's end of the keeper socket.
     sock: OwnedFd,
     /// Adopted apps waiting for their exit status, by pid. Registered
     /// before [`listen`] reads the socket, so no report comes too early;

@@ -45,8 +45,11 @@ static TARGETS: Mutex<Option<Targets>> = Mutex::new(None);
 /// The registered children and the datagrams that came before them.
 #[derive(Default)]
 struct Targets {
+    /// Where each running child's datagrams go, by its pid.
     by_pid: HashMap<u32, Target>,
+    /// Datagrams from pids not registered yet: (when, pid, text), oldest first.
     pending: std::collections::VecDeque<(std::time::Instant, u32, String)>,
+    /// Counts registrations, so an old guard cannot drop a newer one.
     generation: u64,
 }
 
@@ -54,8 +57,11 @@ struct Targets {
 /// registration from a later one for a reused pid.
 #[derive(Clone)]
 struct Target {
+    /// Raised by `READY=1`.
     ready: watch::Sender<Readiness>,
+    /// Where metrics set over the socket go.
     io: Arc<Mutex<AppIo>>,
+    /// The registration this target came from.
     generation: u64,
 }
 

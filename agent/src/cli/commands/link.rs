@@ -45,8 +45,11 @@ const USAGE: &str = "usage: pmr link <secret-key> <public-key> [machine-name] --
 
 /// Where the secret key comes from.
 enum Source<'a> {
+    /// Given on the command line.
     Arg(&'a str),
+    /// `-`: read from standard input (hidden when typed at a terminal).
     Stdin,
+    /// `--secret-file`: read from a file.
     File(&'a Path),
 }
 

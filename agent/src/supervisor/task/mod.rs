@@ -93,9 +93,15 @@ pub fn launch(l: Launch) -> Arc<Handle> {
 /// One run of the instance's child, and what lives exactly as long as it:
 /// its log pumps, IPC channel, notify routing and shared sockets.
 struct Running {
+    /// The process, waited for by the actor alone.
     child: super::proc::Proc,
+    /// Its pid, which leads its process group.
     pid: u32,
+    /// When it started (for an adopted one, when the earlier daemon
+    /// started it): its uptime decides whether an exit was unstable.
     started: Instant,
+    /// The stdout and stderr pumps, awaited (briefly) so a stop or a crash
+    /// report sees the last lines written.
     pumps: [tokio::task::JoinHandle<()>; 2],
     /// Keeps the cluster's shared socket open while this child runs.
     _listener: Option<Arc<crate::supervisor::cluster::Shared>>,
@@ -128,11 +134,17 @@ const DRAIN_LIMIT: Duration = Duration::from_secs(1);
 /// The instance's state, owned by its task alone; the [`Handle`] is what
 /// others see of it.
 struct Actor {
+    /// What the rest of the daemon sees of this instance.
     h: Arc<Handle>,
+    /// Where the app's stdout goes (files, followers).
     out: StreamSink,
+    /// Where the app's stderr goes.
     err: StreamSink,
+    /// The current run, `None` while stopped, errored or waiting to restart.
     child: Option<Running>,
+    /// When a delayed automatic restart is due.
     wake: Option<Instant>,
+    /// Where lifecycle events go (the hub link and other listeners).
     events: tokio::sync::broadcast::Sender<super::Lifecycle>,
     /// Next cron restart, while the app runs with a cron pattern.
     cron_at: Option<Instant>,
@@ -146,7 +158,9 @@ struct Actor {
 
 /// What the running child did.
 enum ChildEvent {
+    /// It ended (or waiting for it failed).
     Exited(std::io::Result<ExitStatus>),
+    /// Its readiness changed (IPC `ready`, listening, notify socket).
     Readiness,
 }
 

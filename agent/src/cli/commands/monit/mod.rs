@@ -35,24 +35,33 @@ const INPUT_WAIT: Duration = Duration::from_millis(100);
 
 /// One log line pushed by the daemon.
 struct LogLine {
+    /// The instance that wrote it.
     pm_id: u32,
+    /// Whether it came on stderr (shown in red).
     err: bool,
+    /// The line, without its newline.
     text: String,
 }
 
 /// CPU (tenths of a percent) and memory samples of one instance, oldest first.
 #[derive(Default)]
 struct History {
+    /// CPU, tenths of a percent, oldest first.
     cpu: VecDeque<u64>,
+    /// Memory in bytes, oldest first.
     mem: VecDeque<u64>,
 }
 
 /// The dashboard's state: the last list, the selection, and per instance
 /// its samples and its last log lines.
 struct Monit {
+    /// The last list the daemon sent.
     list: Vec<ProcessInfo>,
+    /// The selected row of the process table.
     table: TableState,
+    /// CPU and memory samples, by instance id.
     history: HashMap<u32, History>,
+    /// The last [`LOG_LINES`] lines (stderr or not), by instance id.
     logs: HashMap<u32, VecDeque<(bool, String)>>,
 }
 

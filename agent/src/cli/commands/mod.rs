@@ -6,8 +6,9 @@
 //! `serve`), per-app settings (`app_conf`), the daemon's own life
 //! (`daemon_ops`, `update`, `startup`), the hub link (`link`) and pm2's
 //! less used commands (`pm2_extra`) each have a module; the actions on
-//! targets (`act`) and the one-line requests are here.
+//! targets (`act`); the one-line requests are here.
 
+mod act;
 pub(crate) mod app_conf;
 mod daemon_ops;
 pub(crate) mod link;
@@ -29,7 +30,7 @@ pub use start::build_spec;
 use pmr_shared::ipc::{Action, CheckoutMove, Request, Response};
 
 use super::render;
-use super::{Client, Command, OutputArgs, TargetArgs};
+use super::{Client, Command, OutputArgs};
 use crate::paths::Paths;
 
 /// Runs one subcommand; `Err` is printed as `[PMR][ERROR] ...` with exit 1.
@@ -41,14 +42,14 @@ pub(crate) fn run(command: Command) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Start(args) => start::run(&paths, *args, false),
-        Command::Stop(t) => act(&paths, Action::Stop, t),
-        Command::Restart(t) => act(&paths, Action::Restart, t),
-        Command::Reload(t) => act(&paths, Action::Reload, t),
+        Command::Stop(t) => act::act(&paths, Action::Stop, t),
+        Command::Restart(t) => act::act(&paths, Action::Restart, t),
+        Command::Reload(t) => act::act(&paths, Action::Reload, t),
         Command::StartOrRestart(args) => start::run(&paths, *args, false),
         Command::StartOrReload(args) => start::run(&paths, *args, true),
         Command::Serve(args) => serve::run(&paths, args),
-        Command::Delete(t) => act(&paths, Action::Delete, t),
-        Command::Reset(t) => act(&paths, Action::Reset, t),
+        Command::Delete(t) => act::act(&paths, Action::Delete, t),
+        Command::Reset(t) => act::act(&paths, Action::Reset, t),
         Command::List(a) => view::list(&paths, &a.out),
         Command::Jlist => view::jlist(&paths),
         Command::Prettylist => view::prettylist(&paths),
@@ -172,92 +173,6 @@ fn report(out: &OutputArgs, reply: Response) {
             );
         }
     }
-}
-
-/// `action` on the apps a configuration names (by name).
-fn act_on_apps(
-    paths: &Paths,
-    action: Action,
-    loaded: crate::appspec::ecosystem::Loaded,
-    watch: bool,
-    out: &OutputArgs,
-) -> anyhow::Result<ExitCode> {
-    let names: Vec<String> = loaded.apps.into_iter().map(|a| a.name).collect();
-    let mut client = Client::connect_or_start(paths)?;
-    let reply = client.request(&Request::Act {
-        action,
-        targets: names,
-        update_env: None,
-        watch,
-        options: None,
-        by: None,
-    })?;
-    report(out, reply);
-    Ok(ExitCode::SUCCESS)
-}
-
-/// `stop`, `restart`, `reload`, `delete`, `reset` on their targets: app
-/// names, ids, `all`, a namespace, an ecosystem file, or `-` for a JSON
-/// configuration on standard input.
-fn act(paths: &Paths, action: Action, t: TargetArgs) -> anyhow::Result<ExitCode> {
-    let cwd = std::env::current_dir()?;
-    // `pmr delete -` (and stop, restart...): the apps of a configuration
-    // given on standard input, by name.
-    if t.targets == ["-"] {
-        let loaded = crate::appspec::ecosystem::load_stdin(
-            &cwd,
-            &t.only,
-            t.env.as_deref(),
-            &crate::appspec::shell_env(),
-        )?;
-        return act_on_apps(paths, action, loaded, false, &t.out);
-    }
-    // An ecosystem file among the targets: restart re-reads it (start what
-    // is missing, restart what is known); other actions take its app names.
-    let is_file =
-        |x: &String| crate::appspec::ecosystem::is_config_file(x) && cwd.join(x).is_file();
-    if let Some(file) = t.targets.iter().find(|x| is_file(x)) {
-        let file = cwd.join(file);
-        if matches!(action, Action::Restart | Action::Start | Action::Reload) {
-            let reload = action == Action::Reload;
-            return start::start_file(
-                paths,
-                &file,
-                &t.only,
-                t.env.as_deref(),
-                false,
-                reload,
-                &t.out,
-            );
-        }
-        let loaded = crate::appspec::ecosystem::load(
-            &file,
-            &t.only,
-            t.env.as_deref(),
-            &crate::appspec::shell_env(),
-        )?;
-        return act_on_apps(paths, action, loaded, t.watch, &t.out);
-    }
-    let update_env = t.update_env.then(crate::appspec::shell_env);
-    let mut client = Client::connect_or_start(paths)?;
-    // App options given with the action (pm2: `restart app --cron-restart 0`).
-    let options = pmr_shared::ipc::Overrides {
-        cron_restart: t.cron_restart.clone(),
-        node_args: t.node_args.clone(),
-        deep_monitoring: crate::appspec::deep_monitoring_env().then_some(true),
-        name: t.name.clone(),
-    };
-    let options = (options != Default::default()).then_some(options);
-    let reply = client.request(&Request::Act {
-        action,
-        targets: t.targets,
-        update_env,
-        watch: t.watch,
-        options,
-        by: None,
-    })?;
-    report(&t.out, reply);
-    Ok(ExitCode::SUCCESS)
 }
 
 /// `pmr init`: writes the sample `ecosystem.config.js` here, as pm2 does;

@@ -2,9 +2,9 @@
 
 use super::check;
 
-/// Restart and stop policy: durations, counts, flags, signals, exit codes.
+/// Restart policy: durations (numbers, strings, `2s`) and counts.
 #[test]
-fn restart_and_stop_policy() {
+fn restart_policy() {
     check(&[
         (
             r#"{"name":"a","script":"app.sh","min_uptime":"2s","restart_delay":"1500","exp_backoff_restart_delay":100}"#,
@@ -50,6 +50,14 @@ fn restart_and_stop_policy() {
             r#"{"name":"a","script":"app.sh","max_restarts":5000000000}"#,
             r#"error: <dir>/e.json: app a: option max_restarts: expected a whole number, got 5000000000"#,
         ),
+    ]);
+}
+
+/// Switches of starting and stopping, `post_update`, and how a stop is
+/// signalled: signal names, exit codes that mean stopped.
+#[test]
+fn start_and_stop_switches() {
+    check(&[
         (
             r#"{"name":"a","script":"app.sh","autorestart":false,"autostart":false,"shared_port":true,"wait_ready":true,"shutdown_with_message":true}"#,
             r#"{"autorestart":false,"autostart":false,"wait_ready":true,"shutdown_with_message":true} []"#,

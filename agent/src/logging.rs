@@ -34,13 +34,19 @@ const KEEP: u32 = 3;
 
 /// The daemon's log file, rotated by size.
 struct Rotating {
+    /// The log file; its older copies are `path.1` to `path.3`.
     path: PathBuf,
+    /// The file being appended to.
     file: File,
+    /// Bytes in the current file, counted as they are written.
     size: u64,
+    /// Size past which the next write rotates first.
     limit: u64,
 }
 
 impl Rotating {
+    /// Opens the daemon log for appending; `PMR_DAEMON_LOG_MAX` (bytes, 1 KiB
+    /// at least) sets when it rotates, 10 MiB by default.
     fn open(path: &Path) -> io::Result<Self> {
         let file = append(path)?;
         let limit = std::env::var("PMR_DAEMON_LOG_MAX")
@@ -90,6 +96,7 @@ impl Write for Rotating {
     }
 }
 
+/// `path` opened for appending, created if missing.
 fn append(path: &Path) -> io::Result<File> {
     std::fs::OpenOptions::new()
         .create(true)

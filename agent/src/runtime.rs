@@ -28,6 +28,7 @@ use crate::supervisor::Control;
     version,
     about = "Run apps in the foreground (containers)"
 )]
+/// `pmr-runtime`'s flags: how the apps' output is printed on standard output.
 struct RuntimeCli {
     /// Print the apps' lines without the `id|name |` prefix.
     #[arg(long, conflicts_with = "json")]
@@ -121,6 +122,9 @@ fn link_from_env() -> anyhow::Result<Option<pmr_shared::ipc::LinkSettings>> {
     }
 }
 
+/// Supervises in this process the apps of an ecosystem file (the one given,
+/// or this directory's default) or of the command line, until none is left
+/// or a signal stops them all: what a container's entry point does.
 fn run(cli: RuntimeCli) -> anyhow::Result<ExitCode> {
     let paths = Paths::from_env()?;
     std::fs::create_dir_all(paths.logs_dir())?;
@@ -131,28 +135,7 @@ fn run(cli: RuntimeCli) -> anyhow::Result<ExitCode> {
     let cwd = std::env::current_dir()?;
     // Keys for the hub are read before the apps' environment is captured.
     let link = link_from_env()?;
-    let file = match cli.start.targets.as_slice() {
-        [] if cli.start.rest.is_empty() => crate::appspec::ecosystem::find_default(&cwd),
-        [t] if crate::appspec::ecosystem::is_config_file(t) && cwd.join(t).is_file() => {
-            Some(cwd.join(t))
-        }
-        _ => None,
-    };
-    let specs: Vec<Arc<pmr_shared::app::AppSpec>> = match file {
-        Some(f) => {
-            let loaded = crate::appspec::ecosystem::load(
-                &f,
-                &cli.start.only,
-                cli.start.env.as_deref(),
-                &crate::appspec::shell_env(),
-            )?;
-            for w in &loaded.warnings {
-                eprintln!("[PMR][WARN] {w}");
-            }
-            loaded.apps.into_iter().map(Arc::new).collect()
-        }
-        None => vec![Arc::new(crate::cli::build_spec(&cli.start, &cwd)?)],
-    };
+    let specs = specs(&cli, &cwd)?;
     crate::supervisor::orphans::become_subreaper();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -165,7 +148,12 @@ fn run(cli: RuntimeCli) -> anyhow::Result<ExitCode> {
         let new = specs
             .iter()
             .flat_map(|spec| {
-                (0..spec.instances).map(|instance| NewInstance { spec: spec.clone(), instance, wanted_id: None, restart_time: 0 })
+                (0..spec.instances).map(|instance| NewInstance {
+                    spec: spec.clone(),
+                    instance,
+                    wanted_id: None,
+                    restart_time: 0,
+                })
             })
             .collect();
         let handles = d.create(new).map_err(anyhow::Error::msg)?;
@@ -177,55 +165,109 @@ fn run(cli: RuntimeCli) -> anyhow::Result<ExitCode> {
         for h in &handles {
             h.control(Control::Start).await;
         }
-        let mut term = signal(SignalKind::terminate())?;
-        let mut int = signal(SignalKind::interrupt())?;
-        // SIGHUP reloads, as `pmr reload all` would: zero downtime in
-        // cluster mode (instance by instance), a restart in fork mode.
-        let mut hup = signal(SignalKind::hangup())?;
-        let mut check = tokio::time::interval(Duration::from_secs(1));
-        loop {
-            tokio::select! {
-                ev = logs.recv() => show(ev, &cli),
-                _ = term.recv() => break,
-                _ = int.recv() => break,
-                _ = hup.recv() => {
-                    // Beside the loop, so the apps' output keeps flowing.
-                    let all = handles.clone();
-                    tokio::spawn(async move {
-                        for h in all {
-                            if let Err(e) = h.reload().await {
-                                eprintln!("[PMR][ERROR] reload: {e}");
-                            }
-                        }
-                        eprintln!("[PMR] reloaded on SIGHUP");
-                    });
-                }
-                _ = children.recv() => crate::supervisor::orphans::reap(),
-                _ = check.tick() => {
-                    // Signals can coalesce: sweep now and then as well.
-                    crate::supervisor::orphans::reap();
-                    let down = handles.iter().all(|h| matches!(h.rt().status, Status::Stopped | Status::Errored));
-                    if down {
-                        let errored = handles.iter().any(|h| h.rt().status == Status::Errored);
-                        return Ok(if errored { ExitCode::from(2) } else { ExitCode::SUCCESS });
-                    }
-                }
-            }
+        if let Some(code) = supervise(&handles, &mut children, &mut logs, &cli).await? {
+            return Ok(code);
         }
-        let mut all = tokio::task::JoinSet::new();
-        for h in handles {
-            all.spawn(async move { h.control(Control::Delete).await });
-        }
-        // The apps' last words while they stop still reach stdout.
-        loop {
-            tokio::select! {
-                ev = logs.recv() => show(ev, &cli),
-                done = all.join_next() => if done.is_none() { break },
-            }
-        }
-        while let Ok(ev) = logs.try_recv() {
-            show(Ok(ev), &cli);
-        }
+        stop_all(handles, &mut logs, &cli).await;
         Ok(ExitCode::SUCCESS)
+    })
+}
+
+/// Runs until a signal asks to stop (`None`) or every app is down on its
+/// own (the exit code: 2 if one ended `errored`), showing the apps' output,
+/// reaping inherited orphans, and reloading every app on SIGHUP.
+async fn supervise(
+    handles: &[Arc<crate::supervisor::Handle>],
+    children: &mut tokio::signal::unix::Signal,
+    logs: &mut tokio::sync::broadcast::Receiver<crate::supervisor::logs::LogEvent>,
+    cli: &RuntimeCli,
+) -> anyhow::Result<Option<ExitCode>> {
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    // SIGHUP reloads, as `pmr reload all` would: zero downtime in
+    // cluster mode (instance by instance), a restart in fork mode.
+    let mut hup = signal(SignalKind::hangup())?;
+    let mut check = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        tokio::select! {
+            ev = logs.recv() => show(ev, cli),
+            _ = term.recv() => break,
+            _ = int.recv() => break,
+            _ = hup.recv() => {
+                // Beside the loop, so the apps' output keeps flowing.
+                let all = handles.to_vec();
+                tokio::spawn(async move {
+                    for h in all {
+                        if let Err(e) = h.reload().await {
+                            eprintln!("[PMR][ERROR] reload: {e}");
+                        }
+                    }
+                    eprintln!("[PMR] reloaded on SIGHUP");
+                });
+            }
+            _ = children.recv() => crate::supervisor::orphans::reap(),
+            _ = check.tick() => {
+                // Signals can coalesce: sweep now and then as well.
+                crate::supervisor::orphans::reap();
+                let down = handles.iter().all(|h| matches!(h.rt().status, Status::Stopped | Status::Errored));
+                if down {
+                    let errored = handles.iter().any(|h| h.rt().status == Status::Errored);
+                    return Ok(Some(if errored { ExitCode::from(2) } else { ExitCode::SUCCESS }));
+                }
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// Stops and removes every app, showing their last words while they stop.
+async fn stop_all(
+    handles: Vec<Arc<crate::supervisor::Handle>>,
+    logs: &mut tokio::sync::broadcast::Receiver<crate::supervisor::logs::LogEvent>,
+    cli: &RuntimeCli,
+) {
+    let mut all = tokio::task::JoinSet::new();
+    for h in handles {
+        all.spawn(async move { h.control(Control::Delete).await });
+    }
+    // The apps' last words while they stop still reach stdout.
+    loop {
+        tokio::select! {
+            ev = logs.recv() => show(ev, cli),
+            done = all.join_next() => if done.is_none() { break },
+        }
+    }
+    while let Ok(ev) = logs.try_recv() {
+        show(Ok(ev), cli);
+    }
+}
+
+/// The apps to run: an ecosystem file's (the one named, or this
+/// directory's default when nothing is named), else the command line's.
+fn specs(
+    cli: &RuntimeCli,
+    cwd: &std::path::Path,
+) -> anyhow::Result<Vec<Arc<pmr_shared::app::AppSpec>>> {
+    let file = match cli.start.targets.as_slice() {
+        [] if cli.start.rest.is_empty() => crate::appspec::ecosystem::find_default(cwd),
+        [t] if crate::appspec::ecosystem::is_config_file(t) && cwd.join(t).is_file() => {
+            Some(cwd.join(t))
+        }
+        _ => None,
+    };
+    Ok(match file {
+        Some(f) => {
+            let loaded = crate::appspec::ecosystem::load(
+                &f,
+                &cli.start.only,
+                cli.start.env.as_deref(),
+                &crate::appspec::shell_env(),
+            )?;
+            for w in &loaded.warnings {
+                eprintln!("[PMR][WARN] {w}");
+            }
+            loaded.apps.into_iter().map(Arc::new).collect()
+        }
+        None => vec![Arc::new(crate::cli::build_spec(&cli.start, cwd)?)],
     })
 }

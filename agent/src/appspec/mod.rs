@@ -1,4 +1,4 @@
-//! Building an [`AppSpec`]: from `pmr start`'s flags ([`from_flags`]) and
+//! Building an [`AppSpec`](pmr_shared::app::AppSpec): from `pmr start`'s flags ([`from_flags`]) and
 //! from ecosystem files ([`ecosystem`]). The rules both follow (durations,
 //! the interpreter for a file, `PATH` look-up, the caller's environment)
 //! live here once.

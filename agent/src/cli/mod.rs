@@ -1,4 +1,12 @@
 //! The `pmr` command line: pm2's commands, flags and exit codes.
+//!
+//! This file is the clap grammar ([`Cli`], [`Command`] and the argument
+//! groups several commands share) and [`main`], which maps an error to
+//! pm2's `[PMR][ERROR]` line and exit code 1. What each command does is in
+//! `commands` (one module per group), how it reaches the daemon (starting
+//! it on demand, version checks, hand-overs) in `client`, and how answers
+//! are printed in `render`. The CLI holds no state of its own: every fact
+//! it prints comes from the daemon.
 
 mod client;
 mod commands;

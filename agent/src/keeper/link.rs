@@ -12,7 +12,9 @@ use tokio::sync::oneshot;
 
 use super::wire::{self, Msg, VERSION};
 
+/// The daemon's connection to its keeper.
 struct Link {
+    /// The daemon's end of the keeper socket.
     sock: OwnedFd,
     /// Adopted apps waiting for their exit status, by pid. Registered
     /// before [`listen`] reads the socket, so no report comes too early;
@@ -20,6 +22,7 @@ struct Link {
     waiting: Mutex<HashMap<u32, oneshot::Sender<i32>>>,
 }
 
+/// Set once at start when a keeper runs; without it parking is a no-op.
 static LINK: OnceLock<Link> = OnceLock::new();
 /// Set once the daemon hands over or crashes on purpose: what is parked
 /// stays parked, whatever the daemon's own clean-up does.
@@ -95,6 +98,7 @@ pub fn active() -> bool {
     LINK.get().is_some()
 }
 
+/// Sends `msg` (and `fds`) to the keeper; a failure is logged, not fatal.
 fn send(msg: &Msg, fds: &[RawFd]) {
     if let Some(l) = LINK.get()
         && let Err(e) = wire::send(l.sock.as_fd(), msg, fds)

@@ -38,21 +38,35 @@ pub(super) enum Then {
     Handover(String),
 }
 
+/// The keeper's state: the daemon it watches, what it holds for it, and
+/// when to start it again.
 pub(super) struct Keeper {
+    /// The home it keeps a daemon for (socket, pid file, logs).
     pub(super) paths: Paths,
     /// The binary of the last daemon that proved healthy, held open so
     /// that replacing the file on disk cannot take the way back away.
     pub(super) good: File,
+    /// Descriptors the daemon parked (app pipes, IPC channels), by key,
+    /// handed to the next daemon so no output is lost.
     pub(super) parked: BTreeMap<String, Vec<OwnedFd>>,
+    /// Exits of adopted apps reaped while no daemon could hear them:
+    /// (pid, wait status), for the next daemon.
     pub(super) exits: Vec<(u32, i32)>,
+    /// The daemon running now, if any.
     pub(super) daemon: Option<Daemon>,
+    /// The next wait before restarting a daemon that died young.
     pub(super) backoff: Duration,
+    /// When the next daemon starts, while waiting out the back-off.
     pub(super) restart_at: Option<Instant>,
 }
 
+/// The daemon process the keeper watches, and what it said about itself.
 pub(super) struct Daemon {
+    /// Its pid (the keeper's child).
     pub(super) pid: Pid,
+    /// The keeper's end of its socket; `None` once it closed.
     pub(super) sock: Option<OwnedFd>,
+    /// What its exit means, as it last said.
     pub(super) then: Then,
     /// Set for a daemon started by `pmr update`, until it says `Ready`.
     pub(super) on_probation: Option<(Instant, String)>,

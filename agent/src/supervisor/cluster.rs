@@ -39,7 +39,9 @@ static LISTENERS: Mutex<Vec<(Bind, Weak<Shared>)>> = Mutex::new(Vec::new());
 /// holder, so a port no instance uses is free at once.
 #[derive(Debug)]
 pub struct Shared {
+    /// The listening socket, passed to each instance as fd 3.
     fd: OwnedFd,
+    /// The keeper's copy, released with this socket.
     _parked: Option<crate::keeper::link::Parked>,
 }
 

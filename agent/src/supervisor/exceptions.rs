@@ -23,14 +23,20 @@ const CONTEXT: usize = 10;
 /// Where an instance's exception events go.
 #[derive(Clone)]
 pub(super) struct Reporter {
+    /// Where `exception` events go.
     pub(super) events: tokio::sync::broadcast::Sender<Lifecycle>,
+    /// The instance reported on.
     pub(super) pm_id: u32,
+    /// Its app's name, carried by each event.
     pub(super) name: Arc<str>,
+    /// Its app's namespace, carried by each event.
     pub(super) namespace: Arc<str>,
     /// When the app last reported one over IPC, Unix ms.
     pub(super) last_ipc: Arc<AtomicU64>,
 }
 
+/// `s` cut to [`MAX_DETAIL`] bytes at a character boundary, so an event
+/// stays small whatever the app printed.
 fn cut(s: &str) -> String {
     if s.len() <= MAX_DETAIL {
         return s.to_string();
@@ -43,6 +49,7 @@ fn cut(s: &str) -> String {
 }
 
 impl Reporter {
+    /// Publishes an `exception` event with the message and stack as its detail.
     fn emit(&self, detail: String) {
         let _ = self.events.send(Lifecycle {
             pm_id: self.pm_id,
@@ -126,6 +133,7 @@ impl Reporter {
     }
 }
 
+/// A stack frame line of Node (`    at …`) or Python (`File "…", line …`).
 fn is_frame(l: &str) -> bool {
     let t = l.trim_start();
     (l.starts_with(char::is_whitespace) && t.starts_with("at "))

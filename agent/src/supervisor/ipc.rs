@@ -197,6 +197,8 @@ fn socket_for(
     }
 }
 
+/// One message from the app: readiness (`ready`, `online`…), @pm2/io
+/// metrics and actions, or a reply that callers wait for on `replies`.
 fn handle(
     msg: Value,
     io: &Mutex<AppIo>,

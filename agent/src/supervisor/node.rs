@@ -9,6 +9,7 @@ use std::sync::OnceLock;
 
 use pmr_shared::app::AppSpec;
 
+/// Where the preload was installed; unset until [`install`] succeeds.
 static PRELOAD: OnceLock<PathBuf> = OnceLock::new();
 
 /// The scripts, by file name.

@@ -33,24 +33,35 @@ const MAX_DEPTH: usize = 16;
 /// Datagrams from unknown pids kept for a moment: a fast app may notify
 /// before the daemon has registered its new pid.
 const MAX_PENDING: usize = 64;
+/// How long an unclaimed datagram waits for its pid to be registered.
 const PENDING_FOR: std::time::Duration = std::time::Duration::from_secs(2);
 
+/// The socket's path, set once it listens.
 static PATH: OnceLock<PathBuf> = OnceLock::new();
 /// Running children by pid (where their readiness and metrics go), and
 /// datagrams not yet claimed.
 static TARGETS: Mutex<Option<Targets>> = Mutex::new(None);
 
+/// The registered children and the datagrams that came before them.
 #[derive(Default)]
 struct Targets {
+    /// Where each running child's datagrams go, by its pid.
     by_pid: HashMap<u32, Target>,
+    /// Datagrams from pids not registered yet: (when, pid, text), oldest first.
     pending: std::collections::VecDeque<(std::time::Instant, u32, String)>,
+    /// Counts registrations, so an old guard cannot drop a newer one.
     generation: u64,
 }
 
+/// Where one child's readiness and metrics go; `generation` tells a
+/// registration from a later one for a reused pid.
 #[derive(Clone)]
 struct Target {
+    /// Raised by `READY=1`.
     ready: watch::Sender<Readiness>,
+    /// Where metrics set over the socket go.
     io: Arc<Mutex<AppIo>>,
+    /// The registration this target came from.
     generation: u64,
 }
 
@@ -129,6 +140,8 @@ pub fn start(path: &Path, inherited: Option<std::os::fd::OwnedFd>) -> std::io::R
     Ok(())
 }
 
+/// Reads datagrams for the daemon's lifetime, checks the sender's
+/// credentials and hands each to its child (or keeps it pending).
 async fn serve(sock: UnixDatagram) {
     let mut buf = vec![0u8; MAX_DATAGRAM];
     loop {
@@ -201,6 +214,7 @@ fn find(pid: u32) -> Option<Target> {
     None
 }
 
+/// The parent of `pid`, from `/proc` (none above init).
 fn parent(pid: u32) -> Option<u32> {
     crate::procfs::stat_field(&crate::procfs::read_stat(pid)?, 4)?
         .parse()
@@ -208,6 +222,7 @@ fn parent(pid: u32) -> Option<u32> {
         .filter(|p| *p > 1)
 }
 
+/// Applies one datagram's `KEY=value` lines: `READY=1`, `STATUS=…` and metrics.
 fn apply(text: &str, t: &Target) {
     for line in text.lines() {
         let Some((key, value)) = line.split_once('=') else {
@@ -236,6 +251,7 @@ fn apply(text: &str, t: &Target) {
     }
 }
 
+/// Records a metric, bounded: names up to 128 bytes, 256 metrics per app.
 fn set_metric(t: &Target, name: &str, value: Value, unit: &str) {
     if name.is_empty() || name.len() > 128 {
         return;

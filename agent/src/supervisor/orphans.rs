@@ -27,6 +27,7 @@ pub fn become_subreaper() {
 pub(crate) struct Managed(u32);
 
 impl Managed {
+    /// Marks `pid` as its task's to wait for, until the guard is dropped.
     pub(crate) fn new(pid: u32) -> Self {
         MANAGED
             .lock()
@@ -50,7 +51,9 @@ impl Drop for Managed {
 /// as PID 1 of a container started with `unshare --pid`).
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 struct Orphan {
+    /// Its number under `/proc`.
     proc: u32,
+    /// Its pid in our namespace, the one to signal and wait for.
     pid: u32,
 }
 

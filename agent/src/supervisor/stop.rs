@@ -96,6 +96,8 @@ fn same_alive(&(pid, started): &(u32, u64)) -> bool {
     start_time(pid) == Some(started)
 }
 
+/// Sends `sig` to each process still alive as the same process (pid and
+/// start time), never to a newcomer that reused a pid.
 fn signal_each(procs: &[(u32, u64)], sig: Signal) {
     for p in procs.iter().filter(|p| same_alive(p)) {
         let _ = signal::kill(Pid::from_raw(p.0 as i32), sig);
@@ -148,4 +150,25 @@ pub(crate) async fn terminate(
         signal_each(&escaped, Signal::SIGKILL);
     }
     Ok(status)
+}
+
+/// Stops an app's process a previous daemon left running (not a child of
+/// this one, so it cannot be waited for): its stop signal to its process
+/// group, SIGKILL after `kill_timeout` ms. Gone means gone or a zombie:
+/// whoever inherited it reaps it.
+pub async fn stop_leftover(pid: u32, kill_signal: &str, kill_timeout: u64) {
+    use nix::sys::signal::{Signal, killpg};
+    use nix::unistd::Pid;
+    use std::str::FromStr;
+    let sig = Signal::from_str(kill_signal).unwrap_or(Signal::SIGINT);
+    let gone = || {
+        crate::procfs::read_stat(pid).is_none_or(|l| crate::procfs::stat_field(&l, 3) == Some("Z"))
+    };
+    let _ = killpg(Pid::from_raw(pid as i32), sig);
+    let grace = std::time::Duration::from_millis(kill_timeout);
+    let deadline = tokio::time::Instant::now() + grace;
+    while !gone() && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let _ = killpg(Pid::from_raw(pid as i32), Signal::SIGKILL);
 }

@@ -13,6 +13,16 @@ const MAX_WALK: usize = 10_000;
 /// Tags listed at most (pm2 keeps 10).
 const MAX_TAGS: usize = 10;
 
+/// Where an app's repository is looked for: the script's directory when the
+/// script is a file (`pmr start ~/repo/app.js` from anywhere), else its cwd.
+pub fn versioning_dir(spec: &pmr_shared::app::AppSpec) -> std::path::PathBuf {
+    let script = std::path::Path::new(&spec.script);
+    match script.parent() {
+        Some(dir) if script.is_absolute() && script.is_file() => dir.to_path_buf(),
+        _ => std::path::PathBuf::from(&spec.cwd),
+    }
+}
+
 /// pm2's `versioning` object for the repository holding `cwd`, or `None`
 /// when `cwd` is in no repository.
 pub fn read(cwd: &Path) -> Option<Value> {
@@ -20,6 +30,8 @@ pub fn read(cwd: &Path) -> Option<Value> {
     describe(&repo).ok()
 }
 
+/// pm2's `versioning` fields for the checkout: remote, branch, revision,
+/// comment, ahead/behind counts, unstaged changes, tags.
 fn describe(repo: &Repository) -> Result<Value, git2::Error> {
     let head = repo.head()?;
     let commit = head.peel_to_commit()?;
@@ -212,10 +224,12 @@ pub fn pull(cwd: &Path, commit: Option<&str>) -> Result<Moved, String> {
     reset_to(&repo, head.id(), target)
 }
 
+/// The repository holding `cwd`, or an error naming the directory.
 fn open(cwd: &Path) -> Result<Repository, String> {
     Repository::discover(cwd).map_err(|_| format!("{} is not in a git repository", cwd.display()))
 }
 
+/// The commit checked out.
 fn head_commit(repo: &Repository) -> Result<git2::Commit<'_>, String> {
     repo.head()
         .and_then(|h| h.peel_to_commit())
@@ -261,6 +275,7 @@ fn reset_to(repo: &Repository, from: Oid, to: Oid) -> Result<Moved, String> {
     })
 }
 
+/// A revision as pm2 prints it: its first 8 hex digits.
 fn short(oid: Oid) -> String {
     oid.to_string()[..8].to_string()
 }

@@ -13,6 +13,7 @@ use tokio::sync::mpsc;
 
 /// A live watch; dropping it stops watching.
 pub(crate) struct Watch {
+    /// The OS watcher; dropping it ends the watch.
     _watcher: notify::RecommendedWatcher,
     /// Fires (coalesced) when a relevant file changed.
     pub(crate) changed: mpsc::Receiver<()>,

@@ -13,6 +13,7 @@ fn tz_dir() -> std::path::PathBuf {
     std::env::var_os("TZDIR").map_or_else(|| "/usr/share/zoneinfo".into(), Into::into)
 }
 
+/// Names of UTC itself, which need no look-up.
 fn is_utc(tz: &str) -> bool {
     matches!(
         tz,

@@ -20,7 +20,6 @@ use pmr_shared::app::AppSpec;
 use serde_json::Value;
 
 use app::{Ctx, app_spec};
-use read::numbers_from_strings;
 pub use read::read;
 
 /// File names `pmr start` (without arguments) looks for, in order.
@@ -177,7 +176,6 @@ fn load_value(
         let Value::Object(map) = app else {
             bail!("{file}: app {}: expected an object, got {app}", i + 1)
         };
-        let map = &numbers_from_strings(map);
         let name = map.get("name").and_then(Value::as_str).map(String::from);
         if !only.is_empty() && !name.as_ref().is_some_and(|n| only.contains(n)) {
             continue;

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::Command;
 
 use anyhow::{Context, bail};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 /// Where `line:column` of a byte offset is.
 fn line_col(text: &str, offset: usize) -> (usize, usize) {
@@ -66,35 +66,6 @@ fn evaluate_literal(path: &Path) -> anyhow::Result<Value> {
         "not a JavaScript object literal either"
     );
     Ok(serde_json::from_slice(&out.stdout)?)
-}
-
-/// Options pm2 takes as numbers even when written as strings (`"instances": "4"`).
-const NUMERIC: [&str; 8] = [
-    "instances",
-    "max_restarts",
-    "restart_delay",
-    "kill_timeout",
-    "listen_timeout",
-    "exp_backoff_restart_delay",
-    "min_uptime",
-    "watch_delay",
-];
-
-/// Numbers written as strings become numbers, for the options that take them.
-pub(super) fn numbers_from_strings(map: &Map<String, Value>) -> Map<String, Value> {
-    map.iter()
-        .map(|(k, v)| {
-            let v = match v {
-                Value::String(t) if NUMERIC.contains(&k.as_str()) => t
-                    .trim()
-                    .parse::<i64>()
-                    .map(Value::from)
-                    .unwrap_or_else(|_| v.clone()),
-                _ => v.clone(),
-            };
-            (k.clone(), v)
-        })
-        .collect()
 }
 
 /// Runs `node` to evaluate a JavaScript ecosystem file, CommonJS or ESM.

@@ -16,6 +16,7 @@ use crate::paths::Paths;
 /// How long a daemon gets to stop its apps and exit.
 pub(super) const DAEMON_EXIT_LIMIT: Duration = Duration::from_secs(60);
 
+/// `pmr ping`: starts the daemon if needed and answers as pm2 does.
 pub(super) fn ping(paths: &Paths) -> anyhow::Result<ExitCode> {
     let mut c = Client::connect_or_start(paths)?;
     c.request(&Request::Ping)?;
@@ -23,6 +24,7 @@ pub(super) fn ping(paths: &Paths) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// `pmr resurrect`: starts again the apps of the last `pmr save`.
 pub(super) fn resurrect(paths: &Paths) -> anyhow::Result<ExitCode> {
     let mut c = Client::connect_or_start(paths)?;
     let reply = c.request(&Request::Resurrect)?;
@@ -59,6 +61,8 @@ pub(super) fn terminate_by_signal(paths: &Paths, pid: u32) -> anyhow::Result<()>
     Ok(())
 }
 
+/// `pmr kill`: the daemon stops every app and exits; a daemon that does not
+/// answer is ended by signal, and apps a killed daemon left are stopped too.
 pub(super) fn kill(paths: &Paths) -> anyhow::Result<ExitCode> {
     // A killed daemon's apps may still run: a daemon restores the list (and
     // takes them over) so that this kill stops them too.

@@ -45,16 +45,22 @@ const USAGE: &str = "usage: pmr link <secret-key> <public-key> [machine-name] --
 
 /// Where the secret key comes from.
 enum Source<'a> {
+    /// Given on the command line.
     Arg(&'a str),
+    /// `-`: read from standard input (hidden when typed at a terminal).
     Stdin,
+    /// `--secret-file`: read from a file.
     File(&'a Path),
 }
 
+/// How long ago the Unix ms time `ms` was, in seconds.
 fn ago(ms: i64) -> String {
     let secs = (crate::supervisor::now_ms() as i64 - ms).max(0) / 1000;
     format!("{secs}s ago")
 }
 
+/// `pmr link`: link to a hub (keys, hub address, machine name), or
+/// `status`/`info`, `delete`/`stop` of the link.
 pub(crate) fn run(paths: &Paths, a: LinkArgs) -> anyhow::Result<ExitCode> {
     let verb = a.args[0].as_str();
     if matches!(verb, "status" | "info" | "delete" | "stop") && a.secret_file.is_some() {
@@ -280,6 +286,8 @@ mod no_echo {
     }
 }
 
+/// `pmr link status`: whether the link is configured and connected, to
+/// which hub, and how long ago it last spoke.
 fn status(paths: &Paths) -> anyhow::Result<ExitCode> {
     let mut c = Client::connect_or_start(paths)?;
     let Response::Link { state } = c.request(&Request::LinkStatus)? else {

@@ -57,6 +57,8 @@ impl LogsArgs {
     }
 }
 
+/// `pmr logs`: the last lines of the target's log files, then (unless
+/// `--nostream`) the lines the daemon pushes as the apps write them.
 pub(crate) fn run(paths: &Paths, args: LogsArgs) -> anyhow::Result<ExitCode> {
     // Subscribe before reading the files, so no line falls between the tail
     // and the stream (one may show twice, none is lost).
@@ -165,6 +167,8 @@ fn catch_up(
     Ok(())
 }
 
+/// Prints one line as asked: pm2's `id|name |` prefix (coloured), raw,
+/// JSON, or with a timestamp.
 fn print_line(
     out: &mut impl Write,
     id: u32,
@@ -213,6 +217,7 @@ fn print_line(
     }
 }
 
+/// Prints the last `--lines` lines of each instance's out and err logs.
 fn tail_files(
     out: &mut impl Write,
     list: &[ProcessInfo],

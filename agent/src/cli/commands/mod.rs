@@ -1,5 +1,14 @@
 //! One module per group of subcommands; `run` dispatches.
+//!
+//! A command is a request to the daemon (started on demand) and the
+//! printing of its answer in pm2's words; the daemon does the work. Views
+//! (`view`), logs (`logs`), the dashboard (`monit`), starting (`start`,
+//! `serve`), per-app settings (`app_conf`), the daemon's own life
+//! (`daemon_ops`, `update`, `startup`), the hub link (`link`) and pm2's
+//! less used commands (`pm2_extra`) each have a module; the actions on
+//! targets (`act`); the one-line requests are here.
 
+mod act;
 pub(crate) mod app_conf;
 mod daemon_ops;
 pub(crate) mod link;
@@ -18,10 +27,10 @@ use anyhow::Context;
 
 pub use start::build_spec;
 
-use pmr_shared::ipc::{Action, Request, Response};
+use pmr_shared::ipc::{Action, CheckoutMove, Request, Response};
 
 use super::render;
-use super::{Client, Command, OutputArgs, TargetArgs};
+use super::{Client, Command, OutputArgs};
 use crate::paths::Paths;
 
 /// Runs one subcommand; `Err` is printed as `[PMR][ERROR] ...` with exit 1.
@@ -33,14 +42,14 @@ pub(crate) fn run(command: Command) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Start(args) => start::run(&paths, *args, false),
-        Command::Stop(t) => act(&paths, Action::Stop, t),
-        Command::Restart(t) => act(&paths, Action::Restart, t),
-        Command::Reload(t) => act(&paths, Action::Reload, t),
+        Command::Stop(t) => act::act(&paths, Action::Stop, t),
+        Command::Restart(t) => act::act(&paths, Action::Restart, t),
+        Command::Reload(t) => act::act(&paths, Action::Reload, t),
         Command::StartOrRestart(args) => start::run(&paths, *args, false),
         Command::StartOrReload(args) => start::run(&paths, *args, true),
         Command::Serve(args) => serve::run(&paths, args),
-        Command::Delete(t) => act(&paths, Action::Delete, t),
-        Command::Reset(t) => act(&paths, Action::Reset, t),
+        Command::Delete(t) => act::act(&paths, Action::Delete, t),
+        Command::Reset(t) => act::act(&paths, Action::Reset, t),
         Command::List(a) => view::list(&paths, &a.out),
         Command::Jlist => view::jlist(&paths),
         Command::Prettylist => view::prettylist(&paths),
@@ -61,82 +70,42 @@ pub(crate) fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Set { key, value } => set(&paths, key, value),
         Command::Multiset { pairs } => app_conf::multiset(&paths, &pairs),
         Command::Unset { what } => app_conf::unset(&paths, &what),
-        Command::Get { key } => {
-            match key.as_deref() {
-                None | Some("all") => pm2_extra::print_settings(&paths)?,
-                Some(k) => pm2_extra::print_setting(&paths, k)?,
-            }
-            Ok(ExitCode::SUCCESS)
-        }
+        Command::Get { key } => get(&paths, key.as_deref()),
         Command::Extra(cmd) => pm2_extra::run(&paths, cmd),
         Command::Unstartup(args) => startup::unstartup(args),
         Command::Unlink => simple(&paths, Request::Unlink),
         Command::Init { .. } => init(),
         Command::Scale { name, count, out } => {
-            let mut client = Client::connect_or_start(&paths)?;
-            report(&out, client.request(&Request::Scale { name, count })?);
-            Ok(ExitCode::SUCCESS)
+            with_table(&paths, &out, Request::Scale { name, count })
         }
         Command::Trigger {
             target,
             action,
             param,
-        } => {
-            let mut client = Client::connect_or_start(&paths)?;
-            if let Response::Done { messages, .. } = client.request(&Request::Trigger {
+        } => trigger(
+            &paths,
+            Request::Trigger {
                 target,
                 action,
                 param,
-            })? {
-                for m in messages {
-                    println!("{m}");
-                }
-            }
-            Ok(ExitCode::SUCCESS)
-        }
+            },
+        ),
         Command::SendData { id, data, topic } => {
+            // pm2 sends the data as JSON when it parses, else as a string.
             let data = serde_json::from_str(&data).unwrap_or(serde_json::Value::String(data));
-            let mut client = Client::connect_or_start(&paths)?;
-            if let Response::Done { messages, .. } =
-                client.request(&Request::SendData { id, topic, data })?
-            {
-                say(&OutputArgs::default(), &messages);
-            }
-            Ok(ExitCode::SUCCESS)
+            trigger(&paths, Request::SendData { id, topic, data })
         }
         Command::RefreshVersioning { targets } => {
             simple(&paths, Request::RefreshVersioning { targets })
         }
-        Command::Pull { target, commit } => simple(
-            &paths,
-            Request::Checkout {
-                target,
-                to: pmr_shared::ipc::CheckoutMove::Pull { commit },
-            },
-        ),
-        Command::Backward { target } => simple(
-            &paths,
-            Request::Checkout {
-                target,
-                to: pmr_shared::ipc::CheckoutMove::Backward,
-            },
-        ),
-        Command::Forward { target } => simple(
-            &paths,
-            Request::Checkout {
-                target,
-                to: pmr_shared::ipc::CheckoutMove::Forward,
-            },
-        ),
+        Command::Pull { target, commit } => checkout(&paths, target, CheckoutMove::Pull { commit }),
+        Command::Backward { target } => checkout(&paths, target, CheckoutMove::Backward),
+        Command::Forward { target } => checkout(&paths, target, CheckoutMove::Forward),
         Command::SendSignal {
             signal,
             targets,
             out,
-        } => {
-            let mut client = Client::connect_or_start(&paths)?;
-            report(&out, client.request(&Request::Signal { signal, targets })?);
-            Ok(ExitCode::SUCCESS)
-        }
+        } => with_table(&paths, &out, Request::Signal { signal, targets }),
     }
 }
 
@@ -206,89 +175,6 @@ fn report(out: &OutputArgs, reply: Response) {
     }
 }
 
-/// `action` on the apps a configuration names (by name).
-fn act_on_apps(
-    paths: &Paths,
-    action: Action,
-    loaded: crate::appspec::ecosystem::Loaded,
-    watch: bool,
-    out: &OutputArgs,
-) -> anyhow::Result<ExitCode> {
-    let names: Vec<String> = loaded.apps.into_iter().map(|a| a.name).collect();
-    let mut client = Client::connect_or_start(paths)?;
-    let reply = client.request(&Request::Act {
-        action,
-        targets: names,
-        update_env: None,
-        watch,
-        options: None,
-        by: None,
-    })?;
-    report(out, reply);
-    Ok(ExitCode::SUCCESS)
-}
-
-fn act(paths: &Paths, action: Action, t: TargetArgs) -> anyhow::Result<ExitCode> {
-    let cwd = std::env::current_dir()?;
-    // `pmr delete -` (and stop, restart...): the apps of a configuration
-    // given on standard input, by name.
-    if t.targets == ["-"] {
-        let loaded = crate::appspec::ecosystem::load_stdin(
-            &cwd,
-            &t.only,
-            t.env.as_deref(),
-            &crate::appspec::shell_env(),
-        )?;
-        return act_on_apps(paths, action, loaded, false, &t.out);
-    }
-    // An ecosystem file among the targets: restart re-reads it (start what
-    // is missing, restart what is known); other actions take its app names.
-    let is_file =
-        |x: &String| crate::appspec::ecosystem::is_config_file(x) && cwd.join(x).is_file();
-    if let Some(file) = t.targets.iter().find(|x| is_file(x)) {
-        let file = cwd.join(file);
-        if matches!(action, Action::Restart | Action::Start | Action::Reload) {
-            let reload = action == Action::Reload;
-            return start::start_file(
-                paths,
-                &file,
-                &t.only,
-                t.env.as_deref(),
-                false,
-                reload,
-                &t.out,
-            );
-        }
-        let loaded = crate::appspec::ecosystem::load(
-            &file,
-            &t.only,
-            t.env.as_deref(),
-            &crate::appspec::shell_env(),
-        )?;
-        return act_on_apps(paths, action, loaded, t.watch, &t.out);
-    }
-    let update_env = t.update_env.then(crate::appspec::shell_env);
-    let mut client = Client::connect_or_start(paths)?;
-    // App options given with the action (pm2: `restart app --cron-restart 0`).
-    let options = pmr_shared::ipc::Overrides {
-        cron_restart: t.cron_restart.clone(),
-        node_args: t.node_args.clone(),
-        deep_monitoring: crate::appspec::deep_monitoring_env().then_some(true),
-        name: t.name.clone(),
-    };
-    let options = (options != Default::default()).then_some(options);
-    let reply = client.request(&Request::Act {
-        action,
-        targets: t.targets,
-        update_env,
-        watch: t.watch,
-        options,
-        by: None,
-    })?;
-    report(&t.out, reply);
-    Ok(ExitCode::SUCCESS)
-}
-
 /// `pmr init`: writes the sample `ecosystem.config.js` here, as pm2 does;
 /// an existing file is kept as `ecosystem.config.js.bak` (or `.bak.N`)
 /// rather than overwritten.
@@ -325,6 +211,8 @@ fn init() -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Sends a request whose answer is only messages (`flush`, `save`…) and
+/// prints them without the table.
 fn simple(paths: &Paths, req: Request) -> anyhow::Result<ExitCode> {
     let mut client = Client::connect_or_start(paths)?;
     let reply = client.request(&req)?;
@@ -336,4 +224,44 @@ fn simple(paths: &Paths, req: Request) -> anyhow::Result<ExitCode> {
         reply,
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// `pmr get [key]`: one setting, or all of them (`all` or no key).
+fn get(paths: &Paths, key: Option<&str>) -> anyhow::Result<ExitCode> {
+    match key {
+        None | Some("all") => pm2_extra::print_settings(paths)?,
+        Some(k) => pm2_extra::print_setting(paths, k)?,
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Sends a request whose answer is messages and the process table
+/// (`scale`, `sendSignal`), printed as after an action.
+fn with_table(paths: &Paths, out: &OutputArgs, req: Request) -> anyhow::Result<ExitCode> {
+    let mut client = Client::connect_or_start(paths)?;
+    report(out, client.request(&req)?);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `trigger` and `send-data`: the app's replies, one a line, without the
+/// `[PMR]` prefix for `trigger` (scripts read them as the app wrote them).
+fn trigger(paths: &Paths, req: Request) -> anyhow::Result<ExitCode> {
+    let bare = matches!(req, Request::Trigger { .. });
+    let mut client = Client::connect_or_start(paths)?;
+    if let Response::Done { messages, .. } = client.request(&req)? {
+        if bare {
+            for m in messages {
+                println!("{m}");
+            }
+        } else {
+            say(&OutputArgs::default(), &messages);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `pull`, `backward`, `forward`: moves the target's checkout; the daemon
+/// runs its `post_update` commands and reloads it on the new revision.
+fn checkout(paths: &Paths, target: String, to: CheckoutMove) -> anyhow::Result<ExitCode> {
+    simple(paths, Request::Checkout { target, to })
 }

@@ -158,6 +158,7 @@ pub(super) fn run(paths: &Paths, cmd: Extra) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Prints one `[PMR]` line.
 fn say(line: &str) {
     println!("[PMR] {line}");
 }
@@ -189,6 +190,7 @@ pub(super) fn print_setting(paths: &Paths, key: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `pmr report`: versions, paths, the daemon's state and the apps, for a bug report.
 fn report(paths: &Paths) -> anyhow::Result<()> {
     println!(
         "```\n--- pmr report ({}) ---",

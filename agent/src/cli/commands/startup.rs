@@ -25,6 +25,7 @@ pub struct StartupArgs {
     pub unit_dir: PathBuf,
 }
 
+/// The user the unit runs as and the unit's name; only systemd is supported.
 fn names(a: &StartupArgs) -> anyhow::Result<(String, String)> {
     if let Some(p) = &a.platform
         && p != "systemd"
@@ -73,6 +74,7 @@ pub(crate) fn unit(exe: &Path, paths: &Paths, user: &str) -> String {
     )
 }
 
+/// Runs `systemctl`; the error is what it printed.
 fn systemctl(args: &[&str]) -> Result<(), String> {
     match Command::new("systemctl").args(args).output() {
         Ok(o) if o.status.success() => Ok(()),
@@ -81,6 +83,8 @@ fn systemctl(args: &[&str]) -> Result<(), String> {
     }
 }
 
+/// `pmr startup`: writes a systemd unit that starts the daemon (and
+/// resurrects the saved apps) at boot, and enables it when it can.
 pub(crate) fn startup(paths: &Paths, a: StartupArgs) -> anyhow::Result<ExitCode> {
     let (user, service) = names(&a)?;
     let exe = std::env::current_exe()?;
@@ -125,6 +129,7 @@ pub(crate) fn startup(paths: &Paths, a: StartupArgs) -> anyhow::Result<ExitCode>
     }
 }
 
+/// `pmr unstartup`: disables and removes the unit `startup` wrote.
 pub(crate) fn unstartup(a: StartupArgs) -> anyhow::Result<ExitCode> {
     let (_, service) = names(&a)?;
     let path = a.unit_dir.join(format!("{service}.service"));

@@ -18,6 +18,7 @@ use crate::paths::Paths;
 /// What `update` compares before and after: per id, name, pid and status.
 type Seen = BTreeMap<u32, (String, u32, Status)>;
 
+/// The daemon's list reduced to what `update` compares.
 fn seen(c: &mut Client) -> anyhow::Result<Seen> {
     let reply = c.request(&Request::List {
         full: false,

@@ -1,6 +1,6 @@
 //! Ecosystem files of every format, and the errors they give.
 
-use super::*;
+use super::super::*;
 
 fn load_text(name: &str, text: &str, env: Option<&str>) -> anyhow::Result<Loaded> {
     let dir = tempfile::tempdir().unwrap();
@@ -112,11 +112,11 @@ fn filter_env_and_not_yet_options() {
 #[test]
 fn the_docs_say_an_unknown_option_is_a_warning() {
     // What the code does (above) is what the README and this module say.
-    let readme = include_str!("../../../../README.md");
+    let readme = include_str!("../../../../../README.md");
     assert!(
         readme.contains("an unknown option in one is a warning"),
         "README.md must say an unknown ecosystem option is a warning"
     );
-    let header = include_str!("mod.rs");
+    let header = include_str!("../mod.rs");
     assert!(!header.contains("an unknown option is an error"), "mod.rs");
 }

@@ -1,5 +1,9 @@
 //! The CLI's side of the socket: find or start the daemon, check its
 //! version, send requests. Blocking I/O: one CLI call is one short exchange.
+//!
+//! Failures the commands branch on are typed ([`Mismatch`], [`NoAnswer`],
+//! [`Refused`]) and travel inside `anyhow::Error`; a command finds them with
+//! `downcast_ref` (or [`refused_as`]), never by reading the message.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::net::UnixStream;
@@ -7,14 +11,17 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use pmr_shared::ipc::{MAX_FRAME, Request, Response};
+use pmr_shared::ipc::{ErrorKind, MAX_FRAME, Request, Response};
 use pmr_shared::{PROTOCOL_VERSION, VERSION};
 
 use crate::daemon::{ALREADY_RUNNING, READY, REPLACED};
 use crate::paths::Paths;
 
 /// The daemon answered with another protocol version.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "the running pmr daemon (pid {pid}) is version {version} (protocol {protocol}), this pmr is version {VERSION} (protocol {PROTOCOL_VERSION}): run `pmr update` to restart the daemon with this version"
+)]
 pub(crate) struct Mismatch {
     /// Its release version.
     pub version: String,
@@ -24,21 +31,15 @@ pub(crate) struct Mismatch {
     pub pid: u32,
 }
 
-impl std::fmt::Display for Mismatch {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "the running pmr daemon (pid {}) is version {} (protocol {}), this pmr is version {} (protocol {}): run `pmr update` to restart the daemon with this version",
-            self.pid, self.version, self.protocol, VERSION, PROTOCOL_VERSION
-        )
-    }
-}
-
-impl std::error::Error for Mismatch {}
-
 /// The daemon took a connection or a request and did not answer in time
 /// (stopped, overloaded, out of descriptors).
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "the daemon did not answer within {} s; it may be overloaded or out of file \
+     descriptors: see {} (PMR_CLI_TIMEOUT=<seconds> waits longer; `pmr kill` stops it)",
+    waited.as_secs(),
+    log.display()
+)]
 pub(crate) struct NoAnswer {
     /// How long the CLI waited.
     pub waited: Duration,
@@ -46,19 +47,27 @@ pub(crate) struct NoAnswer {
     pub log: std::path::PathBuf,
 }
 
-impl std::fmt::Display for NoAnswer {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "the daemon did not answer within {} s; it may be overloaded or out of file \
-             descriptors: see {} (PMR_CLI_TIMEOUT=<seconds> waits longer; `pmr kill` stops it)",
-            self.waited.as_secs(),
-            self.log.display()
-        )
-    }
+/// The daemon answered a request with an error: its kind is what a command
+/// branches on, its message is what the user reads (and all `main` prints).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub(crate) struct Refused {
+    /// What the caller may do about it.
+    pub kind: ErrorKind,
+    /// The daemon's words.
+    pub message: String,
 }
 
-impl std::error::Error for NoAnswer {}
+/// True when `e` is the daemon's refusal of this kind.
+pub(crate) fn refused_as(e: &anyhow::Error, kind: ErrorKind) -> bool {
+    e.downcast_ref::<Refused>().is_some_and(|r| r.kind == kind)
+}
+
+/// A daemon replaced by `pmr update` did nothing with the request. Daemons
+/// older than the error kind said so only in words, hence the second test.
+fn is_replaced(kind: ErrorKind, message: &str) -> bool {
+    kind == ErrorKind::Replaced || message == REPLACED
+}
 
 /// A connection to the daemon, past the version check.
 pub(crate) struct Client {
@@ -247,7 +256,7 @@ impl Client {
     pub(crate) fn request(&mut self, req: &Request) -> anyhow::Result<Response> {
         let reply = self.exchange(req);
         let replaced = match &reply {
-            Ok(Some(Response::Error { message })) => message == REPLACED,
+            Ok(Some(Response::Error { kind, message })) => is_replaced(*kind, message),
             Ok(None) | Err(_) => {
                 self.daemon_pid != 0 && wait_gone(self.daemon_pid, Duration::from_secs(2))
             }
@@ -259,7 +268,7 @@ impl Client {
             reply?
         };
         match reply {
-            Some(Response::Error { message }) => bail!(message),
+            Some(Response::Error { kind, message }) => Err(Refused { kind, message }.into()),
             Some(r) => Ok(r),
             None => bail!("the daemon closed the connection"),
         }

@@ -6,20 +6,22 @@ use std::sync::Arc;
 
 use nix::sys::signal::Signal;
 
-use super::reply::{done, error, run_all};
+use super::reply::{Failure, done, error, run_all};
 use super::state::{Daemon, NewInstance};
 use crate::supervisor::{Control, EnvView, Handle};
-use pmr_shared::ipc::Response;
+use pmr_shared::ipc::{ErrorKind, Response};
 
 /// Reloads instances one at a time, so the others keep serving; a second
 /// reload of the same app while one runs is refused.
 pub(super) async fn reload_all(
     d: &Arc<Daemon>,
     handles: Vec<Arc<Handle>>,
-) -> Result<Vec<String>, String> {
+) -> Result<Vec<String>, Failure> {
     let names: std::collections::BTreeSet<String> =
         handles.iter().map(|h| h.spec().name.clone()).collect();
-    let _guard = d.begin_reload(&names)?;
+    let _guard = d
+        .begin_reload(&names)
+        .map_err(|e| Failure::new(ErrorKind::Conflict, e))?;
     let started = std::time::Instant::now();
     let mut failures = Vec::new();
     for h in &handles {
@@ -28,7 +30,7 @@ pub(super) async fn reload_all(
         }
     }
     if !failures.is_empty() {
-        return Err(failures.join("\n"));
+        return Err(Failure::new(ErrorKind::Internal, failures.join("\n")));
     }
     Ok(vec![format!(
         "Reloaded {} instance{} in {} ms",
@@ -49,11 +51,12 @@ pub(super) async fn checkout(
     use pmr_shared::ipc::CheckoutMove;
     let handles = match d.resolve(std::slice::from_ref(&target.to_string())) {
         Ok(h) => h,
-        Err(e) => return error(e),
+        Err(e) => return e.into(),
     };
     let spec = handles[0].spec();
     if handles.iter().any(|h| h.spec().name != spec.name) {
-        return error(format!("{target} names several apps; give one app's name"));
+        let why = format!("{target} names several apps; give one app's name");
+        return error(ErrorKind::Invalid, why);
     }
     let cwd = crate::supervisor::versioning_dir(&spec);
     let verb = match &to {
@@ -70,7 +73,7 @@ pub(super) async fn checkout(
     .unwrap_or_else(|e| Err(format!("{verb} failed: {e}")));
     let moved = match moved {
         Ok(m) => m,
-        Err(e) => return error(format!("{verb} {}: {e}", spec.name)),
+        Err(e) => return error(ErrorKind::Internal, format!("{verb} {}: {e}", spec.name)),
     };
     let mut messages = vec![format!(
         "{}: {} -> {} in {}",
@@ -91,18 +94,24 @@ pub(super) async fn checkout(
         match out {
             Ok(o) if o.status.success() => messages.push(format!("post_update `{cmd}`: ok")),
             Ok(o) => {
-                return error(format!(
-                    "post_update `{cmd}` failed ({}); the app was not reloaded:\n{}",
-                    o.status,
-                    String::from_utf8_lossy(&o.stderr).trim()
-                ));
+                return error(
+                    ErrorKind::Internal,
+                    format!(
+                        "post_update `{cmd}` failed ({}); the app was not reloaded:\n{}",
+                        o.status,
+                        String::from_utf8_lossy(&o.stderr).trim()
+                    ),
+                );
             }
-            Err(e) => return error(format!("post_update `{cmd}` could not run: {e}")),
+            Err(e) => {
+                let why = format!("post_update `{cmd}` could not run: {e}");
+                return error(ErrorKind::Internal, why);
+            }
         }
     }
     match reload_all(d, handles).await {
         Ok(m) => messages.extend(m),
-        Err(e) => return error(e),
+        Err(e) => return e.into(),
     }
     done(messages, d.list(EnvView::None))
 }
@@ -117,12 +126,12 @@ pub(super) async fn scale(d: &Arc<Daemon>, name: &str, count: &str) -> Response 
         .filter(|h| h.spec().name == name)
         .collect();
     if handles.is_empty() {
-        return error(format!("Process {name} not found"));
+        return error(ErrorKind::NotFound, format!("Process {name} not found"));
     }
     // Two scales at once would hand out the same instance numbers.
     let _guard = match d.begin_reload(&std::collections::BTreeSet::from([name.to_string()])) {
         Ok(g) => g,
-        Err(e) => return error(e),
+        Err(e) => return error(ErrorKind::Conflict, e),
     };
     handles.sort_by_key(|h| h.instance);
     let now = handles.len() as i64;
@@ -135,14 +144,25 @@ pub(super) async fn scale(d: &Arc<Daemon>, name: &str, count: &str) -> Response 
     let target = match target {
         Ok(t) if t >= 1 => t,
         Ok(_) => {
-            return error(format!(
-                "scale {name} {count}: an app keeps at least one instance; use `pmr delete {name}` to remove it"
-            ));
+            return error(
+                ErrorKind::Invalid,
+                format!(
+                    "scale {name} {count}: an app keeps at least one instance; use `pmr delete {name}` to remove it"
+                ),
+            );
         }
-        Err(_) => return error(format!("scale {name} {count:?}: use N, +N or -N")),
+        Err(_) => {
+            return error(
+                ErrorKind::Invalid,
+                format!("scale {name} {count:?}: use N, +N or -N"),
+            );
+        }
     };
     if target > 1024 {
-        return error(format!("scale {name} {target}: at most 1024 instances"));
+        return error(
+            ErrorKind::Invalid,
+            format!("scale {name} {target}: at most 1024 instances"),
+        );
     }
     let target = target as usize;
     let mut spec = (*handles[0].spec()).clone();
@@ -164,7 +184,7 @@ pub(super) async fn scale(d: &Arc<Daemon>, name: &str, count: &str) -> Response 
         messages.push(format!("Scaling up application {name}: +{}", new.len()));
         let created = match d.create(new) {
             Ok(c) => c,
-            Err(e) => return error(e),
+            Err(e) => return error(ErrorKind::Internal, e),
         };
         run_all(created, Control::Start).await;
     } else if target < handles.len() {
@@ -201,7 +221,7 @@ pub(super) async fn trigger(
 ) -> Response {
     let handles = match d.resolve(std::slice::from_ref(&target.to_string())) {
         Ok(h) => h,
-        Err(e) => return error(e),
+        Err(e) => return e.into(),
     };
     let mut waiting = Vec::new();
     let mut known = std::collections::BTreeSet::new();
@@ -230,9 +250,12 @@ pub(super) async fn trigger(
         } else {
             known.into_iter().collect::<Vec<_>>().join(", ")
         };
-        return error(format!(
-            "action {action:?} is not registered by any running instance of {target}; known actions: {known}"
-        ));
+        return error(
+            ErrorKind::Unsupported,
+            format!(
+                "action {action:?} is not registered by any running instance of {target}; known actions: {known}"
+            ),
+        );
     }
     let mut msg = serde_json::json!({ "msg": action });
     if let Some(p) = param {
@@ -279,7 +302,7 @@ pub(super) async fn trigger(
         }
     }
     if !failed.is_empty() {
-        return error(failed.join("\n"));
+        return error(ErrorKind::Internal, failed.join("\n"));
     }
     done(messages, vec![])
 }
@@ -293,19 +316,32 @@ pub(super) async fn send_data(
     data: serde_json::Value,
 ) -> Response {
     let Some(h) = d.registry().apps.get(&id).cloned() else {
-        return error(format!("Process {id} not found"));
+        return error(ErrorKind::NotFound, format!("Process {id} not found"));
     };
     let Some(link) = h.ipc() else {
-        return error(format!(
-            "process {id} has no IPC channel (only running Node apps have one; others use PMR_NOTIFY_SOCKET)"
-        ));
+        return error(
+            ErrorKind::Unsupported,
+            format!(
+                "process {id} has no IPC channel (only running Node apps have one; others use PMR_NOTIFY_SOCKET)"
+            ),
+        );
     };
     let packet =
         serde_json::json!({ "type": "process:msg", "topic": topic, "data": data, "id": id });
     match tokio::time::timeout(SEND_WAIT, link.tx.send(packet)).await {
         Ok(Ok(())) => {}
-        Ok(Err(_)) => return error(format!("process {id}'s channel is closed")),
-        Err(_) => return error(format!("process {id} does not read its channel")),
+        Ok(Err(_)) => {
+            return error(
+                ErrorKind::Internal,
+                format!("process {id}'s channel is closed"),
+            );
+        }
+        Err(_) => {
+            return error(
+                ErrorKind::Internal,
+                format!("process {id} does not read its channel"),
+            );
+        }
     }
     done(vec![format!("Message sent to process {id}")], vec![])
 }
@@ -327,11 +363,14 @@ pub(super) async fn send_signal(d: &Arc<Daemon>, signal: &str, targets: &[String
             .ok(),
     };
     let Some(sig) = sig else {
-        return error(format!("unknown signal {signal:?} (SIGUSR2, USR2, 12...)"));
+        return error(
+            ErrorKind::Invalid,
+            format!("unknown signal {signal:?} (SIGUSR2, USR2, 12...)"),
+        );
     };
     let handles = match d.resolve(targets) {
         Ok(h) => h,
-        Err(e) => return error(e),
+        Err(e) => return e.into(),
     };
     let mut messages = Vec::new();
     let mut bus = d.log_bus.subscribe();

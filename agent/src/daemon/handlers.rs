@@ -3,12 +3,12 @@
 use std::sync::Arc;
 
 use pmr_shared::app::{AppSpec, Status};
-use pmr_shared::ipc::{Action, Request, Response};
+use pmr_shared::ipc::{Action, ErrorKind, Request, Response};
 
 use super::app_ops::{checkout, reload_all, scale, send_data, send_signal, trigger};
 use super::persist;
 use super::recreate::{recreate, validate};
-use super::reply::{done, error, run_all};
+use super::reply::{Failure, done, error, run_all};
 use super::state::{Daemon, NewInstance};
 use crate::supervisor::{Control, EnvView, Handle};
 
@@ -32,10 +32,10 @@ pub(crate) async fn handle(d: &Arc<Daemon>, req: Request) -> (Response, After) {
         Request::Ping | Request::List { .. } | Request::Logs { .. }
     );
     if let Err(why) = super::list_file::writable_before(d, &req).await {
-        return (error(why), After::Continue);
+        return (error(ErrorKind::Internal, why), After::Continue);
     }
     let reply = match req {
-        Request::Hello { .. } => error("hello sent twice"),
+        Request::Hello { .. } => error(ErrorKind::Invalid, "hello sent twice"),
         Request::Ping => Response::Pong,
         Request::Start {
             apps,
@@ -59,7 +59,7 @@ pub(crate) async fn handle(d: &Arc<Daemon>, req: Request) -> (Response, After) {
                 toggle_watch(d, action, &targets);
             }
             match options.map(|o| apply_options(d, &targets, &o)) {
-                Some(Err(e)) => error(e),
+                Some(Err(e)) => e.into(),
                 _ => act(d, action, &targets, restarter(by)).await,
             }
         }
@@ -73,7 +73,7 @@ pub(crate) async fn handle(d: &Arc<Daemon>, req: Request) -> (Response, After) {
             Ok(hs) => Response::Processes {
                 list: hs.iter().map(|h| d.info(h, env_view(full))).collect(),
             },
-            Err(e) => error(e),
+            Err(e) => e.into(),
         },
         Request::Flush { target } => flush(d, target),
         Request::ReloadLogs => reload_logs(d),
@@ -81,7 +81,7 @@ pub(crate) async fn handle(d: &Arc<Daemon>, req: Request) -> (Response, After) {
             if let Some(t) = &target
                 && let Err(e) = d.resolve(std::slice::from_ref(t))
             {
-                return (error(e), After::Continue);
+                return (e.into(), After::Continue);
             }
             return (done(vec![], vec![]), After::FollowLogs(target));
         }
@@ -116,7 +116,7 @@ pub(crate) async fn handle(d: &Arc<Daemon>, req: Request) -> (Response, After) {
                 }
                 done(messages, d.list(EnvView::None))
             }
-            Err(e) => error(e),
+            Err(e) => e.into(),
         },
         Request::Checkout { target, to } => checkout(d, &target, to).await,
         Request::LinkStatus => Response::Link {
@@ -125,7 +125,7 @@ pub(crate) async fn handle(d: &Arc<Daemon>, req: Request) -> (Response, After) {
         Request::ReloadConfig => {
             match crate::config::load(&d.paths).and_then(|c| crate::config::apply(&c)) {
                 Ok(()) => done(vec!["Settings reloaded".into()], vec![]),
-                Err(e) => error(format!("{e:#}")),
+                Err(e) => error(ErrorKind::Invalid, format!("{e:#}")),
             }
         }
         Request::Update { exe } => {
@@ -135,7 +135,7 @@ pub(crate) async fn handle(d: &Arc<Daemon>, req: Request) -> (Response, After) {
                     let msg = format!("Handing every app over to pmr {version}");
                     (done(vec![msg], vec![]), After::Shutdown)
                 }
-                Err(why) => (error(why), After::Continue),
+                Err(why) => (error(ErrorKind::Invalid, why), After::Continue),
             };
         }
         Request::Kill => {
@@ -151,7 +151,7 @@ pub(crate) async fn handle(d: &Arc<Daemon>, req: Request) -> (Response, After) {
     };
     if !reading {
         if let Err(why) = super::list_file::recorded_after(d, &reply).await {
-            return (error(why), After::Continue);
+            return (error(ErrorKind::Internal, why), After::Continue);
         }
         // A new app, or a new memory limit: the sampler looks again.
         d.apps_changed.notify_one();
@@ -198,7 +198,7 @@ fn apply_options(
     d: &Arc<Daemon>,
     targets: &[String],
     o: &pmr_shared::ipc::Overrides,
-) -> Result<(), String> {
+) -> Result<(), Failure> {
     let handles = d.resolve(targets)?;
     let mut specs = Vec::new();
     for h in &handles {
@@ -215,7 +215,7 @@ fn apply_options(
         if let Some(on) = o.deep_monitoring {
             spec.deep_monitoring = on;
         }
-        validate(&spec)?;
+        validate(&spec).map_err(|e| Failure::new(ErrorKind::Invalid, e))?;
         specs.push(spec);
     }
     for (h, spec) in handles.iter().zip(specs) {
@@ -247,11 +247,11 @@ async fn start(
     reload: bool,
 ) -> Response {
     if d.is_closing() {
-        return error("the daemon is shutting down");
+        return error(ErrorKind::Unavailable, "the daemon is shutting down");
     }
     for spec in &apps {
         if let Err(e) = validate(spec) {
-            return error(e);
+            return error(ErrorKind::Invalid, e);
         }
     }
     let mut messages = Vec::new();
@@ -289,7 +289,10 @@ async fn start(
                 .iter()
                 .all(|h| matches!(h.rt().status, Status::Stopped | Status::Errored));
             if !all_down {
-                return error("Script already launched, add -f option to force re-execution");
+                return error(
+                    ErrorKind::Conflict,
+                    "Script already launched, add -f option to force re-execution",
+                );
             }
             messages.push(format!("Restarting stopped app {}", spec.name));
             // `start app.js --watch` on a stopped app turns watching on, as in pm2.
@@ -328,7 +331,7 @@ async fn start(
     }
     let created = match d.create(to_create) {
         Ok(c) => c,
-        Err(e) => return error(e),
+        Err(e) => return error(ErrorKind::Internal, e),
     };
     // `autostart: false` apps are registered, stopped, until asked for.
     let created: Vec<_> = created.into_iter().filter(|h| h.spec().autostart).collect();
@@ -342,7 +345,10 @@ async fn start(
         let why = start_errors(&failed);
         failed.iter().for_each(|h| d.forget(h.id));
         run_all(failed, Control::Delete).await;
-        return error(format!("{why}; nothing was added for it"));
+        return error(
+            ErrorKind::Internal,
+            format!("{why}; nothing was added for it"),
+        );
     }
     // In cluster mode, as under pm2, a start returns once each instance is
     // online: its top-level code has run, so its signal handlers exist.
@@ -354,7 +360,7 @@ async fn start(
     if reload {
         match reload_all(d, refreshed).await {
             Ok(m) => messages.extend(m),
-            Err(e) => return error(e),
+            Err(e) => return e.into(),
         }
     } else {
         run_all(refreshed, restarter(None)).await;
@@ -397,11 +403,11 @@ async fn act(
     restart: impl Fn(tokio::sync::oneshot::Sender<()>) -> Control + Clone + Send + 'static,
 ) -> Response {
     if d.is_closing() && matches!(action, Action::Start | Action::Restart) {
-        return error("the daemon is shutting down");
+        return error(ErrorKind::Unavailable, "the daemon is shutting down");
     }
     let handles = match d.resolve(targets) {
         Ok(h) => h,
-        Err(e) => return error(e),
+        Err(e) => return e.into(),
     };
     let mut messages = vec![format!(
         "Applying action {} on app [{}](ids: [ {} ])",
@@ -428,12 +434,12 @@ async fn act(
                 .filter(|h| h.rt().start_error.is_some())
                 .collect();
             if !failed.is_empty() {
-                return error(start_errors(&failed));
+                return error(ErrorKind::Internal, start_errors(&failed));
             }
         }
         Action::Reload => match reload_all(d, handles).await {
             Ok(m) => messages.extend(m),
-            Err(e) => return error(e),
+            Err(e) => return e.into(),
         },
         Action::Start => {
             let (running, idle): (Vec<_>, Vec<_>) = handles.into_iter().partition(|h| {
@@ -449,7 +455,7 @@ async fn act(
                 .filter(|h| h.rt().start_error.is_some())
                 .collect();
             if !failed.is_empty() {
-                return error(start_errors(&failed));
+                return error(ErrorKind::Internal, start_errors(&failed));
             }
         }
         Action::Delete => {
@@ -463,11 +469,11 @@ async fn act(
 
 fn link(d: &Arc<Daemon>, settings: pmr_shared::ipc::LinkSettings) -> Response {
     if let Err(e) = crate::link::settings::validate(&settings) {
-        return error(format!("{e:#}"));
+        return error(ErrorKind::Invalid, format!("{e:#}"));
     }
     // Started first, stored second: a link that cannot start is not kept.
     if let Err(e) = d.link.start(super::port(d), settings.clone()) {
-        return error(format!("{e:#}"));
+        return error(ErrorKind::Internal, format!("{e:#}"));
     }
     match crate::link::settings::save(&d.paths.home, &settings) {
         Ok(()) => done(
@@ -479,7 +485,7 @@ fn link(d: &Arc<Daemon>, settings: pmr_shared::ipc::LinkSettings) -> Response {
         ),
         Err(e) => {
             d.link.stop();
-            error(format!("{e:#}"))
+            error(ErrorKind::Internal, format!("{e:#}"))
         }
     }
 }
@@ -488,7 +494,7 @@ fn flush(d: &Arc<Daemon>, target: Option<String>) -> Response {
     let handles = match &target {
         Some(t) => match d.resolve(std::slice::from_ref(t)) {
             Ok(h) => h,
-            Err(e) => return error(e),
+            Err(e) => return e.into(),
         },
         None => d.handles(),
     };
@@ -505,7 +511,10 @@ fn flush(d: &Arc<Daemon>, target: Option<String>) -> Response {
         if paths.iter().any(|p| std::path::Path::new(p) == f.path()) {
             match f.truncate() {
                 Ok(()) => messages.push(format!("Flushing {}", f.path().display())),
-                Err(e) => return error(format!("cannot flush {}: {e}", f.path().display())),
+                Err(e) => {
+                    let why = format!("cannot flush {}: {e}", f.path().display());
+                    return error(ErrorKind::Internal, why);
+                }
             }
         }
     }
@@ -516,7 +525,8 @@ fn flush(d: &Arc<Daemon>, target: Option<String>) -> Response {
 fn reload_logs(d: &Arc<Daemon>) -> Response {
     for f in d.open_log_files() {
         if let Err(e) = f.reopen() {
-            return error(format!("cannot reopen {}: {e}", f.path().display()));
+            let why = format!("cannot reopen {}: {e}", f.path().display());
+            return error(ErrorKind::Internal, why);
         }
     }
     done(vec!["Logs reloaded".into()], vec![])
@@ -525,7 +535,10 @@ fn reload_logs(d: &Arc<Daemon>) -> Response {
 fn save(d: &Arc<Daemon>, force: bool) -> Response {
     let list = d.list(EnvView::Given);
     if list.is_empty() && !force {
-        return error("no process to save: that would empty the dump; use --force to do it anyway");
+        return error(
+            ErrorKind::Conflict,
+            "no process to save: that would empty the dump; use --force to do it anyway",
+        );
     }
     match persist::save(&d.paths, &list) {
         Ok(()) => done(
@@ -535,17 +548,17 @@ fn save(d: &Arc<Daemon>, force: bool) -> Response {
             )],
             vec![],
         ),
-        Err(e) => error(format!("{e:#}")),
+        Err(e) => error(ErrorKind::Internal, format!("{e:#}")),
     }
 }
 
 async fn resurrect(d: &Arc<Daemon>) -> Response {
     if d.is_closing() {
-        return error("the daemon is shutting down");
+        return error(ErrorKind::Unavailable, "the daemon is shutting down");
     }
     let (entries, notes) = match persist::load(&d.paths) {
         Ok(e) => e,
-        Err(e) => return error(format!("{e:#}")),
+        Err(e) => return error(ErrorKind::Internal, format!("{e:#}")),
     };
     let mut messages = vec![format!(
         "Restoring processes located in {}",
@@ -553,7 +566,7 @@ async fn resurrect(d: &Arc<Daemon>) -> Response {
     )];
     messages.extend(notes);
     if let Err(e) = recreate(d, entries, &mut messages, Default::default()).await {
-        return error(e);
+        return error(ErrorKind::Internal, e);
     }
     messages.push("Done.".into());
     done(messages, d.list(EnvView::None))

@@ -10,6 +10,7 @@ mod list_file;
 pub mod persist;
 mod recreate;
 mod reply;
+mod resolve;
 mod server;
 pub mod state;
 

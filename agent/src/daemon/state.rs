@@ -276,46 +276,6 @@ impl Daemon {
         info
     }
 
-    /// Resolves names, namespaces, ids, script paths, `/regex/` and `all`
-    /// to instances;
-    /// fails, naming the target, if any matches nothing.
-    pub fn resolve(&self, targets: &[String]) -> Result<Vec<Arc<Handle>>, String> {
-        let reg = self.registry();
-        let mut found: BTreeMap<u32, Arc<Handle>> = BTreeMap::new();
-        for target in targets {
-            let before = found.len();
-            let mut any = false;
-            // As pm2 tries them: a name, a namespace, an id (a number is a
-            // name first: an app may be called `455`), then a script path.
-            let named = |f: &dyn Fn(&Handle) -> bool| reg.apps.values().any(|h| f(h));
-            let matches: Box<dyn Fn(&Handle) -> bool> = if target == "all" {
-                Box::new(|_| true)
-            } else if let Some(re) = target.strip_prefix('/').and_then(|t| t.strip_suffix('/')) {
-                let re = regex_lite::Regex::new(re)
-                    .map_err(|e| format!("invalid regular expression {target}: {e}"))?;
-                Box::new(move |h| re.is_match(&h.spec().name))
-            } else if named(&|h| &h.spec().name == target) {
-                Box::new(move |h| &h.spec().name == target)
-            } else if named(&|h| &h.spec().namespace == target) {
-                Box::new(move |h| &h.spec().namespace == target)
-            } else if let Ok(id) = target.parse::<u32>() {
-                Box::new(move |h| h.id == id)
-            } else {
-                // A script: its path as given (absolute), or a path ending in it
-                // (`echo.js`, `app/echo.js` from the directory above).
-                Box::new(move |h| script_is(&h.spec().script, target))
-            };
-            for h in reg.apps.values().filter(|h| matches(h)) {
-                any = true;
-                found.insert(h.id, h.clone());
-            }
-            if !any && found.len() == before {
-                return Err(format!("Process or Namespace {target} not found"));
-            }
-        }
-        Ok(found.into_values().collect())
-    }
-
     /// Removes an instance from the registry (its actor has already ended).
     pub fn forget(&self, id: u32) {
         self.registry().apps.remove(&id);
@@ -466,16 +426,6 @@ fn with_suffix(path: &str, suffix: &str) -> String {
             .into_owned(),
         _ => format!("{path}{suffix}"),
     }
-}
-
-/// Whether an app's script is the file `target` names: the same path, or
-/// one ending in it at a directory boundary (`echo.js`, `./echo.js`).
-fn script_is(script: &str, target: &str) -> bool {
-    let target = target.strip_prefix("./").unwrap_or(target);
-    script == target
-        || script
-            .strip_suffix(target)
-            .is_some_and(|head| head.ends_with('/'))
 }
 
 #[cfg(test)]

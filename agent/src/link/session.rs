@@ -446,7 +446,7 @@ async fn run_action(port: &Port, req: ActionRequest) -> ActionResult {
             instances: touched(&messages, &processes),
             message: messages.join("\n"),
         },
-        Response::Error { message } => ActionResult {
+        Response::Error { message, .. } => ActionResult {
             id: req.id,
             ok: false,
             message,

@@ -116,7 +116,7 @@ pub(crate) fn run(paths: &Paths, args: LogsArgs) -> anyhow::Result<ExitCode> {
                 }
                 out.flush()?;
             }
-            Response::Error { message } => eprintln!("[PMR] {message}"),
+            Response::Error { message, .. } => eprintln!("[PMR] {message}"),
             _ => {}
         }
     }

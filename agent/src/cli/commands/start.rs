@@ -6,10 +6,11 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use pmr_shared::app::AppSpec;
-use pmr_shared::ipc::{Action, Request};
+use pmr_shared::ipc::{Action, ErrorKind, Request};
 
 use super::report;
 use crate::appspec::shell_env;
+use crate::cli::client::refused_as;
 use crate::cli::{Client, StartArgs};
 use crate::paths::Paths;
 
@@ -78,7 +79,7 @@ pub(super) fn run(paths: &Paths, args: StartArgs, reload: bool) -> anyhow::Resul
                 report(&args.out, reply);
                 return Ok(ExitCode::SUCCESS);
             }
-            Err(e) if args.targets.len() > 1 || !e.to_string().contains("not found") => {
+            Err(e) if args.targets.len() > 1 || !refused_as(&e, ErrorKind::NotFound) => {
                 return Err(e);
             }
             Err(_) => {}

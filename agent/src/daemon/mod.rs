@@ -110,7 +110,7 @@ pub fn run(paths: Paths) -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     let daemon = Arc::new(Daemon::new(paths.clone()));
-    if let Err(e) = crate::supervisor::node::install(&paths.home) {
+    if let Err(e) = crate::node::install(&paths.home) {
         tracing::error!("cluster-mode Node apps will not share their port: {e}");
     }
     let result = rt.block_on(async move {

@@ -52,7 +52,7 @@ pub(super) fn validate(spec: &AppSpec) -> Result<(), String> {
         ));
     }
     if let Some(c) = &spec.cron_restart {
-        crate::supervisor::parse_cron(c).map_err(|e| format!("app {}: {e}", spec.name))?;
+        crate::clock::parse_cron(c).map_err(|e| format!("app {}: {e}", spec.name))?;
     }
     if !std::path::Path::new(&spec.cwd).is_dir() {
         return Err(format!(

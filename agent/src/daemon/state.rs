@@ -9,8 +9,8 @@ use pmr_shared::app::{AppSpec, ProcessInfo};
 use std::time::Instant;
 use tokio::sync::{Notify, broadcast, watch};
 
+use crate::logs::{self, LogEvent, LogFile, StreamSink};
 use crate::paths::{Paths, file_safe_name};
-use crate::supervisor::logs::{self, LogEvent, LogFile, StreamSink};
 use crate::supervisor::{self, EnvView, Handle, InstanceFiles};
 
 /// Instances by id, and the next id to hand out.

@@ -9,9 +9,9 @@ use pmr_shared::app::ProcessInfo;
 use pmr_shared::ipc::{ErrorKind, Request, Response};
 use tokio::sync::{broadcast, mpsc, oneshot};
 
+use crate::logs::LogEvent;
+use crate::logs::recent::RecentLine;
 use crate::supervisor::Lifecycle;
-use crate::supervisor::logs::LogEvent;
-use crate::supervisor::logs_recent::RecentLine;
 
 /// The last lines (at most the count given) an instance wrote to a log
 /// file, with when the daemon read each; `None` when the daemon has no such

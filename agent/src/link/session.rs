@@ -22,7 +22,7 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use super::Port;
 use super::host::HostSampler;
 use super::{SecretKeyBox, Shared};
-use crate::supervisor::now_ms;
+use crate::clock::now_ms;
 
 /// Everything needed to connect.
 pub(crate) struct Target {

@@ -20,8 +20,8 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Cell, Paragraph, Row, Sparkline, Table, TableState, Wrap};
 
 use crate::cli::{Client, render};
+use crate::clock::now_ms;
 use crate::paths::Paths;
-use crate::supervisor::now_ms;
 
 /// Samples of CPU and memory kept per instance (two minutes at 1/s).
 const HISTORY: usize = 120;
@@ -105,7 +105,7 @@ pub(crate) fn run(paths: &Paths) -> anyhow::Result<ExitCode> {
     for p in &m.list {
         let buf = m.logs.entry(p.pm_id).or_default();
         for (path, err) in [(&p.out_log, false), (&p.err_log, true)] {
-            let lines = crate::supervisor::tail::last_lines(path, PREFILL).unwrap_or_default();
+            let lines = crate::logs::tail::last_lines(path, PREFILL).unwrap_or_default();
             buf.extend(lines.into_iter().map(|l| (err, l)));
         }
     }

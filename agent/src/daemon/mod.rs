@@ -1,11 +1,12 @@
 //! The daemon: one per `$PMR_HOME`, started in the background by the first
 //! CLI command. It owns the apps; the CLI only talks to it over the socket.
 
-mod app_ops;
 mod background;
 mod entry;
+mod gates;
 mod handlers;
 mod handover;
+mod instances;
 mod list_file;
 pub mod persist;
 mod recreate;

@@ -373,3 +373,39 @@ pub(crate) fn alive(pid: u32) -> bool {
         None => false,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refusals_are_told_apart_by_kind_not_by_words() {
+        let e: anyhow::Error = Refused {
+            kind: ErrorKind::NotFound,
+            message: "no such thing".into(),
+        }
+        .into();
+        assert!(refused_as(&e, ErrorKind::NotFound));
+        assert!(!refused_as(&e, ErrorKind::Invalid));
+        // What the user reads is the daemon's message, unchanged.
+        assert_eq!(format!("{e:#}"), "no such thing");
+        // Context added on the way up does not hide the kind.
+        assert!(refused_as(
+            &e.context("while starting"),
+            ErrorKind::NotFound
+        ));
+        // Words alone are not a kind.
+        let words = anyhow::anyhow!("Process or Namespace x not found");
+        assert!(!refused_as(&words, ErrorKind::NotFound));
+    }
+
+    #[test]
+    fn a_replaced_daemon_is_known_by_kind_or_by_an_older_daemons_words() {
+        assert!(is_replaced(ErrorKind::Replaced, "anything"));
+        assert!(is_replaced(ErrorKind::Internal, REPLACED));
+        assert!(!is_replaced(
+            ErrorKind::Internal,
+            "the daemon is shutting down"
+        ));
+    }
+}

@@ -2,6 +2,9 @@
 //! flight (a hand-over waits for them), the hand-over itself, the final
 //! stop (nothing new starts), reloads and scales under way (one per app),
 //! and the list file each change must reach before it is answered.
+//! Their refusals are words only: each has one meaning (the list file not
+//! written is `Internal`, a reload under way a `Conflict`), which the
+//! handler that asked sets as the reply's kind.
 
 use super::state::Daemon;
 

@@ -63,7 +63,8 @@ static CONFIG: RwLock<Option<RotateConfig>> = RwLock::new(None);
 /// Wakes the scheduled rotation when the settings change.
 pub static CHANGED: tokio::sync::Notify = tokio::sync::Notify::const_new();
 
-/// Puts new settings in force for every log file.
+/// Puts new settings in force for every log file; `Err` names the bad
+/// setting (shown as is, never branched on, hence a `String`).
 pub fn configure(cfg: RotateConfig) -> Result<(), String> {
     let size = if cfg.max_size.trim() == "0" {
         0

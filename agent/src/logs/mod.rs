@@ -1,5 +1,5 @@
 //! The apps' logs, from capture to reading back: pipes pumped into files
-//! ([`pump`], [`sink`], [`file`]), line formats ([`format`], [`dayjs`]),
+//! (`pump`, `sink`, `file`), line formats ([`format`](mod@format), [`dayjs`]),
 //! rotation ([`rotate`], [`zone`]), and what readers ask for ([`tail`] of a
 //! file, [`recent`] lines kept in memory).
 //!

@@ -35,7 +35,7 @@ thread_local! {
 const PARTIAL_WAIT: std::time::Duration = std::time::Duration::from_millis(200);
 
 /// Reads a pipe until every writer has closed it, writing whole lines (and
-/// an unfinished one once the app has been quiet for [`PARTIAL_WAIT`]).
+/// an unfinished one once the app has been quiet for `PARTIAL_WAIT` (200 ms)).
 pub async fn pump(rx: pipe::Receiver, sink: StreamSink) {
     let _live = Live::new();
     let mut carry: Vec<u8> = Vec::new();

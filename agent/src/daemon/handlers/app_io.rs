@@ -68,34 +68,7 @@ pub(super) async fn trigger(
     }
     let asks = waiting.into_iter().map(|(h, link)| {
         let msg = msg.clone();
-        async move {
-            // Subscribe before sending, so a fast reply is not missed.
-            let mut replies = link.replies.subscribe();
-            // An app that stopped reading its channel must not hold us up.
-            match tokio::time::timeout(SEND_WAIT, link.tx.send(msg)).await {
-                Ok(Ok(())) => {}
-                Ok(Err(_)) => return (h, Err("the app's channel is closed".to_string())),
-                Err(_) => return (h, Err("the app does not read its channel".to_string())),
-            }
-            let wait = async {
-                loop {
-                    match replies.recv().await {
-                        Ok(r)
-                            if r.get("type").and_then(|t| t.as_str()) == Some("axm:reply")
-                                && r["data"]["action_name"].as_str() == Some(action) =>
-                        {
-                            return Ok(r["data"]["return"].clone());
-                        }
-                        Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
-                        Err(_) => return Err("the app's channel closed".to_string()),
-                    }
-                }
-            };
-            let out = tokio::time::timeout(TRIGGER_WAIT, wait)
-                .await
-                .unwrap_or_else(|_| Err(format!("no reply within {} s", TRIGGER_WAIT.as_secs())));
-            (h, out)
-        }
+        async move { (h, ask(&link, msg, action).await) }
     });
     let results = futures_util::future::join_all(asks).await;
     let mut messages = Vec::new();
@@ -110,6 +83,40 @@ pub(super) async fn trigger(
         return error(ErrorKind::Internal, failed.join("\n"));
     }
     done(messages, vec![])
+}
+
+/// Sends one instance pm2's action message and waits (at most
+/// [`TRIGGER_WAIT`]) for its `axm:reply`; `Err` says why none came.
+async fn ask(
+    link: &crate::supervisor::IpcLink,
+    msg: serde_json::Value,
+    action: &str,
+) -> Result<serde_json::Value, String> {
+    // Subscribe before sending, so a fast reply is not missed.
+    let mut replies = link.replies.subscribe();
+    // An app that stopped reading its channel must not hold us up.
+    match tokio::time::timeout(SEND_WAIT, link.tx.send(msg)).await {
+        Ok(Ok(())) => {}
+        Ok(Err(_)) => return Err("the app's channel is closed".to_string()),
+        Err(_) => return Err("the app does not read its channel".to_string()),
+    }
+    let wait = async {
+        loop {
+            match replies.recv().await {
+                Ok(r)
+                    if r.get("type").and_then(|t| t.as_str()) == Some("axm:reply")
+                        && r["data"]["action_name"].as_str() == Some(action) =>
+                {
+                    return Ok(r["data"]["return"].clone());
+                }
+                Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                Err(_) => return Err("the app's channel closed".to_string()),
+            }
+        }
+    };
+    tokio::time::timeout(TRIGGER_WAIT, wait)
+        .await
+        .unwrap_or_else(|_| Err(format!("no reply within {} s", TRIGGER_WAIT.as_secs())))
 }
 
 /// pm2's `sendDataToProcessId`: `{type: 'process:msg', topic, data, id}`

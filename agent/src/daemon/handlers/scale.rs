@@ -26,37 +26,10 @@ pub(super) async fn scale(d: &Arc<Daemon>, name: &str, count: &str) -> Response 
         Err(e) => return error(ErrorKind::Conflict, e),
     };
     handles.sort_by_key(|h| h.instance);
-    let now = handles.len() as i64;
-    let count = count.trim();
-    let target = match (count.strip_prefix('+'), count.strip_prefix('-')) {
-        (Some(n), _) => n.parse::<i64>().map(|n| now + n),
-        (_, Some(n)) => n.parse::<i64>().map(|n| now - n),
-        _ => count.parse::<i64>(),
+    let target = match new_count(name, count, handles.len()) {
+        Ok(t) => t,
+        Err(why) => return error(ErrorKind::Invalid, why),
     };
-    let target = match target {
-        Ok(t) if t >= 1 => t,
-        Ok(_) => {
-            return error(
-                ErrorKind::Invalid,
-                format!(
-                    "scale {name} {count}: an app keeps at least one instance; use `pmr delete {name}` to remove it"
-                ),
-            );
-        }
-        Err(_) => {
-            return error(
-                ErrorKind::Invalid,
-                format!("scale {name} {count:?}: use N, +N or -N"),
-            );
-        }
-    };
-    if target > 1024 {
-        return error(
-            ErrorKind::Invalid,
-            format!("scale {name} {target}: at most 1024 instances"),
-        );
-    }
-    let target = target as usize;
     let mut spec = (*handles[0].spec()).clone();
     spec.instances = target as u32;
     let spec = Arc::new(spec);
@@ -96,4 +69,49 @@ pub(super) async fn scale(d: &Arc<Daemon>, name: &str, count: &str) -> Response 
         h.set_spec(Arc::new(s));
     }
     done(messages, d.list(EnvView::None))
+}
+
+/// The number of instances `N`, `+N` or `-N` asks for, from `now`;
+/// between 1 and 1024, or the reason it is not.
+fn new_count(name: &str, count: &str, now: usize) -> Result<usize, String> {
+    let now = now as i64;
+    let count = count.trim();
+    let target = match (count.strip_prefix('+'), count.strip_prefix('-')) {
+        (Some(n), _) => n.parse::<i64>().map(|n| now + n),
+        (_, Some(n)) => n.parse::<i64>().map(|n| now - n),
+        _ => count.parse::<i64>(),
+    };
+    match target {
+        Ok(t) if t > 1024 => Err(format!("scale {name} {t}: at most 1024 instances")),
+        Ok(t) if t >= 1 => Ok(t as usize),
+        Ok(_) => Err(format!(
+            "scale {name} {count}: an app keeps at least one instance; use `pmr delete {name}` to remove it"
+        )),
+        Err(_) => Err(format!("scale {name} {count:?}: use N, +N or -N")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::new_count;
+
+    #[test]
+    fn counts_absolute_and_relative() {
+        assert_eq!(new_count("a", "3", 1), Ok(3));
+        assert_eq!(new_count("a", "+2", 1), Ok(3));
+        assert_eq!(new_count("a", " -1 ", 3), Ok(2));
+        assert!(
+            new_count("a", "-3", 3)
+                .unwrap_err()
+                .contains("at least one instance")
+        );
+        assert_eq!(
+            new_count("a", "2000", 1),
+            Err("scale a 2000: at most 1024 instances".into())
+        );
+        assert_eq!(
+            new_count("a", "x", 1),
+            Err("scale a \"x\": use N, +N or -N".into())
+        );
+    }
 }

@@ -5,69 +5,21 @@
 //! [`Refused`]) and travel inside `anyhow::Error`; a command finds them with
 //! `downcast_ref` (or [`refused_as`]), never by reading the message.
 
+mod errors;
+mod process;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::net::UnixStream;
-use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{Context, bail};
-use pmr_shared::ipc::{ErrorKind, MAX_FRAME, Request, Response};
+use pmr_shared::ipc::{MAX_FRAME, Request, Response};
 use pmr_shared::{PROTOCOL_VERSION, VERSION};
 
-use crate::daemon::{ALREADY_RUNNING, READY, REPLACED};
 use crate::paths::Paths;
-
-/// The daemon answered with another protocol version.
-#[derive(Debug, thiserror::Error)]
-#[error(
-    "the running pmr daemon (pid {pid}) is version {version} (protocol {protocol}), this pmr is version {VERSION} (protocol {PROTOCOL_VERSION}): run `pmr update` to restart the daemon with this version"
-)]
-pub(crate) struct Mismatch {
-    /// Its release version.
-    pub version: String,
-    /// Its protocol version.
-    pub protocol: u32,
-    /// Its pid.
-    pub pid: u32,
-}
-
-/// The daemon took a connection or a request and did not answer in time
-/// (stopped, overloaded, out of descriptors).
-#[derive(Debug, thiserror::Error)]
-#[error(
-    "the daemon did not answer within {} s; it may be overloaded or out of file \
-     descriptors: see {} (PMR_CLI_TIMEOUT=<seconds> waits longer; `pmr kill` stops it)",
-    waited.as_secs(),
-    log.display()
-)]
-pub(crate) struct NoAnswer {
-    /// How long the CLI waited.
-    pub waited: Duration,
-    /// The daemon's log.
-    pub log: std::path::PathBuf,
-}
-
-/// The daemon answered a request with an error: its kind is what a command
-/// branches on, its message is what the user reads (and all `main` prints).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{message}")]
-pub(crate) struct Refused {
-    /// What the caller may do about it.
-    pub kind: ErrorKind,
-    /// The daemon's words.
-    pub message: String,
-}
-
-/// True when `e` is the daemon's refusal of this kind.
-pub(crate) fn refused_as(e: &anyhow::Error, kind: ErrorKind) -> bool {
-    e.downcast_ref::<Refused>().is_some_and(|r| r.kind == kind)
-}
-
-/// A daemon replaced by `pmr update` did nothing with the request. Daemons
-/// older than the error kind said so only in words, hence the second test.
-fn is_replaced(kind: ErrorKind, message: &str) -> bool {
-    kind == ErrorKind::Replaced || message == REPLACED
-}
+use errors::is_replaced;
+pub(crate) use errors::{Mismatch, NoAnswer, Refused, refused_as};
+pub(crate) use process::{start_daemon, wait_gone};
 
 /// A connection to the daemon, past the version check.
 pub(crate) struct Client {
@@ -311,101 +263,5 @@ impl Client {
     pub(crate) fn next(&mut self) -> anyhow::Result<Option<Response>> {
         self.reader.get_ref().set_read_timeout(None)?;
         self.read_value().map_err(|e| self.lost(e, Duration::ZERO))
-    }
-}
-
-/// Starts a daemon for `paths` in the background and waits until it is ready.
-pub(crate) fn start_daemon(paths: &Paths) -> anyhow::Result<()> {
-    std::fs::create_dir_all(&paths.home)
-        .with_context(|| format!("cannot create {}", paths.home.display()))?;
-    let log = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(paths.daemon_log())
-        .with_context(|| format!("cannot open {}", paths.daemon_log().display()))?;
-    let exe = std::env::current_exe().context("cannot find the pmr executable")?;
-    let exe = crate::daemon::binary(&exe);
-    let mut child = std::process::Command::new(exe)
-        .arg("daemon")
-        .env("PMR_HOME", &paths.home)
-        .current_dir(&paths.home)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(log)
-        .spawn()
-        .context("cannot start the pmr daemon")?;
-    let mut line = String::new();
-    if let Some(out) = child.stdout.take() {
-        BufReader::new(out).read_line(&mut line)?;
-    }
-    match line.trim() {
-        READY | ALREADY_RUNNING => Ok(()),
-        "" => bail!(
-            "the daemon exited before it was ready; see {}",
-            paths.daemon_log().display()
-        ),
-        other => bail!(
-            "the daemon could not start: {}",
-            other.strip_prefix("error: ").unwrap_or(other)
-        ),
-    }
-}
-
-/// Waits (bounded) until process `pid` is gone.
-pub(crate) fn wait_gone(pid: u32, limit: Duration) -> bool {
-    let start = Instant::now();
-    while start.elapsed() < limit {
-        if !alive(pid) {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    false
-}
-
-/// True while `pid` exists and is not a zombie waiting to be reaped.
-pub(crate) fn alive(pid: u32) -> bool {
-    if nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), None).is_err() {
-        return false;
-    }
-    match crate::procfs::read_stat(pid) {
-        Some(stat) => crate::procfs::stat_field(&stat, 3) != Some("Z"),
-        None => false,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn refusals_are_told_apart_by_kind_not_by_words() {
-        let e: anyhow::Error = Refused {
-            kind: ErrorKind::NotFound,
-            message: "no such thing".into(),
-        }
-        .into();
-        assert!(refused_as(&e, ErrorKind::NotFound));
-        assert!(!refused_as(&e, ErrorKind::Invalid));
-        // What the user reads is the daemon's message, unchanged.
-        assert_eq!(format!("{e:#}"), "no such thing");
-        // Context added on the way up does not hide the kind.
-        assert!(refused_as(
-            &e.context("while starting"),
-            ErrorKind::NotFound
-        ));
-        // Words alone are not a kind.
-        let words = anyhow::anyhow!("Process or Namespace x not found");
-        assert!(!refused_as(&words, ErrorKind::NotFound));
-    }
-
-    #[test]
-    fn a_replaced_daemon_is_known_by_kind_or_by_an_older_daemons_words() {
-        assert!(is_replaced(ErrorKind::Replaced, "anything"));
-        assert!(is_replaced(ErrorKind::Internal, REPLACED));
-        assert!(!is_replaced(
-            ErrorKind::Internal,
-            "the daemon is shutting down"
-        ));
     }
 }

@@ -4,8 +4,8 @@
 use anyhow::{Context, bail};
 use serde::{Deserialize, Serialize};
 
+use crate::logs::rotate::RotateConfig;
 use crate::paths::Paths;
-use crate::supervisor::rotate::RotateConfig;
 
 /// Everything in `config.toml`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -27,7 +27,7 @@ pub fn load(paths: &Paths) -> anyhow::Result<Config> {
 
 /// Puts the settings in force in this process.
 pub fn apply(cfg: &Config) -> anyhow::Result<()> {
-    crate::supervisor::rotate::configure(cfg.logrotate.clone()).map_err(anyhow::Error::msg)
+    crate::logs::rotate::configure(cfg.logrotate.clone()).map_err(anyhow::Error::msg)
 }
 
 /// The rotation settings, by their names in `config.toml`.
@@ -134,10 +134,10 @@ pub fn set(paths: &Paths, key: &str, value: &str) -> anyhow::Result<Config> {
         bail!("{key}: {value:?} is not a size (10M, 1G, or 0 for never)");
     }
     if !cfg.logrotate.rotate_interval.trim().is_empty() {
-        crate::supervisor::parse_cron(&cfg.logrotate.rotate_interval)
+        crate::clock::parse_cron(&cfg.logrotate.rotate_interval)
             .map_err(|e| anyhow::anyhow!("{key}: {e} (use \"\" for no scheduled rotation)"))?;
     }
-    crate::supervisor::zone::check(&cfg.logrotate.tz).map_err(|e| anyhow::anyhow!("{key}: {e}"))?;
+    crate::logs::zone::check(&cfg.logrotate.tz).map_err(|e| anyhow::anyhow!("{key}: {e}"))?;
     std::fs::create_dir_all(&paths.home)?;
     let tmp = paths.home.join("config.toml.tmp");
     std::fs::write(&tmp, toml::to_string(&table)?)?;

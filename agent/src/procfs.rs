@@ -1,5 +1,6 @@
-//! Reading `/proc/<pid>/stat`, which the sampler, the stop path, the notify
-//! socket and the CLI all need.
+//! Reading `/proc/<pid>/stat` and `/proc/<pid>/task/*/children`, which the
+//! sampler, the stop path, the orphan reaper, the notify socket, the CLI and
+//! the tests all need: one reader each, so the parsing rules live once.
 
 /// A process's stat line, if it still exists.
 pub fn read_stat(pid: u32) -> Option<String> {
@@ -34,9 +35,62 @@ pub fn started_ms(pid: u32) -> Option<u64> {
     Some(boot * 1000 + ticks * 1000 / hz)
 }
 
+/// Which threads' `children` lists [`children`] reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Threads {
+    /// The main thread's only: one read, enough for a single-threaded
+    /// parent and cheap enough for the sampler's every pass.
+    Main,
+    /// Every thread's: a child forked by another thread is listed under
+    /// that thread alone (the stop path and the reaper must see it).
+    All,
+}
+
+/// The children of `proc` (a pid, or `self` with [`Threads::All`]), as
+/// `/proc` numbers them; `None` when the process is gone.
+pub fn children(proc: impl std::fmt::Display, threads: Threads) -> Option<Vec<u32>> {
+    let parse = |text: String| -> Vec<u32> {
+        text.split_ascii_whitespace()
+            .filter_map(|c| c.parse().ok())
+            .collect()
+    };
+    match threads {
+        Threads::Main => std::fs::read_to_string(format!("/proc/{proc}/task/{proc}/children"))
+            .ok()
+            .map(parse),
+        Threads::All => {
+            let tasks = std::fs::read_dir(format!("/proc/{proc}/task")).ok()?;
+            Some(
+                tasks
+                    .flatten()
+                    .filter_map(|t| std::fs::read_to_string(t.path().join("children")).ok())
+                    .flat_map(parse)
+                    .collect(),
+            )
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::stat_field;
+    use super::{Threads, children, stat_field};
+
+    #[test]
+    fn lists_a_child_of_this_process() {
+        let mut child = std::process::Command::new("sleep")
+            .arg("5")
+            .spawn()
+            .unwrap();
+        let me = std::process::id();
+        let all = children("self", Threads::All).unwrap();
+        let main = children(me, Threads::Main).unwrap_or_default();
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert!(all.contains(&child.id()), "{all:?}");
+        // Spawned by this test's thread, not the main one.
+        assert!(main.len() <= all.len());
+        assert_eq!(children(u32::MAX, Threads::All), None);
+    }
 
     #[test]
     fn fields_after_an_odd_command_name() {

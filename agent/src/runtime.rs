@@ -55,7 +55,7 @@ pub fn main() -> ExitCode {
 
 /// Prints one chunk of app output in the chosen form.
 fn show(
-    ev: Result<crate::supervisor::logs::LogEvent, tokio::sync::broadcast::error::RecvError>,
+    ev: Result<crate::logs::LogEvent, tokio::sync::broadcast::error::RecvError>,
     cli: &RuntimeCli,
 ) {
     let ev = match ev {
@@ -71,13 +71,8 @@ fn show(
     let mut out = std::io::stdout().lock();
     if cli.json {
         // The same records as `log_type: json` files.
-        let records = crate::supervisor::logs::json_lines(
-            ev.data.as_bytes(),
-            None,
-            &ev.name,
-            ev.pm_id,
-            ev.stream,
-        );
+        let records =
+            crate::logs::json_lines(ev.data.as_bytes(), None, &ev.name, ev.pm_id, ev.stream);
         let _ = out.write_all(&records);
     } else {
         for line in ev.data.lines() {
@@ -129,7 +124,7 @@ fn run(cli: RuntimeCli) -> anyhow::Result<ExitCode> {
     let paths = Paths::from_env()?;
     std::fs::create_dir_all(paths.logs_dir())?;
     std::fs::create_dir_all(paths.pids_dir())?;
-    if let Err(e) = crate::supervisor::node::install(&paths.home) {
+    if let Err(e) = crate::node::install(&paths.home) {
         eprintln!("[PMR][WARN] cluster-mode Node apps will not share their port: {e}");
     }
     let cwd = std::env::current_dir()?;
@@ -179,7 +174,7 @@ fn run(cli: RuntimeCli) -> anyhow::Result<ExitCode> {
 async fn supervise(
     handles: &[Arc<crate::supervisor::Handle>],
     children: &mut tokio::signal::unix::Signal,
-    logs: &mut tokio::sync::broadcast::Receiver<crate::supervisor::logs::LogEvent>,
+    logs: &mut tokio::sync::broadcast::Receiver<crate::logs::LogEvent>,
     cli: &RuntimeCli,
 ) -> anyhow::Result<Option<ExitCode>> {
     let mut term = signal(SignalKind::terminate())?;
@@ -223,7 +218,7 @@ async fn supervise(
 /// Stops and removes every app, showing their last words while they stop.
 async fn stop_all(
     handles: Vec<Arc<crate::supervisor::Handle>>,
-    logs: &mut tokio::sync::broadcast::Receiver<crate::supervisor::logs::LogEvent>,
+    logs: &mut tokio::sync::broadcast::Receiver<crate::logs::LogEvent>,
     cli: &RuntimeCli,
 ) {
     let mut all = tokio::task::JoinSet::new();

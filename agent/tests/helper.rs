@@ -3,13 +3,11 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
 
-/// Generous bound for anything that should happen "soon"; only there so a
-/// broken build fails instead of hanging.
-pub const PATIENCE: Duration = Duration::from_secs(30);
+pub use pmr_tests::{PATIENCE, wait_until};
 
 pub struct Pmr {
     pub home: tempfile::TempDir,
@@ -134,18 +132,6 @@ impl Drop for Pmr {
                 let _ = Command::new("kill").args(["-9", &pid.to_string()]).output();
             }
         }
-    }
-}
-
-/// Polls `f` until it returns `Some`, panicking after [`PATIENCE`].
-pub fn wait_until<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
-    let start = Instant::now();
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(start.elapsed() < PATIENCE, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
     }
 }
 

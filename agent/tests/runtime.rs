@@ -6,13 +6,13 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use pmr_agent::procfs::{Threads, children};
+
 use crate::helper::wait_until;
 
 fn zombies_of(pid: u32) -> usize {
-    let Ok(kids) = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")) else {
-        return 0;
-    };
-    kids.split_whitespace()
+    let kids = children(pid, Threads::Main).unwrap_or_default();
+    kids.iter()
         .filter(|k| {
             std::fs::read_to_string(format!("/proc/{k}/stat"))
                 .ok()
@@ -71,9 +71,7 @@ fn as_pid_1_it_reaps_orphans_and_forwards_sigterm() {
     assert_eq!(line.trim(), "started");
     // The runtime is unshare's child (PID 1 inside).
     let runtime = wait_until("the runtime", || {
-        let kids =
-            std::fs::read_to_string(format!("/proc/{0}/task/{0}/children", child.id())).ok()?;
-        kids.split_whitespace().next()?.parse::<u32>().ok()
+        children(child.id(), Threads::Main)?.first().copied()
     });
     std::thread::sleep(Duration::from_millis(1500));
     assert_eq!(zombies_of(runtime), 0, "orphans left as zombies");

@@ -4,12 +4,10 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-/// Generous bound so a broken build fails instead of hanging.
-pub const PATIENCE: Duration = Duration::from_secs(30);
+pub use pmr_tests::{PATIENCE, wait_for, wait_until};
 
 /// `target/debug` (or wherever this test binary was built).
 pub fn bin(name: &str) -> PathBuf {
@@ -22,22 +20,6 @@ pub fn bin(name: &str) -> PathBuf {
         p.display()
     );
     p
-}
-
-pub fn wait_until<T>(what: &str, f: impl FnMut() -> Option<T>) -> T {
-    wait_for(what, PATIENCE, f)
-}
-
-/// [`wait_until`] with its own bound, for what takes time by design.
-pub fn wait_for<T>(what: &str, limit: Duration, mut f: impl FnMut() -> Option<T>) -> T {
-    let start = Instant::now();
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(start.elapsed() < limit, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 /// TLS material for a hub.

@@ -10,7 +10,7 @@ use crate::supervisor::monitor::Sampler;
 /// Rotates every non-empty log on `logrotate.rotate_interval`'s schedule,
 /// sleeping until the next occurrence (or a settings change).
 pub(super) async fn rotate_on_schedule(d: Arc<Daemon>) {
-    use crate::supervisor::rotate;
+    use crate::logs::rotate;
     loop {
         let changed = rotate::CHANGED.notified();
         let Some(wait) = rotate::next_scheduled() else {

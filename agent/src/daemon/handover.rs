@@ -67,7 +67,7 @@ pub(super) async fn leave(d: &Arc<Daemon>, exe: &str) -> ! {
     if let Err(e) = list_file::write(&d.paths, &d.list(crate::supervisor::EnvView::Given)) {
         tracing::error!("cannot write the process list: {e:#}");
     }
-    crate::supervisor::logs::stop_pumps().await;
+    crate::logs::stop_pumps().await;
     crate::keeper::link::handover(exe);
     std::process::exit(0)
 }

@@ -173,6 +173,7 @@ pub(super) async fn persist_forever(d: Arc<Daemon>) {
 /// Before a request that changes apps: the list is written as it is, and
 /// if that fails (a full disk, no descriptor left) the request is refused
 /// with the reason, so nothing is changed that a later daemon would undo.
+/// `Err` is the reason (always the kind `Internal`, set by the handler).
 pub(super) async fn writable_before(
     d: &Daemon,
     req: &pmr_shared::ipc::Request,

@@ -1,15 +1,17 @@
 //! The daemon: one per `$PMR_HOME`, started in the background by the first
 //! CLI command. It owns the apps; the CLI only talks to it over the socket.
 
-mod app_ops;
 mod background;
 mod entry;
+mod gates;
 mod handlers;
 mod handover;
+mod instances;
 mod list_file;
 pub mod persist;
 mod recreate;
 mod reply;
+mod resolve;
 mod server;
 pub mod state;
 
@@ -109,7 +111,7 @@ pub fn run(paths: Paths) -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     let daemon = Arc::new(Daemon::new(paths.clone()));
-    if let Err(e) = crate::supervisor::node::install(&paths.home) {
+    if let Err(e) = crate::node::install(&paths.home) {
         tracing::error!("cluster-mode Node apps will not share their port: {e}");
     }
     let result = rt.block_on(async move {

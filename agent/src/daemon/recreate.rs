@@ -19,7 +19,8 @@ use crate::supervisor::adopt::Adoption;
 /// Longest app name or namespace, in bytes (the hub's limit too).
 const MAX_NAME: usize = 256;
 
-/// Checks a spec before anything is registered.
+/// Checks a spec before anything is registered. `Err` is the reason, and
+/// always a bad spec (the kind `Invalid`), hence a plain `String`.
 pub(super) fn validate(spec: &AppSpec) -> Result<(), String> {
     if spec.name.trim().is_empty() {
         return Err("the app has no name".into());
@@ -52,7 +53,7 @@ pub(super) fn validate(spec: &AppSpec) -> Result<(), String> {
         ));
     }
     if let Some(c) = &spec.cron_restart {
-        crate::supervisor::parse_cron(c).map_err(|e| format!("app {}: {e}", spec.name))?;
+        crate::clock::parse_cron(c).map_err(|e| format!("app {}: {e}", spec.name))?;
     }
     if !std::path::Path::new(&spec.cwd).is_dir() {
         return Err(format!(

@@ -1,17 +1,43 @@
-//! How a request is answered: the reply shapes and the one way to act on
-//! many instances at once, shared by every handler.
+//! How a request is answered: the reply shapes (a failure carries the kind
+//! the CLI branches on) and the one way to act on many instances at once,
+//! shared by every handler.
 
 use std::sync::Arc;
 
-use pmr_shared::ipc::Response;
+use pmr_shared::ipc::{ErrorKind, Response};
 use tokio::task::JoinSet;
 
 use crate::supervisor::{Control, Handle};
 
-/// A failed request, with what went wrong.
-pub(super) fn error(message: impl Into<String>) -> Response {
-    Response::Error {
-        message: message.into(),
+/// A failed request: what the caller may do about it, and what went wrong.
+pub(super) fn error(kind: ErrorKind, message: impl Into<String>) -> Response {
+    Response::error(kind, message)
+}
+
+/// A step of a request that failed, on its way to becoming the reply: the
+/// kind travels with the words so that no caller has to guess it again.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub(crate) struct Failure {
+    /// What the caller may do about it.
+    pub(crate) kind: ErrorKind,
+    /// What the user reads.
+    pub(crate) message: String,
+}
+
+impl Failure {
+    /// A failure of this kind.
+    pub(crate) fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Failure {
+            kind,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<Failure> for Response {
+    fn from(f: Failure) -> Self {
+        Response::error(f.kind, f.message)
     }
 }
 

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use pmr_shared::ipc::framing::{read_frame, write_frame};
-use pmr_shared::ipc::{Request, Response};
+use pmr_shared::ipc::{ErrorKind, Request, Response};
 use pmr_shared::{PROTOCOL_VERSION, VERSION};
 use tokio::io::BufReader;
 use tokio::net::UnixStream;
@@ -41,12 +41,12 @@ pub(crate) async fn serve_client(d: Arc<Daemon>, stream: UnixStream) {
         let req: Request = match read_frame(&mut reader, &mut buf).await {
             Ok(Some(r)) => r,
             Ok(None) => return,
-            Err(e) => return answer_error(&mut write, e.to_string()).await,
+            Err(e) => return answer_error(&mut write, ErrorKind::Invalid, e.to_string()).await,
         };
         // Being replaced (`pmr update`): nothing new starts here; the
         // client runs it again and reaches the new daemon.
         if d.is_leaving() {
-            return answer_error(&mut write, super::REPLACED.into()).await;
+            return answer_error(&mut write, ErrorKind::Replaced, super::REPLACED.into()).await;
         }
         // In flight until its reply is written: a daemon that is replaced
         // exits only after it, so a request that got no reply was not done.
@@ -72,8 +72,8 @@ pub(crate) async fn serve_client(d: Arc<Daemon>, stream: UnixStream) {
 }
 
 /// Answers with an error; the caller then ends the connection.
-async fn answer_error(write: &mut OwnedWriteHalf, message: String) {
-    let _ = write_frame(write, &Response::Error { message }).await;
+async fn answer_error(write: &mut OwnedWriteHalf, kind: ErrorKind, message: String) {
+    let _ = write_frame(write, &Response::error(kind, message)).await;
 }
 
 /// Streams log lines of the target's instances until the client leaves.
@@ -120,7 +120,7 @@ async fn follow(
                     }
                 }
                 Err(RecvError::Lagged(n)) => {
-                    let frame = Response::Error { message: format!("{n} log chunks skipped: the follower is too slow") };
+                    let frame = Response::error(ErrorKind::Unavailable, format!("{n} log chunks skipped: the follower is too slow"));
                     if write_frame(write, &frame).await.is_err() {
                         return;
                     }

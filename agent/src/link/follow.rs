@@ -14,7 +14,7 @@ use pmr_shared::link::limits::MAX_LOG_LINE;
 use pmr_shared::link::messages::{LogBatch, LogLine};
 use tokio::sync::broadcast::{self, error::RecvError};
 
-use crate::supervisor::logs::LogEvent;
+use crate::logs::LogEvent;
 
 /// Most lines in one batch; batches go at most every [`EVERY`].
 pub(super) const BATCH_LINES: usize = 100;
@@ -80,7 +80,7 @@ impl Follow {
         path: &str,
         stream: &'static str,
     ) {
-        if crate::supervisor::logs::is_null_path(path) {
+        if crate::logs::is_null_path(path) {
             return;
         }
         let kept = (port.recent)(path, pm_id, TAIL_LINES).unwrap_or_default();
@@ -90,7 +90,7 @@ impl Follow {
                 .ok()
                 .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
                 .map_or(0, |d| d.as_millis() as i64);
-            let lines = crate::supervisor::tail::last_lines(path, TAIL_LINES).unwrap_or_default();
+            let lines = crate::logs::tail::last_lines(path, TAIL_LINES).unwrap_or_default();
             lines.into_iter().map(|l| (at, l)).collect()
         } else {
             kept.into_iter().map(|l| (l.at as i64, l.line)).collect()

@@ -88,7 +88,7 @@ impl LinkManager {
                 configured: true,
                 hub: s.hub.clone(),
                 machine_name: s.machine_name.clone(),
-                since: crate::supervisor::now_ms() as i64,
+                since: crate::clock::now_ms() as i64,
                 ..Default::default()
             }),
             outbox: Mutex::new(outbox::Outbox::open(&port.home.join("link"))),
@@ -207,7 +207,7 @@ async fn collect(port: Port, shared: Arc<Shared>) {
     let mut rx = port.events.subscribe();
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     let mut windows: HashMap<u32, Window> = HashMap::new();
-    let now = crate::supervisor::now_ms() as i64;
+    let now = crate::clock::now_ms() as i64;
     let mut window_start = now - now % span;
     loop {
         tokio::select! {
@@ -220,7 +220,7 @@ async fn collect(port: Port, shared: Arc<Shared>) {
                 Err(RecvError::Closed) => return,
             },
             _ = tick.tick() => {
-                let now = crate::supervisor::now_ms() as i64;
+                let now = crate::clock::now_ms() as i64;
                 if now >= window_start + span {
                     let processes: Vec<ProcRollup> = windows
                         .drain()

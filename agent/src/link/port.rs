@@ -6,12 +6,12 @@
 use std::path::PathBuf;
 
 use pmr_shared::app::ProcessInfo;
-use pmr_shared::ipc::{Request, Response};
+use pmr_shared::ipc::{ErrorKind, Request, Response};
 use tokio::sync::{broadcast, mpsc, oneshot};
 
+use crate::logs::LogEvent;
+use crate::logs::recent::RecentLine;
 use crate::supervisor::Lifecycle;
-use crate::supervisor::logs::LogEvent;
-use crate::supervisor::logs_recent::RecentLine;
 
 /// The last lines (at most the count given) an instance wrote to a log
 /// file, with when the daemon read each; `None` when the daemon has no such
@@ -41,9 +41,7 @@ impl Port {
     /// Asks the daemon; a daemon going away answers with an error.
     pub async fn ask(&self, req: Request) -> Response {
         let (tx, rx) = oneshot::channel();
-        let gone = || Response::Error {
-            message: "the daemon is stopping".into(),
-        };
+        let gone = || Response::error(ErrorKind::Unavailable, "the daemon is stopping");
         if self.requests.send((req, tx)).await.is_err() {
             return gone();
         }

@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use super::{LifeKind, Lifecycle, now_ms};
+use super::{LifeKind, Lifecycle};
+use crate::clock::now_ms;
 
 /// Longest detail sent (the protocol's limit).
 const MAX_DETAIL: usize = 4000;
@@ -90,7 +91,7 @@ impl Reporter {
                     if log == "/dev/null" {
                         return Vec::new();
                     }
-                    super::tail::last_lines(&log, CONTEXT).unwrap_or_default()
+                    crate::logs::tail::last_lines(&log, CONTEXT).unwrap_or_default()
                 })
                 .await
                 .unwrap_or_default();
@@ -121,7 +122,7 @@ impl Reporter {
                 return;
             }
             let lines =
-                tokio::task::spawn_blocking(move || super::tail::last_lines(&err_log, TAIL))
+                tokio::task::spawn_blocking(move || crate::logs::tail::last_lines(&err_log, TAIL))
                     .await
                     .ok()
                     .and_then(Result::ok)

@@ -7,37 +7,28 @@
 //!
 //! Map: the actor is [`task`] (with [`policy`] deciding restarts); a child
 //! is started by `spawn`, stopped by `stop`, taken over from an earlier
-//! daemon by [`adopt`]; what it says comes through [`logs`] (files,
-//! [`rotate`], [`dayjs`] timestamps, [`tail`]), [`ipc`] and [`notify`]
-//! (readiness, metrics), [`exceptions`] (crash reports); [`monitor`]
-//! samples CPU and memory, [`cluster`] shares ports, [`node`] installs the
-//! Node preload, [`orphans`] reaps what apps abandon, `watch` restarts on
-//! file changes, [`versioning`] reads git metadata, [`zone`] names time
-//! zones.
+//! daemon by [`adopt`]; what it says comes through the log pumps of
+//! [`crate::logs`], [`ipc`] and [`notify`] (readiness, metrics),
+//! [`exceptions`] (crash reports); [`monitor`] samples CPU and memory,
+//! [`cluster`] shares ports, [`orphans`] reaps what apps abandon, `watch`
+//! restarts on file changes, [`versioning`] reads git metadata.
 
 pub mod adopt;
 pub mod cluster;
-pub mod dayjs;
 pub mod exceptions;
 mod handle;
 pub mod ipc;
 mod lifecycle;
-pub mod logs;
-pub mod logs_recent;
 pub mod monitor;
-pub mod node;
 pub mod notify;
 pub mod orphans;
 pub mod policy;
 mod proc;
-pub mod rotate;
 mod spawn;
 mod stop;
-pub mod tail;
 pub mod task;
 pub mod versioning;
 mod watch;
-pub mod zone;
 
 use pmr_shared::app::AppSpec;
 
@@ -55,20 +46,4 @@ pub fn spawn_env(
     instance: u32,
 ) -> std::collections::BTreeMap<String, String> {
     spawn::instance_env(spec, id, instance)
-}
-
-/// Parses a cron pattern as pm2 (croner) reads it: 5 or 6 fields.
-pub fn parse_cron(pattern: &str) -> Result<croner::Cron, String> {
-    croner::parser::CronParser::builder()
-        .seconds(croner::parser::Seconds::Optional)
-        .build()
-        .parse(pattern)
-        .map_err(|e| format!("cron pattern {pattern:?}: {e}"))
-}
-
-/// Milliseconds since the Unix epoch, as pm2 stores times.
-pub fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
 }

@@ -157,14 +157,9 @@ impl Sampler {
         let Some(t) = self.procs.get_mut(&pid) else {
             return;
         };
-        let Ok(text) = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")) else {
-            return;
-        };
-        t.kids.clear();
-        t.kids.extend(
-            text.split_ascii_whitespace()
-                .filter_map(|p| p.parse::<u32>().ok()),
-        );
+        if let Some(kids) = crate::procfs::children(pid, crate::procfs::Threads::Main) {
+            t.kids = kids;
+        }
     }
 }
 

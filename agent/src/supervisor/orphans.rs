@@ -72,23 +72,6 @@ fn ns_pids(proc: &str) -> Vec<u32> {
         .unwrap_or_default()
 }
 
-/// The children of `/proc/<proc>`, as `/proc` numbers them, from every
-/// thread's `children` list.
-fn children_of(proc: &str) -> Vec<u32> {
-    let Ok(tasks) = std::fs::read_dir(format!("/proc/{proc}/task")) else {
-        return Vec::new();
-    };
-    tasks
-        .flatten()
-        .filter_map(|t| std::fs::read_to_string(t.path().join("children")).ok())
-        .flat_map(|text| {
-            text.split_ascii_whitespace()
-                .filter_map(|c| c.parse().ok())
-                .collect::<Vec<u32>>()
-        })
-        .collect()
-}
-
 /// The process group in a `/proc/<pid>/stat` (still there for a zombie).
 fn group_of(proc: &str) -> Option<String> {
     let line = std::fs::read_to_string(format!("/proc/{proc}/stat")).ok()?;
@@ -103,7 +86,8 @@ fn orphans() -> Vec<Orphan> {
     let managed = MANAGED.lock().unwrap_or_else(|e| e.into_inner()).clone();
     let ours = group_of("self");
     let level = ns_pids("self").len().max(1);
-    let mut out: Vec<Orphan> = children_of("self")
+    let mut out: Vec<Orphan> = crate::procfs::children("self", crate::procfs::Threads::All)
+        .unwrap_or_default()
         .into_iter()
         // In our own pid namespace `/proc` numbers are our pids: the apps'
         // main processes are skipped before any more of `/proc` is read.
@@ -166,7 +150,8 @@ fn kept() -> Vec<Orphan> {
     }
     let keeper = std::os::unix::process::parent_id();
     let managed = MANAGED.lock().unwrap_or_else(|e| e.into_inner()).clone();
-    children_of(&keeper.to_string())
+    crate::procfs::children(keeper, crate::procfs::Threads::All)
+        .unwrap_or_default()
         .into_iter()
         .filter(|p| *p != std::process::id() && !managed.contains(p))
         .map(|pid| Orphan { proc: pid, pid })

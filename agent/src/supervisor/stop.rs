@@ -58,21 +58,11 @@ fn escaped_descendants(root: u32) -> Vec<(u32, u64)> {
     let mut out = Vec::new();
     let mut stack = vec![root];
     while let Some(pid) = stack.pop() {
-        let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
-            continue;
-        };
-        for task in tasks.flatten() {
-            let Ok(text) = std::fs::read_to_string(task.path().join("children")) else {
-                continue;
-            };
-            for child in text
-                .split_ascii_whitespace()
-                .filter_map(|c| c.parse::<u32>().ok())
-            {
-                if out.len() < 4096 && !out.contains(&child) {
-                    out.push(child);
-                    stack.push(child);
-                }
+        let kids = crate::procfs::children(pid, crate::procfs::Threads::All);
+        for child in kids.unwrap_or_default() {
+            if out.len() < 4096 && !out.contains(&child) {
+                out.push(child);
+                stack.push(child);
             }
         }
     }

@@ -1,6 +1,8 @@
 //! Git metadata of each app (pm2's `versioning`), read with libgit2: no
 //! `git` process is forked, and a directory outside any repository simply
 //! has none. Also `pull`, `backward` and `forward`, which move the checkout.
+//! Their failures are words for the user (`Result<_, String>`): the daemon
+//! reports them as they are, and no caller branches on them.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -1,5 +1,10 @@
 //! Who may do what: users with roles, their passwords. Roles are checked on
 //! the server for every route; a user may be limited to some buckets.
+//!
+//! The checks of input (`valid_email`, `valid_bucket`,
+//! `password::acceptable`) fail with the reason as a `String`: every caller
+//! turns it into an invalid-input answer (HTTP 400, a CLI error) and none
+//! branches on it, so a typed error would add nothing.
 
 pub mod admin;
 pub mod password;

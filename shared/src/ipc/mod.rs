@@ -4,8 +4,11 @@
 //! each way is a hello carrying [`crate::PROTOCOL_VERSION`]; its shape never
 //! changes, so two versions can always tell each other apart.
 
+mod error;
 #[cfg(feature = "ipc")]
 pub mod framing;
+
+pub use error::ErrorKind;
 
 use serde::{Deserialize, Serialize};
 
@@ -315,9 +318,22 @@ pub enum Response {
     },
     /// The request failed; nothing was changed unless the message says so.
     Error {
+        /// What the caller may do about it; absent from older daemons.
+        #[serde(default)]
+        kind: ErrorKind,
         /// What went wrong and where.
         message: String,
     },
+}
+
+impl Response {
+    /// A failed request of this kind, with the message the user reads.
+    pub fn error(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Response::Error {
+            kind,
+            message: message.into(),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -118,7 +118,7 @@ fn log_files(spec: &mut AppSpec, args: &AppFlags, cwd: &Path) -> anyhow::Result<
         .or_else(|| std::env::var("PMR_LOG_DATE_FORMAT").ok());
     let file_opt = |o: &Option<String>| {
         o.as_ref().map(|p| {
-            if crate::supervisor::logs::is_null_path(p) {
+            if crate::logs::is_null_path(p) {
                 p.clone()
             } else {
                 absolute(cwd, p)
@@ -151,7 +151,7 @@ fn cluster(spec: &mut AppSpec, args: &AppFlags) -> anyhow::Result<()> {
         // Cluster mode as pm2 picks it for Node; another language with
         // more than one instance shares a port only when asked (`--port`),
         // else its instances run in fork mode, as under pm2. `-x` keeps fork.
-        let node = crate::supervisor::node::is_node(spec);
+        let node = crate::node::is_node(spec);
         if !args.execute_command && (node || (spec.instances > 1 && args.port.is_some())) {
             spec.exec_mode = "cluster_mode".into();
         }

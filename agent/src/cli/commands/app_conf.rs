@@ -8,10 +8,11 @@ use std::collections::BTreeMap;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use pmr_shared::ipc::{Action, Request};
+use pmr_shared::ipc::{Action, ErrorKind, Request};
 use serde_json::{Map, Value};
 
 use crate::cli::Client;
+use crate::cli::client::refused_as;
 use crate::paths::Paths;
 
 type Conf = BTreeMap<String, Map<String, Value>>;
@@ -103,7 +104,7 @@ fn apply(paths: &Paths, app: &str) -> anyhow::Result<()> {
     match c.request(&req) {
         Ok(_) => Ok(()),
         // Not started yet: it takes the settings when it starts.
-        Err(e) if e.to_string().contains("not found") => Ok(()),
+        Err(e) if refused_as(&e, ErrorKind::NotFound) => Ok(()),
         Err(e) => Err(e),
     }
 }

@@ -55,7 +55,7 @@ enum Source<'a> {
 
 /// How long ago the Unix ms time `ms` was, in seconds.
 fn ago(ms: i64) -> String {
-    let secs = (crate::supervisor::now_ms() as i64 - ms).max(0) / 1000;
+    let secs = (crate::clock::now_ms() as i64 - ms).max(0) / 1000;
     format!("{secs}s ago")
 }
 
@@ -308,7 +308,7 @@ fn status(paths: &Paths) -> anyhow::Result<ExitCode> {
         println!("last error: {e}");
     }
     if let Some(at) = state.next_attempt {
-        let secs = ((at - crate::supervisor::now_ms() as i64).max(0) as f64) / 1000.0;
+        let secs = ((at - crate::clock::now_ms() as i64).max(0) as f64) / 1000.0;
         println!("next attempt in {secs:.1}s");
     }
     println!("queued:   {} (dropped {})", state.queued, state.dropped);

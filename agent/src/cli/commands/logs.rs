@@ -10,8 +10,8 @@ use pmr_shared::app::ProcessInfo;
 use pmr_shared::ipc::{Request, Response};
 
 use crate::cli::{Client, render};
+use crate::logs::tail::{last_lines, lines_since};
 use crate::paths::Paths;
-use crate::supervisor::tail::{last_lines, lines_since};
 
 /// At most this much of each file is printed after a hand-over.
 const CATCH_UP_CAP: u64 = 1 << 20;
@@ -118,7 +118,7 @@ pub(crate) fn run(paths: &Paths, args: LogsArgs) -> anyhow::Result<ExitCode> {
                 }
                 out.flush()?;
             }
-            Response::Error { message } => eprintln!("[PMR] {message}"),
+            Response::Error { message, .. } => eprintln!("[PMR] {message}"),
             _ => {}
         }
     }
@@ -180,18 +180,13 @@ fn print_line(
 ) -> std::io::Result<()> {
     let stream = if err { "err" } else { "out" };
     if args.json {
-        let record = crate::supervisor::logs::json_lines(
-            format!("{line}\n").as_bytes(),
-            None,
-            name,
-            id,
-            stream,
-        );
+        let record =
+            crate::logs::json_lines(format!("{line}\n").as_bytes(), None, name, id, stream);
         return out.write_all(&record);
     }
     let stamp = args.timestamp.as_deref().map(|f| {
         chrono::Local::now()
-            .format(&crate::supervisor::dayjs::to_strftime(f))
+            .format(&crate::logs::dayjs::to_strftime(f))
             .to_string()
     });
     if args.format {

@@ -51,9 +51,9 @@ fn spec(paths: &Paths, args: &ServeArgs, shell_cwd: &Path) -> anyhow::Result<App
     if args.basic_auth_username.is_some() != args.basic_auth_password.is_some() {
         bail!("serve: basic auth needs both --basic-auth-username and --basic-auth-password");
     }
-    crate::supervisor::node::install(&paths.home)
+    crate::node::install(&paths.home)
         .with_context(|| format!("cannot write pmr's scripts into {}", paths.home.display()))?;
-    let script = crate::supervisor::node::serve_script(&paths.home);
+    let script = crate::node::serve_script(&paths.home);
     let start = StartArgs {
         targets: vec![script.to_string_lossy().into_owned()],
         app: crate::appspec::AppFlags {

@@ -6,10 +6,11 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use pmr_shared::app::AppSpec;
-use pmr_shared::ipc::{Action, Request};
+use pmr_shared::ipc::{Action, ErrorKind, Request};
 
 use super::report;
 use crate::appspec::shell_env;
+use crate::cli::client::refused_as;
 use crate::cli::{Client, StartArgs};
 use crate::paths::Paths;
 
@@ -56,51 +57,12 @@ pub(super) fn run(paths: &Paths, args: StartArgs, reload: bool) -> anyhow::Resul
     }
     let first_is_file = args.targets.first().is_some_and(|t| cwd.join(t).is_file());
     // Known apps are started (or restarted) by name, id or namespace.
-    if !first_is_file && args.rest.is_empty() && !args.targets.iter().any(|t| t.contains(' ')) {
-        let mut client = Client::connect_or_start(paths)?;
-        // Options given with the start of known apps apply first, as in pm2.
-        let options = pmr_shared::ipc::Overrides {
-            cron_restart: args.app.cron_restart.clone(),
-            node_args: args.app.interpreter_args.clone(),
-            deep_monitoring: crate::appspec::deep_monitoring_env().then_some(true),
-            name: args.app.name.clone(),
-        };
-        let options = (options != Default::default()).then_some(options);
-        match client.request(&Request::Act {
-            action: Action::Start,
-            targets: args.targets.clone(),
-            update_env: None,
-            watch: false,
-            options,
-            by: None,
-        }) {
-            Ok(reply) => {
-                report(&args.out, reply);
-                return Ok(ExitCode::SUCCESS);
-            }
-            Err(e) if args.targets.len() > 1 || !e.to_string().contains("not found") => {
-                return Err(e);
-            }
-            Err(_) => {}
-        }
+    let by_name =
+        !first_is_file && args.rest.is_empty() && !args.targets.iter().any(|t| t.contains(' '));
+    if by_name && start_known(paths, &args)? {
+        return Ok(ExitCode::SUCCESS);
     }
-    // Several scripts at once (`pmr start a.js b.js`), each named after
-    // its file, as pm2 does; what follows `--` goes to each.
-    let specs = if args.targets.len() > 1 {
-        if let Some(t) = args.targets.iter().find(|t| !cwd.join(t).is_file()) {
-            bail!("{t}: no such script (several scripts start together only when each is a file)");
-        }
-        let mut specs = Vec::new();
-        for t in &args.targets {
-            let mut one = args.clone();
-            one.targets = vec![t.clone()];
-            one.app.name = None;
-            specs.push(build_spec(&one, &cwd)?);
-        }
-        specs
-    } else {
-        vec![build_spec(&args, &cwd)?]
-    };
+    let specs = script_specs(&args, &cwd)?;
     // Settings made with `pmr set app.key value` before the app existed.
     let specs: Vec<AppSpec> = specs
         .into_iter()
@@ -118,6 +80,55 @@ pub(super) fn run(paths: &Paths, args: StartArgs, reload: bool) -> anyhow::Resul
     })?;
     report(&args.out, reply);
     Ok(ExitCode::SUCCESS)
+}
+
+/// Starts (or restarts) known apps by name, id or namespace, with the
+/// options given applied first, as in pm2. False when the one target names
+/// no app (the daemon says `NotFound`): it is then started as a script.
+fn start_known(paths: &Paths, args: &StartArgs) -> anyhow::Result<bool> {
+    let mut client = Client::connect_or_start(paths)?;
+    let options = pmr_shared::ipc::Overrides {
+        cron_restart: args.app.cron_restart.clone(),
+        node_args: args.app.interpreter_args.clone(),
+        deep_monitoring: crate::appspec::deep_monitoring_env().then_some(true),
+        name: args.app.name.clone(),
+    };
+    let options = (options != Default::default()).then_some(options);
+    match client.request(&Request::Act {
+        action: Action::Start,
+        targets: args.targets.clone(),
+        update_env: None,
+        watch: false,
+        options,
+        by: None,
+    }) {
+        Ok(reply) => {
+            report(&args.out, reply);
+            Ok(true)
+        }
+        Err(e) if args.targets.len() > 1 || !refused_as(&e, ErrorKind::NotFound) => Err(e),
+        Err(_) => Ok(false),
+    }
+}
+
+/// The spec of the script (or command) given; several scripts at once
+/// (`pmr start a.js b.js`) each get their own, named after the file, as
+/// pm2 does, and what follows `--` goes to each.
+fn script_specs(args: &StartArgs, cwd: &Path) -> anyhow::Result<Vec<AppSpec>> {
+    if args.targets.len() <= 1 {
+        return Ok(vec![build_spec(args, cwd)?]);
+    }
+    if let Some(t) = args.targets.iter().find(|t| !cwd.join(t).is_file()) {
+        bail!("{t}: no such script (several scripts start together only when each is a file)");
+    }
+    let mut specs = Vec::new();
+    for t in &args.targets {
+        let mut one = args.clone();
+        one.targets = vec![t.clone()];
+        one.app.name = None;
+        specs.push(build_spec(&one, cwd)?);
+    }
+    Ok(specs)
 }
 
 /// Starts the apps of an ecosystem file; apps already known by name take the

@@ -5,7 +5,7 @@ use pmr_shared::app::{ProcessInfo, Status};
 use serde_json::Value;
 
 use super::{bytes, status_cell, table, uptime};
-use crate::supervisor::now_ms;
+use crate::clock::now_ms;
 
 /// `pmr describe`: the key facts of one instance as a two-column table.
 pub(crate) fn describe(p: &ProcessInfo, on: bool) -> String {

@@ -3,7 +3,7 @@
 use pmr_shared::app::{ProcessInfo, Status};
 
 use super::{bytes, paint, status_cell, table, uptime};
-use crate::supervisor::now_ms;
+use crate::clock::now_ms;
 
 /// The process table of `pmr list`.
 pub(crate) fn process_table(list: &[ProcessInfo], on: bool) -> String {

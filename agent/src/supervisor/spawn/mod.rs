@@ -63,7 +63,7 @@ pub(crate) fn spawn(spec: &AppSpec, id: u32, instance: u32) -> io::Result<Spawne
         }
         None => None,
     };
-    let node = super::node::is_node(spec);
+    let node = crate::node::is_node(spec);
     if node {
         env::node(spec, &mut env);
     }
@@ -136,7 +136,7 @@ fn command_line(spec: &AppSpec, node: bool) -> (&str, Vec<OsString>) {
     let program = if spec.interpreter == "none" {
         &spec.script
     } else {
-        if let Some(p) = super::node::preload().filter(|_| node) {
+        if let Some(p) = crate::node::preload().filter(|_| node) {
             argv.push("--require".into());
             argv.push(p.into());
         }

@@ -16,7 +16,8 @@ use tokio::time::Instant;
 
 use super::triggers::next_cron;
 use super::{Actor, Running};
-use crate::supervisor::{LifeKind, now_ms, spawn};
+use crate::clock::now_ms;
+use crate::supervisor::{LifeKind, spawn};
 
 impl Actor {
     /// Spawns a child for the current options, with its log pumps and
@@ -33,14 +34,8 @@ impl Actor {
         // into its own, which replaces the old one's when it is adopted.
         let io: Arc<Mutex<crate::supervisor::ipc::AppIo>> = Default::default();
         let pumps = [
-            tokio::spawn(crate::supervisor::logs::pump(
-                s.stdout,
-                self.out.for_spec(spec),
-            )),
-            tokio::spawn(crate::supervisor::logs::pump(
-                s.stderr,
-                self.err.for_spec(spec),
-            )),
+            tokio::spawn(crate::logs::pump(s.stdout, self.out.for_spec(spec))),
+            tokio::spawn(crate::logs::pump(s.stderr, self.err.for_spec(spec))),
         ];
         let (ready_tx, ready) = tokio::sync::watch::channel(0);
         let ipc = match s.ipc {

@@ -12,7 +12,8 @@ use nix::sys::signal::Signal;
 use pmr_shared::app::AppSpec;
 
 use super::Actor;
-use crate::supervisor::{LifeKind, now_ms};
+use crate::clock::now_ms;
+use crate::supervisor::LifeKind;
 
 impl Actor {
     /// Publishes an event with a detail (who asked for a restart, why).

@@ -24,9 +24,10 @@ use pmr_shared::app::{AppSpec, Status};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use super::logs::StreamSink;
 use super::policy;
-use super::{Control, Handle, InstanceFiles, LifeKind, Runtime, now_ms};
+use super::{Control, Handle, InstanceFiles, LifeKind, Runtime};
+use crate::clock::now_ms;
+use crate::logs::StreamSink;
 
 /// Everything needed to create an instance.
 pub struct Launch {

@@ -88,7 +88,7 @@ pub(super) async fn wait_change(watch: &mut Option<crate::supervisor::watch::Wat
 
 /// When a cron pattern next fires, as a timer deadline.
 pub(super) fn next_cron(pattern: &str) -> Option<Instant> {
-    let cron = crate::supervisor::parse_cron(pattern).ok()?;
+    let cron = crate::clock::parse_cron(pattern).ok()?;
     let now = chrono::Local::now();
     let next = cron.find_next_occurrence(&now, false).ok()?;
     let wait = (next - now).to_std().ok()?;

@@ -87,8 +87,7 @@ pub(super) fn app_spec(
     // As pm2, `instances` means cluster mode for Node; for other languages
     // only with more than one instance and a port to share (`port`, or
     // `exec_mode: cluster`): otherwise they run in fork mode, as under pm2.
-    let implied = instances_given
-        && (crate::supervisor::node::is_node(&s) || (s.instances > 1 && port_asked));
+    let implied = instances_given && (crate::node::is_node(&s) || (s.instances > 1 && port_asked));
     if let Some(m) = o.exec_mode.or(implied.then(|| "cluster_mode".into())) {
         s.exec_mode = m;
     }
@@ -107,7 +106,7 @@ fn under_cwd(
     watch: Option<Vec<String>>,
 ) -> anyhow::Result<()> {
     let abs = |p: &str| {
-        if crate::supervisor::logs::is_null_path(p) {
+        if crate::logs::is_null_path(p) {
             p.to_string()
         } else {
             cwd.join(p).to_string_lossy().into_owned()
@@ -243,7 +242,7 @@ fn resolve_script(ctx: &Ctx<'_>, s: &mut AppSpec, cwd: &Path, script: &str) -> a
     } else if script == "serve" {
         // pm2's static file server (`pmr serve`), shipped with pmr.
         let home = crate::paths::Paths::from_env()?.home;
-        s.script = crate::supervisor::node::serve_script(&home)
+        s.script = crate::node::serve_script(&home)
             .to_string_lossy()
             .into_owned();
         s.interpreter = "node".into();

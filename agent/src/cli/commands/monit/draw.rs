@@ -11,7 +11,7 @@ use ratatui::widgets::{Block, Cell, Paragraph, Row, Sparkline, Table, Wrap};
 
 use super::Monit;
 use crate::cli::render;
-use crate::supervisor::now_ms;
+use crate::clock::now_ms;
 
 impl Monit {
     /// Lays the screen out and draws every pane.

@@ -95,7 +95,7 @@ impl Monit {
         for p in &self.list {
             let buf = self.logs.entry(p.pm_id).or_default();
             for (path, err) in [(&p.out_log, false), (&p.err_log, true)] {
-                let lines = crate::supervisor::tail::last_lines(path, PREFILL).unwrap_or_default();
+                let lines = crate::logs::tail::last_lines(path, PREFILL).unwrap_or_default();
                 buf.extend(lines.into_iter().map(|l| (err, l)));
             }
         }

@@ -1,64 +1,25 @@
 //! The CLI's side of the socket: find or start the daemon, check its
 //! version, send requests. Blocking I/O: one CLI call is one short exchange.
+//!
+//! Failures the commands branch on are typed ([`Mismatch`], [`NoAnswer`],
+//! [`Refused`]) and travel inside `anyhow::Error`; a command finds them with
+//! `downcast_ref` (or [`refused_as`]), never by reading the message.
+
+mod errors;
+mod process;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::net::UnixStream;
-use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 use pmr_shared::ipc::{MAX_FRAME, Request, Response};
 use pmr_shared::{PROTOCOL_VERSION, VERSION};
 
-use crate::daemon::{ALREADY_RUNNING, READY, REPLACED};
 use crate::paths::Paths;
-
-/// The daemon answered with another protocol version.
-#[derive(Debug)]
-pub(crate) struct Mismatch {
-    /// Its release version.
-    pub version: String,
-    /// Its protocol version.
-    pub protocol: u32,
-    /// Its pid.
-    pub pid: u32,
-}
-
-impl std::fmt::Display for Mismatch {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "the running pmr daemon (pid {}) is version {} (protocol {}), this pmr is version {} (protocol {}): run `pmr update` to restart the daemon with this version",
-            self.pid, self.version, self.protocol, VERSION, PROTOCOL_VERSION
-        )
-    }
-}
-
-impl std::error::Error for Mismatch {}
-
-/// The daemon took a connection or a request and did not answer in time
-/// (stopped, overloaded, out of descriptors).
-#[derive(Debug)]
-pub(crate) struct NoAnswer {
-    /// How long the CLI waited.
-    pub waited: Duration,
-    /// The daemon's log.
-    pub log: std::path::PathBuf,
-}
-
-impl std::fmt::Display for NoAnswer {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "the daemon did not answer within {} s; it may be overloaded or out of file \
-             descriptors: see {} (PMR_CLI_TIMEOUT=<seconds> waits longer; `pmr kill` stops it)",
-            self.waited.as_secs(),
-            self.log.display()
-        )
-    }
-}
-
-impl std::error::Error for NoAnswer {}
+use errors::is_replaced;
+pub(crate) use errors::{Mismatch, NoAnswer, Refused, refused_as};
+pub(crate) use process::{start_daemon, wait_gone};
 
 /// A connection to the daemon, past the version check.
 pub(crate) struct Client {
@@ -247,7 +208,7 @@ impl Client {
     pub(crate) fn request(&mut self, req: &Request) -> anyhow::Result<Response> {
         let reply = self.exchange(req);
         let replaced = match &reply {
-            Ok(Some(Response::Error { message })) => message == REPLACED,
+            Ok(Some(Response::Error { kind, message })) => is_replaced(*kind, message),
             Ok(None) | Err(_) => {
                 self.daemon_pid != 0 && wait_gone(self.daemon_pid, Duration::from_secs(2))
             }
@@ -259,7 +220,7 @@ impl Client {
             reply?
         };
         match reply {
-            Some(Response::Error { message }) => bail!(message),
+            Some(Response::Error { kind, message }) => Err(Refused { kind, message }.into()),
             Some(r) => Ok(r),
             None => bail!("the daemon closed the connection"),
         }
@@ -302,65 +263,5 @@ impl Client {
     pub(crate) fn next(&mut self) -> anyhow::Result<Option<Response>> {
         self.reader.get_ref().set_read_timeout(None)?;
         self.read_value().map_err(|e| self.lost(e, Duration::ZERO))
-    }
-}
-
-/// Starts a daemon for `paths` in the background and waits until it is ready.
-pub(crate) fn start_daemon(paths: &Paths) -> anyhow::Result<()> {
-    std::fs::create_dir_all(&paths.home)
-        .with_context(|| format!("cannot create {}", paths.home.display()))?;
-    let log = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(paths.daemon_log())
-        .with_context(|| format!("cannot open {}", paths.daemon_log().display()))?;
-    let exe = std::env::current_exe().context("cannot find the pmr executable")?;
-    let exe = crate::daemon::binary(&exe);
-    let mut child = std::process::Command::new(exe)
-        .arg("daemon")
-        .env("PMR_HOME", &paths.home)
-        .current_dir(&paths.home)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(log)
-        .spawn()
-        .context("cannot start the pmr daemon")?;
-    let mut line = String::new();
-    if let Some(out) = child.stdout.take() {
-        BufReader::new(out).read_line(&mut line)?;
-    }
-    match line.trim() {
-        READY | ALREADY_RUNNING => Ok(()),
-        "" => bail!(
-            "the daemon exited before it was ready; see {}",
-            paths.daemon_log().display()
-        ),
-        other => bail!(
-            "the daemon could not start: {}",
-            other.strip_prefix("error: ").unwrap_or(other)
-        ),
-    }
-}
-
-/// Waits (bounded) until process `pid` is gone.
-pub(crate) fn wait_gone(pid: u32, limit: Duration) -> bool {
-    let start = Instant::now();
-    while start.elapsed() < limit {
-        if !alive(pid) {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    false
-}
-
-/// True while `pid` exists and is not a zombie waiting to be reaped.
-pub(crate) fn alive(pid: u32) -> bool {
-    if nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), None).is_err() {
-        return false;
-    }
-    match crate::procfs::read_stat(pid) {
-        Some(stat) => crate::procfs::stat_field(&stat, 3) != Some("Z"),
-        None => false,
     }
 }

@@ -14,14 +14,11 @@ static PRELOAD: OnceLock<PathBuf> = OnceLock::new();
 
 /// The scripts, by file name.
 const ASSETS: [(&str, &str); 3] = [
-    (
-        "pmr-preload.js",
-        include_str!("../../assets/node-preload.js"),
-    ),
-    ("pmr-serve.js", include_str!("../../assets/serve.js")),
+    ("pmr-preload.js", include_str!("../assets/node-preload.js")),
+    ("pmr-serve.js", include_str!("../assets/serve.js")),
     (
         "pmr-esm-resolve.mjs",
-        include_str!("../../assets/esm-resolve.mjs"),
+        include_str!("../assets/esm-resolve.mjs"),
     ),
 ];
 

@@ -63,7 +63,8 @@ static CONFIG: RwLock<Option<RotateConfig>> = RwLock::new(None);
 /// Wakes the scheduled rotation when the settings change.
 pub static CHANGED: tokio::sync::Notify = tokio::sync::Notify::const_new();
 
-/// Puts new settings in force for every log file.
+/// Puts new settings in force for every log file; `Err` names the bad
+/// setting (shown as is, never branched on, hence a `String`).
 pub fn configure(cfg: RotateConfig) -> Result<(), String> {
     let size = if cfg.max_size.trim() == "0" {
         0
@@ -76,7 +77,7 @@ pub fn configure(cfg: RotateConfig) -> Result<(), String> {
         })?
     };
     if !cfg.rotate_interval.trim().is_empty() {
-        crate::supervisor::parse_cron(&cfg.rotate_interval)
+        crate::clock::parse_cron(&cfg.rotate_interval)
             .map_err(|e| format!("logrotate.rotate_interval: {e}"))?;
     }
     super::zone::check(&cfg.tz).map_err(|e| format!("logrotate.tz: {e}"))?;
@@ -92,7 +93,7 @@ pub fn next_scheduled() -> Option<std::time::Duration> {
     if pattern.trim().is_empty() {
         return None;
     }
-    let cron = crate::supervisor::parse_cron(&pattern).ok()?;
+    let cron = crate::clock::parse_cron(&pattern).ok()?;
     let now = chrono::Local::now();
     let next = cron.find_next_occurrence(&now, false).ok()?;
     (next - now).to_std().ok()

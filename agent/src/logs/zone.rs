@@ -22,7 +22,8 @@ fn is_utc(tz: &str) -> bool {
 }
 
 /// Checks a time zone name: empty (the system's), UTC, or a zone of the
-/// tz database (`Europe/Paris`, `Etc/GMT+1`).
+/// tz database (`Europe/Paris`, `Etc/GMT+1`). `Err` is the reason, shown
+/// as a bad setting; no caller branches on it, hence a `String`.
 pub fn check(tz: &str) -> Result<(), String> {
     if tz.is_empty() || is_utc(tz) {
         return Ok(());

@@ -1,0 +1,182 @@
+//! Actions on instances the targets name (`start`, `stop`, `restart`,
+//! `delete`, `reset`, `reload` of known apps), and the options that come
+//! with them (`--update-env`, `--watch`, `--cron-restart`...).
+
+use std::sync::Arc;
+
+use pmr_shared::app::Status;
+use pmr_shared::ipc::{Action, ErrorKind, Response};
+
+use super::checkout::reload_all;
+use super::start::start_errors;
+use crate::daemon::recreate::validate;
+use crate::daemon::reply::{Failure, done, error, run_all};
+use crate::daemon::state::Daemon;
+use crate::supervisor::{Control, EnvView};
+
+/// `start|stop|restart|delete|reset|reload <targets>` with what comes with
+/// them: `--update-env`, `--watch`, and app options applied first.
+pub(super) async fn act_request(
+    d: &Arc<Daemon>,
+    action: Action,
+    targets: &[String],
+    update_env: Option<std::collections::BTreeMap<String, String>>,
+    watch: bool,
+    options: Option<pmr_shared::ipc::Overrides>,
+    by: Option<String>,
+) -> Response {
+    if let Some(env) = update_env {
+        refresh_env(d, targets, env);
+    }
+    // `--watch` toggles; a plain stop also ends watching, as in pm2.
+    if watch || action == Action::Stop {
+        toggle_watch(d, action, targets);
+    }
+    match options.map(|o| apply_options(d, targets, &o)) {
+        Some(Err(e)) => e.into(),
+        _ => act(d, action, targets, restarter(by)).await,
+    }
+}
+
+/// `--update-env`: the caller's variables laid over each target's own (as
+/// pm2 does, none is removed), in force from the next start.
+fn refresh_env(
+    d: &Arc<Daemon>,
+    targets: &[String],
+    env: std::collections::BTreeMap<String, String>,
+) {
+    for h in d.resolve(targets).unwrap_or_default() {
+        let mut spec = (*h.spec()).clone();
+        spec.env
+            .extend(env.iter().map(|(k, v)| (k.clone(), v.clone())));
+        h.set_spec(Arc::new(spec));
+    }
+}
+
+/// App options given with an action, applied to each app it names first;
+/// none is applied if one is invalid.
+fn apply_options(
+    d: &Arc<Daemon>,
+    targets: &[String],
+    o: &pmr_shared::ipc::Overrides,
+) -> Result<(), Failure> {
+    let handles = d.resolve(targets)?;
+    let mut specs = Vec::new();
+    for h in &handles {
+        let mut spec = (*h.spec()).clone();
+        if let Some(c) = &o.cron_restart {
+            spec.cron_restart = (c != "0").then(|| c.clone());
+        }
+        if let Some(a) = &o.node_args {
+            spec.interpreter_args = pmr_shared::app::parse_node_args(a);
+        }
+        if let Some(n) = &o.name {
+            spec.name = n.clone();
+        }
+        if let Some(on) = o.deep_monitoring {
+            spec.deep_monitoring = on;
+        }
+        validate(&spec).map_err(|e| Failure::new(ErrorKind::Invalid, e))?;
+        specs.push(spec);
+    }
+    for (h, spec) in handles.iter().zip(specs) {
+        h.set_spec(Arc::new(spec));
+    }
+    Ok(())
+}
+
+/// pm2's `--watch` on an action: `restart` turns watching on (the app's
+/// directory) or off, `stop` turns it off; the restart or stop that follows
+/// starts or drops the watcher.
+fn toggle_watch(d: &Arc<Daemon>, action: Action, targets: &[String]) {
+    for h in d.resolve(targets).unwrap_or_default() {
+        let mut spec = (*h.spec()).clone();
+        spec.watch = match action {
+            Action::Restart if spec.watch.is_empty() => vec![spec.cwd.clone()],
+            Action::Restart | Action::Stop => Vec::new(),
+            _ => continue,
+        };
+        h.set_spec(Arc::new(spec));
+    }
+}
+
+/// A restart that says who asked: a hub user by name, else the CLI.
+pub(super) fn restarter(
+    by: Option<String>,
+) -> impl Fn(tokio::sync::oneshot::Sender<()>) -> Control + Clone + Send + 'static {
+    use pmr_shared::link::messages::restart_reason::{CLI, USER};
+    let why: Arc<str> = by.map_or(CLI.into(), |u| format!("{USER}{u}").into());
+    move |ack| Control::Restart(why.clone(), ack)
+}
+
+/// Applies `action` to the instances `targets` names.
+async fn act(
+    d: &Arc<Daemon>,
+    action: Action,
+    targets: &[String],
+    restart: impl Fn(tokio::sync::oneshot::Sender<()>) -> Control + Clone + Send + 'static,
+) -> Response {
+    if d.is_closing() && matches!(action, Action::Start | Action::Restart) {
+        return error(ErrorKind::Unavailable, "the daemon is shutting down");
+    }
+    let handles = match d.resolve(targets) {
+        Ok(h) => h,
+        Err(e) => return e.into(),
+    };
+    let mut messages = vec![format!(
+        "Applying action {} on app [{}](ids: [ {} ])",
+        action.pm2_method(),
+        targets.join(", "),
+        handles
+            .iter()
+            .map(|h| h.id.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    )];
+    messages.extend(
+        handles
+            .iter()
+            .map(|h| format!("[{}]({}) ✓", h.spec().name, h.id)),
+    );
+    match action {
+        Action::Reset => handles.iter().for_each(|h| h.reset()),
+        Action::Stop => run_all(handles, Control::Stop).await,
+        Action::Restart => {
+            run_all(handles.clone(), restart).await;
+            let failed: Vec<_> = handles
+                .into_iter()
+                .filter(|h| h.rt().start_error.is_some())
+                .collect();
+            if !failed.is_empty() {
+                return error(ErrorKind::Internal, start_errors(&failed));
+            }
+        }
+        Action::Reload => match reload_all(d, handles).await {
+            Ok(m) => messages.extend(m),
+            Err(e) => return e.into(),
+        },
+        Action::Start => {
+            let (running, idle): (Vec<_>, Vec<_>) = handles.into_iter().partition(|h| {
+                matches!(
+                    h.rt().status,
+                    Status::Online | Status::Launching | Status::WaitingRestart
+                )
+            });
+            let all: Vec<_> = running.iter().chain(&idle).cloned().collect();
+            tokio::join!(run_all(running, restart), run_all(idle, Control::Start));
+            let failed: Vec<_> = all
+                .into_iter()
+                .filter(|h| h.rt().start_error.is_some())
+                .collect();
+            if !failed.is_empty() {
+                return error(ErrorKind::Internal, start_errors(&failed));
+            }
+        }
+        Action::Delete => {
+            // Out of the registry first, so nothing else reaches a dying actor.
+            handles.iter().for_each(|h| d.forget(h.id));
+            run_all(handles, Control::Delete).await;
+        }
+    }
+    done(messages, d.list(EnvView::None))
+}

@@ -1,0 +1,127 @@
+//! Actions the hub asks for (restart, scale, trigger...): each becomes the
+//! request the CLI would send, goes through the daemon's handlers, and its
+//! reply goes back with the instances it touched.
+
+use pmr_shared::ipc::{Action, Request, Response};
+use pmr_shared::link::messages::{ActionRequest, ActionResult, RemoteAction, Touched};
+
+use crate::link::Port;
+
+/// Runs a hub action through the same entry point as the CLI.
+pub(super) async fn run_action(port: &Port, req: ActionRequest) -> ActionResult {
+    let request = match to_request(&req) {
+        Ok(r) => r,
+        Err(message) => {
+            return ActionResult {
+                id: req.id,
+                ok: false,
+                message: message.into(),
+                instances: Vec::new(),
+            };
+        }
+    };
+    let reply = port.ask(request).await;
+    match reply {
+        Response::Done {
+            messages,
+            processes,
+        } => ActionResult {
+            id: req.id,
+            ok: true,
+            instances: touched(&messages, &processes),
+            message: messages.join("\n"),
+        },
+        Response::Error { message, .. } => ActionResult {
+            id: req.id,
+            ok: false,
+            message,
+            instances: Vec::new(),
+        },
+        _ => ActionResult {
+            id: req.id,
+            ok: true,
+            message: String::new(),
+            instances: Vec::new(),
+        },
+    }
+}
+
+/// The instances an action touched, as they are now: the daemon names
+/// each in a `[name](id) ✓` line (as pm2 prints them) and lists every
+/// process after it; a deleted one is no longer listed.
+fn touched(messages: &[String], list: &[pmr_shared::app::ProcessInfo]) -> Vec<Touched> {
+    messages
+        .iter()
+        .filter_map(|m| {
+            let (name, id) = m
+                .strip_prefix('[')?
+                .strip_suffix(") ✓")?
+                .rsplit_once("](")?;
+            let pm_id: u32 = id.parse().ok()?;
+            let now = list.iter().find(|p| p.pm_id == pm_id);
+            Some(Touched {
+                pm_id,
+                name: name.to_string(),
+                pid: now.map_or(0, |p| p.pid),
+                status: now.map_or("deleted", |p| p.status.as_str()).to_string(),
+            })
+        })
+        .collect()
+}
+
+/// The CLI request a hub action stands for, or why it cannot be run.
+fn to_request(req: &ActionRequest) -> Result<Request, &'static str> {
+    let targets = req.targets.clone();
+    let act = |action| Request::Act {
+        action,
+        targets: targets.clone(),
+        update_env: None,
+        watch: false,
+        options: None,
+        by: req.by.clone(),
+    };
+    Ok(match req.action {
+        RemoteAction::Restart => act(Action::Restart),
+        RemoteAction::Reload => act(Action::Reload),
+        RemoteAction::Stop => act(Action::Stop),
+        RemoteAction::Start => act(Action::Start),
+        RemoteAction::Delete => act(Action::Delete),
+        RemoteAction::Reset => act(Action::Reset),
+        RemoteAction::Flush => Request::Flush {
+            target: targets.first().cloned(),
+        },
+        RemoteAction::Scale => {
+            let count = match &req.params {
+                serde_json::Value::Number(n) => n.to_string(),
+                serde_json::Value::String(s) => s.clone(),
+                serde_json::Value::Object(o) => o
+                    .get("instances")
+                    .map(|v| v.to_string().trim_matches('"').to_string())
+                    .unwrap_or_default(),
+                _ => String::new(),
+            };
+            match targets.as_slice() {
+                [name] => Request::Scale {
+                    name: name.clone(),
+                    count,
+                },
+                _ => return Err("scale takes exactly one app name"),
+            }
+        }
+        RemoteAction::Trigger => {
+            let action = req.params.get("action").and_then(|a| a.as_str());
+            let param = req
+                .params
+                .get("param")
+                .map(|p| p.as_str().map_or_else(|| p.to_string(), String::from));
+            match (targets.as_slice(), action) {
+                ([target], Some(action)) => Request::Trigger {
+                    target: target.clone(),
+                    action: action.to_string(),
+                    param,
+                },
+                _ => return Err("trigger takes one target and params {action, param}"),
+            }
+        }
+    })
+}

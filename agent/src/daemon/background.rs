@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use super::state::Daemon;
 use crate::supervisor::monitor::Sampler;
+use pmr_shared::sync::Locked;
 
 /// Rotates every non-empty log on `logrotate.rotate_interval`'s schedule,
 /// sleeping until the next occurrence (or a settings change).
@@ -108,7 +109,7 @@ pub(super) async fn sample_forever(d: Arc<Daemon>) {
             }
         }
         sampler.end();
-        d.usage_times.lock().unwrap_or_else(|e| e.into_inner()).1 = std::time::Instant::now();
+        d.usage_times.locked().1 = std::time::Instant::now();
         d.sampled.send_modify(|n| *n += 1);
     }
 }

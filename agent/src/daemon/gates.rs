@@ -7,6 +7,7 @@
 //! handler that asked sets as the reply's kind.
 
 use super::state::Daemon;
+use pmr_shared::sync::Locked;
 
 /// Counts one request in flight while it lives.
 pub struct Busy<'a>(&'a Daemon);
@@ -25,7 +26,7 @@ pub struct ReloadGuard<'a> {
 
 impl Drop for ReloadGuard<'_> {
     fn drop(&mut self) {
-        let mut r = self.d.reloading.lock().unwrap_or_else(|e| e.into_inner());
+        let mut r = self.d.reloading.locked();
         for n in &self.names {
             r.remove(n);
         }
@@ -78,7 +79,7 @@ impl Daemon {
         &self,
         names: &std::collections::BTreeSet<String>,
     ) -> Result<ReloadGuard<'_>, String> {
-        let mut r = self.reloading.lock().unwrap_or_else(|e| e.into_inner());
+        let mut r = self.reloading.locked();
         if let Some(busy) = names.iter().find(|n| r.contains(*n)) {
             return Err(format!(
                 "a reload or scale of {busy} is already under way; try again once it has finished"

@@ -11,6 +11,7 @@ use super::state::Daemon;
 use crate::logs::{self, LogFile, StreamSink};
 use crate::paths::file_safe_name;
 use crate::supervisor::{self, Handle, InstanceFiles};
+use pmr_shared::sync::Locked;
 
 /// A new instance to create.
 pub struct NewInstance {
@@ -28,10 +29,7 @@ impl Daemon {
     /// Removes an instance from the registry (its actor has already ended).
     pub fn forget(&self, id: u32) {
         self.registry().apps.remove(&id);
-        self.log_files
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .retain(|_, w| w.strong_count() > 0);
+        self.log_files.locked().retain(|_, w| w.strong_count() > 0);
     }
 
     /// Creates the instances' actors (stopped); fails before creating
@@ -143,7 +141,7 @@ impl Daemon {
             return Ok(None);
         }
         let key = PathBuf::from(path);
-        let mut files = self.log_files.lock().unwrap_or_else(|e| e.into_inner());
+        let mut files = self.log_files.locked();
         if let Some(f) = files.get(&key).and_then(Weak::upgrade) {
             return Ok(Some(f));
         }
@@ -155,7 +153,7 @@ impl Daemon {
 
     /// Every open log file, for `reloadLogs` and `flush`.
     pub fn open_log_files(&self) -> Vec<Arc<LogFile>> {
-        let files = self.log_files.lock().unwrap_or_else(|e| e.into_inner());
+        let files = self.log_files.locked();
         files.values().filter_map(Weak::upgrade).collect()
     }
 }

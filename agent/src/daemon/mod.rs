@@ -28,6 +28,7 @@ use tokio::net::UnixListener;
 use tokio::signal::unix::{SignalKind, signal};
 
 use crate::paths::Paths;
+use pmr_shared::sync::Locked;
 use state::Daemon;
 
 /// The hub link's view of this daemon: its requests go through the same
@@ -305,7 +306,7 @@ async fn serve(d: Arc<Daemon>, listener: UnixListener) -> anyhow::Result<()> {
         }
     };
     drop(listener);
-    let exe = d.handover.lock().unwrap_or_else(|e| e.into_inner()).take();
+    let exe = d.handover.locked().take();
     if let Some(exe) = exe {
         handover::leave(&d, &exe).await;
     }

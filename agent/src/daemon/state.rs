@@ -18,6 +18,7 @@ use crate::supervisor::{self, EnvView, Handle};
 
 pub use super::gates::{Busy, ReloadGuard};
 pub use super::instances::NewInstance;
+use pmr_shared::sync::Locked;
 
 /// Instances by id, and the next id to hand out.
 #[derive(Default)]
@@ -125,7 +126,7 @@ impl Daemon {
     /// round, as pm2 shows it.
     pub async fn fresh_usage(&self) {
         let stale = {
-            let mut t = self.usage_times.lock().unwrap_or_else(|e| e.into_inner());
+            let mut t = self.usage_times.locked();
             t.0 = Instant::now();
             t.1.elapsed() >= std::time::Duration::from_secs(1)
         };
@@ -141,7 +142,7 @@ impl Daemon {
     /// Whether a sampling round is worth its cost: someone looked in the
     /// last 5 s, or an app has a memory limit.
     pub fn usage_wanted(&self) -> bool {
-        let looked = self.usage_times.lock().unwrap_or_else(|e| e.into_inner()).0;
+        let looked = self.usage_times.locked().0;
         looked.elapsed() < std::time::Duration::from_secs(5)
             || self
                 .registry()
@@ -152,7 +153,7 @@ impl Daemon {
 
     /// Locks the registry for a synchronous look or change.
     pub fn registry(&self) -> MutexGuard<'_, Registry> {
-        self.registry.lock().unwrap_or_else(|e| e.into_inner())
+        self.registry.locked()
     }
 
     /// Every instance, ordered by id.
@@ -168,7 +169,7 @@ impl Daemon {
     /// One instance's snapshot, with what its log files could not take.
     pub fn info(&self, h: &Handle, env: EnvView) -> ProcessInfo {
         let mut info = h.info(&self.username, env);
-        let files = self.log_files.lock().unwrap_or_else(|e| e.into_inner());
+        let files = self.log_files.locked();
         let paths = [
             Some(&h.files.out),
             Some(&h.files.err),

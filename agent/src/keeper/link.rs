@@ -11,6 +11,7 @@ use std::sync::{Mutex, OnceLock};
 use tokio::sync::oneshot;
 
 use super::wire::{self, Msg, VERSION};
+use pmr_shared::sync::Locked;
 
 /// The daemon's connection to its keeper.
 struct Link {
@@ -143,10 +144,7 @@ pub fn claim(key: String) -> Option<Parked> {
 pub fn exit_of(pid: u32) -> oneshot::Receiver<i32> {
     let (tx, rx) = oneshot::channel();
     if let Some(l) = LINK.get() {
-        l.waiting
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(pid, tx);
+        l.waiting.locked().insert(pid, tx);
     }
     rx
 }
@@ -169,11 +167,7 @@ pub async fn listen() {
         });
         match got {
             Ok(Some((Msg::Exited { pid, status }, _))) => {
-                let tx = l
-                    .waiting
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .remove(&pid);
+                let tx = l.waiting.locked().remove(&pid);
                 if let Some(tx) = tx {
                     let _ = tx.send(status);
                 }

@@ -24,6 +24,7 @@ use tokio::sync::broadcast::error::RecvError;
 use tokio::task::JoinHandle;
 
 use crate::supervisor::{LifeKind, Lifecycle};
+use pmr_shared::sync::Locked;
 
 /// Length of one rollup window.
 const ROLLUP_SPAN: Duration = Duration::from_secs(10);
@@ -41,11 +42,11 @@ pub(crate) struct Shared {
 
 impl Shared {
     pub(crate) fn state(&self) -> std::sync::MutexGuard<'_, LinkState> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+        self.state.locked()
     }
 
     pub(crate) fn outbox(&self) -> std::sync::MutexGuard<'_, outbox::Outbox> {
-        self.outbox.lock().unwrap_or_else(|e| e.into_inner())
+        self.outbox.locked()
     }
 }
 
@@ -106,7 +107,7 @@ impl LinkManager {
                 tls,
             },
         ));
-        let mut running = self.running.lock().unwrap_or_else(|e| e.into_inner());
+        let mut running = self.running.locked();
         *running = Some(Running {
             shared,
             tasks: [collector, conn],
@@ -116,20 +117,12 @@ impl LinkManager {
 
     /// Stops the link (the queue stays on disk).
     pub fn stop(&self) {
-        self.running
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take();
+        self.running.locked().take();
     }
 
     /// What `pmr link status` shows.
     pub fn status(&self) -> LinkState {
-        match self
-            .running
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .as_ref()
-        {
+        match self.running.locked().as_ref() {
             Some(r) => {
                 let mut st = r.shared.state().clone();
                 let o = r.shared.outbox();

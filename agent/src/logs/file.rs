@@ -3,6 +3,7 @@
 //! never tear each other's lines), size-triggered rotation under the
 //! writers' lock, and the count of bytes a full disk made us drop.
 
+use pmr_shared::sync::Locked;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -59,7 +60,7 @@ impl LogFile {
 
     /// Appends bytes that hold whole lines in one write.
     pub fn write(&self, bytes: &[u8]) {
-        let mut guard = self.file.lock().unwrap_or_else(|e| e.into_inner());
+        let mut guard = self.file.locked();
         let Some((file, size)) = guard.as_mut() else {
             return;
         };
@@ -91,7 +92,7 @@ impl LogFile {
 
     /// Rotates now unless the file is empty (scheduled rotation).
     pub fn rotate_now(&self) -> io::Result<()> {
-        let mut guard = self.file.lock().unwrap_or_else(|e| e.into_inner());
+        let mut guard = self.file.locked();
         match guard.as_ref() {
             Some((_, size)) if *size > 0 => {
                 super::rotate::rotate(&self.path)?;
@@ -106,13 +107,13 @@ impl LogFile {
     pub fn reopen(&self) -> io::Result<()> {
         let file = open_append(&self.path)?;
         let size = file.metadata().map_or(0, |m| m.len());
-        *self.file.lock().unwrap_or_else(|e| e.into_inner()) = Some((file, size));
+        *self.file.locked() = Some((file, size));
         Ok(())
     }
 
     /// Empties the file; appends continue at the new end.
     pub fn truncate(&self) -> io::Result<()> {
-        let mut guard = self.file.lock().unwrap_or_else(|e| e.into_inner());
+        let mut guard = self.file.locked();
         match guard.as_mut() {
             Some((file, size)) => {
                 *size = 0;

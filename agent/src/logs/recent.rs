@@ -3,6 +3,7 @@
 //! dated as exactly as the lines that follow it live. Bounded in lines and
 //! bytes; the file itself stays the record.
 
+use pmr_shared::sync::Locked;
 use std::collections::VecDeque;
 use std::sync::Mutex;
 
@@ -47,7 +48,7 @@ impl Recent {
         // per chunk than the ring holds.
         let mut last: Vec<&[u8]> = chunk.rsplit(|&b| b == b'\n').take(LINES).collect();
         last.reverse();
-        let mut r = self.ring.lock().unwrap_or_else(|e| e.into_inner());
+        let mut r = self.ring.locked();
         for bytes in last {
             // Reuse the oldest line's buffer once the ring is full.
             let mut line = if r.lines.len() >= LINES {
@@ -73,7 +74,7 @@ impl Recent {
 
     /// The last `n` lines kept of instance `pm_id`, oldest first.
     pub fn of(&self, pm_id: u32, n: usize) -> Vec<RecentLine> {
-        let r = self.ring.lock().unwrap_or_else(|e| e.into_inner());
+        let r = self.ring.locked();
         let mut out: Vec<RecentLine> = r
             .lines
             .iter()
@@ -88,7 +89,7 @@ impl Recent {
 
     /// Forgets every line (the file was emptied).
     pub fn clear(&self) {
-        let mut r = self.ring.lock().unwrap_or_else(|e| e.into_inner());
+        let mut r = self.ring.locked();
         r.lines.clear();
         r.bytes = 0;
     }

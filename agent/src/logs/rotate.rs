@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::RwLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use pmr_shared::sync::{Locked, RwLocked};
 use serde::{Deserialize, Serialize};
 
 /// Rotation settings: `[logrotate]` in `$PMR_HOME/config.toml`, or
@@ -82,7 +83,7 @@ pub fn configure(cfg: RotateConfig) -> Result<(), String> {
     }
     super::zone::check(&cfg.tz).map_err(|e| format!("logrotate.tz: {e}"))?;
     MAX_SIZE.store(size, Ordering::Relaxed);
-    *CONFIG.write().unwrap_or_else(|e| e.into_inner()) = Some(cfg);
+    *CONFIG.write_locked() = Some(cfg);
     CHANGED.notify_waiters();
     Ok(())
 }
@@ -100,11 +101,7 @@ pub fn next_scheduled() -> Option<std::time::Duration> {
 }
 
 fn config() -> RotateConfig {
-    CONFIG
-        .read()
-        .unwrap_or_else(|e| e.into_inner())
-        .clone()
-        .unwrap_or_default()
+    CONFIG.read_locked().clone().unwrap_or_default()
 }
 
 /// Whether a file of `size` bytes is due.
@@ -155,7 +152,7 @@ pub fn rotate(path: &Path) -> io::Result<PathBuf> {
     // Compression and pruning never hold up the apps' output; one job at a
     // time, so pruning never races a compression.
     std::thread::spawn(move || {
-        let _one = JOBS.lock().unwrap_or_else(|e| e.into_inner());
+        let _one = JOBS.locked();
         if compress {
             let _ = gzip(&rotated);
         }

@@ -7,6 +7,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use chrono::FixedOffset;
+use pmr_shared::sync::Locked;
 
 /// Where the tz database lives (`TZDIR`, as the C library reads it).
 fn tz_dir() -> std::path::PathBuf {
@@ -55,7 +56,7 @@ pub fn offset(tz: &str) -> Option<FixedOffset> {
         return FixedOffset::east_opt(0);
     }
     static LAST: Mutex<Option<(String, Instant, FixedOffset)>> = Mutex::new(None);
-    let mut last = LAST.lock().unwrap_or_else(|e| e.into_inner());
+    let mut last = LAST.locked();
     if let Some((name, at, off)) = last.as_ref()
         && name == tz
         && at.elapsed() < Duration::from_secs(60)

@@ -21,6 +21,7 @@ use nix::sys::socket::{
     socket, sockopt,
 };
 use pmr_shared::app::AppSpec;
+use pmr_shared::sync::Locked;
 
 /// The fd an instance finds its listening socket on (`SD_LISTEN_FDS_START`).
 pub const LISTEN_FD: i32 = 3;
@@ -107,7 +108,7 @@ pub fn shares(spec: &AppSpec) -> bool {
 
 /// The socket shared on `at`: the one running instances hold, or a new one.
 pub fn listener(at: Bind) -> io::Result<Arc<Shared>> {
-    let mut all = LISTENERS.lock().unwrap_or_else(|e| e.into_inner());
+    let mut all = LISTENERS.locked();
     all.retain(|(_, w)| w.strong_count() > 0);
     if let Some(fd) = all
         .iter()
@@ -135,7 +136,7 @@ pub fn restore(key: &str, fd: OwnedFd) -> Option<Arc<Shared>> {
         fd,
         _parked: crate::keeper::link::claim(key.to_string()),
     });
-    let mut all = LISTENERS.lock().unwrap_or_else(|e| e.into_inner());
+    let mut all = LISTENERS.locked();
     all.push((at, Arc::downgrade(&shared)));
     Some(shared)
 }

@@ -10,6 +10,7 @@ use pmr_shared::app::{AppSpec, ProcessInfo, Status};
 use tokio::sync::{mpsc, oneshot};
 
 use super::{adopt, ipc, monitor, policy, spawn, versioning, versioning_dir};
+use pmr_shared::sync::Locked;
 
 /// Where an instance's files are, resolved once when it is created.
 #[derive(Debug, Clone)]
@@ -118,7 +119,7 @@ pub struct IpcLink {
 impl Handle {
     /// Locks the runtime facts for a short, synchronous look or update.
     pub fn rt(&self) -> MutexGuard<'_, Runtime> {
-        self.rt.lock().unwrap_or_else(|e| e.into_inner())
+        self.rt.locked()
     }
 
     /// Sends a control message and waits until the actor has carried it out.
@@ -141,11 +142,7 @@ impl Handle {
     /// A serializable snapshot for the CLI.
     pub fn info(&self, username: &str, env: EnvView) -> ProcessInfo {
         let rt = self.rt().clone();
-        let io = self
-            .app_io()
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
+        let io = self.app_io().locked().clone();
         let current = self.spec();
         let mut spec = (*current).clone();
         match env {
@@ -176,22 +173,18 @@ impl Handle {
             spec,
             axm_monitor: io.monitor,
             axm_actions: io.actions,
-            versioning: self
-                .versioning
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .clone(),
+            versioning: self.versioning.locked().clone(),
         }
     }
 
     /// The options in force.
     pub fn spec(&self) -> Arc<AppSpec> {
-        self.spec.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.spec.locked().clone()
     }
 
     /// New options for the next start (the name stays).
     pub fn set_spec(&self, spec: Arc<AppSpec>) {
-        *self.spec.lock().unwrap_or_else(|e| e.into_inner()) = spec;
+        *self.spec.locked() = spec;
     }
 
     /// Reads the git metadata of the app's directory again (off the
@@ -209,7 +202,7 @@ impl Handle {
                 .map(String::from)
         };
         let now = rev(&fresh);
-        let mut slot = self.versioning.lock().unwrap_or_else(|e| e.into_inner());
+        let mut slot = self.versioning.locked();
         let before = rev(&slot);
         *slot = fresh;
         (before, now)
@@ -217,22 +210,22 @@ impl Handle {
 
     /// What the current child published.
     pub fn app_io(&self) -> Arc<Mutex<ipc::AppIo>> {
-        self.io.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.io.locked().clone()
     }
 
     /// Makes `io` what the instance shows: the new run's, when it becomes the child.
     pub(crate) fn set_app_io(&self, io: Arc<Mutex<ipc::AppIo>>) {
-        *self.io.lock().unwrap_or_else(|e| e.into_inner()) = io;
+        *self.io.locked() = io;
     }
 
     /// The running child's IPC channel, if it has one.
     pub fn ipc(&self) -> Option<IpcLink> {
-        self.ipc.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.ipc.locked().clone()
     }
 
     /// Publishes the running child's IPC channel (or that there is none).
     pub(crate) fn set_ipc(&self, ipc: Option<&ipc::Ipc>) {
-        *self.ipc.lock().unwrap_or_else(|e| e.into_inner()) = ipc.map(|i| IpcLink {
+        *self.ipc.locked() = ipc.map(|i| IpcLink {
             tx: i.tx.clone(),
             replies: i.replies.clone(),
             ready: i.ready.clone(),
@@ -243,12 +236,7 @@ impl Handle {
     /// (so that a signal sent next finds its handlers), or it has ended.
     /// Apps without the IPC channel return at once.
     pub async fn started(&self, within: std::time::Duration) {
-        let ready = self
-            .ipc
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .as_ref()
-            .map(|l| l.ready.clone());
+        let ready = self.ipc.locked().as_ref().map(|l| l.ready.clone());
         if let Some(mut ready) = ready {
             let _ = tokio::time::timeout(within, ready.wait_for(|r| *r >= ipc::STARTED)).await;
         }

@@ -7,6 +7,7 @@ use std::io;
 use std::os::fd::OwnedFd;
 use std::sync::{Arc, Mutex};
 
+use pmr_shared::sync::Locked;
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::UnixStream;
@@ -175,7 +176,7 @@ fn socket_for(
     ) else {
         return refuse("not a port pmr can share".into());
     };
-    let mut held = held.lock().unwrap_or_else(|e| e.into_inner());
+    let mut held = held.locked();
     if held.len() >= MAX_SHARED {
         return refuse(format!("an instance shares at most {MAX_SHARED} ports"));
     }
@@ -226,7 +227,7 @@ fn handle(
         }
         "axm:monitor" => {
             if let Value::Object(map) = data {
-                let mut io = io.lock().unwrap_or_else(|e| e.into_inner());
+                let mut io = io.locked();
                 for (k, v) in map {
                     // A runaway app keeps the names it had; oversized values are dropped.
                     let known = io.monitor.contains_key(&k);
@@ -237,7 +238,7 @@ fn handle(
             }
         }
         "axm:action" => {
-            let mut io = io.lock().unwrap_or_else(|e| e.into_inner());
+            let mut io = io.locked();
             let name = data.get("action_name").cloned();
             if name.is_some() && io.actions.len() < MAX_ENTRIES && small("", &data) {
                 io.actions.retain(|a| a.get("action_name") != name.as_ref());
@@ -245,7 +246,7 @@ fn handle(
             }
         }
         "axm:option:configuration" if small("", &data) => {
-            io.lock().unwrap_or_else(|e| e.into_inner()).options = data;
+            io.locked().options = data;
         }
         "axm:reply" | "process:msg" | "process:exception" => {
             let _ = replies.send(msg);

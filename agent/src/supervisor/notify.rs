@@ -24,6 +24,7 @@ use tokio::net::UnixDatagram;
 use tokio::sync::watch;
 
 use super::ipc::{AppIo, READY, Readiness};
+use pmr_shared::sync::Locked;
 
 /// Largest datagram read; longer ones are cut.
 const MAX_DATAGRAM: usize = 16 * 1024;
@@ -76,7 +77,7 @@ pub struct Registration(u32, u64);
 
 impl Drop for Registration {
     fn drop(&mut self) {
-        if let Some(t) = TARGETS.lock().unwrap_or_else(|e| e.into_inner()).as_mut()
+        if let Some(t) = TARGETS.locked().as_mut()
             && t.by_pid
                 .get(&self.0)
                 .is_some_and(|x| x.generation == self.1)
@@ -89,7 +90,7 @@ impl Drop for Registration {
 /// Makes `pid`'s notifications reach `ready` and `io`, including any it
 /// sent before this call.
 pub fn register(pid: u32, ready: watch::Sender<Readiness>, io: Arc<Mutex<AppIo>>) -> Registration {
-    let mut guard = TARGETS.lock().unwrap_or_else(|e| e.into_inner());
+    let mut guard = TARGETS.locked();
     let t = guard.get_or_insert_with(Targets::default);
     t.generation += 1;
     let target = Target {
@@ -186,7 +187,7 @@ async fn serve(sock: UnixDatagram) {
 
 /// Holds a datagram from a pid pmr does not know (yet), for a moment.
 fn keep_pending(pid: u32, text: String) {
-    let mut guard = TARGETS.lock().unwrap_or_else(|e| e.into_inner());
+    let mut guard = TARGETS.locked();
     let t = guard.get_or_insert_with(Targets::default);
     let now = std::time::Instant::now();
     while t
@@ -202,7 +203,7 @@ fn keep_pending(pid: u32, text: String) {
 
 /// The instance `pid` belongs to: itself, or its nearest managed ancestor.
 fn find(pid: u32) -> Option<Target> {
-    let targets = TARGETS.lock().unwrap_or_else(|e| e.into_inner());
+    let targets = TARGETS.locked();
     let map = &targets.as_ref()?.by_pid;
     let mut p = pid;
     for _ in 0..MAX_DEPTH {
@@ -256,7 +257,7 @@ fn set_metric(t: &Target, name: &str, value: Value, unit: &str) {
     if name.is_empty() || name.len() > 128 {
         return;
     }
-    let mut io = t.io.lock().unwrap_or_else(|e| e.into_inner());
+    let mut io = t.io.locked();
     if io.monitor.len() >= 256 && !io.monitor.contains_key(name) {
         return;
     }

@@ -12,6 +12,7 @@ use std::time::Duration;
 use nix::sys::signal::{Signal, kill};
 use nix::sys::wait::{WaitPidFlag, waitpid};
 use nix::unistd::Pid;
+use pmr_shared::sync::Locked;
 
 /// Main processes of running instances: a task waits for each.
 static MANAGED: Mutex<BTreeSet<u32>> = Mutex::new(BTreeSet::new());
@@ -29,20 +30,14 @@ pub(crate) struct Managed(u32);
 impl Managed {
     /// Marks `pid` as its task's to wait for, until the guard is dropped.
     pub(crate) fn new(pid: u32) -> Self {
-        MANAGED
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(pid);
+        MANAGED.locked().insert(pid);
         Self(pid)
     }
 }
 
 impl Drop for Managed {
     fn drop(&mut self) {
-        MANAGED
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(&self.0);
+        MANAGED.locked().remove(&self.0);
     }
 }
 
@@ -83,7 +78,7 @@ fn group_of(proc: &str) -> Option<String> {
 /// stay in its process group, and whoever started them waits for them; apps
 /// run in groups of their own, and so does everything they leave behind.
 fn orphans() -> Vec<Orphan> {
-    let managed = MANAGED.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let managed = MANAGED.locked().clone();
     let ours = group_of("self");
     let level = ns_pids("self").len().max(1);
     let mut out: Vec<Orphan> = crate::procfs::children("self", crate::procfs::Threads::All)
@@ -149,7 +144,7 @@ fn kept() -> Vec<Orphan> {
         return Vec::new();
     }
     let keeper = std::os::unix::process::parent_id();
-    let managed = MANAGED.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let managed = MANAGED.locked().clone();
     crate::procfs::children(keeper, crate::procfs::Threads::All)
         .unwrap_or_default()
         .into_iter()

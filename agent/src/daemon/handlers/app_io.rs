@@ -10,6 +10,7 @@ use pmr_shared::ipc::{ErrorKind, Response};
 use crate::daemon::reply::{done, error};
 use crate::daemon::state::Daemon;
 use crate::supervisor::EnvView;
+use pmr_shared::sync::Locked;
 
 /// How long a message may wait for room in an app's channel.
 const SEND_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
@@ -31,12 +32,7 @@ pub(super) async fn trigger(
     let mut waiting = Vec::new();
     let mut known = std::collections::BTreeSet::new();
     for h in &handles {
-        let actions = h
-            .app_io()
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .actions
-            .clone();
+        let actions = h.app_io().locked().actions.clone();
         known.extend(
             actions
                 .iter()

@@ -12,6 +12,7 @@ use crate::daemon::recreate::recreate;
 use crate::daemon::reply::{done, error, run_all};
 use crate::daemon::state::Daemon;
 use crate::supervisor::{Control, EnvView};
+use pmr_shared::sync::Locked;
 
 /// `pmr save [--force]`: writes the list to the dump file.
 pub(super) fn save(d: &Arc<Daemon>, force: bool) -> Response {
@@ -72,7 +73,7 @@ pub(super) async fn kill(d: &Arc<Daemon>) -> Answer {
 pub(super) async fn update(d: &Arc<Daemon>, exe: String) -> Answer {
     match crate::daemon::handover::probe(&exe).await {
         Ok(version) => {
-            *d.handover.lock().unwrap_or_else(|e| e.into_inner()) = Some(exe);
+            *d.handover.locked() = Some(exe);
             let msg = format!("Handing every app over to pmr {version}");
             Answer::Final(done(vec![msg], vec![]), After::Shutdown)
         }

@@ -4,9 +4,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use pmr_shared::sync::Locked;
+
 use super::state::Daemon;
 use crate::supervisor::monitor::Sampler;
-use pmr_shared::sync::Locked;
 
 /// Rotates every non-empty log on `logrotate.rotate_interval`'s schedule,
 /// sleeping until the next occurrence (or a settings change).

@@ -6,8 +6,9 @@
 //! written is `Internal`, a reload under way a `Conflict`), which the
 //! handler that asked sets as the reply's kind.
 
-use super::state::Daemon;
 use pmr_shared::sync::Locked;
+
+use super::state::Daemon;
 
 /// Counts one request in flight while it lives.
 pub struct Busy<'a>(&'a Daemon);

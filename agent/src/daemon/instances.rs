@@ -7,11 +7,12 @@ use std::sync::{Arc, Weak};
 
 use pmr_shared::app::AppSpec;
 
+use pmr_shared::sync::Locked;
+
 use super::state::Daemon;
 use crate::logs::{self, LogFile, StreamSink};
 use crate::paths::file_safe_name;
 use crate::supervisor::{self, Handle, InstanceFiles};
-use pmr_shared::sync::Locked;
 
 /// A new instance to create.
 pub struct NewInstance {

@@ -27,8 +27,9 @@ use nix::fcntl::{Flock, FlockArg};
 use tokio::net::UnixListener;
 use tokio::signal::unix::{SignalKind, signal};
 
-use crate::paths::Paths;
 use pmr_shared::sync::Locked;
+
+use crate::paths::Paths;
 use state::Daemon;
 
 /// The hub link's view of this daemon: its requests go through the same

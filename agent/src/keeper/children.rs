@@ -55,6 +55,9 @@ impl Keeper {
         Ok(())
     }
 
+    /// Handles one signal the keeper caught: SIGCHLD reaps its children
+    /// (and restarts a daemon that died); SIGHUP is ignored; any other
+    /// stops the keeper, asking the daemon to stop the apps first.
     pub(super) fn on_signal(&mut self, signo: i32) {
         if signo != libc::SIGCHLD {
             if signo == libc::SIGHUP {

@@ -10,8 +10,9 @@ use std::sync::{Mutex, OnceLock};
 
 use tokio::sync::oneshot;
 
-use super::wire::{self, Msg, VERSION};
 use pmr_shared::sync::Locked;
+
+use super::wire::{self, Msg, VERSION};
 
 /// The daemon's connection to its keeper.
 struct Link {

@@ -23,15 +23,18 @@ use tokio::sync::Notify;
 use tokio::sync::broadcast::error::RecvError;
 use tokio::task::JoinHandle;
 
-use crate::supervisor::{LifeKind, Lifecycle};
 use pmr_shared::sync::Locked;
+
+use crate::supervisor::{LifeKind, Lifecycle};
 
 /// Length of one rollup window.
 const ROLLUP_SPAN: Duration = Duration::from_secs(10);
 
 /// Shared between the daemon, the collector and the connection.
 pub(crate) struct Shared {
+    /// What `pmr link status` shows: connected or not, the last error, counts.
     pub(crate) state: Mutex<LinkState>,
+    /// Events and rollups not yet acknowledged by the hub.
     pub(crate) outbox: Mutex<outbox::Outbox>,
     /// Wakes the connection when the outbox grows.
     pub(crate) queued: Notify,
@@ -41,10 +44,12 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
+    /// The link's state, for a short read or update (never across an await).
     pub(crate) fn state(&self) -> std::sync::MutexGuard<'_, LinkState> {
         self.state.locked()
     }
 
+    /// The outbox, for a short read or update (never across an await).
     pub(crate) fn outbox(&self) -> std::sync::MutexGuard<'_, outbox::Outbox> {
         self.outbox.locked()
     }

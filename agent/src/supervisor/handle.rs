@@ -9,8 +9,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use pmr_shared::app::{AppSpec, ProcessInfo, Status};
 use tokio::sync::{mpsc, oneshot};
 
-use super::{adopt, ipc, monitor, policy, spawn, versioning, versioning_dir};
 use pmr_shared::sync::Locked;
+
+use super::{adopt, ipc, monitor, policy, spawn, versioning, versioning_dir};
 
 /// Where an instance's files are, resolved once when it is created.
 #[derive(Debug, Clone)]

@@ -23,8 +23,9 @@ use tokio::io::Interest;
 use tokio::net::UnixDatagram;
 use tokio::sync::watch;
 
-use super::ipc::{AppIo, READY, Readiness};
 use pmr_shared::sync::Locked;
+
+use super::ipc::{AppIo, READY, Readiness};
 
 /// Largest datagram read; longer ones are cut.
 const MAX_DATAGRAM: usize = 16 * 1024;

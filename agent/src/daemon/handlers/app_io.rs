@@ -7,10 +7,11 @@ use std::sync::Arc;
 use nix::sys::signal::Signal;
 use pmr_shared::ipc::{ErrorKind, Response};
 
+use pmr_shared::sync::Locked;
+
 use crate::daemon::reply::{done, error};
 use crate::daemon::state::Daemon;
 use crate::supervisor::EnvView;
-use pmr_shared::sync::Locked;
 
 /// How long a message may wait for room in an app's channel.
 const SEND_WAIT: std::time::Duration = std::time::Duration::from_secs(2);

@@ -6,13 +6,14 @@ use std::sync::Arc;
 
 use pmr_shared::ipc::{ErrorKind, Response};
 
+use pmr_shared::sync::Locked;
+
 use super::{After, Answer};
 use crate::daemon::persist;
 use crate::daemon::recreate::recreate;
 use crate::daemon::reply::{done, error, run_all};
 use crate::daemon::state::Daemon;
 use crate::supervisor::{Control, EnvView};
-use pmr_shared::sync::Locked;
 
 /// `pmr save [--force]`: writes the list to the dump file.
 pub(super) fn save(d: &Arc<Daemon>, force: bool) -> Response {

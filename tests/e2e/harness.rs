@@ -75,6 +75,7 @@ pub struct Hub {
     pub fingerprint: Option<String>,
     tls: bool,
     extra: Vec<String>,
+    env: Vec<(String, String)>,
 }
 
 impl Hub {
@@ -83,6 +84,11 @@ impl Hub {
     }
 
     pub fn start_with(tls: Tls, extra: &[&str]) -> Hub {
+        Self::start_env(tls, extra, &[])
+    }
+
+    /// A hub whose process also gets the variables `env` (proxies, roots).
+    pub fn start_env(tls: Tls, extra: &[&str], env: &[(&str, &str)]) -> Hub {
         let dir = tempfile::Builder::new()
             .prefix("hub")
             .tempdir_in("/tmp")
@@ -128,6 +134,10 @@ impl Hub {
             fingerprint: None,
             tls: is_tls,
             extra,
+            env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
         };
         hub.spawn();
         hub
@@ -141,6 +151,7 @@ impl Hub {
             .arg("--listen")
             .arg(format!("127.0.0.1:{}", self.port))
             .args(&self.extra)
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::piped())
             .stderr(
                 std::fs::OpenOptions::new()

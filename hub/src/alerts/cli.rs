@@ -300,7 +300,7 @@ fn test(store: &dyn Store, cfg: &Config, name: &str) -> anyhow::Result<()> {
         std::time::Duration::from_secs(spec.timeout_secs),
         spec.max_attempts,
         None,
-        &super::deliver::tls(),
+        &super::deliver::Client::new()?,
         |a| {
             println!(
                 "attempt {}: {} {}{}",

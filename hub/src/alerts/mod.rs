@@ -59,6 +59,8 @@ pub struct Handle {
     reload: mpsc::Sender<()>,
     reload_rx: Mutex<Option<mpsc::Receiver<()>>>,
     sealer: seal::Sealer,
+    /// The one HTTP client every delivery (and every test send) uses.
+    pub client: deliver::Client,
 }
 
 impl Handle {
@@ -71,6 +73,7 @@ impl Handle {
             reload: tx,
             reload_rx: Mutex::new(Some(rx)),
             sealer: seal::Sealer::open(data_dir)?,
+            client: deliver::Client::new()?,
         })
     }
 

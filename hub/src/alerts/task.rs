@@ -35,7 +35,6 @@ pub async fn send_now(
     hub: &Arc<Hub>,
     row: &ReceiverRow,
     n: &Notification,
-    tls: &tokio_rustls::TlsConnector,
     budget: Option<Duration>,
 ) -> anyhow::Result<Vec<deliver::Attempt>> {
     let spec = receiver_spec(row)?;
@@ -56,7 +55,7 @@ pub async fn send_now(
         Duration::from_secs(spec.timeout_secs),
         spec.max_attempts,
         deadline,
-        tls,
+        &hub.alerts.client,
         |a| {
             record(
                 hub,
@@ -95,15 +94,14 @@ fn workers(
     rows: &[ReceiverRow],
     acks: &mpsc::Sender<Ack>,
 ) -> Vec<(i64, mpsc::Sender<Notification>)> {
-    let tls = deliver::tls();
     rows.iter()
         .map(|row| {
             let (tx, mut rx) = mpsc::channel::<Notification>(QUEUE);
             let id = row.id;
-            let (hub, row, tls, acks) = (hub.clone(), row.clone(), tls.clone(), acks.clone());
+            let (hub, row, acks) = (hub.clone(), row.clone(), acks.clone());
             tokio::spawn(async move {
                 while let Some(n) = rx.recv().await {
-                    let delivered = match send_now(&hub, &row, &n, &tls, None).await {
+                    let delivered = match send_now(&hub, &row, &n, None).await {
                         Ok(attempts) => attempts.last().is_some_and(|a| a.outcome == "delivered"),
                         Err(e) => {
                             tracing::warn!(receiver = row.id, "cannot deliver: {e}");

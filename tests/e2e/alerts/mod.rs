@@ -4,6 +4,7 @@
 //! receiver beside a live one, offline servers and muted rules.
 
 mod model;
+mod proxy;
 mod receiver;
 mod restart;
 

@@ -291,8 +291,7 @@ pub(crate) async fn test_receiver(
         .replacen("ws", "http", 1);
     let name = receiver_spec(&row).map_err(ApiError::internal)?.name;
     let n = crate::alerts::test_notification(id, &name, &url, &caller.name);
-    let tls = crate::alerts::deliver::tls();
-    let attempts = crate::alerts::send_now(&hub, &row, &n, &tls, Some(TEST_BUDGET))
+    let attempts = crate::alerts::send_now(&hub, &row, &n, Some(TEST_BUDGET))
         .await
         .map_err(ApiError::internal)?;
     Ok(Json(attempts.into_iter().map(TestAttempt::from).collect()))

@@ -23,7 +23,7 @@ pub struct Metrics {
     /// Websocket upgrades waiting for `auth` now.
     pub pending_handshakes: IntGauge,
     /// The store writer's commits, writes and queue.
-    pub writer: crate::ingest::writer::WriterStats,
+    pub writer: crate::store::writer::WriterStats,
     /// Changes published on the feed, by kind.
     pub changes: IntCounterVec,
     /// Delay from an agent's snapshot to its arrival.
@@ -70,7 +70,7 @@ impl Metrics {
             "pmr_hub_pending_handshakes",
             "Websocket upgrades waiting for auth now",
         )?;
-        let writer = crate::ingest::writer::WriterStats {
+        let writer = crate::store::writer::WriterStats {
             commits: IntCounter::new(
                 "pmr_hub_store_commits_total",
                 "Transactions the store writer committed",

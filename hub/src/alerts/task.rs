@@ -25,7 +25,7 @@ fn external_url(hub: &Hub) -> String {
 }
 
 fn record(hub: &Arc<Hub>, w: Write) {
-    hub.alerts.recorder.record(&hub.ingest.writer, w);
+    hub.alerts.recorder.record(&hub.writer, w);
 }
 
 /// Delivers one notification now, every attempt recorded; the attempts.
@@ -173,7 +173,7 @@ pub async fn run(hub: Arc<Hub>, lease: Arc<dyn Lease>) {
     let mut feed = hub.ingest.subscribe();
     let recording = hub.clone();
     tokio::spawn(async move {
-        let writer = recording.ingest.writer.clone();
+        let writer = recording.writer.clone();
         recording.alerts.recorder.run(writer).await;
     });
     let mut dispatcher = Dispatcher::new(Vec::new(), external_url(&hub));

@@ -67,7 +67,7 @@ async fn audit(hub: &Hub, actor: &str, addr: &PeerAddr, action: &str, result: &s
         target: String::new(),
         result: result.into(),
     };
-    if let Err(e) = hub.ingest.writer.write(Write::Audit(row)).await {
+    if let Err(e) = hub.admin.write(Write::Audit(row)).await {
         tracing::warn!("cannot write the audit log: {e}");
     }
 }
@@ -157,7 +157,7 @@ pub(super) async fn sign_in(
         expires_at: now + session::LIFETIME_MS,
         address: addr.0.ip().to_string(),
     };
-    hub.ingest.writer.write(w).await?;
+    hub.admin.write(w).await?;
     audit(&hub, &user.email, &addr, "sign-in", "ok").await;
     let role: Role = user.role.parse().map_err(ApiError::internal)?;
     let caller = Caller {
@@ -226,7 +226,7 @@ pub(super) async fn sign_out(
         let w = Write::DeleteSession {
             id_hash: session::secret_hash(id),
         };
-        hub.ingest.writer.write(w).await?;
+        hub.admin.write(w).await?;
         audit(&hub, &caller.name, &addr, "sign-out", "ok").await;
     }
     let mut r = StatusCode::NO_CONTENT.into_response();

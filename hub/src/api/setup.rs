@@ -102,7 +102,7 @@ pub(super) async fn create_owner(
         password_hash,
         now: now_ms(),
     };
-    match hub.ingest.writer.write(w).await? {
+    match hub.admin.write(w).await? {
         Written::Id(_) => {}
         Written::Refused("exists") => {
             return Err(refuse(

@@ -7,7 +7,7 @@ use super::ActionRow;
 use super::AuditRow;
 use super::alert_rows::{AlertRow, DeliveryRow, NotifiedRow};
 
-/// One write. The hub's single writer (`ingest::writer`) is the only caller
+/// One write. The hub's single writer ([`super::writer`]) is the only caller
 /// of [`Store::write`], and puts many writes into one transaction.
 #[derive(Debug, Clone)]
 pub enum Write {

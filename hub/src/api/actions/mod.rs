@@ -99,7 +99,7 @@ impl ActionTicket {
 async fn audit(hub: &Hub, mut row: AuditRow, result: String) {
     row.at = now_ms();
     row.result = result;
-    if let Err(e) = hub.ingest.writer.write(Write::Audit(row)).await {
+    if let Err(e) = hub.admin.write(Write::Audit(row)).await {
         tracing::warn!("cannot write the audit log: {e}");
     }
 }
@@ -193,7 +193,7 @@ pub(super) async fn create_action(
         ok: None,
         message: None,
     };
-    hub.ingest.writer.write(Write::InsertAction(row)).await?;
+    hub.admin.write(Write::InsertAction(row)).await?;
     let a_targets = a.targets.join(",");
     let msg = HubMsg::Action(ActionRequest {
         id: id.clone(),

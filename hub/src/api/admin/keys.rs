@@ -149,7 +149,7 @@ pub(crate) async fn create_key(
         public_key: public.clone(),
         now: now_ms(),
     };
-    let Written::Id(id) = hub.ingest.writer.write(w).await? else {
+    let Written::Id(id) = hub.admin.write(w).await? else {
         return Err(ApiError::internal("the key was not stored"));
     };
     let target = {
@@ -224,7 +224,7 @@ pub(crate) async fn revoke_key(
         which: row.public_key.clone(),
         now: now_ms(),
     };
-    if hub.ingest.writer.write(w).await? != Written::Rows(1) {
+    if hub.admin.write(w).await? != Written::Rows(1) {
         return Err(ApiError::not_found("active key", &key));
     }
     let target = format!("{} {}", row.bucket, row.public_key);

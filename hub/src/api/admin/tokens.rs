@@ -140,7 +140,7 @@ pub(crate) async fn create_token(
         owner: Some((user.id, role.as_str().into())),
         now: now_ms(),
     };
-    let Written::Id(id) = hub.ingest.writer.write(w).await? else {
+    let Written::Id(id) = hub.admin.write(w).await? else {
         return Err(ApiError::internal("the token was not stored"));
     };
     let target = format!("{name} for {email} ({})", role.as_str());
@@ -177,7 +177,7 @@ pub(crate) async fn delete_token(
     _: Query<NoParams>,
 ) -> ApiResult<StatusCode> {
     super::require_fleet_admin(&caller, "tokens")?;
-    if hub.ingest.writer.write(Write::DeleteToken { id }).await? != Written::Rows(1) {
+    if hub.admin.write(Write::DeleteToken { id }).await? != Written::Rows(1) {
         return Err(ApiError::not_found("token", id));
     }
     super::record(&hub, &caller, addr.ip(), "token:delete", &id.to_string()).await;

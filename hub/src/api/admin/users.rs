@@ -151,7 +151,7 @@ pub(crate) async fn create_user(
         buckets: u.buckets,
         now: now_ms(),
     };
-    match hub.ingest.writer.write(w).await {
+    match hub.admin.write(w).await {
         Ok(_) => {}
         Err(StoreError::Conflict(_)) => {
             return Err(ApiError::new(
@@ -203,7 +203,7 @@ pub(crate) async fn delete_user(
     let w = Write::DeleteUser {
         email: email.clone(),
     };
-    if hub.ingest.writer.write(w).await? != Written::Rows(1) {
+    if hub.admin.write(w).await? != Written::Rows(1) {
         return Err(ApiError::not_found("user", &email));
     }
     super::record(&hub, &caller, addr.ip(), "user:remove", &email).await;
@@ -240,7 +240,7 @@ pub(crate) async fn reset_password(
         email: email.clone(),
         password_hash,
     };
-    if hub.ingest.writer.write(w).await? != Written::Rows(1) {
+    if hub.admin.write(w).await? != Written::Rows(1) {
         return Err(ApiError::not_found("user", &email));
     }
     super::record(&hub, &caller, addr.ip(), "user:reset-password", &email).await;

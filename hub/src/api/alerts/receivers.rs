@@ -174,7 +174,7 @@ pub(crate) async fn create_receiver(
         host: host.clone(),
         now: now_ms(),
     };
-    let id = match hub.ingest.writer.write(w).await {
+    let id = match hub.admin.write(w).await {
         Ok(Written::Id(id)) => id,
         Err(StoreError::Conflict(_)) => {
             let msg = format!("a receiver named {} exists already", spec.name);
@@ -239,13 +239,7 @@ pub(crate) async fn delete_receiver(
             return Err(ApiError::new(StatusCode::CONFLICT, msg));
         }
     }
-    if hub
-        .ingest
-        .writer
-        .write(Write::DeleteReceiver { id })
-        .await?
-        != Written::Rows(1)
-    {
+    if hub.admin.write(Write::DeleteReceiver { id }).await? != Written::Rows(1) {
         return Err(ApiError::not_found("receiver", id));
     }
     hub.alerts.reload();

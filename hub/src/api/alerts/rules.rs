@@ -100,7 +100,7 @@ pub(crate) async fn create_rule(
         spec: serde_json::to_string(&spec)?,
         now: now_ms(),
     };
-    let id = match hub.ingest.writer.write(w).await {
+    let id = match hub.admin.write(w).await {
         Ok(Written::Id(id)) => id,
         Err(StoreError::Conflict(_)) => {
             let msg = format!("a rule named {} exists already", spec.name);
@@ -143,7 +143,7 @@ pub(crate) async fn delete_rule(
     _: Query<NoParams>,
 ) -> ApiResult<StatusCode> {
     super::super::admin::require_fleet_admin(&caller, "alert rules")?;
-    if hub.ingest.writer.write(Write::DeleteRule { id }).await? != Written::Rows(1) {
+    if hub.admin.write(Write::DeleteRule { id }).await? != Written::Rows(1) {
         return Err(ApiError::not_found("rule", id));
     }
     hub.alerts.reload();
@@ -188,13 +188,7 @@ pub(crate) async fn mute_rule(
 ) -> ApiResult<Json<Rule>> {
     caller.require(Role::Operator)?;
     let until = (m.minutes > 0).then(|| now_ms() + m.minutes.min(525_600) as i64 * 60_000);
-    if hub
-        .ingest
-        .writer
-        .write(Write::MuteRule { id, until })
-        .await?
-        != Written::Rows(1)
-    {
+    if hub.admin.write(Write::MuteRule { id, until }).await? != Written::Rows(1) {
         return Err(ApiError::not_found("rule", id));
     }
     hub.alerts.reload();

@@ -97,13 +97,11 @@ fn check(stored: Option<&str>, given: &str) -> bool {
     request_body = Credentials,
     responses(
         (status = 200, description = "Signed in; `Set-Cookie: pmr_session=...; HttpOnly; SameSite=Lax` (and `Secure` under TLS)", body = SessionInfo),
-        (status = 400, response = r::BadRequest),
         (status = 401, description = "Wrong e-mail or password", body = crate::http::error::ErrorBody),
-        (status = 413, response = r::PayloadTooLarge),
-        (status = 415, response = r::UnsupportedMediaType),
-        (status = 422, response = r::Unprocessable),
+        (status = 400, response = r::BadRequest),
         (status = 429, response = r::TooManyRequests),
         (status = 500, response = r::Internal),
+        r::BodyErrors,
     )
 )]
 pub(super) async fn sign_in(
@@ -184,9 +182,7 @@ pub(super) async fn sign_in(
     params(NoParams),
     responses(
         (status = 200, description = "The caller", body = SessionInfo),
-        (status = 400, response = r::BadRequest),
-        (status = 401, response = r::Unauthorized),
-        (status = 500, response = r::Internal),
+        r::Errors,
     )
 )]
 pub(super) async fn who(
@@ -208,10 +204,7 @@ pub(super) async fn who(
     params(NoParams),
     responses(
         (status = 204, description = "Signed out"),
-        (status = 400, response = r::BadRequest),
-        (status = 401, response = r::Unauthorized),
-        (status = 403, response = r::Forbidden),
-        (status = 500, response = r::Internal),
+        r::Guarded,
     )
 )]
 pub(super) async fn sign_out(
@@ -256,10 +249,7 @@ pub(super) struct AuditFilter {
     params(AuditFilter),
     responses(
         (status = 200, description = "Audit lines, newest first", body = Vec<AuditLine>),
-        (status = 400, response = r::BadRequest),
-        (status = 401, response = r::Unauthorized),
-        (status = 403, response = r::Forbidden),
-        (status = 500, response = r::Internal),
+        r::Guarded,
     )
 )]
 pub(super) async fn list_audit(

@@ -114,16 +114,10 @@ async fn audit(hub: &Hub, mut row: AuditRow, result: String) {
     responses(
         (status = 200, description = "Done: with `wait`, the agent answered in time", body = ActionTicket),
         (status = 202, description = "Sent: without `wait`, or the agent did not answer in 30 s", body = ActionTicket),
-        (status = 400, response = r::BadRequest),
-        (status = 401, response = r::Unauthorized),
-        (status = 403, response = r::Forbidden),
         (status = 404, response = r::NotFound),
         (status = 409, response = r::Conflict),
-        (status = 413, response = r::PayloadTooLarge),
-        (status = 415, response = r::UnsupportedMediaType),
-        (status = 422, response = r::Unprocessable),
-        (status = 500, response = r::Internal),
         (status = 503, response = r::Unavailable),
+        r::Guarded, r::BodyErrors,
     )
 )]
 pub(super) async fn create_action(
@@ -289,10 +283,8 @@ pub(super) struct ActionId {
     params(ActionId, NoParams),
     responses(
         (status = 200, description = "The action; `ok`, `message` and `finished_at` are null until the agent answers", body = schema::Action),
-        (status = 400, response = r::BadRequest),
-        (status = 401, response = r::Unauthorized),
         (status = 404, response = r::NotFound),
-        (status = 500, response = r::Internal),
+        r::Errors,
     )
 )]
 pub(super) async fn get_action(

@@ -87,10 +87,7 @@ pub(crate) struct KeyRef {
     params(NoParams),
     responses(
         (status = 200, description = "Keys, oldest first", body = Vec<Key>),
-        (status = 400, response = r::BadRequest),
-        (status = 401, response = r::Unauthorized),
-        (status = 403, response = r::Forbidden),
-        (status = 500, response = r::Internal),
+        r::Guarded,
     )
 )]
 pub(crate) async fn list_keys(
@@ -118,13 +115,7 @@ pub(crate) async fn list_keys(
     request_body = NewKey,
     responses(
         (status = 201, description = "The key, its secret (once) and the link line", body = CreatedKey),
-        (status = 400, response = r::BadRequest),
-        (status = 401, response = r::Unauthorized),
-        (status = 403, response = r::Forbidden),
-        (status = 413, response = r::PayloadTooLarge),
-        (status = 415, response = r::UnsupportedMediaType),
-        (status = 422, response = r::Unprocessable),
-        (status = 500, response = r::Internal),
+        r::Guarded, r::BodyErrors,
     )
 )]
 pub(crate) async fn create_key(
@@ -199,11 +190,8 @@ pub(crate) async fn create_key(
     params(KeyRef, NoParams),
     responses(
         (status = 200, description = "Revoked", body = Key),
-        (status = 400, response = r::BadRequest),
-        (status = 401, response = r::Unauthorized),
-        (status = 403, response = r::Forbidden),
         (status = 404, response = r::NotFound),
-        (status = 500, response = r::Internal),
+        r::Guarded,
     )
 )]
 pub(crate) async fn revoke_key(

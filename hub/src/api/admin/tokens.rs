@@ -59,10 +59,7 @@ pub(crate) struct TokenId {
     params(NoParams),
     responses(
         (status = 200, description = "Tokens, oldest first", body = Vec<TokenInfo>),
-        (status = 400, response = r::BadRequest),
-        (status = 401, response = r::Unauthorized),
-        (status = 403, response = r::Forbidden),
-        (status = 500, response = r::Internal),
+        r::Guarded,
     )
 )]
 pub(crate) async fn list_tokens(
@@ -86,14 +83,8 @@ pub(crate) async fn list_tokens(
     request_body = NewToken,
     responses(
         (status = 201, description = "The token, shown once", body = CreatedToken),
-        (status = 400, response = r::BadRequest),
-        (status = 401, response = r::Unauthorized),
-        (status = 403, response = r::Forbidden),
         (status = 404, response = r::NotFound),
-        (status = 413, response = r::PayloadTooLarge),
-        (status = 415, response = r::UnsupportedMediaType),
-        (status = 422, response = r::Unprocessable),
-        (status = 500, response = r::Internal),
+        r::Guarded, r::BodyErrors,
     )
 )]
 pub(crate) async fn create_token(
@@ -162,11 +153,8 @@ pub(crate) async fn create_token(
     params(TokenId, NoParams),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 400, response = r::BadRequest),
-        (status = 401, response = r::Unauthorized),
-        (status = 403, response = r::Forbidden),
         (status = 404, response = r::NotFound),
-        (status = 500, response = r::Internal),
+        r::Guarded,
     )
 )]
 pub(crate) async fn delete_token(

@@ -55,10 +55,7 @@ pub(crate) struct Email {
     params(NoParams),
     responses(
         (status = 200, description = "Users, by e-mail", body = Vec<UserRow>),
-        (status = 400, response = r::BadRequest),
-        (status = 401, response = r::Unauthorized),
-        (status = 403, response = r::Forbidden),
-        (status = 500, response = r::Internal),
+        r::Guarded,
     )
 )]
 pub(crate) async fn list_users(
@@ -118,14 +115,8 @@ async fn subject(hub: &Hub, caller: &Caller, email: &str) -> ApiResult<UserRow> 
     request_body = NewUser,
     responses(
         (status = 201, description = "Added; the password is shown once", body = WithPassword),
-        (status = 400, response = r::BadRequest),
-        (status = 401, response = r::Unauthorized),
-        (status = 403, response = r::Forbidden),
         (status = 409, response = r::Conflict),
-        (status = 413, response = r::PayloadTooLarge),
-        (status = 415, response = r::UnsupportedMediaType),
-        (status = 422, response = r::Unprocessable),
-        (status = 500, response = r::Internal),
+        r::Guarded, r::BodyErrors,
     )
 )]
 pub(crate) async fn create_user(
@@ -178,11 +169,8 @@ pub(crate) async fn create_user(
     params(Email, NoParams),
     responses(
         (status = 204, description = "Removed"),
-        (status = 400, response = r::BadRequest),
-        (status = 401, response = r::Unauthorized),
-        (status = 403, response = r::Forbidden),
         (status = 404, response = r::NotFound),
-        (status = 500, response = r::Internal),
+        r::Guarded,
     )
 )]
 pub(crate) async fn delete_user(
@@ -219,11 +207,8 @@ pub(crate) async fn delete_user(
     params(Email, NoParams),
     responses(
         (status = 200, description = "The new password, shown once", body = WithPassword),
-        (status = 400, response = r::BadRequest),
-        (status = 401, response = r::Unauthorized),
-        (status = 403, response = r::Forbidden),
         (status = 404, response = r::NotFound),
-        (status = 500, response = r::Internal),
+        r::Guarded,
     )
 )]
 pub(crate) async fn reset_password(

@@ -57,9 +57,7 @@ pub(super) struct ChangeFilter {
     responses(
         (status = 200, description = "A stream of server-sent events (`text/event-stream`), not one JSON document: one event per change, named after its kind (`event: restart`), its `data:` line the change as JSON (`{\"type\":\"restart\",\"server_id\":1,...}`), then a blank line; with `kinds` holding `sample`, `every` and no `server`, no `sample` events but `event: figures` every 5 s, `{\"servers\": [sample, ...]}` for the servers whose figures changed; `event: resync` when the client fell behind and must refetch; a `:` comment line every 15 s keeps proxies from closing a quiet stream.", content_type = "text/event-stream", body = String,
             example = json!("event: restart\ndata: {\"type\":\"restart\",\"server_id\":1,\"pm_id\":0,\"app\":\"api\",\"restarts\":3}\n\n")),
-        (status = 400, response = r::BadRequest),
-        (status = 401, response = r::Unauthorized),
-        (status = 500, response = r::Internal),
+        r::Errors,
     )
 )]
 pub(super) async fn follow_changes(
@@ -118,9 +116,7 @@ pub(crate) struct ChangeKinds {
     params(NoParams),
     responses(
         (status = 200, description = "The kinds of change", body = ChangeKinds),
-        (status = 400, response = r::BadRequest),
-        (status = 401, response = r::Unauthorized),
-        (status = 500, response = r::Internal),
+        r::Errors,
     )
 )]
 pub(super) async fn change_kinds(

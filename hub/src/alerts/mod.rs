@@ -15,6 +15,7 @@ pub mod receiver;
 pub mod record;
 pub mod rule;
 pub mod seal;
+mod send;
 pub mod url;
 
 use std::sync::{Arc, Mutex};
@@ -176,5 +177,6 @@ mod load;
 mod task;
 
 pub use load::{all_rules, file_rules, listed_rules, stored_rules};
-pub use task::{run, send_now};
+pub use send::send_now;
+pub use task::run;
 pub use url::host_of;

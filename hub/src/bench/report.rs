@@ -72,68 +72,88 @@ pub(super) fn print(f: Figures<'_>) {
         delays.len()
     );
     if args.dashboards > 0 {
-        println!(
-            "dashboards following the feed           {} (as the fleet page: the feed, and the server list every 30 s)",
-            args.dashboards
-        );
-        println!(
-            "crash -> dashboard p50 / p99 / max       {:.0} / {:.0} / {:.0} ms ({} samples)",
-            percentile(&crash_delays, 0.5),
-            percentile(&crash_delays, 0.99),
-            crash_delays.last().copied().unwrap_or(f64::NAN),
-            crash_delays.len()
-        );
-        println!(
-            "server list refetch p50 / p99            {:.0} / {:.0} ms ({} fetches)",
-            percentile(&fetches, 0.5),
-            percentile(&fetches, 0.99),
-            fetches.len()
-        );
+        dashboards(args, &crash_delays, &fetches);
     }
     if args.rules > 0 {
-        let seen = seen.lock().unwrap_or_else(|e| e.into_inner());
-        let mut d = seen.delays.clone();
-        d.sort_by(|a, b| a.total_cmp(b));
-        println!(
-            "alert rules                              {} (1 per probe crash, 1 storm, the rest CPU rules of one server each)",
-            args.rules
-        );
-        println!(
-            "crash -> receiver beyond group wait      p50 {:.0} / p99 {:.0} / max {:.0} ms ({} alerts)",
-            percentile(&d, 0.5),
-            percentile(&d, 0.99),
-            d.last().copied().unwrap_or(f64::NAN),
-            d.len()
-        );
-        println!(
-            "storm: every app-2 errored at once       {} of {n} alerts arrived, in {} notifications; {} twice in one notification",
-            seen.storm.len(),
-            seen.storm_notifications,
-            seen.doubled
-        );
+        alerting(args, &seen.lock().unwrap_or_else(|e| e.into_inner()));
     }
     if hostile {
-        let n = hostile_held.len().max(1);
-        let avg = |f: fn(&(usize, usize)) -> usize| hostile_held.iter().map(f).sum::<usize>() / n;
-        let d = crate::config::Config::default();
-        println!(
-            "hostile addresses                        {} holding on average {} of {} pending upgrades, {} of {} idle connections",
-            args.hostile,
-            avg(|h| h.0),
-            args.hostile * d.pending_handshakes_per_ip,
-            avg(|h| h.1),
-            args.hostile * d.max_connections_per_ip,
-        );
-        println!(
-            "fresh agent link time p50 / max          {:.1} / {:.1} ms ({} linked, {fresh_refused} refused)",
-            percentile(&fresh, 0.5),
-            fresh.last().copied().unwrap_or(f64::NAN),
-            fresh.len()
-        );
+        hostile_side(args, &hostile_held, &fresh, fresh_refused);
     }
     println!("after a hub restart, back within         {back_secs:.1} s ({back_count} of {n})");
     println!("events stored (want {})                   {events}", 2 * n);
     println!(
         "exit events during the outage            {exits} from {servers_with_exit} servers (want {n} from {n})"
+    );
+}
+
+/// The dashboards' lines: crash to page, server list refetch.
+fn dashboards(args: &BenchArgs, crash_delays: &[f64], fetches: &[f64]) {
+    println!(
+        "dashboards following the feed           {} (as the fleet page: the feed, and the server list every 30 s)",
+        args.dashboards
+    );
+    println!(
+        "crash -> dashboard p50 / p99 / max       {:.0} / {:.0} / {:.0} ms ({} samples)",
+        percentile(crash_delays, 0.5),
+        percentile(crash_delays, 0.99),
+        crash_delays.last().copied().unwrap_or(f64::NAN),
+        crash_delays.len()
+    );
+    println!(
+        "server list refetch p50 / p99            {:.0} / {:.0} ms ({} fetches)",
+        percentile(fetches, 0.5),
+        percentile(fetches, 0.99),
+        fetches.len()
+    );
+}
+
+/// The alerting lines: crash to receiver, the storm's notifications.
+fn alerting(args: &BenchArgs, seen: &alerts::Seen) {
+    let mut d = seen.delays.clone();
+    d.sort_by(|a, b| a.total_cmp(b));
+    println!(
+        "alert rules                              {} (1 per probe crash, 1 storm, the rest CPU rules of one server each)",
+        args.rules
+    );
+    println!(
+        "crash -> receiver beyond group wait      p50 {:.0} / p99 {:.0} / max {:.0} ms ({} alerts)",
+        percentile(&d, 0.5),
+        percentile(&d, 0.99),
+        d.last().copied().unwrap_or(f64::NAN),
+        d.len()
+    );
+    println!(
+        "storm: every app-2 errored at once       {} of {} alerts arrived, in {} notifications; {} twice in one notification",
+        seen.storm.len(),
+        args.agents,
+        seen.storm_notifications,
+        seen.doubled
+    );
+}
+
+/// The hostile side's lines: what it held, a fresh agent's link time.
+fn hostile_side(
+    args: &BenchArgs,
+    hostile_held: &[(usize, usize)],
+    fresh: &[f64],
+    fresh_refused: usize,
+) {
+    let n = hostile_held.len().max(1);
+    let avg = |f: fn(&(usize, usize)) -> usize| hostile_held.iter().map(f).sum::<usize>() / n;
+    let d = crate::config::Config::default();
+    println!(
+        "hostile addresses                        {} holding on average {} of {} pending upgrades, {} of {} idle connections",
+        args.hostile,
+        avg(|h| h.0),
+        args.hostile * d.pending_handshakes_per_ip,
+        avg(|h| h.1),
+        args.hostile * d.max_connections_per_ip,
+    );
+    println!(
+        "fresh agent link time p50 / max          {:.1} / {:.1} ms ({} linked, {fresh_refused} refused)",
+        percentile(fresh, 0.5),
+        fresh.last().copied().unwrap_or(f64::NAN),
+        fresh.len()
     );
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde_json::json;
 
 use super::receiver::{Answer, Receiver};
-use super::{add_receiver, add_rule, crashing_agent};
+use super::{add_receiver, add_rule, crashing_agent, test_attempts};
 use crate::harness::{Hub, Tls, wait_for};
 
 #[test]
@@ -15,14 +15,7 @@ fn failed_sends_are_retried_on_5xx_only() {
     let hub = Hub::start(Tls::None);
     let flaky = Receiver::start(Answer::Script(vec![500, 500, 200]));
     let (id, _) = add_receiver(&hub, "flaky", &flaky.url(), json!({}));
-    let (status, attempts) = hub.http("POST", &format!("/api/v1/receivers/{id}/test"), None, true);
-    assert_eq!(status, 200, "{attempts}");
-    let outcomes: Vec<&str> = attempts
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a["outcome"].as_str().unwrap())
-        .collect();
+    let (_, outcomes) = test_attempts(&hub, id);
     assert_eq!(outcomes, ["retrying", "retrying", "delivered"]);
     assert_eq!(flaky.got().len(), 3, "three attempts, one delivery");
     let refusing = Receiver::start(Answer::Script(vec![403]));

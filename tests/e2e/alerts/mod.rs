@@ -32,6 +32,20 @@ fn add_receiver(hub: &Hub, name: &str, url: &str, extra: Value) -> (i64, Option<
     )
 }
 
+/// A test notification to receiver `id` through the API (200 asserted);
+/// its attempts, and their outcomes in order.
+fn test_attempts(hub: &Hub, id: i64) -> (Value, Vec<String>) {
+    let (status, attempts) = hub.http("POST", &format!("/api/v1/receivers/{id}/test"), None, true);
+    assert_eq!(status, 200, "{attempts}");
+    let outcomes = attempts
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["outcome"].as_str().unwrap().to_string())
+        .collect();
+    (attempts, outcomes)
+}
+
 /// A rule made through the API; returns its id.
 fn add_rule(hub: &Hub, rule: Value) -> i64 {
     let (status, v) = hub.http("POST", "/api/v1/alert-rules", Some(&rule), true);

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use serde_json::json;
 
 use super::receiver::{Answer, Receiver};
-use super::{add_receiver, signed};
+use super::{add_receiver, signed, test_attempts};
 use crate::harness::{Hub, Tls, bin};
 
 /// A proxy that tunnels `CONNECT host:port` and forwards absolute-form
@@ -98,10 +98,9 @@ fn pipe(a: TcpStream, b: TcpStream) {
 }
 
 /// Sends a test notification to receiver `id` through the hub's API and
-/// returns the last attempt's outcome.
+/// returns the last attempt's outcome and error.
 fn test_send(hub: &Hub, id: i64) -> String {
-    let (status, attempts) = hub.http("POST", &format!("/api/v1/receivers/{id}/test"), None, true);
-    assert_eq!(status, 200, "{attempts}");
+    let (attempts, _) = test_attempts(hub, id);
     let last = attempts.as_array().unwrap().last().unwrap().clone();
     format!(
         "{} {}",
@@ -193,14 +192,7 @@ fn a_proxy_that_refuses_the_tunnel_is_a_logged_retryable_failure() {
         "https://hooks.example.com/services/SECRET-PATH?token=SECRET-QUERY",
         json!({"max_attempts": 2}),
     );
-    let (status, attempts) = hub.http("POST", &format!("/api/v1/receivers/{id}/test"), None, true);
-    assert_eq!(status, 200, "{attempts}");
-    let outcomes: Vec<&str> = attempts
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a["outcome"].as_str().unwrap())
-        .collect();
+    let (attempts, outcomes) = test_attempts(&hub, id);
     assert_eq!(outcomes, ["retrying", "failed"], "{attempts}");
     let error = attempts[0]["error"].as_str().unwrap();
     assert!(error.starts_with("connect: "), "{error}");

@@ -47,18 +47,21 @@ pub(super) fn ramp(
 pub(super) struct Steady {
     /// Agents held at the end.
     pub held: usize,
-    /// Hub RSS at the end and at its peak, KiB.
+    /// Hub RSS at the end, KiB.
     pub rss: u64,
+    /// Hub RSS at its peak, KiB.
     pub peak_rss: u64,
     /// Hub CPU, % of one core.
     pub cpu: f64,
-    /// Snapshot to API, crash to dashboard, server list refetch: ms, sorted.
+    /// Snapshot to API delays, ms, sorted.
     pub delays: Vec<f64>,
+    /// Crash to dashboard delays, ms, sorted.
     pub crash_delays: Vec<f64>,
+    /// Server list refetch times, ms, sorted.
     pub fetches: Vec<f64>,
-    /// A fresh agent's link time beside the hostile ones (ms, sorted), and
-    /// how many were refused.
+    /// A fresh agent's link times beside the hostile ones, ms, sorted.
     pub fresh: Vec<f64>,
+    /// Fresh agents refused beside the hostile ones.
     pub fresh_refused: usize,
     /// What the hostile side held each second: (pending, idle).
     pub hostile_held: Vec<(usize, usize)>,

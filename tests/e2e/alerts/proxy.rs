@@ -5,12 +5,13 @@
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use serde_json::json;
 
 use super::receiver::{Answer, Receiver};
-use super::{add_receiver, signed, test_attempts};
-use crate::harness::{Hub, Tls, bin};
+use super::{add_receiver, add_rule, crashing_agent, signed, test_attempts};
+use crate::harness::{Hub, Tls, bin, wait_for};
 
 /// A proxy that tunnels `CONNECT host:port` and forwards absolute-form
 /// plain-HTTP requests, keeping each request line it was asked.
@@ -175,6 +176,23 @@ fn webhooks_go_through_the_environments_proxy_unless_no_proxy_says_not() {
     cli("example.com, localhost");
     assert_eq!(tunnels(), 2, "NO_PROXY bypasses the proxy");
     assert_eq!(https.got().len(), 4, "every send reached the receiver");
+    // A real alert from the alerting task takes the same road: a crash
+    // loop notified to a new HTTPS receiver, signed, through a tunnel.
+    let alerts = Receiver::start_tls(Answer::Script(vec![200]), &tls);
+    let (_, secret) = add_receiver(&hub, "ops", &alerts.url(), json!({}));
+    add_rule(
+        &hub,
+        json!({"name": "crash loop", "kind": "restarts", "count": 3, "window_secs": 10,
+               "receivers": ["ops"], "scope": {"app": "crash"}}),
+    );
+    let _agent = crashing_agent(&hub, "web-1");
+    let first = wait_for("the firing notification", Duration::from_secs(30), || {
+        alerts.got().first().cloned()
+    });
+    assert_eq!(first.json()["status"], "firing");
+    assert!(signed(&first, secret.as_deref().unwrap()), "signed");
+    let tunnel = format!("CONNECT localhost:{} HTTP/1.1", alerts.port);
+    assert!(proxy.seen().contains(&tunnel), "{:?}", proxy.seen());
 }
 
 #[test]

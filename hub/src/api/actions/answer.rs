@@ -22,11 +22,13 @@ pub(super) type Done = tokio::sync::oneshot::Receiver<ActionResult>;
 pub(super) struct Pending {
     /// Action id.
     pub id: String,
-    /// The server it went to: id and name.
+    /// The server it went to.
     pub server_id: i64,
+    /// That server's name, for the summary.
     pub server: String,
-    /// The verb and targets, as asked.
+    /// The verb, as asked.
     pub verb: String,
+    /// The targets, as asked, comma-separated.
     pub targets: String,
     /// Its audit line, written once it ended.
     pub line: AuditRow,

@@ -8,7 +8,7 @@ use super::AuditRow;
 use super::alert_rows::{AlertRow, DeliveryRow, NotifiedRow};
 
 /// One write. The hub's single writer ([`super::writer`]) is the only caller
-/// of [`Store::write`], and puts many writes into one transaction.
+/// of [`super::Store::write`], and puts many writes into one transaction.
 #[derive(Debug, Clone)]
 pub enum Write {
     /// Records a connection ([`Written::Id`]: the server's id).

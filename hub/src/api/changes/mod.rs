@@ -6,7 +6,7 @@
 //! the caller's token or session is checked again: a signed-out, removed or
 //! expired caller's stream ends. Events carry the live figures a page
 //! shows (see [`figures`]); a fleet-wide stream with `every` gets the
-//! fleet's figures as one shared digest every 5 s (see [`digest`]).
+//! fleet's figures as one shared digest every 5 s (see [`crate::ingest::digest`]).
 
 mod figures;
 mod stream;

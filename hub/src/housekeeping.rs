@@ -62,7 +62,7 @@ pub async fn run(hub: Arc<Hub>) {
                     seen.push((s.id, s.last_seen));
                 }
             });
-            let _ = hub.ingest.writer.write(Write::TouchServers(seen)).await;
+            let _ = hub.writer.write(Write::TouchServers(seen)).await;
         }
         if n.is_multiple_of(10) {
             hub.logins.sweep();
@@ -73,7 +73,7 @@ pub async fn run(hub: Arc<Hub>) {
         }
         if n % 60 == 30 {
             let fold = Write::Downsample { now: now_ms() };
-            if let Err(e) = hub.ingest.writer.write(fold).await {
+            if let Err(e) = hub.writer.write(fold).await {
                 tracing::warn!("downsampling failed: {e}");
             }
         }
@@ -90,7 +90,7 @@ pub async fn run(hub: Arc<Hub>) {
                     rollups_before: ro,
                     coarse_before: co,
                 };
-                match hub.ingest.writer.write(prune).await {
+                match hub.writer.write(prune).await {
                     Ok(Written::Rows(n)) if n > 0 => pruned += n,
                     _ => break,
                 }

@@ -23,7 +23,7 @@ pub struct Metrics {
     /// Websocket upgrades waiting for `auth` now.
     pub pending_handshakes: IntGauge,
     /// The store writer's commits, writes and queue.
-    pub writer: crate::ingest::writer::WriterStats,
+    pub writer: crate::store::writer::WriterStats,
     /// Changes published on the feed, by kind.
     pub changes: IntCounterVec,
     /// Delay from an agent's snapshot to its arrival.
@@ -32,7 +32,13 @@ pub struct Metrics {
     pub series_dropped: IntGauge,
     /// Open live log views.
     pub log_viewers: IntGauge,
-    proc_registry: Registry,
+    processes: ProcessSeries,
+}
+
+/// The per-process series, refilled from the live state at each scrape
+/// (in their own registry: reset and refilled, one render at a time).
+struct ProcessSeries {
+    registry: Registry,
     rendering: std::sync::Mutex<()>,
     cpu: GaugeVec,
     memory: GaugeVec,
@@ -44,80 +50,142 @@ pub struct Metrics {
 
 const PROC_LABELS: &[&str] = &["bucket", "server", "app", "instance"];
 
+/// Registers `m` in `registry`; `m` for the hub to update.
+fn registered<M>(registry: &Registry, m: M) -> anyhow::Result<M>
+where
+    M: prometheus::core::Collector + Clone + 'static,
+{
+    registry.register(Box::new(m.clone()))?;
+    Ok(m)
+}
+
+/// A counter vector `name` with one label.
+fn by(name: &str, help: &str, label: &str) -> anyhow::Result<IntCounterVec> {
+    Ok(IntCounterVec::new(Opts::new(name, help), &[label])?)
+}
+
 impl Metrics {
     /// Registers every metric.
     pub fn new() -> anyhow::Result<Self> {
         let registry = Registry::new();
-        let agents_connected =
-            IntGauge::new("pmr_hub_agents_connected", "Agents with an open session")?;
-        let frames_in = IntCounter::new("pmr_hub_frames_in_total", "Frames received from agents")?;
-        let handshake_failures = IntCounterVec::new(
-            Opts::new(
-                "pmr_hub_handshake_failures_total",
-                "Refused agent handshakes by reason",
-            ),
-            &["reason"],
-        )?;
-        let connections_refused = IntCounterVec::new(
-            Opts::new(
-                "pmr_hub_connections_refused_total",
-                "Connections closed at accept because a cap was reached",
-            ),
-            &["reason"],
-        )?;
-        let connections_open = IntGauge::new("pmr_hub_connections_open", "Connections open now")?;
-        let pending_handshakes = IntGauge::new(
-            "pmr_hub_pending_handshakes",
-            "Websocket upgrades waiting for auth now",
-        )?;
-        let writer = crate::ingest::writer::WriterStats {
-            commits: IntCounter::new(
-                "pmr_hub_store_commits_total",
-                "Transactions the store writer committed",
+        let r = &registry;
+        let writer = crate::store::writer::WriterStats {
+            commits: registered(
+                r,
+                IntCounter::new(
+                    "pmr_hub_store_commits_total",
+                    "Transactions the store writer committed",
+                )?,
             )?,
-            writes: IntCounter::new(
-                "pmr_hub_store_writes_total",
-                "Writes the store writer applied (many per commit under load)",
+            writes: registered(
+                r,
+                IntCounter::new(
+                    "pmr_hub_store_writes_total",
+                    "Writes the store writer applied (many per commit under load)",
+                )?,
             )?,
-            queued: IntGauge::new("pmr_hub_store_queue", "Writes waiting for the store writer")?,
+            queued: registered(
+                r,
+                IntGauge::new("pmr_hub_store_queue", "Writes waiting for the store writer")?,
+            )?,
         };
-        let changes = IntCounterVec::new(
-            Opts::new(
-                "pmr_hub_changes_total",
-                "Changes published on the change feed",
-            ),
-            &["kind"],
-        )?;
-        let ingest_lag = Histogram::with_opts(
-            HistogramOpts::new(
-                "pmr_hub_ingest_lag_seconds",
-                "Agent snapshot time to hub arrival",
-            )
-            .buckets(vec![0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0]),
-        )?;
-        let series_dropped = IntGauge::new(
-            "pmr_hub_series_dropped",
-            "Process series left out of the last scrape (cap)",
-        )?;
-        registry.register(Box::new(agents_connected.clone()))?;
-        registry.register(Box::new(frames_in.clone()))?;
-        registry.register(Box::new(handshake_failures.clone()))?;
-        registry.register(Box::new(ingest_lag.clone()))?;
-        registry.register(Box::new(connections_refused.clone()))?;
-        registry.register(Box::new(connections_open.clone()))?;
-        registry.register(Box::new(pending_handshakes.clone()))?;
-        registry.register(Box::new(writer.commits.clone()))?;
-        registry.register(Box::new(writer.writes.clone()))?;
-        registry.register(Box::new(writer.queued.clone()))?;
-        registry.register(Box::new(changes.clone()))?;
-        registry.register(Box::new(series_dropped.clone()))?;
-        let log_viewers = IntGauge::new("pmr_hub_log_viewers", "Open live log views")?;
-        registry.register(Box::new(log_viewers.clone()))?;
-        let proc_registry = Registry::new();
+        let lag_buckets = vec![0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
+        Ok(Self {
+            agents_connected: registered(
+                r,
+                IntGauge::new("pmr_hub_agents_connected", "Agents with an open session")?,
+            )?,
+            frames_in: registered(
+                r,
+                IntCounter::new("pmr_hub_frames_in_total", "Frames received from agents")?,
+            )?,
+            handshake_failures: registered(
+                r,
+                by(
+                    "pmr_hub_handshake_failures_total",
+                    "Refused agent handshakes by reason",
+                    "reason",
+                )?,
+            )?,
+            ingest_lag: registered(
+                r,
+                Histogram::with_opts(
+                    HistogramOpts::new(
+                        "pmr_hub_ingest_lag_seconds",
+                        "Agent snapshot time to hub arrival",
+                    )
+                    .buckets(lag_buckets),
+                )?,
+            )?,
+            connections_refused: registered(
+                r,
+                by(
+                    "pmr_hub_connections_refused_total",
+                    "Connections closed at accept because a cap was reached",
+                    "reason",
+                )?,
+            )?,
+            connections_open: registered(
+                r,
+                IntGauge::new("pmr_hub_connections_open", "Connections open now")?,
+            )?,
+            pending_handshakes: registered(
+                r,
+                IntGauge::new(
+                    "pmr_hub_pending_handshakes",
+                    "Websocket upgrades waiting for auth now",
+                )?,
+            )?,
+            writer,
+            changes: registered(
+                r,
+                by(
+                    "pmr_hub_changes_total",
+                    "Changes published on the change feed",
+                    "kind",
+                )?,
+            )?,
+            series_dropped: registered(
+                r,
+                IntGauge::new(
+                    "pmr_hub_series_dropped",
+                    "Process series left out of the last scrape (cap)",
+                )?,
+            )?,
+            log_viewers: registered(
+                r,
+                IntGauge::new("pmr_hub_log_viewers", "Open live log views")?,
+            )?,
+            processes: ProcessSeries::new()?,
+            registry,
+        })
+    }
+
+    /// Renders the text exposition, process series capped at `max_series`.
+    /// Offline servers keep `pmr_server_up 0` but no process series: their
+    /// last values would be stale.
+    pub fn render(&self, live: &Live, max_series: usize) -> String {
+        // One render at a time: the process gauges are reset and refilled.
+        let _one = self
+            .processes
+            .rendering
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let dropped = self.processes.fill(live, max_series);
+        self.series_dropped.set(dropped);
+        let mut families = self.registry.gather();
+        families.extend(self.processes.registry.gather());
+        let mut out = Vec::new();
+        let _ = TextEncoder::new().encode(&families, &mut out);
+        String::from_utf8(out).unwrap_or_default()
+    }
+}
+
+impl ProcessSeries {
+    fn new() -> anyhow::Result<Self> {
+        let registry = Registry::new();
         let gauge = |name: &str, help: &str, labels: &[&str]| -> anyhow::Result<GaugeVec> {
-            let g = GaugeVec::new(Opts::new(name, help), labels)?;
-            proc_registry.register(Box::new(g.clone()))?;
-            Ok(g)
+            registered(&registry, GaugeVec::new(Opts::new(name, help), labels)?)
         };
         Ok(Self {
             cpu: gauge(
@@ -150,29 +218,14 @@ impl Metrics {
                 "1 while the server's agent is connected",
                 &["bucket", "server"],
             )?,
-            proc_registry,
             rendering: std::sync::Mutex::new(()),
             registry,
-            agents_connected,
-            frames_in,
-            handshake_failures,
-            connections_refused,
-            connections_open,
-            pending_handshakes,
-            writer,
-            changes,
-            ingest_lag,
-            series_dropped,
-            log_viewers,
         })
     }
 
-    /// Renders the text exposition, process series capped at `max_series`.
-    /// Offline servers keep `pmr_server_up 0` but no process series: their
-    /// last values would be stale.
-    pub fn render(&self, live: &Live, max_series: usize) -> String {
-        // One render at a time: the process gauges are reset and refilled.
-        let _one = self.rendering.lock().unwrap_or_else(|e| e.into_inner());
+    /// Refills every series from `live`, at most `max_series` process
+    /// series; how many were left out.
+    fn fill(&self, live: &Live, max_series: usize) -> i64 {
         for g in [
             &self.cpu,
             &self.memory,
@@ -222,11 +275,6 @@ impl Metrics {
                     .set(1.0);
             }
         });
-        self.series_dropped.set(dropped);
-        let mut families = self.registry.gather();
-        families.extend(self.proc_registry.gather());
-        let mut out = Vec::new();
-        let _ = TextEncoder::new().encode(&families, &mut out);
-        String::from_utf8(out).unwrap_or_default()
+        dropped
     }
 }

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use crate::config::Config;
-use crate::store::Store;
+use crate::store::{self, Store};
 use crate::{ingest, live, metrics};
 
 /// Shared state of one hub process.
@@ -15,8 +15,13 @@ pub struct Hub {
     pub store: Arc<dyn Store>,
     /// Live state (written by ingest only).
     pub live: Arc<live::Live>,
-    /// The way in for everything agents send, and the store's only writer.
+    /// The way in for everything agents send.
     pub ingest: ingest::Ingest,
+    /// The API's writes (accounts, keys, rules, actions, audit), through
+    /// the store's single writer.
+    pub admin: store::writer::Admin,
+    /// Housekeeping's and alerting's writes, through the same single writer.
+    pub writer: store::writer::Writer,
     /// Sign-in attempts per address and per account.
     pub logins: crate::access::session::LoginLimits,
     /// This hub's id, signed by agents.
@@ -39,13 +44,15 @@ impl Hub {
     pub fn new(config: Config, store: Arc<dyn Store>) -> anyhow::Result<Arc<Self>> {
         let hub_id = store.hub_id()?;
         let metrics = metrics::Metrics::new()?;
-        let writer = ingest::writer::Writer::spawn(store.clone(), metrics.writer.clone())?;
+        let writer = store::writer::Writer::spawn(store.clone(), metrics.writer.clone())?;
         let live = Arc::new(live::Live::default());
         let alerts = crate::alerts::Handle::new(&config.data_dir)?;
         Ok(Arc::new(Self {
             alerts,
             figures: Default::default(),
-            ingest: ingest::Ingest::new(live.clone(), writer, metrics.log_viewers.clone()),
+            ingest: ingest::Ingest::new(live.clone(), writer.clone(), metrics.log_viewers.clone()),
+            admin: store::writer::Admin::new(writer.clone()),
+            writer,
             logins: Default::default(),
             config,
             store,

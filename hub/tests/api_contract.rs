@@ -9,7 +9,7 @@ use common::{Hub, Reply};
 use serde_json::Value;
 
 /// Every operation the hub's main port has, as `METHOD path`.
-const OPERATIONS: [&str; 42] = [
+const OPERATIONS: [&str; 43] = [
     "DELETE /api/v1/alert-rules/{id}",
     "DELETE /api/v1/keys/{key}",
     "DELETE /api/v1/receivers/{id}",
@@ -23,6 +23,7 @@ const OPERATIONS: [&str; 42] = [
     "GET /api/v1/alerts/history",
     "GET /api/v1/audit",
     "GET /api/v1/changes",
+    "GET /api/v1/changes/kinds",
     "GET /api/v1/deliveries",
     "GET /api/v1/events",
     "GET /api/v1/exceptions",

@@ -17,8 +17,16 @@ let timer = null;
 let server = null;
 let fleetSamples = false;
 
-const KINDS = ['server_up', 'server_down', 'process_status', 'restart', 'process_removed',
-  'version', 'event', 'action_result'];
+// The kinds of change, as the hub lists them (one list, in the hub);
+// fetched once, before the first stream opens.
+let kindsOnce = null;
+let pending = null;
+let generation = 0;
+
+function kinds() {
+  kindsOnce ??= api('/api/v1/changes/kinds').then((k) => k.kinds);
+  return kindsOnce;
+}
 
 function banner() {
   const b = document.getElementById('banner');
@@ -38,13 +46,26 @@ function dispatch(kind, data) {
   for (const fn of handlers.get(kind) || []) fn(data);
 }
 
-/** Opens the stream (once). */
+/** Opens the stream (once), when the kinds of change are known. */
 export function start() {
-  if (source) return;
-  const all = [...KINDS, 'sample'].join(',');
-  const kinds = server !== null ? `?kinds=${all}&server=${server}`
-    : fleetSamples ? `?kinds=${all}&every=5` : '';
-  source = new EventSource(`/api/v1/changes${kinds}`);
+  if (source || pending) return;
+  const g = generation;
+  pending = kinds().then((all) => {
+    pending = null;
+    if (g === generation && !source) open(all);
+  }, () => {
+    // Not signed in yet, or the hub is away: ask again later.
+    pending = null;
+    kindsOnce = null;
+    if (g === generation) setTimeout(start, 3000);
+  });
+}
+
+function open(all) {
+  const every = all.join(',');
+  const query = server !== null ? `?kinds=${every}&server=${server}`
+    : fleetSamples ? `?kinds=${every}&every=5` : '';
+  source = new EventSource(`/api/v1/changes${query}`);
   source.onopen = () => {
     if (lostAt !== null) {
       lostAt = null;
@@ -64,7 +85,7 @@ export function start() {
       setTimeout(() => api('/api/v1/session').then(start, () => setTimeout(start, 3000)), 3000);
     }
   };
-  for (const kind of [...KINDS, 'sample']) {
+  for (const kind of all) {
     source.addEventListener(kind, (e) => {
       try { dispatch(kind, JSON.parse(e.data)); } catch { /* a malformed line is skipped */ }
     });
@@ -81,6 +102,7 @@ export function start() {
 
 /** Closes the stream (on sign-out). */
 export function stop() {
+  generation += 1;
   if (source) source.close();
   source = null;
 }

@@ -57,6 +57,7 @@ pub struct Hub {
     pub fingerprint: Option<String>,
     tls: bool,
     extra: Vec<String>,
+    env: Vec<(String, String)>,
 }
 
 impl Hub {
@@ -65,6 +66,11 @@ impl Hub {
     }
 
     pub fn start_with(tls: Tls, extra: &[&str]) -> Hub {
+        Self::start_env(tls, extra, &[])
+    }
+
+    /// A hub whose process also gets the variables `env` (proxies, roots).
+    pub fn start_env(tls: Tls, extra: &[&str], env: &[(&str, &str)]) -> Hub {
         let dir = tempfile::Builder::new()
             .prefix("hub")
             .tempdir_in("/tmp")
@@ -110,6 +116,10 @@ impl Hub {
             fingerprint: None,
             tls: is_tls,
             extra,
+            env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
         };
         hub.spawn();
         hub
@@ -123,6 +133,7 @@ impl Hub {
             .arg("--listen")
             .arg(format!("127.0.0.1:{}", self.port))
             .args(&self.extra)
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::piped())
             .stderr(
                 std::fs::OpenOptions::new()

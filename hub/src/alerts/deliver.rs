@@ -1,17 +1,12 @@
-//! Delivery: one HTTPS (or HTTP) POST per attempt, each under a time
+//! Delivery: one HTTPS (or HTTP) POST per attempt, through one shared
+//! client (connections reused, proxies from the environment), each under a time
 //! limit; network errors and 5xx answers are retried with exponential
 //! backoff, 4xx answers are not. Webhook bodies are signed: `X-Pmr-Signature:
 //! t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">`.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
-use hyper::Request;
-use hyper::header::{CONTENT_TYPE, HOST, USER_AGENT};
-use hyper_util::rt::TokioIo;
-use tokio_rustls::TlsConnector;
 
 /// What one attempt came to.
 #[derive(Debug, Clone, PartialEq)]
@@ -28,19 +23,99 @@ pub struct Attempt {
     pub error: Option<String>,
 }
 
+/// Why an attempt got no answer; the delivery log shows it. Never holds
+/// the URL (a Slack or Discord URL is itself a secret) nor the answer.
+#[derive(Debug, thiserror::Error)]
+pub enum SendError {
+    /// The receiver did not answer within the attempt's time.
+    #[error("no answer within {0} s")]
+    Timeout(u64),
+    /// No connection (DNS, TCP, TLS, or the proxy refused the tunnel).
+    #[error("connect: {0}")]
+    Connect(String),
+    /// Connected, but the exchange failed.
+    #[error("HTTP: {0}")]
+    Http(String),
+}
+
+impl From<reqwest::Error> for SendError {
+    fn from(e: reqwest::Error) -> SendError {
+        let connect = e.is_connect();
+        // The chain of causes, without the URL reqwest puts first.
+        let e = e.without_url();
+        let mut text = e.to_string();
+        let mut cause = std::error::Error::source(&e);
+        while let Some(c) = cause {
+            text.push_str(": ");
+            text.push_str(&c.to_string());
+            cause = c.source();
+        }
+        let text = text.escape_default().to_string();
+        if connect {
+            SendError::Connect(text)
+        } else {
+            SendError::Http(text)
+        }
+    }
+}
+
 /// Most bytes of a receiver's answer read (the rest is not needed).
 const ANSWER_LIMIT: usize = 64 * 1024;
 
-/// The client side of TLS for receivers: the system's roots.
-pub fn tls() -> TlsConnector {
-    let mut roots = rustls::RootCertStore::empty();
-    for cert in rustls_native_certs::load_native_certs().certs {
-        let _ = roots.add(cert);
+/// The HTTP client every delivery shares, so connections to a receiver
+/// are reused and proxies come from the environment (`HTTPS_PROXY`,
+/// `HTTP_PROXY`, `NO_PROXY`, lower case too). Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Client(reqwest::Client);
+
+impl Client {
+    /// A client trusting the system's roots (`SSL_CERT_FILE` and
+    /// `SSL_CERT_DIR` name others), following no redirects: a receiver
+    /// that moves answers 3xx, which is retried like a 5xx.
+    pub fn new() -> anyhow::Result<Client> {
+        let mut roots = rustls::RootCertStore::empty();
+        for cert in rustls_native_certs::load_native_certs().certs {
+            let _ = roots.add(cert);
+        }
+        let tls = rustls::ClientConfig::builder()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let client = reqwest::Client::builder()
+            .use_preconfigured_tls(tls)
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("pmr-hub/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        Ok(Client(client))
     }
-    let cfg = rustls::ClientConfig::builder()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    TlsConnector::from(Arc::new(cfg))
+
+    /// One POST; the answer's status, or why there was none.
+    async fn post(
+        &self,
+        url: &str,
+        body: Bytes,
+        headers: &[(&'static str, String)],
+    ) -> Result<u16, SendError> {
+        let mut req = self
+            .0
+            .post(url)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(body);
+        for (k, v) in headers {
+            req = req.header(*k, v);
+        }
+        let mut res = req.send().await?;
+        let status = res.status().as_u16();
+        // Read (a bounded part of) the answer so the connection ends
+        // cleanly; it is never kept nor logged.
+        let mut read = 0;
+        while read < ANSWER_LIMIT {
+            match res.chunk().await {
+                Ok(Some(c)) => read += c.len(),
+                _ => break,
+            }
+        }
+        Ok(status)
+    }
 }
 
 /// The `X-Pmr-Signature` value for `body` sent at `ts` (Unix seconds).
@@ -55,69 +130,6 @@ pub fn signature(secret: &[u8], ts: i64, body: &[u8]) -> String {
         "t={ts},v1={}",
         pmr_shared::link::handshake::hex(tag.as_ref())
     )
-}
-
-/// One POST; the answer's status, or what failed.
-async fn post(
-    url: &str,
-    body: Bytes,
-    headers: &[(&'static str, String)],
-    tls: &TlsConnector,
-) -> Result<u16, String> {
-    let uri: hyper::Uri = url.parse().map_err(|e| format!("bad URL: {e}"))?;
-    let https = match uri.scheme_str() {
-        Some("https") => true,
-        Some("http") => false,
-        _ => return Err("the URL must be http:// or https://".into()),
-    };
-    let host = uri.host().ok_or("the URL has no host")?.to_string();
-    let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
-    let path = uri.path_and_query().map_or("/", |p| p.as_str()).to_string();
-    let tcp = tokio::net::TcpStream::connect((host.trim_matches(['[', ']']), port))
-        .await
-        .map_err(|e| format!("connect: {e}"))?;
-    let mut req = Request::post(path)
-        .header(
-            HOST,
-            uri.authority().map_or(host.clone(), |a| a.to_string()),
-        )
-        .header(CONTENT_TYPE, "application/json")
-        .header(USER_AGENT, concat!("pmr-hub/", env!("CARGO_PKG_VERSION")));
-    for (k, v) in headers {
-        req = req.header(*k, v);
-    }
-    let req = req.body(Full::new(body)).map_err(|e| e.to_string())?;
-    let status = if https {
-        let name =
-            rustls::pki_types::ServerName::try_from(host.trim_matches(['[', ']']).to_string())
-                .map_err(|e| format!("bad host: {e}"))?;
-        let io = tls
-            .connect(name, tcp)
-            .await
-            .map_err(|e| format!("TLS: {e}"))?;
-        send(TokioIo::new(io), req).await?
-    } else {
-        send(TokioIo::new(tcp), req).await?
-    };
-    Ok(status)
-}
-
-async fn send<T>(io: T, req: Request<Full<Bytes>>) -> Result<u16, String>
-where
-    T: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
-{
-    let (mut tx, conn) = hyper::client::conn::http1::handshake(io)
-        .await
-        .map_err(|e| format!("HTTP: {e}"))?;
-    tokio::spawn(conn);
-    let res = tx
-        .send_request(req)
-        .await
-        .map_err(|e| format!("HTTP: {e}"))?;
-    let status = res.status().as_u16();
-    // Read (a bounded part of) the answer so the connection ends cleanly.
-    let _ = Limited::new(res.into_body(), ANSWER_LIMIT).collect().await;
-    Ok(status)
 }
 
 /// The wait after attempt `attempt` (1 for the first) before the next.
@@ -136,7 +148,7 @@ pub async fn deliver(
     timeout: Duration,
     max_attempts: u32,
     deadline: Option<Instant>,
-    tls: &TlsConnector,
+    client: &Client,
     mut record: impl FnMut(Attempt),
 ) -> bool {
     let body = Bytes::from(body);
@@ -148,15 +160,13 @@ pub async fn deliver(
         }
         let t = Instant::now();
         let timeout = deadline.map_or(timeout, |d| timeout.min(d.saturating_duration_since(t)));
-        let r = tokio::time::timeout(timeout, post(url, body.clone(), &headers, tls)).await;
+        let r = tokio::time::timeout(timeout, client.post(url, body.clone(), &headers))
+            .await
+            .unwrap_or(Err(SendError::Timeout(timeout.as_secs())));
         let latency_ms = t.elapsed().as_millis() as i64;
         let (status, error) = match r {
-            Ok(Ok(s)) => (Some(s), None),
-            Ok(Err(e)) => (None, Some(e)),
-            Err(_) => (
-                None,
-                Some(format!("no answer within {} s", timeout.as_secs())),
-            ),
+            Ok(s) => (Some(s), None),
+            Err(e) => (None, Some(e.to_string())),
         };
         let ok = status.is_some_and(|s| (200..300).contains(&s));
         let final_no = status.is_some_and(|s| (400..500).contains(&s));

@@ -15,6 +15,7 @@ pub mod receiver;
 pub mod record;
 pub mod rule;
 pub mod seal;
+mod send;
 pub mod url;
 
 use std::sync::{Arc, Mutex};
@@ -59,6 +60,8 @@ pub struct Handle {
     reload: mpsc::Sender<()>,
     reload_rx: Mutex<Option<mpsc::Receiver<()>>>,
     sealer: seal::Sealer,
+    /// The one HTTP client every delivery (and every test send) uses.
+    pub client: deliver::Client,
 }
 
 impl Handle {
@@ -71,6 +74,7 @@ impl Handle {
             reload: tx,
             reload_rx: Mutex::new(Some(rx)),
             sealer: seal::Sealer::open(data_dir)?,
+            client: deliver::Client::new()?,
         })
     }
 
@@ -173,5 +177,6 @@ mod load;
 mod task;
 
 pub use load::{all_rules, file_rules, listed_rules, stored_rules};
-pub use task::{run, send_now};
+pub use send::send_now;
+pub use task::run;
 pub use url::host_of;

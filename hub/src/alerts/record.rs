@@ -8,8 +8,8 @@ use std::sync::Mutex;
 
 use tokio::sync::mpsc;
 
-use crate::ingest::writer::Writer;
 use crate::store::Write;
+use crate::store::writer::Writer;
 
 /// Rows waiting; beyond that a row is written on its own task (no row is
 /// dropped), which only a storm far beyond 65,536 alerts at once reaches.

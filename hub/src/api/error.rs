@@ -213,4 +213,64 @@ pub(super) mod responses {
     /// The hub failed (the cause is in its log, not in the answer).
     #[derive(ToResponse)]
     pub(crate) struct Internal(ErrorBody);
+
+    /// Error sets an operation lists beside its own answers, e.g.
+    /// `responses((status = 200, body = X), Errors, BodyErrors)`: each
+    /// names the shared responses above by reference, as a line each did.
+    fn refs(
+        set: &[(&str, &str)],
+    ) -> std::collections::BTreeMap<String, utoipa::openapi::RefOr<utoipa::openapi::Response>> {
+        set.iter()
+            .map(|(code, name)| {
+                let r = utoipa::openapi::Ref::from_response_name(*name);
+                (code.to_string(), utoipa::openapi::RefOr::Ref(r))
+            })
+            .collect()
+    }
+
+    /// What any call with a token or session can meet: 400, 401, 500.
+    pub(crate) struct Errors;
+
+    impl utoipa::IntoResponses for Errors {
+        fn responses()
+        -> std::collections::BTreeMap<String, utoipa::openapi::RefOr<utoipa::openapi::Response>>
+        {
+            refs(&[
+                ("400", "BadRequest"),
+                ("401", "Unauthorized"),
+                ("500", "Internal"),
+            ])
+        }
+    }
+
+    /// [`Errors`] and 403, for a call that needs a role (or a CSRF token).
+    pub(crate) struct Guarded;
+
+    impl utoipa::IntoResponses for Guarded {
+        fn responses()
+        -> std::collections::BTreeMap<String, utoipa::openapi::RefOr<utoipa::openapi::Response>>
+        {
+            refs(&[
+                ("400", "BadRequest"),
+                ("401", "Unauthorized"),
+                ("403", "Forbidden"),
+                ("500", "Internal"),
+            ])
+        }
+    }
+
+    /// What a JSON request body can meet: 413, 415, 422.
+    pub(crate) struct BodyErrors;
+
+    impl utoipa::IntoResponses for BodyErrors {
+        fn responses()
+        -> std::collections::BTreeMap<String, utoipa::openapi::RefOr<utoipa::openapi::Response>>
+        {
+            refs(&[
+                ("413", "PayloadTooLarge"),
+                ("415", "UnsupportedMediaType"),
+                ("422", "Unprocessable"),
+            ])
+        }
+    }
 }

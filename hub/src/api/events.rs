@@ -65,9 +65,7 @@ pub(super) struct EventPage {
     params(EventFilter),
     responses(
         (status = 200, description = "One page of events", body = EventPage),
-        (status = 400, response = r::BadRequest),
-        (status = 401, response = r::Unauthorized),
-        (status = 500, response = r::Internal),
+        r::Errors,
     )
 )]
 pub(super) async fn list_events(

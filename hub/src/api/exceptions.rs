@@ -34,9 +34,7 @@ pub(super) struct ExceptionFilter {
     params(ExceptionFilter),
     responses(
         (status = 200, description = "Exception groups", body = Vec<ExceptionRow>),
-        (status = 400, response = r::BadRequest),
-        (status = 401, response = r::Unauthorized),
-        (status = 500, response = r::Internal),
+        r::Errors,
     )
 )]
 pub(super) async fn list_exceptions(

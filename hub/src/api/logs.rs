@@ -60,10 +60,8 @@ pub(super) struct Lines {
     responses(
         (status = 200, description = "A stream of server-sent events (`text/event-stream`), not one JSON document. Each event is `event: lines` and a `data:` line holding a `Lines` object (see the `Lines` schema) as JSON, then a blank line; a `:` comment line every 15 s keeps proxies from closing a quiet stream. The agent sends at most 100 lines each 250 ms, each cut to 4 KiB.", content_type = "text/event-stream", body = String,
             example = json!("event: lines\ndata: {\"lines\":[{\"at\":1700000000000,\"pm_id\":0,\"app\":\"api\",\"stream\":\"out\",\"line\":\"listening on 3000\"}],\"dropped\":0}\n\n")),
-        (status = 400, response = r::BadRequest),
-        (status = 401, response = r::Unauthorized),
         (status = 404, response = r::NotFound),
-        (status = 500, response = r::Internal),
+        r::Errors,
     )
 )]
 pub(super) async fn follow_logs(

@@ -82,6 +82,7 @@ fn protected() -> OpenApiRouter<Arc<Hub>> {
         .routes(json_405(routes!(actions::create_action)))
         .routes(json_405(routes!(actions::get_action)))
         .routes(json_405(routes!(changes::follow_changes)))
+        .routes(json_405(routes!(changes::change_kinds)))
         .routes(json_405(routes!(logs::follow_logs)))
         .routes(json_405(routes!(session::who, session::sign_out)))
         .routes(json_405(routes!(session::list_audit)))

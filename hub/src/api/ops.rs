@@ -42,7 +42,7 @@ pub(crate) async fn healthz(_: Query<NoParams>) -> &'static str {
     )
 )]
 pub(crate) async fn readyz(State(hub): State<Arc<Hub>>, _: Query<NoParams>) -> Response {
-    if !hub.ingest.writer.alive() {
+    if !hub.admin.alive() {
         return error_response(StatusCode::SERVICE_UNAVAILABLE, "the store writer stopped");
     }
     let store = hub.store.clone();

@@ -56,9 +56,7 @@ pub(super) struct FleetProcess {
     params(ProcFilter),
     responses(
         (status = 200, description = "Matching processes, by server then `pm_id`", body = Vec<FleetProcess>),
-        (status = 400, response = r::BadRequest),
-        (status = 401, response = r::Unauthorized),
-        (status = 500, response = r::Internal),
+        r::Errors,
     )
 )]
 pub(super) async fn list_processes(
@@ -139,10 +137,8 @@ pub(super) struct ProcessDetail {
     params(ProcessId, HistorySince),
     responses(
         (status = 200, description = "The process and its history", body = ProcessDetail),
-        (status = 400, response = r::BadRequest),
-        (status = 401, response = r::Unauthorized),
         (status = 404, response = r::NotFound),
-        (status = 500, response = r::Internal),
+        r::Errors,
     )
 )]
 pub(super) async fn get_process(

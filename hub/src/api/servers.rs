@@ -109,9 +109,7 @@ pub(super) struct ServerId {
     params(NoParams),
     responses(
         (status = 200, description = "Every server; those not seen since the hub started are offline with null host", body = Vec<ServerSummary>),
-        (status = 400, response = r::BadRequest),
-        (status = 401, response = r::Unauthorized),
-        (status = 500, response = r::Internal),
+        r::Errors,
     )
 )]
 pub(super) async fn list_servers(
@@ -142,10 +140,8 @@ pub(super) async fn list_servers(
     params(ServerId, NoParams),
     responses(
         (status = 200, description = "The server and its processes", body = ServerDetail),
-        (status = 400, response = r::BadRequest),
-        (status = 401, response = r::Unauthorized),
         (status = 404, response = r::NotFound),
-        (status = 500, response = r::Internal),
+        r::Errors,
     )
 )]
 pub(super) async fn get_server(

@@ -67,7 +67,7 @@ async fn audit(hub: &Hub, actor: &str, addr: &PeerAddr, action: &str, result: &s
         target: String::new(),
         result: result.into(),
     };
-    if let Err(e) = hub.ingest.writer.write(Write::Audit(row)).await {
+    if let Err(e) = hub.admin.write(Write::Audit(row)).await {
         tracing::warn!("cannot write the audit log: {e}");
     }
 }
@@ -97,13 +97,11 @@ fn check(stored: Option<&str>, given: &str) -> bool {
     request_body = Credentials,
     responses(
         (status = 200, description = "Signed in; `Set-Cookie: pmr_session=...; HttpOnly; SameSite=Lax` (and `Secure` under TLS)", body = SessionInfo),
-        (status = 400, response = r::BadRequest),
         (status = 401, description = "Wrong e-mail or password", body = crate::http::error::ErrorBody),
-        (status = 413, response = r::PayloadTooLarge),
-        (status = 415, response = r::UnsupportedMediaType),
-        (status = 422, response = r::Unprocessable),
+        (status = 400, response = r::BadRequest),
         (status = 429, response = r::TooManyRequests),
         (status = 500, response = r::Internal),
+        r::BodyErrors,
     )
 )]
 pub(super) async fn sign_in(
@@ -157,7 +155,7 @@ pub(super) async fn sign_in(
         expires_at: now + session::LIFETIME_MS,
         address: addr.0.ip().to_string(),
     };
-    hub.ingest.writer.write(w).await?;
+    hub.admin.write(w).await?;
     audit(&hub, &user.email, &addr, "sign-in", "ok").await;
     let role: Role = user.role.parse().map_err(ApiError::internal)?;
     let caller = Caller {
@@ -184,9 +182,7 @@ pub(super) async fn sign_in(
     params(NoParams),
     responses(
         (status = 200, description = "The caller", body = SessionInfo),
-        (status = 400, response = r::BadRequest),
-        (status = 401, response = r::Unauthorized),
-        (status = 500, response = r::Internal),
+        r::Errors,
     )
 )]
 pub(super) async fn who(
@@ -208,10 +204,7 @@ pub(super) async fn who(
     params(NoParams),
     responses(
         (status = 204, description = "Signed out"),
-        (status = 400, response = r::BadRequest),
-        (status = 401, response = r::Unauthorized),
-        (status = 403, response = r::Forbidden),
-        (status = 500, response = r::Internal),
+        r::Guarded,
     )
 )]
 pub(super) async fn sign_out(
@@ -226,7 +219,7 @@ pub(super) async fn sign_out(
         let w = Write::DeleteSession {
             id_hash: session::secret_hash(id),
         };
-        hub.ingest.writer.write(w).await?;
+        hub.admin.write(w).await?;
         audit(&hub, &caller.name, &addr, "sign-out", "ok").await;
     }
     let mut r = StatusCode::NO_CONTENT.into_response();
@@ -256,10 +249,7 @@ pub(super) struct AuditFilter {
     params(AuditFilter),
     responses(
         (status = 200, description = "Audit lines, newest first", body = Vec<AuditLine>),
-        (status = 400, response = r::BadRequest),
-        (status = 401, response = r::Unauthorized),
-        (status = 403, response = r::Forbidden),
-        (status = 500, response = r::Internal),
+        r::Guarded,
     )
 )]
 pub(super) async fn list_audit(

@@ -75,13 +75,11 @@ fn refuse(status: StatusCode, msg: impl Into<String>) -> ApiError {
     request_body = Setup,
     responses(
         (status = 201, description = "The owner exists; the token is spent", body = Created),
-        (status = 400, response = r::BadRequest),
         (status = 403, description = "Wrong or expired token", body = crate::http::error::ErrorBody),
         (status = 409, description = "A user exists already", body = crate::http::error::ErrorBody),
-        (status = 413, response = r::PayloadTooLarge),
-        (status = 415, response = r::UnsupportedMediaType),
-        (status = 422, response = r::Unprocessable),
+        (status = 400, response = r::BadRequest),
         (status = 500, response = r::Internal),
+        r::BodyErrors,
     )
 )]
 pub(super) async fn create_owner(
@@ -102,7 +100,7 @@ pub(super) async fn create_owner(
         password_hash,
         now: now_ms(),
     };
-    match hub.ingest.writer.write(w).await? {
+    match hub.admin.write(w).await? {
         Written::Id(_) => {}
         Written::Refused("exists") => {
             return Err(refuse(

@@ -59,9 +59,7 @@ pub(super) struct AppInstance {
     params(AppFilter),
     responses(
         (status = 200, description = "Apps by name with their instances' revisions", body = Vec<AppVersions>),
-        (status = 400, response = r::BadRequest),
-        (status = 401, response = r::Unauthorized),
-        (status = 500, response = r::Internal),
+        r::Errors,
     )
 )]
 pub(super) async fn list_versions(

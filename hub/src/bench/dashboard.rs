@@ -24,9 +24,10 @@ async fn follow(sh: &Arc<Shared>) -> anyhow::Result<()> {
     // What `web/live.js` asks for on the fleet-wide pages; with
     // PMR_BENCH_NO_FIGURES=1, the changes only (the page before figures).
     let query = if std::env::var_os("PMR_BENCH_NO_FIGURES").is_some() {
-        ""
+        String::new()
     } else {
-        "?kinds=server_up,server_down,process_status,restart,process_removed,version,event,action_result,sample&every=5"
+        let kinds = crate::ingest::feed::Change::KINDS.join(",");
+        format!("?kinds={kinds}&every=5")
     };
     let req = format!(
         "GET /api/v1/changes{query} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\n\r\n",

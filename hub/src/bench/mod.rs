@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -18,6 +18,8 @@ mod agent;
 mod alerts;
 mod dashboard;
 mod hostile;
+mod phases;
+mod report;
 
 use crate::store::Store;
 use crate::store::sqlite::SqliteStore;
@@ -173,27 +175,36 @@ fn hold(
     Ok(())
 }
 
+/// Writes the bench's key, token and alerting set-up into a new store in
+/// `dir`; the alert receiver's listener, with rules.
+fn prepare(
+    dir: &Path,
+    args: &BenchArgs,
+    secret: &SecretKey,
+    token: &str,
+) -> anyhow::Result<Option<std::net::TcpListener>> {
+    let store = SqliteStore::open(&dir.join("hub.db"))?;
+    store.create_key("bench", &secret.public().to_string())?;
+    store.create_token("bench", &crate::api::token_hash(token), None)?;
+    let hook_l = std::net::TcpListener::bind("127.0.0.1:0")?;
+    hook_l.set_nonblocking(true)?;
+    let hook_url = format!("http://{}/", hook_l.local_addr()?);
+    alerts::setup(&store, dir, args.rules, args.agents, &hook_url)?;
+    Ok((args.rules > 0).then_some(hook_l))
+}
+
 /// Runs the benchmark and prints its table.
 pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     crate::http::serve::raise_fd_limit();
     let dir: PathBuf = std::env::temp_dir().join(format!("pmr-hub-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
-    let store = SqliteStore::open(&dir.join("hub.db"))?;
     let secret = SecretKey::generate();
-    let public = secret.public().to_string();
-    store.create_key("bench", &public)?;
     let token = "bench-token";
-    store.create_token("bench", &crate::api::token_hash(token), None)?;
-    let hook_l = std::net::TcpListener::bind("127.0.0.1:0")?;
-    hook_l.set_nonblocking(true)?;
-    let hook_url = format!("http://{}/", hook_l.local_addr()?);
-    alerts::setup(&store, &dir, args.rules, args.agents, &hook_url)?;
-    let mut hook = (args.rules > 0).then_some(hook_l);
-    drop(store);
+    let hook = prepare(&dir, &args, &secret, token)?;
     let port = std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?
         .port();
-    let mut hub = spawn_hub(&dir, port)?;
+    let hub = spawn_hub(&dir, port)?;
     let api: SocketAddr = format!("127.0.0.1:{port}").parse()?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -202,8 +213,8 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         url: format!("ws://127.0.0.1:{port}/agent/v1"),
         api,
         token: token.into(),
+        public: secret.public().to_string(),
         secret,
-        public,
         connected: AtomicUsize::new(0),
         handshakes: AtomicU64::new(0),
         outage: AtomicBool::new(false),
@@ -215,27 +226,12 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         storm: AtomicBool::new(false),
     });
     let seen: std::sync::Arc<std::sync::Mutex<alerts::Seen>> = Default::default();
-    if let Some(l) = hook.take() {
+    if let Some(l) = hook {
         let _guard = rt.enter();
         let l = tokio::net::TcpListener::from_std(l)?;
         rt.spawn(alerts::receive(l, sh.crash_names.clone(), seen.clone()));
     }
-    let n = args.agents;
-    let ramp = Instant::now();
-    rt.block_on(async {
-        for i in 0..n {
-            tokio::spawn(agent::agent(i, sh.clone(), args.procs, i < args.probes));
-            if i % 200 == 199 {
-                tokio::task::yield_now().await;
-            }
-        }
-        while sh.connected.load(Ordering::Relaxed) < n && ramp.elapsed() < Duration::from_secs(300)
-        {
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    });
-    let ramp_secs = ramp.elapsed().as_secs_f64();
-    let held_after_ramp = sh.connected.load(Ordering::Relaxed);
+    let ramp = phases::ramp(&rt, &sh, &args);
     let held_hostile = (args.hostile > 0).then(|| {
         let d = crate::config::Config::default();
         // Upgraded connections leave the connection share for the pending pool.
@@ -253,172 +249,22 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         }
         sh.delays.lock().await.clear();
     });
-    let (_, t0) = hub_stat(hub.id());
-    let start = Instant::now();
-    let mut peak_rss = 0;
-    let mut fresh: Vec<f64> = Vec::new();
-    let mut fresh_refused = 0;
-    // Samples of what the hostile side holds: (pending, idle) per second.
-    let mut hostile_held: Vec<(usize, usize)> = Vec::new();
-    let storm_at = Duration::from_secs(args.seconds / 2);
-    while start.elapsed() < Duration::from_secs(args.seconds) {
-        std::thread::sleep(Duration::from_secs(1));
-        if args.rules > 0 && start.elapsed() >= storm_at {
-            sh.storm.store(true, Ordering::Relaxed);
-        }
-        peak_rss = peak_rss.max(hub_stat(hub.id()).0);
-        if let Some(h) = &held_hostile {
-            hostile_held.push((
-                h.pending.load(Ordering::Relaxed),
-                h.idle.load(Ordering::Relaxed),
-            ));
-            match rt.block_on(hostile::fresh_link(fresh.len() + fresh_refused, &sh)) {
-                Some(ms) => fresh.push(ms),
-                None => fresh_refused += 1,
-            }
-        }
-    }
-    fresh.sort_by(|a, b| a.total_cmp(b));
-    let (rss, t1) = hub_stat(hub.id());
-    let cpu = (t1 - t0) as f64 / 100.0 / start.elapsed().as_secs_f64() * 100.0;
-    let held = sh.connected.load(Ordering::Relaxed);
-    let mut delays = rt.block_on(async { sh.delays.lock().await.clone() });
-    delays.sort_by(|a, b| a.total_cmp(b));
-    let mut crash_delays = rt.block_on(async { sh.crash_delays.lock().await.clone() });
-    crash_delays.sort_by(|a, b| a.total_cmp(b));
-    let mut fetches = rt.block_on(async { sh.fetches.lock().await.clone() });
-    fetches.sort_by(|a, b| a.total_cmp(b));
+    let steady = phases::steady(&rt, &sh, &args, &hub, held_hostile.as_ref());
     if args.hold > 0 {
         hold(&dir, port, args.hold, &rt, &sh)?;
     }
-    // Restart: kill the hub, let every agent notice, bring it back.
-    sh.outage.store(true, Ordering::Relaxed);
-    let _ = hub.kill();
-    let _ = hub.wait();
-    rt.block_on(async {
-        while sh.connected.load(Ordering::Relaxed) > 0 {
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        tokio::time::sleep(Duration::from_secs(2)).await;
-    });
-    hub = spawn_hub(&dir, port)?;
-    sh.outage.store(false, Ordering::Relaxed);
-    let back = Instant::now();
-    rt.block_on(async {
-        while sh.connected.load(Ordering::Relaxed) < n && back.elapsed() < Duration::from_secs(300)
-        {
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        // Let the replays be stored.
-        tokio::time::sleep(Duration::from_secs(3)).await;
-    });
-    let back_secs = back.elapsed().as_secs_f64() - 3.0;
-    let back_count = sh.connected.load(Ordering::Relaxed);
-    let _ = hub.kill();
-    let _ = hub.wait();
+    let back = phases::restart(&rt, &sh, &dir, port, hub, args.agents)?;
     rt.shutdown_timeout(Duration::from_secs(1));
-    let db = rusqlite::Connection::open(dir.join("hub.db"))?;
-    let events: i64 = db.query_row("SELECT COUNT(*) FROM events", [], |r| r.get(0))?;
-    let exits: i64 = db.query_row("SELECT COUNT(*) FROM events WHERE kind = 'exit'", [], |r| {
-        r.get(0)
-    })?;
-    let servers_with_exit: i64 = db.query_row(
-        "SELECT COUNT(DISTINCT server_id) FROM events WHERE kind = 'exit'",
-        [],
-        |r| r.get(0),
-    )?;
-    drop(db);
+    let stored = phases::stored(&dir)?;
     let _ = std::fs::remove_dir_all(&dir);
-    println!(
-        "agents                                   {n} ({} processes each, 1 snapshot/s)",
-        args.procs
-    );
-    println!("ramp-up: all connected after             {ramp_secs:.1} s ({held_after_ramp} held)");
-    println!(
-        "handshakes per second (ramp-up)          {:.0}",
-        held_after_ramp as f64 / ramp_secs
-    );
-    println!(
-        "agents held during {} s                  {held}",
-        args.seconds
-    );
-    println!(
-        "hub RSS (end / peak)                     {:.0} / {:.0} MiB",
-        rss as f64 / 1024.0,
-        peak_rss as f64 / 1024.0
-    );
-    println!("hub CPU                                  {cpu:.0} % of one core");
-    println!(
-        "snapshot -> API delay p50 / p99 / max    {:.0} / {:.0} / {:.0} ms ({} samples)",
-        percentile(&delays, 0.5),
-        percentile(&delays, 0.99),
-        delays.last().copied().unwrap_or(f64::NAN),
-        delays.len()
-    );
-    if args.dashboards > 0 {
-        println!(
-            "dashboards following the feed           {} (as the fleet page: the feed, and the server list every 30 s)",
-            args.dashboards
-        );
-        println!(
-            "crash -> dashboard p50 / p99 / max       {:.0} / {:.0} / {:.0} ms ({} samples)",
-            percentile(&crash_delays, 0.5),
-            percentile(&crash_delays, 0.99),
-            crash_delays.last().copied().unwrap_or(f64::NAN),
-            crash_delays.len()
-        );
-        println!(
-            "server list refetch p50 / p99            {:.0} / {:.0} ms ({} fetches)",
-            percentile(&fetches, 0.5),
-            percentile(&fetches, 0.99),
-            fetches.len()
-        );
-    }
-    if args.rules > 0 {
-        let seen = seen.lock().unwrap_or_else(|e| e.into_inner());
-        let mut d = seen.delays.clone();
-        d.sort_by(|a, b| a.total_cmp(b));
-        println!(
-            "alert rules                              {} (1 per probe crash, 1 storm, the rest CPU rules of one server each)",
-            args.rules
-        );
-        println!(
-            "crash -> receiver beyond group wait      p50 {:.0} / p99 {:.0} / max {:.0} ms ({} alerts)",
-            percentile(&d, 0.5),
-            percentile(&d, 0.99),
-            d.last().copied().unwrap_or(f64::NAN),
-            d.len()
-        );
-        println!(
-            "storm: every app-2 errored at once       {} of {n} alerts arrived, in {} notifications; {} twice in one notification",
-            seen.storm.len(),
-            seen.storm_notifications,
-            seen.doubled
-        );
-    }
-    if held_hostile.is_some() {
-        let n = hostile_held.len().max(1);
-        let avg = |f: fn(&(usize, usize)) -> usize| hostile_held.iter().map(f).sum::<usize>() / n;
-        let d = crate::config::Config::default();
-        println!(
-            "hostile addresses                        {} holding on average {} of {} pending upgrades, {} of {} idle connections",
-            args.hostile,
-            avg(|h| h.0),
-            args.hostile * d.pending_handshakes_per_ip,
-            avg(|h| h.1),
-            args.hostile * d.max_connections_per_ip,
-        );
-        println!(
-            "fresh agent link time p50 / max          {:.1} / {:.1} ms ({} linked, {fresh_refused} refused)",
-            percentile(&fresh, 0.5),
-            fresh.last().copied().unwrap_or(f64::NAN),
-            fresh.len()
-        );
-    }
-    println!("after a hub restart, back within         {back_secs:.1} s ({back_count} of {n})");
-    println!("events stored (want {})                   {events}", 2 * n);
-    println!(
-        "exit events during the outage            {exits} from {servers_with_exit} servers (want {n} from {n})"
-    );
+    report::print(report::Figures {
+        args: &args,
+        ramp,
+        steady,
+        hostile: held_hostile.is_some(),
+        back,
+        stored,
+        seen: &seen,
+    });
     Ok(())
 }

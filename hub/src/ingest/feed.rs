@@ -100,20 +100,51 @@ pub enum Change {
 }
 
 impl Change {
-    /// A short name of the kind, for counters.
-    pub fn kind(&self) -> &'static str {
+    /// The server the change is about.
+    pub fn server_id(&self) -> i64 {
         match self {
-            Change::ServerUp { .. } => "server_up",
-            Change::ServerDown { .. } => "server_down",
-            Change::ProcessStatus { .. } => "process_status",
-            Change::Restart { .. } => "restart",
-            Change::ProcessRemoved { .. } => "process_removed",
-            Change::Version { .. } => "version",
-            Change::Sample { .. } => "sample",
-            Change::Event { .. } => "event",
-            Change::ActionResult { .. } => "action_result",
+            Change::ServerUp { server_id, .. }
+            | Change::ServerDown { server_id }
+            | Change::ProcessStatus { server_id, .. }
+            | Change::Restart { server_id, .. }
+            | Change::ProcessRemoved { server_id, .. }
+            | Change::Version { server_id, .. }
+            | Change::Sample { server_id, .. }
+            | Change::Event { server_id, .. }
+            | Change::ActionResult { server_id, .. } => *server_id,
         }
     }
+}
+
+/// Names each kind once: [`Change::KINDS`] and [`Change::kind`] both come
+/// from this one list, which is the API's and the dashboard's list too.
+macro_rules! kinds {
+    ($($variant:ident => $name:literal),* $(,)?) => {
+        impl Change {
+            /// Every kind's name, as `/api/v1/changes` sends it (`event:`)
+            /// and takes it (`kinds=`), and as the dashboard asks for it.
+            pub const KINDS: &[&str] = &[$($name),*];
+
+            /// This change's kind, for counters and the event name.
+            pub fn kind(&self) -> &'static str {
+                match self {
+                    $(Change::$variant { .. } => $name,)*
+                }
+            }
+        }
+    };
+}
+
+kinds! {
+    ServerUp => "server_up",
+    ServerDown => "server_down",
+    ProcessStatus => "process_status",
+    Restart => "restart",
+    ProcessRemoved => "process_removed",
+    Version => "version",
+    Sample => "sample",
+    Event => "event",
+    ActionResult => "action_result",
 }
 
 /// A change as subscribers get it: one shared copy, with room for its

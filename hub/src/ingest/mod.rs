@@ -1,5 +1,5 @@
 //! Where everything agents send goes in, one way: each message is applied
-//! to the live state, its rows go to the store's single [`writer`] (acked
+//! to the live state, its rows go to the store's single [`crate::store::writer`] (acked
 //! to the agent only after commit), and every change is published once, in
 //! order, on the [`feed`]. Sessions, the API and housekeeping never write
 //! the store or the live state's processes any other way.
@@ -9,24 +9,23 @@ pub mod exceptions;
 pub mod feed;
 pub mod logs;
 pub mod snapshot;
-pub mod writer;
 
 use std::sync::Arc;
 
 use pmr_shared::link::messages::{ActionResult, Event, LogBatch, Rollup, Snapshot};
 
 use crate::live::{Attached, Live, ServerView};
+use crate::store::writer::Writer;
 use crate::store::{StoreError, StoreResult, Write, Written};
 use feed::{Change, Feed};
-use writer::Writer;
 
 /// Width of the 10-second history rows, ms.
 const FINE_SPAN_MS: u32 = 10_000;
 /// The way in.
 pub struct Ingest {
     live: Arc<Live>,
-    /// The store's single writer.
-    pub writer: Writer,
+    /// Agents' rows go to the store's single writer through this handle.
+    writer: Writer,
     feed: Feed,
     /// Live log viewers, and the lines agents send for them.
     pub logs: Arc<logs::LogTap>,

@@ -6,6 +6,7 @@ mod alert_rows;
 mod rows;
 pub mod sqlite;
 mod write;
+pub mod writer;
 
 pub use alert_rows::{AlertRow, DeliveryRow, ExceptionRow, NotifiedRow, ReceiverRow, RuleRow};
 pub use rows::{

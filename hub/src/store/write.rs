@@ -7,8 +7,8 @@ use super::ActionRow;
 use super::AuditRow;
 use super::alert_rows::{AlertRow, DeliveryRow, NotifiedRow};
 
-/// One write. The hub's single writer (`ingest::writer`) is the only caller
-/// of [`Store::write`], and puts many writes into one transaction.
+/// One write. The hub's single writer ([`super::writer`]) is the only caller
+/// of [`super::Store::write`], and puts many writes into one transaction.
 #[derive(Debug, Clone)]
 pub enum Write {
     /// Records a connection ([`Written::Id`]: the server's id).

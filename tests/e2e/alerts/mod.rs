@@ -3,7 +3,10 @@
 //! field by field, the signature, grouping, resolution, retries, a dead
 //! receiver beside a live one, offline servers and muted rules.
 
+mod command_line;
+mod delivery;
 mod model;
+mod proxy;
 mod receiver;
 mod restart;
 
@@ -27,6 +30,20 @@ fn add_receiver(hub: &Hub, name: &str, url: &str, extra: Value) -> (i64, Option<
         v["receiver"]["id"].as_i64().unwrap(),
         v["secret"].as_str().map(String::from),
     )
+}
+
+/// A test notification to receiver `id` through the API (200 asserted);
+/// its attempts, and their outcomes in order.
+fn test_attempts(hub: &Hub, id: i64) -> (Value, Vec<String>) {
+    let (status, attempts) = hub.http("POST", &format!("/api/v1/receivers/{id}/test"), None, true);
+    assert_eq!(status, 200, "{attempts}");
+    let outcomes = attempts
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["outcome"].as_str().unwrap().to_string())
+        .collect();
+    (attempts, outcomes)
 }
 
 /// A rule made through the API; returns its id.
@@ -196,113 +213,6 @@ fn a_crash_loop_fires_one_signed_grouped_alert_and_resolves() {
 }
 
 #[test]
-fn failed_sends_are_retried_on_5xx_only() {
-    let hub = Hub::start(Tls::None);
-    let flaky = Receiver::start(Answer::Script(vec![500, 500, 200]));
-    let (id, _) = add_receiver(&hub, "flaky", &flaky.url(), json!({}));
-    let (status, attempts) = hub.http("POST", &format!("/api/v1/receivers/{id}/test"), None, true);
-    assert_eq!(status, 200, "{attempts}");
-    let outcomes: Vec<&str> = attempts
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a["outcome"].as_str().unwrap())
-        .collect();
-    assert_eq!(outcomes, ["retrying", "retrying", "delivered"]);
-    assert_eq!(flaky.got().len(), 3, "three attempts, one delivery");
-    let refusing = Receiver::start(Answer::Script(vec![403]));
-    let (id, _) = add_receiver(&hub, "refusing", &refusing.url(), json!({}));
-    let (_, attempts) = hub.http("POST", &format!("/api/v1/receivers/{id}/test"), None, true);
-    assert_eq!(
-        attempts.as_array().unwrap().len(),
-        1,
-        "no retry on 4xx: {attempts}"
-    );
-    assert_eq!(attempts[0]["http_status"], 403);
-    assert_eq!(refusing.got().len(), 1);
-    // The same from the command line.
-    let out = hub.admin(&["alerts", "test", "flaky"]);
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success() && text.contains("attempt 1: delivered HTTP 200"),
-        "{text}"
-    );
-    let out = std::process::Command::new(crate::harness::bin("pmr-hub"))
-        .arg("--data-dir")
-        .arg(hub.dir.path())
-        .args(["alerts", "test", "refusing"])
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        !out.status.success() && err.contains("not delivered"),
-        "{err}"
-    );
-    // The log has every attempt (written beside the sending, not before it).
-    wait_for("every attempt in the log", Duration::from_secs(5), || {
-        (hub.get("/api/v1/deliveries").as_array()?.len() == 6).then_some(())
-    });
-}
-
-#[test]
-fn a_dead_receiver_delays_neither_the_others_nor_ingest_and_a_muted_rule_sends_nothing() {
-    let hub = Hub::start(Tls::None);
-    let dead = Receiver::start(Answer::Never);
-    let live = Receiver::start(Answer::Script(vec![200]));
-    add_receiver(&hub, "dead", &dead.url(), json!({"timeout_secs": 30}));
-    add_receiver(&hub, "live", &live.url(), json!({}));
-    add_rule(&hub, json!({"name": "errored", "kind": "errored"}));
-    let muted = add_rule(
-        &hub,
-        json!({"name": "quiet", "kind": "restarts", "count": 1, "window_secs": 60}),
-    );
-    let (status, v) = hub.http(
-        "POST",
-        &format!("/api/v1/alert-rules/{muted}/mute"),
-        Some(&json!({"minutes": 60})),
-        true,
-    );
-    assert_eq!(status, 200, "{v}");
-    assert!(v["muted_until"].is_i64());
-    let agent = crashing_agent(&hub, "web-1");
-    // The live receiver gets the errored alert while the dead one still
-    // holds its first request open.
-    let got = wait_for(
-        "the live receiver's notification",
-        Duration::from_secs(40),
-        || {
-            live.got()
-                .into_iter()
-                .find(|g| g.json()["groupLabels"]["alertname"] == "errored")
-        },
-    );
-    assert_eq!(got.json()["alerts"][0]["labels"]["app"], "crash");
-    assert!(!dead.got().is_empty(), "the dead receiver was asked too");
-    // Ingest goes on: a new app shows in the API at once.
-    agent.write("ok.sh", "while true; do sleep 1; done\n");
-    agent.ok(&["start", "ok.sh", "--name", "fine"]);
-    wait_for("the new app in the API", Duration::from_secs(5), || {
-        hub.process("web-1", "fine")
-    });
-    // The muted rule fired (it shows) but nothing was sent for it.
-    let now = hub.get("/api/v1/alerts");
-    assert!(
-        now.as_array()
-            .unwrap()
-            .iter()
-            .any(|a| a["labels"]["alertname"] == "quiet"),
-        "{now}"
-    );
-    std::thread::sleep(Duration::from_secs(3));
-    let quiet = live
-        .got()
-        .iter()
-        .filter(|g| g.json()["groupLabels"]["alertname"] == "quiet")
-        .count();
-    assert_eq!(quiet, 0, "a muted rule sent a notification");
-}
-
-#[test]
 fn an_offline_server_fires_after_its_grace_and_resolves_when_back() {
     let hub = Hub::start(Tls::None);
     let rx = Receiver::start(Answer::Script(vec![200]));
@@ -342,77 +252,6 @@ fn an_offline_server_fires_after_its_grace_and_resolves_when_back() {
             .into_iter()
             .find(|g| g.json()["status"] == "resolved")
     });
-}
-
-#[test]
-fn rules_from_a_file_and_receivers_from_the_command_line_reach_a_running_hub() {
-    let dir = tempfile::tempdir().unwrap();
-    let rules = dir.path().join("alerts.toml");
-    std::fs::write(
-        &rules,
-        "[[rule]]\nname = \"app errored\"\nkind = \"errored\"\nseverity = \"critical\"\n[rule.scope]\napp = \"crash\"\n",
-    )
-    .unwrap();
-    let config = dir.path().join("hub.toml");
-    std::fs::write(
-        &config,
-        format!("alert_rules_file = {:?}\n", rules.display().to_string()),
-    )
-    .unwrap();
-    let hub = Hub::start_with(Tls::None, &["--config", config.to_str().unwrap()]);
-    let listed = wait_for("the file's rule in force", Duration::from_secs(5), || {
-        let l = hub.get("/api/v1/alert-rules");
-        (l[0]["name"] == "app errored").then_some(l)
-    });
-    assert_eq!(listed[0]["source"], "file");
-    // A receiver added on the command line while the hub runs.
-    let rx = Receiver::start(Answer::Script(vec![200]));
-    let out = hub.admin(&[
-        "alerts",
-        "add-receiver",
-        "--name",
-        "ops",
-        "--url",
-        &rx.url(),
-        "--group-wait",
-        "1",
-    ]);
-    let text = String::from_utf8(out.stdout).unwrap();
-    assert!(
-        out.status.success() && text.contains("signing secret: "),
-        "{text}"
-    );
-    std::thread::sleep(Duration::from_millis(1500));
-    let _agent = crashing_agent(&hub, "web-1");
-    let got = wait_for(
-        "the file rule's notification",
-        Duration::from_secs(40),
-        || {
-            rx.got()
-                .into_iter()
-                .find(|g| g.json()["groupLabels"]["alertname"] == "app errored")
-        },
-    );
-    assert_eq!(got.json()["commonLabels"]["severity"], "critical");
-    // A broken edit is refused and named; the rules in force stay.
-    std::fs::write(
-        &rules,
-        "[[rule]]\nname = \"x\"\nkind = \"errored\"\nbogus = 1\n",
-    )
-    .unwrap();
-    let out = std::process::Command::new(crate::harness::bin("pmr-hub"))
-        .args(["--config", config.to_str().unwrap(), "--data-dir"])
-        .arg(dir.path().join("other"))
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        !out.status.success() && err.contains("rule 1 (x): bogus: unknown field `bogus`"),
-        "{err}"
-    );
-    std::thread::sleep(Duration::from_millis(1500));
-    assert_eq!(hub.get("/api/v1/alert-rules")[0]["name"], "app errored");
 }
 
 #[test]

@@ -3,6 +3,7 @@
 mod support {
     use super::super::*;
     use crate::alerts::rule::RuleSpec;
+    use crate::live::{Live, ServerView};
 
     pub(super) fn rule(id: i64, json: serde_json::Value) -> Rule {
         Rule {
@@ -41,6 +42,7 @@ mod support {
 mod kinds {
     use super::super::*;
     use super::support::*;
+    use crate::ingest::feed::Change;
 
     /// A restart event the agent stamped at `at`.
     fn restart_at(at: i64) -> Change {
@@ -197,6 +199,7 @@ mod kinds {
 mod exceptions {
     use super::super::*;
     use super::support::*;
+    use crate::ingest::feed::Change;
 
     fn exception(msg: &str) -> Change {
         exception_in("api", None, msg)

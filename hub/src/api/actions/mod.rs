@@ -1,11 +1,11 @@
 //! `POST /api/v1/actions` (ask a server's agent to restart, stop, scale, ...
 //! some apps) and `GET /api/v1/actions/{id}` (what became of it).
 
+mod answer;
 mod outcome;
 mod verb;
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -21,13 +21,11 @@ use super::{ApiError, Caller, schema};
 use crate::access::Role;
 use crate::clock::now_ms;
 use crate::http::addr::PeerAddr;
+use crate::live::ServerView;
 use crate::state::Hub;
 use crate::store::AuditRow;
 use crate::store::{ActionRow, Write};
 use axum::extract::ConnectInfo;
-
-/// Longest `wait` for the agent's answer.
-const WAIT: Duration = Duration::from_secs(30);
 
 /// The body of `POST /api/v1/actions`.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -83,6 +81,7 @@ pub(super) struct ActionTicket {
 }
 
 impl ActionTicket {
+    /// Sent, not answered (yet).
     fn sent(id: String) -> Self {
         Self {
             id,
@@ -96,10 +95,10 @@ impl ActionTicket {
 
 /// Writes one audit line; a failed write is logged, never the caller's
 /// error (the action itself may already be on its way).
-async fn audit(hub: &Hub, mut row: AuditRow, result: String) {
+pub(super) async fn audit(hub: &Hub, mut row: AuditRow, result: String) {
     row.at = now_ms();
     row.result = result;
-    if let Err(e) = hub.ingest.writer.write(Write::Audit(row)).await {
+    if let Err(e) = hub.admin.write(Write::Audit(row)).await {
         tracing::warn!("cannot write the audit log: {e}");
     }
 }
@@ -114,16 +113,10 @@ async fn audit(hub: &Hub, mut row: AuditRow, result: String) {
     responses(
         (status = 200, description = "Done: with `wait`, the agent answered in time", body = ActionTicket),
         (status = 202, description = "Sent: without `wait`, or the agent did not answer in 30 s", body = ActionTicket),
-        (status = 400, response = r::BadRequest),
-        (status = 401, response = r::Unauthorized),
-        (status = 403, response = r::Forbidden),
         (status = 404, response = r::NotFound),
         (status = 409, response = r::Conflict),
-        (status = 413, response = r::PayloadTooLarge),
-        (status = 415, response = r::UnsupportedMediaType),
-        (status = 422, response = r::Unprocessable),
-        (status = 500, response = r::Internal),
         (status = 503, response = r::Unavailable),
+        r::Guarded, r::BodyErrors,
     )
 )]
 pub(super) async fn create_action(
@@ -152,22 +145,7 @@ pub(super) async fn create_action(
         audit(&hub, line, why).await;
         return Err(e);
     }
-    let servers = hub.live.servers();
-    // Servers of buckets the caller may not see do not exist for it.
-    let matching: Vec<_> = servers
-        .iter()
-        .filter(|s| caller.sees(&s.bucket) && a.server.matches(s))
-        .collect();
-    let target = match matching.as_slice() {
-        [] => return Err(ApiError::not_found("server", &a.server)),
-        [one] => *one,
-        _ => {
-            return Err(ApiError::new(
-                StatusCode::CONFLICT,
-                "several servers have that name (in different buckets): use its id",
-            ));
-        }
-    };
+    let target = pick_server(&hub, &caller, &a.server)?;
     if !target.online {
         let msg = format!("server {} is offline: the action was not sent", target.name);
         audit(&hub, line, format!("not sent: {} is offline", target.name)).await;
@@ -179,30 +157,9 @@ pub(super) async fn create_action(
             "name at least one app, id, namespace or `all`",
         ));
     }
-    let mut raw = [0u8; 8];
-    rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut raw);
-    let id = format!("a-{}", pmr_shared::link::handshake::hex(&raw));
-    let row = ActionRow {
-        id: id.clone(),
-        server_id: target.id,
-        action: verb.clone(),
-        targets: a.targets.join(","),
-        requested_by: caller.name.clone(),
-        requested_at: now_ms(),
-        finished_at: None,
-        ok: None,
-        message: None,
-    };
-    hub.ingest.writer.write(Write::InsertAction(row)).await?;
     let a_targets = a.targets.join(",");
-    let msg = HubMsg::Action(ActionRequest {
-        id: id.clone(),
-        action: a.action.into(),
-        targets: a.targets,
-        params: a.params,
-        by: Some(caller.name.clone()),
-    });
-    let sent = hub.live.send_action(target.id, msg, id.clone());
+    let wait = a.wait;
+    let (id, sent) = send(&hub, &caller, &target, &verb, a).await?;
     line.target = format!("{} on {}: {}", id, target.name, a_targets);
     // The audit line says how the action ended, once the agent answered.
     let Some(done) = sent else {
@@ -213,53 +170,70 @@ pub(super) async fn create_action(
             "the agent's queue is full or it just left: retry",
         ));
     };
-    let (server_id, server) = (target.id, target.name.clone());
-    let outcome = move |r: &pmr_shared::link::messages::ActionResult| {
-        let said = outcome::words(&verb, &a_targets, &server, r);
-        (
-            if r.ok {
-                format!("ok: {said}")
-            } else {
-                said.clone()
-            },
-            said,
-        )
+    let pending = answer::Pending {
+        id,
+        server_id: target.id,
+        server: target.name,
+        verb,
+        targets: a_targets,
+        line,
     };
-    if !a.wait {
-        let hub = hub.clone();
-        let key = id.clone();
-        tokio::spawn(async move {
-            match tokio::time::timeout(WAIT * 2, done).await {
-                Ok(Ok(r)) => audit(&hub, line, outcome(&r).0).await,
-                _ => {
-                    hub.live.forget_action(server_id, &key);
-                    audit(&hub, line, "sent; no answer from the agent in 60 s".into()).await;
-                }
-            }
-        });
-        return Ok((StatusCode::ACCEPTED, Json(ActionTicket::sent(id))));
+    Ok(answer::answer(hub, pending, done, wait).await)
+}
+
+/// The one server `named` among those the caller sees (others do not
+/// exist for it): 404 if none, 409 if its name is not unique.
+fn pick_server(hub: &Hub, caller: &Caller, named: &ServerRef) -> ApiResult<ServerView> {
+    let matching: Vec<ServerView> = hub
+        .live
+        .servers()
+        .into_iter()
+        .filter(|s| caller.sees(&s.bucket) && named.matches(s))
+        .collect();
+    match <[ServerView; 1]>::try_from(matching) {
+        Ok([one]) => Ok(one),
+        Err(v) if v.is_empty() => Err(ApiError::not_found("server", named)),
+        Err(_) => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "several servers have that name (in different buckets): use its id",
+        )),
     }
-    match tokio::time::timeout(WAIT, done).await {
-        Ok(Ok(r)) => {
-            let (result, said) = outcome(&r);
-            audit(&hub, line, result).await;
-            Ok((
-                StatusCode::OK,
-                Json(ActionTicket {
-                    id,
-                    status: ActionState::Done,
-                    ok: Some(r.ok),
-                    message: Some(r.message),
-                    summary: Some(said),
-                }),
-            ))
-        }
-        _ => {
-            hub.live.forget_action(server_id, &id);
-            audit(&hub, line, "sent; no answer from the agent in 30 s".into()).await;
-            Ok((StatusCode::ACCEPTED, Json(ActionTicket::sent(id))))
-        }
-    }
+}
+
+/// Records action `a` and hands it to `target`'s session; its id, and the
+/// agent's answer to come (`None`: not sent, the queue is full or the
+/// agent just left).
+async fn send(
+    hub: &Hub,
+    caller: &Caller,
+    target: &ServerView,
+    verb: &str,
+    a: NewAction,
+) -> ApiResult<(String, Option<answer::Done>)> {
+    let mut raw = [0u8; 8];
+    rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut raw);
+    let id = format!("a-{}", pmr_shared::link::handshake::hex(&raw));
+    let row = ActionRow {
+        id: id.clone(),
+        server_id: target.id,
+        action: verb.to_string(),
+        targets: a.targets.join(","),
+        requested_by: caller.name.clone(),
+        requested_at: now_ms(),
+        finished_at: None,
+        ok: None,
+        message: None,
+    };
+    hub.admin.write(Write::InsertAction(row)).await?;
+    let msg = HubMsg::Action(ActionRequest {
+        id: id.clone(),
+        action: a.action.into(),
+        targets: a.targets,
+        params: a.params,
+        by: Some(caller.name.clone()),
+    });
+    let sent = hub.live.send_action(target.id, msg, id.clone());
+    Ok((id, sent))
 }
 
 /// A server's bucket, from the live state or, for one not seen since the
@@ -289,10 +263,8 @@ pub(super) struct ActionId {
     params(ActionId, NoParams),
     responses(
         (status = 200, description = "The action; `ok`, `message` and `finished_at` are null until the agent answers", body = schema::Action),
-        (status = 400, response = r::BadRequest),
-        (status = 401, response = r::Unauthorized),
         (status = 404, response = r::NotFound),
-        (status = 500, response = r::Internal),
+        r::Errors,
     )
 )]
 pub(super) async fn get_action(

@@ -87,10 +87,7 @@ pub(crate) struct KeyRef {
     params(NoParams),
     responses(
         (status = 200, description = "Keys, oldest first", body = Vec<Key>),
-        (status = 400, response = r::BadRequest),
-        (status = 401, response = r::Unauthorized),
-        (status = 403, response = r::Forbidden),
-        (status = 500, response = r::Internal),
+        r::Guarded,
     )
 )]
 pub(crate) async fn list_keys(
@@ -118,13 +115,7 @@ pub(crate) async fn list_keys(
     request_body = NewKey,
     responses(
         (status = 201, description = "The key, its secret (once) and the link line", body = CreatedKey),
-        (status = 400, response = r::BadRequest),
-        (status = 401, response = r::Unauthorized),
-        (status = 403, response = r::Forbidden),
-        (status = 413, response = r::PayloadTooLarge),
-        (status = 415, response = r::UnsupportedMediaType),
-        (status = 422, response = r::Unprocessable),
-        (status = 500, response = r::Internal),
+        r::Guarded, r::BodyErrors,
     )
 )]
 pub(crate) async fn create_key(
@@ -149,7 +140,7 @@ pub(crate) async fn create_key(
         public_key: public.clone(),
         now: now_ms(),
     };
-    let Written::Id(id) = hub.ingest.writer.write(w).await? else {
+    let Written::Id(id) = hub.admin.write(w).await? else {
         return Err(ApiError::internal("the key was not stored"));
     };
     let target = {
@@ -199,11 +190,8 @@ pub(crate) async fn create_key(
     params(KeyRef, NoParams),
     responses(
         (status = 200, description = "Revoked", body = Key),
-        (status = 400, response = r::BadRequest),
-        (status = 401, response = r::Unauthorized),
-        (status = 403, response = r::Forbidden),
         (status = 404, response = r::NotFound),
-        (status = 500, response = r::Internal),
+        r::Guarded,
     )
 )]
 pub(crate) async fn revoke_key(
@@ -224,7 +212,7 @@ pub(crate) async fn revoke_key(
         which: row.public_key.clone(),
         now: now_ms(),
     };
-    if hub.ingest.writer.write(w).await? != Written::Rows(1) {
+    if hub.admin.write(w).await? != Written::Rows(1) {
         return Err(ApiError::not_found("active key", &key));
     }
     let target = format!("{} {}", row.bucket, row.public_key);

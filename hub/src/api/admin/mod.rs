@@ -44,7 +44,7 @@ pub(super) async fn record(
         target: target.into(),
         result: "ok".into(),
     };
-    if let Err(e) = hub.ingest.writer.write(Write::Audit(row)).await {
+    if let Err(e) = hub.admin.write(Write::Audit(row)).await {
         tracing::warn!("cannot write the audit log: {e}");
     }
 }

@@ -59,10 +59,7 @@ pub(crate) struct TokenId {
     params(NoParams),
     responses(
         (status = 200, description = "Tokens, oldest first", body = Vec<TokenInfo>),
-        (status = 400, response = r::BadRequest),
-        (status = 401, response = r::Unauthorized),
-        (status = 403, response = r::Forbidden),
-        (status = 500, response = r::Internal),
+        r::Guarded,
     )
 )]
 pub(crate) async fn list_tokens(
@@ -86,14 +83,8 @@ pub(crate) async fn list_tokens(
     request_body = NewToken,
     responses(
         (status = 201, description = "The token, shown once", body = CreatedToken),
-        (status = 400, response = r::BadRequest),
-        (status = 401, response = r::Unauthorized),
-        (status = 403, response = r::Forbidden),
         (status = 404, response = r::NotFound),
-        (status = 413, response = r::PayloadTooLarge),
-        (status = 415, response = r::UnsupportedMediaType),
-        (status = 422, response = r::Unprocessable),
-        (status = 500, response = r::Internal),
+        r::Guarded, r::BodyErrors,
     )
 )]
 pub(crate) async fn create_token(
@@ -140,7 +131,7 @@ pub(crate) async fn create_token(
         owner: Some((user.id, role.as_str().into())),
         now: now_ms(),
     };
-    let Written::Id(id) = hub.ingest.writer.write(w).await? else {
+    let Written::Id(id) = hub.admin.write(w).await? else {
         return Err(ApiError::internal("the token was not stored"));
     };
     let target = format!("{name} for {email} ({})", role.as_str());
@@ -162,11 +153,8 @@ pub(crate) async fn create_token(
     params(TokenId, NoParams),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 400, response = r::BadRequest),
-        (status = 401, response = r::Unauthorized),
-        (status = 403, response = r::Forbidden),
         (status = 404, response = r::NotFound),
-        (status = 500, response = r::Internal),
+        r::Guarded,
     )
 )]
 pub(crate) async fn delete_token(
@@ -177,7 +165,7 @@ pub(crate) async fn delete_token(
     _: Query<NoParams>,
 ) -> ApiResult<StatusCode> {
     super::require_fleet_admin(&caller, "tokens")?;
-    if hub.ingest.writer.write(Write::DeleteToken { id }).await? != Written::Rows(1) {
+    if hub.admin.write(Write::DeleteToken { id }).await? != Written::Rows(1) {
         return Err(ApiError::not_found("token", id));
     }
     super::record(&hub, &caller, addr.ip(), "token:delete", &id.to_string()).await;

@@ -55,10 +55,7 @@ pub(crate) struct Email {
     params(NoParams),
     responses(
         (status = 200, description = "Users, by e-mail", body = Vec<UserRow>),
-        (status = 400, response = r::BadRequest),
-        (status = 401, response = r::Unauthorized),
-        (status = 403, response = r::Forbidden),
-        (status = 500, response = r::Internal),
+        r::Guarded,
     )
 )]
 pub(crate) async fn list_users(
@@ -118,14 +115,8 @@ async fn subject(hub: &Hub, caller: &Caller, email: &str) -> ApiResult<UserRow> 
     request_body = NewUser,
     responses(
         (status = 201, description = "Added; the password is shown once", body = WithPassword),
-        (status = 400, response = r::BadRequest),
-        (status = 401, response = r::Unauthorized),
-        (status = 403, response = r::Forbidden),
         (status = 409, response = r::Conflict),
-        (status = 413, response = r::PayloadTooLarge),
-        (status = 415, response = r::UnsupportedMediaType),
-        (status = 422, response = r::Unprocessable),
-        (status = 500, response = r::Internal),
+        r::Guarded, r::BodyErrors,
     )
 )]
 pub(crate) async fn create_user(
@@ -151,7 +142,7 @@ pub(crate) async fn create_user(
         buckets: u.buckets,
         now: now_ms(),
     };
-    match hub.ingest.writer.write(w).await {
+    match hub.admin.write(w).await {
         Ok(_) => {}
         Err(StoreError::Conflict(_)) => {
             return Err(ApiError::new(
@@ -178,11 +169,8 @@ pub(crate) async fn create_user(
     params(Email, NoParams),
     responses(
         (status = 204, description = "Removed"),
-        (status = 400, response = r::BadRequest),
-        (status = 401, response = r::Unauthorized),
-        (status = 403, response = r::Forbidden),
         (status = 404, response = r::NotFound),
-        (status = 500, response = r::Internal),
+        r::Guarded,
     )
 )]
 pub(crate) async fn delete_user(
@@ -203,7 +191,7 @@ pub(crate) async fn delete_user(
     let w = Write::DeleteUser {
         email: email.clone(),
     };
-    if hub.ingest.writer.write(w).await? != Written::Rows(1) {
+    if hub.admin.write(w).await? != Written::Rows(1) {
         return Err(ApiError::not_found("user", &email));
     }
     super::record(&hub, &caller, addr.ip(), "user:remove", &email).await;
@@ -219,11 +207,8 @@ pub(crate) async fn delete_user(
     params(Email, NoParams),
     responses(
         (status = 200, description = "The new password, shown once", body = WithPassword),
-        (status = 400, response = r::BadRequest),
-        (status = 401, response = r::Unauthorized),
-        (status = 403, response = r::Forbidden),
         (status = 404, response = r::NotFound),
-        (status = 500, response = r::Internal),
+        r::Guarded,
     )
 )]
 pub(crate) async fn reset_password(
@@ -240,7 +225,7 @@ pub(crate) async fn reset_password(
         email: email.clone(),
         password_hash,
     };
-    if hub.ingest.writer.write(w).await? != Written::Rows(1) {
+    if hub.admin.write(w).await? != Written::Rows(1) {
         return Err(ApiError::not_found("user", &email));
     }
     super::record(&hub, &caller, addr.ip(), "user:reset-password", &email).await;

@@ -31,9 +31,7 @@ fn visible(caller: &Caller, labels: impl Fn(&str) -> Option<String>) -> bool {
     params(NoParams),
     responses(
         (status = 200, description = "Alerts now", body = Vec<Alert>),
-        (status = 400, response = r::BadRequest),
-        (status = 401, response = r::Unauthorized),
-        (status = 500, response = r::Internal),
+        r::Errors,
     )
 )]
 pub(super) async fn list_alerts(
@@ -74,9 +72,7 @@ pub(super) struct HistoryFilter {
     params(HistoryFilter),
     responses(
         (status = 200, description = "Alerts that fired", body = Vec<AlertRow>),
-        (status = 400, response = r::BadRequest),
-        (status = 401, response = r::Unauthorized),
-        (status = 500, response = r::Internal),
+        r::Errors,
     )
 )]
 pub(super) async fn alert_history(

@@ -101,10 +101,7 @@ async fn rows(hub: &Arc<Hub>) -> ApiResult<Vec<ReceiverRow>> {
     params(NoParams),
     responses(
         (status = 200, description = "Receivers, oldest first", body = Vec<Receiver>),
-        (status = 400, response = r::BadRequest),
-        (status = 401, response = r::Unauthorized),
-        (status = 403, response = r::Forbidden),
-        (status = 500, response = r::Internal),
+        r::Guarded,
     )
 )]
 pub(crate) async fn list_receivers(
@@ -128,14 +125,8 @@ pub(crate) async fn list_receivers(
     request_body(content = ReceiverSpec, description = "The settings, plus `url`: where to POST"),
     responses(
         (status = 201, description = "The receiver and, for a webhook, its secret (once)", body = CreatedReceiver),
-        (status = 400, response = r::BadRequest),
-        (status = 401, response = r::Unauthorized),
-        (status = 403, response = r::Forbidden),
         (status = 409, response = r::Conflict),
-        (status = 413, response = r::PayloadTooLarge),
-        (status = 415, response = r::UnsupportedMediaType),
-        (status = 422, response = r::Unprocessable),
-        (status = 500, response = r::Internal),
+        r::Guarded, r::BodyErrors,
     )
 )]
 pub(crate) async fn create_receiver(
@@ -174,7 +165,7 @@ pub(crate) async fn create_receiver(
         host: host.clone(),
         now: now_ms(),
     };
-    let id = match hub.ingest.writer.write(w).await {
+    let id = match hub.admin.write(w).await {
         Ok(Written::Id(id)) => id,
         Err(StoreError::Conflict(_)) => {
             let msg = format!("a receiver named {} exists already", spec.name);
@@ -207,12 +198,9 @@ pub(crate) async fn create_receiver(
     params(ReceiverId, NoParams),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 400, response = r::BadRequest),
-        (status = 401, response = r::Unauthorized),
-        (status = 403, response = r::Forbidden),
         (status = 404, response = r::NotFound),
         (status = 409, response = r::Conflict),
-        (status = 500, response = r::Internal),
+        r::Guarded,
     )
 )]
 pub(crate) async fn delete_receiver(
@@ -239,13 +227,7 @@ pub(crate) async fn delete_receiver(
             return Err(ApiError::new(StatusCode::CONFLICT, msg));
         }
     }
-    if hub
-        .ingest
-        .writer
-        .write(Write::DeleteReceiver { id })
-        .await?
-        != Written::Rows(1)
-    {
+    if hub.admin.write(Write::DeleteReceiver { id }).await? != Written::Rows(1) {
         return Err(ApiError::not_found("receiver", id));
     }
     hub.alerts.reload();
@@ -267,11 +249,8 @@ const TEST_BUDGET: std::time::Duration = std::time::Duration::from_secs(12);
     params(ReceiverId, NoParams),
     responses(
         (status = 200, description = "Every attempt (those of the receiver's that fit in 12 s)", body = Vec<TestAttempt>),
-        (status = 400, response = r::BadRequest),
-        (status = 401, response = r::Unauthorized),
-        (status = 403, response = r::Forbidden),
         (status = 404, response = r::NotFound),
-        (status = 500, response = r::Internal),
+        r::Guarded,
     )
 )]
 pub(crate) async fn test_receiver(
@@ -291,8 +270,7 @@ pub(crate) async fn test_receiver(
         .replacen("ws", "http", 1);
     let name = receiver_spec(&row).map_err(ApiError::internal)?.name;
     let n = crate::alerts::test_notification(id, &name, &url, &caller.name);
-    let tls = crate::alerts::deliver::tls();
-    let attempts = crate::alerts::send_now(&hub, &row, &n, &tls, Some(TEST_BUDGET))
+    let attempts = crate::alerts::send_now(&hub, &row, &n, Some(TEST_BUDGET))
         .await
         .map_err(ApiError::internal)?;
     Ok(Json(attempts.into_iter().map(TestAttempt::from).collect()))
@@ -316,10 +294,7 @@ pub(crate) struct DeliveryFilter {
     params(DeliveryFilter),
     responses(
         (status = 200, description = "Attempts, newest first", body = Vec<DeliveryRow>),
-        (status = 400, response = r::BadRequest),
-        (status = 401, response = r::Unauthorized),
-        (status = 403, response = r::Forbidden),
-        (status = 500, response = r::Internal),
+        r::Guarded,
     )
 )]
 pub(crate) async fn list_deliveries(

@@ -49,9 +49,7 @@ async fn rules(hub: &Arc<Hub>) -> ApiResult<Vec<Rule>> {
     params(NoParams),
     responses(
         (status = 200, description = "Rules, oldest first", body = Vec<Rule>),
-        (status = 400, response = r::BadRequest),
-        (status = 401, response = r::Unauthorized),
-        (status = 500, response = r::Internal),
+        r::Errors,
     )
 )]
 pub(crate) async fn list_rules(
@@ -71,14 +69,8 @@ pub(crate) async fn list_rules(
     request_body = RuleSpec,
     responses(
         (status = 201, description = "The rule, with its id", body = Rule),
-        (status = 400, response = r::BadRequest),
-        (status = 401, response = r::Unauthorized),
-        (status = 403, response = r::Forbidden),
         (status = 409, response = r::Conflict),
-        (status = 413, response = r::PayloadTooLarge),
-        (status = 415, response = r::UnsupportedMediaType),
-        (status = 422, response = r::Unprocessable),
-        (status = 500, response = r::Internal),
+        r::Guarded, r::BodyErrors,
     )
 )]
 pub(crate) async fn create_rule(
@@ -100,7 +92,7 @@ pub(crate) async fn create_rule(
         spec: serde_json::to_string(&spec)?,
         now: now_ms(),
     };
-    let id = match hub.ingest.writer.write(w).await {
+    let id = match hub.admin.write(w).await {
         Ok(Written::Id(id)) => id,
         Err(StoreError::Conflict(_)) => {
             let msg = format!("a rule named {} exists already", spec.name);
@@ -128,11 +120,8 @@ pub(crate) async fn create_rule(
     params(RuleId, NoParams),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 400, response = r::BadRequest),
-        (status = 401, response = r::Unauthorized),
-        (status = 403, response = r::Forbidden),
         (status = 404, response = r::NotFound),
-        (status = 500, response = r::Internal),
+        r::Guarded,
     )
 )]
 pub(crate) async fn delete_rule(
@@ -143,7 +132,7 @@ pub(crate) async fn delete_rule(
     _: Query<NoParams>,
 ) -> ApiResult<StatusCode> {
     super::super::admin::require_fleet_admin(&caller, "alert rules")?;
-    if hub.ingest.writer.write(Write::DeleteRule { id }).await? != Written::Rows(1) {
+    if hub.admin.write(Write::DeleteRule { id }).await? != Written::Rows(1) {
         return Err(ApiError::not_found("rule", id));
     }
     hub.alerts.reload();
@@ -168,14 +157,8 @@ pub(crate) async fn delete_rule(
     request_body = Mute,
     responses(
         (status = 200, description = "The rule, muted or not", body = Rule),
-        (status = 400, response = r::BadRequest),
-        (status = 401, response = r::Unauthorized),
-        (status = 403, response = r::Forbidden),
         (status = 404, response = r::NotFound),
-        (status = 413, response = r::PayloadTooLarge),
-        (status = 415, response = r::UnsupportedMediaType),
-        (status = 422, response = r::Unprocessable),
-        (status = 500, response = r::Internal),
+        r::Guarded, r::BodyErrors,
     )
 )]
 pub(crate) async fn mute_rule(
@@ -188,13 +171,7 @@ pub(crate) async fn mute_rule(
 ) -> ApiResult<Json<Rule>> {
     caller.require(Role::Operator)?;
     let until = (m.minutes > 0).then(|| now_ms() + m.minutes.min(525_600) as i64 * 60_000);
-    if hub
-        .ingest
-        .writer
-        .write(Write::MuteRule { id, until })
-        .await?
-        != Written::Rows(1)
-    {
+    if hub.admin.write(Write::MuteRule { id, until }).await? != Written::Rows(1) {
         return Err(ApiError::not_found("rule", id));
     }
     hub.alerts.reload();

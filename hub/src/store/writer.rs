@@ -2,7 +2,9 @@
 //! queue and commits whatever is waiting in one transaction (group commit),
 //! then answers each caller. Sessions, the API and housekeeping never write
 //! the store themselves, so nothing contends for SQLite's one write lock and
-//! a burst of writes costs one synced commit, not one each.
+//! a burst of writes costs one synced commit, not one each. Every part
+//! holds a handle of its own name onto the one queue: ingest a [`Writer`],
+//! the API an [`Admin`], housekeeping and alerting the hub's [`Writer`].
 
 use std::sync::Arc;
 
@@ -70,6 +72,29 @@ impl Writer {
                 "the store writer stopped"
             )))
         })
+    }
+}
+
+/// The API's handle onto the single writer: accounts, keys, tokens, rules,
+/// receivers, actions asked for and the audit log, written in the same
+/// queue and commits as everything else, so the API needs nothing of ingest.
+#[derive(Clone)]
+pub struct Admin(Writer);
+
+impl Admin {
+    /// The API's handle onto `writer`'s queue.
+    pub fn new(writer: Writer) -> Self {
+        Self(writer)
+    }
+
+    /// Whether the writer thread still takes writes (`/readyz`).
+    pub fn alive(&self) -> bool {
+        self.0.alive()
+    }
+
+    /// Queues `write` and waits until it is committed (or failed).
+    pub async fn write(&self, write: Write) -> StoreResult<Written> {
+        self.0.write(write).await
     }
 }
 

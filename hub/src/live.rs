@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex, RwLock};
 
 use pmr_shared::link::messages::{ActionResult, Host, HubMsg, Proc};
+use pmr_shared::sync::{Locked, RwLocked};
 use serde::Serialize;
 use tokio::sync::{mpsc, oneshot, watch};
 
@@ -46,7 +47,7 @@ pub struct ServerView {
 type View = Arc<Mutex<ServerView>>;
 
 fn lock(v: &View) -> std::sync::MutexGuard<'_, ServerView> {
-    v.lock().unwrap_or_else(|e| e.into_inner())
+    v.locked()
 }
 
 /// A connected session's handles.
@@ -80,25 +81,16 @@ pub struct Attached {
 
 impl Live {
     fn view(&self, id: i64) -> View {
-        if let Some(v) = self
-            .servers
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&id)
-        {
+        if let Some(v) = self.servers.read_locked().get(&id) {
             return v.clone();
         }
-        let mut w = self.servers.write().unwrap_or_else(|e| e.into_inner());
+        let mut w = self.servers.write_locked();
         w.entry(id).or_default().clone()
     }
 
     /// A known server's view, taken out of the map (not created).
     fn existing(&self, id: i64) -> Option<View> {
-        self.servers
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&id)
-            .cloned()
+        self.servers.read_locked().get(&id).cloned()
     }
 
     /// Reads one known server's view in place (no copy).
@@ -121,7 +113,7 @@ impl Live {
             .generation
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
             + 1;
-        let mut sessions = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
+        let mut sessions = self.sessions.locked();
         {
             let mut v = lock(&view);
             let processes = std::mem::take(&mut v.processes);
@@ -159,7 +151,7 @@ impl Live {
     /// Marks a server offline, unless a newer session took over (then
     /// false); forgets the actions it will never answer.
     pub fn detach(&self, id: i64, generation: u64, now: i64) -> bool {
-        let mut sessions = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
+        let mut sessions = self.sessions.locked();
         if sessions
             .get(&id)
             .is_some_and(|s| s.generation == generation)
@@ -175,10 +167,7 @@ impl Live {
         }
         drop(v);
         drop(sessions);
-        self.pending
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .retain(|(server, _), _| *server != id);
+        self.pending.locked().retain(|(server, _), _| *server != id);
         offline
     }
 
@@ -200,12 +189,7 @@ impl Live {
 
     /// The views, taken out of the global map so it is not held meanwhile.
     fn views(&self) -> Vec<View> {
-        self.servers
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .values()
-            .cloned()
-            .collect()
+        self.servers.read_locked().values().cloned().collect()
     }
 
     /// Copies of every server's view (clones taken one server at a time).
@@ -224,15 +208,12 @@ impl Live {
 
     /// Connected sessions.
     pub fn connected(&self) -> usize {
-        self.sessions
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .len()
+        self.sessions.locked().len()
     }
 
     /// Closes every session authenticated with one of these keys.
     pub fn close_keys(&self, key_ids: &HashSet<i64>, code: u16) -> usize {
-        let sessions = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
+        let sessions = self.sessions.locked();
         let mut n = 0;
         for s in sessions.values().filter(|s| key_ids.contains(&s.key_id)) {
             if s.close.send_if_modified(|c| c.replace(code).is_none()) {
@@ -245,7 +226,7 @@ impl Live {
     /// Forgets servers offline for longer than `max_age_ms` (their history
     /// stays in the store).
     pub fn evict_offline(&self, now: i64, max_age_ms: i64) {
-        let mut w = self.servers.write().unwrap_or_else(|e| e.into_inner());
+        let mut w = self.servers.write_locked();
         w.retain(|_, v| {
             let v = lock(v);
             v.online || now - v.last_seen < max_age_ms
@@ -255,7 +236,7 @@ impl Live {
     /// Sends a message to a connected server's session; false when it is
     /// not connected or its queue is full.
     pub fn send(&self, server: i64, msg: HubMsg) -> bool {
-        let sessions = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
+        let sessions = self.sessions.locked();
         sessions
             .get(&server)
             .is_some_and(|s| s.to_agent.try_send(msg).is_ok())
@@ -268,24 +249,12 @@ impl Live {
         msg: HubMsg,
         id: String,
     ) -> Option<oneshot::Receiver<ActionResult>> {
-        let tx = self
-            .sessions
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&server)?
-            .to_agent
-            .clone();
+        let tx = self.sessions.locked().get(&server)?.to_agent.clone();
         let (done_tx, done_rx) = oneshot::channel();
         let key = (server, id);
-        self.pending
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(key.clone(), done_tx);
+        self.pending.locked().insert(key.clone(), done_tx);
         if tx.try_send(msg).is_err() {
-            self.pending
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .remove(&key);
+            self.pending.locked().remove(&key);
             return None;
         }
         Some(done_rx)
@@ -293,22 +262,14 @@ impl Live {
 
     /// Forgets a waiter (the caller stopped waiting).
     pub fn forget_action(&self, server: i64, id: &str) {
-        self.pending
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(&(server, id.to_string()));
+        self.pending.locked().remove(&(server, id.to_string()));
     }
 
     /// Delivers a result from `server` to whoever waits for it; an agent can
     /// only answer its own actions.
     pub fn action_done(&self, server: i64, result: ActionResult) {
         let key = (server, result.id.clone());
-        if let Some(tx) = self
-            .pending
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(&key)
-        {
+        if let Some(tx) = self.pending.locked().remove(&key) {
             let _ = tx.send(result);
         }
     }

@@ -5,6 +5,8 @@ use prometheus::{
     Registry, TextEncoder,
 };
 
+use pmr_shared::sync::Locked;
+
 use crate::live::Live;
 
 /// The hub's own metrics, updated as things happen.
@@ -166,11 +168,7 @@ impl Metrics {
     /// last values would be stale.
     pub fn render(&self, live: &Live, max_series: usize) -> String {
         // One render at a time: the process gauges are reset and refilled.
-        let _one = self
-            .processes
-            .rendering
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
+        let _one = self.processes.rendering.locked();
         let dropped = self.processes.fill(live, max_series);
         self.series_dropped.set(dropped);
         let mut families = self.registry.gather();

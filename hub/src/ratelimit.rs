@@ -2,6 +2,7 @@
 //! refusal log, and one per key ([`RateLimit`]) for handshakes by address
 //! and by bucket key.
 
+use pmr_shared::sync::Locked;
 use std::collections::HashMap;
 use std::hash::Hash;
 use std::sync::Mutex;
@@ -76,7 +77,7 @@ impl<K: Eq + Hash + Clone> RateLimit<K> {
     /// Takes a token for `key`; false when none is left.
     pub fn allow(&self, key: &K) -> bool {
         let now = Instant::now();
-        let mut map = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
+        let mut map = self.buckets.locked();
         if map.len() >= MAX_KEYS && !map.contains_key(key) {
             // Full of keys (an attack from many addresses): make room by
             // dropping any one entry rather than scanning them all here.
@@ -92,7 +93,7 @@ impl<K: Eq + Hash + Clone> RateLimit<K> {
 
     /// Whether `key` has a token left, without taking it.
     pub fn has(&self, key: &K) -> bool {
-        let map = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
+        let map = self.buckets.locked();
         map.get(key).is_none_or(|b| {
             let mut b = *b;
             b.refill(Instant::now());
@@ -103,7 +104,7 @@ impl<K: Eq + Hash + Clone> RateLimit<K> {
     /// Forgets keys whose bucket has refilled: they are idle.
     pub fn sweep(&self) {
         let now = Instant::now();
-        let mut map = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
+        let mut map = self.buckets.locked();
         map.retain(|_, b| !b.is_full(now));
     }
 }

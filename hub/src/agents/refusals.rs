@@ -6,6 +6,8 @@ use std::net::SocketAddr;
 use std::sync::Mutex;
 use std::time::Instant;
 
+use pmr_shared::sync::Locked;
+
 use crate::metrics::Metrics;
 use crate::ratelimit::TokenBucket;
 
@@ -34,7 +36,7 @@ impl Refusals {
             .handshake_failures
             .with_label_values(&[reason])
             .inc();
-        let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let mut s = self.state.locked();
         let (bucket, suppressed) = &mut *s;
         if !bucket.take(Instant::now()) {
             *suppressed += 1;

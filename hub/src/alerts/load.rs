@@ -2,6 +2,8 @@
 
 use serde::Deserialize;
 
+use pmr_shared::sync::Locked;
+
 use super::rule::{Rule, RuleSpec};
 use crate::state::Hub;
 
@@ -92,7 +94,7 @@ pub fn all_rules(hub: &Hub) -> anyhow::Result<Vec<Rule>> {
 /// The rules to list: the rules file's as in force (a broken edit of the
 /// file is not listed), then the stored ones as stored now.
 pub fn listed_rules(hub: &Hub) -> anyhow::Result<Vec<Rule>> {
-    let engine = hub.alerts.engine.lock().unwrap_or_else(|e| e.into_inner());
+    let engine = hub.alerts.engine.locked();
     let mut rules: Vec<Rule> = engine
         .rules()
         .iter()

@@ -25,6 +25,7 @@ use tokio::sync::mpsc;
 
 use crate::store::ReceiverRow;
 use engine::Engine;
+use pmr_shared::sync::Locked;
 use receiver::ReceiverSpec;
 
 /// Whether this hub may send notifications now. One hub holds it always;
@@ -80,10 +81,7 @@ impl Handle {
 
     /// Alerts pending or firing now.
     pub fn alerts(&self) -> Vec<engine::Alert> {
-        self.engine
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .alerts()
+        self.engine.locked().alerts()
     }
 
     /// Rules or receivers changed in the store: the task reloads them.

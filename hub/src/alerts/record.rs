@@ -8,6 +8,8 @@ use std::sync::Mutex;
 
 use tokio::sync::mpsc;
 
+use pmr_shared::sync::Locked;
+
 use crate::store::Write;
 use crate::store::writer::Writer;
 
@@ -45,7 +47,7 @@ impl Recorder {
 
     /// Writes queued rows, a batch at a time, until the queue closes.
     pub async fn run(&self, writer: Writer) {
-        let Some(mut rx) = self.rx.lock().unwrap_or_else(|e| e.into_inner()).take() else {
+        let Some(mut rx) = self.rx.locked().take() else {
             return;
         };
         let mut batch = Vec::with_capacity(BATCH);

@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use tokio::sync::{broadcast::error::RecvError, mpsc};
 
+use pmr_shared::sync::Locked;
+
 use super::engine::{AlertState, Transition};
 use super::group::{Dispatcher, Route};
 use super::receiver::Notification;
@@ -48,7 +50,7 @@ fn restore(hub: &Arc<Hub>, dispatcher: &mut Dispatcher) {
         }
     };
     dispatcher.restore_log(log);
-    let mut engine = hub.alerts.engine.lock().unwrap_or_else(|e| e.into_inner());
+    let mut engine = hub.alerts.engine.locked();
     if let Some(longest) = engine.restart_window_ms() {
         for (server, app, at) in hub.store.restarts_since(now - longest).unwrap_or_default() {
             engine.count_restart(server, &app, None, at);
@@ -79,13 +81,7 @@ type Queues = Vec<(i64, mpsc::Sender<Notification>)>;
 
 /// The alerting task: the feed in, notifications out, until the feed ends.
 pub async fn run(hub: Arc<Hub>, lease: Arc<dyn Lease>) {
-    let Some(mut reloads) = hub
-        .alerts
-        .reload_rx
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .take()
-    else {
+    let Some(mut reloads) = hub.alerts.reload_rx.locked().take() else {
         return;
     };
     let mut feed = hub.ingest.subscribe();
@@ -97,11 +93,7 @@ pub async fn run(hub: Arc<Hub>, lease: Arc<dyn Lease>) {
     let mut dispatcher = Dispatcher::new(Vec::new(), external_url(&hub));
     // Groups stored before this start are not news.
     let known = hub.store.exception_keys().unwrap_or_default();
-    hub.alerts
-        .engine
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .know_exceptions(known);
+    hub.alerts.engine.locked().know_exceptions(known);
     let (acks_tx, mut acks) = mpsc::channel::<Ack>(send::QUEUE);
     let mut queues = load(&hub, &mut dispatcher, &acks_tx);
     restore(&hub, &mut dispatcher);
@@ -118,7 +110,7 @@ pub async fn run(hub: Arc<Hub>, lease: Arc<dyn Lease>) {
         tokio::select! {
             c = feed.recv() => match c {
                 Ok(c) => {
-                    let ts = hub.alerts.engine.lock().unwrap_or_else(|e| e.into_inner()).on_change(&c, &hub.live, now_ms());
+                    let ts = hub.alerts.engine.locked().on_change(&c, &hub.live, now_ms());
                     handle(&hub, &mut dispatcher, ts);
                 }
                 Err(RecvError::Lagged(n)) => resync.lagged(n),
@@ -164,7 +156,7 @@ impl Resync {
 
     /// The engine's tick, and a catch-up when one is due; the transitions.
     fn tick(&mut self, hub: &Hub, now: i64) -> Vec<Transition> {
-        let mut engine = hub.alerts.engine.lock().unwrap_or_else(|e| e.into_inner());
+        let mut engine = hub.alerts.engine.locked();
         let mut ts = engine.tick(&hub.live, now);
         if self.due && now >= self.last + RESYNC_EVERY_MS {
             ts.extend(engine.resync(&hub.live, now));
@@ -182,20 +174,10 @@ fn load(hub: &Arc<Hub>, dispatcher: &mut Dispatcher, acks: &mpsc::Sender<Ack>) -
         Err(e) => {
             // A broken edit of the rules file keeps the rules running.
             tracing::warn!("rules not reloaded: {e:#}");
-            hub.alerts
-                .engine
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .rules()
-                .to_vec()
+            hub.alerts.engine.locked().rules().to_vec()
         }
     };
-    let ts = hub
-        .alerts
-        .engine
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .set_rules(rules, now_ms());
+    let ts = hub.alerts.engine.locked().set_rules(rules, now_ms());
     let rows = hub.store.receivers().unwrap_or_default();
     let routes = rows
         .iter()
@@ -216,7 +198,7 @@ fn handle(hub: &Arc<Hub>, dispatcher: &mut Dispatcher, ts: Vec<Transition>) {
     if ts.is_empty() {
         return;
     }
-    let engine = hub.alerts.engine.lock().unwrap_or_else(|e| e.into_inner());
+    let engine = hub.alerts.engine.locked();
     let now = now_ms();
     for t in ts {
         let a = &t.alert;

@@ -10,6 +10,8 @@ use std::time::Instant;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+use pmr_shared::sync::Locked;
+
 use crate::alerts::Target;
 use crate::alerts::receiver::{ReceiverKind, ReceiverSpec};
 use crate::alerts::seal::Sealer;
@@ -164,7 +166,7 @@ pub(super) async fn receive(
             };
             let alerts = v["alerts"].as_array().cloned().unwrap_or_default();
             let crashes = crashes.lock().await;
-            let mut seen = seen.lock().unwrap_or_else(|e| e.into_inner());
+            let mut seen = seen.locked();
             let mut storm = false;
             let mut here = HashSet::new();
             for a in alerts.iter().filter(|a| a["status"] == "firing") {

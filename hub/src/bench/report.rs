@@ -1,5 +1,7 @@
 //! The bench's table: one line per figure, as `pmr-hub bench` prints it.
 
+use pmr_shared::sync::Locked;
+
 use super::phases::Steady;
 use super::{BenchArgs, alerts, percentile};
 
@@ -75,7 +77,7 @@ pub(super) fn print(f: Figures<'_>) {
         dashboards(args, &crash_delays, &fetches);
     }
     if args.rules > 0 {
-        alerting(args, &seen.lock().unwrap_or_else(|e| e.into_inner()));
+        alerting(args, &seen.locked());
     }
     if hostile {
         hostile_side(args, &hostile_held, &fresh, fresh_refused);

@@ -16,6 +16,8 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::Sleep;
 
+use pmr_shared::sync::Locked;
+
 use super::fair::Place;
 use super::heads::Heads;
 
@@ -86,7 +88,7 @@ impl Conn {
 
     fn heads(&self) -> std::sync::MutexGuard<'_, Heads> {
         // The tracker holds no invariant a panic elsewhere could break.
-        self.heads.lock().unwrap_or_else(|e| e.into_inner())
+        self.heads.locked()
     }
 
     /// Spends `n` bytes; false when that exceeds the budget.

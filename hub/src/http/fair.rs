@@ -12,6 +12,8 @@ use std::sync::{Arc, Mutex};
 use prometheus::IntGauge;
 use tokio::sync::oneshot;
 
+use pmr_shared::sync::Locked;
+
 use super::addr::AddrKey;
 
 /// The pool.
@@ -65,7 +67,7 @@ impl FairPool {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+        self.state.locked()
     }
 
     /// Takes a place for `key`, evicting the oldest place of the heaviest

@@ -11,6 +11,8 @@ use std::sync::{Arc, Mutex};
 use pmr_shared::link::messages::{HubMsg, LogBatch};
 use tokio::sync::broadcast;
 
+use pmr_shared::sync::Locked;
+
 use crate::live::Live;
 
 /// Batches a viewer may fall behind by before it misses some.
@@ -73,7 +75,7 @@ impl LogTap {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<i64, Watched>> {
-        self.watched.lock().unwrap_or_else(|e| e.into_inner())
+        self.watched.locked()
     }
 
     /// Asks the agent for what the viewers want now, if that changed.

@@ -18,6 +18,7 @@ use super::{
     ActionRow, AuditRow, EventQuery, EventRow, KeyRow, RollupRow, ServerRow, Store, StoreError,
     StoreResult, TokenInfo, TokenRow, UserRow, Write, Written,
 };
+use pmr_shared::sync::Locked;
 
 /// SQLite store. One connection for writes and one for reads, so that API
 /// reads never wait behind an ingest transaction (WAL allows both).
@@ -91,11 +92,11 @@ impl SqliteStore {
     }
 
     fn w(&self) -> std::sync::MutexGuard<'_, Connection> {
-        self.write.lock().unwrap_or_else(|e| e.into_inner())
+        self.write.locked()
     }
 
     fn r(&self) -> std::sync::MutexGuard<'_, Connection> {
-        self.read.lock().unwrap_or_else(|e| e.into_inner())
+        self.read.locked()
     }
 }
 

@@ -133,6 +133,7 @@ impl Hub {
             .arg("--listen")
             .arg(format!("127.0.0.1:{}", self.port))
             .args(&self.extra)
+            .env_clear_proxies()
             .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::piped())
             .stderr(
@@ -305,6 +306,7 @@ fn admin(dir: &Path, args: &[&str]) -> Output {
         .arg("--data-dir")
         .arg(dir)
         .args(args)
+        .env_clear_proxies()
         .output()
         .unwrap();
     assert!(
@@ -381,5 +383,30 @@ impl Agent {
 impl Drop for Agent {
     fn drop(&mut self) {
         let _ = self.run(&["kill"]);
+    }
+}
+
+/// The proxy variables a developer's or CI's shell may carry: a test hub
+/// reaches its loopback receivers directly unless the test names a proxy.
+const PROXY_VARS: [&str; 8] = [
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "ALL_PROXY",
+    "NO_PROXY",
+    "http_proxy",
+    "https_proxy",
+    "all_proxy",
+    "no_proxy",
+];
+
+/// Clears the ambient proxy settings from a command's environment.
+pub trait ClearProxies {
+    /// The command without any of [`PROXY_VARS`].
+    fn env_clear_proxies(&mut self) -> &mut Self;
+}
+
+impl ClearProxies for Command {
+    fn env_clear_proxies(&mut self) -> &mut Self {
+        PROXY_VARS.iter().fold(self, |c, v| c.env_remove(v))
     }
 }

@@ -8,7 +8,7 @@ use serde_json::json;
 
 use super::receiver::{Answer, Receiver};
 use super::{add_receiver, add_rule, crashing_agent, test_attempts};
-use crate::harness::{Hub, Tls, wait_for};
+use crate::harness::{ClearProxies, Hub, Tls, wait_for};
 
 #[test]
 fn failed_sends_are_retried_on_5xx_only() {
@@ -39,6 +39,7 @@ fn failed_sends_are_retried_on_5xx_only() {
         .arg("--data-dir")
         .arg(hub.dir.path())
         .args(["alerts", "test", "refusing"])
+        .env_clear_proxies()
         .output()
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);

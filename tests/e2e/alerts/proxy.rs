@@ -11,7 +11,7 @@ use serde_json::json;
 
 use super::receiver::{Answer, Receiver};
 use super::{add_receiver, add_rule, crashing_agent, signed, test_attempts};
-use crate::harness::{Hub, Tls, bin, wait_for};
+use crate::harness::{ClearProxies, Hub, Tls, bin, wait_for};
 
 /// A proxy that tunnels `CONNECT host:port` and forwards absolute-form
 /// plain-HTTP requests, keeping each request line it was asked.
@@ -161,6 +161,7 @@ fn webhooks_go_through_the_environments_proxy_unless_no_proxy_says_not() {
             .arg("--data-dir")
             .arg(hub.dir.path())
             .args(["alerts", "test", "slack-like"])
+            .env_clear_proxies()
             .env("HTTPS_PROXY", proxy.url())
             .env("no_proxy", no_proxy)
             .env_remove("NO_PROXY")

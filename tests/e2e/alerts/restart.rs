@@ -8,7 +8,7 @@ use serde_json::json;
 
 use super::receiver::{Answer, Receiver};
 use super::{add_receiver, add_rule};
-use crate::harness::{Agent, Hub, Tls, wait_for};
+use crate::harness::{Agent, ClearProxies, Hub, Tls, wait_for};
 
 /// Notifications received for rule `name`, with their status.
 fn sent(rx: &Receiver, name: &str) -> Vec<String> {
@@ -182,6 +182,7 @@ fn test_send(hub: &Hub, env: &[(&str, &std::path::Path)]) -> String {
     cmd.arg("--data-dir")
         .arg(hub.dir.path())
         .args(["alerts", "test", "ops"])
+        .env_clear_proxies()
         .env_remove("SSL_CERT_FILE")
         .env_remove("SSL_CERT_DIR");
     for (k, v) in env {

@@ -149,6 +149,8 @@ impl Client {
         Ok(Some(client))
     }
 
+    /// Writes one request as a JSON line. An oversized one is refused here,
+    /// with advice, rather than cut off by the daemon's frame limit.
     fn send(&mut self, req: &Request) -> anyhow::Result<()> {
         let mut bytes = serde_json::to_vec(req)?;
         bytes.push(b'\n');
@@ -184,6 +186,8 @@ impl Client {
         }
     }
 
+    /// Reads one JSON line, never more than the frame limit; `None` when the
+    /// daemon hung up between frames.
     fn read_value<T: serde::de::DeserializeOwned>(&mut self) -> anyhow::Result<Option<T>> {
         self.buf.clear();
         let n = (&mut self.reader)
@@ -251,6 +255,8 @@ impl Client {
         }
     }
 
+    /// One request and its reply, waiting at most `PMR_CLI_TIMEOUT` (300 s
+    /// by default) for it; no retry, which is [`Self::request`]'s to decide.
     fn exchange(&mut self, req: &Request) -> anyhow::Result<Option<Response>> {
         self.send(req)?;
         let wait = request_wait();

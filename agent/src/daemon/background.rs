@@ -16,8 +16,8 @@ use crate::supervisor::monitor::Sampler;
 /// Rotates every non-empty log on `logrotate.rotate_interval`'s schedule,
 /// sleeping until the next occurrence (or a settings change).
 ///
-/// With no schedule set it parks on `rotate::CHANGED` alone, so the default
-/// (size-based rotation only) costs no timer.
+/// With no schedule (`rotate_interval = ""`; the default is daily at
+/// midnight) it parks on `rotate::CHANGED` alone and costs no timer.
 pub(super) async fn rotate_on_schedule(d: Arc<Daemon>) {
     use crate::logs::rotate;
     loop {

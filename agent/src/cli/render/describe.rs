@@ -149,7 +149,7 @@ fn revision(v: &Value) -> Vec<Vec<String>> {
 }
 
 /// A two-column table without its header row, as pm2's describe prints them:
-/// the box is drawn by [`table`], then the header line and the rule under it
+/// the box is drawn by [`table()`], then the header line and the rule under it
 /// are dropped.
 fn headerless(rows: &[Vec<String>]) -> String {
     let t = table(&["key", "value"], rows);

@@ -10,6 +10,8 @@ use pmr_shared::link::messages::Host;
 /// Remembers the CPU counters between samples.
 #[derive(Default)]
 pub struct HostSampler {
+    /// (total, idle) jiffies at the last sample; `None` before the first,
+    /// which reports 0 % CPU.
     last: Option<(u64, u64)>,
 }
 

@@ -23,10 +23,13 @@ pub(crate) use process::{start_daemon, wait_gone};
 
 /// A connection to the daemon, past the version check.
 pub(crate) struct Client {
+    /// Replies, one JSON line each.
     reader: BufReader<UnixStream>,
+    /// Requests; a clone of the same socket.
     writer: UnixStream,
     /// The daemon's pid, from its hello.
     pub(crate) daemon_pid: u32,
+    /// The line being read, reused across replies.
     buf: Vec<u8>,
     /// The daemon's log, named in errors.
     log: std::path::PathBuf,

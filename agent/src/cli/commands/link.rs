@@ -233,7 +233,9 @@ mod no_echo {
 
     /// Echo is back on when this drops, or when Ctrl-C ends the process.
     pub(super) struct NoEcho {
+        /// The settings to put back on drop.
         saved: libc::termios,
+        /// The SIGINT disposition before ours, restored on drop.
         old_int: SigAction,
     }
 

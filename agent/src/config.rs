@@ -1,5 +1,9 @@
 //! `$PMR_HOME/config.toml`: the daemon's own settings (log rotation for
 //! now), edited by hand or with `pmr set pmr:logrotate.max_size 10M`.
+//!
+//! The CLI checks and writes the file; the daemon reads it at start
+//! ([`load`], then [`apply`]) and again when `set` asks it to. pm2-logrotate's
+//! keys are accepted as aliases, so existing `pm2 set` scripts keep working.
 
 use anyhow::{Context, bail};
 use serde::{Deserialize, Serialize};
@@ -49,6 +53,7 @@ pub fn is_setting(key: &str) -> bool {
 }
 
 /// `pmr:logrotate.max_size` (or pm2-logrotate's `pm2-logrotate:max_size`) → field.
+/// The one place both spellings are mapped; unknown keys fail listing the known.
 fn field(key: &str) -> anyhow::Result<&'static str> {
     let name = key
         .strip_prefix("pmr:logrotate.")
@@ -99,6 +104,8 @@ pub fn get(paths: &Paths, key: &str) -> anyhow::Result<String> {
 pub fn set(paths: &Paths, key: &str, value: &str) -> anyhow::Result<Config> {
     let name = field(key)?;
     let path = paths.home.join("config.toml");
+    // Edited as a table, not through `Config`: only the keys someone set are
+    // written back, never every default (comments in the file are lost).
     let mut table: toml::Table = match std::fs::read_to_string(&path) {
         Ok(t) => t
             .parse()

@@ -1,10 +1,16 @@
 //! pm2's JSON shapes: a `jlist` entry and a dump entry built from a
 //! [`ProcessInfo`], so that scripts written for pm2 read pmr unchanged.
+//!
+//! The one place that knows pm2's key names and quirks: `pmr jlist` /
+//! `prettylist` print [`jlist_entry`], `daemon::persist` writes
+//! [`dump_entry`]. The typed [`ProcessInfo`] stays pmr's own shape.
 
 use pmr_shared::app::ProcessInfo;
 use serde_json::{Map, Value, json};
 
 /// `pm2_env` of one instance: the options under pm2's keys plus runtime facts.
+/// `flatten_env` also copies the app's variables to the top level, as pm2
+/// does (every caller passes true today).
 pub fn pm2_env(p: &ProcessInfo, flatten_env: bool) -> Value {
     let mut env = match serde_json::to_value(&p.spec) {
         Ok(Value::Object(m)) => m,
@@ -100,6 +106,8 @@ pub fn dump_entry(p: &ProcessInfo) -> Value {
     entry.insert("status".into(), json!(p.status.as_str()));
     entry.insert("restart_time".into(), json!(p.restart_time));
     entry.insert(p.spec.instance_var.clone(), json!(p.instance));
+    // The index again under a fixed key: `instance_var` is the user's to
+    // rename, and resurrect must find the index without knowing it.
     entry.insert("pmr_instance".into(), json!(p.instance));
     Value::Object(entry)
 }

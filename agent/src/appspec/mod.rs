@@ -18,7 +18,9 @@ pub fn deep_monitoring_env() -> bool {
     std::env::var("PMR_DEEP_MONITORING").is_ok_and(|v| !matches!(v.as_str(), "" | "0" | "false"))
 }
 
-/// The caller's environment, as apps inherit it (bucket keys left out).
+/// The caller's environment, as apps inherit it (bucket keys left out: the
+/// environment that gives them to `pmr-runtime` must not hand the secret
+/// key on to every app).
 pub fn shell_env() -> std::collections::BTreeMap<String, String> {
     // vars() would panic on a variable that is not UTF-8.
     std::env::vars_os()
@@ -71,7 +73,8 @@ pub(crate) fn parse_instances(v: &str) -> anyhow::Result<u32> {
     Ok(n.max(1) as u32)
 }
 
-/// The interpreter pm2 would pick for this file.
+/// The interpreter pm2 would pick for this file: by extension, else the
+/// file itself when it is executable (`none`), else node, pm2's default.
 pub fn interpreter_for(path: &Path) -> String {
     let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
     let by_ext = match ext {

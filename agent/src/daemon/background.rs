@@ -1,5 +1,9 @@
 //! The daemon's background tasks: the CPU and memory sampler (and the
 //! `max_memory_restart` check it carries), and scheduled log rotation.
+//!
+//! Both are spawned once by `daemon::run` and live as long as the daemon; they
+//! hold an `Arc<Daemon>` and talk to the rest only through its fields (the
+//! registry lock, the `Notify`s and watch channels), never through requests.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,6 +15,9 @@ use crate::supervisor::monitor::Sampler;
 
 /// Rotates every non-empty log on `logrotate.rotate_interval`'s schedule,
 /// sleeping until the next occurrence (or a settings change).
+///
+/// With no schedule (`rotate_interval = ""`; the default is daily at
+/// midnight) it parks on `rotate::CHANGED` alone and costs no timer.
 pub(super) async fn rotate_on_schedule(d: Arc<Daemon>) {
     use crate::logs::rotate;
     loop {
@@ -39,6 +46,10 @@ pub(super) async fn rotate_on_schedule(d: Arc<Daemon>) {
 }
 
 /// Samples CPU and memory of every running instance each second.
+///
+/// `PMR_WORKER_INTERVAL` (milliseconds, at least 100) changes the period,
+/// after pm2's `PM2_WORKER_INTERVAL`. Each round bumps `d.sampled`, which
+/// [`Daemon::fresh_usage`] waits on.
 pub(super) async fn sample_forever(d: Arc<Daemon>) {
     let every = std::env::var("PMR_WORKER_INTERVAL")
         .ok()
@@ -82,6 +93,8 @@ pub(super) async fn sample_forever(d: Arc<Daemon>) {
                 .spec()
                 .max_memory_restart
                 .is_some_and(|limit| usage.memory > limit);
+            // `Stopping` marks the restart as asked for, so the rounds before
+            // the supervisor acts do not ask again.
             if over && rt.pid == pid && rt.status == pmr_shared::app::Status::Online {
                 rt.status = pmr_shared::app::Status::Stopping;
                 drop(rt);

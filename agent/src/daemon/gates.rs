@@ -21,7 +21,9 @@ impl Drop for Busy<'_> {
 
 /// Marks apps as reloading until dropped.
 pub struct ReloadGuard<'a> {
+    /// Holds the `reloading` set the names are taken out of.
     d: &'a Daemon,
+    /// The apps this guard marked.
     names: std::collections::BTreeSet<String>,
 }
 

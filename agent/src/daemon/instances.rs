@@ -44,6 +44,8 @@ impl Daemon {
         let mut planned = Vec::with_capacity(new.len());
         let mut taken: Vec<u32> = Vec::new();
         for n in &new {
+            // `taken`: ids planned in this batch are not in the registry
+            // yet, so `alloc` alone could hand one out twice.
             let mut id = reg.alloc(n.wanted_id);
             while taken.contains(&id) {
                 id = reg.alloc(None);
@@ -75,7 +77,10 @@ impl Daemon {
         Ok(handles)
     }
 
-    /// Where instance `id`'s output, errors and pid go.
+    /// Where instance `id`'s output, errors and pid go, with pm2's names:
+    /// `<name>-out-<id>.log` when the app has several instances (unless
+    /// `merge_logs`), a given path suffixed the same way, `/dev/null` (or
+    /// `NULL`) for none. A pid file always carries the id.
     fn files_for(&self, spec: &AppSpec, id: u32, several: bool) -> InstanceFiles {
         let base = file_safe_name(&spec.name);
         let suffix = if several && !spec.merge_logs {
@@ -111,7 +116,8 @@ impl Daemon {
         }
     }
 
-    /// One stream's sink: its file, the combined file, the bus.
+    /// One stream's sink: its file, the combined file, the bus; the line
+    /// format and name are filled from `spec` by [`StreamSink::for_spec`].
     fn sink(
         &self,
         path: &str,
@@ -136,7 +142,10 @@ impl Daemon {
         Ok(sink.for_spec(spec))
     }
 
-    /// The shared writer for `path`, opened on first use.
+    /// The shared writer for `path`, opened on first use. Held weakly here:
+    /// the file closes when the last instance writing to it goes. One writer
+    /// per path: writes go through its lock, and the size count and rotation
+    /// belong to the file, not to each instance writing to it.
     fn log_file(&self, path: &str) -> Result<Option<Arc<LogFile>>, String> {
         if logs::is_null_path(path) {
             return Ok(None);

@@ -72,6 +72,9 @@ struct Row<'a> {
 /// Start times by pid, read from `/proc` once per process, not per write.
 type Starts = std::collections::HashMap<u32, Option<u64>>;
 
+/// The list file's bytes. Each row carries its process's start time
+/// (`pid_start`), so the next daemon can tell the process it left from an
+/// unrelated one that reused the pid. `starts` forgets the pids gone.
 fn render(list: &[ProcessInfo], starts: &mut Starts) -> anyhow::Result<Vec<u8>> {
     starts.retain(|pid, _| list.iter().any(|p| p.pid == *pid));
     let rows: Vec<Row<'_>> = list
@@ -294,6 +297,8 @@ pub(super) async fn restore(d: &Arc<Daemon>, mut inherited: Inherited) {
     }
 }
 
+/// A stop of a process that must not run (an older duplicate, or one
+/// without a keeper to take it over), awaited together before restoring.
 type Stop = std::pin::Pin<Box<dyn std::future::Future<Output = ()>>>;
 
 /// What the keeper holds of instance `id`: its newest live process (an

@@ -1,5 +1,12 @@
 //! The daemon: one per `$PMR_HOME`, started in the background by the first
 //! CLI command. It owns the apps; the CLI only talks to it over the socket.
+//!
+//! This file is the lifecycle: [`run`] takes the pid-file lock, binds (or
+//! inherits from the keeper) the socket, restores the list the last daemon
+//! left and prints [`READY`]; `serve` is the accept loop and the signal
+//! handling; the exit path either hands over to a new binary (`pmr update`)
+//! or saves the dump and stops every app (a terminating signal). Requests
+//! themselves live in `handlers`, the shared state in `state`.
 
 mod background;
 mod entry;
@@ -89,6 +96,8 @@ pub fn run(paths: Paths) -> anyhow::Result<()> {
     let mut inherited = crate::keeper::link::connect()
         .inspect_err(|e| println!("error: keeper: {e}"))?
         .unwrap_or_default();
+    // `_rpc` keeps a fresh socket parked with the keeper while this daemon
+    // lives, so that the next one inherits it (dropping it unparks).
     let (listener, _rpc) = match inherited.take_one("rpc") {
         // Clients that connected while no daemon ran are waiting on it.
         Some(fd) => {
@@ -108,6 +117,8 @@ pub fn run(paths: Paths) -> anyhow::Result<()> {
         pmr_shared::VERSION,
         std::process::id()
     );
+    // What an app forks off and abandons becomes ours, not init's: it is
+    // stopped with its app and reaped (see `supervisor::orphans`).
     crate::supervisor::orphans::become_subreaper();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -239,6 +250,11 @@ fn detach_stdout() {
     }
 }
 
+/// Accepts clients and watches signals until SIGTERM, SIGINT or SIGQUIT (the
+/// dump is saved and every app stopped), or a shutdown request (`pmr kill`,
+/// whose handler already stopped the apps, or `pmr update`, which hands over
+/// and never returns); SIGUSR2 reopens the log files, as `pm2 reloadLogs`.
+/// Also spawns the daemon's background tasks, so they start after `READY`.
 async fn serve(d: Arc<Daemon>, listener: UnixListener) -> anyhow::Result<()> {
     let mut term = signal(SignalKind::terminate())?;
     let mut int = signal(SignalKind::interrupt())?;

@@ -1,5 +1,9 @@
 //! The dump file: the process list in pm2's `dump.pm2` shape, written
 //! atomically, with the previous one kept as `dump.pm2.bak`.
+//!
+//! Written by `pmr save` and when a signal stops the daemon; read only by
+//! `pmr resurrect` (at boot, through the startup unit). The list a daemon
+//! restores after a crash or a hand-over is the other file, `list_file`.
 
 use std::io::Write;
 use std::path::Path;
@@ -112,6 +116,9 @@ pub fn load(paths: &Paths) -> anyhow::Result<(Vec<DumpEntry>, Vec<String>)> {
     }
 }
 
+/// One dump file: a file that is not a JSON list fails whole; an entry
+/// that does not parse is skipped with a note, so one bad app costs only
+/// itself.
 fn read(path: &Path) -> anyhow::Result<(Vec<DumpEntry>, Vec<String>)> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;

@@ -16,7 +16,8 @@ use super::state::{Daemon, NewInstance};
 use crate::supervisor::Control;
 use crate::supervisor::adopt::Adoption;
 
-/// Longest app name or namespace, in bytes (the hub's limit too).
+/// Longest app name or namespace, in bytes (the hub's limit too: a longer
+/// one would make every snapshot the link sends refused).
 const MAX_NAME: usize = 256;
 
 /// Checks a spec before anything is registered. `Err` is the reason, and
@@ -96,6 +97,8 @@ pub(super) async fn recreate(
                 s
             }
         };
+        // An entry without the index (not written by pmr): numbered in
+        // file order among its app's entries.
         let instance = e.pmr_instance.unwrap_or_else(|| {
             new.iter()
                 .filter(|n: &&NewInstance| Arc::ptr_eq(&n.spec, &spec))
@@ -109,6 +112,7 @@ pub(super) async fn recreate(
             restart_time: e.restart_time,
         });
     }
+    // `create` returns the handles in the order given: `to_start` lines up.
     let created = d.create(new)?;
     let mut start = Vec::new();
     let mut set = JoinSet::new();

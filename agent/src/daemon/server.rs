@@ -1,5 +1,9 @@
 //! The control socket: accepts CLI connections, checks the protocol version,
 //! and hands each request to [`super::handlers`].
+//!
+//! One task per connection (spawned by the accept loop in `daemon/mod.rs`);
+//! requests on a connection are answered in order, one reply per request,
+//! except that a logs follow turns the rest of the connection into a stream.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -16,6 +20,12 @@ use super::handlers::{self, After};
 use super::state::Daemon;
 
 /// Serves one client until it hangs up.
+///
+/// The first frame must be a `hello` with our [`PROTOCOL_VERSION`]. The
+/// daemon sends its own `Hello` before checking, so a CLI of another version
+/// learns what it met and can say so; on a mismatch the connection just ends.
+/// It is read as raw JSON so an older or newer request shape cannot fail the
+/// handshake itself.
 pub(crate) async fn serve_client(d: Arc<Daemon>, stream: UnixStream) {
     let (read, mut write) = stream.into_split();
     let mut reader = BufReader::new(read);
@@ -77,6 +87,10 @@ async fn answer_error(write: &mut OwnedWriteHalf, kind: ErrorKind, message: Stri
 }
 
 /// Streams log lines of the target's instances until the client leaves.
+///
+/// Fed by the daemon's `log_bus` broadcast: a follower that falls behind loses
+/// chunks rather than slowing the apps' log pumps, and is told how many. The
+/// client sends nothing more, so its half is read only to notice the hang-up.
 async fn follow(
     d: &Daemon,
     target: Option<String>,

@@ -25,6 +25,8 @@ use pmr_shared::sync::Locked;
 pub struct Registry {
     /// Every instance, ordered by id.
     pub apps: BTreeMap<u32, Arc<Handle>>,
+    /// Where the search for a free id starts; back to 0 when the registry
+    /// empties, as pm2 numbers from 0 again.
     pub(super) next_id: u32,
 }
 
@@ -50,7 +52,10 @@ pub struct Daemon {
     pub paths: Paths,
     /// User name shown in `list`.
     pub username: String,
+    /// Every instance; locked only for synchronous work ([`Daemon::registry`]).
     pub(super) registry: Mutex<Registry>,
+    /// One writer per log path, held weakly: a file closes with the last
+    /// instance writing to it (see `instances.rs`).
     pub(super) log_files: Mutex<HashMap<PathBuf, Weak<LogFile>>>,
     /// Log lines for `pmr logs` followers.
     pub log_bus: broadcast::Sender<LogEvent>,

@@ -18,6 +18,9 @@ use super::wire::{self, Msg};
 
 impl Keeper {
     /// Starts a daemon from `exe`; `first` gives it the keeper's stdout.
+    /// The daemon finds its end of the keeper's socket pair by number in
+    /// [`super::FD_VAR`]; the signals the keeper blocks (it reads them from
+    /// a signalfd) are unblocked again for the child.
     #[allow(unsafe_code)]
     pub(super) fn spawn(&mut self, exe: &str, first: bool) -> anyhow::Result<()> {
         let (ours, theirs) = wire::pair()?;
@@ -73,6 +76,9 @@ impl Keeper {
         }
         loop {
             let (pid, status) = match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
+                // Rebuilt as the raw status `waitpid(2)` encodes (code in
+                // the second byte, signal in the low seven bits, 0x80 for a
+                // core), so the daemon decodes it as its own child's.
                 Ok(WaitStatus::Exited(pid, code)) => (pid, code << 8),
                 Ok(WaitStatus::Signaled(pid, sig, core)) => {
                     (pid, sig as i32 | if core { 0x80 } else { 0 })
@@ -100,6 +106,12 @@ impl Keeper {
         }
     }
 
+    /// Decides what follows a daemon's exit: a new binary that died on
+    /// probation falls back to the binary the keeper started from (`good`,
+    /// held open so a replaced file still runs) and leaves the reason in
+    /// `UPDATE_FAILED` for `pmr update` to show; otherwise as `then` says,
+    /// a crash restarting after a backoff that doubles from 200 ms unless the
+    /// dead daemon had served for [`STABLE`].
     fn daemon_exited(&mut self, status: i32) {
         let Some(d) = self.daemon.take() else { return };
         if let Some((_, exe)) = &d.on_probation {

@@ -30,9 +30,13 @@ pub(super) const EVERY: std::time::Duration = std::time::Duration::from_millis(2
 /// What the hub asked to follow, and the batch being filled.
 #[derive(Default)]
 pub(super) struct Follow {
+    /// App names the hub follows; `*` for all.
     apps: HashSet<String>,
+    /// The daemon's log bus, subscribed only while something is followed.
     rx: Option<broadcast::Receiver<LogEvent>>,
+    /// Lines waiting for the next [`EVERY`] tick.
     batch: LogBatch,
+    /// Bytes of line text in `batch`, kept under [`BATCH_BYTES`].
     bytes: usize,
 }
 

@@ -1,4 +1,7 @@
 //! Host metrics for snapshots, from `/proc` and `statvfs`.
+//!
+//! Read once a second by the link's session; nothing here fails: a value
+//! that cannot be read is reported as 0 rather than holding a snapshot back.
 
 use std::path::Path;
 
@@ -7,9 +10,13 @@ use pmr_shared::link::messages::Host;
 /// Remembers the CPU counters between samples.
 #[derive(Default)]
 pub struct HostSampler {
+    /// (total, idle) jiffies at the last sample; `None` before the first,
+    /// which reports 0 % CPU.
     last: Option<(u64, u64)>,
 }
 
+/// The first (`cpu`) line of `/proc/stat`: all jiffies, and the idle ones
+/// (idle plus iowait), since boot.
 fn cpu_counters() -> Option<(u64, u64)> {
     let stat = std::fs::read_to_string("/proc/stat").ok()?;
     let line = stat.lines().next()?;
@@ -23,6 +30,8 @@ fn cpu_counters() -> Option<(u64, u64)> {
     Some((total, idle))
 }
 
+/// Total and used memory in bytes; used is total minus `MemAvailable`
+/// (page cache the kernel can drop counts as free, as `free` shows it).
 fn meminfo() -> (u64, u64) {
     let text = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
     let field = |name: &str| -> u64 {

@@ -58,11 +58,16 @@ impl Shared {
 /// The running link, if any.
 #[derive(Default)]
 pub struct LinkManager {
+    /// `None` while no link is configured (or after `pmr unlink`).
     running: Mutex<Option<Running>>,
 }
 
+/// A started link: dropping it aborts both tasks, which is how the link
+/// stops or restarts with new settings.
 struct Running {
+    /// The state `pmr link status` reads.
     shared: Arc<Shared>,
+    /// The collector and the connection.
     tasks: [JoinHandle<()>; 2],
 }
 
@@ -143,13 +148,19 @@ impl LinkManager {
 /// The secret key, kept out of `Debug` output.
 pub(crate) struct SecretKeyBox(pub(crate) SecretKey);
 
+/// One instance's samples in the current rollup window.
 #[derive(Default)]
 struct Window {
+    /// Its name at the last sample.
     name: String,
+    /// CPU percent as (min, max, sum, last, count).
     cpu: (f64, f64, f64, f64, u32),
+    /// Memory in bytes, likewise.
     mem: (f64, f64, f64, f64, u32),
 }
 
+/// Adds one sample to a (min, max, sum, last, count) accumulator; the first
+/// sample sets min and max.
 fn add(acc: &mut (f64, f64, f64, f64, u32), v: f64) {
     if acc.4 == 0 {
         *acc = (v, v, 0.0, v, 0);
@@ -161,6 +172,7 @@ fn add(acc: &mut (f64, f64, f64, f64, u32), v: f64) {
     acc.4 += 1;
 }
 
+/// A window's accumulator as the hub stores it.
 fn agg(acc: (f64, f64, f64, f64, u32)) -> Agg {
     Agg {
         min: acc.0,
@@ -170,6 +182,8 @@ fn agg(acc: (f64, f64, f64, f64, u32)) -> Agg {
     }
 }
 
+/// A supervisor lifecycle event in the link's words; `seq` is left for
+/// the outbox to assign.
 fn event_of(e: Lifecycle) -> Event {
     Event {
         seq: 0,

@@ -1,7 +1,13 @@
 //! Events and rollups the hub has not acknowledged yet, kept in memory and
 //! in append-only files under `$PMR_HOME/link/`, so neither a hub outage nor
-//! a daemon restart loses them. Bounded: when full, the oldest rollups go
-//! first, events last, and every drop is counted.
+//! a daemon restart loses them. Bounded: each stream keeps at most its cap
+//! ([`MAX_EVENTS`], [`MAX_ROLLUPS`]), the oldest entry going first, and every
+//! drop is counted.
+//!
+//! Each stream numbers its entries (`seq`, from 1, never reused); the hub
+//! acknowledges by number, and `acked.json` keeps the marks so that a reload
+//! replays only what is newer. The one instance lives behind the link's
+//! `Shared` lock; the collector pushes, the session replays and acknowledges.
 
 use std::collections::VecDeque;
 use std::fs::{File, OpenOptions};
@@ -16,21 +22,33 @@ pub const MAX_EVENTS: usize = 10_000;
 /// Most unacknowledged rollups kept (one day of 10-second windows).
 pub const MAX_ROLLUPS: usize = 8_640;
 
+/// The highest `seq` the hub acknowledged per stream (`acked.json`).
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct Marks {
+    /// Events up to this one are the hub's.
     events: u64,
+    /// Rollups up to this one are the hub's.
     rollups: u64,
 }
 
 /// The queue of one agent.
 pub struct Outbox {
+    /// `$PMR_HOME/link/`.
     dir: PathBuf,
+    /// Unacknowledged events, oldest first, in `seq` order.
     events: VecDeque<Event>,
+    /// Unacknowledged rollups, oldest first, in `seq` order.
     rollups: VecDeque<Rollup>,
+    /// The `seq` the next event gets.
     next_event: u64,
+    /// The `seq` the next rollup gets.
     next_rollup: u64,
+    /// What the hub has acknowledged so far.
     acked: Marks,
+    /// `events.jsonl`, opened for appending; `None` if it cannot be opened
+    /// (the queue then lives in memory only).
     event_file: Option<File>,
+    /// `rollups.jsonl`, likewise.
     rollup_file: Option<File>,
     /// Entries dropped because the queue was full.
     pub dropped: u64,
@@ -38,6 +56,8 @@ pub struct Outbox {
     lines: usize,
 }
 
+/// Every line of a `.jsonl` file that parses; a torn last line (a crash
+/// mid-append) or a missing file costs only what it held.
 fn read_lines<T: for<'de> Deserialize<'de>>(path: &Path) -> Vec<T> {
     let Ok(f) = File::open(path) else {
         return Vec::new();
@@ -49,6 +69,7 @@ fn read_lines<T: for<'de> Deserialize<'de>>(path: &Path) -> Vec<T> {
         .collect()
 }
 
+/// Opens `path` for appending, creating it.
 fn append_file(path: &Path) -> Option<File> {
     OpenOptions::new().create(true).append(true).open(path).ok()
 }
@@ -100,7 +121,8 @@ impl Outbox {
         o
     }
 
-    /// Rewrites the files with only what is still unacknowledged.
+    /// Rewrites the files with only what is still unacknowledged (written
+    /// aside, synced, then renamed over, so a crash leaves one or the other).
     fn compact(&mut self) {
         let write = |name: &str, lines: Vec<String>| {
             let tmp = self.dir.join(format!("{name}.tmp"));
@@ -158,6 +180,8 @@ impl Outbox {
         r
     }
 
+    /// Counts the line just appended, compacts the files when they hold
+    /// about twice the caps, and drops the oldest entries beyond a cap.
     fn bound(&mut self) {
         // Files hold acknowledged lines until compaction: keep them near the cap.
         self.lines += 1;

@@ -1,4 +1,8 @@
 //! `$PMR_HOME/link.json`: where the hub is and the bucket keys, mode 0600.
+//!
+//! `pmr link` goes validate → start → save (`daemon::handlers::link`), so a
+//! file on disk always held settings that once started; the daemon loads it
+//! at start. Also the machine id, which outlives any one link.
 
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
@@ -99,7 +103,7 @@ fn check_hub_url(url: &str) -> anyhow::Result<()> {
     if rest.contains("://") {
         return Err(bad("it holds more than one address"));
     }
-    // What the connection itself parses.
+    // What the connection itself parses (the session dials `<hub>/agent/v1`).
     format!("{}/agent/v1", url.trim_end_matches('/'))
         .into_client_request()
         .map_err(|e| bad(&e.to_string()))?;
@@ -138,6 +142,9 @@ pub fn load(home: &Path) -> anyhow::Result<Option<LinkSettings>> {
 }
 
 /// The machine's stable id for this `$PMR_HOME`, created on first use.
+/// The hub keys its server record on the bucket and this id, so a machine
+/// linked again under a new name keeps its history and its resume point.
+/// If the file cannot be written, the id lasts only for this daemon.
 pub fn machine_id(home: &Path) -> String {
     let p = home.join("machine-id");
     if let Ok(id) = std::fs::read_to_string(&p) {

@@ -1,5 +1,9 @@
 //! The link's TLS: system roots by default, a CA file, or a pinned
 //! certificate fingerprint (for a hub with a self-signed certificate).
+//!
+//! Built once per [`super::LinkManager::start`], for `wss://` hubs only and
+//! before anything connects, so a bad `--ca` or `--fingerprint` fails
+//! `pmr link` itself, not a later reconnect.
 
 use std::sync::Arc;
 
@@ -22,11 +26,16 @@ pub fn parse_fingerprint(text: &str) -> anyhow::Result<[u8; 32]> {
     Ok(out)
 }
 
+/// The `ring` provider, named explicitly rather than installed process-wide:
+/// the link is the agent's only TLS user and sets no global default.
 fn provider() -> Arc<rustls::crypto::CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
-/// The client configuration for the chosen trust.
+/// The client configuration for the chosen trust. A fingerprint wins over a
+/// CA file (the CLI forbids both; a hand-edited settings file may not); with
+/// neither, system roots that fail to parse are skipped, and none at all is
+/// an error rather than a link that can never connect.
 pub fn client_config(
     ca: Option<&str>,
     fingerprint: Option<&str>,
@@ -76,7 +85,9 @@ pub fn client_config(
 /// is still checked, so only the holder of that certificate's key passes.
 #[derive(Debug)]
 struct Pinned {
+    /// SHA-256 of the hub's DER certificate.
     pin: [u8; 32],
+    /// Supplies the signature algorithms the handshake is checked with.
     provider: Arc<rustls::crypto::CryptoProvider>,
 }
 
@@ -89,6 +100,8 @@ impl ServerCertVerifier for Pinned {
         _ocsp: &[u8],
         _now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
+        // The pin is the whole trust: no chain, name or validity period is
+        // checked, as for an SSH host key.
         let got: [u8; 32] = Sha256::digest(end_entity.as_ref()).into();
         // Fingerprints are public: a plain comparison leaks nothing.
         if got == self.pin {

@@ -2,6 +2,10 @@
 //! for log line prefixes and rotated file names.
 
 /// Converts a dayjs/moment format (what pm2 users write) to chrono's syntax.
+/// Text in `[...]` stays literal, as in dayjs; a stray `%` is escaped so it
+/// cannot become a chrono directive. Tokens not in the table (`Do`, `d`, `Q`)
+/// pass through as text. The log sink converts once per app start, not
+/// per line it writes.
 pub fn to_strftime(fmt: &str) -> String {
     const TOKENS: &[(&str, &str)] = &[
         ("YYYY", "%Y"),

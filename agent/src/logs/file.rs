@@ -18,7 +18,11 @@ pub fn is_null_path(path: &str) -> bool {
 /// One log file, shared by every stream that writes to it.
 #[derive(Debug)]
 pub struct LogFile {
+    /// Where it lives; reopened by this path after a rotation.
     path: PathBuf,
+    /// The open file and its size as counted by our writes; the lock is the
+    /// writers' lock, under which rotation also happens. (Always `Some` so
+    /// far: no path stores `None`.)
     file: Mutex<Option<(File, u64)>>,
     /// Bytes that could not be written (a full disk), since the daemon began.
     dropped: AtomicU64,

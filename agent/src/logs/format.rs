@@ -3,6 +3,9 @@
 //! lines it reads back (`pmr logs --json`) the same way.
 
 /// pm2's `log_type: json` records: message, timestamp, type, process_id, app_name.
+/// `fmt` is a chrono format (already converted from dayjs); without one the
+/// stamp is RFC 3339 in local time with milliseconds. Every line of one
+/// chunk gets the same stamp: the time it was read, not written.
 pub fn json_lines(
     lines: &[u8],
     fmt: Option<&str>,

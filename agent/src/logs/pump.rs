@@ -28,6 +28,8 @@ const FLOOD_PAUSE: std::time::Duration = std::time::Duration::from_millis(1);
 const SCRATCH: usize = 256 * 1024;
 
 thread_local! {
+    /// One read buffer per runtime thread, shared by every pump on it, so
+    /// a thousand quiet pipes do not each hold 256 KiB.
     static SCRATCH_BUF: RefCell<Vec<u8>> = RefCell::new(vec![0; SCRATCH]);
 }
 
@@ -108,6 +110,8 @@ static LEAVING: AtomicBool = AtomicBool::new(false);
 static LEAVE: Notify = Notify::const_new();
 /// Pumps still running, and a wake-up when the last one ends.
 static LIVE: AtomicUsize = AtomicUsize::new(0);
+/// Notified when [`LIVE`] drops to 0: a hand-over waits for it (at most
+/// 1 s) so that every pipe is read up to a line boundary first.
 static ALL_DONE: Notify = Notify::const_new();
 
 /// Counts a running pump.

@@ -31,9 +31,12 @@ pub struct Recent {
     ring: Mutex<Ring>,
 }
 
+/// The lines themselves, under the [`Recent`] lock.
 #[derive(Debug, Default)]
 struct Ring {
+    /// Oldest first.
     lines: VecDeque<RecentLine>,
+    /// Bytes of text held, kept under [`BYTES`].
     bytes: usize,
 }
 

@@ -59,7 +59,11 @@ impl Default for RotateConfig {
 
 /// Serializes compression and pruning.
 static JOBS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+/// `max_size` in bytes (0: never), read on every write, so kept apart
+/// from [`CONFIG`] in an atomic.
 static MAX_SIZE: AtomicU64 = AtomicU64::new(10 * 1024 * 1024);
+/// The settings in force; `None` (the defaults) until [`configure`].
+/// Process-wide: the daemon has one rotation policy for every log.
 static CONFIG: RwLock<Option<RotateConfig>> = RwLock::new(None);
 /// Wakes the scheduled rotation when the settings change.
 pub static CHANGED: tokio::sync::Notify = tokio::sync::Notify::const_new();
@@ -100,6 +104,7 @@ pub fn next_scheduled() -> Option<std::time::Duration> {
     (next - now).to_std().ok()
 }
 
+/// A copy of the settings in force, so no lock is held while they are used.
 fn config() -> RotateConfig {
     CONFIG.read_locked().clone().unwrap_or_default()
 }
@@ -161,6 +166,8 @@ pub fn rotate(path: &Path) -> io::Result<PathBuf> {
     Ok(target)
 }
 
+/// Compresses a rotated file to `<path>.gz` and removes the original; on
+/// an error the original stays whole (a partial `.gz` may sit beside it).
 fn gzip(path: &Path) -> io::Result<()> {
     let gz = PathBuf::from(format!("{}.gz", path.display()));
     let mut input = File::open(path)?;

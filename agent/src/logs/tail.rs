@@ -22,6 +22,9 @@ pub fn last_lines(path: &str, n: usize) -> std::io::Result<Vec<String>> {
         block.extend_from_slice(&tail);
         tail = block;
     }
+    // Unless the start of the file was reached, the first line read is cut
+    // (by a block boundary, maybe mid-character); it is dropped whenever
+    // more than `n` lines were read, i.e. unless the 16 MiB stop came first.
     let text = String::from_utf8_lossy(&tail);
     let lines: Vec<&str> = text.lines().collect();
     let start = lines.len().saturating_sub(n);

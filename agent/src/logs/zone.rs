@@ -55,6 +55,8 @@ pub fn offset(tz: &str) -> Option<FixedOffset> {
     if is_utc(tz) {
         return FixedOffset::east_opt(0);
     }
+    // The last answer, for a minute: asking costs a `date` process, and an
+    // offset changes only at a daylight-saving switch.
     static LAST: Mutex<Option<(String, Instant, FixedOffset)>> = Mutex::new(None);
     let mut last = LAST.locked();
     if let Some((name, at, off)) = last.as_ref()

@@ -18,9 +18,13 @@ const TICKS_PER_SEC: f64 = 100.0;
 /// within a few seconds, and an idle app costs one read a second.
 const RELIST_EVERY: u32 = 5;
 
+/// What the sampler remembers of one process between rounds.
 struct Tracked {
+    /// Its children at the last listing (see [`RELIST_EVERY`]).
     kids: Vec<u32>,
+    /// utime + stime at the last sample, in clock ticks.
     ticks: u64,
+    /// Reached in this round; unseen ones are dropped by `end`.
     seen: bool,
 }
 
@@ -35,11 +39,17 @@ pub struct Usage {
 
 /// Remembers per-process tick counts between samples.
 pub struct Sampler {
+    /// Every process of every tree sampled last round, by pid.
     procs: HashMap<u32, Tracked>,
+    /// When the last round began: CPU is ticks over this interval.
     last: Instant,
+    /// RSS in `/proc/<pid>/stat` counts pages.
     page_size: u64,
+    /// Read buffer for `stat` files, reused across reads.
     buf: Vec<u8>,
+    /// The walk's work list, kept to reuse its allocation.
     stack: Vec<u32>,
+    /// Round counter, for [`RELIST_EVERY`].
     round: u32,
 }
 
@@ -153,6 +163,8 @@ impl Sampler {
         Some((ticks, rss, fresh))
     }
 
+    /// Lists `pid`'s children again (main threads only); an unreadable
+    /// list keeps the previous one.
     fn read_children(&mut self, pid: u32) {
         let Some(t) = self.procs.get_mut(&pid) else {
             return;

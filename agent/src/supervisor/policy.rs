@@ -47,7 +47,11 @@ pub enum Decision {
     Errored,
 }
 
-/// Decides after an exit that nobody asked for.
+/// Decides after an exit that nobody asked for. Order matters: autorestart
+/// and stop codes come first and leave the counters untouched; with a
+/// backoff the delay grows and `max_restarts` never applies; otherwise the
+/// unstable count decides between a restart after `restart_delay` and
+/// `errored` (the count starts again for the next `pmr restart`).
 pub fn on_exit(spec: &AppSpec, counters: &mut Counters, exit: Exit) -> Decision {
     if !spec.autorestart {
         return Decision::Stop;
@@ -64,6 +68,7 @@ pub fn on_exit(spec: &AppSpec, counters: &mut Counters, exit: Exit) -> Decision 
         let delay = if counters.prev_restart_delay == 0 || exit.uptime_ms >= EXP_BACKOFF_RESET_MS {
             spec.exp_backoff_restart_delay
         } else {
+            // pm2 multiplies by 1.5 and floors.
             (counters.prev_restart_delay * 3 / 2).min(EXP_BACKOFF_CAP_MS)
         };
         counters.prev_restart_delay = delay;

@@ -8,7 +8,8 @@ use std::process::Command;
 use anyhow::{Context, bail};
 use serde_json::Value;
 
-/// Where `line:column` of a byte offset is.
+/// Where `line:column` of a byte offset is, both from 1 and the column in
+/// characters: TOML errors give a byte span, editors want a position.
 fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let before = &text[..offset.min(text.len())];
     let line = before.matches('\n').count() + 1;
@@ -16,7 +17,9 @@ fn line_col(text: &str, offset: usize) -> (usize, usize) {
     (line, col)
 }
 
-/// Reads the file into JSON, whatever its format.
+/// Reads the file into JSON, whatever its format. The format is the
+/// extension's, never guessed from the content; what the JSON must hold is
+/// checked after, by the caller (`ecosystem::load`).
 pub fn read(path: &Path) -> anyhow::Result<Value> {
     let shown = path.display();
     let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");

@@ -23,10 +23,13 @@ pub(crate) use process::{start_daemon, wait_gone};
 
 /// A connection to the daemon, past the version check.
 pub(crate) struct Client {
+    /// Replies, one JSON line each.
     reader: BufReader<UnixStream>,
+    /// Requests; a clone of the same socket.
     writer: UnixStream,
     /// The daemon's pid, from its hello.
     pub(crate) daemon_pid: u32,
+    /// The line being read, reused across replies.
     buf: Vec<u8>,
     /// The daemon's log, named in errors.
     log: std::path::PathBuf,
@@ -149,6 +152,8 @@ impl Client {
         Ok(Some(client))
     }
 
+    /// Writes one request as a JSON line. An oversized one is refused here,
+    /// with advice, rather than cut off by the daemon's frame limit.
     fn send(&mut self, req: &Request) -> anyhow::Result<()> {
         let mut bytes = serde_json::to_vec(req)?;
         bytes.push(b'\n');
@@ -184,6 +189,8 @@ impl Client {
         }
     }
 
+    /// Reads one JSON line, never more than the frame limit; `None` when the
+    /// daemon hung up between frames.
     fn read_value<T: serde::de::DeserializeOwned>(&mut self) -> anyhow::Result<Option<T>> {
         self.buf.clear();
         let n = (&mut self.reader)
@@ -251,6 +258,8 @@ impl Client {
         }
     }
 
+    /// One request and its reply, waiting at most `PMR_CLI_TIMEOUT` (300 s
+    /// by default) for it; no retry, which is [`Self::request`]'s to decide.
     fn exchange(&mut self, req: &Request) -> anyhow::Result<Option<Response>> {
         self.send(req)?;
         let wait = request_wait();

@@ -11,6 +11,10 @@ use crate::daemon::{ALREADY_RUNNING, READY};
 use crate::paths::Paths;
 
 /// Starts a daemon for `paths` in the background and waits until it is ready.
+/// The daemon's first stdout line is the whole protocol: [`READY`],
+/// [`ALREADY_RUNNING`] (another CLI won the race) or `error: ...`; an empty
+/// read means it died first. Its stderr goes to the daemon log, so even a
+/// panic before logging starts is kept.
 pub(crate) fn start_daemon(paths: &Paths) -> anyhow::Result<()> {
     std::fs::create_dir_all(&paths.home)
         .with_context(|| format!("cannot create {}", paths.home.display()))?;
@@ -59,7 +63,9 @@ pub(crate) fn wait_gone(pid: u32, limit: Duration) -> bool {
     false
 }
 
-/// True while `pid` exists and is not a zombie waiting to be reaped.
+/// True while `pid` exists and is not a zombie waiting to be reaped. The
+/// zombie check matters: a daemon this CLI started is its child, and stays
+/// a zombie (still signalable) until the CLI exits.
 pub(crate) fn alive(pid: u32) -> bool {
     if nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), None).is_err() {
         return false;

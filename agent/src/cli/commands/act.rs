@@ -12,7 +12,8 @@ use super::{report, start};
 use crate::cli::{Client, OutputArgs, TargetArgs};
 use crate::paths::Paths;
 
-/// `action` on the apps a configuration names (by name).
+/// `action` on the apps a configuration names (by name). The options
+/// are the file's business: none goes with the request, only `--watch`.
 fn act_on_apps(
     paths: &Paths,
     action: Action,
@@ -52,6 +53,7 @@ pub(super) fn act(paths: &Paths, action: Action, t: TargetArgs) -> anyhow::Resul
     }
     // An ecosystem file among the targets: restart re-reads it (start what
     // is missing, restart what is known); other actions take its app names.
+    // Only the first file counts: other targets given with it are not acted on.
     let is_file =
         |x: &String| crate::appspec::ecosystem::is_config_file(x) && cwd.join(x).is_file();
     if let Some(file) = t.targets.iter().find(|x| is_file(x)) {

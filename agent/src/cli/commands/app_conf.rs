@@ -3,6 +3,10 @@
 //! file name); an app gets them in its environment, each key as a variable
 //! and all of them as JSON in a variable named after the app, as pm2 does,
 //! and a running app restarts to take them.
+//!
+//! The file is the CLI's alone (the daemon never reads it): `start` merges
+//! an app's settings into the spec it sends, and `set` restarts the app with
+//! them as `update_env`.
 
 use std::collections::BTreeMap;
 use std::process::ExitCode;
@@ -15,12 +19,16 @@ use crate::cli::Client;
 use crate::cli::client::refused_as;
 use crate::paths::Paths;
 
+/// The file's shape: app name → its settings (values as pm2 stores them).
 type Conf = BTreeMap<String, Map<String, Value>>;
 
+/// `$PMR_HOME/module_conf.json`.
 fn file(paths: &Paths) -> std::path::PathBuf {
     paths.home.join("module_conf.json")
 }
 
+/// The settings on disk; none yet is an empty table, a broken file an error
+/// (so `set` never overwrites settings it could not read).
 fn load(paths: &Paths) -> anyhow::Result<Conf> {
     match std::fs::read_to_string(file(paths)) {
         Ok(t) => {
@@ -31,6 +39,8 @@ fn load(paths: &Paths) -> anyhow::Result<Conf> {
     }
 }
 
+/// Replaces the file through a rename, so a reader never sees half of it.
+/// Read-modify-write without a lock: two `set`s at once may lose one.
 fn save(paths: &Paths, conf: &Conf) -> anyhow::Result<()> {
     std::fs::create_dir_all(&paths.home)?;
     let tmp = paths.home.join("module_conf.json.tmp");
@@ -67,7 +77,9 @@ pub(crate) fn is_app_key(key: &str) -> bool {
             .is_some_and(|(a, k)| !a.is_empty() && !k.is_empty())
 }
 
-/// The variables an app's settings give it.
+/// The variables an app's settings give it: each key as a variable, and
+/// all of them as one JSON object under the app's name. An unreadable file
+/// gives none, so a broken file never stops `start`.
 pub(crate) fn env_of(paths: &Paths, app: &str) -> BTreeMap<String, String> {
     let Ok(conf) = load(paths) else {
         return BTreeMap::new();
@@ -146,7 +158,8 @@ pub(crate) fn multiset(paths: &Paths, text: &str) -> anyhow::Result<ExitCode> {
     set(paths, &pairs)
 }
 
-/// `unset app` (every setting of the app) or `unset app.key`.
+/// `unset app` (every setting of the app) or `unset app.key`. Unlike `set`,
+/// it restarts nothing: a running app keeps the variables until it restarts.
 pub(crate) fn unset(paths: &Paths, what: &str) -> anyhow::Result<ExitCode> {
     let mut conf = load(paths)?;
     match what.split_once('.') {

@@ -1,4 +1,8 @@
-//! Commands about the daemon itself: `ping`, `kill`, `update`, `resurrect`.
+//! Commands about the daemon itself: `ping`, `kill`, `resurrect`, and the
+//! ways to end a daemon by signal that `kill` and `update` share.
+//!
+//! A daemon is found by the pid file's lock, never by process name, so one
+//! per `$PMR_HOME` can run beside others (tests, several users).
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -152,7 +156,9 @@ fn kill_silent(paths: &Paths, pid: u32) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The longest `kill_timeout` among the apps in the list on disk (ms).
+/// The longest `kill_timeout` among the apps in the list on disk (ms);
+/// pm2's default 1600 when none is known. The daemon stops apps in
+/// parallel, so this is how long a clean stop may take.
 fn longest_kill_timeout(paths: &Paths) -> u64 {
     std::fs::read_to_string(paths.list_file())
         .ok()

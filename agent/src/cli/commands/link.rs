@@ -40,6 +40,7 @@ pub struct LinkArgs {
     pub fingerprint: Option<String>,
 }
 
+/// Shown when the arguments do not make a link: every way to give the key.
 const USAGE: &str = "usage: pmr link <secret-key> <public-key> [machine-name] --hub wss://HOST:9615 \
      (`-` as the secret key reads it from standard input; or --secret-file PATH <public-key> [machine-name])";
 
@@ -232,7 +233,9 @@ mod no_echo {
 
     /// Echo is back on when this drops, or when Ctrl-C ends the process.
     pub(super) struct NoEcho {
+        /// The settings to put back on drop.
         saved: libc::termios,
+        /// The SIGINT disposition before ours, restored on drop.
         old_int: SigAction,
     }
 

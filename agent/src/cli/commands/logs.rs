@@ -69,6 +69,7 @@ pub(crate) fn run(paths: &Paths, args: LogsArgs) -> anyhow::Result<ExitCode> {
     if !args.nostream {
         follower.request(&subscribe)?;
     }
+    // A second connection: once subscribed, the first one only streams.
     let mut client = Client::connect_or_start(paths)?;
     let list = match client.request(&Request::List {
         full: false,
@@ -124,7 +125,9 @@ pub(crate) fn run(paths: &Paths, args: LogsArgs) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// The files a follow prints, each with whether it is stderr.
+/// The files a follow prints, each with whether it is stderr. A file
+/// several instances share (`merge_logs`, a common `out_file`) comes once,
+/// under the first instance that names it.
 fn files<'a>(
     list: &'a [ProcessInfo],
     args: &'a LogsArgs,
@@ -168,7 +171,8 @@ fn catch_up(
 }
 
 /// Prints one line as asked: pm2's `id|name |` prefix (coloured), raw,
-/// JSON, or with a timestamp.
+/// JSON, or with a timestamp. The time is when the line is printed: the
+/// files hold no time of their own unless `log_date_format` put it there.
 fn print_line(
     out: &mut impl Write,
     id: u32,

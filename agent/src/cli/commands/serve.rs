@@ -1,5 +1,9 @@
 //! `pmr serve [path] [port]`: pm2's static file server, run as an app
 //! (named `static-page-server-<port>`) by the Node script pmr ships.
+//!
+//! The CLI only builds an ordinary app spec: the options travel to the script
+//! as `PMR_SERVE_*` variables, so the daemon needs no special case and the
+//! server restarts, logs and resurrects like any app.
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -32,6 +36,8 @@ pub(super) fn run(paths: &Paths, args: ServeArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// The server's app: the shipped script, run in the served directory.
+/// The port comes from the positional argument, then `--port`, then pm2's
+/// default 8080; every error names the option at fault before anything runs.
 fn spec(paths: &Paths, args: &ServeArgs, shell_cwd: &Path) -> anyhow::Result<AppSpec> {
     let port = match (&args.port, args.port_flag) {
         (Some(p), _) => p

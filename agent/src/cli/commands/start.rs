@@ -16,6 +16,11 @@ use crate::paths::Paths;
 
 /// `reload`: known apps of an ecosystem file reload instead of restarting
 /// (`startOrReload`).
+///
+/// What the targets mean is decided here, in pm2's order: `-` is a
+/// configuration on stdin; a config file (or, with no target, this
+/// directory's default one) is an ecosystem; a target that is not a file
+/// and names a known app starts that app; anything else is a new app.
 pub(super) fn run(paths: &Paths, args: StartArgs, reload: bool) -> anyhow::Result<ExitCode> {
     if args.targets.is_empty()
         && args.rest.is_empty()

@@ -16,6 +16,7 @@ use crate::cli::{Client, OutputArgs};
 use crate::paths::Paths;
 
 /// What `update` compares before and after: per id, name, pid and status.
+/// A hand-over keeps ids and pids, so any difference is worth a line.
 type Seen = BTreeMap<u32, (String, u32, Status)>;
 
 /// The daemon's list reduced to what `update` compares.
@@ -93,6 +94,7 @@ pub(super) fn update(
             None => std::env::current_exe().context("cannot find the pmr executable")?,
         };
         let exe = crate::daemon::binary(&exe);
+        // A stale note from an earlier update must not be read as this one's.
         let _ = std::fs::remove_file(&failed);
         let before = seen(&mut c)?;
         let asked = c.request(&Request::Update {
@@ -105,6 +107,9 @@ pub(super) fn update(
                     ..Default::default()
                 };
                 report(&mini, reply);
+                // The old daemon exits once the apps are handed over; the
+                // keeper then starts the new binary (or, if it dies on
+                // probation, the old one again and leaves UPDATE_FAILED).
                 if !client::wait_gone(old, DAEMON_EXIT_LIMIT) {
                     bail!("the daemon (pid {old}) did not hand over");
                 }
@@ -133,6 +138,9 @@ pub(super) fn update(
             }
             Err(e) => {
                 let why = format!("{e:#}");
+                // Only a daemon that cannot hand over (too old to know the
+                // request, or running without a keeper) falls through to the
+                // restart below; any other refusal leaves everything running.
                 if !why.contains("unknown variant") && !why.contains("without a keeper") {
                     bail!("the update did not start: {why}; the running daemon keeps every app");
                 }
@@ -140,6 +148,8 @@ pub(super) fn update(
             }
         }
     }
+    // pm2's way: a daemon of another protocol still answers with its pid
+    // (`Mismatch`), and SIGTERM makes any daemon save the dump and stop.
     let running = match Client::connect(paths) {
         Ok(Some(c)) => Some(c.daemon_pid),
         Ok(None) => None,

@@ -8,6 +8,7 @@ use super::{bytes, status_cell, table, uptime};
 use crate::clock::now_ms;
 
 /// `pmr describe`: the key facts of one instance as a two-column table.
+/// `on` colours the status cell (false when stdout is not a terminal).
 pub(crate) fn describe(p: &ProcessInfo, on: bool) -> String {
     let rows: Vec<Vec<String>> = facts(p, on)
         .into_iter()
@@ -147,7 +148,9 @@ fn revision(v: &Value) -> Vec<Vec<String>> {
     .collect()
 }
 
-/// A two-column table without its header row, as pm2's describe prints them.
+/// A two-column table without its header row, as pm2's describe prints them:
+/// the box is drawn by [`table()`], then the header line and the rule under it
+/// are dropped.
 fn headerless(rows: &[Vec<String>]) -> String {
     let t = table(&["key", "value"], rows);
     let mut lines: Vec<&str> = t.lines().collect();

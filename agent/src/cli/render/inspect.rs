@@ -19,7 +19,9 @@ fn inspect_key(k: &str) -> String {
     if ident { k.to_string() } else { quote(k) }
 }
 
-/// A string in single quotes, escaped as Node escapes it.
+/// A string in single quotes, with `\\`, `'` and newlines escaped. Node
+/// itself switches to double quotes for a string holding `'`, and escapes
+/// other control characters too; pm2's own values rarely hold either.
 fn quote(s: &str) -> String {
     let escaped = s
         .replace('\\', "\\\\")
@@ -28,7 +30,9 @@ fn quote(s: &str) -> String {
     format!("'{escaped}'")
 }
 
-/// Writes `v` at `depth`: short lists of scalars on one line.
+/// Writes `v` at `depth`: short lists of scalars on one line (Node's
+/// 72-column rule for them), everything else one entry per line, indented
+/// two spaces a level.
 fn inspect_into(v: &Value, depth: usize, out: &mut String) {
     let pad = "  ".repeat(depth + 1);
     match v {

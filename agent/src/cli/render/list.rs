@@ -5,7 +5,8 @@ use pmr_shared::app::{ProcessInfo, Status};
 use super::{bytes, paint, status_cell, table, uptime};
 use crate::clock::now_ms;
 
-/// The process table of `pmr list`.
+/// The process table of `pmr list`. `on` turns colours on; uptime counts
+/// only for a running (or launching) instance, as pm2 shows `0` otherwise.
 pub(crate) fn process_table(list: &[ProcessInfo], on: bool) -> String {
     let now = now_ms();
     let rows: Vec<Vec<String>> = list

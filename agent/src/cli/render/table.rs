@@ -4,6 +4,8 @@
 use std::fmt::Write as _;
 
 /// A box-drawn table in pm2's style; `cells` may hold ANSI colours.
+/// Every row has at most as many cells as there are headers. Width is
+/// counted in chars, so a double-width character pushes its column out.
 pub(crate) fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
     let width = |s: &str| strip_ansi(s).chars().count();
     let mut widths: Vec<usize> = headers.iter().map(|h| width(h)).collect();

@@ -25,6 +25,8 @@ pub(super) async fn act_request(
     options: Option<pmr_shared::ipc::Overrides>,
     by: Option<String>,
 ) -> Response {
+    // The environment and watch changes land before the options are
+    // checked and the action runs: a refused action keeps them.
     if let Some(env) = update_env {
         refresh_env(d, targets, env);
     }
@@ -109,7 +111,10 @@ pub(super) fn restarter(
     move |ack| Control::Restart(why.clone(), ack)
 }
 
-/// Applies `action` to the instances `targets` names.
+/// Applies `action` to the instances `targets` names, all at once. The
+/// reply names each as `[name](id) ✓`, pm2's words and what the hub link
+/// reads back (`link::session::actions`) to say which instances it touched;
+/// a start or restart that fails turns the whole reply into an error.
 async fn act(
     d: &Arc<Daemon>,
     action: Action,
@@ -156,6 +161,7 @@ async fn act(
             Err(e) => return e.into(),
         },
         Action::Start => {
+            // As in pm2, `start` of a running instance restarts it.
             let (running, idle): (Vec<_>, Vec<_>) = handles.into_iter().partition(|h| {
                 matches!(
                     h.rt().status,

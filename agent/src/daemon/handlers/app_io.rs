@@ -1,5 +1,9 @@
 //! Talking to running apps: `trigger` (actions an app registered with
 //! @pm2/io), `send-data` (`process.on('message')`) and `sendSignal`.
+//!
+//! The first two go over a Node app's IPC channel (`supervisor::ipc`, the
+//! pipe pm2's own wrapper would hold); every wait here is bounded, so an app
+//! that stops reading cannot hold a CLI client, or the hub, forever.
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -59,6 +63,7 @@ pub(super) async fn trigger(
             ),
         );
     }
+    // pm2's action packet: the name, and the parameter as `opts`.
     let mut msg = serde_json::json!({ "msg": action });
     if let Some(p) = param {
         msg["opts"] = serde_json::Value::String(p);
@@ -155,7 +160,6 @@ pub(super) async fn send_data(
     done(vec![format!("Message sent to process {id}")], vec![])
 }
 
-/// `pmr sendSignal <signal> <targets>`: to each running instance's main process.
 /// How long `sendSignal` waits for the signalled apps' first output.
 const SIGNAL_ECHO: std::time::Duration = std::time::Duration::from_millis(500);
 
@@ -182,6 +186,7 @@ pub(super) async fn send_signal(d: &Arc<Daemon>, signal: &str, targets: &[String
         Err(e) => return e.into(),
     };
     let mut messages = Vec::new();
+    // Subscribed before any signal goes, so no echo is missed.
     let mut bus = d.log_bus.subscribe();
     let mut waiting = std::collections::BTreeSet::new();
     for h in handles {

@@ -11,7 +11,8 @@ use crate::daemon::state::Daemon;
 use crate::supervisor::{EnvView, Handle};
 
 /// Reloads instances one at a time, so the others keep serving; a second
-/// reload of the same app while one runs is refused.
+/// reload of the same app while one runs is refused. An instance that fails
+/// does not stop the rest: every failure is reported together at the end.
 pub(super) async fn reload_all(
     d: &Arc<Daemon>,
     handles: Vec<Arc<Handle>>,
@@ -41,6 +42,8 @@ pub(super) async fn reload_all(
 
 /// `pmr pull|backward|forward <app>`: moves the checkout, runs the app's
 /// `post_update` commands in the repository, then reloads every instance.
+/// The first `post_update` command that fails stops everything
+/// after it: the checkout has moved, but the running code is the old one.
 pub(super) async fn checkout(
     d: &Arc<Daemon>,
     target: &str,
@@ -63,6 +66,8 @@ pub(super) async fn checkout(
         CheckoutMove::Backward => "backward",
         CheckoutMove::Forward => "forward",
     };
+    // git work blocks (and may fetch over the network): off the runtime's
+    // only thread, so other clients are still answered.
     let moved = tokio::task::spawn_blocking(move || match to {
         CheckoutMove::Pull { commit } => versioning::pull(&cwd, commit.as_deref()),
         CheckoutMove::Backward => versioning::backward(&cwd),

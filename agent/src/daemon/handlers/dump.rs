@@ -15,7 +15,10 @@ use crate::daemon::reply::{done, error, run_all};
 use crate::daemon::state::Daemon;
 use crate::supervisor::{Control, EnvView};
 
-/// `pmr save [--force]`: writes the list to the dump file.
+/// `pmr save [--force]`: writes the list to the dump file, with each app's
+/// given environment (not pm2's instance variables, which a resurrect
+/// sets again). An empty list needs `--force`: a `save` after a `delete
+/// all` would otherwise wipe what the next boot restores.
 pub(super) fn save(d: &Arc<Daemon>, force: bool) -> Response {
     let list = d.list(EnvView::Given);
     if list.is_empty() && !force {

@@ -10,7 +10,8 @@ use crate::daemon::reply::{done, error};
 use crate::daemon::state::Daemon;
 
 /// `pmr logs [target]`: the connection follows the target's lines, once
-/// the target is known to name something.
+/// the target is known to name something (an unknown name is answered as
+/// an error, not by a stream that never shows anything).
 pub(super) fn follow(d: &Arc<Daemon>, target: Option<String>) -> Answer {
     if let Some(t) = &target
         && let Err(e) = d.resolve(std::slice::from_ref(t))
@@ -20,7 +21,10 @@ pub(super) fn follow(d: &Arc<Daemon>, target: Option<String>) -> Answer {
     Answer::Final(done(vec![], vec![]), After::FollowLogs(target))
 }
 
-/// `pmr flush [target]`: empties the target's files (or all).
+/// `pmr flush [target]`: empties the target's files (or all), through the
+/// open writers so the apps keep writing at the start of the same file. A
+/// file the target shares with other apps is emptied for them too; the
+/// first failure ends the request.
 pub(super) fn flush(d: &Arc<Daemon>, target: Option<String>) -> Response {
     let handles = match &target {
         Some(t) => match d.resolve(std::slice::from_ref(t)) {

@@ -30,6 +30,8 @@ pub(super) async fn scale(d: &Arc<Daemon>, name: &str, count: &str) -> Response 
         Ok(t) => t,
         Err(why) => return error(ErrorKind::Invalid, why),
     };
+    // New instances copy the lowest instance's options (after a partial
+    // reload, instances may differ).
     let mut spec = (*handles[0].spec()).clone();
     spec.instances = target as u32;
     let spec = Arc::new(spec);
@@ -57,6 +59,8 @@ pub(super) async fn scale(d: &Arc<Daemon>, name: &str, count: &str) -> Response 
         let keep = handles.split_off(handles.len() - target);
         let gone = std::mem::replace(&mut handles, keep);
         messages.push(format!("Scaling down application {name}: -{}", gone.len()));
+        // Out of the registry first: a list taken while they stop no
+        // longer counts them.
         gone.iter().for_each(|h| d.forget(h.id));
         run_all(gone, Control::Delete).await;
     } else {

@@ -33,7 +33,10 @@ struct Plan {
     rescale: Vec<(String, u32)>,
 }
 
-/// Registers and starts new apps, all or none.
+/// Registers and starts new apps. Every spec is validated before anything
+/// is registered; the plan (refresh, restart a stopped copy, or create)
+/// is then made spec by spec, and a refusal midway leaves the earlier
+/// specs' refreshes in place.
 pub(super) async fn start(
     d: &Arc<Daemon>,
     apps: Vec<AppSpec>,
@@ -180,8 +183,9 @@ impl Plan {
     }
 }
 
-/// Registers the new instances and starts those with `autostart`; if one
-/// could not be run, every new one is removed again (nothing half-done).
+/// Registers the new instances and starts those with `autostart`; the
+/// instances whose program could not be run are removed again and the
+/// request is an error (the ones that did start keep running).
 /// In cluster mode, as under pm2, it returns once each instance is online:
 /// its top-level code has run, so its signal handlers exist.
 async fn create_and_start(d: &Arc<Daemon>, new: Vec<NewInstance>) -> Result<(), Response> {

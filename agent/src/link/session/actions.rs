@@ -7,7 +7,9 @@ use pmr_shared::link::messages::{ActionRequest, ActionResult, RemoteAction, Touc
 
 use crate::link::Port;
 
-/// Runs a hub action through the same entry point as the CLI.
+/// Runs a hub action through the same entry point as the CLI, so the hub
+/// can do nothing a local user could not. Always answers (with the request's
+/// id), even for an action this agent cannot map to a request.
 pub(super) async fn run_action(port: &Port, req: ActionRequest) -> ActionResult {
     let request = match to_request(&req) {
         Ok(r) => r,
@@ -70,6 +72,8 @@ fn touched(messages: &[String], list: &[pmr_shared::app::ProcessInfo]) -> Vec<To
 }
 
 /// The CLI request a hub action stands for, or why it cannot be run.
+/// `req.by` (the hub user) travels with lifecycle actions, so a restart's
+/// recorded reason names who asked. Flush takes only the first target.
 fn to_request(req: &ActionRequest) -> Result<Request, &'static str> {
     let targets = req.targets.clone();
     let act = |action| Request::Act {

@@ -1,6 +1,9 @@
 //! Opening a link: the websocket upgrade (a busy hub's `Retry-After` kept
 //! for the backoff), the hub's hello, the agent's signed proof of its key,
 //! and the hub's welcome with what it already has.
+//!
+//! Every failure here is a `SessionEnd` the session loop turns into a wait
+//! and a retry; nothing is sent but the auth message until the welcome.
 
 use pmr_shared::link::handshake::{self, AuthFields};
 use pmr_shared::link::messages::{AgentMsg, HubMsg, LINK_PROTOCOL, MAX_FRAME_BYTES, Resume};
@@ -18,12 +21,15 @@ const MAX_RETRY_AFTER_SECS: u64 = 300;
 pub(super) async fn open(shared: &Shared, t: &Target) -> Result<(Ws, Resume), SessionEnd> {
     let s = &t.settings;
     let url = format!("{}/agent/v1", s.hub.trim_end_matches('/'));
+    // The hub's frame cap on both sides: a larger frame from the hub is an
+    // error, not an allocation.
     let config = WebSocketConfig::default()
         .max_message_size(Some(MAX_FRAME_BYTES))
         .max_frame_size(Some(MAX_FRAME_BYTES))
         .read_buffer_size(8 * 1024)
         .write_buffer_size(8 * 1024);
     let connector = t.tls.clone().map(tokio_tungstenite::Connector::Rustls);
+    // `true`: no Nagle delay, snapshots are small and go every second.
     let connect =
         tokio_tungstenite::connect_async_tls_with_config(&url, Some(config), true, connector);
     let (mut ws, _) = tokio::time::timeout(CONNECT_TIMEOUT, connect)
@@ -34,7 +40,9 @@ pub(super) async fn open(shared: &Shared, t: &Target) -> Result<(Ws, Resume), Se
     Ok((ws, resume))
 }
 
-/// Hello, auth, welcome.
+/// Hello, auth, welcome. The signature covers the hub's id and one-time
+/// nonce, so a recorded auth proves nothing to another hub or a later
+/// connection; the secret key itself never leaves the machine.
 async fn authenticate(ws: &mut Ws, t: &Target) -> Result<Resume, SessionEnd> {
     let s = &t.settings;
     let hello: HubMsg = serde_json::from_str(&next_text(ws).await?)

@@ -21,10 +21,16 @@ use crate::clock::now_ms;
 use wire::SessionEnd;
 
 /// Everything needed to connect.
+/// Built once by `LinkManager::start` and kept for every reconnection, so a
+/// retry never rereads or revalidates the settings.
 pub(crate) struct Target {
+    /// The hub's URL, the public key and the machine name, as validated.
     pub(crate) settings: LinkSettings,
+    /// Signs the handshake; never sent.
     pub(crate) secret: SecretKeyBox,
+    /// [`super::settings::machine_id`], read once.
     pub(crate) machine_id: String,
+    /// `Some` for `wss://` hubs: the trust chosen in [`super::tls`].
     pub(crate) tls: Option<Arc<ClientConfig>>,
 }
 
@@ -91,6 +97,8 @@ pub(crate) async fn run_forever(port: Port, shared: Arc<Shared>, target: Target)
 }
 
 /// One connection, until it fails; `Err` says why, for `pmr link status`.
+/// `connected` turns true only after the welcome, so a hub that accepts
+/// the socket but refuses the key never shows as linked.
 async fn session(port: &Port, shared: &Arc<Shared>, t: &Target) -> Result<(), SessionEnd> {
     let (ws, resume) = connect::open(shared, t).await?;
     {

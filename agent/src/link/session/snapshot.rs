@@ -1,5 +1,10 @@
 //! What the agent reports every second: the host and every instance, in
 //! full now and then, else only what changed since the last report.
+//!
+//! A pure function of the list and the previous report, called by the
+//! session's `report` each second; the session decides when a full one is
+//! due (every `FULL_EVERY`, first thing on a connection, or when the hub asks
+//! with `Resend`), which is what lets a hub that lost a delta catch up.
 
 use std::collections::HashMap;
 
@@ -12,6 +17,10 @@ use crate::link::host::HostSampler;
 const METRICS_EVERY: u64 = 5;
 
 /// This second's report; `last` holds what the hub was last told.
+///
+/// A delta carries only the processes that differ from `last`, plus the ids
+/// in `last` that are gone; a full one carries every process and no removals
+/// (the hub replaces its view). Either way `last` becomes this list.
 pub(super) fn snapshot(
     list: Vec<pmr_shared::app::ProcessInfo>,
     home: &std::path::Path,

@@ -28,12 +28,18 @@ const HUB_TYPES: [&str; 6] = ["hello", "welcome", "ack", "resend", "action", "lo
 
 /// One open link's state.
 struct Stream<'a> {
+    /// The daemon: its list, its handlers (for actions), its log bus.
     port: &'a Port,
+    /// The link's state and outbox, shared with the collector.
     shared: &'a Arc<Shared>,
+    /// The websocket; only this task writes to it.
     ws: Ws,
-    /// The last event and rollup sequence numbers sent.
+    /// The last event sequence number sent (or the hub's resume mark), so
+    /// [`Self::send_queued`] sends each queued entry once per connection.
     sent_events: u64,
+    /// The same for rollups.
     sent_rollups: u64,
+    /// Host CPU counters between snapshots.
     host: HostSampler,
     /// What the hub was last told of each instance.
     last: HashMap<u32, Proc>,
@@ -41,7 +47,8 @@ struct Stream<'a> {
     seq: u64,
     /// Snapshots since the last full one.
     since_full: u32,
-    /// Where spawned actions put their results.
+    /// Where spawned actions put their results. An action still running
+    /// when the connection drops has its result dropped with it.
     results_tx: mpsc::Sender<ActionResult>,
     /// Log lines the hub follows.
     follow: Follow,
@@ -56,6 +63,7 @@ pub(super) async fn run(
     resume: Resume,
 ) -> Result<(), SessionEnd> {
     let (results_tx, mut results) = mpsc::channel::<ActionResult>(16);
+    // `since_full` starts at the cap: the first snapshot is a full one.
     let mut s = Stream {
         port,
         shared,
@@ -175,6 +183,7 @@ impl Stream<'_> {
         match msg {
             HubMsg::Ack { stream, seq } => self.shared.outbox().ack(stream, seq),
             HubMsg::Resend => self.since_full = FULL_EVERY,
+            // Spawned: a slow action (a reload) must not stall snapshots.
             HubMsg::Action(req) => {
                 let (port, tx) = (self.port.clone(), self.results_tx.clone());
                 tokio::spawn(async move {

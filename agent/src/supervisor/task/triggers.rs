@@ -12,7 +12,9 @@ use super::Actor;
 use crate::supervisor::LifeKind;
 
 impl Actor {
-    /// A watched file changed: restart once the writes settle.
+    /// A watched file changed: restart once the writes settle. The settle
+    /// sleep (`watch_delay`, at least 100 ms) runs inside the actor, so a
+    /// control message sent meanwhile waits for it.
     pub(super) async fn on_change(&mut self) {
         // Let a burst of writes settle, then restart once.
         let quiet = Duration::from_millis(self.h.spec().watch_delay.max(100));
@@ -22,6 +24,8 @@ impl Actor {
         }
         if self.child.is_some() {
             tracing::info!("Change detected, restarting App [{}]", self.label());
+            // `stop` drops the watcher (a stopped app is not watched):
+            // keep this one across the restart.
             let watch = self.watch.take();
             self.stop().await;
             self.watch = watch;
@@ -33,6 +37,7 @@ impl Actor {
 
     /// The cron pattern fired: restart the app, or start it if it is down.
     pub(super) async fn on_cron(&mut self) {
+        // Cleared here; the start below arms the next occurrence.
         self.cron_at = None;
         if self.child.is_some() {
             tracing::info!("App [{}] restarted by cron_restart", self.label());
@@ -86,7 +91,9 @@ pub(super) async fn wait_change(watch: &mut Option<crate::supervisor::watch::Wat
     }
 }
 
-/// When a cron pattern next fires, as a timer deadline.
+/// When a cron pattern next fires, as a timer deadline. Computed in local
+/// time, as pm2 reads `cron_restart`; an unparsable pattern never fires
+/// (it was refused when the app was registered).
 pub(super) fn next_cron(pattern: &str) -> Option<Instant> {
     let cron = crate::clock::parse_cron(pattern).ok()?;
     let now = chrono::Local::now();

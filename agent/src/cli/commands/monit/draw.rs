@@ -1,5 +1,8 @@
 //! Drawing `pmr monit`'s screen from its state: the process table, the
 //! selected app's logs, CPU and memory sparklines, and its metadata.
+//!
+//! Pure rendering: nothing here reads the daemon or changes what is shown,
+//! so the polling and key handling in `monit/mod.rs` stay apart from layout.
 
 use std::collections::VecDeque;
 
@@ -44,7 +47,8 @@ impl Monit {
         );
     }
 
-    /// The process table, with the selection highlighted.
+    /// The process table, with the selection highlighted (`&mut self`:
+    /// ratatui keeps the table's scroll offset in `self.table`).
     fn draw_processes(&mut self, f: &mut ratatui::Frame, area: Rect) {
         let rows = self.list.iter().map(|p| {
             Row::new(vec![
@@ -126,6 +130,8 @@ impl Monit {
             d[skip..].to_vec()
         };
         let cpu_data = tail(h.map(|h| &h.cpu), cpu.width);
+        // Samples are tenths of a percent: the scale is at least 100 %,
+        // and grows for a multi-threaded app above one core.
         let peak = cpu_data.iter().copied().max().unwrap_or(0).max(1000);
         f.render_widget(
             Sparkline::default()

@@ -160,6 +160,30 @@ fn update_restarts_the_daemon_and_keeps_apps() {
     assert_eq!(p["name"], "u");
 }
 
+/// A daemon that cannot hand over (no keeper) says so by its error kind,
+/// and `pmr update` restarts it instead, keeping the apps.
+#[test]
+fn update_of_a_daemon_without_a_keeper_restarts_it_instead() {
+    let t = Pmr::new();
+    t.write("k.sh", "sleep 300\n");
+    let first = t
+        .command()
+        .env("PMR_NO_KEEPER", "1")
+        .args(["start", "k.sh"])
+        .output()
+        .unwrap();
+    assert!(first.status.success());
+    t.wait_status(0, "online");
+    let before = t.daemon_pid().unwrap();
+    let out = t.ok(&["update"]);
+    assert!(
+        out.contains("cannot be handed over: restarting the daemon and its apps instead"),
+        "{out}"
+    );
+    assert_ne!(t.daemon_pid().unwrap(), before);
+    assert_eq!(t.wait_status(0, "online")["name"], "k");
+}
+
 #[test]
 fn startup_writes_a_valid_unit_and_unstartup_removes_it() {
     let t = Pmr::new();

@@ -7,7 +7,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use pmr_shared::ipc::ErrorKind;
+
 use super::list_file;
+use super::reply::Failure;
 use super::state::Daemon;
 
 /// How long the new binary gets to answer the probe.
@@ -15,15 +18,24 @@ const PROBE_LIMIT: Duration = Duration::from_secs(10);
 
 /// Runs `exe daemon --handover-version`: the new binary must start and
 /// speak this hand-over version. `Ok` holds its version; `Err` says why not
-/// (this daemon then keeps running).
-pub(super) async fn probe(exe: &str) -> Result<String, String> {
+/// (this daemon then keeps running): `Unsupported` when this daemon cannot
+/// hand over at all (the CLI then restarts it instead), `Invalid` when the
+/// new binary is not fit to take over (nothing is touched).
+pub(super) async fn probe(exe: &str) -> Result<String, Failure> {
     if !crate::keeper::link::active() {
-        return Err(
+        return Err(Failure::new(
+            ErrorKind::Unsupported,
             "this daemon runs without a keeper (pmr-runtime, or started by an older pmr), so its \
-             apps cannot be handed over"
-                .into(),
-        );
+             apps cannot be handed over",
+        ));
     }
+    check(exe)
+        .await
+        .map_err(|why| Failure::new(ErrorKind::Invalid, why))
+}
+
+/// Asks the new binary for its hand-over version.
+async fn check(exe: &str) -> Result<String, String> {
     let run = tokio::process::Command::new(exe)
         .args(["daemon", "--handover-version"])
         .env_remove(crate::keeper::FD_VAR)

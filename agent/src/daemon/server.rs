@@ -8,7 +8,7 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use pmr_shared::ipc::framing::{read_frame, write_frame};
+use pmr_shared::ipc::framing::{FrameError, read_frame, write_frame};
 use pmr_shared::ipc::{ErrorKind, Request, Response};
 use pmr_shared::{PROTOCOL_VERSION, VERSION};
 use tokio::io::BufReader;
@@ -51,7 +51,7 @@ pub(crate) async fn serve_client(d: Arc<Daemon>, stream: UnixStream) {
         let req: Request = match read_frame(&mut reader, &mut buf).await {
             Ok(Some(r)) => r,
             Ok(None) => return,
-            Err(e) => return answer_error(&mut write, ErrorKind::Invalid, e.to_string()).await,
+            Err(e) => return answer_error(&mut write, unreadable(&e), e.to_string()).await,
         };
         // Being replaced (`pmr update`): nothing new starts here; the
         // client runs it again and reaches the new daemon.
@@ -147,5 +147,36 @@ async fn follow(
                 }
             }
         }
+    }
+}
+
+/// The kind of a request this daemon could not read: well-formed JSON of
+/// another shape is a request it does not know (a newer CLI's), anything
+/// else a broken frame.
+fn unreadable(e: &FrameError) -> ErrorKind {
+    match e {
+        FrameError::Json(j) if j.classify() == serde_json::error::Category::Data => {
+            ErrorKind::Unsupported
+        }
+        _ => ErrorKind::Invalid,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_request_of_another_shape_is_unsupported_and_broken_json_invalid() {
+        let kind = |text: &str| {
+            let e = serde_json::from_str::<Request>(text).unwrap_err();
+            unreadable(&FrameError::Json(e))
+        };
+        assert_eq!(
+            kind(r#"{"cmd":"from_a_newer_cli"}"#),
+            ErrorKind::Unsupported
+        );
+        assert_eq!(kind(r#"{"cmd":"#), ErrorKind::Invalid);
+        assert_eq!(unreadable(&FrameError::TooBig), ErrorKind::Invalid);
     }
 }

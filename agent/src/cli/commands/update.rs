@@ -7,11 +7,11 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use pmr_shared::app::{ProcessInfo, Status};
-use pmr_shared::ipc::{Request, Response};
+use pmr_shared::ipc::{ErrorKind, Request, Response};
 
 use super::daemon_ops::{DAEMON_EXIT_LIMIT, daemon_pid, terminate_by_signal};
 use super::report;
-use crate::cli::client::{self, Mismatch};
+use crate::cli::client::{self, Mismatch, refused_as};
 use crate::cli::{Client, OutputArgs};
 use crate::paths::Paths;
 
@@ -141,7 +141,7 @@ pub(super) fn update(
                 // Only a daemon that cannot hand over (too old to know the
                 // request, or running without a keeper) falls through to the
                 // restart below; any other refusal leaves everything running.
-                if !why.contains("unknown variant") && !why.contains("without a keeper") {
+                if !cannot_hand_over(&e) {
                     bail!("the update did not start: {why}; the running daemon keeps every app");
                 }
                 println!("[PMR] {why}: restarting the daemon and its apps instead");
@@ -173,4 +173,11 @@ pub(super) fn update(
         report(&OutputArgs::default(), reply);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The daemon cannot hand its apps over at all: it says so by kind, or, if
+/// it predates error kinds, by serde's words for a request it does not know.
+fn cannot_hand_over(e: &anyhow::Error) -> bool {
+    refused_as(e, ErrorKind::Unsupported)
+        || (refused_as(e, ErrorKind::Internal) && format!("{e:#}").contains("unknown variant"))
 }

@@ -81,7 +81,7 @@ pub(super) async fn update(d: &Arc<Daemon>, exe: String) -> Answer {
             let msg = format!("Handing every app over to pmr {version}");
             Answer::Final(done(vec![msg], vec![]), After::Shutdown)
         }
-        Err(why) => Answer::Final(error(ErrorKind::Invalid, why), After::Continue),
+        Err(why) => Answer::Final(why.into(), After::Continue),
     }
 }
 

@@ -49,6 +49,7 @@ pub(super) fn done(
     Response::Done {
         messages,
         processes,
+        acted_on: Vec::new(),
     }
 }
 

@@ -294,6 +294,11 @@ pub enum Response {
         messages: Vec<String>,
         /// The instances the request touched, as they are now.
         processes: Vec<ProcessInfo>,
+        /// The instances an action applied to, a deleted one included, so
+        /// that a caller (the hub link) need not read them out of
+        /// `messages`; empty for other requests.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        acted_on: Vec<InstanceRef>,
     },
     /// Answer to [`Request::List`].
     Processes {
@@ -324,6 +329,15 @@ pub enum Response {
         /// What went wrong and where.
         message: String,
     },
+}
+
+/// One instance by id and name, which outlive it in a reply about its deletion.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InstanceRef {
+    /// Instance id.
+    pub pm_id: u32,
+    /// App name.
+    pub name: String,
 }
 
 impl Response {

@@ -163,6 +163,7 @@ fn report(out: &OutputArgs, reply: Response) {
     if let Response::Done {
         messages,
         processes,
+        ..
     } = reply
     {
         say(out, &messages);

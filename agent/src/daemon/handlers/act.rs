@@ -5,12 +5,12 @@
 use std::sync::Arc;
 
 use pmr_shared::app::Status;
-use pmr_shared::ipc::{Action, ErrorKind, Response};
+use pmr_shared::ipc::{Action, ErrorKind, InstanceRef, Response};
 
 use super::checkout::reload_all;
 use super::start::start_errors;
 use crate::daemon::recreate::validate;
-use crate::daemon::reply::{Failure, done, error, run_all};
+use crate::daemon::reply::{Failure, error, run_all};
 use crate::daemon::state::Daemon;
 use crate::supervisor::{Control, EnvView};
 
@@ -112,9 +112,9 @@ pub(super) fn restarter(
 }
 
 /// Applies `action` to the instances `targets` names, all at once. The
-/// reply names each as `[name](id) ✓`, pm2's words and what the hub link
-/// reads back (`link::session::actions`) to say which instances it touched;
-/// a start or restart that fails turns the whole reply into an error.
+/// reply names each as `[name](id) ✓` (pm2's words) and lists them in
+/// `acted_on` (for the hub link); a start or restart that fails turns the
+/// whole reply into an error.
 async fn act(
     d: &Arc<Daemon>,
     action: Action,
@@ -138,10 +138,17 @@ async fn act(
             .collect::<Vec<_>>()
             .join(", ")
     )];
+    let acted_on: Vec<InstanceRef> = handles
+        .iter()
+        .map(|h| InstanceRef {
+            pm_id: h.id,
+            name: h.spec().name.clone(),
+        })
+        .collect();
     messages.extend(
-        handles
+        acted_on
             .iter()
-            .map(|h| format!("[{}]({}) ✓", h.spec().name, h.id)),
+            .map(|i| format!("[{}]({}) ✓", i.name, i.pm_id)),
     );
     match action {
         Action::Reset => handles.iter().for_each(|h| h.reset()),
@@ -184,5 +191,9 @@ async fn act(
             run_all(handles, Control::Delete).await;
         }
     }
-    done(messages, d.list(EnvView::None))
+    Response::Done {
+        messages,
+        processes: d.list(EnvView::None),
+        acted_on,
+    }
 }

@@ -2,7 +2,8 @@
 //! request the CLI would send, goes through the daemon's handlers, and its
 //! reply goes back with the instances it touched.
 
-use pmr_shared::ipc::{Action, Request, Response};
+use pmr_shared::app::ProcessInfo;
+use pmr_shared::ipc::{Action, InstanceRef, Request, Response};
 use pmr_shared::link::messages::{ActionRequest, ActionResult, RemoteAction, Touched};
 
 use crate::link::Port;
@@ -27,10 +28,11 @@ pub(super) async fn run_action(port: &Port, req: ActionRequest) -> ActionResult 
         Response::Done {
             messages,
             processes,
+            acted_on,
         } => ActionResult {
             id: req.id,
             ok: true,
-            instances: touched(&messages, &processes),
+            instances: touched(&acted_on, &processes),
             message: messages.join("\n"),
         },
         Response::Error { message, .. } => ActionResult {
@@ -48,25 +50,19 @@ pub(super) async fn run_action(port: &Port, req: ActionRequest) -> ActionResult 
     }
 }
 
-/// The instances an action touched, as they are now: the daemon names
-/// each in a `[name](id) ✓` line (as pm2 prints them) and lists every
-/// process after it; a deleted one is no longer listed.
-fn touched(messages: &[String], list: &[pmr_shared::app::ProcessInfo]) -> Vec<Touched> {
-    messages
+/// The instances an action touched, as they are now (a deleted one is no
+/// longer listed).
+fn touched(acted_on: &[InstanceRef], list: &[ProcessInfo]) -> Vec<Touched> {
+    acted_on
         .iter()
-        .filter_map(|m| {
-            let (name, id) = m
-                .strip_prefix('[')?
-                .strip_suffix(") ✓")?
-                .rsplit_once("](")?;
-            let pm_id: u32 = id.parse().ok()?;
-            let now = list.iter().find(|p| p.pm_id == pm_id);
-            Some(Touched {
-                pm_id,
-                name: name.to_string(),
+        .map(|i| {
+            let now = list.iter().find(|p| p.pm_id == i.pm_id);
+            Touched {
+                pm_id: i.pm_id,
+                name: i.name.clone(),
                 pid: now.map_or(0, |p| p.pid),
                 status: now.map_or("deleted", |p| p.status.as_str()).to_string(),
-            })
+            }
         })
         .collect()
 }

@@ -8,6 +8,9 @@ use std::sync::Arc;
 
 use nix::sys::signal::Signal;
 use pmr_shared::app::AppSpec;
+// Names and namespaces are held to the hub's limit: a longer one would make
+// every snapshot the link sends refused.
+use pmr_shared::link::limits::MAX_NAME;
 use tokio::task::JoinSet;
 
 use super::persist;
@@ -15,10 +18,6 @@ use super::reply::run_all;
 use super::state::{Daemon, NewInstance};
 use crate::supervisor::Control;
 use crate::supervisor::adopt::Adoption;
-
-/// Longest app name or namespace, in bytes (the hub's limit too: a longer
-/// one would make every snapshot the link sends refused).
-const MAX_NAME: usize = 256;
 
 /// Checks a spec before anything is registered. `Err` is the reason, and
 /// always a bad spec (the kind `Invalid`), hence a plain `String`.

@@ -39,14 +39,7 @@ pub(super) struct Reporter {
 /// `s` cut to [`MAX_DETAIL`] bytes at a character boundary, so an event
 /// stays small whatever the app printed.
 fn cut(s: &str) -> String {
-    if s.len() <= MAX_DETAIL {
-        return s.to_string();
-    }
-    let mut end = MAX_DETAIL;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    s[..end].to_string()
+    pmr_shared::link::limits::cut(s, MAX_DETAIL).to_string()
 }
 
 impl Reporter {

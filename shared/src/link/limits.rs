@@ -169,6 +169,40 @@ fn process(i: usize, p: &Proc) -> Checked {
     }
 }
 
+/// The longest start of `s` within `max` bytes that ends on a character
+/// boundary: how an agent cuts a free text to its limit.
+pub fn cut(s: &str, max: usize) -> &str {
+    let mut end = max.min(s.len());
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+/// Cuts what an app reports about itself (custom metrics and actions, its
+/// git metadata) to what [`message`] accepts, so one app that publishes too
+/// much loses those extras instead of the whole agent's link: names that
+/// break a limit and values too long are left out, then the first
+/// [`MAX_METRICS`] remain.
+pub fn fit(p: &mut Proc) {
+    p.metrics
+        .retain(|k, v| text_ok(k, MAX_NAME).is_ok() && json_len(v) <= MAX_METRIC_VALUE);
+    if p.metrics.len() > MAX_METRICS {
+        p.metrics = std::mem::take(&mut p.metrics)
+            .into_iter()
+            .take(MAX_METRICS)
+            .collect();
+    }
+    p.actions.retain(|a| text_ok(a, MAX_NAME).is_ok());
+    p.actions.truncate(MAX_METRICS);
+    if p.versioning
+        .as_ref()
+        .is_some_and(|v| !v.is_object() || json_len(v) > MAX_VERSIONING)
+    {
+        p.versioning = None;
+    }
+}
+
 /// Every limit of a message after the handshake.
 pub fn message(msg: &AgentMsg) -> Checked {
     match msg {
@@ -292,5 +326,39 @@ mod tests {
             ..p
         };
         assert_eq!(process(0, &bogus).unwrap_err().field, "processes[0].status");
+    }
+
+    #[test]
+    fn an_app_that_publishes_too_much_keeps_what_the_hub_accepts() {
+        let mut p = Proc {
+            name: "api".into(),
+            status: "online".into(),
+            exec_mode: "fork_mode".into(),
+            versioning: Some(serde_json::json!({ "comment": "x".repeat(5000) })),
+            ..Default::default()
+        };
+        for i in 0..300 {
+            p.metrics.insert(format!("m{i:03}"), serde_json::json!(i));
+        }
+        p.metrics.insert("a\nforged".into(), serde_json::json!(1));
+        p.metrics
+            .insert("a big".into(), serde_json::json!("y".repeat(300)));
+        p.actions = (0..100).map(|i| format!("act{i}")).collect();
+        p.actions.insert(0, "bad\u{7}".into());
+        assert!(process(0, &p).is_err());
+        fit(&mut p);
+        assert!(process(0, &p).is_ok(), "{:?}", process(0, &p));
+        assert_eq!(p.metrics.len(), MAX_METRICS);
+        assert_eq!(p.metrics.keys().next().unwrap(), "m000");
+        assert_eq!(p.actions.len(), MAX_METRICS);
+        assert_eq!(p.actions[0], "act0");
+        assert_eq!(p.versioning, None);
+    }
+
+    #[test]
+    fn a_cut_ends_on_a_character_boundary() {
+        assert_eq!(cut("héllo", 2), "h");
+        assert_eq!(cut("héllo", 3), "hé");
+        assert_eq!(cut("hi", 10), "hi");
     }
 }

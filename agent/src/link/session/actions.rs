@@ -4,6 +4,7 @@
 
 use pmr_shared::app::ProcessInfo;
 use pmr_shared::ipc::{Action, InstanceRef, Request, Response};
+use pmr_shared::link::limits;
 use pmr_shared::link::messages::{ActionRequest, ActionResult, RemoteAction, Touched};
 
 use crate::link::Port;
@@ -33,12 +34,12 @@ pub(super) async fn run_action(port: &Port, req: ActionRequest) -> ActionResult 
             id: req.id,
             ok: true,
             instances: touched(&acted_on, &processes),
-            message: messages.join("\n"),
+            message: limits::cut(&messages.join("\n"), limits::MAX_RESULT).to_string(),
         },
         Response::Error { message, .. } => ActionResult {
             id: req.id,
             ok: false,
-            message,
+            message: limits::cut(&message, limits::MAX_RESULT).to_string(),
             instances: Vec::new(),
         },
         _ => ActionResult {

@@ -34,34 +34,37 @@ pub(super) fn snapshot(
     let fresh_metrics = full || seq.is_multiple_of(METRICS_EVERY);
     let now: Vec<Proc> = list
         .into_iter()
-        .map(|p| Proc {
-            pm_id: p.pm_id,
-            name: p.spec.name,
-            namespace: p.spec.namespace,
-            status: p.status.as_str().into(),
-            pid: p.pid,
-            restart_time: p.restart_time,
-            unstable_restarts: p.unstable_restarts,
-            pm_uptime: p.pm_uptime,
-            cpu: p.cpu,
-            memory: p.memory,
-            exec_mode: p.spec.exec_mode,
-            // Custom metrics go up as their values.
-            metrics: match last.get(&p.pm_id) {
-                Some(prev) if !fresh_metrics => prev.metrics.clone(),
-                _ => p
-                    .axm_monitor
+        .map(|p| {
+            let mut p = Proc {
+                pm_id: p.pm_id,
+                name: p.spec.name,
+                namespace: p.spec.namespace,
+                status: p.status.as_str().into(),
+                pid: p.pid,
+                restart_time: p.restart_time,
+                unstable_restarts: p.unstable_restarts,
+                pm_uptime: p.pm_uptime,
+                cpu: p.cpu,
+                memory: p.memory,
+                exec_mode: p.spec.exec_mode,
+                // Custom metrics go up as their values.
+                metrics: match last.get(&p.pm_id) {
+                    Some(prev) if !fresh_metrics => prev.metrics.clone(),
+                    _ => p
+                        .axm_monitor
+                        .iter()
+                        .filter_map(|(k, v)| Some((k.clone(), v.get("value")?.clone())))
+                        .collect(),
+                },
+                versioning: p.versioning,
+                actions: p
+                    .axm_actions
                     .iter()
-                    .filter_map(|(k, v)| Some((k.clone(), v.get("value")?.clone())))
+                    .filter_map(|a| Some(a.get("action_name")?.as_str()?.to_string()))
                     .collect(),
-            },
-            versioning: p.versioning,
-            actions: p
-                .axm_actions
-                .iter()
-                .filter_map(|a| Some(a.get("action_name")?.as_str()?.to_string()))
-                .take(pmr_shared::link::limits::MAX_METRICS)
-                .collect(),
+            };
+            pmr_shared::link::limits::fit(&mut p);
+            p
         })
         .collect();
     let removed: Vec<u32> = if full {

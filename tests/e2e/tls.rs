@@ -54,6 +54,26 @@ fn ca_signed_hub_is_verified() {
     wait_until("connected over TLS", || {
         agent.status().contains("status:   connected").then_some(())
     });
+    // New settings that cannot work are refused, and the link runs on.
+    let junk = certs.path().join("junk.crt");
+    std::fs::write(&junk, "not a certificate\n").unwrap();
+    let url = hub.ws_url();
+    let junk_s = junk.display().to_string();
+    let args = [
+        "link",
+        &hub.secret,
+        &hub.public,
+        "with-ca",
+        "--hub",
+        &url,
+        "--ca",
+        &junk_s,
+    ];
+    let out = agent.run(&args);
+    let said = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(!out.status.success() && said.contains("junk.crt"), "{said}");
+    let status = agent.status();
+    assert!(status.contains("status:   connected"), "{status}");
 }
 
 #[test]

@@ -83,9 +83,8 @@ impl LinkManager {
     /// Starts (or restarts with new settings) the link.
     pub fn start(&self, port: Port, s: LinkSettings) -> anyhow::Result<()> {
         let (secret, _) = settings::validate(&s)?;
-        // One writer of the outbox files at a time.
-        self.stop();
-        let machine_id = settings::machine_id(&port.home);
+        // Settings that cannot work (a CA file that does not load) leave
+        // the running link as it is.
         let tls = if s.hub.starts_with("wss://") {
             Some(tls::client_config(
                 s.ca.as_deref(),
@@ -94,6 +93,9 @@ impl LinkManager {
         } else {
             None
         };
+        // One writer of the outbox files at a time.
+        self.stop();
+        let machine_id = settings::machine_id(&port.home);
         let shared = Arc::new(Shared {
             state: Mutex::new(LinkState {
                 configured: true,

@@ -106,6 +106,17 @@ impl Keeper {
         }
     }
 
+    /// Starts the binary the keeper started from again; if even that fails,
+    /// tries again after [`MAX_BACKOFF`] (the keeper never leaves the apps
+    /// without a daemon while it runs).
+    fn fall_back(&mut self) {
+        let exe = format!("/proc/self/fd/{}", self.good.as_raw_fd());
+        if let Err(e) = self.spawn(&exe, false) {
+            self.say(&format!("cannot start the previous daemon: {e:#}"));
+            self.restart_at = Some(Instant::now() + MAX_BACKOFF);
+        }
+    }
+
     /// Decides what follows a daemon's exit: a new binary that died on
     /// probation falls back to the binary the keeper started from (`good`,
     /// held open so a replaced file still runs) and leaves the reason in
@@ -119,11 +130,7 @@ impl Keeper {
                 format!("the new daemon ({exe}) exited before it took over (wait status {status})");
             self.say(&format!("{why}; going back to the previous binary"));
             let _ = std::fs::write(self.paths.home.join(super::UPDATE_FAILED), &why);
-            let exe = format!("/proc/self/fd/{}", self.good.as_raw_fd());
-            if let Err(e) = self.spawn(&exe, false) {
-                self.say(&format!("cannot start the previous daemon: {e:#}"));
-                self.restart_at = Some(Instant::now() + MAX_BACKOFF);
-            }
+            self.fall_back();
             return;
         }
         match d.then {
@@ -140,8 +147,7 @@ impl Keeper {
                         let why = format!("{e:#}");
                         let _ = std::fs::write(self.paths.home.join(super::UPDATE_FAILED), &why);
                         self.say(&format!("{why}; going back to the previous binary"));
-                        let exe = format!("/proc/self/fd/{}", self.good.as_raw_fd());
-                        let _ = self.spawn(&exe, false);
+                        self.fall_back();
                     }
                 }
             }

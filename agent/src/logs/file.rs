@@ -85,7 +85,7 @@ impl LogFile {
         // Rotating here, under the writers' lock and between whole writes,
         // is what keeps every line in exactly one file.
         if super::rotate::due(*size) {
-            match super::rotate::rotate(&self.path).and_then(|_| open_append(&self.path)) {
+            match super::rotate::rotate(&self.path, || open_append(&self.path)) {
                 Ok(fresh) => *guard = Some((fresh, 0)),
                 Err(err) => {
                     tracing::warn!(path = %self.path.display(), %err, "log rotation failed")
@@ -99,8 +99,8 @@ impl LogFile {
         let mut guard = self.file.locked();
         match guard.as_ref() {
             Some((_, size)) if *size > 0 => {
-                super::rotate::rotate(&self.path)?;
-                *guard = Some((open_append(&self.path)?, 0));
+                let fresh = super::rotate::rotate(&self.path, || open_append(&self.path))?;
+                *guard = Some((fresh, 0));
                 Ok(())
             }
             _ => Ok(()),

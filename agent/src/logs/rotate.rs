@@ -127,9 +127,11 @@ fn split(path: &Path) -> (String, String) {
     }
 }
 
-/// Moves `path` aside as `<stem>__<date><ext>`, prunes old ones, and
-/// returns the name it got. The caller reopens `path`.
-pub fn rotate(path: &Path) -> io::Result<PathBuf> {
+/// Moves `path` aside as `<stem>__<date><ext>` and has `reopen` open a
+/// fresh `path`; then compresses and prunes the old ones in the background.
+/// If `reopen` fails, the file is moved back, so the writer's open handle
+/// still names `path` and no line goes into a file about to be compressed.
+pub fn rotate<T>(path: &Path, reopen: impl FnOnce() -> io::Result<T>) -> io::Result<T> {
     let cfg = config();
     let (stem, ext) = split(path);
     let format = super::dayjs::to_strftime(&cfg.date_format);
@@ -152,8 +154,15 @@ pub fn rotate(path: &Path) -> io::Result<PathBuf> {
         n += 1;
     }
     std::fs::rename(path, &target)?;
+    let fresh = match reopen() {
+        Ok(f) => f,
+        Err(e) => {
+            let _ = std::fs::rename(&target, path);
+            return Err(e);
+        }
+    };
     let (keep, compress) = (cfg.retain, cfg.compress);
-    let (dir, rotated) = (dir.to_path_buf(), target.clone());
+    let (dir, rotated) = (dir.to_path_buf(), target);
     // Compression and pruning never hold up the apps' output; one job at a
     // time, so pruning never races a compression.
     std::thread::spawn(move || {
@@ -163,7 +172,7 @@ pub fn rotate(path: &Path) -> io::Result<PathBuf> {
         }
         prune(&dir, &stem, &ext, keep);
     });
-    Ok(target)
+    Ok(fresh)
 }
 
 /// Compresses a rotated file to `<path>.gz` and removes the original; on
@@ -226,6 +235,23 @@ mod tests {
             .collect();
         left.sort();
         assert_eq!(left, ["a.log", "a__3.log", "a__4.log"]);
+    }
+
+    #[test]
+    fn a_rotation_whose_reopen_fails_moves_the_file_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("app-out.log");
+        std::fs::write(&path, "kept\n").unwrap();
+        let refused = rotate(&path, || -> io::Result<()> {
+            Err(io::Error::other("no descriptors left"))
+        });
+        assert!(refused.is_err());
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "kept\n");
+        let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(names.len(), 1, "nothing left beside it: {names:?}");
+        let fresh = rotate(&path, || std::fs::File::create(&path)).unwrap();
+        drop(fresh);
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "");
     }
 
     #[test]

@@ -340,3 +340,30 @@ fn restart_takes_app_options_as_pm2_does() {
         serde_json::json!(["--harmony"])
     );
 }
+
+/// A restart refused for a bad option changes nothing, not even the
+/// environment `--update-env` carries or the watch `--watch` toggles.
+#[test]
+fn a_refused_restart_leaves_env_and_watch_as_they_were() {
+    let t = Pmr::new();
+    t.write("calm.sh", "while true; do sleep 1; done\n");
+    t.ok(&["start", "calm.sh"]);
+    t.wait_status(0, "online");
+    let out = t
+        .command()
+        .env("PMR_TEST_NEW_VAR", "landed")
+        .args(["restart", "calm", "--update-env", "--watch"])
+        .args(["--cron-restart", "61 * * * *"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("cron pattern"),
+        "{err}"
+    );
+    let env = &t.proc(0)["pm2_env"];
+    assert!(env.get("PMR_TEST_NEW_VAR").is_none(), "{env}");
+    assert!(env["env"].get("PMR_TEST_NEW_VAR").is_none(), "{env}");
+    assert_ne!(env["watch"], true, "{env}");
+    assert_eq!(env["restart_time"], 0, "{env}");
+}

@@ -10,12 +10,14 @@ use pmr_shared::ipc::{Action, ErrorKind, InstanceRef, Response};
 use super::checkout::reload_all;
 use super::start::start_errors;
 use crate::daemon::recreate::validate;
-use crate::daemon::reply::{Failure, error, run_all};
+use crate::daemon::reply::{error, run_all};
 use crate::daemon::state::Daemon;
 use crate::supervisor::{Control, EnvView};
 
 /// `start|stop|restart|delete|reset|reload <targets>` with what comes with
-/// them: `--update-env`, `--watch`, and app options applied first.
+/// them: `--update-env`, `--watch`, and app options. Every target's new
+/// spec is made and checked first; a request refused (a bad option, a
+/// daemon shutting down) changes nothing.
 pub(super) async fn act_request(
     d: &Arc<Daemon>,
     action: Action,
@@ -25,81 +27,66 @@ pub(super) async fn act_request(
     options: Option<pmr_shared::ipc::Overrides>,
     by: Option<String>,
 ) -> Response {
-    // The environment and watch changes land before the options are
-    // checked and the action runs: a refused action keeps them.
-    if let Some(env) = update_env {
-        refresh_env(d, targets, env);
+    if d.is_closing() && matches!(action, Action::Start | Action::Restart) {
+        return error(ErrorKind::Unavailable, "the daemon is shutting down");
     }
-    // `--watch` toggles; a plain stop also ends watching, as in pm2.
-    if watch || action == Action::Stop {
-        toggle_watch(d, action, targets);
-    }
-    match options.map(|o| apply_options(d, targets, &o)) {
-        Some(Err(e)) => e.into(),
-        _ => act(d, action, targets, restarter(by)).await,
-    }
-}
-
-/// `--update-env`: the caller's variables laid over each target's own (as
-/// pm2 does, none is removed), in force from the next start.
-fn refresh_env(
-    d: &Arc<Daemon>,
-    targets: &[String],
-    env: std::collections::BTreeMap<String, String>,
-) {
-    for h in d.resolve(targets).unwrap_or_default() {
-        let mut spec = (*h.spec()).clone();
-        spec.env
-            .extend(env.iter().map(|(k, v)| (k.clone(), v.clone())));
-        h.set_spec(Arc::new(spec));
-    }
-}
-
-/// App options given with an action, applied to each app it names first;
-/// none is applied if one is invalid.
-fn apply_options(
-    d: &Arc<Daemon>,
-    targets: &[String],
-    o: &pmr_shared::ipc::Overrides,
-) -> Result<(), Failure> {
-    let handles = d.resolve(targets)?;
-    let mut specs = Vec::new();
+    let handles = match d.resolve(targets) {
+        Ok(h) => h,
+        Err(e) => return e.into(),
+    };
+    let mut specs = Vec::with_capacity(handles.len());
     for h in &handles {
         let mut spec = (*h.spec()).clone();
-        if let Some(c) = &o.cron_restart {
-            spec.cron_restart = (c != "0").then(|| c.clone());
+        // `--update-env`: the caller's variables laid over the app's own
+        // (as pm2 does, none is removed), in force from the next start.
+        if let Some(env) = &update_env {
+            spec.env
+                .extend(env.iter().map(|(k, v)| (k.clone(), v.clone())));
         }
-        if let Some(a) = &o.node_args {
-            spec.interpreter_args = pmr_shared::app::parse_node_args(a);
+        // `--watch` toggles; a plain stop also ends watching, as in pm2.
+        if watch || action == Action::Stop {
+            toggle_watch(&mut spec, action);
         }
-        if let Some(n) = &o.name {
-            spec.name = n.clone();
+        if let Some(o) = &options {
+            apply_options(&mut spec, o);
+            if let Err(e) = validate(&spec) {
+                return error(ErrorKind::Invalid, e);
+            }
         }
-        if let Some(on) = o.deep_monitoring {
-            spec.deep_monitoring = on;
-        }
-        validate(&spec).map_err(|e| Failure::new(ErrorKind::Invalid, e))?;
         specs.push(spec);
     }
     for (h, spec) in handles.iter().zip(specs) {
         h.set_spec(Arc::new(spec));
     }
-    Ok(())
+    act(d, action, targets, restarter(by)).await
+}
+
+/// App options given with an action (`--cron-restart`, `--node-args`,
+/// `--name`, `--deep-monitoring`), laid over an app's spec.
+fn apply_options(spec: &mut pmr_shared::app::AppSpec, o: &pmr_shared::ipc::Overrides) {
+    if let Some(c) = &o.cron_restart {
+        spec.cron_restart = (c != "0").then(|| c.clone());
+    }
+    if let Some(a) = &o.node_args {
+        spec.interpreter_args = pmr_shared::app::parse_node_args(a);
+    }
+    if let Some(n) = &o.name {
+        spec.name = n.clone();
+    }
+    if let Some(on) = o.deep_monitoring {
+        spec.deep_monitoring = on;
+    }
 }
 
 /// pm2's `--watch` on an action: `restart` turns watching on (the app's
 /// directory) or off, `stop` turns it off; the restart or stop that follows
 /// starts or drops the watcher.
-fn toggle_watch(d: &Arc<Daemon>, action: Action, targets: &[String]) {
-    for h in d.resolve(targets).unwrap_or_default() {
-        let mut spec = (*h.spec()).clone();
-        spec.watch = match action {
-            Action::Restart if spec.watch.is_empty() => vec![spec.cwd.clone()],
-            Action::Restart | Action::Stop => Vec::new(),
-            _ => continue,
-        };
-        h.set_spec(Arc::new(spec));
-    }
+fn toggle_watch(spec: &mut pmr_shared::app::AppSpec, action: Action) {
+    spec.watch = match action {
+        Action::Restart if spec.watch.is_empty() => vec![spec.cwd.clone()],
+        Action::Restart | Action::Stop => Vec::new(),
+        _ => return,
+    };
 }
 
 /// A restart that says who asked: a hub user by name, else the CLI.
@@ -121,9 +108,6 @@ async fn act(
     targets: &[String],
     restart: impl Fn(tokio::sync::oneshot::Sender<()>) -> Control + Clone + Send + 'static,
 ) -> Response {
-    if d.is_closing() && matches!(action, Action::Start | Action::Restart) {
-        return error(ErrorKind::Unavailable, "the daemon is shutting down");
-    }
     let handles = match d.resolve(targets) {
         Ok(h) => h,
         Err(e) => return e.into(),

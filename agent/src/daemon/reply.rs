@@ -65,3 +65,15 @@ pub(super) async fn run_all(
     }
     while set.join_next().await.is_some() {}
 }
+
+/// What could not be started, and why, one instance after the other.
+pub(crate) fn start_errors(failed: &[Arc<Handle>]) -> String {
+    failed
+        .iter()
+        .map(|h| {
+            let why = h.rt().start_error.clone().unwrap_or_default();
+            format!("[{}]({}) could not start: {why}", h.spec().name, h.id)
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}

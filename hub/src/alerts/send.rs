@@ -41,7 +41,7 @@ pub async fn send_now(
         deadline,
         &hub.alerts.client,
         |a| {
-            super::task::record(
+            record(
                 hub,
                 Write::Delivery(DeliveryRow {
                     receiver_id: row.id,
@@ -122,4 +122,9 @@ pub(super) fn to_queues(
             dispatcher.ack(&n, false, now_ms());
         }
     }
+}
+
+/// Queues an alerting row for the store through the hub's recorder.
+pub(super) fn record(hub: &Hub, w: Write) {
+    hub.alerts.recorder.record(&hub.writer, w);
 }

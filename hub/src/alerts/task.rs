@@ -11,7 +11,7 @@ use pmr_shared::sync::Locked;
 use super::engine::{AlertState, Transition};
 use super::group::{Dispatcher, Route};
 use super::receiver::Notification;
-use super::send::{self, Ack};
+use super::send::{self, Ack, record};
 use super::{Lease, all_rules, receiver_spec};
 use crate::clock::now_ms;
 use crate::state::Hub;
@@ -25,11 +25,6 @@ fn external_url(hub: &Hub) -> String {
         .replacen("ws://", "http://", 1)
         .trim_end_matches('/')
         .to_string()
-}
-
-/// Queues an alerting row for the store.
-pub(super) fn record(hub: &Arc<Hub>, w: Write) {
-    hub.alerts.recorder.record(&hub.writer, w);
 }
 
 /// A catch-up from the live state after a lag runs at most this often.

@@ -8,9 +8,9 @@ use pmr_shared::app::Status;
 use pmr_shared::ipc::{Action, ErrorKind, InstanceRef, Response};
 
 use super::checkout::reload_all;
-use super::start::start_errors;
+
 use crate::daemon::recreate::validate;
-use crate::daemon::reply::{error, run_all};
+use crate::daemon::reply::{error, run_all, start_errors};
 use crate::daemon::state::Daemon;
 use crate::supervisor::{Control, EnvView};
 

@@ -11,7 +11,7 @@ use super::act::restarter;
 use super::checkout::reload_all;
 use super::scale::scale;
 use crate::daemon::recreate::validate;
-use crate::daemon::reply::{done, error, run_all};
+use crate::daemon::reply::{done, error, run_all, start_errors};
 use crate::daemon::state::{Daemon, NewInstance};
 use crate::supervisor::{Control, EnvView, Handle};
 
@@ -208,16 +208,4 @@ async fn create_and_start(d: &Arc<Daemon>, new: Vec<NewInstance>) -> Result<(), 
         .filter(|h| h.spec().exec_mode == "cluster_mode");
     futures_util::future::join_all(cluster.map(|h| h.started(STARTED_WAIT))).await;
     Ok(())
-}
-
-/// What could not be started, and why, one instance after the other.
-pub(super) fn start_errors(failed: &[Arc<Handle>]) -> String {
-    failed
-        .iter()
-        .map(|h| {
-            let why = h.rt().start_error.clone().unwrap_or_default();
-            format!("[{}]({}) could not start: {why}", h.spec().name, h.id)
-        })
-        .collect::<Vec<_>>()
-        .join("; ")
 }

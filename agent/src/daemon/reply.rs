@@ -77,3 +77,17 @@ pub(crate) fn start_errors(failed: &[Arc<Handle>]) -> String {
         .collect::<Vec<_>>()
         .join("; ")
 }
+
+/// After a start or restart: an error naming every instance that could not
+/// start, if any did not.
+pub(crate) fn started_all(handles: &[Arc<Handle>]) -> Result<(), Response> {
+    let failed: Vec<_> = handles
+        .iter()
+        .filter(|h| h.rt().start_error.is_some())
+        .cloned()
+        .collect();
+    if failed.is_empty() {
+        return Ok(());
+    }
+    Err(error(ErrorKind::Internal, start_errors(&failed)))
+}

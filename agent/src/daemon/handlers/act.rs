@@ -10,7 +10,7 @@ use pmr_shared::ipc::{Action, ErrorKind, InstanceRef, Response};
 use super::checkout::reload_all;
 
 use crate::daemon::recreate::validate;
-use crate::daemon::reply::{error, run_all, start_errors};
+use crate::daemon::reply::{error, run_all, started_all};
 use crate::daemon::state::Daemon;
 use crate::supervisor::{Control, EnvView};
 
@@ -139,12 +139,8 @@ async fn act(
         Action::Stop => run_all(handles, Control::Stop).await,
         Action::Restart => {
             run_all(handles.clone(), restart).await;
-            let failed: Vec<_> = handles
-                .into_iter()
-                .filter(|h| h.rt().start_error.is_some())
-                .collect();
-            if !failed.is_empty() {
-                return error(ErrorKind::Internal, start_errors(&failed));
+            if let Err(failed) = started_all(&handles) {
+                return failed;
             }
         }
         Action::Reload => match reload_all(d, handles).await {
@@ -161,12 +157,8 @@ async fn act(
             });
             let all: Vec<_> = running.iter().chain(&idle).cloned().collect();
             tokio::join!(run_all(running, restart), run_all(idle, Control::Start));
-            let failed: Vec<_> = all
-                .into_iter()
-                .filter(|h| h.rt().start_error.is_some())
-                .collect();
-            if !failed.is_empty() {
-                return error(ErrorKind::Internal, start_errors(&failed));
+            if let Err(failed) = started_all(&all) {
+                return failed;
             }
         }
         Action::Delete => {

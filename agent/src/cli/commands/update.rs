@@ -101,41 +101,7 @@ pub(super) fn update(
             exe: exe.to_string_lossy().into_owned(),
         });
         match asked {
-            Ok(reply) => {
-                let mini = OutputArgs {
-                    mini: true,
-                    ..Default::default()
-                };
-                report(&mini, reply);
-                // The old daemon exits once the apps are handed over; the
-                // keeper then starts the new binary (or, if it dies on
-                // probation, the old one again and leaves UPDATE_FAILED).
-                if !client::wait_gone(old, DAEMON_EXIT_LIMIT) {
-                    bail!("the daemon (pid {old}) did not hand over");
-                }
-                let mut c = Client::connect_or_start(paths)?;
-                if let Ok(why) = std::fs::read_to_string(&failed) {
-                    let _ = std::fs::remove_file(&failed);
-                    bail!(
-                        "the update failed: {why}; the previous pmr runs again (pid {}), every app as it was",
-                        c.daemon_pid
-                    );
-                }
-                let changed = changes(&before, &seen(&mut c)?);
-                let new = format!("daemon {} ({})", c.daemon_pid, pmr_shared::VERSION);
-                if changed.is_empty() {
-                    println!("[PMR] Daemon {old} handed over to {new}; no app restarted");
-                } else {
-                    println!(
-                        "[PMR] Daemon {old} handed over to {new}; {} app(s) not as they were:",
-                        changed.len()
-                    );
-                    for line in changed {
-                        println!("[PMR]   {line}");
-                    }
-                }
-                return Ok(ExitCode::SUCCESS);
-            }
+            Ok(reply) => return handed_over(paths, old, &before, reply),
             Err(e) => {
                 let why = format!("{e:#}");
                 // Only a daemon that cannot hand over (too old to know the
@@ -171,6 +137,51 @@ pub(super) fn update(
     if paths.dump().exists() {
         let reply = c.request(&Request::Resurrect)?;
         report(&OutputArgs::default(), reply);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// After the daemon took the update: waits for it to leave, then says
+/// whether the new one took every app over as it was, or why the previous
+/// binary runs again.
+fn handed_over(
+    paths: &Paths,
+    old: u32,
+    before: &Seen,
+    reply: Response,
+) -> anyhow::Result<ExitCode> {
+    let failed = paths.home.join(crate::keeper::UPDATE_FAILED);
+    let mini = OutputArgs {
+        mini: true,
+        ..Default::default()
+    };
+    report(&mini, reply);
+    // The old daemon exits once the apps are handed over; the
+    // keeper then starts the new binary (or, if it dies on
+    // probation, the old one again and leaves UPDATE_FAILED).
+    if !client::wait_gone(old, DAEMON_EXIT_LIMIT) {
+        bail!("the daemon (pid {old}) did not hand over");
+    }
+    let mut c = Client::connect_or_start(paths)?;
+    if let Ok(why) = std::fs::read_to_string(&failed) {
+        let _ = std::fs::remove_file(&failed);
+        bail!(
+            "the update failed: {why}; the previous pmr runs again (pid {}), every app as it was",
+            c.daemon_pid
+        );
+    }
+    let changed = changes(before, &seen(&mut c)?);
+    let new = format!("daemon {} ({})", c.daemon_pid, pmr_shared::VERSION);
+    if changed.is_empty() {
+        println!("[PMR] Daemon {old} handed over to {new}; no app restarted");
+    } else {
+        println!(
+            "[PMR] Daemon {old} handed over to {new}; {} app(s) not as they were:",
+            changed.len()
+        );
+        for line in changed {
+            println!("[PMR]   {line}");
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

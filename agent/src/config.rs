@@ -110,7 +110,9 @@ pub fn set(paths: &Paths, key: &str, value: &str) -> anyhow::Result<Config> {
         Ok(t) => t
             .parse()
             .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?,
-        Err(_) => toml::Table::new(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => toml::Table::new(),
+        // Unreadable (permissions, not UTF-8): refused, never overwritten.
+        Err(e) => bail!("{}: {e}", path.display()),
     };
     let v = match name {
         "retain" | "worker_interval" => toml::Value::Integer(

@@ -144,3 +144,17 @@ fn pm2s_other_commands_work_or_say_what_to_do_instead() {
     assert_eq!(t.ok(&["set", "app.color", "blue"]).lines().count(), 1);
     assert_eq!(t.ok(&["conf", "app.color"]).trim(), "blue");
 }
+
+/// A settings file that cannot be read is refused, never overwritten with
+/// the one key being set.
+#[test]
+fn set_refuses_an_unreadable_config_and_leaves_it_whole() {
+    let t = Pmr::new();
+    let path = t.home().join("config.toml");
+    std::fs::create_dir_all(t.home()).unwrap();
+    let bytes = b"[logrotate]\nretain = 7\n# \xff\xfe not UTF-8\n".to_vec();
+    std::fs::write(&path, &bytes).unwrap();
+    let err = t.fails(&["set", "pm2-logrotate:retain", "3"]);
+    assert!(err.contains("config.toml"), "{err}");
+    assert_eq!(std::fs::read(&path).unwrap(), bytes);
+}

@@ -70,7 +70,8 @@ fn touched(acted_on: &[InstanceRef], list: &[ProcessInfo]) -> Vec<Touched> {
 
 /// The CLI request a hub action stands for, or why it cannot be run.
 /// `req.by` (the hub user) travels with lifecycle actions, so a restart's
-/// recorded reason names who asked. Flush takes only the first target.
+/// recorded reason names who asked. Flush, as pm2's, takes one target or
+/// none (all); several are refused rather than all but one ignored.
 fn to_request(req: &ActionRequest) -> Result<Request, &'static str> {
     let targets = req.targets.clone();
     let act = |action| Request::Act {
@@ -88,6 +89,9 @@ fn to_request(req: &ActionRequest) -> Result<Request, &'static str> {
         RemoteAction::Start => act(Action::Start),
         RemoteAction::Delete => act(Action::Delete),
         RemoteAction::Reset => act(Action::Reset),
+        RemoteAction::Flush if targets.len() > 1 => {
+            return Err("flush empties the logs of one app (or, with no target, of all)");
+        }
         RemoteAction::Flush => Request::Flush {
             target: targets.first().cloned(),
         },
@@ -125,4 +129,26 @@ fn to_request(req: &ActionRequest) -> Result<Request, &'static str> {
             }
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn flush(targets: &[&str]) -> Result<Request, &'static str> {
+        to_request(&ActionRequest {
+            id: "a1".into(),
+            action: RemoteAction::Flush,
+            targets: targets.iter().map(|t| t.to_string()).collect(),
+            params: serde_json::Value::Null,
+            by: None,
+        })
+    }
+
+    #[test]
+    fn a_flush_names_one_app_or_none_and_several_are_refused() {
+        assert!(matches!(flush(&["api"]), Ok(Request::Flush { target: Some(t) }) if t == "api"));
+        assert!(matches!(flush(&[]), Ok(Request::Flush { target: None })));
+        assert!(flush(&["api", "worker"]).unwrap_err().contains("one app"));
+    }
 }

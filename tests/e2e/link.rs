@@ -77,6 +77,11 @@ fn linked_agent_shows_apps_events_and_obeys_actions() {
     );
     assert_eq!(res["ok"], false, "{res}");
     assert!(res["message"].as_str().unwrap().contains("ghost"));
+    // A flush names one app or none, as pm2's: several are refused whole.
+    let two = json!({"server": "web-1", "action": "flush", "targets": ["api", "ghost"]});
+    let (status, res) = hub.http("POST", "/api/v1/actions", Some(&two), true);
+    assert_eq!(status, 422, "{res}");
+    assert!(res["error"].to_string().contains("one app"), "{res}");
 
     // Versions by app and server (null revisions until versioning is collected).
     let v = hub.get("/api/v1/versions?app=api");

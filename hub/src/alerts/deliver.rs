@@ -28,8 +28,8 @@ pub struct Attempt {
 #[derive(Debug, thiserror::Error)]
 pub enum SendError {
     /// The receiver did not answer within the attempt's time.
-    #[error("no answer within {0} s")]
-    Timeout(u64),
+    #[error("no answer within {0:?}")]
+    Timeout(Duration),
     /// No connection (DNS, TCP, TLS, or the proxy refused the tunnel).
     #[error("connect: {0}")]
     Connect(String),
@@ -64,7 +64,7 @@ const ANSWER_LIMIT: usize = 64 * 1024;
 
 /// The HTTP client every delivery shares, so connections to a receiver
 /// are reused and proxies come from the environment (`HTTPS_PROXY`,
-/// `HTTP_PROXY`, `NO_PROXY`, lower case too). Cheap to clone.
+/// `HTTP_PROXY`, `ALL_PROXY`, `NO_PROXY`, lower case too). Cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Client(reqwest::Client);
 
@@ -73,6 +73,7 @@ impl Client {
     /// `SSL_CERT_DIR` name others), following no redirects: a receiver
     /// that moves answers 3xx, which is retried like a 5xx.
     pub fn new() -> anyhow::Result<Client> {
+        warn_of_socks();
         let mut roots = rustls::RootCertStore::empty();
         for cert in rustls_native_certs::load_native_certs().certs {
             let _ = roots.add(cert);
@@ -115,6 +116,31 @@ impl Client {
             }
         }
         Ok(status)
+    }
+}
+
+/// Says at start that a SOCKS proxy in the environment cannot carry
+/// webhooks (reqwest is built without SOCKS), naming the variable only: a
+/// proxy address may hold a password.
+fn warn_of_socks() {
+    const VARS: [&str; 6] = [
+        "HTTPS_PROXY",
+        "https_proxy",
+        "HTTP_PROXY",
+        "http_proxy",
+        "ALL_PROXY",
+        "all_proxy",
+    ];
+    for var in VARS {
+        let socks =
+            std::env::var(var).is_ok_and(|v| v.trim().to_ascii_lowercase().starts_with("socks"));
+        if socks {
+            tracing::warn!(
+                variable = var,
+                "a SOCKS proxy cannot carry webhooks: deliveries through it fail to connect; \
+                 name an HTTP proxy or unset the variable"
+            );
+        }
     }
 }
 
@@ -162,7 +188,7 @@ pub async fn deliver(
         let timeout = deadline.map_or(timeout, |d| timeout.min(d.saturating_duration_since(t)));
         let r = tokio::time::timeout(timeout, client.post(url, body.clone(), &headers))
             .await
-            .unwrap_or(Err(SendError::Timeout(timeout.as_secs())));
+            .unwrap_or(Err(SendError::Timeout(timeout)));
         let latency_ms = t.elapsed().as_millis() as i64;
         let (status, error) = match r {
             Ok(s) => (Some(s), None),

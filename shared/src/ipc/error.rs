@@ -22,8 +22,11 @@ pub enum ErrorKind {
     /// The request clashes with what runs (already launched, a reload under
     /// way, an empty dump would be written).
     Conflict,
-    /// What was asked of an app is something it does not offer (an action
-    /// it never registered, an IPC channel it does not have).
+    /// What was asked is something the app or the daemon does not offer:
+    /// an action the app never registered, an IPC channel it does not have,
+    /// a request of a shape this daemon does not know (a newer CLI's), a
+    /// hand-over by a daemon without a keeper. `pmr update` restarts the
+    /// daemon instead when its `update` request gets this kind.
     Unsupported,
     /// This daemon is being replaced by a new binary (`pmr update`) and did
     /// nothing: the same request goes to the new daemon.

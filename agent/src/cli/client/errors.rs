@@ -51,9 +51,16 @@ pub(crate) struct Refused {
     pub message: String,
 }
 
-/// True when `e` is the daemon's refusal of this kind.
-pub(crate) fn refused_as(e: &anyhow::Error, kind: ErrorKind) -> bool {
-    e.downcast_ref::<Refused>().is_some_and(|r| r.kind == kind)
+/// True when `e` is the daemon's refusal of this kind, or the refusal of a
+/// daemon older than error kinds (it sends none, read as `Internal`) whose
+/// message holds `words`: the protocol version did not change, so a new
+/// CLI may face such a daemon until `pmr update`, and acts as the CLI of
+/// its day did. A newer daemon's `Internal` error is never read for words
+/// it happens to hold unless they are the old daemon's for this case.
+pub(crate) fn refused_as_or_said(e: &anyhow::Error, kind: ErrorKind, words: &str) -> bool {
+    e.downcast_ref::<Refused>().is_some_and(|r| {
+        r.kind == kind || (r.kind == ErrorKind::Internal && r.message.contains(words))
+    })
 }
 
 /// A daemon replaced by `pmr update` did nothing with the request. Daemons
@@ -73,18 +80,33 @@ mod tests {
             message: "no such thing".into(),
         }
         .into();
-        assert!(refused_as(&e, ErrorKind::NotFound));
-        assert!(!refused_as(&e, ErrorKind::Invalid));
+        let not_found = |e: &anyhow::Error| refused_as_or_said(e, ErrorKind::NotFound, "not found");
+        assert!(not_found(&e));
+        assert!(!refused_as_or_said(&e, ErrorKind::Invalid, "no such"));
         // What the user reads is the daemon's message, unchanged.
         assert_eq!(format!("{e:#}"), "no such thing");
         // Context added on the way up does not hide the kind.
-        assert!(refused_as(
-            &e.context("while starting"),
-            ErrorKind::NotFound
-        ));
-        // Words alone are not a kind.
+        assert!(not_found(&e.context("while starting")));
+        // Words alone, not from the daemon, are not a refusal.
         let words = anyhow::anyhow!("Process or Namespace x not found");
-        assert!(!refused_as(&words, ErrorKind::NotFound));
+        assert!(!not_found(&words));
+        // A daemon older than kinds: its words, with no kind (Internal).
+        let old = |message: &str| -> anyhow::Error {
+            Refused {
+                kind: ErrorKind::Internal,
+                message: message.into(),
+            }
+            .into()
+        };
+        assert!(not_found(&old("Process or Namespace x not found")));
+        assert!(!not_found(&old("cannot write the list")));
+        // Another kind with the same words is that kind, not this one.
+        let invalid: anyhow::Error = Refused {
+            kind: ErrorKind::Invalid,
+            message: "pattern not found".into(),
+        }
+        .into();
+        assert!(!not_found(&invalid));
     }
 
     #[test]

@@ -18,7 +18,7 @@ use pmr_shared::{PROTOCOL_VERSION, VERSION};
 
 use crate::paths::Paths;
 use errors::is_replaced;
-pub(crate) use errors::{Mismatch, NoAnswer, Refused, refused_as};
+pub(crate) use errors::{Mismatch, NoAnswer, Refused, refused_as_or_said};
 pub(crate) use process::{start_daemon, wait_gone};
 
 /// A connection to the daemon, past the version check.

@@ -16,7 +16,7 @@ use pmr_shared::ipc::{Action, ErrorKind, Request};
 use serde_json::{Map, Value};
 
 use crate::cli::Client;
-use crate::cli::client::refused_as;
+use crate::cli::client::refused_as_or_said;
 use crate::paths::Paths;
 
 /// The file's shape: app name → its settings (values as pm2 stores them).
@@ -116,7 +116,7 @@ fn apply(paths: &Paths, app: &str) -> anyhow::Result<()> {
     match c.request(&req) {
         Ok(_) => Ok(()),
         // Not started yet: it takes the settings when it starts.
-        Err(e) if refused_as(&e, ErrorKind::NotFound) => Ok(()),
+        Err(e) if refused_as_or_said(&e, ErrorKind::NotFound, "not found") => Ok(()),
         Err(e) => Err(e),
     }
 }

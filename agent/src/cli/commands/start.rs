@@ -10,7 +10,7 @@ use pmr_shared::ipc::{Action, ErrorKind, Request};
 
 use super::report;
 use crate::appspec::shell_env;
-use crate::cli::client::refused_as;
+use crate::cli::client::refused_as_or_said;
 use crate::cli::{Client, StartArgs};
 use crate::paths::Paths;
 
@@ -111,7 +111,12 @@ fn start_known(paths: &Paths, args: &StartArgs) -> anyhow::Result<bool> {
             report(&args.out, reply);
             Ok(true)
         }
-        Err(e) if args.targets.len() > 1 || !refused_as(&e, ErrorKind::NotFound) => Err(e),
+        Err(e)
+            if args.targets.len() > 1
+                || !refused_as_or_said(&e, ErrorKind::NotFound, "not found") =>
+        {
+            Err(e)
+        }
         Err(_) => Ok(false),
     }
 }

@@ -11,7 +11,7 @@ use pmr_shared::ipc::{ErrorKind, Request, Response};
 
 use super::daemon_ops::{DAEMON_EXIT_LIMIT, daemon_pid, terminate_by_signal};
 use super::report;
-use crate::cli::client::{self, Mismatch, refused_as};
+use crate::cli::client::{self, Mismatch, refused_as_or_said};
 use crate::cli::{Client, OutputArgs};
 use crate::paths::Paths;
 
@@ -187,8 +187,9 @@ fn handed_over(
 }
 
 /// The daemon cannot hand its apps over at all: it says so by kind, or, if
-/// it predates error kinds, by serde's words for a request it does not know.
+/// it predates error kinds, in words: serde's for a request it does not
+/// know, or its own for a daemon without a keeper.
 fn cannot_hand_over(e: &anyhow::Error) -> bool {
-    refused_as(e, ErrorKind::Unsupported)
-        || (refused_as(e, ErrorKind::Internal) && format!("{e:#}").contains("unknown variant"))
+    refused_as_or_said(e, ErrorKind::Unsupported, "unknown variant")
+        || refused_as_or_said(e, ErrorKind::Unsupported, "without a keeper")
 }

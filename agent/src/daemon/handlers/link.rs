@@ -14,8 +14,10 @@ pub(super) fn link(d: &Arc<Daemon>, settings: pmr_shared::ipc::LinkSettings) -> 
         return error(ErrorKind::Invalid, format!("{e:#}"));
     }
     // Started first, stored second: a link that cannot start is not kept.
+    // What stops it is the settings (a CA file that does not load), and
+    // the running link is left as it was.
     if let Err(e) = d.link.start(crate::daemon::port(d), settings.clone()) {
-        return error(ErrorKind::Internal, format!("{e:#}"));
+        return error(ErrorKind::Invalid, format!("{e:#}"));
     }
     match crate::link::settings::save(&d.paths.home, &settings) {
         Ok(()) => done(

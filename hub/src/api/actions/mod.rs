@@ -157,6 +157,12 @@ pub(super) async fn create_action(
             "name at least one app, id, namespace or `all`",
         ));
     }
+    if a.targets.len() > 1 && matches!(a.action, Verb::Flush) {
+        return Err(ApiError::invalid(
+            "targets",
+            "flush empties the logs of one app, or of every app with no target",
+        ));
+    }
     let a_targets = a.targets.join(",");
     let wait = a.wait;
     let (id, sent) = send(&hub, &caller, &target, &verb, a).await?;

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # The whole suite. Installs the system tools the end-to-end tests drive
-# (Debian packages: tmux, chromium) when they are missing, then runs every test.
+# (Debian packages: tmux, chromium, postgresql) when they are missing, then runs every test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 need=()
 command -v tmux >/dev/null || need+=(tmux)
 # The API contract test installs schemathesis into a virtual environment.
 python3 -c "import ensurepip" 2>/dev/null || need+=(python3-venv)
+# The store's tests start PostgreSQL clusters of their own (initdb, pg_ctl).
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || need+=(postgresql)
 # The dashboard's tests drive a real headless Chromium.
 [ -x "${CHROMIUM:-/usr/bin/chromium}" ] || need+=(chromium fonts-liberation)
 if ((${#need[@]})); then

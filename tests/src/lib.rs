@@ -3,8 +3,10 @@
 //! hub packages have integration tests, so their binaries are built first).
 //!
 //! The library holds what every test crate of the workspace shares (the
-//! agent's integration tests take it as a dev-dependency): bounded polling.
+//! agent's integration tests take it as a dev-dependency): bounded polling,
+//! and a PostgreSQL cluster of a test's own.
 
+pub mod postgres;
 pub mod wait;
 
 pub use wait::{PATIENCE, wait_for, wait_until};

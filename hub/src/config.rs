@@ -53,6 +53,10 @@ pub struct Config {
     /// Seconds a write to a client may make no progress before the
     /// connection is closed (a client that stops reading its response).
     pub write_timeout_secs: u64,
+    /// A file holding the key receiver secrets are sealed with (32 bytes, or
+    /// 64 hex digits), the same for every replica of one database; none:
+    /// `secrets.key` in the data directory. `PMR_HUB_SECRETS_KEY` wins.
+    pub secrets_key_file: Option<PathBuf>,
     /// Bearer token `/metrics` asks for; none: open, as Prometheus exporters are.
     pub metrics_token: Option<String>,
     /// Serve `/metrics` on this address (plain HTTP) instead of the main port.
@@ -92,6 +96,7 @@ impl Default for Config {
             header_timeout_secs: 10,
             request_timeout_secs: 45,
             write_timeout_secs: 30,
+            secrets_key_file: None,
             metrics_token: None,
             metrics_listen: None,
             public_url: None,
@@ -117,6 +122,7 @@ impl Config {
             "# database = \"sqlite://./pmr-hub-data/hub.db\"\n",
             "# tls_cert = \"/etc/pmr-hub/cert.pem\"\n",
             "# tls_key = \"/etc/pmr-hub/key.pem\"\n",
+            "# secrets_key_file = \"/etc/pmr-hub/secrets.key\"\n",
             "# metrics_token = \"a long random string\"\n",
             "# metrics_listen = \"127.0.0.1:9616\"\n",
             "# public_url = \"wss://hub.example.com:9615\"\n",

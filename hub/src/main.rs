@@ -28,6 +28,11 @@ struct Cli {
     /// printed in the `pmr link` line of `keys create`.
     #[arg(long, global = true, env = "PMR_HUB_PUBLIC_URL")]
     public_url: Option<String>,
+    /// File of the key receiver secrets are sealed with, the same for every
+    /// replica of one database (default: secrets.key in the data directory;
+    /// PMR_HUB_SECRETS_KEY, 64 hex digits, wins over both).
+    #[arg(long, global = true, env = "PMR_HUB_SECRETS_KEY_FILE")]
+    secrets_key_file: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -201,6 +206,9 @@ fn settings(cli: &Cli) -> anyhow::Result<Config> {
     }
     if let Some(d) = &cli.database {
         cfg.database = Some(d.clone());
+    }
+    if let Some(f) = &cli.secrets_key_file {
+        cfg.secrets_key_file = Some(f.clone());
     }
     if let Some(u) = &cli.public_url {
         cfg.public_url = Some(u.clone());

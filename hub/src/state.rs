@@ -46,7 +46,7 @@ impl Hub {
         let metrics = metrics::Metrics::new()?;
         let writer = store::writer::Writer::spawn(store.clone(), metrics.writer.clone())?;
         let live = Arc::new(live::Live::default());
-        let alerts = crate::alerts::Handle::new(&config.data_dir)?;
+        let alerts = crate::alerts::Handle::new(&config)?;
         Ok(Arc::new(Self {
             alerts,
             figures: Default::default(),

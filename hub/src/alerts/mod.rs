@@ -66,15 +66,15 @@ pub struct Handle {
 }
 
 impl Handle {
-    /// A handle whose secrets are sealed with the key in `data_dir`.
-    pub fn new(data_dir: &std::path::Path) -> anyhow::Result<Handle> {
+    /// A handle whose secrets are sealed with the key the settings name.
+    pub fn new(config: &crate::config::Config) -> anyhow::Result<Handle> {
         let (tx, rx) = mpsc::channel(4);
         Ok(Handle {
             engine: Arc::new(Mutex::new(Engine::default())),
             recorder: record::Recorder::default(),
             reload: tx,
             reload_rx: Mutex::new(Some(rx)),
-            sealer: seal::Sealer::open(data_dir)?,
+            sealer: seal::Sealer::load(config)?,
             client: deliver::Client::new()?,
         })
     }

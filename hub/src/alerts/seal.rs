@@ -1,7 +1,11 @@
 //! Receiver secrets at rest: a webhook's URL (Slack's and Discord's hold a
 //! token) and its signing secret are sealed with AES-256-GCM under a key
-//! kept in the data directory (`secrets.key`, 0600), so the database alone
-//! reveals none of them.
+//! kept apart from the database, so the database alone reveals none of
+//! them. The key is, in this order: the `PMR_HUB_SECRETS_KEY` variable (64
+//! hex digits), the file `secrets_key_file` names (32 bytes, or 64 hex
+//! digits), or `secrets.key` in the data directory (0600, made at first
+//! use). Replicas of one database are all given the same key by one of
+//! the first two, so a secret sealed through one opens on every other.
 
 use std::io::Write as _;
 use std::path::Path;
@@ -13,7 +17,40 @@ use ring::rand::{SecureRandom, SystemRandom};
 /// The sealing key of one hub.
 pub struct Sealer(LessSafeKey);
 
+/// The variable that carries the key itself (never a flag: it would show
+/// in the process list).
+pub const KEY_VAR: &str = "PMR_HUB_SECRETS_KEY";
+
 impl Sealer {
+    /// The key the settings name (see the module's order of sources).
+    pub fn load(cfg: &crate::config::Config) -> anyhow::Result<Sealer> {
+        if let Some(text) = std::env::var_os(KEY_VAR) {
+            let text = text.to_string_lossy();
+            let bytes = from_hex(text.trim()).with_context(|| format!("{KEY_VAR}: {HOW}"))?;
+            return Self::with_key(&bytes, KEY_VAR);
+        }
+        match &cfg.secrets_key_file {
+            Some(path) => {
+                let raw = std::fs::read(path)
+                    .with_context(|| format!("secrets_key_file: cannot read {}", path.display()))?;
+                let text = String::from_utf8_lossy(&raw);
+                let bytes = match from_hex(text.trim()) {
+                    Some(b) => b,
+                    None if raw.len() == 32 => raw,
+                    None => anyhow::bail!("secrets_key_file {}: {HOW}", path.display()),
+                };
+                Self::with_key(&bytes, &path.display().to_string())
+            }
+            None => Self::open(&cfg.data_dir),
+        }
+    }
+
+    fn with_key(bytes: &[u8], source: &str) -> anyhow::Result<Sealer> {
+        let key =
+            UnboundKey::new(&AES_256_GCM, bytes).map_err(|_| anyhow::anyhow!("{source}: {HOW}"))?;
+        Ok(Sealer(LessSafeKey::new(key)))
+    }
+
     /// Reads `dir/secrets.key`, creating it (32 random bytes, 0600) if missing.
     pub fn open(dir: &Path) -> anyhow::Result<Sealer> {
         let path = dir.join("secrets.key");
@@ -46,9 +83,7 @@ impl Sealer {
             }
             Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
         };
-        let key = UnboundKey::new(&AES_256_GCM, &bytes)
-            .map_err(|_| anyhow::anyhow!("{}: not a 32-byte key", path.display()))?;
-        Ok(Sealer(LessSafeKey::new(key)))
+        Self::with_key(&bytes, &path.display().to_string())
     }
 
     /// Seals `plain`: hex of a random nonce and the ciphertext with its tag.
@@ -81,6 +116,16 @@ impl Sealer {
     }
 }
 
+/// What a key given by the operator must be.
+const HOW: &str = "not a key: give 32 bytes as 64 hex digits (`openssl rand -hex 32`)";
+
+/// 32 bytes from exactly 64 hex digits.
+fn from_hex(text: &str) -> Option<Vec<u8>> {
+    (text.len() == 64)
+        .then(|| pmr_shared::link::handshake::unhex(text))
+        .flatten()
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -105,5 +150,37 @@ mod tests {
             .permissions()
             .mode();
         assert_eq!(mode & 0o777, 0o600);
+    }
+
+    #[test]
+    fn a_key_file_given_to_every_replica_opens_what_any_of_them_sealed() {
+        let key = "11".repeat(32);
+        let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let hex_file = a.path().join("shared.key");
+        std::fs::write(&hex_file, format!("{key}\n")).unwrap();
+        let raw_file = b.path().join("shared.raw");
+        std::fs::write(&raw_file, [0x11u8; 32]).unwrap();
+        let cfg = |dir: &std::path::Path, file: &std::path::Path| crate::config::Config {
+            data_dir: dir.into(),
+            secrets_key_file: Some(file.into()),
+            ..Default::default()
+        };
+        let on_a = super::Sealer::load(&cfg(a.path(), &hex_file)).unwrap();
+        let sealed = on_a.seal(b"signing secret").unwrap();
+        let on_b = super::Sealer::load(&cfg(b.path(), &raw_file)).unwrap();
+        assert_eq!(on_b.open_sealed(&sealed).unwrap(), b"signing secret");
+        // A given key is never written beside the database.
+        assert!(!a.path().join("secrets.key").exists());
+        assert!(!b.path().join("secrets.key").exists());
+        // A wrong one names its file and what it must be, not its bytes.
+        std::fs::write(&hex_file, "abc\n").unwrap();
+        let err = super::Sealer::load(&cfg(a.path(), &hex_file))
+            .err()
+            .unwrap();
+        let err = format!("{err:#}");
+        assert!(
+            err.contains("shared.key") && err.contains("64 hex digits"),
+            "{err}"
+        );
     }
 }

@@ -9,6 +9,7 @@ mod model;
 mod proxy;
 mod receiver;
 mod restart;
+mod shared_key;
 
 use std::time::Duration;
 

@@ -48,7 +48,7 @@ pub(super) fn add(store: &dyn Store, cfg: &Config, args: ReceiverArgs) -> anyhow
         rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut raw);
         pmr_shared::link::handshake::hex(&raw)
     });
-    let sealer = Sealer::open(&cfg.data_dir)?;
+    let sealer = Sealer::load(cfg)?;
     let target = Target {
         url,
         secret: secret.clone(),
@@ -113,8 +113,7 @@ pub(super) fn test(store: &dyn Store, cfg: &Config, name: &str) -> anyhow::Resul
         .find(|r| serde_json::from_str::<ReceiverSpec>(&r.spec).is_ok_and(|s| s.name == name))
         .ok_or_else(|| anyhow::anyhow!("no receiver named {name}"))?;
     let spec: ReceiverSpec = serde_json::from_str(&row.spec)?;
-    let target: Target =
-        serde_json::from_slice(&Sealer::open(&cfg.data_dir)?.open_sealed(&row.sealed)?)?;
+    let target: Target = serde_json::from_slice(&Sealer::load(cfg)?.open_sealed(&row.sealed)?)?;
     let url = crate::link_line::target(store, cfg)
         .url
         .replacen("ws", "http", 1);

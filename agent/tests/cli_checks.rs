@@ -10,7 +10,8 @@ fn link_checks_the_hub_address_before_it_says_linked() {
     let secret = SecretKey::generate();
     let (s, p) = (secret.to_text(), secret.public().to_string());
     for bad in [
-        "wss://a,wss://b",
+        "wss://a,",
+        "wss://a,ws://b",
         "wss://a.example wss://b.example",
         "wss://hub:99999",
         "wss://hub:port",
@@ -33,6 +34,7 @@ fn link_checks_the_hub_address_before_it_says_linked() {
         "ws://127.0.0.1:9",
         "wss://[::1]:9615/pmr",
         "wss://hub-1.example.com",
+        "wss://a.example:9615,wss://b.example:9615",
     ] {
         let out = t.ok(&["link", &s, &p, "m1", "--hub", good]);
         assert!(out.contains("Link"), "{good}: {out}");

@@ -210,6 +210,35 @@ fn runtime_links_from_environment() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("PMR_SECRET_KEY"));
 }
 
+/// Given several replicas' addresses, the agent tries them in turn: the
+/// first is dead (nothing listens), the link comes up through the second.
+#[test]
+fn an_agent_given_several_hub_addresses_links_through_one_that_answers() {
+    let hub = Hub::start(Tls::None);
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead_url = format!("ws://127.0.0.1:{}", dead.local_addr().unwrap().port());
+    drop(dead);
+    let agent = Agent::new();
+    let hubs = format!("{dead_url},{}", hub.ws_url());
+    agent.ok(&["link", &hub.secret, &hub.public, "replicas", "--hub", &hubs]);
+    wait_until("linked through the second address", || {
+        agent.status().contains("status:   connected").then_some(())
+    });
+    wait_until("the server on the hub", || {
+        let servers = hub.get("/api/v1/servers");
+        servers
+            .as_array()?
+            .iter()
+            .find(|s| s["name"] == "replicas")
+            .map(|_| ())
+    });
+    let log = std::fs::read_to_string(agent.home.path().join("pmr.log")).unwrap_or_default();
+    assert!(
+        log.contains(&format!("linked to {}", hub.ws_url())),
+        "{log}"
+    );
+}
+
 #[test]
 fn wrong_keys_are_refused_before_connecting() {
     let hub = Hub::start(Tls::None);

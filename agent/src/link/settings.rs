@@ -27,14 +27,24 @@ pub fn validate(s: &LinkSettings) -> anyhow::Result<(SecretKey, PublicKey)> {
             "the secret key does not belong to this public key (were they copied from different buckets?)"
         );
     }
-    let url = s.hub.as_str();
-    if !(url.starts_with("wss://") || url.starts_with("ws://")) {
-        bail!("--hub {url}: use wss://host:port (or ws:// for a hub without TLS)");
+    let urls = hub_urls(&s.hub);
+    for url in &urls {
+        if !(url.starts_with("wss://") || url.starts_with("ws://")) {
+            bail!("--hub {url:?}: use wss://host:port (or ws:// for a hub without TLS)");
+        }
+        check_hub_url(url)?;
     }
-    check_hub_url(url)?;
-    if url.starts_with("ws://") && (s.ca.is_some() || s.fingerprint.is_some()) {
+    let plain = urls.iter().filter(|u| u.starts_with("ws://")).count();
+    if plain > 0 && plain < urls.len() {
         bail!(
-            "--ca and --fingerprint secure wss:// links; {url} is plain ws://, which nothing would verify"
+            "--hub {}: every address of one hub takes the same scheme, use wss://host:port for all",
+            s.hub
+        );
+    }
+    if plain > 0 && (s.ca.is_some() || s.fingerprint.is_some()) {
+        bail!(
+            "--ca and --fingerprint secure wss:// links; {} is plain ws://, which nothing would verify",
+            s.hub
         );
     }
     if s.machine_name.is_empty() || s.machine_name.len() > 128 {
@@ -51,13 +61,20 @@ pub fn validate(s: &LinkSettings) -> anyhow::Result<(SecretKey, PublicKey)> {
     Ok((secret, public))
 }
 
-/// Checks the hub's address as the link will use it: one `ws(s)://host[:port][/path]`
-/// whose host is a name or an IP address, so `wss://a,wss://b` or a stray
+/// The addresses of the hub's replicas, in the order the link tries them:
+/// one, or several separated by commas (`wss://a:9615,wss://b:9615`).
+pub fn hub_urls(hub: &str) -> Vec<&str> {
+    hub.split(',').map(str::trim).collect()
+}
+
+/// Checks one hub address as the link will use it: `ws(s)://host[:port][/path]`
+/// whose host is a name or an IP address, so `wss://a wss://b` or a stray
 /// character fails here, not at the first connection.
 fn check_hub_url(url: &str) -> anyhow::Result<()> {
     use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-    let bad =
-        |why: &str| anyhow::anyhow!("--hub {url:?}: {why}; use wss://host:port (one address)");
+    let bad = |why: &str| {
+        anyhow::anyhow!("--hub {url:?}: {why}; use wss://host:port, or several separated by commas")
+    };
     let rest = url
         .strip_prefix("wss://")
         .or_else(|| url.strip_prefix("ws://"))

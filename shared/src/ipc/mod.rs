@@ -240,7 +240,8 @@ pub struct LinkSettings {
     pub public_key: String,
     /// Name shown in the hub.
     pub machine_name: String,
-    /// `wss://host:port` (or `ws://` when asked for).
+    /// `wss://host:port` (or `ws://` when asked for), or several replicas'
+    /// addresses separated by commas, tried in turn.
     pub hub: String,
     /// PEM file of the CA that signed the hub's certificate.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -29,7 +29,8 @@ pub struct LinkArgs {
     /// of the command line; the arguments are then `<public> [machine-name]`.
     #[arg(long, value_name = "PATH")]
     pub secret_file: Option<PathBuf>,
-    /// The hub's address, wss://host:9615 (default: $PMR_HUB_URL).
+    /// The hub's address, wss://host:9615, or its replicas' separated by
+    /// commas, tried in turn (default: $PMR_HUB_URL).
     #[arg(long)]
     pub hub: Option<String>,
     /// PEM file of the CA that signed the hub's certificate.

@@ -18,9 +18,13 @@ use crate::link::Shared;
 const MAX_RETRY_AFTER_SECS: u64 = 300;
 
 /// Connects and authenticates; the hub's resume marks say what to replay.
-pub(super) async fn open(shared: &Shared, t: &Target) -> Result<(Ws, Resume), SessionEnd> {
-    let s = &t.settings;
-    let url = format!("{}/agent/v1", s.hub.trim_end_matches('/'));
+/// `hub` is the one address of the hub's this attempt dials.
+pub(super) async fn open(
+    shared: &Shared,
+    t: &Target,
+    hub: &str,
+) -> Result<(Ws, Resume), SessionEnd> {
+    let url = format!("{}/agent/v1", hub.trim_end_matches('/'));
     // The hub's frame cap on both sides: a larger frame from the hub is an
     // error, not an allocation.
     let config = WebSocketConfig::default()

@@ -51,8 +51,18 @@ fn random_below(n: u64) -> u64 {
 /// Connects, and reconnects, until the link is stopped (the task aborted).
 pub(crate) async fn run_forever(port: Port, shared: Arc<Shared>, target: Target) {
     let mut attempt: u32 = 0;
+    // Replicas are tried in turn: after any session or attempt ends, the
+    // next address (a dead replica's agents spread over the others as
+    // their jittered waits end).
+    let urls: Vec<String> = super::settings::hub_urls(&target.settings.hub)
+        .into_iter()
+        .map(String::from)
+        .collect();
+    let mut next = 0;
     loop {
-        let result = session(&port, &shared, &target).await;
+        let url = &urls[next % urls.len()];
+        next += 1;
+        let result = session(&port, &shared, &target, url).await;
         let was_connected = {
             let mut st = shared.state();
             let was = st.connected;
@@ -99,14 +109,19 @@ pub(crate) async fn run_forever(port: Port, shared: Arc<Shared>, target: Target)
 /// One connection, until it fails; `Err` says why, for `pmr link status`.
 /// `connected` turns true only after the welcome, so a hub that accepts
 /// the socket but refuses the key never shows as linked.
-async fn session(port: &Port, shared: &Arc<Shared>, t: &Target) -> Result<(), SessionEnd> {
-    let (ws, resume) = connect::open(shared, t).await?;
+async fn session(
+    port: &Port,
+    shared: &Arc<Shared>,
+    t: &Target,
+    url: &str,
+) -> Result<(), SessionEnd> {
+    let (ws, resume) = connect::open(shared, t, url).await?;
     {
         let mut st = shared.state();
         st.connected = true;
         st.since = now_ms() as i64;
         st.last_error = None;
     }
-    tracing::info!("linked to {}", t.settings.hub);
+    tracing::info!("linked to {url}");
     stream::run(port, shared, ws, resume).await
 }

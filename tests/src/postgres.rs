@@ -102,18 +102,26 @@ impl Postgres {
         self.psql("postgres", &format!("CREATE DATABASE \"{name}\""));
     }
 
-    /// Runs one of the server's programs, as `postgres` when we are root.
-    fn run(&self, program: &str, args: &[&str]) -> Output {
+    /// One of the server's programs, run as `postgres` when we are root.
+    fn command(&self, program: &str) -> Command {
         let exe = self.bin.join(program);
-        let out = match server_user() {
-            Some(_) => Command::new("runuser")
-                .args(["-u", "postgres", "--"])
-                .arg(&exe)
-                .args(args)
-                .output(),
-            None => Command::new(&exe).args(args).output(),
+        match server_user() {
+            Some(_) => {
+                let mut c = Command::new("runuser");
+                c.args(["-u", "postgres", "--"]).arg(exe);
+                c
+            }
+            None => Command::new(exe),
         }
-        .unwrap_or_else(|e| panic!("{}: {e}", exe.display()));
+    }
+
+    /// Runs one of the server's programs; it must succeed.
+    fn run(&self, program: &str, args: &[&str]) -> Output {
+        let out = self
+            .command(program)
+            .args(args)
+            .output()
+            .unwrap_or_else(|e| panic!("{program}: {e}"));
         checked(program, &out);
         out
     }
@@ -122,16 +130,8 @@ impl Postgres {
 impl Drop for Postgres {
     fn drop(&mut self) {
         let data = self.dir.path().join("data");
-        let exe = self.bin.join("pg_ctl");
         let args = ["-D", path(&data), "-m", "immediate", "stop"];
-        let _ = match server_user() {
-            Some(_) => Command::new("runuser")
-                .args(["-u", "postgres", "--"])
-                .arg(&exe)
-                .args(args)
-                .output(),
-            None => Command::new(&exe).args(args).output(),
-        };
+        let _ = self.command("pg_ctl").args(args).output();
     }
 }
 

@@ -124,7 +124,6 @@ fn run(store: &dyn Store, mut rx: mpsc::Receiver<Job>, stats: &WriterStats) {
 mod tests {
     use super::*;
     use crate::store::sqlite::SqliteStore;
-    use pmr_shared::link::messages::{Event, EventKind};
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn every_write_gets_its_answer_and_waiting_ones_share_a_commit() {
@@ -154,17 +153,7 @@ mod tests {
             .map(|seq| {
                 let w = writer.clone();
                 tokio::spawn(async move {
-                    let e = Event {
-                        seq,
-                        at: 1,
-                        kind: EventKind::Exit,
-                        pm_id: 0,
-                        name: "api".into(),
-                        namespace: None,
-                        code: None,
-                        signal: None,
-                        detail: None,
-                    };
+                    let e = crate::store::sqlite::tests::event(seq);
                     w.write(Write::Events {
                         server_id,
                         events: vec![e],

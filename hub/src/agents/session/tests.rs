@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::ws::Message;
-use pmr_shared::link::messages::{AgentMsg, Event, EventKind, HubMsg, Stream, close};
+use pmr_shared::link::messages::{AgentMsg, HubMsg, Stream, close};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
@@ -86,17 +86,7 @@ impl Agent {
     }
 
     fn event(&self, seq: u64) {
-        let e = Event {
-            seq,
-            at: 1,
-            kind: EventKind::Exit,
-            pm_id: 0,
-            name: "api".into(),
-            namespace: None,
-            code: Some(1),
-            signal: None,
-            detail: None,
-        };
+        let e = crate::store::sqlite::tests::event(seq);
         let text = serde_json::to_string(&AgentMsg::Event(e)).unwrap();
         self.send(Message::Text(text.into()));
     }

@@ -27,7 +27,8 @@ fn new_rows(s: &SqliteStore, w: Write) -> u64 {
     }
 }
 
-fn event(seq: u64) -> Event {
+/// An app's exit with sequence number `seq`, for every store test.
+pub(crate) fn event(seq: u64) -> Event {
     Event {
         seq,
         at: 1,

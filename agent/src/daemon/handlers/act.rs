@@ -30,6 +30,10 @@ pub(super) async fn act_request(
     if d.is_closing() && matches!(action, Action::Start | Action::Restart) {
         return error(ErrorKind::Unavailable, "the daemon is shutting down");
     }
+    let toggles_watch = watch || action == Action::Stop;
+    if update_env.is_none() && !toggles_watch && options.is_none() {
+        return act(d, action, targets, restarter(by)).await;
+    }
     let handles = match d.resolve(targets) {
         Ok(h) => h,
         Err(e) => return e.into(),
@@ -44,7 +48,7 @@ pub(super) async fn act_request(
                 .extend(env.iter().map(|(k, v)| (k.clone(), v.clone())));
         }
         // `--watch` toggles; a plain stop also ends watching, as in pm2.
-        if watch || action == Action::Stop {
+        if toggles_watch {
             toggle_watch(&mut spec, action);
         }
         if let Some(o) = &options {

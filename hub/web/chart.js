@@ -70,6 +70,10 @@ export function chart({ rows, from, to, format, label, step, floor = 1e-9, unit 
   return svg;
 }
 
+/** A drag across a chart is under way: pages hold their refresh until it ends. */
+let drags = 0;
+export const dragging = () => drags > 0;
+
 /** Drag across the chart to pick a span (at least 20 s); `at(px)` is the time under x. */
 function zoomable(svg, at, H, onZoom) {
   let start = null;
@@ -77,6 +81,7 @@ function zoomable(svg, at, H, onZoom) {
   svg.append(pick);
   const px = (e) => (e.clientX - svg.getBoundingClientRect().left) * (svg.viewBox.baseVal.width / svg.getBoundingClientRect().width);
   svg.addEventListener('pointerdown', (e) => {
+    if (start === null) drags += 1;
     start = px(e);
     svg.setPointerCapture?.(e.pointerId);
   });
@@ -91,7 +96,14 @@ function zoomable(svg, at, H, onZoom) {
     if (start === null) return;
     const [a, b] = [at(start), at(px(e))].sort((x, y) => x - y);
     start = null;
+    drags -= 1;
     pick.setAttribute('visibility', 'hidden');
     if (b - a >= 20000) onZoom(Math.round(a), Math.round(b));
+  });
+  svg.addEventListener('pointercancel', () => {
+    if (start === null) return;
+    start = null;
+    drags -= 1;
+    pick.setAttribute('visibility', 'hidden');
   });
 }

@@ -4,7 +4,7 @@
 // confirmation, a pending state and the agent's answer.
 
 import { api, can } from './api.js';
-import { chart, clock } from './chart.js';
+import { chart, clock, dragging } from './chart.js';
 import * as live from './live.js';
 import { logPanel } from './logs.js';
 import { link, setQuery } from './nav.js';
@@ -175,6 +175,9 @@ export async function render(ctx) {
   let logs = null;
   ctx.onCleanup(() => logs && logs.close());
   const load = async () => {
+    // A refresh would replace the chart a user is dragging across: the
+    // next one (samples come every 5 s) catches up.
+    if (dragging()) return;
     try {
       const since = view.zoom ? view.zoom.from : Date.now() - RANGES[view.range];
       const d = await api(`/api/v1/servers/${id}/processes/${pm}?since=${since}`);

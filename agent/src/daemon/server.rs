@@ -128,6 +128,7 @@ async fn follow(
                         name: ev.name.to_string(),
                         stream: ev.stream.into(),
                         data: ev.data.to_string(),
+                        end: ev.end,
                     };
                     if write_frame(write, &frame).await.is_err() {
                         return;

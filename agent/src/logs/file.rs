@@ -62,12 +62,12 @@ impl LogFile {
         self.dropped.load(Ordering::Relaxed)
     }
 
-    /// Appends bytes that hold whole lines in one write.
-    pub fn write(&self, bytes: &[u8]) {
+    /// Appends bytes that hold whole lines in one write. Returns where the
+    /// file's next line will start (0 once it rotated), so a follower that
+    /// loses the stream knows where to read on; `None` if nothing was written.
+    pub fn write(&self, bytes: &[u8]) -> Option<u64> {
         let mut guard = self.file.locked();
-        let Some((file, size)) = guard.as_mut() else {
-            return;
-        };
+        let (file, size) = guard.as_mut()?;
         if let Err(err) = file.write_all(bytes) {
             // Supervision goes on; the bytes are counted (describe, jlist).
             self.dropped
@@ -75,7 +75,7 @@ impl LogFile {
             if !self.failing.swap(true, Ordering::Relaxed) {
                 tracing::warn!(path = %self.path.display(), %err, "log write failed; output is dropped and counted until writing works again");
             }
-            return;
+            return None;
         }
         if self.failing.swap(false, Ordering::Relaxed) {
             let dropped = self.dropped.load(Ordering::Relaxed);
@@ -92,6 +92,7 @@ impl LogFile {
                 }
             }
         }
+        guard.as_ref().map(|(_, size)| *size)
     }
 
     /// Rotates now unless the file is empty (scheduled rotation).
@@ -146,5 +147,18 @@ mod tests {
         assert!(is_null_path("/dev/null"));
         assert!(is_null_path("NULL"));
         assert!(!is_null_path("/tmp/null.log"));
+    }
+
+    #[test]
+    fn a_write_says_where_the_next_line_starts() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("app.log");
+        std::fs::write(&path, "before\n").unwrap();
+        let f = LogFile::open(&path).unwrap();
+        assert_eq!(f.write(b"one\n"), Some(11));
+        assert_eq!(f.write(b"two\n"), Some(15));
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), 15);
+        f.truncate().unwrap();
+        assert_eq!(f.write(b"three\n"), Some(6));
     }
 }

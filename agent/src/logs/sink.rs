@@ -22,6 +22,8 @@ pub struct LogEvent {
     pub stream: &'static str,
     /// Whole lines.
     pub data: Arc<str>,
+    /// Where the stream's file goes on after these lines (see [`LogFile::write`]).
+    pub end: Option<u64>,
 }
 
 /// Where one stream of one instance goes.
@@ -85,8 +87,9 @@ impl StreamSink {
             }
         };
         let at = crate::clock::now_ms();
+        let mut end = None;
         if let Some(f) = &self.file {
-            f.write(bytes);
+            end = f.write(bytes);
             f.recent.push(at, self.pm_id, bytes);
         }
         if let Some(f) = &self.combined {
@@ -99,6 +102,7 @@ impl StreamSink {
                 name: self.name.clone(),
                 stream: self.stream,
                 data: String::from_utf8_lossy(bytes).into(),
+                end,
             });
         }
     }

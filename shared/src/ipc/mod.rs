@@ -316,6 +316,11 @@ pub enum Response {
         stream: String,
         /// Whole lines, newline-terminated.
         data: String,
+        /// Where the stream's log file goes on after these lines: a follower
+        /// that loses the daemon reads the file on from here, so a line
+        /// written but never streamed is not lost (absent from old daemons).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        end: Option<u64>,
     },
     /// Answer to [`Request::LinkStatus`].
     Link {

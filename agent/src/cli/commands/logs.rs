@@ -87,20 +87,27 @@ pub(crate) fn run(paths: &Paths, args: LogsArgs) -> anyhow::Result<ExitCode> {
     if args.nostream {
         return Ok(ExitCode::SUCCESS);
     }
+    // Where each file's streamed lines end: after losing the daemon, the
+    // file is read on from there (a line written but never streamed is not
+    // lost; one may show twice). Old daemons say no `end`: then from the
+    // files' sizes when the stream broke, as before.
+    let mut read_to = sizes(&list);
+    let mut ends_known = true;
     loop {
         let frame = match follower.next() {
             Ok(Some(frame)) => frame,
             ended => {
-                // The files as they were when the old daemon left: what the
-                // new one writes before we follow it is read from them.
-                let sizes = sizes(&list);
+                if !ends_known {
+                    read_to = sizes(&list);
+                }
                 if !follower.resubscribe(&subscribe) {
                     return ended.map(|_| ExitCode::SUCCESS);
                 }
                 eprintln!(
                     "[PMR] the daemon was replaced (pmr update, or a crash); following the new one"
                 );
-                catch_up(&mut out, &list, &sizes, &args, on)?;
+                let from = std::mem::replace(&mut read_to, sizes(&list));
+                catch_up(&mut out, &list, &from, &args, on)?;
                 continue;
             }
         };
@@ -110,7 +117,16 @@ pub(crate) fn run(paths: &Paths, args: LogsArgs) -> anyhow::Result<ExitCode> {
                 name,
                 stream,
                 data,
+                end,
             } => {
+                match end {
+                    Some(end) => {
+                        if let Some(path) = file_of(&list, pm_id, &stream) {
+                            read_to.insert(path, end);
+                        }
+                    }
+                    None => ends_known = false,
+                }
                 if (args.out && stream != "out") || (args.err && stream != "err") {
                     continue;
                 }
@@ -123,6 +139,16 @@ pub(crate) fn run(paths: &Paths, args: LogsArgs) -> anyhow::Result<ExitCode> {
             _ => {}
         }
     }
+}
+
+/// The file instance `pm_id` writes `stream` to, if it was listed.
+fn file_of<'a>(list: &'a [ProcessInfo], pm_id: u32, stream: &str) -> Option<&'a str> {
+    let p = list.iter().find(|p| p.pm_id == pm_id)?;
+    Some(if stream == "err" {
+        &p.err_log
+    } else {
+        &p.out_log
+    })
 }
 
 /// The files a follow prints, each with whether it is stderr. A file

@@ -18,4 +18,7 @@ if ((${#need[@]})); then
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}"
 fi
-exec cargo test --workspace "$@"
+cargo test --workspace "$@"
+# The hub's end-to-end suite once more with every hub on PostgreSQL (a
+# cluster of each test's own): both stores serve the same behaviour.
+PMR_TEST_HUB_DATABASE=postgres cargo test -p pmr-tests --test e2e "$@"

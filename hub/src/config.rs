@@ -14,7 +14,8 @@ pub struct Config {
     pub listen: String,
     /// Directory for the database and generated certificates.
     pub data_dir: PathBuf,
-    /// Database URL; `sqlite://PATH`, default `<data_dir>/hub.db`.
+    /// Database URL: `sqlite://PATH` (default `<data_dir>/hub.db`) or
+    /// `postgres://USER[:PASSWORD]@HOST[:PORT]/DB[?sslmode=…&sslrootcert=…]`.
     pub database: Option<String>,
     /// PEM certificate chain for TLS.
     pub tls_cert: Option<PathBuf>,
@@ -132,19 +133,32 @@ impl Config {
         text
     }
 
-    /// Path of the SQLite file.
-    pub fn sqlite_path(&self) -> anyhow::Result<PathBuf> {
-        match &self.database {
-            None => Ok(self.data_dir.join("hub.db")),
-            Some(url) => match url.strip_prefix("sqlite://") {
-                Some(p) => Ok(PathBuf::from(p)),
-                None => anyhow::bail!(
-                    "--database {}: only sqlite://PATH is supported in this version",
-                    mask_passwords(url)
-                ),
-            },
+    /// Where the data lives, from `database` (default: SQLite in the data
+    /// directory).
+    pub fn store(&self) -> anyhow::Result<Database> {
+        let Some(url) = &self.database else {
+            return Ok(Database::Sqlite(self.data_dir.join("hub.db")));
+        };
+        if let Some(p) = url.strip_prefix("sqlite://") {
+            return Ok(Database::Sqlite(PathBuf::from(p)));
         }
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Ok(Database::Postgres(url.clone()));
+        }
+        anyhow::bail!(
+            "--database {}: not sqlite://PATH or postgres://USER@HOST/DB",
+            mask_passwords(url)
+        )
     }
+}
+
+/// The backend a `database` URL names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Database {
+    /// The embedded default: one file.
+    Sqlite(PathBuf),
+    /// A PostgreSQL server, shared by every replica (the URL as given).
+    Postgres(String),
 }
 
 /// `text` with the password of every URL in it replaced by `****`

@@ -7,8 +7,9 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use pmr_hub::commands;
-use pmr_hub::config::Config;
+use pmr_hub::config::{Config, Database};
 use pmr_hub::store::Store;
+use pmr_hub::store::postgres::PgStore;
 use pmr_hub::store::sqlite::SqliteStore;
 
 /// The self-hosted monitoring hub for pmr agents.
@@ -21,7 +22,8 @@ struct Cli {
     /// Directory of the database and generated certificates.
     #[arg(long, global = true, env = "PMR_HUB_DATA_DIR")]
     data_dir: Option<PathBuf>,
-    /// Database URL (sqlite://PATH).
+    /// Database URL: sqlite://PATH (default: hub.db in the data directory)
+    /// or postgres://USER[:PASSWORD]@HOST[:PORT]/DB[?sslmode=…&sslrootcert=FILE].
     #[arg(long, global = true, env = "PMR_HUB_DATABASE")]
     database: Option<String>,
     /// The address agents reach the hub at (wss://hub.example.com:9615),
@@ -217,7 +219,10 @@ fn settings(cli: &Cli) -> anyhow::Result<Config> {
 }
 
 fn open_store(cfg: &Config) -> anyhow::Result<Arc<dyn Store>> {
-    Ok(Arc::new(SqliteStore::open(&cfg.sqlite_path()?)?))
+    Ok(match cfg.store()? {
+        Database::Sqlite(path) => Arc::new(SqliteStore::open(&path)?),
+        Database::Postgres(url) => Arc::new(PgStore::open(&url)?),
+    })
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {

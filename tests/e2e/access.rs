@@ -320,9 +320,8 @@ fn the_first_owner_comes_from_the_one_time_token_and_tokens_act_for_users() {
 
     // A token acts for its user, never above them.
     user(&hub, "ci@example.com", "viewer", None);
-    let refused = std::process::Command::new(crate::harness::bin("pmr-hub"))
-        .arg("--data-dir")
-        .arg(hub.dir.path())
+    let refused = hub
+        .command()
         .args([
             "tokens",
             "create",

@@ -49,6 +49,11 @@ pub fn git(repo: &std::path::Path, args: &[&str]) {
 
 pub struct Hub {
     pub dir: tempfile::TempDir,
+    /// The hub's database URL when it is not SQLite in `dir`.
+    pub database: Option<String>,
+    /// The cluster this hub's database lives in, when the hub started it
+    /// (`PMR_TEST_HUB_DATABASE=postgres`); stopped after the hub.
+    _cluster: Option<pmr_tests::postgres::Postgres>,
     pub port: u16,
     child: Option<Child>,
     pub token: String,
@@ -75,7 +80,13 @@ impl Hub {
             .prefix("hub")
             .tempdir_in("/tmp")
             .unwrap();
-        let keys = admin(dir.path(), &["keys", "create", "--bucket", "prod"]);
+        let cluster = on_postgres().then(pmr_tests::postgres::Postgres::start);
+        let database = cluster.as_ref().map(|pg| {
+            pg.create_database("hub");
+            pg.url("hub")
+        });
+        let admin = |args: &[&str]| admin(command(dir.path(), database.as_deref()), args);
+        let keys = admin(&["keys", "create", "--bucket", "prod"]);
         let text = String::from_utf8(keys.stdout).unwrap();
         let secret = text
             .lines()
@@ -89,11 +100,10 @@ impl Hub {
             .unwrap()
             .trim()
             .to_string();
-        let token =
-            String::from_utf8(admin(dir.path(), &["tokens", "create", "--name", "e2e"]).stdout)
-                .unwrap()
-                .trim()
-                .to_string();
+        let token = String::from_utf8(admin(&["tokens", "create", "--name", "e2e"]).stdout)
+            .unwrap()
+            .trim()
+            .to_string();
         let mut extra: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
         let is_tls = !matches!(tls, Tls::None);
         match tls {
@@ -108,6 +118,8 @@ impl Hub {
         }
         let mut hub = Hub {
             dir,
+            database,
+            _cluster: cluster,
             port: 0,
             child: None,
             token,
@@ -126,9 +138,8 @@ impl Hub {
     }
 
     fn spawn(&mut self) {
-        let mut child = Command::new(bin("pmr-hub"))
-            .arg("--data-dir")
-            .arg(self.dir.path())
+        let mut child = self
+            .command()
             .arg("serve")
             .arg("--listen")
             .arg(format!("127.0.0.1:{}", self.port))
@@ -209,7 +220,13 @@ impl Hub {
     }
 
     pub fn admin(&self, args: &[&str]) -> Output {
-        admin(self.dir.path(), args)
+        admin(self.command(), args)
+    }
+
+    /// `pmr-hub` on this hub's data (its directory and database), no
+    /// proxy variables: add the subcommand.
+    pub fn command(&self) -> Command {
+        command(self.dir.path(), self.database.as_deref())
     }
 
     /// A plain-HTTP request; returns status and JSON (or text as a JSON string).
@@ -301,14 +318,26 @@ impl Drop for Hub {
     }
 }
 
-fn admin(dir: &Path, args: &[&str]) -> Output {
-    let out = Command::new(bin("pmr-hub"))
-        .arg("--data-dir")
-        .arg(dir)
-        .args(args)
-        .env_clear_proxies()
-        .output()
-        .unwrap();
+/// Whether hubs keep their data in PostgreSQL (a cluster each), as
+/// `PMR_TEST_HUB_DATABASE=postgres` asks: the whole suite then runs on the
+/// production store.
+fn on_postgres() -> bool {
+    std::env::var("PMR_TEST_HUB_DATABASE").is_ok_and(|v| v == "postgres")
+}
+
+/// `pmr-hub` on the data in `dir` (and `database`), no proxy variables.
+fn command(dir: &Path, database: Option<&str>) -> Command {
+    let mut c = Command::new(bin("pmr-hub"));
+    c.arg("--data-dir").arg(dir).env_clear_proxies();
+    match database {
+        Some(url) => c.env("PMR_HUB_DATABASE", url),
+        None => c.env_remove("PMR_HUB_DATABASE"),
+    };
+    c
+}
+
+fn admin(mut command: Command, args: &[&str]) -> Output {
+    let out = command.args(args).output().unwrap();
     assert!(
         out.status.success(),
         "pmr-hub {args:?}: {}",

@@ -52,7 +52,7 @@ impl Postgres {
             path(pg.dir.path()),
         );
         let log = pg.dir.path().join("server.log");
-        pg.run(
+        pg.run_logged(
             "pg_ctl",
             &[
                 "-D",
@@ -112,6 +112,20 @@ impl Postgres {
                 c
             }
             None => Command::new(exe),
+        }
+    }
+
+    /// Starts the server; on failure, its log says why.
+    fn run_logged(&self, program: &str, args: &[&str]) {
+        let out = self.command(program).args(args).output().expect(program);
+        if !out.status.success() {
+            let log = std::fs::read_to_string(self.dir.path().join("server.log"));
+            panic!(
+                "{program}: {}{}\nserver log:\n{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr),
+                log.unwrap_or_default()
+            );
         }
     }
 
@@ -176,12 +190,19 @@ fn server_user() -> Option<(u32, u32)> {
 }
 
 /// A port free on 127.0.0.1 now (below the ephemeral range, so a client
-/// socket cannot take it between now and the server's bind).
+/// socket cannot take it between now and the server's bind). Each call in
+/// a process looks past the last port it gave: clusters started at once by
+/// parallel tests never race for one port.
 fn free_port() -> u16 {
-    let start = 20_000 + (std::process::id() % 5_000) as u16 * 2;
-    (start..start + 2_000)
-        .find(|p| std::net::TcpListener::bind(("127.0.0.1", *p)).is_ok())
-        .expect("a free port")
+    use std::sync::atomic::{AtomicU16, Ordering};
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    let base = 20_000 + (std::process::id() % 5_000) as u16 * 2;
+    loop {
+        let p = base + NEXT.fetch_add(1, Ordering::Relaxed) % 2_000;
+        if std::net::TcpListener::bind(("127.0.0.1", p)).is_ok() {
+            return p;
+        }
+    }
 }
 
 fn path(p: &Path) -> &str {

@@ -3,8 +3,11 @@
 //! no websocket; its methods are synchronous and run on blocking threads.
 
 mod alert_rows;
+pub mod postgres;
 mod rows;
 pub mod sqlite;
+#[cfg(test)]
+pub(crate) mod tests;
 mod write;
 pub mod writer;
 
@@ -151,6 +154,9 @@ pub fn write_one<S: Store + ?Sized>(store: &S, w: Write) -> StoreResult<Written>
         .pop()
         .unwrap_or_else(|| Err(StoreError::Other(anyhow::anyhow!("no result"))))
 }
+
+/// Most rows one prune deletes from each table.
+pub const PRUNE_CHUNK: i64 = 5000;
 
 /// Width of the coarse rollups.
 pub const COARSE_SPAN_MS: i64 = 300_000;

@@ -153,7 +153,7 @@ mod tests {
             .map(|seq| {
                 let w = writer.clone();
                 tokio::spawn(async move {
-                    let e = crate::store::sqlite::tests::event(seq);
+                    let e = crate::store::tests::event(seq);
                     w.write(Write::Events {
                         server_id,
                         events: vec![e],

@@ -35,9 +35,8 @@ fn failed_sends_are_retried_on_5xx_only() {
         out.status.success() && text.contains("attempt 1: delivered HTTP 200"),
         "{text}"
     );
-    let out = std::process::Command::new(crate::harness::bin("pmr-hub"))
-        .arg("--data-dir")
-        .arg(hub.dir.path())
+    let out = hub
+        .command()
         .args(["alerts", "test", "refusing"])
         .env_clear_proxies()
         .output()

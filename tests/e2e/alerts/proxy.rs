@@ -11,7 +11,7 @@ use serde_json::json;
 
 use super::receiver::{Answer, Receiver};
 use super::{add_receiver, add_rule, crashing_agent, signed, test_attempts};
-use crate::harness::{ClearProxies, Hub, Tls, bin, wait_for};
+use crate::harness::{ClearProxies, Hub, Tls, wait_for};
 
 /// A proxy that tunnels `CONNECT host:port` and forwards absolute-form
 /// plain-HTTP requests, keeping each request line it was asked.
@@ -157,9 +157,8 @@ fn webhooks_go_through_the_environments_proxy_unless_no_proxy_says_not() {
     // The command line's sends take the same road, and NO_PROXY (any
     // case, host or address) sends them straight to the receiver.
     let cli = |no_proxy: &str| {
-        let out = std::process::Command::new(bin("pmr-hub"))
-            .arg("--data-dir")
-            .arg(hub.dir.path())
+        let out = hub
+            .command()
             .args(["alerts", "test", "slack-like"])
             .env_clear_proxies()
             .env("HTTPS_PROXY", proxy.url())

@@ -178,10 +178,8 @@ fn a_refused_rule_or_receiver_names_its_field() {
 
 /// `pmr-hub alerts test ops` on `hub`'s data, with `env` set.
 fn test_send(hub: &Hub, env: &[(&str, &std::path::Path)]) -> String {
-    let mut cmd = std::process::Command::new(crate::harness::bin("pmr-hub"));
-    cmd.arg("--data-dir")
-        .arg(hub.dir.path())
-        .args(["alerts", "test", "ops"])
+    let mut cmd = hub.command();
+    cmd.args(["alerts", "test", "ops"])
         .env_clear_proxies()
         .env_remove("SSL_CERT_FILE")
         .env_remove("SSL_CERT_DIR");

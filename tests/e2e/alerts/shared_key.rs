@@ -4,13 +4,11 @@
 //! with a secret the first one sealed, and one given another key says it
 //! cannot open it.
 
-use std::process::Command;
-
 use serde_json::json;
 
 use super::receiver::{Answer, Receiver};
 use super::{add_receiver, signed};
-use crate::harness::{ClearProxies, Hub, Tls, bin};
+use crate::harness::{ClearProxies, Hub, Tls};
 
 #[test]
 fn a_secret_sealed_by_one_process_signs_in_another_given_the_same_key() {
@@ -20,9 +18,7 @@ fn a_secret_sealed_by_one_process_signs_in_another_given_the_same_key() {
     let (_, secret) = add_receiver(&hub, "shared", &receiver.url(), json!({}));
     assert!(!hub.dir.path().join("secrets.key").exists());
     let send = |key: &str| {
-        Command::new(bin("pmr-hub"))
-            .arg("--data-dir")
-            .arg(hub.dir.path())
+        hub.command()
             .args(["alerts", "test", "shared"])
             .env_clear_proxies()
             .env("PMR_HUB_SECRETS_KEY", key)

@@ -10,7 +10,7 @@ use serde_json::json;
 
 use super::cdp::Browser;
 use super::{base, sign_in, user};
-use crate::harness::{Agent, Hub, Tls, bin, wait_until};
+use crate::harness::{Agent, Hub, Tls, wait_until};
 
 fn pids(agent: &Agent, app: &str) -> Vec<i64> {
     let mut v: Vec<i64> = agent
@@ -121,9 +121,8 @@ fn a_restart_of_many_instances_asks_first_and_its_outcome_is_in_words_and_audite
 
     // A change on the hub's command line, where $USER is not set (a
     // systemd unit, cron, `docker exec`): the audit names the account.
-    let out = Command::new(bin("pmr-hub"))
-        .arg("--data-dir")
-        .arg(hub.dir.path())
+    let out = hub
+        .command()
         .args(["users", "add", "cli@example.com", "--role", "viewer"])
         .env_remove("USER")
         .output()

@@ -86,7 +86,7 @@ impl Agent {
     }
 
     fn event(&self, seq: u64) {
-        let e = crate::store::sqlite::tests::event(seq);
+        let e = crate::store::tests::event(seq);
         let text = serde_json::to_string(&AgentMsg::Event(e)).unwrap();
         self.send(Message::Text(text.into()));
     }

@@ -4,11 +4,8 @@
 use pmr_shared::link::messages::{Event, Rollup};
 use rusqlite::{Connection, params};
 
-use super::super::{ActionRow, COARSE_SPAN_MS, Write, Written};
+use super::super::{ActionRow, COARSE_SPAN_MS, PRUNE_CHUNK, Write, Written};
 use super::meta::{meta_i64, set_meta};
-
-/// Most rows one prune deletes from each table.
-pub(crate) const PRUNE_CHUNK: i64 = 5000;
 
 /// Applies one write.
 pub(super) fn apply(c: &Connection, w: &Write) -> rusqlite::Result<Written> {

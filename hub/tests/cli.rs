@@ -237,6 +237,10 @@ fn a_database_url_password_is_never_printed() {
             !text.contains("s3cret"),
             "run {i} shows the password: {text}"
         );
-        assert!(text.contains("u:****@db"), "run {i} names the URL: {text}");
+        // Refused as written (the broken file) or unreachable (no host db).
+        assert!(
+            text.contains("u:****@db") || text.contains("database u@db:5432/x"),
+            "run {i} names the database: {text}"
+        );
     }
 }

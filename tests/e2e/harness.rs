@@ -76,15 +76,26 @@ impl Hub {
 
     /// A hub whose process also gets the variables `env` (proxies, roots).
     pub fn start_env(tls: Tls, extra: &[&str], env: &[(&str, &str)]) -> Hub {
-        let dir = tempfile::Builder::new()
-            .prefix("hub")
-            .tempdir_in("/tmp")
-            .unwrap();
         let cluster = on_postgres().then(pmr_tests::postgres::Postgres::start);
         let database = cluster.as_ref().map(|pg| {
             pg.create_database("hub");
             pg.url("hub")
         });
+        let mut hub = Self::start_on(tls, database, extra, env);
+        hub._cluster = cluster;
+        hub
+    }
+
+    /// A plain hub on the database at `url` (the caller runs its cluster).
+    pub fn on_database(url: &str) -> Hub {
+        Self::start_on(Tls::None, Some(url.to_string()), &[], &[])
+    }
+
+    fn start_on(tls: Tls, database: Option<String>, extra: &[&str], env: &[(&str, &str)]) -> Hub {
+        let dir = tempfile::Builder::new()
+            .prefix("hub")
+            .tempdir_in("/tmp")
+            .unwrap();
         let admin = |args: &[&str]| admin(command(dir.path(), database.as_deref()), args);
         let keys = admin(&["keys", "create", "--bucket", "prod"]);
         let text = String::from_utf8(keys.stdout).unwrap();
@@ -119,7 +130,7 @@ impl Hub {
         let mut hub = Hub {
             dir,
             database,
-            _cluster: cluster,
+            _cluster: None,
             port: 0,
             child: None,
             token,

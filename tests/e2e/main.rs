@@ -7,6 +7,7 @@ mod harness;
 mod access;
 mod alerts;
 mod browser;
+mod database;
 mod feed;
 mod handshake;
 mod history;

@@ -18,6 +18,34 @@ impl Postgres {
     /// Makes and starts a cluster (trust authentication for the `postgres`
     /// role on loopback, durability off: these are throwaway clusters).
     pub fn start() -> Postgres {
+        Self::start_with(|_| String::new())
+    }
+
+    /// A cluster that speaks TLS with this certificate and key (PEM files,
+    /// copied into the cluster's directory for the server to own).
+    pub fn start_tls(cert: &Path, key: &Path) -> Postgres {
+        Self::start_with(|dir| {
+            let (c, k) = (dir.join("server.crt"), dir.join("server.key"));
+            std::fs::copy(cert, &c).expect("the certificate");
+            std::fs::copy(key, &k).expect("the key");
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&k, std::fs::Permissions::from_mode(0o600)).unwrap();
+            if let Some((uid, gid)) = server_user() {
+                for f in [&c, &k] {
+                    std::os::unix::fs::chown(f, Some(uid), Some(gid)).expect("chown to postgres");
+                }
+            }
+            format!(
+                " -c ssl=on -c ssl_cert_file={} -c ssl_key_file={}",
+                path(&c),
+                path(&k)
+            )
+        })
+    }
+
+    /// Makes and starts a cluster with the server options `extra` returns
+    /// (given the cluster's directory).
+    fn start_with(extra: impl FnOnce(&Path) -> String) -> Postgres {
         let bin = bin_dir();
         let dir = tempfile::Builder::new()
             .prefix("pg")
@@ -47,9 +75,10 @@ impl Postgres {
         );
         let options = format!(
             "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off \
-             -c full_page_writes=off -c max_connections=200",
+             -c full_page_writes=off -c max_connections=200{}",
             pg.port,
             path(pg.dir.path()),
+            extra(pg.dir.path()),
         );
         let log = pg.dir.path().join("server.log");
         pg.run_logged(

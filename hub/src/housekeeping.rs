@@ -58,7 +58,7 @@ pub async fn run(hub: Arc<Hub>) {
         if n.is_multiple_of(10) {
             let mut seen = Vec::new();
             hub.live.each(|s| {
-                if s.online {
+                if s.online && s.holder.is_none() {
                     seen.push((s.id, s.last_seen));
                 }
             });
@@ -70,6 +70,10 @@ pub async fn run(hub: Arc<Hub>) {
         if n % 600 == 300 {
             // Servers gone for a day leave memory; their history stays stored.
             hub.live.evict_offline(now_ms(), 86_400_000);
+        }
+        // Once-only work: on one replica of several, the lease holder.
+        if !hub.cluster.holds_lease() {
+            continue;
         }
         if n % 60 == 30 {
             let fold = Write::Downsample { now: now_ms() };

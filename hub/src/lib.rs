@@ -12,6 +12,7 @@ pub mod alerts;
 pub mod api;
 pub mod bench;
 pub mod clock;
+pub mod cluster;
 pub mod commands;
 pub mod config;
 pub mod housekeeping;
@@ -94,10 +95,15 @@ pub async fn serve(
     tls: Option<Arc<rustls::ServerConfig>>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    let address = listener
+        .local_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_default();
+    cluster::Cluster::spawn(&hub, hub.config.public_url.clone().unwrap_or(address));
     tokio::spawn(housekeeping::run(hub.clone()));
     tokio::task::spawn_blocking(api::prepare_sign_in);
     tokio::spawn(count_changes(hub.clone()));
-    tokio::spawn(alerts::run(hub.clone(), Arc::new(alerts::Single)));
+    tokio::spawn(alerts::under_lease(hub.clone()));
     let door = agents::Door::new(&hub.config, hub.metrics.pending_handshakes.clone());
     tokio::spawn(door.clone().sweep());
     let cfg = hub.config.clone();

@@ -15,7 +15,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 pub const MAX_PROCESSES_PER_SERVER: usize = pmr_shared::link::limits::MAX_PROCESSES;
 
 /// One server's live view.
-#[derive(Debug, Default, Clone, Serialize)]
+#[derive(Debug, Default, Clone, Serialize, serde::Deserialize)]
 pub struct ServerView {
     /// Store id.
     pub id: i64,
@@ -42,6 +42,10 @@ pub struct ServerView {
     /// The session that owns this view now.
     #[serde(skip)]
     pub(crate) generation: u64,
+    /// The replica holding the agent's session when another one does
+    /// (`None`: this replica, or no session anywhere).
+    #[serde(skip)]
+    pub holder: Option<std::sync::Arc<str>>,
 }
 
 type View = Arc<Mutex<ServerView>>;
@@ -258,6 +262,33 @@ impl Live {
             return None;
         }
         Some(done_rx)
+    }
+
+    /// Whether this replica holds a session of `server`.
+    pub fn holds(&self, server: i64) -> bool {
+        self.sessions.locked().contains_key(&server)
+    }
+
+    /// Takes another replica's view of a server it holds; nothing when this
+    /// replica holds the server's session itself. Whether the server was
+    /// online before (`None`: not taken).
+    pub fn mirror(&self, view: ServerView) -> Option<bool> {
+        let sessions = self.sessions.locked();
+        if sessions.contains_key(&view.id) {
+            return None;
+        }
+        let v = self.view(view.id);
+        let mut v = lock(&v);
+        let was = v.online;
+        *v = view;
+        Some(was)
+    }
+
+    /// A waiter for an action another replica sends on to `server`.
+    pub fn await_remote(&self, server: i64, id: String) -> oneshot::Receiver<ActionResult> {
+        let (tx, rx) = oneshot::channel();
+        self.pending.locked().insert((server, id), tx);
+        rx
     }
 
     /// Forgets a waiter (the caller stopped waiting).

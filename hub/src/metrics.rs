@@ -238,6 +238,10 @@ impl ProcessSeries {
         let mut count = 0usize;
         let mut dropped = 0i64;
         live.each(|s| {
+            // Only the agents this replica holds: a cluster's sum counts each once.
+            if s.holder.is_some() {
+                return;
+            }
             self.server_up
                 .with_label_values(&[&s.bucket, &s.name])
                 .set(if s.online { 1.0 } else { 0.0 });

@@ -32,6 +32,8 @@ pub struct Hub {
     pub alerts: crate::alerts::Handle,
     /// The fleet's figures every 5 s, shared by every fleet-wide page.
     pub figures: ingest::digest::Digests,
+    /// This replica among the others on one database (alone on SQLite).
+    pub cluster: crate::cluster::Cluster,
 }
 
 impl Hub {
@@ -47,7 +49,12 @@ impl Hub {
         let writer = store::writer::Writer::spawn(store.clone(), metrics.writer.clone())?;
         let live = Arc::new(live::Live::default());
         let alerts = crate::alerts::Handle::new(&config)?;
+        let cluster = match config.store()? {
+            crate::config::Database::Postgres(url) => crate::cluster::Cluster::postgres(&url)?,
+            crate::config::Database::Sqlite(_) => crate::cluster::Cluster::single(),
+        };
         Ok(Arc::new(Self {
+            cluster,
             alerts,
             figures: Default::default(),
             ingest: ingest::Ingest::new(live.clone(), writer.clone(), metrics.log_viewers.clone()),

@@ -17,4 +17,5 @@ mod link;
 mod link_secret;
 mod offline;
 mod outside;
+mod replicas;
 mod tls;

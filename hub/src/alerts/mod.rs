@@ -28,19 +28,17 @@ use engine::Engine;
 use pmr_shared::sync::Locked;
 use receiver::ReceiverSpec;
 
-/// Whether this hub may send notifications now. One hub holds it always;
-/// replicas will take it through the store.
+/// Whether this hub may send notifications now: a hub alone always; of
+/// several replicas, the one holding the cluster's lease.
 pub trait Lease: Send + Sync {
     /// True while this hub is the one that sends.
     fn held(&self) -> bool;
 }
 
-/// The lease of a hub that runs alone.
-pub struct Single;
-
-impl Lease for Single {
+/// The cluster's once-only lease (always held by a hub alone).
+impl Lease for tokio::sync::watch::Receiver<bool> {
     fn held(&self) -> bool {
-        true
+        *self.borrow()
     }
 }
 
@@ -59,7 +57,8 @@ pub struct Handle {
     /// Alerting rows on their way to the store.
     pub recorder: record::Recorder,
     reload: mpsc::Sender<()>,
-    reload_rx: Mutex<Option<mpsc::Receiver<()>>>,
+    /// Taken by the alerting task while it runs (one at a time).
+    reload_rx: tokio::sync::Mutex<mpsc::Receiver<()>>,
     sealer: seal::Sealer,
     /// The one HTTP client every delivery (and every test send) uses.
     pub client: deliver::Client,
@@ -73,7 +72,7 @@ impl Handle {
             engine: Arc::new(Mutex::new(Engine::default())),
             recorder: record::Recorder::default(),
             reload: tx,
-            reload_rx: Mutex::new(Some(rx)),
+            reload_rx: tokio::sync::Mutex::new(rx),
             sealer: seal::Sealer::load(config)?,
             client: deliver::Client::new()?,
         })
@@ -176,5 +175,5 @@ mod task;
 
 pub use load::{all_rules, file_rules, listed_rules, stored_rules};
 pub use send::send_now;
-pub use task::run;
+pub use task::{run, under_lease};
 pub use url::host_of;

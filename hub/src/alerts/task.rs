@@ -74,11 +74,27 @@ fn restore(hub: &Arc<Hub>, dispatcher: &mut Dispatcher) {
 /// Receivers' queues, by receiver id.
 type Queues = Vec<(i64, mpsc::Sender<Notification>)>;
 
+/// Alerting on the replica that holds the cluster's lease (a hub alone
+/// always): the task starts when this replica takes the lease and stops
+/// when it loses it; the next holder starts from what the store kept.
+pub async fn under_lease(hub: Arc<Hub>) {
+    let mut lease = hub.cluster.lease.clone();
+    loop {
+        if lease.wait_for(|held| *held).await.is_err() {
+            return;
+        }
+        tokio::select! {
+            () = run(hub.clone(), Arc::new(lease.clone())) => return,
+            _ = lease.wait_for(|held| !*held) => {
+                tracing::info!("another replica holds the lease now: alerting goes on there");
+            }
+        }
+    }
+}
+
 /// The alerting task: the feed in, notifications out, until the feed ends.
 pub async fn run(hub: Arc<Hub>, lease: Arc<dyn Lease>) {
-    let Some(mut reloads) = hub.alerts.reload_rx.locked().take() else {
-        return;
-    };
+    let mut reloads = hub.alerts.reload_rx.lock().await;
     let mut feed = hub.ingest.subscribe();
     let recording = hub.clone();
     tokio::spawn(async move {
@@ -93,8 +109,9 @@ pub async fn run(hub: Arc<Hub>, lease: Arc<dyn Lease>) {
     let mut queues = load(&hub, &mut dispatcher, &acks_tx);
     restore(&hub, &mut dispatcher);
     let mut tick = tokio::time::interval(Duration::from_secs(1));
+    // Whatever happened before this start is checked once from the live state.
     let mut resync = Resync {
-        due: false,
+        due: true,
         last: i64::MIN / 2,
     };
     loop {

@@ -11,7 +11,7 @@ use tokio::sync::broadcast;
 pub const CAPACITY: usize = 8192;
 
 /// One change.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Change {
     /// An agent's session began.
@@ -157,6 +157,8 @@ pub struct Published {
     pub change: Change,
     /// Its event data as `api/changes` sends it (`None`: not sent).
     pub sse: std::sync::OnceLock<Option<String>>,
+    /// It happened on another replica's agent (passed on, never back).
+    pub remote: bool,
 }
 
 impl std::ops::Deref for Published {
@@ -186,7 +188,21 @@ impl Feed {
 
     /// Publishes a change (nothing happens without subscribers).
     pub fn publish(&self, change: Change) {
+        self.send(change, false);
+    }
+
+    /// Publishes a change another replica's agent made.
+    pub fn publish_remote(&self, change: Change) {
+        self.send(change, true);
+    }
+
+    fn send(&self, change: Change, remote: bool) {
         let sse = std::sync::OnceLock::new();
-        let _ = self.0.send(std::sync::Arc::new(Published { change, sse }));
+        let item = Published {
+            change,
+            sse,
+            remote,
+        };
+        let _ = self.0.send(std::sync::Arc::new(item));
     }
 }

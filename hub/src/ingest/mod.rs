@@ -92,6 +92,42 @@ impl Ingest {
         attached
     }
 
+    /// Another replica's view of an agent it holds: into the live state,
+    /// and its coming or going on the feed.
+    pub fn mirror(&self, view: ServerView) {
+        let (server_id, name, bucket, online, at) = (
+            view.id,
+            view.name.clone(),
+            view.bucket.clone(),
+            view.online,
+            view.snapshot_at,
+        );
+        let Some(was) = self.live.mirror(view) else {
+            return;
+        };
+        match (was, online) {
+            (false, true) => self.feed.publish_remote(Change::ServerUp {
+                server_id,
+                name,
+                bucket,
+            }),
+            (true, false) => self.feed.publish_remote(Change::ServerDown { server_id }),
+            _ => {}
+        }
+        self.feed.publish_remote(Change::Sample { server_id, at });
+    }
+
+    /// A change another replica's agent made, for this replica's subscribers.
+    pub fn remote(&self, change: Change) {
+        self.feed.publish_remote(change);
+    }
+
+    /// An action's outcome from another replica's agent, for whoever here
+    /// waits for it (its row and feed change come from that replica).
+    pub fn remote_result(&self, server_id: i64, r: ActionResult) {
+        self.live.action_done(server_id, r);
+    }
+
     /// Output lines for the server's log viewers (never stored).
     pub fn log_lines(&self, server_id: i64, batch: LogBatch) {
         self.logs.publish(server_id, batch);

@@ -238,7 +238,11 @@ async fn send(
         params: a.params,
         by: Some(caller.name.clone()),
     });
-    let sent = hub.live.send_action(target.id, msg, id.clone());
+    // An agent another replica holds gets the action through that replica.
+    let sent = match &target.holder {
+        Some(holder) => crate::cluster::relay_action(hub, holder, target.id, msg, id.clone()).await,
+        None => hub.live.send_action(target.id, msg, id.clone()),
+    };
     Ok((id, sent))
 }
 

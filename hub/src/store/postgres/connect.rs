@@ -6,7 +6,7 @@ use std::path::Path;
 use std::str::FromStr;
 
 use anyhow::Context;
-use postgres::config::SslMode;
+use tokio_postgres::config::SslMode;
 use tokio_postgres_rustls::MakeRustlsConnect;
 
 use crate::config::mask_passwords;
@@ -15,7 +15,7 @@ use crate::config::mask_passwords;
 #[derive(Clone)]
 pub struct Target {
     /// Host, port, user, database and the rest of the URL.
-    pub config: postgres::Config,
+    pub config: tokio_postgres::Config,
     /// TLS for every connection that asks for it.
     pub tls: MakeRustlsConnect,
 }
@@ -44,7 +44,7 @@ pub fn target(url: &str) -> anyhow::Result<Target> {
     } else {
         format!("{base}?{}", rest.join("&"))
     };
-    let mut config = postgres::Config::from_str(&url)
+    let mut config = tokio_postgres::Config::from_str(&url)
         .map_err(|e| anyhow::anyhow!("--database {shown}: {}", mask_passwords(&e.to_string())))?;
     config.ssl_mode(mode);
     if config.get_connect_timeout().is_none() {
@@ -68,9 +68,14 @@ pub fn target(url: &str) -> anyhow::Result<Target> {
 }
 
 impl Target {
+    /// The settings for the synchronous client (the store's).
+    pub fn sync_config(&self) -> postgres::Config {
+        self.config.clone().into()
+    }
+
     /// One new connection, its error naming the database without a password.
     pub fn connect(&self) -> anyhow::Result<postgres::Client> {
-        self.config.connect(self.tls.clone()).map_err(|e| {
+        self.sync_config().connect(self.tls.clone()).map_err(|e| {
             anyhow::anyhow!(
                 "cannot connect to the database {}: {}",
                 describe(&self.config),
@@ -81,13 +86,13 @@ impl Target {
 }
 
 /// `user@host:port/db`, for messages (never the password).
-pub fn describe(c: &postgres::Config) -> String {
+pub fn describe(c: &tokio_postgres::Config) -> String {
     let host = c
         .get_hosts()
         .iter()
         .map(|h| match h {
-            postgres::config::Host::Tcp(h) => h.clone(),
-            postgres::config::Host::Unix(p) => p.display().to_string(),
+            tokio_postgres::config::Host::Tcp(h) => h.clone(),
+            tokio_postgres::config::Host::Unix(p) => p.display().to_string(),
         })
         .collect::<Vec<_>>()
         .join(",");
@@ -100,7 +105,7 @@ pub fn describe(c: &postgres::Config) -> String {
 }
 
 /// A driver error with its cause (the driver's own text is often just "error connecting").
-pub fn error_text(e: &postgres::Error) -> String {
+pub fn error_text(e: &tokio_postgres::Error) -> String {
     match (e.as_db_error(), std::error::Error::source(e)) {
         (Some(db), _) => format!("{} ({})", db.message(), db.code().code()),
         (None, Some(cause)) => format!("{e}: {cause}"),

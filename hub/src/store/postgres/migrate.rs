@@ -6,7 +6,10 @@ use anyhow::Context;
 use postgres::Client;
 
 /// Every migration, in order; the number is the index plus one.
-const MIGRATIONS: &[&str] = &[include_str!("../../../migrations/postgres/001_init.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../../../migrations/postgres/001_init.sql"),
+    include_str!("../../../migrations/postgres/002_cluster.sql"),
+];
 
 /// The advisory lock's key: "pmr-hub" in ASCII, a number no other user of
 /// the database is likely to take.

@@ -66,7 +66,7 @@ impl PgStore {
         let mut write = blocking(|| target.connect())?;
         blocking(|| migrate::migrate(&mut write))
             .with_context(|| format!("database {}", connect::describe(&target.config)))?;
-        let manager = PostgresConnectionManager::new(target.config.clone(), target.tls.clone());
+        let manager = PostgresConnectionManager::new(target.sync_config(), target.tls.clone());
         let read = r2d2_postgres::r2d2::Pool::builder()
             .max_size(READERS)
             .min_idle(Some(1))

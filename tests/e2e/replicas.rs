@@ -1,0 +1,65 @@
+//! Two replicas on one real PostgreSQL, a real agent and app: each replica
+//! sees the agent the other holds, acts on it, and takes it over when the
+//! other dies.
+
+use serde_json::json;
+
+use crate::harness::{Agent, Hub, wait_until};
+use crate::hostile_ws::metric;
+
+/// Two replicas on a fresh database of their own cluster.
+fn replicas(pg: &pmr_tests::postgres::Postgres) -> (Hub, Hub) {
+    pg.create_database("hub");
+    let url = pg.url("hub");
+    (Hub::on_database(&url), Hub::on_database(&url))
+}
+
+#[test]
+fn a_replica_sees_acts_on_and_takes_over_the_agent_another_replica_holds() {
+    let pg = pmr_tests::postgres::Postgres::start();
+    let (mut a, b) = replicas(&pg);
+    let agent = Agent::new();
+    agent.write("tick.sh", "while true; do sleep 1; done\n");
+    agent.ok(&["start", "tick.sh", "--name", "api"]);
+    // The first address answers, so the agent's session is on A.
+    let hubs = format!("{},{}", a.ws_url(), b.ws_url());
+    agent.ok(&["link", &a.secret, &a.public, "web-1", "--hub", &hubs]);
+    let up = "pmr_server_up{bucket=\"prod\",server=\"web-1\"}";
+    wait_until("A holds the agent", || {
+        (metric(&a, up) == Some(1.0)).then_some(())
+    });
+
+    // B sees the agent and its app, but does not count it as its own.
+    let p = wait_until("B sees the app on A's agent", || {
+        b.process("web-1", "api")
+            .filter(|p| p["status"] == "online")
+    });
+    assert_eq!(b.server("web-1").unwrap()["online"], true);
+    assert_eq!(metric(&b, up), None, "B's /metrics counts only its agents");
+
+    // An action through B reaches the agent through A, and B's caller
+    // gets the agent's answer.
+    let before = p["pid"].clone();
+    let restart = json!({"server": "web-1", "action": "restart", "targets": ["api"], "wait": true});
+    let (status, res) = b.http("POST", "/api/v1/actions", Some(&restart), true);
+    assert_eq!((status, res["ok"].clone()), (200, json!(true)), "{res}");
+    assert_eq!(agent.jlist()[0]["pm2_env"]["restart_time"], 1);
+    assert_ne!(agent.jlist()[0]["pid"], before);
+    let id = res["id"].as_str().unwrap();
+    wait_until("the outcome recorded, seen from A", || {
+        (a.get(&format!("/api/v1/actions/{id}"))["ok"] == true).then_some(())
+    });
+    wait_until("A's view shows the restart", || {
+        (a.process("web-1", "api")?["restart_time"] == 1).then_some(())
+    });
+
+    // A dies without a word: the agent links through B, which holds it.
+    a.stop();
+    wait_until("B holds the agent", || {
+        (metric(&b, up) == Some(1.0)).then_some(())
+    });
+    assert_eq!(b.server("web-1").unwrap()["online"], true);
+    let (status, res) = b.http("POST", "/api/v1/actions", Some(&restart), true);
+    assert_eq!((status, res["ok"].clone()), (200, json!(true)), "{res}");
+    assert_eq!(agent.jlist()[0]["pm2_env"]["restart_time"], 2);
+}

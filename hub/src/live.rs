@@ -215,6 +215,16 @@ impl Live {
         self.sessions.locked().len()
     }
 
+    /// Closes every session with `code` (the database is gone: agents try
+    /// another replica); how many.
+    pub fn close_all(&self, code: u16) -> usize {
+        let sessions = self.sessions.locked();
+        sessions
+            .values()
+            .filter(|s| s.close.send_if_modified(|c| c.replace(code).is_none()))
+            .count()
+    }
+
     /// Closes every session authenticated with one of these keys.
     pub fn close_keys(&self, key_ids: &HashSet<i64>, code: u16) -> usize {
         let sessions = self.sessions.locked();
@@ -270,12 +280,23 @@ impl Live {
     }
 
     /// Takes another replica's view of a server it holds; nothing when this
-    /// replica holds the server's session itself. Whether the server was
-    /// online before (`None`: not taken).
+    /// replica holds an as new session of the server itself (an older one
+    /// is closed with 4412). Whether the server was online before (`None`:
+    /// not taken).
     pub fn mirror(&self, view: ServerView) -> Option<bool> {
-        let sessions = self.sessions.locked();
+        let mut sessions = self.sessions.locked();
         if sessions.contains_key(&view.id) {
-            return None;
+            // The agent connected to another replica after connecting here:
+            // the newer session wins, as on one hub (4412 across replicas).
+            let here = lock(&self.view(view.id)).connected_since;
+            if !view.online || view.connected_since < here {
+                return None;
+            }
+            if let Some(old) = sessions.remove(&view.id) {
+                let _ = old
+                    .close
+                    .send(Some(pmr_shared::link::messages::close::REPLACED));
+            }
         }
         let v = self.view(view.id);
         let mut v = lock(&v);

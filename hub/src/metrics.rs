@@ -34,6 +34,10 @@ pub struct Metrics {
     pub series_dropped: IntGauge,
     /// Open live log views.
     pub log_viewers: IntGauge,
+    /// 1 while this replica holds the once-only lease (a hub alone: always).
+    pub lease_held: IntGauge,
+    /// 1 while the database answers the cluster's connection (a hub alone: always).
+    pub database_up: IntGauge,
     processes: ProcessSeries,
 }
 
@@ -157,6 +161,20 @@ impl Metrics {
             log_viewers: registered(
                 r,
                 IntGauge::new("pmr_hub_log_viewers", "Open live log views")?,
+            )?,
+            lease_held: registered(
+                r,
+                IntGauge::new(
+                    "pmr_hub_lease_held",
+                    "1 while this replica runs the once-only work (alerting, folding, pruning)",
+                )?,
+            )?,
+            database_up: registered(
+                r,
+                IntGauge::new(
+                    "pmr_hub_database_up",
+                    "1 while the replicas' shared database answers this replica",
+                )?,
             )?,
             processes: ProcessSeries::new()?,
             registry,

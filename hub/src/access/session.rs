@@ -101,7 +101,8 @@ impl Default for LoginLimits {
     }
 }
 
-fn account_key(email: &str) -> String {
+/// The key an account's failures count under (a hash: no address kept).
+pub fn account_key(email: &str) -> String {
     secret_hash(&email.to_ascii_lowercase())
 }
 
@@ -118,7 +119,12 @@ impl LoginLimits {
 
     /// Spends the account's failure budgets after a wrong password.
     pub fn failed(&self, address: AddrKey, account: &str) {
-        let key = account_key(account);
+        self.failed_key(address, account_key(account));
+    }
+
+    /// Spends the budgets of the account keyed `key` ([`account_key`]):
+    /// how a failure on another replica counts here too.
+    pub fn failed_key(&self, address: AddrKey, key: String) {
         self.failures.allow(&(key.clone(), address));
         self.account_failures.allow(&key);
     }

@@ -83,9 +83,10 @@ pub async fn under_lease(hub: Arc<Hub>) {
         if lease.wait_for(|held| *held).await.is_err() {
             return;
         }
+        let mut watching = lease.clone();
         tokio::select! {
             () = run(hub.clone(), Arc::new(lease.clone())) => return,
-            _ = lease.wait_for(|held| !*held) => {
+            Ok(_) = watching.wait_for(|held| !*held) => {
                 tracing::info!("another replica holds the lease now: alerting goes on there");
             }
         }

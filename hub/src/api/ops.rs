@@ -29,14 +29,16 @@ pub(crate) async fn healthz(_: Query<NoParams>) -> &'static str {
     "ok"
 }
 
-/// Readiness: the store answers too.
+/// Readiness: the store answers too (and, for a replica, the shared
+/// database). The first line says `ready`; the next say which replica
+/// this is, who holds the once-only lease and how many agents it holds.
 #[utoipa::path(
     get,
     path = "/readyz",
     tag = "operations",
     params(NoParams),
     responses(
-        (status = 200, description = "`ready`", content_type = "text/plain", body = String),
+        (status = 200, description = "`ready`, then `replica: …`, `lease: held` (or `lease: elsewhere`), `agents: N` lines", content_type = "text/plain", body = String),
         (status = 400, description = "A query parameter (none are taken)", body = ErrorBody),
         (status = 503, description = "The store does not answer", body = ErrorBody),
     )
@@ -45,9 +47,25 @@ pub(crate) async fn readyz(State(hub): State<Arc<Hub>>, _: Query<NoParams>) -> R
     if !hub.admin.alive() {
         return error_response(StatusCode::SERVICE_UNAVAILABLE, "the store writer stopped");
     }
+    if !hub.cluster.ready() {
+        return error_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the database does not answer",
+        );
+    }
     let store = hub.store.clone();
     match tokio::task::spawn_blocking(move || store.hub_id()).await {
-        Ok(Ok(_)) => "ready".into_response(),
+        Ok(Ok(_)) => format!(
+            "ready\nreplica: {}\nlease: {}\nagents: {}\n",
+            hub.cluster.id,
+            if hub.cluster.holds_lease() {
+                "held"
+            } else {
+                "elsewhere"
+            },
+            hub.live.connected()
+        )
+        .into_response(),
         _ => error_response(StatusCode::SERVICE_UNAVAILABLE, "the store does not answer"),
     }
 }

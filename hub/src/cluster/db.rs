@@ -3,6 +3,7 @@
 //! Both come back by themselves after the database was lost.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use futures_util::StreamExt;
@@ -48,13 +49,19 @@ impl Db {
     /// Listens on [`CHANNEL`] for as long as the hub runs, waking `wake`
     /// at each notification and once after every (re)connection (what was
     /// said meanwhile is read then).
-    pub async fn listen(self: Arc<Self>, wake: Arc<Notify>, up: tokio::sync::watch::Sender<bool>) {
+    pub async fn listen(
+        self: Arc<Self>,
+        wake: Arc<Notify>,
+        listening: Arc<AtomicBool>,
+        up: tokio::sync::watch::Sender<bool>,
+    ) {
         loop {
             let (tx, mut rx) = tokio::sync::mpsc::channel::<()>(1);
             match connect(&self.target, Some(tx)).await {
                 Ok(c) => match c.batch_execute(&format!("LISTEN {CHANNEL}")).await {
                     Ok(()) => {
-                        let _ = up.send(true);
+                        listening.store(true, Ordering::Relaxed);
+                        up.send_if_modified(|u| !std::mem::replace(u, true));
                         wake.notify_one();
                         while rx.recv().await.is_some() {
                             wake.notify_one();
@@ -67,7 +74,8 @@ impl Db {
                 },
                 Err(e) => tracing::warn!("cluster: {e:#}"),
             }
-            let _ = up.send(false);
+            listening.store(false, Ordering::Relaxed);
+            up.send_if_modified(|u| std::mem::replace(u, false));
             tokio::time::sleep(Duration::from_secs(1)).await;
         }
     }

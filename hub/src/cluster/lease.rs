@@ -28,6 +28,9 @@ pub(super) async fn run(hub: Arc<Hub>, address: String) {
         tick.tick().await;
         match beat(&hub, &address).await {
             Ok(held) => {
+                let listening = pg.listening.load(std::sync::atomic::Ordering::Relaxed);
+                pg.up
+                    .send_if_modified(|u| std::mem::replace(u, listening) != listening);
                 renewed = held.then(Instant::now);
                 pg.lease
                     .send_if_modified(|h| std::mem::replace(h, held) != held);
@@ -37,6 +40,7 @@ pub(super) async fn run(hub: Arc<Hub>, address: String) {
             }
             Err(e) => {
                 tracing::warn!("cluster heartbeat: {e:#}");
+                pg.up.send_if_modified(|u| std::mem::replace(u, false));
                 // Held until our own lease could have run out, not after.
                 let lapsed = renewed.is_none_or(|at| at.elapsed().as_secs_f64() > LASTS_S - 2.0);
                 if lapsed {

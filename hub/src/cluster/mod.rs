@@ -2,7 +2,7 @@
 //! database is the store and the only way replicas reach each other.
 //! Each replica holds its own agents' sessions; what the others must see
 //! (live views, changes) and what must reach another replica's agent
-//! (actions and their results) crosses as rows, woken by NOTIFY
+//! (actions and their results, sign-in failures) crosses as rows, woken by NOTIFY
 //! ([`db`]). Work that must happen once runs under a lease ([`lease`]).
 //! On SQLite the hub runs alone: every part here is then a no-op and the
 //! lease is always held.
@@ -19,7 +19,7 @@ use tokio::sync::{Notify, watch};
 use crate::state::Hub;
 use crate::store::postgres::connect::Target;
 
-pub use relay::relay_action;
+pub use relay::{login_failed, relay_action};
 
 /// This replica's place among the others.
 pub struct Cluster {
@@ -29,12 +29,16 @@ pub struct Cluster {
     pub lease: watch::Receiver<bool>,
     /// True while the cluster's database connection is up (always, alone).
     pub up: watch::Receiver<bool>,
+    /// Alone: the senders of `lease` and `up`, kept so both stay as they are.
+    _alone: Option<(watch::Sender<bool>, watch::Sender<bool>)>,
     pg: Option<Pg>,
 }
 
 /// What a replica on PostgreSQL adds.
 struct Pg {
     db: Arc<db::Db>,
+    /// The listening connection is up (the heartbeat alone may fail).
+    listening: Arc<std::sync::atomic::AtomicBool>,
     wake: Arc<Notify>,
     lease: watch::Sender<bool>,
     up: watch::Sender<bool>,
@@ -43,10 +47,13 @@ struct Pg {
 impl Cluster {
     /// A hub alone (SQLite): it holds the lease, and nobody else exists.
     pub fn single() -> Self {
+        let (lease_tx, lease) = watch::channel(true);
+        let (up_tx, up) = watch::channel(true);
         Self {
             id: new_id().into(),
-            lease: watch::channel(true).1,
-            up: watch::channel(true).1,
+            lease,
+            up,
+            _alone: Some((lease_tx, up_tx)),
             pg: None,
         }
     }
@@ -61,8 +68,10 @@ impl Cluster {
             id: new_id().into(),
             lease,
             up,
+            _alone: None,
             pg: Some(Pg {
                 db: Arc::new(db::Db::new(target)),
+                listening: Default::default(),
                 wake: Arc::new(Notify::new()),
                 lease: lease_tx,
                 up: up_tx,
@@ -75,6 +84,11 @@ impl Cluster {
         self.pg.is_some()
     }
 
+    /// Whether this replica can serve: the database answers (always, alone).
+    pub fn ready(&self) -> bool {
+        *self.up.borrow()
+    }
+
     /// Whether this replica holds the once-only lease now.
     pub fn holds_lease(&self) -> bool {
         *self.lease.borrow()
@@ -84,9 +98,13 @@ impl Cluster {
     /// publishing this replica's agents and reading the others'.
     pub fn spawn(hub: &Arc<Hub>, address: String) {
         let Some(pg) = &hub.cluster.pg else {
+            hub.metrics.lease_held.set(1);
+            hub.metrics.database_up.set(1);
             return;
         };
-        tokio::spawn(pg.db.clone().listen(pg.wake.clone(), pg.up.clone()));
+        let db = pg.db.clone();
+        tokio::spawn(db.listen(pg.wake.clone(), pg.listening.clone(), pg.up.clone()));
+        tokio::spawn(watch_database(hub.clone()));
         tokio::spawn(lease::run(hub.clone(), address));
         tokio::spawn(mirror::publish(hub.clone()));
         tokio::spawn(mirror::read(hub.clone()));
@@ -119,6 +137,38 @@ impl Cluster {
             )
         })?;
         Ok(())
+    }
+}
+
+/// When the database is lost, this replica's agents are told to try
+/// another replica (which may still reach it) rather than wait here.
+async fn watch_database(hub: Arc<Hub>) {
+    let mut up = hub.cluster.up.clone();
+    let mut lease = hub.cluster.lease.clone();
+    loop {
+        tokio::select! {
+            r = up.changed() => {
+                if r.is_err() {
+                    return;
+                }
+                let now = *up.borrow_and_update();
+                hub.metrics.database_up.set(i64::from(now));
+                if !now {
+                    let n = hub.live.close_all(pmr_shared::link::messages::close::TRY_AGAIN);
+                    tracing::warn!("the database does not answer: not ready, {n} agent session(s) sent to another replica");
+                } else {
+                    tracing::info!("the database answers again: ready");
+                }
+            }
+            r = lease.changed() => {
+                if r.is_err() {
+                    return;
+                }
+                let held = *lease.borrow_and_update();
+                hub.metrics.lease_held.set(i64::from(held));
+                tracing::info!("{} the once-only lease", if held { "holds" } else { "no longer holds" });
+            }
+        }
     }
 }
 

@@ -29,6 +29,26 @@ struct Answered {
     result: ActionResult,
 }
 
+/// A wrong password on one replica, for the others' sign-in budgets.
+#[derive(Serialize, Deserialize)]
+struct LoginFailed {
+    address: crate::http::addr::AddrKey,
+    /// The account's key (a hash, never the address).
+    account: String,
+}
+
+/// Tells the other replicas of a failed sign-in, so that guesses spread
+/// over replicas spend one budget.
+pub async fn login_failed(hub: &Hub, address: crate::http::addr::AddrKey, account: String) {
+    if !hub.cluster.shared() {
+        return;
+    }
+    let body = serde_json::to_string(&LoginFailed { address, account }).unwrap_or_default();
+    if let Err(e) = hub.cluster.send(None, "login_failed", &body).await {
+        tracing::warn!("cluster: a sign-in failure not shared: {e:#}");
+    }
+}
+
 /// Sends action `id` to `holder`, the replica holding `server_id`'s
 /// session; the receiver yields the agent's answer (`None`: not sent).
 pub async fn relay_action(
@@ -64,6 +84,10 @@ pub(super) async fn receive(hub: &Arc<Hub>, sender: &str, kind: &str, body: &str
         "result" => match serde_json::from_str::<Answered>(body) {
             Ok(a) => hub.ingest.remote_result(a.server_id, a.result),
             Err(e) => tracing::warn!("cluster: a result from {sender} unread: {e}"),
+        },
+        "login_failed" => match serde_json::from_str::<LoginFailed>(body) {
+            Ok(f) => hub.logins.failed_key(f.address, f.account),
+            Err(e) => tracing::warn!("cluster: a sign-in failure from {sender} unread: {e}"),
         },
         other => tracing::warn!("cluster: unknown message {other:?} from {sender}"),
     }

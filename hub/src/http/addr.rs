@@ -5,7 +5,7 @@
 use std::net::{IpAddr, SocketAddr};
 
 /// The unit per-address limits count in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum AddrKey {
     /// One IPv4 address (IPv4-mapped IPv6 included).
     V4(u32),

@@ -138,3 +138,27 @@ pub fn users_reset(store: &dyn Store, email: &str, stdin: bool) -> anyhow::Resul
     shown(email, pw);
     Ok(())
 }
+
+/// `pmr-hub migrate --from sqlite://… --to postgres://…`: copies every
+/// table and says how many rows each held.
+pub fn migrate(from: &str, to: &str) -> anyhow::Result<()> {
+    let shown = crate::config::mask_passwords(to);
+    let Some(path) = from.strip_prefix("sqlite://") else {
+        anyhow::bail!("--from {from}: not sqlite://PATH");
+    };
+    anyhow::ensure!(
+        to.starts_with("postgres://") || to.starts_with("postgresql://"),
+        "--to {shown}: not postgres://USER@HOST/DB"
+    );
+    let started = std::time::Instant::now();
+    let copied = crate::store::copy::sqlite_to_postgres(std::path::Path::new(path), to)?;
+    for (table, n) in &copied {
+        println!("{table:<20} {n:>10} row(s)");
+    }
+    let total: u64 = copied.iter().map(|(_, n)| n).sum();
+    println!(
+        "copied {total} row(s) from {path} to {shown} in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}

@@ -55,6 +55,17 @@ enum Command {
     /// Alert rules and receivers (see docs/alerts.md).
     #[command(subcommand)]
     Alerts(pmr_hub::alerts::cli::AlertsCmd),
+    /// Copies a hub's data from SQLite into an empty PostgreSQL database
+    /// (users, keys, tokens, rules, receivers, history, exception groups),
+    /// all of it or nothing.
+    Migrate {
+        /// The SQLite database (sqlite://PATH).
+        #[arg(long)]
+        from: String,
+        /// The PostgreSQL database (postgres://USER@HOST/DB…), empty.
+        #[arg(long)]
+        to: String,
+    },
     /// Load test: N simulated agents against a hub this command starts.
     Bench {
         /// Simulated agents.
@@ -257,6 +268,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             })?;
         }
         Command::Users(cmd) => users(&open_store(&cfg)?, cmd)?,
+        Command::Migrate { from, to } => commands::migrate(&from, &to)?,
         Command::Alerts(cmd) => pmr_hub::alerts::cli::run(cmd, open_store(&cfg)?.as_ref(), &cfg)?,
         Command::Tokens(TokensCmd::Create { name, user, role }) => {
             let store = open_store(&cfg)?;

@@ -50,7 +50,10 @@ impl Hub {
         let live = Arc::new(live::Live::default());
         let alerts = crate::alerts::Handle::new(&config)?;
         let cluster = match config.store()? {
-            crate::config::Database::Postgres(url) => crate::cluster::Cluster::postgres(&url)?,
+            crate::config::Database::Postgres(url) => {
+                alerts.check_shared_key(store.as_ref())?;
+                crate::cluster::Cluster::postgres(&url)?
+            }
             crate::config::Database::Sqlite(_) => crate::cluster::Cluster::single(),
         };
         Ok(Arc::new(Self {

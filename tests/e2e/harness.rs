@@ -86,9 +86,16 @@ impl Hub {
         hub
     }
 
-    /// A plain hub on the database at `url` (the caller runs its cluster).
+    /// A plain hub on SQLite in its directory, whatever the suite's store.
+    pub fn on_sqlite() -> Hub {
+        Self::start_on(Tls::None, None, &[], &[])
+    }
+
+    /// A plain hub on the database at `url` (the caller runs its cluster),
+    /// with the sealing key every replica of a database shares.
     pub fn on_database(url: &str) -> Hub {
-        Self::start_on(Tls::None, Some(url.to_string()), &[], &[])
+        let key = ("PMR_HUB_SECRETS_KEY", REPLICAS_KEY);
+        Self::start_on(Tls::None, Some(url.to_string()), &[], &[key])
     }
 
     fn start_on(tls: Tls, database: Option<String>, extra: &[&str], env: &[(&str, &str)]) -> Hub {
@@ -237,7 +244,9 @@ impl Hub {
     /// `pmr-hub` on this hub's data (its directory and database), no
     /// proxy variables: add the subcommand.
     pub fn command(&self) -> Command {
-        command(self.dir.path(), self.database.as_deref())
+        let mut c = command(self.dir.path(), self.database.as_deref());
+        c.envs(self.env.iter().map(|(k, v)| (k, v)));
+        c
     }
 
     /// A plain-HTTP request; returns status and JSON (or text as a JSON string).
@@ -328,6 +337,9 @@ impl Drop for Hub {
         self.stop();
     }
 }
+
+/// The sealing key of the replicas tests start on one database.
+const REPLICAS_KEY: &str = "5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed";
 
 /// Whether hubs keep their data in PostgreSQL (a cluster each), as
 /// `PMR_TEST_HUB_DATABASE=postgres` asks: the whole suite then runs on the

@@ -63,3 +63,22 @@ fn a_replica_sees_acts_on_and_takes_over_the_agent_another_replica_holds() {
     assert_eq!((status, res["ok"].clone()), (200, json!(true)), "{res}");
     assert_eq!(agent.jlist()[0]["pm2_env"]["restart_time"], 2);
 }
+
+#[test]
+fn a_replica_without_the_others_sealing_key_refuses_to_start_and_says_why() {
+    let pg = pmr_tests::postgres::Postgres::start();
+    let (a, _b) = replicas(&pg);
+    let stranger = "ab".repeat(32);
+    let out = a
+        .command()
+        .env("PMR_HUB_SECRETS_KEY", &stranger)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(
+        err.contains("sealing key") && err.contains("same key"),
+        "{err}"
+    );
+}

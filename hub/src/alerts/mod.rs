@@ -88,6 +88,11 @@ impl Handle {
         let _ = self.reload.try_send(());
     }
 
+    /// Refuses a key other replicas of the database do not share.
+    pub fn check_shared_key(&self, store: &dyn crate::store::Store) -> anyhow::Result<()> {
+        seal::check_shared(&self.sealer, store)
+    }
+
     /// Seals a receiver's target.
     pub fn seal(&self, t: &Target) -> anyhow::Result<String> {
         self.sealer.seal(serde_json::to_string(t)?.as_bytes())

@@ -117,6 +117,35 @@ impl Sealer {
 }
 
 /// What a key given by the operator must be.
+/// The `meta` row a replica's key is checked against.
+const CHECK_KEY: &str = "sealing_key_check";
+
+/// Refuses a key that cannot open what the database holds sealed (a
+/// check value, else a receiver), so that a replica started without the
+/// others' key says so at once instead of failing every delivery; leaves
+/// the check value for the next replica.
+pub fn check_shared(sealer: &Sealer, store: &dyn crate::store::Store) -> anyhow::Result<()> {
+    let sealed = match store.meta(CHECK_KEY)? {
+        Some(v) if !v.is_empty() => Some(v),
+        _ => store.receivers()?.into_iter().next().map(|r| r.sealed),
+    };
+    if let Some(v) = sealed {
+        anyhow::ensure!(
+            sealer.open_sealed(&v).is_ok(),
+            "this replica's sealing key is not the one the database's secrets are sealed with: \
+             give every replica the same key ({KEY_VAR} or secrets_key_file; see docs/replicas.md)"
+        );
+    }
+    if store.meta(CHECK_KEY)?.is_none() {
+        let w = crate::store::Write::SetMeta {
+            key: CHECK_KEY.into(),
+            value: sealer.seal(b"pmr-hub")?,
+        };
+        crate::store::write_one(store, w)?;
+    }
+    Ok(())
+}
+
 const HOW: &str = "not a key: give 32 bytes as 64 hex digits (`openssl rand -hex 32`)";
 
 /// 32 bytes from exactly 64 hex digits.

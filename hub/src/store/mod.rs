@@ -3,6 +3,7 @@
 //! no websocket; its methods are synchronous and run on blocking threads.
 
 mod alert_rows;
+pub mod copy;
 pub mod postgres;
 mod rows;
 pub mod sqlite;

@@ -8,6 +8,7 @@ mod delivery;
 mod model;
 mod proxy;
 mod receiver;
+mod replicas;
 mod restart;
 mod shared_key;
 

@@ -82,3 +82,60 @@ fn a_replica_without_the_others_sealing_key_refuses_to_start_and_says_why() {
         "{err}"
     );
 }
+
+/// `/readyz`'s status on `hub`.
+fn readiness(hub: &Hub) -> u16 {
+    hub.http("GET", "/readyz", None, false).0
+}
+
+#[test]
+fn replicas_that_lose_the_database_say_not_ready_and_come_back_with_nothing_lost() {
+    let pg = pmr_tests::postgres::Postgres::start();
+    let (a, b) = replicas(&pg);
+    let agent = Agent::new();
+    agent.write("tick.sh", "while true; do sleep 1; done\n");
+    agent.ok(&["start", "tick.sh", "--name", "api"]);
+    let hubs = format!("{},{}", a.ws_url(), b.ws_url());
+    agent.ok(&["link", &a.secret, &a.public, "web-1", "--hub", &hubs]);
+    let p = wait_until("B sees the app", || b.process("web-1", "api"));
+
+    pg.stop();
+    wait_until("both not ready", || {
+        (readiness(&a) == 503 && readiness(&b) == 503).then_some(())
+    });
+    wait_until("the agent's session closed", || {
+        (!agent.status().contains("status:   connected")).then_some(())
+    });
+    // The agent goes on supervising: a crash now waits in its queue.
+    let pid = p["pid"].as_i64().unwrap().to_string();
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-9", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    wait_until("the app restarted", || {
+        (agent.jlist()[0]["pm2_env"]["restart_time"] == 1).then_some(())
+    });
+    // A few seconds down: the agent's attempts meanwhile are refused.
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    assert_eq!((readiness(&a), readiness(&b)), (503, 503));
+
+    pg.start_again();
+    wait_until("both ready again", || {
+        (readiness(&a) == 200 && readiness(&b) == 200).then_some(())
+    });
+    let crashes = |hub: &Hub| -> usize {
+        hub.get("/api/v1/events?app=api")["events"]
+            .as_array()
+            .map_or(0, |e| e.iter().filter(|e| e["signal"] == "SIGKILL").count())
+    };
+    wait_until("the queued crash stored, seen from A", || {
+        (crashes(&a) > 0).then_some(())
+    });
+    wait_until("the agent back", || {
+        (b.server("web-1")?["online"] == true && a.server("web-1")?["online"] == true).then_some(())
+    });
+    assert_eq!(crashes(&b), 1, "stored exactly once");
+}

@@ -12,6 +12,8 @@ pub struct Postgres {
     dir: tempfile::TempDir,
     port: u16,
     bin: PathBuf,
+    /// The server's options, for a start again after a stop.
+    options: String,
 }
 
 impl Postgres {
@@ -56,10 +58,11 @@ impl Postgres {
             std::os::unix::fs::chown(dir.path(), Some(uid), Some(gid)).expect("chown to postgres");
         }
         let data = dir.path().join("data");
-        let pg = Postgres {
+        let mut pg = Postgres {
             port: free_port(),
             bin,
             dir,
+            options: String::new(),
         };
         pg.run(
             "initdb",
@@ -73,28 +76,38 @@ impl Postgres {
                 "--no-sync",
             ],
         );
-        let options = format!(
+        pg.options = format!(
             "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off \
              -c full_page_writes=off -c max_connections=200{}",
             pg.port,
             path(pg.dir.path()),
             extra(pg.dir.path()),
         );
-        let log = pg.dir.path().join("server.log");
-        pg.run_logged(
-            "pg_ctl",
-            &[
-                "-D",
-                path(&data),
-                "-l",
-                path(&log),
-                "-o",
-                &options,
-                "-w",
-                "start",
-            ],
-        );
+        pg.start_again();
         pg
+    }
+
+    /// Stops the server (its clients are disconnected), keeping its data.
+    pub fn stop(&self) {
+        let data = self.dir.path().join("data");
+        self.run("pg_ctl", &["-D", path(&data), "-m", "fast", "-w", "stop"]);
+    }
+
+    /// Starts the server (again, after [`Postgres::stop`]) on its port.
+    pub fn start_again(&self) {
+        let data = self.dir.path().join("data");
+        let log = self.dir.path().join("server.log");
+        let args = [
+            "-D",
+            path(&data),
+            "-l",
+            path(&log),
+            "-o",
+            &self.options,
+            "-w",
+            "start",
+        ];
+        self.run_logged("pg_ctl", &args);
     }
 
     /// The cluster's port on 127.0.0.1.

@@ -76,7 +76,7 @@ fn a_crash_on_an_agent_reaches_a_follower_of_the_change_feed() {
 
 /// Reads a server-sent events stream from `path` with the hub's token;
 /// returns its `data:` lines as they come.
-fn follow(hub: &Hub, path: &str) -> impl Iterator<Item = serde_json::Value> + use<> {
+pub(crate) fn follow(hub: &Hub, path: &str) -> impl Iterator<Item = serde_json::Value> + use<> {
     let mut s = TcpStream::connect(("127.0.0.1", hub.port)).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
     write!(

@@ -139,3 +139,36 @@ fn replicas_that_lose_the_database_say_not_ready_and_come_back_with_nothing_lost
     });
     assert_eq!(crashes(&b), 1, "stored exactly once");
 }
+
+#[test]
+fn a_live_log_view_on_one_replica_follows_an_agent_on_another() {
+    let pg = pmr_tests::postgres::Postgres::start();
+    let (a, b) = replicas(&pg);
+    let agent = Agent::new();
+    agent.write(
+        "talk.sh",
+        "while true; do echo \"said $(date +%s%N)\"; sleep 0.2; done\n",
+    );
+    agent.ok(&["start", "talk.sh", "--name", "talk"]);
+    agent.link(&a, "web-1", &[]);
+    wait_until("B sees the app", || b.process("web-1", "talk"));
+    let id = b.server("web-1").unwrap()["id"].as_i64().unwrap();
+    let opened = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    // Lines written after the view opened on B, through A.
+    let fresh = crate::feed::follow(&b, &format!("/api/v1/servers/{id}/logs?app=talk"))
+        .flat_map(|batch| batch["lines"].as_array().unwrap().clone())
+        .find(|l| {
+            l["line"].as_str().unwrap()["said ".len()..]
+                .parse::<u128>()
+                .is_ok_and(|at| at > opened)
+        })
+        .expect("a line written after the view opened");
+    assert_eq!(fresh["app"], "talk");
+    assert_eq!(
+        crate::hostile_ws::metric(&b, "pmr_server_up{bucket=\"prod\",server=\"web-1\"}"),
+        None
+    );
+}

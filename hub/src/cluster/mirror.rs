@@ -196,6 +196,7 @@ async fn read_messages(hub: &Arc<Hub>, mark: &mut i64) -> anyhow::Result<()> {
                     Ok(changes) => changes.into_iter().for_each(|c| hub.ingest.remote(c)),
                     Err(e) => tracing::warn!("cluster: changes from {sender} unread: {e}"),
                 },
+                "logs_want" | "log_lines" => super::logs::receive(hub, &sender, &kind, &body),
                 _ => super::relay::receive(hub, &sender, &kind, &body).await,
             }
         }

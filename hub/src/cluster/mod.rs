@@ -9,6 +9,7 @@
 
 pub mod db;
 mod lease;
+mod logs;
 mod mirror;
 mod relay;
 
@@ -108,6 +109,7 @@ impl Cluster {
         tokio::spawn(lease::run(hub.clone(), address));
         tokio::spawn(mirror::publish(hub.clone()));
         tokio::spawn(mirror::read(hub.clone()));
+        tokio::spawn(logs::run(hub.clone()));
     }
 
     /// The statement connection (PostgreSQL only).

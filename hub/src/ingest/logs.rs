@@ -4,9 +4,15 @@
 //! only while someone watches. Lines are not stored: each batch goes to the
 //! server's viewers on a bounded channel (a slow viewer misses batches and
 //! is told so), and never through the store's writer.
+//!
+//! With replicas, a viewer on one replica of an agent another holds is a
+//! want of its replica there: asked through the cluster's [`Outbox`], kept
+//! by the holder (refreshed, else forgotten after a minute) among its own
+//! viewers' wants, and the holder sends that server's batches back.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
 use pmr_shared::link::messages::{HubMsg, LogBatch};
 use tokio::sync::broadcast;
@@ -17,6 +23,35 @@ use crate::live::Live;
 
 /// Batches a viewer may fall behind by before it misses some.
 const CAPACITY: usize = 64;
+/// Another replica's want lasts this long unless asked again.
+const REMOTE_WANT_LASTS: Duration = Duration::from_secs(60);
+
+/// What this replica's log tap asks of other replicas.
+#[derive(Debug)]
+pub enum Out {
+    /// Viewers here want `apps` (none: no longer) of `server`, whose agent
+    /// `holder` holds.
+    Ask {
+        /// Server id.
+        server: i64,
+        /// The replica holding its session.
+        holder: Arc<str>,
+        /// The apps (`*` for all).
+        apps: Vec<String>,
+    },
+    /// Lines of an agent held here, for the replicas that want them.
+    Lines {
+        /// Server id.
+        server: i64,
+        /// The replicas.
+        to: Vec<String>,
+        /// The lines.
+        batch: Arc<LogBatch>,
+    },
+}
+
+/// Where [`Out`] goes: the cluster's task (set only with replicas).
+pub type Outbox = tokio::sync::mpsc::Sender<Out>;
 
 /// One server's viewers and its batches.
 struct Watched {
@@ -25,15 +60,30 @@ struct Watched {
     viewers: HashMap<u64, Option<String>>,
     /// The apps last asked of the agent.
     asked: Vec<String>,
+    /// Other replicas' wants of this (locally held) server, and when each
+    /// was last asked.
+    remote: HashMap<String, (Vec<String>, Instant)>,
 }
 
 impl Watched {
-    /// The apps the viewers want, as the agent is asked (`*` for all).
+    fn new() -> Self {
+        Self {
+            tx: broadcast::channel(CAPACITY).0,
+            viewers: HashMap::new(),
+            asked: Vec::new(),
+            remote: HashMap::new(),
+        }
+    }
+
+    /// The apps the viewers (here and on other replicas) want, as the
+    /// agent is asked (`*` for all).
     fn wanted(&self) -> Vec<String> {
-        if self.viewers.values().any(Option::is_none) {
+        let remote = self.remote.values().flat_map(|(apps, _)| apps);
+        if self.viewers.values().any(Option::is_none) || remote.clone().any(|a| a == "*") {
             return vec!["*".into()];
         }
         let mut apps: Vec<String> = self.viewers.values().flatten().cloned().collect();
+        apps.extend(remote.cloned());
         apps.sort();
         apps.dedup();
         apps
@@ -46,6 +96,7 @@ pub struct LogTap {
     watched: Mutex<HashMap<i64, Watched>>,
     next: std::sync::atomic::AtomicU64,
     viewers: prometheus::IntGauge,
+    outbox: OnceLock<Outbox>,
 }
 
 /// One viewer's lines; leaving (drop) may stop the agent's.
@@ -71,30 +122,73 @@ impl LogTap {
             watched: Mutex::new(HashMap::new()),
             next: std::sync::atomic::AtomicU64::new(1),
             viewers,
+            outbox: OnceLock::new(),
         }
+    }
+
+    /// Connects the tap to other replicas (once, when the hub has them).
+    pub fn connect(&self, outbox: Outbox) {
+        let _ = self.outbox.set(outbox);
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<i64, Watched>> {
         self.watched.locked()
     }
 
-    /// Asks the agent for what the viewers want now, if that changed.
+    /// Asks the agent (or the replica holding it) for what the viewers
+    /// want now, if that changed.
     fn ask(&self, server: i64, w: &mut Watched) {
         let apps = w.wanted();
-        if apps != w.asked && self.live.send(server, HubMsg::Logs { apps: apps.clone() }) {
-            w.asked = apps;
+        if apps == w.asked {
+            return;
         }
+        if self.live.send(server, HubMsg::Logs { apps: apps.clone() }) {
+            w.asked = apps;
+            return;
+        }
+        let holder = self.live.read(server, |v| v.holder.clone()).flatten();
+        if let (Some(holder), Some(out)) = (holder, self.outbox.get()) {
+            let ask = Out::Ask {
+                server,
+                holder,
+                apps: apps.clone(),
+            };
+            if out.try_send(ask).is_ok() {
+                w.asked = apps;
+            }
+        }
+    }
+
+    /// Another replica's viewers want `apps` of `server` (none: no longer).
+    pub fn remote_want(&self, server: i64, replica: &str, apps: Vec<String>) {
+        let mut all = self.lock();
+        let w = all.entry(server).or_insert_with(Watched::new);
+        if apps.is_empty() {
+            w.remote.remove(replica);
+        } else {
+            w.remote.insert(replica.to_string(), (apps, Instant::now()));
+        }
+        self.ask(server, w);
+        if w.viewers.is_empty() && w.remote.is_empty() {
+            all.remove(&server);
+        }
+    }
+
+    /// What this replica's viewers want of servers other replicas hold,
+    /// for asking again (a holder forgets a want not asked for a minute).
+    pub fn remote_asks(&self) -> Vec<(i64, Vec<String>)> {
+        self.lock()
+            .iter()
+            .filter(|(server, w)| !w.viewers.is_empty() && !self.live.holds(**server))
+            .map(|(server, w)| (*server, w.wanted()))
+            .collect()
     }
 
     /// A new viewer of `server`'s output (`app`, or every app).
     pub fn join(self: &Arc<Self>, server: i64, app: Option<String>) -> Viewer {
         let id = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let mut all = self.lock();
-        let w = all.entry(server).or_insert_with(|| Watched {
-            tx: broadcast::channel(CAPACITY).0,
-            viewers: HashMap::new(),
-            asked: Vec::new(),
-        });
+        let w = all.entry(server).or_insert_with(Watched::new);
         w.viewers.insert(id, app);
         let rx = w.tx.subscribe();
         self.ask(server, w);
@@ -116,7 +210,7 @@ impl LogTap {
             self.viewers.dec();
         }
         self.ask(server, w);
-        if w.viewers.is_empty() {
+        if w.viewers.is_empty() && w.remote.is_empty() {
             all.remove(&server);
         }
     }
@@ -130,10 +224,27 @@ impl LogTap {
         }
     }
 
-    /// Lines from `server`, to its viewers (none: dropped).
+    /// Lines from `server`, to its viewers here and on other replicas
+    /// (none: dropped).
     pub fn publish(&self, server: i64, batch: LogBatch) {
-        if let Some(w) = self.lock().get(&server) {
-            let _ = w.tx.send(Arc::new(batch));
+        let mut all = self.lock();
+        let Some(w) = all.get_mut(&server) else {
+            return;
+        };
+        let batch = Arc::new(batch);
+        let _ = w.tx.send(batch.clone());
+        if w.remote.is_empty() {
+            return;
+        }
+        let before = w.remote.len();
+        w.remote
+            .retain(|_, (_, at)| at.elapsed() < REMOTE_WANT_LASTS);
+        if w.remote.len() < before {
+            self.ask(server, w);
+        }
+        if let Some(out) = self.outbox.get() {
+            let to = w.remote.keys().cloned().collect();
+            let _ = out.try_send(Out::Lines { server, to, batch });
         }
     }
 }

@@ -102,9 +102,15 @@ impl Ingest {
             view.online,
             view.snapshot_at,
         );
+        let holder = view.holder.clone();
+        let held_by = self.live.read(server_id, |v| v.holder.clone()).flatten();
         let Some(was) = self.live.mirror(view) else {
             return;
         };
+        if held_by != holder {
+            // Viewers here now ask the replica that holds the agent.
+            self.logs.attached(server_id);
+        }
         match (was, online) {
             (false, true) => self.feed.publish_remote(Change::ServerUp {
                 server_id,

@@ -12,6 +12,7 @@ mod logs;
 mod pages;
 mod phone;
 mod reasons;
+mod replicas;
 mod roles;
 mod scale;
 mod shell;

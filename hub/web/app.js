@@ -17,6 +17,7 @@ const ROUTES = [
   [/^\/alerts$/, 'alerts.js', 'render'],
   [/^\/exceptions$/, 'exceptions.js', 'render'],
   [/^\/admin\/rules$/, 'rules.js', 'render'],
+  [/^\/admin\/hub$/, 'cluster.js', 'render'],
   [/^\/admin\/receivers$/, 'receivers.js', 'render'],
   [/^\/admin\/(keys|users|tokens|audit)$/, 'admin.js', 'render'],
   [/^\/login$/, 'login.js', 'renderLogin'],
@@ -36,7 +37,7 @@ const NAV = [
 // The admin pages, in a second row under the header when on one of them.
 const ADMIN = [
   ['/admin/keys', 'Keys'], ['/admin/users', 'Users'], ['/admin/tokens', 'Tokens'],
-  ['/admin/rules', 'Alert rules'], ['/admin/receivers', 'Receivers'], ['/admin/audit', 'Audit'],
+  ['/admin/rules', 'Alert rules'], ['/admin/receivers', 'Receivers'], ['/admin/audit', 'Audit'], ['/admin/hub', 'Hub'],
 ];
 
 let cleanup = [];

@@ -36,6 +36,26 @@ fn a_replica_sees_acts_on_and_takes_over_the_agent_another_replica_holds() {
     });
     assert_eq!(b.server("web-1").unwrap()["online"], true);
     assert_eq!(metric(&b, up), None, "B's /metrics counts only its agents");
+    // B's API names both replicas, who holds the agent and the lease.
+    let status = b.get("/api/v1/cluster");
+    let replicas = status["replicas"].as_array().unwrap();
+    assert_eq!(
+        (status["store"].as_str(), replicas.len()),
+        (Some("postgres"), 2),
+        "{status}"
+    );
+    let this = |r: &&serde_json::Value| r["this"] == true;
+    let (on_b, on_a): (Vec<_>, Vec<_>) = replicas.iter().partition(this);
+    assert_eq!(
+        (on_a[0]["agents"].as_i64(), on_b[0]["agents"].as_i64()),
+        (Some(1), Some(0)),
+        "{status}"
+    );
+    assert_eq!(
+        replicas.iter().filter(|r| r["lease"] == true).count(),
+        1,
+        "{status}"
+    );
 
     // An action through B reaches the agent through A, and B's caller
     // gets the agent's answer.

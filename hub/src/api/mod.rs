@@ -17,6 +17,7 @@ mod admin;
 mod alerts;
 mod auth;
 mod changes;
+mod cluster;
 mod contract;
 mod doc;
 pub mod error;
@@ -104,6 +105,7 @@ fn protected() -> OpenApiRouter<Arc<Hub>> {
         .routes(json_405(routes!(admin::users::reset_password)))
         .routes(json_405(routes!(alerts::list_alerts)))
         .routes(json_405(routes!(exceptions::list_exceptions)))
+        .routes(json_405(routes!(cluster::cluster)))
         .routes(json_405(routes!(alerts::alert_history)))
         .routes(json_405(routes!(
             alerts::rules::list_rules,

@@ -12,6 +12,7 @@ mod lease;
 mod logs;
 mod mirror;
 mod relay;
+pub mod status;
 
 use std::sync::Arc;
 
@@ -30,6 +31,8 @@ pub struct Cluster {
     pub lease: watch::Receiver<bool>,
     /// True while the cluster's database connection is up (always, alone).
     pub up: watch::Receiver<bool>,
+    /// When this replica started, Unix ms.
+    pub started_at: i64,
     /// Alone: the senders of `lease` and `up`, kept so both stay as they are.
     _alone: Option<(watch::Sender<bool>, watch::Sender<bool>)>,
     pg: Option<Pg>,
@@ -52,6 +55,7 @@ impl Cluster {
         let (up_tx, up) = watch::channel(true);
         Self {
             id: new_id().into(),
+            started_at: crate::clock::now_ms(),
             lease,
             up,
             _alone: Some((lease_tx, up_tx)),
@@ -67,6 +71,7 @@ impl Cluster {
         let (up_tx, up) = watch::channel(false);
         Ok(Self {
             id: new_id().into(),
+            started_at: crate::clock::now_ms(),
             lease,
             up,
             _alone: None,

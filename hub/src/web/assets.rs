@@ -80,6 +80,7 @@ assets! {
     "rules.js" => JS,
     "receivers.js" => JS,
     "exceptions.js" => JS,
+    "cluster.js" => JS,
     "login.js" => JS,
     "icon.svg" => "image/svg+xml",
 }

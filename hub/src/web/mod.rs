@@ -20,7 +20,7 @@ use axum::routing::get;
 use crate::state::Hub;
 
 /// The paths of the dashboard's pages (the shell answers each).
-pub const PAGES: [&str; 16] = [
+pub const PAGES: [&str; 17] = [
     "/",
     "/login",
     "/setup",
@@ -37,6 +37,7 @@ pub const PAGES: [&str; 16] = [
     "/admin/users",
     "/admin/tokens",
     "/admin/audit",
+    "/admin/hub",
 ];
 
 /// The dashboard's routes: its pages and `/assets/{file}`.

@@ -50,4 +50,13 @@ fn a_page_served_by_one_replica_shows_a_crash_on_an_agent_another_holds_live() {
         "no reload"
     );
     snap(&mut b, "replicas-processes-on-b");
+
+    // Admin → Hub on B: both replicas, A holding the agent and the lease.
+    b.goto(&format!("{}/admin/hub", base(&b_hub)));
+    b.wait(
+        "two replicas, one holder",
+        "document.querySelectorAll('main table tbody tr').length === 2 \
+         && [...document.querySelectorAll('main table tbody tr')].filter(r => r.innerText.includes('holder')).length === 1",
+    );
+    snap(&mut b, "replicas-hub-page");
 }

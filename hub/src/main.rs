@@ -265,6 +265,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 dashboards,
                 hold,
                 rules,
+                database: cfg.database,
             })?;
         }
         Command::Users(cmd) => users(&open_store(&cfg)?, cmd)?,

@@ -22,6 +22,7 @@ mod phases;
 mod report;
 
 use crate::store::Store;
+use crate::store::postgres::PgStore;
 use crate::store::sqlite::SqliteStore;
 
 /// Settings of one run.
@@ -44,9 +45,14 @@ pub struct BenchArgs {
     pub hold: u64,
     /// Alert rules, and a storm of errored apps halfway through.
     pub rules: usize,
+    /// The hub's database (`postgres://…`, empty); none: SQLite in the
+    /// bench's directory.
+    pub database: Option<String>,
 }
 
 struct Shared {
+    /// The hub's database URL, if not SQLite.
+    database: Option<String>,
     url: String,
     api: SocketAddr,
     token: String,
@@ -91,9 +97,21 @@ fn hub_stat(pid: u32) -> (u64, u64) {
     (rss, ticks)
 }
 
-fn spawn_hub(dir: &Path, port: u16) -> anyhow::Result<Child> {
+/// The bench hub's store: SQLite in `dir`, or the database given.
+fn open_store(dir: &Path, database: Option<&str>) -> anyhow::Result<Box<dyn Store>> {
+    Ok(match database {
+        Some(url) => Box::new(PgStore::open(url)?),
+        None => Box::new(SqliteStore::open(&dir.join("hub.db"))?),
+    })
+}
+
+fn spawn_hub(dir: &Path, port: u16, database: Option<&str>) -> anyhow::Result<Child> {
     let exe = std::env::current_exe()?;
-    let mut child = Command::new(exe)
+    let mut cmd = Command::new(exe);
+    if let Some(url) = database {
+        cmd.args(["--database", url]);
+    }
+    let mut child = cmd
         .arg("--data-dir")
         .arg(dir)
         .args([
@@ -138,10 +156,10 @@ fn hold(
     rt: &tokio::runtime::Runtime,
     sh: &Arc<Shared>,
 ) -> anyhow::Result<()> {
-    let store = SqliteStore::open(&dir.join("hub.db"))?;
+    let store = open_store(dir, sh.database.as_deref())?;
     let password = crate::access::password::generate();
     crate::store::write_one(
-        &store,
+        store.as_ref(),
         crate::store::Write::CreateUser {
             email: "bench@example.com".into(),
             password_hash: crate::access::password::hash(&password)?,
@@ -183,13 +201,13 @@ fn prepare(
     secret: &SecretKey,
     token: &str,
 ) -> anyhow::Result<Option<std::net::TcpListener>> {
-    let store = SqliteStore::open(&dir.join("hub.db"))?;
+    let store = open_store(dir, args.database.as_deref())?;
     store.create_key("bench", &secret.public().to_string())?;
     store.create_token("bench", &crate::api::token_hash(token), None)?;
     let hook_l = std::net::TcpListener::bind("127.0.0.1:0")?;
     hook_l.set_nonblocking(true)?;
     let hook_url = format!("http://{}/", hook_l.local_addr()?);
-    alerts::setup(&store, dir, args.rules, args.agents, &hook_url)?;
+    alerts::setup(store.as_ref(), dir, args.rules, args.agents, &hook_url)?;
     Ok((args.rules > 0).then_some(hook_l))
 }
 
@@ -204,12 +222,13 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     let port = std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?
         .port();
-    let hub = spawn_hub(&dir, port)?;
+    let hub = spawn_hub(&dir, port, args.database.as_deref())?;
     let api: SocketAddr = format!("127.0.0.1:{port}").parse()?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
     let sh = Arc::new(Shared {
+        database: args.database.clone(),
         url: format!("ws://127.0.0.1:{port}/agent/v1"),
         api,
         token: token.into(),
@@ -255,7 +274,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     }
     let back = phases::restart(&rt, &sh, &dir, port, hub, args.agents)?;
     rt.shutdown_timeout(Duration::from_secs(1));
-    let stored = phases::stored(&dir)?;
+    let stored = phases::stored(&dir, args.database.as_deref())?;
     let _ = std::fs::remove_dir_all(&dir);
     report::print(report::Figures {
         args: &args,

@@ -143,7 +143,7 @@ pub(super) fn restart(
         }
         tokio::time::sleep(Duration::from_secs(2)).await;
     });
-    let mut hub = spawn_hub(dir, port)?;
+    let mut hub = spawn_hub(dir, port, sh.database.as_deref())?;
     sh.outage.store(false, Ordering::Relaxed);
     let back = Instant::now();
     rt.block_on(async {
@@ -162,16 +162,15 @@ pub(super) fn restart(
 }
 
 /// What the store kept: events, exit events, servers with an exit event.
-pub(super) fn stored(dir: &Path) -> anyhow::Result<(i64, i64, i64)> {
+pub(super) fn stored(dir: &Path, database: Option<&str>) -> anyhow::Result<(i64, i64, i64)> {
+    const COUNTS: &str = "SELECT (SELECT COUNT(*) FROM events),
+        (SELECT COUNT(*) FROM events WHERE kind = 'exit'),
+        (SELECT COUNT(DISTINCT server_id) FROM events WHERE kind = 'exit')";
+    if let Some(url) = database {
+        let mut c = crate::store::postgres::connect::target(url)?.connect()?;
+        let r = c.query_one(COUNTS, &[])?;
+        return Ok((r.get(0), r.get(1), r.get(2)));
+    }
     let db = rusqlite::Connection::open(dir.join("hub.db"))?;
-    let events: i64 = db.query_row("SELECT COUNT(*) FROM events", [], |r| r.get(0))?;
-    let exits: i64 = db.query_row("SELECT COUNT(*) FROM events WHERE kind = 'exit'", [], |r| {
-        r.get(0)
-    })?;
-    let servers_with_exit: i64 = db.query_row(
-        "SELECT COUNT(DISTINCT server_id) FROM events WHERE kind = 'exit'",
-        [],
-        |r| r.get(0),
-    )?;
-    Ok((events, exits, servers_with_exit))
+    Ok(db.query_row(COUNTS, [], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?)
 }

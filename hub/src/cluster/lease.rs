@@ -51,7 +51,8 @@ pub(super) async fn run(hub: Arc<Hub>, address: String) {
     }
 }
 
-/// Says this replica is alive; takes or renews the lease. Whether it holds it.
+/// Says this replica is alive; takes or renews the lease; counts the other
+/// replicas alive. Whether it holds the lease.
 async fn beat(hub: &Hub, address: &str) -> anyhow::Result<bool> {
     let db = hub.cluster.db().expect("on PostgreSQL");
     let c = db.client().await?;
@@ -72,6 +73,18 @@ async fn beat(hub: &Hub, address: &str) -> anyhow::Result<bool> {
             &[&id, &LASTS_S],
         )
         .await?;
+    let peers: i64 = c
+        .query_one(
+            "SELECT count(*) FROM cluster_replicas WHERE id <> $1
+             AND seen_at > now() - make_interval(secs => $2)",
+            &[&id, &DEAD_AFTER_S],
+        )
+        .await?
+        .get(0);
+    let pg = hub.cluster.pg.as_ref().expect("on PostgreSQL");
+    let peers = peers as usize;
+    pg.peers
+        .send_if_modified(|p| std::mem::replace(p, peers) != peers);
     Ok(held.is_some())
 }
 

@@ -1,6 +1,7 @@
 //! Every replica sees every agent: each publishes the live views of the
 //! agents it holds (at once when their state changed, every 5 s for
-//! samples alone) and the changes they made, and applies the others'.
+//! samples alone while other replicas are alive to read them) and the
+//! changes they made, and applies the others'.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -20,14 +21,39 @@ const SAMPLES_EVERY: Duration = Duration::from_secs(5);
 /// Most rows read per query.
 const PAGE: i64 = 1000;
 
-/// Publishes this replica's agents, for as long as the hub runs.
+/// A full publish after the feed outran the publisher comes at most this often.
+const RESYNC_EVERY: Duration = Duration::from_secs(10);
+
+/// What one tick publishes.
+struct Batch {
+    views: Vec<ServerView>,
+    changes: Vec<Change>,
+}
+
+/// Publishes this replica's agents, for as long as the hub runs. The feed
+/// is read without pause; the database writes go on in a task of their own
+/// (one batch at a time: while one is written, the next accumulates).
 pub(super) async fn publish(hub: Arc<Hub>) {
+    let Some(pg) = &hub.cluster.pg else {
+        return;
+    };
+    let (tx, rx) = tokio::sync::mpsc::channel::<Batch>(1);
+    tokio::spawn(write_batches(hub.clone(), rx));
+    let mut peers = pg.peers.subscribe();
     let mut feed = hub.ingest.subscribe();
     let mut tick = tokio::time::interval(TICK);
     let mut due: HashSet<i64> = HashSet::new();
     let mut sampled: HashSet<i64> = HashSet::new();
     let mut last: HashMap<i64, Instant> = HashMap::new();
     let mut changes: Vec<Change> = Vec::new();
+    let mut resync: Option<Instant> = None;
+    let all_local = |due: &mut HashSet<i64>| {
+        hub.live.each(|s| {
+            if s.holder.is_none() {
+                due.insert(s.id);
+            }
+        })
+    };
     loop {
         tokio::select! {
             item = feed.recv() => match item {
@@ -45,14 +71,29 @@ pub(super) async fn publish(hub: Arc<Hub>) {
                     }
                 },
                 Ok(_) => {}
-                Err(RecvError::Lagged(_)) => hub.live.each(|s| {
-                    if s.holder.is_none() {
-                        due.insert(s.id);
+                Err(RecvError::Lagged(n)) => {
+                    if resync.is_none_or(|at| at.elapsed() >= RESYNC_EVERY) {
+                        tracing::warn!("cluster: {n} changes missed; every view goes out again");
+                        resync = Some(Instant::now());
+                        all_local(&mut due);
                     }
-                }),
+                }
                 Err(RecvError::Closed) => return,
             },
+            Ok(()) = peers.changed() => {
+                // Replicas to read them now: every view goes out once.
+                if *peers.borrow_and_update() > 0 {
+                    all_local(&mut due);
+                }
+            }
             _ = tick.tick() => {
+                if *peers.borrow() == 0 {
+                    // Alone: samples are of no use to anyone.
+                    sampled.clear();
+                }
+                let Ok(slot) = tx.try_reserve() else {
+                    continue; // the last batch is still being written
+                };
                 let now = Instant::now();
                 due.extend(sampled.iter().filter(|id| {
                     last.get(id).is_none_or(|at| now - *at >= SAMPLES_EVERY)
@@ -60,22 +101,28 @@ pub(super) async fn publish(hub: Arc<Hub>) {
                 sampled.retain(|id| !due.contains(id));
                 let views: Vec<ServerView> = due
                     .drain()
-                    .filter(|id| hub.live.holds(*id) || hub.live.get(*id).is_some_and(|v| v.holder.is_none()))
                     .filter_map(|id| hub.live.get(id))
+                    .filter(|v| v.holder.is_none())
                     .collect();
                 for v in &views {
                     last.insert(v.id, now);
                 }
-                if let Err(e) = send_views(&hub, &views).await {
-                    tracing::warn!("cluster: views not published: {e:#}");
-                }
-                if !changes.is_empty() {
-                    let body = serde_json::to_string(&changes).unwrap_or_default();
-                    changes.clear();
-                    if let Err(e) = hub.cluster.send(None, "changes", &body).await {
-                        tracing::warn!("cluster: changes not published: {e:#}");
-                    }
-                }
+                slot.send(Batch { views, changes: std::mem::take(&mut changes) });
+            }
+        }
+    }
+}
+
+/// Writes each batch: its views, then its changes as one message.
+async fn write_batches(hub: Arc<Hub>, mut rx: tokio::sync::mpsc::Receiver<Batch>) {
+    while let Some(b) = rx.recv().await {
+        if let Err(e) = send_views(&hub, &b.views).await {
+            tracing::warn!("cluster: views not published: {e:#}");
+        }
+        if !b.changes.is_empty() {
+            let body = serde_json::to_string(&b.changes).unwrap_or_default();
+            if let Err(e) = hub.cluster.send(None, "changes", &body).await {
+                tracing::warn!("cluster: changes not published: {e:#}");
             }
         }
     }

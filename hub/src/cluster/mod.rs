@@ -46,6 +46,8 @@ struct Pg {
     wake: Arc<Notify>,
     lease: watch::Sender<bool>,
     up: watch::Sender<bool>,
+    /// Other replicas alive now: samples are published only for them.
+    peers: watch::Sender<usize>,
 }
 
 impl Cluster {
@@ -81,6 +83,7 @@ impl Cluster {
                 wake: Arc::new(Notify::new()),
                 lease: lease_tx,
                 up: up_tx,
+                peers: watch::channel(0).0,
             }),
         })
     }

@@ -9,7 +9,7 @@ use common::{Hub, Reply};
 use serde_json::Value;
 
 /// Every operation the hub's main port has, as `METHOD path`.
-const OPERATIONS: [&str; 43] = [
+const OPERATIONS: [&str; 44] = [
     "DELETE /api/v1/alert-rules/{id}",
     "DELETE /api/v1/keys/{key}",
     "DELETE /api/v1/receivers/{id}",
@@ -24,6 +24,7 @@ const OPERATIONS: [&str; 43] = [
     "GET /api/v1/audit",
     "GET /api/v1/changes",
     "GET /api/v1/changes/kinds",
+    "GET /api/v1/cluster",
     "GET /api/v1/deliveries",
     "GET /api/v1/events",
     "GET /api/v1/exceptions",

@@ -31,7 +31,12 @@ fn needs(method: &str, path: &str) -> (u8, bool) {
     if path.starts_with("/api/v1/keys") {
         return (2, false);
     }
-    let fleet = ["/api/v1/audit", "/api/v1/tokens", "/api/v1/users"];
+    let fleet = [
+        "/api/v1/audit",
+        "/api/v1/cluster",
+        "/api/v1/tokens",
+        "/api/v1/users",
+    ];
     if fleet.iter().any(|p| path.starts_with(p)) {
         return (2, true);
     }

@@ -12,7 +12,7 @@ use crate::access::Role;
 use crate::cluster::status::Status;
 use crate::state::Hub;
 
-/// The replicas, the oldest first (admins).
+/// The replicas, the oldest first (admins without bucket limits).
 #[utoipa::path(
     get,
     path = "/api/v1/cluster",
@@ -29,6 +29,13 @@ pub(super) async fn cluster(
     _: Query<NoParams>,
 ) -> ApiResult<Json<Status>> {
     caller.require(Role::Admin)?;
+    // It counts the agents of every bucket.
+    if caller.buckets.is_some() {
+        return Err(ApiError::new(
+            axum::http::StatusCode::FORBIDDEN,
+            "the replicas hold agents of every bucket: this needs an admin without bucket limits",
+        ));
+    }
     let status = hub
         .cluster
         .status(&hub.live)

@@ -99,7 +99,7 @@ pub async fn serve(
         .local_addr()
         .map(|a| a.to_string())
         .unwrap_or_default();
-    cluster::Cluster::spawn(&hub, hub.config.public_url.clone().unwrap_or(address));
+    cluster::run::spawn(&hub, hub.config.public_url.clone().unwrap_or(address));
     tokio::spawn(housekeeping::run(hub.clone()));
     tokio::task::spawn_blocking(api::prepare_sign_in);
     tokio::spawn(count_changes(hub.clone()));

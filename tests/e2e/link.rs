@@ -288,14 +288,16 @@ fn history_and_a_link_that_survives_the_daemon() {
                 None,
                 true,
             );
-            (status == 200 && !v["history"].as_array()?.is_empty()).then_some(v)
+            // A window that closed just after the app started may hold
+            // only its first sample, taken before its memory was read.
+            let measured = v["history"]
+                .as_array()?
+                .iter()
+                .any(|row| row["memory"][1].as_f64().is_some_and(|m| m > 0.0));
+            (status == 200 && measured).then_some(v)
         },
     );
     assert_eq!(hist["process"]["name"], "w");
-    assert!(
-        hist["history"][0]["memory"][1].as_f64().unwrap() > 0.0,
-        "{hist}"
-    );
     // The daemon restarts (SIGTERM saves, resurrect restores): the link comes back by itself.
     agent.ok(&["update"]);
     crate::harness::wait_for("linked again", std::time::Duration::from_secs(60), || {

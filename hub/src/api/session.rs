@@ -141,7 +141,7 @@ pub(super) async fn sign_in(
     let (Some((user, _)), true) = (found, ok) else {
         hub.logins.failed(peer, &c.email);
         // Every replica counts it: guesses spread over replicas meet one budget.
-        crate::cluster::login_failed(&hub, peer, session::account_key(&c.email)).await;
+        crate::cluster::relay::login_failed(&hub, peer, session::account_key(&c.email)).await;
         audit(&hub, &c.email, &addr, "sign-in", "wrong e-mail or password").await;
         return Err(ApiError::new(
             StatusCode::UNAUTHORIZED,

@@ -11,17 +11,15 @@ pub mod db;
 mod lease;
 mod logs;
 mod mirror;
-mod relay;
+pub mod relay;
+pub mod run;
 pub mod status;
 
 use std::sync::Arc;
 
 use tokio::sync::{Notify, watch};
 
-use crate::state::Hub;
 use crate::store::postgres::connect::Target;
-
-pub use relay::{login_failed, relay_action};
 
 /// This replica's place among the others.
 pub struct Cluster {
@@ -103,23 +101,6 @@ impl Cluster {
         *self.lease.borrow()
     }
 
-    /// Starts the replica's tasks: listening, the lease and heartbeat,
-    /// publishing this replica's agents and reading the others'.
-    pub fn spawn(hub: &Arc<Hub>, address: String) {
-        let Some(pg) = &hub.cluster.pg else {
-            hub.metrics.lease_held.set(1);
-            hub.metrics.database_up.set(1);
-            return;
-        };
-        let db = pg.db.clone();
-        tokio::spawn(db.listen(pg.wake.clone(), pg.listening.clone(), pg.up.clone()));
-        tokio::spawn(watch_database(hub.clone()));
-        tokio::spawn(lease::run(hub.clone(), address));
-        tokio::spawn(mirror::publish(hub.clone()));
-        tokio::spawn(mirror::read(hub.clone()));
-        tokio::spawn(logs::run(hub.clone()));
-    }
-
     /// The statement connection (PostgreSQL only).
     fn db(&self) -> Option<&Arc<db::Db>> {
         self.pg.as_ref().map(|p| &p.db)
@@ -147,38 +128,6 @@ impl Cluster {
             )
         })?;
         Ok(())
-    }
-}
-
-/// When the database is lost, this replica's agents are told to try
-/// another replica (which may still reach it) rather than wait here.
-async fn watch_database(hub: Arc<Hub>) {
-    let mut up = hub.cluster.up.clone();
-    let mut lease = hub.cluster.lease.clone();
-    loop {
-        tokio::select! {
-            r = up.changed() => {
-                if r.is_err() {
-                    return;
-                }
-                let now = *up.borrow_and_update();
-                hub.metrics.database_up.set(i64::from(now));
-                if !now {
-                    let n = hub.live.close_all(pmr_shared::link::messages::close::TRY_AGAIN);
-                    tracing::warn!("the database does not answer: not ready, {n} agent session(s) sent to another replica");
-                } else {
-                    tracing::info!("the database answers again: ready");
-                }
-            }
-            r = lease.changed() => {
-                if r.is_err() {
-                    return;
-                }
-                let held = *lease.borrow_and_update();
-                hub.metrics.lease_held.set(i64::from(held));
-                tracing::info!("{} the once-only lease", if held { "holds" } else { "no longer holds" });
-            }
-        }
     }
 }
 

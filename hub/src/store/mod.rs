@@ -17,7 +17,7 @@ pub use rows::{
     ActionRow, AuditRow, EventQuery, EventRow, KeyRow, RollupRow, ServerRow, TokenInfo, TokenRow,
     UserRow,
 };
-pub use write::{Write, Written};
+pub use write::{Family, Write, Written};
 
 use pmr_shared::link::messages::{Resume, Stream};
 

@@ -262,6 +262,48 @@ pub enum Write {
     },
 }
 
+/// Which part of a backend applies a write: each backend has one module
+/// per family, and this is the one place that sorts the writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Family {
+    /// Agents' rows, servers, actions, history and bookkeeping.
+    Core,
+    /// Keys, tokens, users, sessions and the audit log.
+    Access,
+    /// Rules, receivers, alerts, deliveries and exception groups.
+    Alerting,
+}
+
+impl Write {
+    /// The family whose module applies this write.
+    pub fn family(&self) -> Family {
+        match self {
+            Write::CreateKey { .. }
+            | Write::RevokeKey { .. }
+            | Write::CreateToken { .. }
+            | Write::DeleteToken { .. }
+            | Write::CreateUser { .. }
+            | Write::CreateFirstOwner { .. }
+            | Write::DeleteUser { .. }
+            | Write::SetPassword { .. }
+            | Write::CreateSession { .. }
+            | Write::DeleteSession { .. }
+            | Write::Audit(_) => Family::Access,
+            Write::CreateRule { .. }
+            | Write::DeleteRule { .. }
+            | Write::MuteRule { .. }
+            | Write::CreateReceiver { .. }
+            | Write::DeleteReceiver { .. }
+            | Write::AlertFired(_)
+            | Write::AlertResolved { .. }
+            | Write::Notified(_)
+            | Write::Delivery(_)
+            | Write::Exception { .. } => Family::Alerting,
+            _ => Family::Core,
+        }
+    }
+}
+
 /// What a [`Write`] produced.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Written {

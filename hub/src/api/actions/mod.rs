@@ -240,7 +240,9 @@ async fn send(
     });
     // An agent another replica holds gets the action through that replica.
     let sent = match &target.holder {
-        Some(holder) => crate::cluster::relay_action(hub, holder, target.id, msg, id.clone()).await,
+        Some(holder) => {
+            crate::cluster::relay::relay_action(hub, holder, target.id, msg, id.clone()).await
+        }
         None => hub.live.send_action(target.id, msg, id.clone()),
     };
     Ok((id, sent))

@@ -5,13 +5,18 @@
 use pmr_shared::link::messages::{Event, Rollup};
 use postgres::Transaction;
 
-use super::super::{ActionRow, COARSE_SPAN_MS, PRUNE_CHUNK, Write, Written};
+use super::super::{ActionRow, COARSE_SPAN_MS, Family, PRUNE_CHUNK, Write, Written};
 use super::meta::{meta_i64, set_meta};
 
 type Tx<'a, 'b> = &'a mut Transaction<'b>;
 
 /// Applies one write.
 pub(super) fn apply(c: Tx<'_, '_>, w: &Write) -> Result<Written, postgres::Error> {
+    match w.family() {
+        Family::Access => return super::access::apply(c, w),
+        Family::Alerting => return super::alerts::apply(c, w),
+        Family::Core => {}
+    }
     Ok(match w {
         Write::UpsertServer {
             bucket_id,
@@ -64,27 +69,6 @@ pub(super) fn apply(c: Tx<'_, '_>, w: &Write) -> Result<Written, postgres::Error
             set_meta(c, key, value)?;
             Written::Done
         }
-        Write::CreateKey { .. }
-        | Write::RevokeKey { .. }
-        | Write::CreateToken { .. }
-        | Write::DeleteToken { .. }
-        | Write::CreateUser { .. }
-        | Write::CreateFirstOwner { .. }
-        | Write::DeleteUser { .. }
-        | Write::SetPassword { .. }
-        | Write::CreateSession { .. }
-        | Write::DeleteSession { .. }
-        | Write::Audit(_) => super::access::apply(c, w)?,
-        Write::CreateRule { .. }
-        | Write::DeleteRule { .. }
-        | Write::MuteRule { .. }
-        | Write::CreateReceiver { .. }
-        | Write::DeleteReceiver { .. }
-        | Write::AlertFired(_)
-        | Write::AlertResolved { .. }
-        | Write::Notified(_)
-        | Write::Delivery(_)
-        | Write::Exception { .. } => super::alerts::apply(c, w)?,
         Write::Prune {
             events_before,
             rollups_before,
@@ -106,6 +90,7 @@ pub(super) fn apply(c: Tx<'_, '_>, w: &Write) -> Result<Written, postgres::Error
             )?;
             Written::Rows(a + b + d)
         }
+        other => unreachable!("not a core write: {other:?}"),
     })
 }
 

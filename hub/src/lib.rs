@@ -126,6 +126,7 @@ pub async fn serve(
             let _ = http::serve::run(s, &cfg, l, std::future::pending()).await;
         });
     }
+    let leaving = hub.clone();
     let s = http::serve::Serving {
         app: router(hub, door),
         tls: tls.map(tokio_rustls::TlsAcceptor::from),
@@ -137,5 +138,7 @@ pub async fn serve(
         refused,
         proxies: Arc::new(cfg.trusted_proxies.clone()),
     };
-    http::serve::run(s, &cfg, listener, shutdown).await
+    let served = http::serve::run(s, &cfg, listener, shutdown).await;
+    cluster::run::leave(&leaving).await;
+    served
 }

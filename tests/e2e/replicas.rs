@@ -192,3 +192,32 @@ fn a_live_log_view_on_one_replica_follows_an_agent_on_another() {
         None
     );
 }
+
+/// Whether `hub` says it holds the once-only lease.
+fn holds_lease(hub: &Hub) -> bool {
+    let (_, text) = hub.http("GET", "/readyz", None, false);
+    text.as_str().is_some_and(|t| t.contains("lease: held"))
+}
+
+#[test]
+fn a_replica_stopped_cleanly_gives_up_its_lease_and_leaves_the_list() {
+    let pg = pmr_tests::postgres::Postgres::start();
+    let (a, b) = replicas(&pg);
+    wait_until("one of them holds the lease", || {
+        (holds_lease(&a) || holds_lease(&b)).then_some(())
+    });
+    let (mut holder, other) = if holds_lease(&a) { (a, b) } else { (b, a) };
+    holder.terminate();
+    // At once, before its lease could have run out: no holder left, and
+    // the other replica alone in the list; it takes the lease at its next beat.
+    let lease = pg.psql("hub", "SELECT count(*) FROM cluster_leases");
+    assert_eq!(lease, "0");
+    let replicas = other.get("/api/v1/cluster")["replicas"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert_eq!(replicas, 1);
+    wait_until("the other holds the lease", || {
+        holds_lease(&other).then_some(())
+    });
+}

@@ -88,11 +88,11 @@ pub(super) fn receive(hub: &Hub, sender: &str, kind: &str, body: &str) {
     match kind {
         "logs_want" => match serde_json::from_str::<Want>(body) {
             Ok(w) => hub.ingest.logs.remote_want(w.server, sender, w.apps),
-            Err(e) => tracing::warn!("cluster: a log request from {sender} unread: {e}"),
+            Err(e) => tracing::warn!("cluster: a log request from {sender:?} unread: {e}"),
         },
         _ => match serde_json::from_str::<Lines>(body) {
             Ok(l) => hub.ingest.log_lines(l.server, l.batch),
-            Err(e) => tracing::warn!("cluster: log lines from {sender} unread: {e}"),
+            Err(e) => tracing::warn!("cluster: log lines from {sender:?} unread: {e}"),
         },
     }
 }

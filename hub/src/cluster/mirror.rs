@@ -214,7 +214,7 @@ async fn read_views(hub: &Hub, mark: &mut i64) -> anyhow::Result<()> {
                     v.holder = Some(holder.into());
                     hub.ingest.mirror(v);
                 }
-                Err(e) => tracing::warn!("cluster: a view from {holder} unread: {e}"),
+                Err(e) => tracing::warn!("cluster: a view from {holder:?} unread: {e}"),
             }
         }
         if (rows.len() as i64) < PAGE {
@@ -241,7 +241,7 @@ async fn read_messages(hub: &Arc<Hub>, mark: &mut i64) -> anyhow::Result<()> {
             match kind.as_str() {
                 "changes" => match serde_json::from_str::<Vec<Change>>(&body) {
                     Ok(changes) => changes.into_iter().for_each(|c| hub.ingest.remote(c)),
-                    Err(e) => tracing::warn!("cluster: changes from {sender} unread: {e}"),
+                    Err(e) => tracing::warn!("cluster: changes from {sender:?} unread: {e}"),
                 },
                 "logs_want" | "log_lines" => super::logs::receive(hub, &sender, &kind, &body),
                 _ => super::relay::receive(hub, &sender, &kind, &body).await,

@@ -79,17 +79,17 @@ pub(super) async fn receive(hub: &Arc<Hub>, sender: &str, kind: &str, body: &str
     match kind {
         "action" => match serde_json::from_str::<Relayed>(body) {
             Ok(r) => deliver(hub.clone(), sender.to_string(), r),
-            Err(e) => tracing::warn!("cluster: an action from {sender} unread: {e}"),
+            Err(e) => tracing::warn!("cluster: an action from {sender:?} unread: {e}"),
         },
         "result" => match serde_json::from_str::<Answered>(body) {
             Ok(a) => hub.ingest.remote_result(a.server_id, a.result),
-            Err(e) => tracing::warn!("cluster: a result from {sender} unread: {e}"),
+            Err(e) => tracing::warn!("cluster: a result from {sender:?} unread: {e}"),
         },
         "login_failed" => match serde_json::from_str::<LoginFailed>(body) {
             Ok(f) => hub.logins.failed_key(f.address, f.account),
-            Err(e) => tracing::warn!("cluster: a sign-in failure from {sender} unread: {e}"),
+            Err(e) => tracing::warn!("cluster: a sign-in failure from {sender:?} unread: {e}"),
         },
-        other => tracing::warn!("cluster: unknown message {other:?} from {sender}"),
+        other => tracing::warn!("cluster: unknown message {other:?} from {sender:?}"),
     }
 }
 

@@ -64,7 +64,15 @@ fn a_crash_shows_live_and_roles_hold_in_the_browser() {
         "document.querySelector('.result')?.innerText.includes('api restarted on web-1: 1 instance, new pid')",
     );
     snap(&mut b, "process-after-restart");
-    // The app's own action (registered as @pm2/io does), with its parameter.
+    // The app's own action (registered as @pm2/io does), with its parameter,
+    // once the new instance registered it again (the page may still offer
+    // the old instance's list for a moment).
+    let now = pid(&agent);
+    wait_until("the new instance's action registered", || {
+        let p = hub.process("web-1", "api")?;
+        let has = p["actions"].as_array()?.iter().any(|a| a == "clear-cache");
+        (p["pid"] == now && has).then_some(())
+    });
     b.wait(
         "the app's action offered",
         "[...document.querySelectorAll('select option')].some(o => o.value === 'clear-cache')",
